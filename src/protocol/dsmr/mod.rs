@@ -1,0 +1,344 @@
+//! DSMR 4.x / SMR 5.x (NL) and e-MUCS (BE) P1 telegram parser: header `/XXX5…`, OBIS lines,
+//! `!` + CRC-16/ARC over `/`…`!` inclusive. Maps the instantaneous values into a [`Reading`]
+//! and keeps the rest as raw lines. Telegrams without a CRC (DSMR 2.2/3.0) are refused as
+//! `Incompatible` (P1-02). The encoder lives in `encode.rs`.
+
+mod encode;
+#[cfg(test)]
+mod tests;
+mod values;
+
+pub use encode::{encode, DsmrKind};
+
+use super::error::line_of;
+use super::time::{self, Season, METER_TZ};
+use super::{
+    strip_parity, ErrorKind, ParseError, ParseOptions, Protocol, Quirk, Reading, Telegram,
+};
+use values::{decode_id, ValueError, Values};
+
+/// CRC-16/ARC, slice-by-16 table: the P1 telegram checksum.
+pub(crate) static CRC: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
+
+/// Parse one telegram (`/` … `!CRC` CRLF) with default options.
+pub fn parse(bytes: &[u8]) -> Result<Telegram, ParseError> {
+    parse_with(bytes, ParseOptions::default())
+}
+
+/// Parse one telegram. Bytes with a parity bit (7E1 read as 8 bits) are stripped first.
+pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    match strip_parity(bytes) {
+        Some(clean) => {
+            let mut t = parse_clean(&clean, opts)?;
+            t.quirk(Quirk::ParityStripped);
+            Ok(t)
+        }
+        None => parse_clean(bytes, opts),
+    }
+}
+
+/// Checks the end marker and CRC; returns the position of `!`.
+fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
+    let err = |kind, at: usize, msg: String| ParseError::new(kind, at, line_of(b, at), msg);
+    let bang = b.iter().position(|&c| c == b'!').ok_or_else(|| {
+        err(
+            ErrorKind::Truncated,
+            b.len(),
+            "telegram ends without the '!' end marker".into(),
+        )
+    })?;
+    let tail = &b[bang + 1..];
+    let digits = tail.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+    let rest = &tail[digits..];
+    if digits == 0 && matches!(rest, b"" | b"\r\n" | b"\n" | b"\r") {
+        return Err(err(
+            ErrorKind::Incompatible,
+            bang,
+            "no CRC after '!': a DSMR 2.2/3.0 meter (older than DSMR 4.2 is not supported)".into(),
+        ));
+    }
+    if digits == 0 || digits > 4 || !matches!(rest, b"" | b"\r\n" | b"\n" | b"\r") {
+        let shown = String::from_utf8_lossy(&tail[..tail.len().min(8)]).into_owned();
+        return Err(err(
+            ErrorKind::Malformed,
+            bang + 1,
+            format!("CRC field {shown:?} is not 1-4 hex digits + CRLF"),
+        ));
+    }
+    let printed_txt = &tail[..digits];
+    let printed = printed_txt
+        .iter()
+        .fold(0u16, |acc, &c| (acc << 4) | hex_val(c));
+    let computed = CRC.checksum(&b[..=bang]);
+    if printed != computed {
+        return Err(err(
+            ErrorKind::BadCrc,
+            bang + 1,
+            format!(
+                "CRC printed {}, computed {computed:04X}",
+                String::from_utf8_lossy(printed_txt)
+            ),
+        ));
+    }
+    if printed_txt.iter().any(u8::is_ascii_lowercase) {
+        t.quirk(Quirk::CrcLowercase);
+    }
+    if digits < 4 {
+        t.quirk(Quirk::CrcUnpadded);
+    }
+    Ok(bang)
+}
+
+fn hex_val(c: u8) -> u16 {
+    match c {
+        b'0'..=b'9' => u16::from(c - b'0'),
+        b'a'..=b'f' => u16::from(c - b'a' + 10),
+        _ => u16::from(c - b'A' + 10),
+    }
+}
+
+fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    if b.is_empty() {
+        return Err(ParseError::new(ErrorKind::Empty, 0, 1, "no bytes"));
+    }
+    if b[0] != b'/' {
+        return Err(ParseError::new(
+            ErrorKind::Malformed,
+            0,
+            1,
+            "a P1 telegram starts with '/'",
+        ));
+    }
+    let mut t = Telegram::new(Reading::empty(Protocol::Dsmr));
+    let bang = check_crc(b, &mut t)?;
+    let body = &b[..bang];
+    let header_end = body
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(body.len());
+    let header = &body[1..header_end];
+    if header.len() < 4 || !header.iter().all(|c| (0x20..0x7F).contains(c)) {
+        return Err(ParseError::new(
+            ErrorKind::Malformed,
+            0,
+            1,
+            "header must be '/' + 3-letter manufacturer, baud digit and identification",
+        ));
+    }
+    t.header = Some(String::from_utf8_lossy(header).into_owned());
+
+    let mut st = State::default();
+    let mut pos = header_end;
+    while pos < body.len() {
+        let end = body[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(body.len(), |i| pos + i);
+        let line = trim_line(&body[pos..end]);
+        pos = end + 1;
+        if line.is_empty() {
+            continue;
+        }
+        let at = line.as_ptr() as usize - b.as_ptr() as usize;
+        apply_line(line, &mut t, &mut st, opts)
+            .map_err(|m| ParseError::new(ErrorKind::Malformed, at, line_of(b, at), m))?;
+    }
+    st.finish(&mut t.reading);
+    Ok(t)
+}
+
+/// A line without its CR/LF bytes at either end.
+fn trim_line(mut l: &[u8]) -> &[u8] {
+    while let [b'\r' | b'\n', rest @ ..] = l {
+        l = rest;
+    }
+    while let [rest @ .., b'\r' | b'\n'] = l {
+        l = rest;
+    }
+    l
+}
+
+/// Values collected across lines before they are combined into the reading.
+#[derive(Default)]
+struct State {
+    delivered: [Option<f64>; 3],
+    received: [Option<f64>; 3],
+    mbus_type: [u16; 8],
+    id_fallback: Option<String>,
+}
+
+impl State {
+    fn finish(self, r: &mut Reading) {
+        for p in 0..3 {
+            r.active_power_phase_w[p] = match (self.delivered[p], self.received[p]) {
+                (None, None) => None,
+                (d, rc) => Some((d.unwrap_or(0.0) - rc.unwrap_or(0.0)) as f32),
+            };
+        }
+        r.active_power_w = match (r.power_import_w, r.power_export_w) {
+            (None, None) => None,
+            (i, e) => Some(i.unwrap_or(0.0) - e.unwrap_or(0.0)),
+        };
+        if r.meter_id.is_none() {
+            r.meter_id = self.id_fallback;
+        }
+    }
+}
+
+fn apply_line(
+    line: &[u8],
+    t: &mut Telegram,
+    st: &mut State,
+    opts: ParseOptions,
+) -> Result<(), String> {
+    let open = line.iter().position(|&c| c == b'(');
+    let Some(open) = open else {
+        return Err(format!(
+            "line {:?} has no '(' value",
+            String::from_utf8_lossy(line)
+        ));
+    };
+    let obis = &line[..open];
+    let vals = Values::split(&line[open..]).map_err(|e| describe(obis, e))?;
+    if !obis.is_empty()
+        && !obis
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-:.*".contains(c))
+    {
+        return Err(format!(
+            "bad OBIS reference {:?}",
+            String::from_utf8_lossy(obis)
+        ));
+    }
+    let r = &mut t.reading;
+    let mapped = map_obis(obis, &vals, r, st).map_err(|e| describe(obis, e))?;
+    match mapped {
+        Mapped::Yes => {}
+        Mapped::PlaceholderTime => t.quirk(Quirk::PlaceholderTime),
+        Mapped::No => {
+            if opts.keep_raw {
+                t.raw.push(String::from_utf8_lossy(line).into_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(obis: &[u8], e: ValueError) -> String {
+    format!("{}: {}", String::from_utf8_lossy(obis), e)
+}
+
+enum Mapped {
+    Yes,
+    No,
+    PlaceholderTime,
+}
+
+fn map_obis(
+    obis: &[u8],
+    v: &Values<'_>,
+    r: &mut Reading,
+    st: &mut State,
+) -> Result<Mapped, ValueError> {
+    let phase = |c: u8| usize::from((c - b'3') / 2); // '3'→0, '5'→1, '7'→2
+    match obis {
+        b"1-3:0.2.8" => r.version = v.text(0)?.map(version_name),
+        b"0-0:96.1.4" => r.version = v.text(0)?.map(|s| format!("e-MUCS {s}")),
+        b"0-0:1.0.0" => return timestamp(v, r),
+        b"0-0:96.1.1" => r.meter_id = v.text(0)?.map(decode_id),
+        b"0-0:96.1.0" | b"0-0:42.0.0" => {
+            if st.id_fallback.is_none() {
+                st.id_fallback = v.text(0)?.map(decode_id);
+            }
+            return Ok(Mapped::No);
+        }
+        b"1-0:1.7.0" => r.power_import_w = v.quantity(0, &[("kW", 3), ("W", 0)])?.map(|x| x as f32),
+        b"1-0:2.7.0" => r.power_export_w = v.quantity(0, &[("kW", 3), ("W", 0)])?.map(|x| x as f32),
+        [b'1', b'-', b'0', b':', p @ (b'3' | b'5' | b'7'), b'2', b'.', b'7', b'.', b'0'] => {
+            r.voltage_v[phase(*p)] = v.quantity(0, &[("V", 0)])?.map(|x| x as f32)
+        }
+        [b'1', b'-', b'0', b':', p @ (b'3' | b'5' | b'7'), b'1', b'.', b'7', b'.', b'0'] => {
+            r.current_a[phase(*p)] = v.quantity(0, &[("A", 0)])?.map(|x| x.abs() as f32)
+        }
+        [b'1', b'-', b'0', b':', p @ (b'2' | b'4' | b'6'), d @ (b'1' | b'2'), b'.', b'7', b'.', b'0'] =>
+        {
+            let i = usize::from((p - b'2') / 2);
+            let w = v.quantity(0, &[("kW", 3), ("W", 0)])?;
+            if *d == b'1' {
+                st.delivered[i] = w;
+            } else {
+                st.received[i] = w;
+            }
+        }
+        b"1-0:1.8.0" => r.energy.import_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
+        b"1-0:1.8.1" => r.energy.import_t1_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
+        b"1-0:1.8.2" => r.energy.import_t2_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
+        b"1-0:2.8.0" => r.energy.export_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
+        b"1-0:2.8.1" => r.energy.export_t1_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
+        b"1-0:2.8.2" => r.energy.export_t2_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
+        [b'0', b'-', ch @ b'1'..=b'8', b':', b'2', b'4', b'.', b'1', b'.', b'0'] => {
+            st.mbus_type[usize::from(ch - b'1')] = v.integer(0)?.unwrap_or(0) as u16;
+            return Ok(Mapped::No);
+        }
+        [b'0', b'-', ch @ b'1'..=b'8', b':', b'2', b'4', b'.', b'2', b'.', b'1' | b'3'] => {
+            return mbus_value(st.mbus_type[usize::from(ch - b'1')], v, r);
+        }
+        _ => return Ok(Mapped::No),
+    }
+    Ok(Mapped::Yes)
+}
+
+/// `1-3:0.2.8(50)` → `5.0`; anything else is kept as printed.
+fn version_name(s: &str) -> String {
+    match s.as_bytes() {
+        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            format!("{}.{}", *a as char, *b as char)
+        }
+        _ => s.to_string(),
+    }
+}
+
+fn timestamp(v: &Values<'_>, r: &mut Reading) -> Result<Mapped, ValueError> {
+    let Some(raw) = v.raw(0)? else {
+        return Ok(Mapped::Yes);
+    };
+    match parse_dsmr_time(raw)? {
+        Some(ts) => {
+            r.timestamp = Some(ts);
+            Ok(Mapped::Yes)
+        }
+        None => Ok(Mapped::PlaceholderTime),
+    }
+}
+
+/// `YYMMDDhhmmss[S|W]` → UTC epoch seconds; `Ok(None)` for placeholders and impossible dates.
+pub(crate) fn parse_dsmr_time(raw: &[u8]) -> Result<Option<i64>, ValueError> {
+    let (digits, season) = match raw {
+        [d @ .., b'S'] => (d, Season::Summer),
+        [d @ .., b'W'] => (d, Season::Winter),
+        d => (d, Season::Unknown),
+    };
+    if digits.len() != 12 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(ValueError::BadTime);
+    }
+    Ok(time::parse_yymmddhhmmss(digits)
+        .filter(|dt| !time::is_placeholder(dt))
+        .and_then(|dt| time::local_to_utc(dt, season, METER_TZ)))
+}
+
+fn mbus_value(kind: u16, v: &Values<'_>, r: &mut Reading) -> Result<Mapped, ValueError> {
+    let Some((value, unit)) = v.number_with_unit(1)? else {
+        return Ok(Mapped::No);
+    };
+    let slot = match (kind, unit) {
+        (7, _) => &mut r.energy.water_m3,
+        (3, _) | (_, "m3") => &mut r.energy.gas_m3,
+        (_, "GJ") => &mut r.energy.heat_gj,
+        _ => return Ok(Mapped::No),
+    };
+    if slot.is_none() {
+        *slot = Some(value);
+    }
+    Ok(Mapped::Yes)
+}

@@ -1,0 +1,250 @@
+//! The value part of a DSMR line, `(v1)(v2)…`: splitting, numbers with units (scaled exactly
+//! from their decimal digits), text and equipment identifiers.
+
+use std::fmt;
+
+/// Why a value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueError {
+    Unbalanced,
+    Missing(usize),
+    BadNumber(String),
+    BadUnit { found: String, expected: String },
+    BadTime,
+    NotText,
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueError::Unbalanced => {
+                write!(f, "values must be '(…)' groups with nothing between them")
+            }
+            ValueError::Missing(i) => write!(f, "value {} is missing", i + 1),
+            ValueError::BadNumber(s) => write!(f, "{s:?} is not a decimal number"),
+            ValueError::BadUnit { found, expected } => {
+                write!(f, "unit {found:?} where {expected} was expected")
+            }
+            ValueError::BadTime => write!(f, "timestamp is not YYMMDDhhmmss followed by S or W"),
+            ValueError::NotText => write!(f, "value is not printable ASCII"),
+        }
+    }
+}
+
+/// The `(…)` groups of one line (the first two are located; the rest are only checked).
+pub struct Values<'a> {
+    spans: [&'a [u8]; 2],
+    count: usize,
+}
+
+impl<'a> Values<'a> {
+    /// Split `(a)(b)…`; anything outside the parentheses is an error.
+    pub fn split(s: &'a [u8]) -> Result<Self, ValueError> {
+        let mut spans: [&[u8]; 2] = [&[], &[]];
+        let mut count = 0;
+        let mut rest = s;
+        while !rest.is_empty() {
+            if rest[0] != b'(' {
+                return Err(ValueError::Unbalanced);
+            }
+            let close = rest
+                .iter()
+                .position(|&c| c == b')')
+                .ok_or(ValueError::Unbalanced)?;
+            let inner = &rest[1..close];
+            if inner.contains(&b'(') {
+                return Err(ValueError::Unbalanced);
+            }
+            if count < 2 {
+                spans[count] = inner;
+            }
+            count += 1;
+            rest = &rest[close + 1..];
+        }
+        Ok(Values { spans, count })
+    }
+
+    /// Value `i` as bytes; `None` when it is empty (`()`).
+    pub fn raw(&self, i: usize) -> Result<Option<&'a [u8]>, ValueError> {
+        if i >= self.count || i >= 2 {
+            return Err(ValueError::Missing(i));
+        }
+        Ok(Some(self.spans[i]).filter(|s| !s.is_empty()))
+    }
+
+    /// Value `i` as printable ASCII text.
+    pub fn text(&self, i: usize) -> Result<Option<&'a str>, ValueError> {
+        match self.raw(i)? {
+            None => Ok(None),
+            Some(s) if s.iter().all(|c| (0x20..0x7F).contains(c)) => Ok(Some(
+                std::str::from_utf8(s).map_err(|_| ValueError::NotText)?,
+            )),
+            Some(_) => Err(ValueError::NotText),
+        }
+    }
+
+    /// Value `i` as `number*unit`, with the unit looked up in `units` (name, power of ten to
+    /// the target unit). No unit at all is read in the first unit of the list.
+    pub fn quantity(&self, i: usize, units: &[(&str, i32)]) -> Result<Option<f64>, ValueError> {
+        let Some(raw) = self.raw(i)? else {
+            return Ok(None);
+        };
+        let (num, unit) = split_unit(raw);
+        let exp = match unit {
+            None => units[0].1,
+            Some(u) => units
+                .iter()
+                .find(|(n, _)| n.as_bytes() == u)
+                .map(|(_, e)| *e)
+                .ok_or_else(|| ValueError::BadUnit {
+                    found: String::from_utf8_lossy(u).into_owned(),
+                    expected: units
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                })?,
+        };
+        let (mantissa, scale) = decimal(num).ok_or_else(|| bad_number(num))?;
+        Ok(Some(scaled(mantissa, scale, exp)))
+    }
+
+    /// Value `i` as a whole number (no unit).
+    pub fn integer(&self, i: usize) -> Result<Option<i64>, ValueError> {
+        let Some(raw) = self.raw(i)? else {
+            return Ok(None);
+        };
+        match decimal(raw) {
+            Some((m, 0)) => Ok(Some(m)),
+            _ => Err(bad_number(raw)),
+        }
+    }
+
+    /// Value `i` as a number and its unit text as printed.
+    pub fn number_with_unit(&self, i: usize) -> Result<Option<(f64, &'a str)>, ValueError> {
+        let Some(raw) = self.raw(i)? else {
+            return Ok(None);
+        };
+        let (num, unit) = split_unit(raw);
+        let (m, s) = decimal(num).ok_or_else(|| bad_number(num))?;
+        let unit = std::str::from_utf8(unit.unwrap_or(b"")).map_err(|_| ValueError::NotText)?;
+        Ok(Some((scaled(m, s, 0), unit)))
+    }
+}
+
+fn bad_number(s: &[u8]) -> ValueError {
+    ValueError::BadNumber(String::from_utf8_lossy(s).into_owned())
+}
+
+fn split_unit(raw: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match raw.iter().position(|&c| c == b'*') {
+        Some(star) => (&raw[..star], Some(&raw[star + 1..])),
+        None => (raw, None),
+    }
+}
+
+/// `-012.345` → (-12345, 3). At most 18 digits; `None` for anything else.
+pub fn decimal(s: &[u8]) -> Option<(i64, u32)> {
+    let (neg, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut m: i64 = 0;
+    let mut scale = 0;
+    let mut seen_dot = false;
+    let mut seen_digit = false;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                m = m * 10 + i64::from(c - b'0');
+                seen_digit = true;
+                if seen_dot {
+                    scale += 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            _ => return None,
+        }
+    }
+    seen_digit.then_some((if neg { -m } else { m }, scale))
+}
+
+/// mantissa · 10^(exp − scale), exact whenever the result is representable.
+pub fn scaled(mantissa: i64, scale: u32, exp: i32) -> f64 {
+    let k = exp - scale as i32;
+    if k >= 0 {
+        mantissa as f64 * 10f64.powi(k)
+    } else {
+        mantissa as f64 / 10f64.powi(-k)
+    }
+}
+
+/// Equipment identifiers are hex-encoded ASCII in DSMR 4+; decode when that gives printable
+/// text, else keep the value as printed.
+pub fn decode_id(s: &str) -> String {
+    let b = s.as_bytes();
+    if b.len() % 2 == 0 && b.iter().all(u8::is_ascii_hexdigit) {
+        let decoded: Option<String> = b
+            .chunks(2)
+            .map(|p| {
+                let v = u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()?;
+                (0x20..0x7F).contains(&v).then_some(v as char)
+            })
+            .collect();
+        if let Some(d) = decoded {
+            return d;
+        }
+    }
+    s.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_scale_exactly() {
+        assert_eq!(decimal(b"00.335"), Some((335, 3)));
+        assert_eq!(scaled(335, 3, 3), 335.0);
+        assert_eq!(scaled(12, 2, 0), 0.12);
+        assert_eq!(decimal(b"-1.5"), Some((-15, 1)));
+        assert_eq!(decimal(b"1.2.3"), None);
+        assert_eq!(decimal(b"."), None);
+        assert_eq!(decimal(b""), None);
+    }
+
+    #[test]
+    fn values_split_and_units() {
+        let v = Values::split(b"(230421164959S)(00107.812*m3)").unwrap();
+        assert_eq!(v.raw(0).unwrap(), Some(&b"230421164959S"[..]));
+        assert_eq!(v.number_with_unit(1).unwrap(), Some((107.812, "m3")));
+        let v = Values::split(b"(00.335*kW)").unwrap();
+        assert_eq!(v.quantity(0, &[("kW", 3), ("W", 0)]).unwrap(), Some(335.0));
+        assert!(matches!(
+            v.quantity(0, &[("V", 0)]),
+            Err(ValueError::BadUnit { .. })
+        ));
+        assert_eq!(
+            Values::split(b"()")
+                .unwrap()
+                .quantity(0, &[("V", 0)])
+                .unwrap(),
+            None
+        );
+        assert_eq!(Values::split(b"(1)x").err(), Some(ValueError::Unbalanced));
+        assert_eq!(Values::split(b"(1").err(), Some(ValueError::Unbalanced));
+    }
+
+    #[test]
+    fn ids_decode_from_hex() {
+        assert_eq!(
+            decode_id("4530303236303030303234313533363135"),
+            "E0026000024153615"
+        );
+        assert_eq!(decode_id("ADC3100000158491"), "ADC3100000158491");
+        assert_eq!(decode_id("12345"), "12345");
+    }
+}

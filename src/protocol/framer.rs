@@ -1,0 +1,345 @@
+//! Streaming framer: finds P1 telegrams (`/` … `!CRC` CRLF) and TIC frames (STX … ETX) in an
+//! arbitrary byte stream — reads split anywhere, leading noise, truncated frames, several
+//! frames in one read. Memory is bounded: a frame longer than [`MAX_FRAME`] is dropped with a
+//! `TooLarge` error and the framer resynchronises on the next start byte.
+
+use super::{dsmr, tic, ErrorKind, ParseError, ParseOptions, Quirk, Telegram};
+use memchr::{memchr, memchr2, memchr3};
+
+/// Largest frame kept (Belgian telegrams reach ~1.4 kB, TIC standard three-phase ~1.5 kB).
+pub const MAX_FRAME: usize = 4096;
+/// Bytes after `!` before the end-of-line: up to 4 CRC digits + CRLF, with slack.
+const MAX_CRC_TAIL: usize = 8;
+
+const STX: u8 = 0x02;
+const ETX: u8 = 0x03;
+const EOT: u8 = 0x04;
+
+/// Which frames to look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramerMode {
+    /// P1 telegrams only (the P1/A1 variant).
+    P1,
+    /// TIC frames only (the TIC variant).
+    Tic,
+    /// Both (the `parse` command on files of unknown origin).
+    Auto,
+}
+
+/// The protocol family of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Dsmr,
+    Tic,
+}
+
+/// One complete frame cut from the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub kind: FrameKind,
+    /// Stream offset of the frame's first byte.
+    pub offset: usize,
+    pub bytes: Vec<u8>,
+    /// Some byte of the frame carried a parity bit that was stripped.
+    pub parity_stripped: bool,
+}
+
+impl Frame {
+    /// Parse the frame with the matching protocol parser; error offsets are stream offsets.
+    pub fn parse(&self, opts: ParseOptions) -> Result<Telegram, ParseError> {
+        let res = match self.kind {
+            FrameKind::Dsmr => dsmr::parse_with(&self.bytes, opts),
+            FrameKind::Tic => tic::parse_with(&self.bytes, opts),
+        };
+        match res {
+            Ok(mut t) => {
+                if self.parity_stripped {
+                    t.quirk(Quirk::ParityStripped);
+                }
+                Ok(t)
+            }
+            Err(e) => Err(e.shifted(self.offset)),
+        }
+    }
+}
+
+/// What the framer found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Frame(Frame),
+    /// A truncated, oversized or interrupted frame, or garbage between frames.
+    Error(ParseError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Hunting,
+    Dsmr,
+    /// After `!`: collecting the CRC digits up to LF.
+    DsmrTail,
+    Tic,
+}
+
+/// The streaming framer. Feed it with [`Framer::push`]; call [`Framer::finish`] at the end.
+#[derive(Debug)]
+pub struct Framer {
+    mode: FramerMode,
+    state: State,
+    cur: Vec<u8>,
+    cur_start: usize,
+    cur_parity: bool,
+    /// Stream offset of the next byte pushed.
+    pos: usize,
+    garbage_start: usize,
+    garbage_len: usize,
+    /// Skipping the tail of a dropped oversized frame: not reported as garbage.
+    dropping: bool,
+    scratch: Vec<u8>,
+}
+
+impl Framer {
+    pub fn new(mode: FramerMode) -> Self {
+        Framer {
+            mode,
+            state: State::Hunting,
+            cur: Vec::new(),
+            cur_start: 0,
+            cur_parity: false,
+            pos: 0,
+            garbage_start: 0,
+            garbage_len: 0,
+            dropping: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Stream offset of the next byte to be pushed.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Feed a chunk; complete frames and errors are appended to `out` in stream order.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Event>) {
+        if chunk.iter().any(|&b| b & 0x80 != 0) {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            scratch.extend(chunk.iter().map(|&b| b & 0x7F));
+            self.cur_parity = true;
+            self.push_clean(&scratch, out, true);
+            self.scratch = scratch;
+        } else {
+            self.push_clean(chunk, out, false);
+        }
+    }
+
+    /// End of stream: a frame still open is reported as truncated, pending garbage reported.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        if self.state != State::Hunting {
+            self.truncated(out, self.pos, "stream ended inside a frame");
+        }
+        self.flush_garbage(out);
+    }
+
+    fn push_clean(&mut self, mut chunk: &[u8], out: &mut Vec<Event>, parity: bool) {
+        while !chunk.is_empty() {
+            let used = match self.state {
+                State::Hunting => self.hunt(chunk, out, parity),
+                State::Dsmr => self.in_dsmr(chunk, out),
+                State::DsmrTail => self.in_dsmr_tail(chunk, out),
+                State::Tic => self.in_tic(chunk, out),
+            };
+            self.pos += used;
+            chunk = &chunk[used..];
+        }
+    }
+
+    fn hunt(&mut self, chunk: &[u8], out: &mut Vec<Event>, parity: bool) -> usize {
+        let start = match self.mode {
+            FramerMode::P1 => memchr(b'/', chunk),
+            FramerMode::Tic => memchr(STX, chunk),
+            FramerMode::Auto => memchr2(b'/', STX, chunk),
+        };
+        let skipped = &chunk[..start.unwrap_or(chunk.len())];
+        let noisy = skipped.iter().filter(|&&b| !is_idle_noise(b)).count();
+        if noisy > 0 && !self.dropping {
+            if self.garbage_len == 0 {
+                let first = skipped.iter().position(|&b| !is_idle_noise(b));
+                self.garbage_start = self.pos + first.unwrap_or(0);
+            }
+            self.garbage_len += noisy;
+        }
+        let Some(i) = start else { return chunk.len() };
+        self.flush_garbage(out);
+        self.dropping = false;
+        self.cur.clear();
+        self.cur_start = self.pos + i;
+        self.cur_parity = parity;
+        self.cur.push(chunk[i]);
+        self.state = if chunk[i] == STX {
+            State::Tic
+        } else {
+            State::Dsmr
+        };
+        i + 1
+    }
+
+    fn in_dsmr(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
+        match memchr2(b'!', b'/', chunk) {
+            None => self.append(chunk, out),
+            Some(i) if chunk[i] == b'!' => {
+                let n = self.append(&chunk[..=i], out);
+                if self.state == State::Dsmr {
+                    self.state = State::DsmrTail;
+                }
+                n
+            }
+            Some(i) => {
+                // '/' only ever opens a telegram: the meter restarted mid-telegram.
+                let n = self.append(&chunk[..i], out);
+                if self.state == State::Dsmr {
+                    self.truncated(out, self.pos + i, "a new telegram started before '!'");
+                }
+                n
+            }
+        }
+    }
+
+    fn in_dsmr_tail(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
+        let bang = self.cur.iter().rposition(|&b| b == b'!').unwrap_or(0);
+        let room = MAX_CRC_TAIL.saturating_sub(self.cur.len() - bang - 1);
+        let window = &chunk[..chunk.len().min(room)];
+        match memchr(b'\n', window) {
+            Some(i) => {
+                self.cur.extend_from_slice(&chunk[..=i]);
+                self.emit(FrameKind::Dsmr, out);
+                i + 1
+            }
+            None if window.len() == room => {
+                // No end of line after the CRC: hand the frame over, the parser names the fault.
+                self.cur.extend_from_slice(window);
+                self.emit(FrameKind::Dsmr, out);
+                window.len()
+            }
+            None => {
+                self.cur.extend_from_slice(window);
+                window.len()
+            }
+        }
+    }
+
+    fn in_tic(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
+        match memchr3(ETX, EOT, STX, chunk) {
+            None => self.append(chunk, out),
+            Some(i) => {
+                let n = self.append(&chunk[..i], out);
+                if self.state != State::Tic {
+                    return n;
+                }
+                match chunk[i] {
+                    ETX => {
+                        self.cur.push(ETX);
+                        self.emit(FrameKind::Tic, out);
+                        i + 1
+                    }
+                    EOT => {
+                        self.truncated(out, self.pos + i, "frame interrupted by EOT");
+                        i + 1
+                    }
+                    _ => {
+                        self.truncated(out, self.pos + i, "a new frame started before ETX");
+                        i
+                    }
+                }
+            }
+        }
+    }
+
+    /// Append to the current frame, enforcing the size limit; returns the bytes consumed.
+    fn append(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> usize {
+        if self.cur.len() + bytes.len() > MAX_FRAME {
+            let err = ParseError::new(
+                ErrorKind::TooLarge,
+                self.cur_start,
+                1,
+                format!("frame longer than {MAX_FRAME} bytes dropped"),
+            );
+            out.push(Event::Error(err));
+            self.state = State::Hunting;
+            self.cur.clear();
+            // Resynchronise: the rest of the dropped frame is skipped silently up to the next start byte.
+            self.dropping = true;
+            return bytes.len();
+        }
+        self.cur.extend_from_slice(bytes);
+        bytes.len()
+    }
+
+    fn emit(&mut self, kind: FrameKind, out: &mut Vec<Event>) {
+        let bytes = std::mem::replace(&mut self.cur, Vec::with_capacity(1024));
+        out.push(Event::Frame(Frame {
+            kind,
+            offset: self.cur_start,
+            bytes,
+            parity_stripped: self.cur_parity,
+        }));
+        self.state = State::Hunting;
+    }
+
+    fn truncated(&mut self, out: &mut Vec<Event>, at: usize, why: &str) {
+        let line = 1 + self.cur.iter().filter(|&&b| b == b'\n').count();
+        let msg = format!(
+            "{why} ({} bytes since the frame start at byte {})",
+            at - self.cur_start,
+            self.cur_start
+        );
+        out.push(Event::Error(ParseError::new(
+            ErrorKind::Truncated,
+            at,
+            line,
+            msg,
+        )));
+        self.cur.clear();
+        self.state = State::Hunting;
+    }
+
+    fn flush_garbage(&mut self, out: &mut Vec<Event>) {
+        if self.garbage_len > 0 {
+            let msg = format!("{} bytes outside any frame skipped", self.garbage_len);
+            out.push(Event::Error(ParseError::new(
+                ErrorKind::Garbage,
+                self.garbage_start,
+                1,
+                msg,
+            )));
+            self.garbage_len = 0;
+        }
+    }
+}
+
+/// Bytes a line carries between frames without anything being wrong (line ends, idle, ETX/EOT).
+fn is_idle_noise(b: u8) -> bool {
+    matches!(b, b'\r' | b'\n' | b' ' | 0 | ETX | EOT)
+}
+
+/// One telegram found in a stream: its stream offset and content, or why it was rejected.
+pub type Decoded = Result<(usize, Telegram), ParseError>;
+
+/// Frame and parse a whole buffer: every telegram and every error, in stream order.
+pub fn decode_all(bytes: &[u8], mode: FramerMode, opts: ParseOptions) -> Vec<Decoded> {
+    frame_all(bytes, mode)
+        .into_iter()
+        .map(|ev| match ev {
+            Event::Frame(f) => f.parse(opts).map(|t| (f.offset, t)),
+            Event::Error(e) => Err(e),
+        })
+        .collect()
+}
+
+/// Frame a whole buffer at once (convenience for files and tests).
+pub fn frame_all(bytes: &[u8], mode: FramerMode) -> Vec<Event> {
+    let mut f = Framer::new(mode);
+    let mut out = Vec::new();
+    f.push(bytes, &mut out);
+    f.finish(&mut out);
+    out
+}

@@ -1,0 +1,85 @@
+//! Meter protocols: pure parsers and encoders for DSMR/e-MUCS P1 telegrams and Linky TIC
+//! frames, the streaming framer, and the shared `Reading`/`ParseError` types. No I/O here.
+
+pub mod dsmr;
+pub mod error;
+pub mod fault;
+pub mod framer;
+pub mod reading;
+pub mod tic;
+pub mod time;
+
+pub use error::{ErrorKind, ParseError};
+pub use reading::{Energy, Protocol, Reading};
+
+use serde::Serialize;
+
+/// Something unusual but accepted in a telegram, counted in the parse result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quirk {
+    /// DSMR CRC printed with lower-case hex digits.
+    CrcLowercase,
+    /// DSMR CRC printed with fewer than 4 digits (leading zeros dropped).
+    CrcUnpadded,
+    /// Bytes carried a parity bit (7E1 read as 8N1) that was stripped.
+    ParityStripped,
+    /// A meter timestamp was a placeholder or impossible date: treated as "no time".
+    PlaceholderTime,
+    /// TIC historic group checksums include the last separator ("mode 2").
+    ChecksumMode2,
+    /// TIC season letter in lower case: the meter's clock is degraded.
+    ClockDegraded,
+    /// TIC horodate without a season letter (space).
+    NoSeason,
+}
+
+/// Options for the parsers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParseOptions {
+    /// Keep the lines/groups that are not mapped into the `Reading` (costs allocations).
+    pub keep_raw: bool,
+}
+
+/// A successfully parsed telegram or frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Telegram {
+    #[serde(flatten)]
+    pub reading: Reading,
+    /// DSMR header identification (`/ISK5\2M550T-1012` without the `/`), TIC: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Unusual-but-accepted traits of this telegram; each quirk at most once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quirks: Vec<Quirk>,
+    /// Lines (DSMR) or groups (TIC) not mapped into the reading, when `keep_raw` is set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub raw: Vec<String>,
+}
+
+impl Telegram {
+    pub(crate) fn new(reading: Reading) -> Self {
+        Telegram {
+            reading,
+            header: None,
+            quirks: Vec::new(),
+            raw: Vec::new(),
+        }
+    }
+
+    /// Record a quirk once.
+    pub(crate) fn quirk(&mut self, q: Quirk) {
+        if !self.quirks.contains(&q) {
+            self.quirks.push(q);
+        }
+    }
+}
+
+/// Strip the parity bit (7E1 read as 8 bits) when any byte has it; `None` when nothing to strip.
+pub(crate) fn strip_parity(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.iter().any(|&b| b & 0x80 != 0) {
+        Some(bytes.iter().map(|&b| b & 0x7F).collect())
+    } else {
+        None
+    }
+}

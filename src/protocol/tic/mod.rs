@@ -1,0 +1,278 @@
+//! Linky TIC (Enedis-NOI-CPT_54E) frame parser: one frame `STX … ETX` in, one [`Telegram`]
+//! out. Both modes are handled: historic (1200 Bd, SP separators) and standard (9600 Bd, HT
+//! separators, horodated groups). Every group checksum is verified; groups are split by
+//! position (the checksum is the byte before CR, the separator the byte before it), so a
+//! checksum that is itself a space and data that contains spaces are read correctly. The
+//! encoder for synthetic meters lives in [`encode`].
+//!
+//! Error positions: `offset` is the byte offset of the failing group's LF (or of the
+//! offending byte for frame-level errors) in the input; `line` is the 1-based line on which
+//! the group's text stands when the frame is viewed as text (the line after its LF).
+
+mod checksum;
+pub mod encode;
+mod map;
+#[cfg(test)]
+mod tests;
+
+pub use checksum::group_checksum;
+pub use encode::{encode, TicKind};
+pub use map::Stge;
+
+use super::error::line_of;
+use super::{
+    strip_parity, ErrorKind, ParseError, ParseOptions, Protocol, Quirk, Reading, Telegram,
+};
+use checksum::{checksum_of_sum, sum};
+use map::Acc;
+
+pub(crate) const STX: u8 = 0x02;
+pub(crate) const ETX: u8 = 0x03;
+pub(crate) const EOT: u8 = 0x04;
+pub(crate) const LF: u8 = b'\n';
+pub(crate) const CR: u8 = b'\r';
+pub(crate) const HT: u8 = b'\t';
+pub(crate) const SP: u8 = b' ';
+
+/// Parse one TIC frame (`STX … ETX` inclusive) with default options.
+pub fn parse(frame: &[u8]) -> Result<Telegram, ParseError> {
+    parse_with(frame, ParseOptions::default())
+}
+
+/// Parse one TIC frame (`STX … ETX` inclusive).
+pub fn parse_with(frame: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    let stripped = strip_parity(frame);
+    let f: &[u8] = stripped.as_deref().unwrap_or(frame);
+    let etx = frame_end(f)?;
+
+    let mut tel = Telegram::new(Reading::empty(Protocol::TicStandard));
+    if stripped.is_some() {
+        tel.quirk(Quirk::ParityStripped);
+    }
+    let mut acc = Acc::default();
+    let mut mode: Option<Mode> = None;
+    let mut pos = 1;
+    while pos < etx {
+        if f[pos] != LF {
+            let msg = format!(
+                "expected LF at the start of a group, found {}",
+                show(f[pos])
+            );
+            return Err(ParseError::new(
+                ErrorKind::Malformed,
+                pos,
+                line_of(f, pos),
+                msg,
+            ));
+        }
+        let start = pos + 1;
+        let Some(len) = f[start..etx].iter().position(|&b| b == CR) else {
+            return Err(group_error(
+                f,
+                pos,
+                ErrorKind::Malformed,
+                "group has no CR before ETX",
+            ));
+        };
+        let g = split_group(&f[start..start + len], &mut mode)
+            .map_err(|(kind, msg)| group_error(f, pos, kind, msg))?;
+        if g.mode2 {
+            tel.quirk(Quirk::ChecksumMode2);
+        }
+        let mapped = acc
+            .apply(&mut tel, g.mode, &g)
+            .map_err(|msg| group_error(f, pos, ErrorKind::Malformed, msg))?;
+        if opts.keep_raw && !mapped {
+            tel.raw.push(raw_text(&g));
+        }
+        pos = start + len + 1;
+    }
+    let mode =
+        mode.ok_or_else(|| ParseError::new(ErrorKind::Empty, 1, 1, "frame has no groups"))?;
+    acc.finish(&mut tel.reading, mode);
+    Ok(tel)
+}
+
+/// Check the frame envelope; returns the index of ETX.
+fn frame_end(f: &[u8]) -> Result<usize, ParseError> {
+    let err = |kind, offset, msg: String| ParseError::new(kind, offset, line_of(f, offset), msg);
+    match f.first() {
+        None => return Err(err(ErrorKind::Empty, 0, "empty input: no TIC frame".into())),
+        Some(&STX) => {}
+        Some(&b) => {
+            let msg = format!(
+                "expected STX (0x02) at the start of the frame, found {}",
+                show(b)
+            );
+            return Err(err(ErrorKind::Malformed, 0, msg));
+        }
+    }
+    for (i, &b) in f.iter().enumerate().skip(1) {
+        match b {
+            ETX if i + 1 == f.len() => return Ok(i),
+            ETX => {
+                let msg = format!("{} byte(s) after ETX", f.len() - i - 1);
+                return Err(err(ErrorKind::Malformed, i + 1, msg));
+            }
+            EOT => {
+                let msg = "frame interrupted by EOT (0x04) before ETX".to_string();
+                return Err(err(ErrorKind::Truncated, i, msg));
+            }
+            STX => {
+                let msg = "a new STX before ETX: frame truncated".to_string();
+                return Err(err(ErrorKind::Truncated, i, msg));
+            }
+            _ => {}
+        }
+    }
+    Err(err(
+        ErrorKind::Truncated,
+        f.len(),
+        "no ETX: frame truncated".into(),
+    ))
+}
+
+/// An error about the group whose LF is at `lf`; the line is the one the group's text is on.
+fn group_error(f: &[u8], lf: usize, kind: ErrorKind, msg: impl Into<String>) -> ParseError {
+    ParseError::new(kind, lf, line_of(f, lf + 1), msg)
+}
+
+/// A byte for an error message: printable as `'x'`, otherwise as hex.
+fn show(b: u8) -> String {
+    if b.is_ascii_graphic() || b == SP {
+        format!("'{}'", b as char)
+    } else {
+        format!("0x{b:02X}")
+    }
+}
+
+/// Which TIC mode a frame is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Historic,
+    Standard,
+}
+
+impl Mode {
+    fn separator(self) -> u8 {
+        match self {
+            Mode::Historic => SP,
+            Mode::Standard => HT,
+        }
+    }
+}
+
+/// One checked group: `label SEP [horodate SEP] data SEP checksum`.
+struct Group<'a> {
+    mode: Mode,
+    label: &'a [u8],
+    horodate: Option<&'a [u8]>,
+    data: &'a [u8],
+    /// The checksum only matched with the last separator included (historic mode 2).
+    mode2: bool,
+}
+
+type GroupError = (ErrorKind, String);
+
+/// Split and check one group's content (between LF and CR). Sets the frame's mode from the
+/// first group.
+fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, GroupError> {
+    let malformed = |msg: String| (ErrorKind::Malformed, msg);
+    let name_end = c.iter().position(|&b| b <= SP).unwrap_or(c.len());
+    let name = String::from_utf8_lossy(&c[..name_end]);
+    if let Some(&b) = c.iter().find(|&&b| b < SP && b != HT) {
+        return Err(malformed(format!(
+            "group {name:?}: control byte {} inside the group",
+            show(b)
+        )));
+    }
+    let n = c.len();
+    if n < 2 {
+        return Err(malformed(format!("group {name:?} is too short")));
+    }
+    let sep = c[n - 2];
+    let m = match (*mode, sep) {
+        (Some(m), _) => m,
+        (None, HT) => Mode::Standard,
+        (None, SP) => Mode::Historic,
+        (None, _) => {
+            let msg = format!(
+                "group {name:?}: no HT or SP before the checksum, found {}",
+                show(sep)
+            );
+            return Err(malformed(msg));
+        }
+    };
+    *mode = Some(m);
+    if sep != m.separator() {
+        let want = if m == Mode::Standard { "HT" } else { "SP" };
+        let msg = format!(
+            "group {name:?}: expected {want} before the checksum, found {}",
+            show(sep)
+        );
+        return Err(malformed(msg));
+    }
+    let head = &c[..n - 2];
+    let Some(i) = head.iter().position(|&b| b == sep) else {
+        return Err(malformed(format!(
+            "group {name:?}: no separator after the label"
+        )));
+    };
+    let label = &head[..i];
+    if label.is_empty() {
+        return Err(malformed("group with an empty label".to_string()));
+    }
+    let rest = &head[i + 1..];
+    let (horodate, data) = match rest.iter().position(|&b| b == HT) {
+        Some(j) if m == Mode::Standard => (Some(&rest[..j]), &rest[j + 1..]),
+        _ => (None, rest),
+    };
+    if m == Mode::Standard && data.contains(&HT) {
+        return Err(malformed(format!(
+            "group {name:?}: too many HT-separated fields"
+        )));
+    }
+
+    let found = c[n - 1];
+    let mut mode2 = false;
+    let expected = match m {
+        Mode::Standard => checksum_of_sum(sum(&c[..n - 1])),
+        Mode::Historic => {
+            let s = sum(head);
+            mode2 = checksum_of_sum(s + u32::from(SP)) == found;
+            checksum_of_sum(s)
+        }
+    };
+    if found != expected && !mode2 {
+        let also = match m {
+            Mode::Historic => format!(" (or {} in mode 2)", show(checksum_of_sum(sum(head) + 32))),
+            Mode::Standard => String::new(),
+        };
+        let msg = format!(
+            "group {name:?}: checksum expected {}{also}, found {}",
+            show(expected),
+            show(found)
+        );
+        return Err((ErrorKind::BadChecksum, msg));
+    }
+    Ok(Group {
+        mode: m,
+        label,
+        horodate,
+        data,
+        mode2: mode2 && found != expected,
+    })
+}
+
+/// `LABEL DATA` or `LABEL HORODATE DATA` for [`Telegram::raw`].
+fn raw_text(g: &Group<'_>) -> String {
+    let mut s = String::with_capacity(g.label.len() + g.data.len() + 16);
+    s.push_str(&String::from_utf8_lossy(g.label));
+    if let Some(h) = g.horodate {
+        s.push(' ');
+        s.push_str(&String::from_utf8_lossy(h));
+    }
+    s.push(' ');
+    s.push_str(&String::from_utf8_lossy(g.data));
+    s
+}

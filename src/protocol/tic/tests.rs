@@ -1,0 +1,566 @@
+//! Unit tests of the TIC parser and encoder: captured frames (copied inline, byte-exact),
+//! checksum and framing errors, quirks, the producer/exporting mapping and encode → parse.
+
+use super::*;
+use crate::protocol::Energy;
+
+fn std_frame(groups: &[&str]) -> Vec<u8> {
+    let mut f = vec![STX];
+    for g in groups {
+        let body = format!("{g}\t");
+        f.push(LF);
+        f.extend_from_slice(body.as_bytes());
+        f.push(group_checksum(body.as_bytes()));
+        f.push(CR);
+    }
+    f.push(ETX);
+    f
+}
+
+/// Historic groups `LABEL DATA`; `true` = checksum in mode 2 (last SP included).
+fn hist_frame(groups: &[(&str, bool)]) -> Vec<u8> {
+    let mut f = vec![STX];
+    for (g, mode2) in groups {
+        f.push(LF);
+        f.extend_from_slice(g.as_bytes());
+        f.push(SP);
+        let span = if *mode2 { g.len() + 1 } else { g.len() };
+        let start = f.len() - g.len() - 1;
+        f.push(group_checksum(&f[start..start + span]));
+        f.push(CR);
+    }
+    f.push(ETX);
+    f
+}
+
+/// Offset of the LF that starts the group with this label.
+fn group_at(f: &[u8], label: &[u8]) -> usize {
+    f.windows(label.len() + 1)
+        .position(|w| w[0] == LF && &w[1..] == label)
+        .unwrap()
+}
+
+#[test]
+fn historic_tri_capture_with_space_checksum() {
+    let t = parse(HISTORIC_TRI_BASE).unwrap();
+    let r = &t.reading;
+    assert_eq!(r.protocol, Protocol::TicHistoric);
+    assert_eq!(r.version.as_deref(), Some("TIC historic"));
+    assert_eq!(r.meter_id.as_deref(), Some("056234673197"));
+    assert_eq!(r.current_a, [Some(0.0), Some(2.0), Some(0.0)]);
+    assert_eq!(r.voltage_v, [None; 3]);
+    assert_eq!(r.power_import_w, Some(740.0));
+    assert_eq!(r.active_power_w, Some(740.0));
+    assert_eq!(
+        r.active_power_phase_w, [None; 3],
+        "historic tri has no per-phase power"
+    );
+    assert_eq!(r.energy.import_kwh, Some(10151.175));
+    assert_eq!(r.timestamp, None);
+    assert!(t.quirks.is_empty() && t.raw.is_empty());
+}
+
+#[test]
+fn historic_mono_tempo_capture() {
+    let t = parse_with(HISTORIC_MONO_TEMPO, ParseOptions { keep_raw: true }).unwrap();
+    let r = &t.reading;
+    assert_eq!(r.current_a, [Some(12.0), None, None]);
+    assert_eq!(r.active_power_phase_w, [Some(2840.0), None, None]);
+    assert_eq!(r.power_export_w, None);
+    // Sum of the six BBR indexes.
+    assert_eq!(r.energy.import_kwh, Some(47371.616));
+    assert!(t.raw.contains(&"OPTARIF BBR(".to_string()), "{:?}", t.raw);
+    assert!(t.raw.contains(&"DEMAIN ROUG".to_string()));
+}
+
+#[test]
+fn standard_tri_capture_spaces_empty_data_and_horodates() {
+    let t = parse_with(STANDARD_TRI_TEMPO, ParseOptions { keep_raw: true }).unwrap();
+    let r = &t.reading;
+    assert_eq!(r.protocol, Protocol::TicStandard);
+    assert_eq!(r.version.as_deref(), Some("TIC V2"));
+    assert_eq!(r.meter_id.as_deref(), Some("041776199277"));
+    assert_eq!(r.timestamp, Some(1_581_718_084)); // H200214230804 = 22:08:04 UTC
+    assert_eq!(r.current_a, [Some(3.0), Some(6.0), Some(3.0)]);
+    assert_eq!(r.voltage_v, [Some(237.0), Some(238.0), Some(235.0)]);
+    assert_eq!(r.power_import_w, Some(2700.0));
+    assert_eq!(r.power_export_w, None);
+    assert_eq!(r.active_power_w, Some(2700.0));
+    assert_eq!(
+        r.active_power_phase_w,
+        [Some(664.0), Some(1373.0), Some(664.0)]
+    );
+    assert_eq!(r.exporting, Some(false));
+    assert_eq!(r.energy.import_kwh, Some(21849.106));
+    assert!(t.quirks.is_empty(), "{:?}", t.quirks);
+    assert!(
+        t.raw.contains(&"NGTF      TEMPO      ".to_string()),
+        "{:?}",
+        t.raw
+    );
+    assert!(t.raw.contains(&"DPM1  200214060000 00".to_string()));
+    assert!(t.raw.contains(&"SMAXSN-1 H200213085118 09562".to_string()));
+    assert!(!t
+        .raw
+        .iter()
+        .any(|g| g.starts_with("DATE") || g.starts_with("SINSTS ")));
+}
+
+#[test]
+fn producer_exports_total_negative_phases_not() {
+    let t = parse(STANDARD_MONO_PRODUCER).unwrap();
+    let r = &t.reading;
+    assert_eq!(r.timestamp, Some(1_531_730_063)); // E180716103423
+    assert_eq!(r.power_import_w, Some(0.0));
+    assert_eq!(r.power_export_w, Some(1253.0));
+    assert_eq!(r.active_power_w, Some(-1253.0));
+    assert!(r.active_power_phase_w.iter().flatten().all(|&p| p >= 0.0));
+    assert_eq!(r.active_power_phase_w[0], Some(0.0));
+    assert_eq!(r.exporting, Some(true)); // STGE 002A0301
+    assert_eq!(r.energy.export_kwh, Some(32.781));
+    let stge = Stge::parse(b"002A0301").unwrap();
+    assert!(stge.producer() && stge.exporting());
+    assert!(!Stge::parse(b"003A0001").unwrap().producer());
+    assert_eq!(Stge::parse(b"003A000"), None);
+    assert_eq!(Stge::parse(b"003A000G"), None);
+}
+
+#[test]
+fn consumer_exporting_reads_zero_total_and_flag() {
+    let f = std_frame(&["ADSC\t041776199277", "SINSTS\t00000", "STGE\t003A0201"]);
+    let r = parse(&f).unwrap().reading;
+    assert_eq!(r.active_power_w, Some(0.0));
+    assert_eq!(r.power_export_w, None);
+    assert_eq!(r.exporting, Some(true));
+    assert_eq!(r.active_power_phase_w, [Some(0.0), None, None]);
+}
+
+#[test]
+fn standard_numbers_exact_and_vtic_stripped() {
+    let f = std_frame(&["VTIC\t02", "IRMS1\t001", "URMS1\t230", "EAST\t000000001"]);
+    let r = parse(&f).unwrap().reading;
+    assert_eq!(r.version.as_deref(), Some("TIC V2"));
+    assert_eq!(r.current_a[0], Some(1.0));
+    assert_eq!(r.voltage_v[0], Some(230.0));
+    assert_eq!(
+        r.energy,
+        Energy {
+            import_kwh: Some(0.001),
+            ..Energy::default()
+        }
+    );
+}
+
+#[test]
+fn wrong_checksum_names_group_offset_and_line() {
+    let mut f = HISTORIC_TRI_BASE.to_vec();
+    let lf = group_at(&f, b"IINST2");
+    let ck = lf + "\nIINST2 002 ".len();
+    assert_eq!(f[ck], b'K');
+    f[ck] = b'L';
+    let e = parse(&f).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadChecksum);
+    assert_eq!(e.offset, lf);
+    assert_eq!(
+        e.line, 8,
+        "STX line, then ADCO on line 2 … IINST2 on line 8"
+    );
+    assert!(e.message.contains("IINST2") && e.message.contains("'K'") && e.message.contains("'L'"));
+
+    let mut f = STANDARD_TRI_TEMPO.to_vec();
+    let lf = group_at(&f, b"NGTF");
+    f[lf + 8] = b'X'; // a space inside the data
+    let e = parse(&f).unwrap_err();
+    assert_eq!((e.kind, e.offset, e.line), (ErrorKind::BadChecksum, lf, 5));
+}
+
+#[test]
+fn truncated_frames() {
+    let f = STANDARD_TRI_TEMPO;
+    let e = parse(&f[..300]).unwrap_err();
+    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, 300));
+    let mut g = f[..300].to_vec();
+    g.push(EOT);
+    let e = parse(&g).unwrap_err();
+    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, 300));
+    assert!(e.message.contains("EOT"), "{}", e.message);
+    g.extend_from_slice(&f[300..]);
+    assert_eq!(parse(&g).unwrap_err().kind, ErrorKind::Truncated);
+}
+
+#[test]
+fn envelope_errors() {
+    assert_eq!(parse(b"").unwrap_err().kind, ErrorKind::Empty);
+    assert_eq!(parse(&[STX, ETX]).unwrap_err().kind, ErrorKind::Empty);
+    let mut f = vec![b'x'];
+    f.extend_from_slice(HISTORIC_TRI_BASE);
+    assert_eq!(parse(&f).unwrap_err().kind, ErrorKind::Malformed);
+    let mut f = HISTORIC_TRI_BASE.to_vec();
+    f.push(b'\n');
+    let e = parse(&f).unwrap_err();
+    assert_eq!(
+        (e.kind, e.offset),
+        (ErrorKind::Malformed, HISTORIC_TRI_BASE.len())
+    );
+    for bad in [
+        &b"\x02ADCO 1 Q\r\x03"[..],
+        b"\x02\n\r\x03",
+        b"\x02\n \r\x03",
+        b"\x02\nX\tY\r\x03",
+    ] {
+        assert_eq!(
+            parse(bad).unwrap_err().kind,
+            ErrorKind::Malformed,
+            "{bad:?}"
+        );
+    }
+    let f = std_frame(&["\t0"]);
+    assert!(parse(&f).unwrap_err().message.contains("empty label"));
+    let f = std_frame(&["IRMS1\t0x1"]);
+    let e = parse(&f).unwrap_err();
+    assert_eq!((e.kind, e.offset, e.line), (ErrorKind::Malformed, 1, 2));
+}
+
+#[test]
+fn historic_mode2_checksums_accepted_with_quirk() {
+    let f = hist_frame(&[
+        ("ADCO 021861348497", true),
+        ("IINST 012", true),
+        ("PAPP 02840", false),
+    ]);
+    let t = parse(&f).unwrap();
+    assert_eq!(t.quirks, vec![Quirk::ChecksumMode2]);
+    assert_eq!(t.reading.power_import_w, Some(2840.0));
+    let t = parse(&hist_frame(&[
+        ("ADCO 021861348497", false),
+        ("BASE 010151175", false),
+    ]))
+    .unwrap();
+    assert!(t.quirks.is_empty());
+}
+
+#[test]
+fn season_letters() {
+    let summer = parse(&std_frame(&["DATE\tE210414082625\t"])).unwrap();
+    assert_eq!(summer.reading.timestamp, Some(1_618_381_585));
+    assert!(summer.quirks.is_empty());
+    let degraded = parse(&std_frame(&["DATE\te210414082625\t"])).unwrap();
+    assert_eq!(degraded.reading.timestamp, Some(1_618_381_585));
+    assert_eq!(degraded.quirks, vec![Quirk::ClockDegraded]);
+    let winter = parse(&std_frame(&["DATE\th200214230804\t"])).unwrap();
+    assert_eq!(winter.reading.timestamp, Some(1_581_718_084));
+    let none = parse(&std_frame(&["DATE\t 200214230804\t"])).unwrap();
+    assert_eq!(
+        none.reading.timestamp,
+        Some(1_581_718_084),
+        "February: CET by the zone rules"
+    );
+    assert_eq!(none.quirks, vec![Quirk::NoSeason]);
+    for bad in [
+        "DATE\tH632525252525\t",
+        "DATE\tH000101000000\t",
+        "DATE\tX200214230804\t",
+    ] {
+        let t = parse(&std_frame(&[bad])).unwrap();
+        assert_eq!(t.reading.timestamp, None, "{bad}");
+        assert!(t.quirks.contains(&Quirk::PlaceholderTime), "{bad}");
+    }
+}
+
+#[test]
+fn parity_bits_are_stripped() {
+    let f: Vec<u8> = HISTORIC_TRI_BASE
+        .iter()
+        .map(|&b| if b.count_ones() % 2 == 1 { b | 0x80 } else { b })
+        .collect();
+    let t = parse(&f).unwrap();
+    assert_eq!(t.quirks, vec![Quirk::ParityStripped]);
+    assert_eq!(t.reading, parse(HISTORIC_TRI_BASE).unwrap().reading);
+}
+
+#[test]
+fn a_lost_cr_never_parses() {
+    let encoded = encode(&sample(), TicKind::StandardTriProducer);
+    for frame in [
+        HISTORIC_TRI_BASE,
+        HISTORIC_MONO_TEMPO,
+        STANDARD_TRI_TEMPO,
+        &encoded,
+    ] {
+        let crs: Vec<usize> = (0..frame.len()).filter(|&i| frame[i] == CR).collect();
+        for &i in &crs {
+            for b in (0u8..0x80).filter(|&b| b != CR) {
+                let mut f = frame.to_vec();
+                f[i] = b;
+                let kind = parse(&f).map(|_| ()).unwrap_err().kind;
+                let allowed = match b {
+                    STX | EOT => kind == ErrorKind::Truncated,
+                    _ => matches!(kind, ErrorKind::BadChecksum | ErrorKind::Malformed),
+                };
+                assert!(allowed, "CR at {i} → {b:#04x}: {kind:?}");
+            }
+        }
+    }
+}
+
+fn sample() -> Reading {
+    let mut r = Reading::empty(Protocol::TicStandard);
+    r.timestamp = Some(1_618_381_585);
+    r.meter_id = Some("041776199277".into());
+    r.voltage_v = [Some(231.0), Some(229.0), Some(240.0)];
+    r.current_a = [Some(7.0), Some(1.0), Some(0.0)];
+    r.power_import_w = Some(1620.0);
+    r.power_export_w = Some(350.0);
+    r.active_power_w = Some(1270.0);
+    r.active_power_phase_w = [Some(1000.0), Some(600.0), Some(20.0)];
+    r.exporting = Some(true);
+    r.energy.import_kwh = Some(21849.106);
+    r.energy.export_kwh = Some(671.631);
+    r
+}
+
+#[test]
+fn kinds_have_names() {
+    for k in TicKind::ALL {
+        assert_eq!(TicKind::from_name(k.name()), Some(k));
+    }
+    assert_eq!(TicKind::from_name("tic"), None);
+    assert!(TicKind::StandardTriProducer.producer() && TicKind::HistoricTri.three_phase());
+    assert!(!TicKind::HistoricMono.is_standard());
+}
+
+#[test]
+fn encode_then_parse_is_identity() {
+    let s = sample();
+    for kind in TicKind::ALL {
+        let f = encode(&s, kind);
+        let t = parse(&f).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert!(t.quirks.is_empty(), "{kind:?}: {:?}", t.quirks);
+        let r = t.reading;
+        let tri = kind.three_phase();
+        assert_eq!(r.meter_id, s.meter_id, "{kind:?}");
+        assert_eq!(r.current_a[0], s.current_a[0]);
+        if tri {
+            assert_eq!(r.current_a, s.current_a);
+        }
+        assert_eq!(r.power_import_w, s.power_import_w);
+        if !kind.is_standard() {
+            assert_eq!(r.protocol, Protocol::TicHistoric);
+            assert_eq!(r.active_power_w, s.power_import_w);
+            assert_eq!(r.energy.import_kwh, s.energy.import_kwh);
+            assert_eq!(r.exporting, None);
+            continue;
+        }
+        assert_eq!(r.protocol, Protocol::TicStandard);
+        assert_eq!(r.version.as_deref(), Some("TIC V2"));
+        assert_eq!(r.timestamp, s.timestamp);
+        assert_eq!(r.exporting, s.exporting);
+        assert_eq!(r.energy.import_kwh, s.energy.import_kwh);
+        if kind.producer() {
+            assert_eq!(r.active_power_w, s.active_power_w);
+            assert_eq!(r.power_export_w, s.power_export_w);
+            assert_eq!(r.energy.export_kwh, s.energy.export_kwh);
+        } else {
+            assert_eq!(r.active_power_w, s.power_import_w);
+        }
+        if tri {
+            assert_eq!(r.voltage_v, s.voltage_v);
+            assert_eq!(r.active_power_phase_w, s.active_power_phase_w);
+        } else {
+            assert_eq!(r.voltage_v[0], s.voltage_v[0]);
+            assert_eq!(r.active_power_phase_w, [s.power_import_w, None, None]);
+        }
+    }
+}
+
+#[test]
+fn encoded_frames_have_the_captured_shape() {
+    let labels = |f: &[u8]| -> Vec<String> {
+        let t = parse_with(f, ParseOptions { keep_raw: true }).unwrap();
+        t.raw
+            .iter()
+            .map(|g| g.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    let h = labels(&encode(&sample(), TicKind::HistoricTri));
+    assert_eq!(
+        h,
+        [
+            "OPTARIF", "ISOUSC", "PTEC", "IMAX1", "IMAX2", "IMAX3", "PMAX", "HHPHC", "MOTDETAT",
+            "PPOT"
+        ]
+    );
+    let s = labels(&encode(&sample(), TicKind::StandardTriProducer));
+    for l in [
+        "NGTF",
+        "EASF10",
+        "EASD04",
+        "ERQ4",
+        "PREF",
+        "SMAXSN3-1",
+        "SMAXIN-1",
+        "CCAIN-1",
+        "UMOY3",
+        "PJOURF+1",
+    ] {
+        assert!(s.iter().any(|x| x == l), "{l} missing from {s:?}");
+    }
+    let m = labels(&encode(&sample(), TicKind::StandardMono));
+    assert!(
+        !m.iter()
+            .any(|x| x == "UMOY2" || x == "ERQ1" || x == "SMAXSN1"),
+        "{m:?}"
+    );
+    // A reading without time sends a placeholder DATE: parsed back as "no time".
+    let mut r = sample();
+    r.timestamp = None;
+    let t = parse(&encode(&r, TicKind::StandardMono)).unwrap();
+    assert_eq!(t.reading.timestamp, None);
+}
+
+// Captured frames, byte-exact (from the project's TIC captures).
+
+/// `historic-mono-tempo.txt`
+const HISTORIC_MONO_TEMPO: &[u8] = b"\x02\
+\nADCO 021861348497 L\r\
+\nOPTARIF BBR( S\r\
+\nISOUSC 30 9\r\
+\nBBRHCJB 018328856 F\r\
+\nBBRHPJB 023739545 P\r\
+\nBBRHCJW 001466099 U\r\
+\nBBRHPJW 002132883 Z\r\
+\nBBRHCJR 000860118 E\r\
+\nBBRHPJR 000844115 Q\r\
+\nPTEC HCJB C\r\
+\nDEMAIN ROUG +\r\
+\nIINST 012 Z\r\
+\nIMAX 090 H\r\
+\nPAPP 02840 /\r\
+\nHHPHC A ,\r\
+\nMOTDETAT 000000 B\r\x03";
+
+/// `historic-tri-base.txt`
+const HISTORIC_TRI_BASE: &[u8] = b"\x02\
+\nADCO 056234673197 L\r\
+\nOPTARIF BASE 0\r\
+\nISOUSC 20 8\r\
+\nBASE 010151175  \r\
+\nPTEC TH.. $\r\
+\nIINST1 000 H\r\
+\nIINST2 002 K\r\
+\nIINST3 000 J\r\
+\nIMAX1 060 6\r\
+\nIMAX2 060 7\r\
+\nIMAX3 060 8\r\
+\nPMAX 02680 6\r\
+\nPAPP 00740 ,\r\
+\nHHPHC A ,\r\
+\nMOTDETAT 000000 B\r\
+\nPPOT 00 #\r\x03";
+
+/// `standard-mono-producer.txt`
+const STANDARD_MONO_PRODUCER: &[u8] = b"\x02\
+\nADSC\t123456789012\t=\r\
+\nVTIC\t02\tJ\r\
+\nDATE\tE180716103423\t\tB\r\
+\nNGTF\tPRODUCTEUR\t.\r\
+\nLTARF\tINDEX NON CONSO \t0\r\
+\nEAST\t000000000\tO\r\
+\nEASF01\t000000000\t\"\r\
+\nEASF02\t000000000\t#\r\
+\nEASF03\t000000000\t$\r\
+\nEASF04\t000000000\t%\r\
+\nEASF05\t000000000\t&\r\
+\nEASF06\t000000000\t'\r\
+\nEASF07\t000000000\t(\r\
+\nEASF08\t000000000\t)\r\
+\nEASF09\t000000000\t*\r\
+\nEASF10\t000000000\t\"\r\
+\nEASD01\t000000000\t \r\
+\nEASD02\t000000000\t!\r\
+\nEASD03\t000000000\t\"\r\
+\nEASD04\t000000000\t#\r\
+\nEAIT\t000032781\tZ\r\
+\nERQ1\t000000000\t;\r\
+\nERQ2\t000000890\tM\r\
+\nERQ3\t000002546\tN\r\
+\nERQ4\t000000000\t>\r\
+\nIRMS1\t005\t3\r\
+\nURMS1\t228\tF\r\
+\nPREF\t03\tB\r\
+\nPCOUP\t03\t\\\r\
+\nSINSTS\t00000\tF\r\
+\nSMAXSN\tE180716063417\t00021\t9\r\
+\nSMAXSN-1\tE180715064903\t00023\tY\r\
+\nSINSTI\t01253\tG\r\
+\nSMAXIN\tE180716103316\t01423\t/\r\
+\nSMAXIN-1\tE180715144229\t01971\t\\\r\
+\nCCASN\tE180716100000\t00000\t0\r\
+\nCCASN-1\tE180716090000\t00000\tV\r\
+\nUMOY1\tE180716103000\t230\t+\r\
+\nSTGE\t002A0301\t<\r\
+\nMSG1\tPAS DE          MESSAGE         \t<\r\
+\nPRM\t12345678901234\t8\r\
+\nRELAIS\t000\tB\r\
+\nNTARF\t01\tN\r\
+\nNJOURF\t00\t&\r\
+\nNJOURF+1\t00\tB\r\
+\nPJOURF+1\t00008001 NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE\t9\r\x03";
+
+/// `standard-tri-tempo.txt`
+const STANDARD_TRI_TEMPO: &[u8] = b"\x02\
+\nADSC\t041776199277\tI\r\
+\nVTIC\t02\tJ\r\
+\nDATE\tH200214230804\t\t;\r\
+\nNGTF\t     TEMPO      \tF\r\
+\nLTARF\t   HC  BLANC    \t6\r\
+\nEAST\t021849106\t.\r\
+\nEASF01\t004855593\tI\r\
+\nEASF02\t014090959\tH\r\
+\nEASF03\t000487131\t<\r\
+\nEASF04\t001481464\tA\r\
+\nEASF05\t000227596\tE\r\
+\nEASF06\t000706363\t@\r\
+\nEASF07\t000000000\t(\r\
+\nEASF08\t000000000\t)\r\
+\nEASF09\t000000000\t*\r\
+\nEASF10\t000000000\t\"\r\
+\nEASD01\t021849106\t?\r\
+\nEASD02\t000000000\t!\r\
+\nEASD03\t000000000\t\"\r\
+\nEASD04\t000000000\t#\r\
+\nIRMS1\t003\t1\r\
+\nIRMS2\t006\t5\r\
+\nIRMS3\t003\t3\r\
+\nURMS1\t237\tF\r\
+\nURMS2\t238\tH\r\
+\nURMS3\t235\tF\r\
+\nPREF\t30\tB\r\
+\nPCOUP\t30\t\\\r\
+\nSINSTS\t02700\tO\r\
+\nSINSTS1\t00664\tG\r\
+\nSINSTS2\t01373\tF\r\
+\nSINSTS3\t00664\tI\r\
+\nSMAXSN\tH200214175135\t10802\t7\r\
+\nSMAXSN1\tH200214175135\t03411\t&\r\
+\nSMAXSN2\tH200214175135\t03899\t;\r\
+\nSMAXSN3\tH200214175135\t03512\t*\r\
+\nSMAXSN-1\tH200213085118\t09562\t \r\
+\nSMAXSN1-1\tH200213085118\t03129\tJ\r\
+\nSMAXSN2-1\tH200213101142\t03366\t@\r\
+\nSMAXSN3-1\tH200213085118\t03191\tK\r\
+\nCCASN\tH200214230000\t01650\t5\r\
+\nCCASN-1\tH200214225000\t00786\t \r\
+\nUMOY1\tH200214230000\t237\t(\r\
+\nUMOY2\tH200214230000\t238\t*\r\
+\nUMOY3\tH200214230000\t236\t)\r\
+\nSTGE\t463A0800\tK\r\
+\nDPM1\t 200214060000\t00\t\\\r\
+\nFPM1\t 200215060000\t00\t_\r\
+\nMSG1\tPAS DE          MESSAGE         \t<\r\
+\nPRM\t07361794479930\tF\r\
+\nRELAIS\t001\tC\r\
+\nNTARF\t03\tP\r\
+\nNJOURF\t00\t&\r\
+\nNJOURF+1\t00\tB\r\
+\nPJOURF+1\t00004001 06004002 22004001 NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE NONUTILE\t.\r\x03";
