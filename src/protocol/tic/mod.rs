@@ -178,9 +178,13 @@ type GroupError = (ErrorKind, String);
 /// first group.
 fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, GroupError> {
     let malformed = |msg: String| (ErrorKind::Malformed, msg);
-    let name_end = c.iter().position(|&b| b <= SP).unwrap_or(c.len());
-    let name = String::from_utf8_lossy(&c[..name_end]);
+    // The label for messages, only computed on the error paths.
+    let name = || {
+        let end = c.iter().position(|&b| b <= SP).unwrap_or(c.len());
+        String::from_utf8_lossy(&c[..end]).into_owned()
+    };
     if let Some(&b) = c.iter().find(|&&b| b < SP && b != HT) {
+        let name = name();
         return Err(malformed(format!(
             "group {name:?}: control byte {} inside the group",
             show(b)
@@ -188,7 +192,7 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
     }
     let n = c.len();
     if n < 2 {
-        return Err(malformed(format!("group {name:?} is too short")));
+        return Err(malformed(format!("group {:?} is too short", name())));
     }
     let sep = c[n - 2];
     let m = match (*mode, sep) {
@@ -196,6 +200,7 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
         (None, HT) => Mode::Standard,
         (None, SP) => Mode::Historic,
         (None, _) => {
+            let name = name();
             let msg = format!(
                 "group {name:?}: no HT or SP before the checksum, found {}",
                 show(sep)
@@ -206,6 +211,7 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
     *mode = Some(m);
     if sep != m.separator() {
         let want = if m == Mode::Standard { "HT" } else { "SP" };
+        let name = name();
         let msg = format!(
             "group {name:?}: expected {want} before the checksum, found {}",
             show(sep)
@@ -214,9 +220,8 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
     }
     let head = &c[..n - 2];
     let Some(i) = head.iter().position(|&b| b == sep) else {
-        return Err(malformed(format!(
-            "group {name:?}: no separator after the label"
-        )));
+        let msg = format!("group {:?}: no separator after the label", name());
+        return Err(malformed(msg));
     };
     let label = &head[..i];
     if label.is_empty() {
@@ -228,9 +233,8 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
         _ => (None, rest),
     };
     if m == Mode::Standard && data.contains(&HT) {
-        return Err(malformed(format!(
-            "group {name:?}: too many HT-separated fields"
-        )));
+        let msg = format!("group {:?}: too many HT-separated fields", name());
+        return Err(malformed(msg));
     }
 
     let found = c[n - 1];
@@ -248,6 +252,7 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
             Mode::Historic => format!(" (or {} in mode 2)", show(checksum_of_sum(sum(head) + 32))),
             Mode::Standard => String::new(),
         };
+        let name = name();
         let msg = format!(
             "group {name:?}: checksum expected {}{also}, found {}",
             show(expected),
