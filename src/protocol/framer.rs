@@ -132,6 +132,18 @@ impl Framer {
         }
     }
 
+    /// True while a frame has started but not ended.
+    pub fn in_frame(&self) -> bool {
+        self.state != State::Hunting
+    }
+
+    /// The line went idle inside a frame (inter-byte timeout): report it as truncated.
+    pub fn idle(&mut self, out: &mut Vec<Event>) {
+        if self.in_frame() {
+            self.truncated(out, self.pos, "line idle inside a frame");
+        }
+    }
+
     /// End of stream: a frame still open is reported as truncated, pending garbage reported.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         if self.state != State::Hunting {

@@ -5,11 +5,13 @@ pub mod dsmr;
 pub mod error;
 pub mod fault;
 pub mod framer;
+pub mod kind;
 pub mod reading;
 pub mod tic;
 pub mod time;
 
 pub use error::{ErrorKind, ParseError};
+pub use kind::MeterKind;
 pub use reading::{Energy, Protocol, Reading};
 
 use serde::Serialize;

@@ -262,3 +262,15 @@ fn time_field(ts: Option<i64>) -> String {
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02X}")).collect()
 }
+
+/// The same telegram with its `1-3:0.2.8` version line set to `version` (e.g. `40` for a
+/// DSMR 4.0 meter) and the CRC recomputed; telegrams without a version line are returned as is.
+pub fn with_version(telegram: &[u8], version: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(telegram);
+    let Some(start) = text.find("1-3:0.2.8(") else { return telegram.to_vec() };
+    let Some(len) = text[start..].find(')') else { return telegram.to_vec() };
+    let Some(bang) = text.rfind('!') else { return telegram.to_vec() };
+    let body = format!("{}1-3:0.2.8({version}{}", &text[..start], &text[start + len..=bang]);
+    let crc = CRC.checksum(body.as_bytes());
+    format!("{body}{crc:04X}\r\n").into_bytes()
+}

@@ -8,7 +8,7 @@ mod encode;
 mod tests;
 mod values;
 
-pub use encode::{encode, DsmrKind};
+pub use encode::{encode, with_version, DsmrKind};
 
 use super::error::line_of;
 use super::time::{self, Season, METER_TZ};
@@ -18,7 +18,7 @@ use super::{
 use values::{decode_id, ValueError, Values};
 
 /// CRC-16/ARC, slice-by-16 table: the P1 telegram checksum.
-pub(crate) static CRC: crc::Crc<u16, crc::Table<16>> =
+pub static CRC: crc::Crc<u16, crc::Table<16>> =
     crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
 
 /// Parse one telegram (`/` … `!CRC` CRLF) with default options.

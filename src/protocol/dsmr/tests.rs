@@ -254,3 +254,10 @@ fn encoded_telegram_looks_like_a_meter() {
     assert!(s.contains("1-0:42.7.0(00.250*kW)\r\n"));
     assert!(s.len() > 600 && s.len() < 1000, "{}", s.len());
 }
+
+#[test]
+fn with_version_rewrites_and_resigns() {
+    let bytes = encode(&sample(DsmrKind::Dsmr42), DsmrKind::Dsmr42);
+    let t = parse(&with_version(&bytes, "40")).unwrap();
+    assert_eq!(t.reading.version.as_deref(), Some("4.0"));
+}

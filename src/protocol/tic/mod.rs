@@ -43,10 +43,23 @@ pub fn parse(frame: &[u8]) -> Result<Telegram, ParseError> {
 pub fn parse_with(frame: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
     let stripped = strip_parity(frame);
     let f: &[u8] = stripped.as_deref().unwrap_or(frame);
-    let etx = frame_end(f)?;
+    parse_groups(f, opts, stripped.is_some()).map_err(|e| match frame_end(f) {
+        // An envelope problem (EOT, missing ETX, stray bytes) explains any group error.
+        Err(envelope) => envelope,
+        Ok(_) => e,
+    })
+}
 
+/// Parse the groups of a frame that starts with STX and ends with ETX. Bytes between are
+/// all checked as group content or group starts, so a stray STX/ETX/EOT shows up as an
+/// error here, which the caller then replaces by the envelope error.
+fn parse_groups(f: &[u8], opts: ParseOptions, parity: bool) -> Result<Telegram, ParseError> {
+    let etx = match f {
+        [STX, .., ETX] => f.len() - 1,
+        _ => frame_end(f)?,
+    };
     let mut tel = Telegram::new(Reading::empty(Protocol::TicStandard));
-    if stripped.is_some() {
+    if parity {
         tel.quirk(Quirk::ParityStripped);
     }
     let mut acc = Acc::default();
@@ -65,16 +78,25 @@ pub fn parse_with(frame: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
                 msg,
             ));
         }
+        // One pass to the CR: byte sum (for the checksum) and the first control byte.
         let start = pos + 1;
-        let Some(len) = f[start..etx].iter().position(|&b| b == CR) else {
-            return Err(group_error(
-                f,
-                pos,
-                ErrorKind::Malformed,
-                "group has no CR before ETX",
-            ));
-        };
-        let g = split_group(&f[start..start + len], &mut mode)
+        let (mut end, mut total, mut ctrl) = (start, 0u32, None);
+        while end < etx {
+            let b = f[end];
+            if b == CR {
+                break;
+            }
+            if b < SP && b != HT && ctrl.is_none() {
+                ctrl = Some(b);
+            }
+            total = total.wrapping_add(u32::from(b));
+            end += 1;
+        }
+        if end == etx {
+            let msg = "group has no CR before ETX";
+            return Err(group_error(f, pos, ErrorKind::Malformed, msg));
+        }
+        let g = split_group(&f[start..end], total, ctrl, &mut mode)
             .map_err(|(kind, msg)| group_error(f, pos, kind, msg))?;
         if g.mode2 {
             tel.quirk(Quirk::ChecksumMode2);
@@ -85,7 +107,7 @@ pub fn parse_with(frame: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
         if opts.keep_raw && !mapped {
             tel.raw.push(raw_text(&g));
         }
-        pos = start + len + 1;
+        pos = end + 1;
     }
     let mode =
         mode.ok_or_else(|| ParseError::new(ErrorKind::Empty, 1, 1, "frame has no groups"))?;
@@ -174,16 +196,22 @@ struct Group<'a> {
 
 type GroupError = (ErrorKind, String);
 
-/// Split and check one group's content (between LF and CR). Sets the frame's mode from the
-/// first group.
-fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, GroupError> {
+/// Split and check one group's content `c` (between LF and CR; `total` is the sum of its
+/// bytes, `ctrl` its first control byte other than HT). Sets the frame's mode from the first
+/// group.
+fn split_group<'a>(
+    c: &'a [u8],
+    total: u32,
+    ctrl: Option<u8>,
+    mode: &mut Option<Mode>,
+) -> Result<Group<'a>, GroupError> {
     let malformed = |msg: String| (ErrorKind::Malformed, msg);
     // The label for messages, only computed on the error paths.
     let name = || {
         let end = c.iter().position(|&b| b <= SP).unwrap_or(c.len());
         String::from_utf8_lossy(&c[..end]).into_owned()
     };
-    if let Some(&b) = c.iter().find(|&&b| b < SP && b != HT) {
+    if let Some(b) = ctrl {
         let name = name();
         return Err(malformed(format!(
             "group {name:?}: control byte {} inside the group",
@@ -240,16 +268,19 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
     let found = c[n - 1];
     let mut mode2 = false;
     let expected = match m {
-        Mode::Standard => checksum_of_sum(sum(&c[..n - 1])),
+        Mode::Standard => checksum_of_sum(total.wrapping_sub(u32::from(found))),
         Mode::Historic => {
-            let s = sum(head);
-            mode2 = checksum_of_sum(s + u32::from(SP)) == found;
+            let s = total.wrapping_sub(u32::from(found) + u32::from(sep));
+            mode2 = checksum_of_sum(s.wrapping_add(u32::from(SP))) == found;
             checksum_of_sum(s)
         }
     };
     if found != expected && !mode2 {
         let also = match m {
-            Mode::Historic => format!(" (or {} in mode 2)", show(checksum_of_sum(sum(head) + 32))),
+            Mode::Historic => format!(
+                " (or {} in mode 2)",
+                show(checksum_of_sum(sum(head).wrapping_add(32)))
+            ),
             Mode::Standard => String::new(),
         };
         let name = name();

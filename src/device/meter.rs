@@ -1,0 +1,252 @@
+//! The device's meter input: serial bytes in → framer → parser → acceptance rules → a new
+//! register snapshot per valid telegram (MB-07/08), rejected telegrams only counted (P1-06),
+//! "no meter data" after the P1-07 silence with the last values kept, DSMR older than 4.2
+//! refused (P1-02), DSMR 4.2 voltage 0 (P1-05), TIC per-phase power never negative (TIC-02/04).
+
+use super::registers::MeterValues;
+use super::Variant;
+use crate::protocol::framer::{Event as FrameEvent, Framer, FramerMode};
+use crate::protocol::{ErrorKind, ParseError, ParseOptions, Protocol, Reading};
+use crate::sim::clock::Millis;
+use serde::Serialize;
+
+/// Why the device has no meter data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoDataReason {
+    /// No valid telegram since power-on.
+    NeverReceived,
+    /// Valid telegrams stopped (bad cable, P1 port switched off, only rejected telegrams).
+    Timeout,
+    /// The meter sends telegrams older than DSMR 4.2 (P1-02).
+    Incompatible,
+}
+
+/// Whether meter data is flowing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "reason")]
+pub enum MeterState {
+    Receiving,
+    NoData(NoDataReason),
+}
+
+/// What the meter input reports in the status (API-06).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeterStatus {
+    pub protocol: Option<Protocol>,
+    pub version: Option<String>,
+    /// Device time (UTC epoch ms) of the last valid telegram.
+    pub last_telegram_at: Option<Millis>,
+    pub telegrams_ok: u64,
+    pub telegrams_rejected: u64,
+    pub state: MeterState,
+    pub last_error: Option<ParseError>,
+}
+
+/// What the meter input asks the rest of the device to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MeterEffect {
+    /// A valid telegram: the new register values and the reading behind them.
+    Accepted(MeterValues, Box<Reading>),
+    Rejected(ParseError),
+    StateChanged(MeterState),
+}
+
+/// The meter input state machine.
+#[derive(Debug)]
+pub struct MeterInput {
+    variant: Variant,
+    framer: Framer,
+    values: MeterValues,
+    status: MeterStatus,
+    /// Silence after which the device declares "no meter data" (P1-07).
+    timeout_ms: i64,
+    frames: Vec<FrameEvent>,
+    /// Device time of the last byte received, for the inter-byte timeout.
+    last_byte_at: Millis,
+}
+
+/// A frame still open after this long without bytes is truncated (a whole telegram takes
+/// well under this at 115200 Bd, and historic TIC sends a byte every 8 ms).
+pub const IDLE_MS: i64 = 500;
+
+impl MeterInput {
+    pub fn new(variant: Variant) -> Self {
+        let mode = match variant {
+            Variant::P1 => FramerMode::P1,
+            Variant::Tic => FramerMode::Tic,
+        };
+        MeterInput {
+            variant,
+            framer: Framer::new(mode),
+            values: MeterValues::default(),
+            status: MeterStatus {
+                protocol: None,
+                version: None,
+                last_telegram_at: None,
+                telegrams_ok: 0,
+                telegrams_rejected: 0,
+                state: MeterState::NoData(NoDataReason::NeverReceived),
+                last_error: None,
+            },
+            timeout_ms: default_timeout(variant),
+            frames: Vec::new(),
+            last_byte_at: 0,
+        }
+    }
+
+    pub fn values(&self) -> &MeterValues {
+        &self.values
+    }
+
+    pub fn status(&self) -> &MeterStatus {
+        &self.status
+    }
+
+    /// Bytes from the meter line.
+    pub fn on_bytes(&mut self, bytes: &[u8], now: Millis, out: &mut Vec<MeterEffect>) {
+        let mut frames = std::mem::take(&mut self.frames);
+        self.framer.push(bytes, &mut frames);
+        self.last_byte_at = now;
+        self.handle_frames(&mut frames, now, out);
+        self.frames = frames;
+        self.on_tick(now, out);
+    }
+
+    fn handle_frames(&mut self, frames: &mut Vec<FrameEvent>, now: Millis, out: &mut Vec<MeterEffect>) {
+        for ev in frames.drain(..) {
+            let result = match ev {
+                FrameEvent::Frame(f) => f.parse(ParseOptions::default()).and_then(|t| self.accept(t.reading)),
+                FrameEvent::Error(e) if e.kind == ErrorKind::Garbage => continue,
+                FrameEvent::Error(e) => Err(e),
+            };
+            match result {
+                Ok(reading) => self.on_valid(reading, now, out),
+                Err(e) => self.on_rejected(e, out),
+            }
+        }
+    }
+
+    /// Time passed: declare "no meter data" once the meter has been silent too long.
+    pub fn on_tick(&mut self, now: Millis, out: &mut Vec<MeterEffect>) {
+        if self.framer.in_frame() && now >= self.last_byte_at + IDLE_MS {
+            let mut frames = std::mem::take(&mut self.frames);
+            self.framer.idle(&mut frames);
+            self.handle_frames(&mut frames, now, out);
+            self.frames = frames;
+        }
+        if let (MeterState::Receiving, Some(deadline)) = (self.status.state, self.deadline()) {
+            if now >= deadline {
+                let reason = match &self.status.last_error {
+                    Some(e) if e.kind == ErrorKind::Incompatible => NoDataReason::Incompatible,
+                    _ => NoDataReason::Timeout,
+                };
+                self.set_state(MeterState::NoData(reason), out);
+            }
+        }
+    }
+
+    /// When the device must next look at the meter input, if ever.
+    pub fn deadline(&self) -> Option<Millis> {
+        let silence = match self.status.state {
+            MeterState::Receiving => self.status.last_telegram_at.map(|t| t + self.timeout_ms),
+            MeterState::NoData(_) => None,
+        };
+        let idle = self.framer.in_frame().then_some(self.last_byte_at + IDLE_MS);
+        match (silence, idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Device-level acceptance beyond framing and checksums.
+    fn accept(&self, r: Reading) -> Result<Reading, ParseError> {
+        match (self.variant, r.protocol) {
+            (Variant::P1, Protocol::Dsmr) => {
+                if let Some(v) = r.version.as_deref().and_then(numeric_version) {
+                    if v < 42 {
+                        let msg = format!("DSMR {} meter: older than DSMR 4.2 is not supported", r.version.as_deref().unwrap_or("?"));
+                        return Err(ParseError::new(ErrorKind::Incompatible, 0, 1, msg));
+                    }
+                }
+                Ok(r)
+            }
+            (Variant::Tic, Protocol::TicHistoric | Protocol::TicStandard) => Ok(r),
+            (v, p) => Err(ParseError::new(
+                ErrorKind::Incompatible,
+                0,
+                1,
+                format!("a {} telegram on a {v:?} device", p.as_str()),
+            )),
+        }
+    }
+
+    fn on_valid(&mut self, r: Reading, now: Millis, out: &mut Vec<MeterEffect>) {
+        self.values = to_values(&r, self.variant, self.values.telegram_seq + 1);
+        self.timeout_ms = timeout_for(&r, self.variant);
+        self.status.telegrams_ok += 1;
+        self.status.last_telegram_at = Some(now);
+        self.status.protocol = Some(r.protocol);
+        self.status.version = r.version.clone();
+        out.push(MeterEffect::Accepted(self.values, Box::new(r)));
+        self.set_state(MeterState::Receiving, out);
+    }
+
+    fn on_rejected(&mut self, e: ParseError, out: &mut Vec<MeterEffect>) {
+        self.status.telegrams_rejected += 1;
+        let incompatible = e.kind == ErrorKind::Incompatible;
+        self.status.last_error = Some(e.clone());
+        out.push(MeterEffect::Rejected(e));
+        if incompatible {
+            if let MeterState::NoData(_) = self.status.state {
+                self.set_state(MeterState::NoData(NoDataReason::Incompatible), out);
+            }
+        }
+    }
+
+    fn set_state(&mut self, s: MeterState, out: &mut Vec<MeterEffect>) {
+        if self.status.state != s {
+            self.status.state = s;
+            out.push(MeterEffect::StateChanged(s));
+        }
+    }
+}
+
+/// `4.2` → 42, `5.0` → 50; e-MUCS and unknown forms → None (accepted).
+fn numeric_version(v: &str) -> Option<u32> {
+    let (a, b) = v.split_once('.')?;
+    Some(a.parse::<u32>().ok()? * 10 + b.parse::<u32>().ok()?)
+}
+
+fn default_timeout(variant: Variant) -> i64 {
+    match variant {
+        Variant::P1 => 3_000,
+        Variant::Tic => 10_000,
+    }
+}
+
+/// P1-07: three telegram intervals (30 s for DSMR 4.x, 3 s for SMR5/e-MUCS), 10 s on TIC.
+fn timeout_for(r: &Reading, variant: Variant) -> i64 {
+    match (variant, r.version.as_deref().and_then(numeric_version)) {
+        (Variant::Tic, _) => 10_000,
+        (Variant::P1, Some(v)) if v < 50 => 30_000,
+        (Variant::P1, _) => 3_000,
+    }
+}
+
+/// The register values of a valid reading: missing values read 0, DSMR 4.2 voltage 0 (P1-05),
+/// currents as magnitudes (MB-13), TIC per-phase power never negative (TIC-02).
+pub fn to_values(r: &Reading, variant: Variant, seq: u64) -> MeterValues {
+    let z = |x: Option<f32>| x.filter(|v| v.is_finite()).unwrap_or(0.0);
+    let mut v = MeterValues { telegram_seq: seq, ..MeterValues::default() };
+    for p in 0..3 {
+        v.voltage_v[p] = z(r.voltage_v[p]);
+        v.current_a[p] = z(r.current_a[p]).abs();
+        v.active_power_phase_w[p] = match variant {
+            Variant::P1 => z(r.active_power_phase_w[p]),
+            Variant::Tic => z(r.active_power_phase_w[p]).max(0.0),
+        };
+    }
+    v.active_power_w = z(r.active_power_w);
+    v
+}

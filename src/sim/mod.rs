@@ -1,0 +1,6 @@
+//! The simulated world around the device: clocks, synthetic meters from a seed, fault
+//! injection, and scenario files.
+
+pub mod clock;
+pub mod generator;
+pub mod faults;

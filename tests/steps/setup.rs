@@ -1,0 +1,133 @@
+//! Given-steps: the device under test and the meter wired to it.
+
+use super::world::{DeviceWorld, MeterLine};
+use cucumber::gherkin::Step;
+use cucumber::given;
+use smart_connect_sim::device::Variant;
+use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
+use smart_connect_sim::protocol::tic::TicKind;
+use smart_connect_sim::protocol::MeterKind;
+use smart_connect_sim::sim::generator::{FixedValues, Load, SyntheticMeter};
+
+#[given(regex = r"^a Smart Connect (P1|TIC)$")]
+fn smart_connect(w: &mut DeviceWorld, variant: String) {
+    w.power_on(if variant == "P1" { Variant::P1 } else { Variant::Tic });
+}
+
+/// A meter as a scenario names it, and the rewrite that turns our encoder's output into it.
+fn meter_choice(phrase: &str) -> (MeterKind, Option<fn(&[u8]) -> Vec<u8>>) {
+    let kind = |k| (k, None);
+    match phrase {
+        "an SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5ThreePhase)),
+        "a single-phase SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5OnePhase)),
+        "a DSMR 4.2 meter" => kind(MeterKind::Dsmr(DsmrKind::Dsmr42)),
+        "a Belgian e-MUCS meter" => kind(MeterKind::Dsmr(DsmrKind::Emucs)),
+        "a DSMR 4.0 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(|b: &[u8]| dsmr::with_version(b, "40"))),
+        "a DSMR 2.2 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(to_dsmr22 as fn(&[u8]) -> Vec<u8>)),
+        "a Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricMono)),
+        "a three-phase Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricTri)),
+        "a Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMono)),
+        "a three-phase Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTri)),
+        "a producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMonoProducer)),
+        "a three-phase producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTriProducer)),
+        other => panic!("unknown meter {other:?}"),
+    }
+}
+
+/// A DSMR 2.2 telegram: old header, no version line, no CRC (P1-02).
+fn to_dsmr22(b: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(b);
+    let body: String = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("1-3:0.2.8") && !l.starts_with('!'))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    format!("/ISk5\\2MT382-1000\r\n{body}!\r\n").into_bytes()
+}
+
+/// Power in watts from a number and `W` / `kW`.
+pub fn watts(n: f64, unit: &str) -> f64 {
+    if unit == "kW" {
+        n * 1000.0
+    } else {
+        n
+    }
+}
+
+/// 230 V on every phase the meter has, `w` watts (and its current) on one phase, 0 elsewhere.
+pub fn single_load(kind: MeterKind, phase: usize, w: f64) -> FixedValues {
+    let mut f = FixedValues { voltage_v: [None; 3], current_a: [None; 3], power_w: [None; 3] };
+    for p in 0..kind.phases() {
+        f.voltage_v[p] = Some(230.0);
+        f.current_a[p] = Some(0.0);
+        f.power_w[p] = Some(0.0);
+    }
+    f.current_a[phase] = Some((w.abs() / 230.0).round());
+    f.power_w[phase] = Some(w);
+    f
+}
+
+pub fn phase_index(l: &str) -> usize {
+    match l {
+        "L1" => 0,
+        "L2" => 1,
+        "L3" => 2,
+        other => panic!("unknown phase {other:?} (L1, L2 or L3)"),
+    }
+}
+
+fn connect(w: &mut DeviceWorld, phrase: &str, values: Option<FixedValues>, sending: bool) {
+    let (kind, rewrite) = meter_choice(phrase);
+    let values = values.unwrap_or_else(|| single_load(kind, 0, 0.0));
+    let meter = SyntheticMeter::new(kind, Load::Fixed(values), w.seed, w.now());
+    w.line = Some(MeterLine { meter, sending, every: None, rewrite });
+}
+
+#[given(regex = r"^(an? .+?) drawing ([\d.]+) (W|kW) on (L[123])$")]
+fn meter_drawing(w: &mut DeviceWorld, phrase: String, n: f64, unit: String, phase: String) {
+    let (kind, _) = meter_choice(&phrase);
+    connect(w, &phrase, Some(single_load(kind, phase_index(&phase), watts(n, &unit))), true);
+}
+
+#[given(regex = r"^(an? .+?) injecting (\d+) VA$")]
+fn meter_injecting(w: &mut DeviceWorld, phrase: String, va: f64) {
+    let (kind, _) = meter_choice(&phrase);
+    connect(w, &phrase, Some(single_load(kind, 0, -va)), true);
+}
+
+#[given(regex = r"^(an? .+?) that is not yet sending$")]
+fn meter_silent(w: &mut DeviceWorld, phrase: String) {
+    connect(w, &phrase, None, false);
+}
+
+#[given(regex = r"^(an? (?:DSMR 2\.2|DSMR 4\.0) meter)$")]
+fn legacy_meter(w: &mut DeviceWorld, phrase: String) {
+    let (kind, _) = meter_choice(&phrase);
+    connect(w, &phrase, Some(single_load(kind, 0, 1000.0)), true);
+}
+
+/// `230.0 V` → 230.0 (the unit is for the reader).
+fn number(cell: &str) -> f64 {
+    let n = cell.split_whitespace().next().unwrap_or("");
+    n.parse().unwrap_or_else(|_| panic!("{cell:?} is not a number with a unit"))
+}
+
+#[given(regex = r"^(an? .+?) reporting$")]
+fn meter_reporting(w: &mut DeviceWorld, phrase: String, step: &Step) {
+    let table = step.table.as_ref().expect("a table: phase | voltage | current | power");
+    let mut f = FixedValues { voltage_v: [None; 3], current_a: [None; 3], power_w: [None; 3] };
+    let (kind, _) = meter_choice(&phrase);
+    for p in 0..kind.phases() {
+        f.voltage_v[p] = Some(230.0);
+        f.current_a[p] = Some(0.0);
+        f.power_w[p] = Some(0.0);
+    }
+    for row in table.rows.iter().skip(1) {
+        let p = phase_index(&row[0]);
+        f.voltage_v[p] = Some(number(&row[1]));
+        f.current_a[p] = Some(number(&row[2]));
+        f.power_w[p] = Some(number(&row[3]));
+    }
+    connect(w, &phrase, Some(f), true);
+}

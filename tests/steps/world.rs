@@ -1,0 +1,112 @@
+//! The scenario's world: the target under test, the meter on its input line (driven by the
+//! harness, as a bench rig would), and the seed that makes the run replayable.
+
+use cucumber::World;
+use smart_connect_sim::device::{DeviceConfig, Variant};
+use smart_connect_sim::protocol::fault::{apply, FrameFault};
+use smart_connect_sim::protocol::Reading;
+use smart_connect_sim::sim::clock::Millis;
+use smart_connect_sim::sim::generator::SyntheticMeter;
+use smart_connect_sim::target::{Target, VirtualTarget};
+
+/// 2026-06-15 10:00:00 UTC: the virtual target's power-on time.
+pub const START: Millis = 1_781_517_600_000;
+
+/// The run's base seed: `SC_SEED` or 42.
+pub fn base_seed() -> u64 {
+    std::env::var("SC_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(42)
+}
+
+/// A scenario's own seed, derived from the base seed and its name (FNV-1a).
+pub fn scenario_seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325 ^ base_seed(), |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// What the meter line does with the next telegrams.
+#[derive(Debug)]
+pub struct MeterLine {
+    pub meter: SyntheticMeter,
+    /// Telegrams are put on the line (false: the meter is silent).
+    pub sending: bool,
+    /// Applied to every telegram from now on.
+    pub every: Option<FrameFault>,
+    /// Rewrite of each telegram (e.g. a DSMR 4.0 version line).
+    pub rewrite: Option<fn(&[u8]) -> Vec<u8>>,
+}
+
+#[derive(Debug, World)]
+#[world(init = Self::new)]
+pub struct DeviceWorld {
+    pub target: Option<Box<dyn Target>>,
+    pub seed: u64,
+    pub line: Option<MeterLine>,
+    /// Every byte put on the meter line, for the P1 ext check.
+    pub sent: Vec<u8>,
+    /// The values of the last valid telegram sent.
+    pub last_reading: Option<Reading>,
+    /// The last configuration refusal.
+    pub refusal: Option<String>,
+}
+
+impl DeviceWorld {
+    fn new() -> Self {
+        DeviceWorld { target: None, seed: base_seed(), line: None, sent: Vec::new(), last_reading: None, refusal: None }
+    }
+
+    /// Create the target for this variant (`SC_TARGET`, default `virtual`).
+    pub fn power_on(&mut self, variant: Variant) {
+        match std::env::var("SC_TARGET").as_deref() {
+            Ok("virtual") | Err(_) => {
+                self.target = Some(Box::new(VirtualTarget::new(DeviceConfig::new(variant), START)));
+            }
+            Ok(other) => panic!("SC_TARGET={other}: only the virtual target exists so far"),
+        }
+    }
+
+    pub fn target(&mut self) -> &mut dyn Target {
+        self.target.as_deref_mut().expect("no Smart Connect yet: start with 'Given a Smart Connect P1'")
+    }
+
+    pub fn now(&mut self) -> Millis {
+        self.target().now()
+    }
+
+    /// Put bytes on the meter line and remember them.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.sent.extend_from_slice(bytes);
+        self.target().send_meter_bytes(bytes).await.expect("meter line");
+    }
+
+    /// Wait for the meter's next telegram time and produce it (with the standing fault).
+    pub async fn next_telegram(&mut self, extra: Option<FrameFault>) -> Option<Vec<u8>> {
+        let line = self.line.as_mut()?;
+        let at = line.meter.next_at();
+        let tel = line.meter.next();
+        let mut bytes = tel.bytes;
+        if let Some(rw) = line.rewrite {
+            bytes = rw(&bytes);
+        }
+        let fault = extra.or_else(|| line.every.clone());
+        let clean = fault.is_none();
+        if let Some(f) = fault {
+            bytes = apply(&bytes, &f);
+        }
+        let sending = line.sending;
+        self.target().wait_until(at).await.expect("wait");
+        if clean && sending {
+            self.last_reading = Some(tel.reading);
+        }
+        sending.then_some(bytes)
+    }
+
+    /// Let `ms` pass, putting every telegram the meter sends in that time on the line.
+    pub async fn pass(&mut self, ms: i64) {
+        let end = self.now() + ms;
+        while self.line.as_ref().is_some_and(|l| l.meter.next_at() <= end) {
+            if let Some(bytes) = self.next_telegram(None).await {
+                self.send(&bytes).await;
+            }
+        }
+        self.target().wait_until(end).await.expect("wait");
+    }
+}
