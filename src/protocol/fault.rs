@@ -67,7 +67,7 @@ mod tests {
     fn dsmr_crc_digit_changes() {
         let f = b"/X\r\n\r\n1-0:1.7.0(00.100*kW)\r\n!F9AB\r\n";
         let bad = apply(f, &FrameFault::BadIntegrity);
-        assert_eq!(&bad[bad.len() - 6..], b"!0AB\r\n");
+        assert_eq!(&bad[bad.len() - 7..], b"!09AB\r\n");
     }
 
     #[test]

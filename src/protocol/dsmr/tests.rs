@@ -76,22 +76,22 @@ fn dsmr42_without_voltage_has_none_not_zero() {
 
 #[test]
 fn bad_crc_names_printed_and_computed() {
-    let good = telegram("X5Y", &["1-0:1.7.0(00.100*kW)"]);
+    let good = telegram("XXX5TEST", &["1-0:1.7.0(00.100*kW)"]);
     let bad = apply(&good, &FrameFault::BadIntegrity);
     let e = parse(&bad).unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadCrc);
-    assert_eq!(e.offset, bad.len() - 6 + 1);
+    assert_eq!(e.offset, bad.len() - 6);
     assert_eq!(e.line, 4);
     assert!(e.message.contains("computed"), "{e}");
 }
 
 #[test]
 fn lowercase_and_unpadded_crc_are_accepted_with_quirks() {
-    let good = telegram("X5Y", &["1-0:1.7.0(00.100*kW)"]);
+    let good = telegram("XXX5TEST", &["1-0:1.7.0(00.100*kW)"]);
     let text = String::from_utf8(good.clone()).unwrap();
     let lower = text
         .to_lowercase()
-        .replace("/x5y", "/X5Y")
+        .replace("/xxx5test", "/XXX5TEST")
         .replace("kw", "kW");
     // Recompute: lower-casing changes only the CRC digits when the content is kept.
     let crc_part = &text[text.len() - 6..];
@@ -105,7 +105,7 @@ fn lowercase_and_unpadded_crc_are_accepted_with_quirks() {
     );
     // Find content whose CRC has a leading zero digit to test the unpadded form.
     for i in 0..4000 {
-        let tel = telegram("X5Y", &[&format!("0-0:96.13.0({i})")]);
+        let tel = telegram("XXX5TEST", &[&format!("0-0:96.13.0({i})")]);
         let s = String::from_utf8(tel).unwrap();
         let crc = &s[s.len() - 6..s.len() - 2];
         if let Some(stripped) = crc.strip_prefix('0') {
@@ -128,12 +128,12 @@ fn no_crc_is_incompatible() {
 
 #[test]
 fn truncated_and_malformed() {
-    let good = telegram("X5Y", &["1-0:1.7.0(00.100*kW)"]);
+    let good = telegram("XXX5TEST", &["1-0:1.7.0(00.100*kW)"]);
     assert_eq!(parse(&good[..20]).unwrap_err().kind, ErrorKind::Truncated);
     assert_eq!(parse(b"").unwrap_err().kind, ErrorKind::Empty);
     assert_eq!(parse(b"garbage").unwrap_err().kind, ErrorKind::Malformed);
     let e = parse(&telegram(
-        "X5Y",
+        "XXX5TEST",
         &["1-0:1.7.0(00.100*kW)", "1-0:32.7.0(230.0*kV)"],
     ))
     .unwrap_err();
@@ -142,9 +142,9 @@ fn truncated_and_malformed() {
         e.message.contains("1-0:32.7.0") && e.message.contains("kV"),
         "{e}"
     );
-    let e = parse(&telegram("X5Y", &["1-0:1.7.0(00.1x0*kW)"])).unwrap_err();
-    assert_eq!(e.offset, 7);
-    let e = parse(&telegram("X5Y", &["1-0:1.7.0 junk"])).unwrap_err();
+    let e = parse(&telegram("XXX5TEST", &["1-0:1.7.0(00.1x0*kW)"])).unwrap_err();
+    assert_eq!((e.offset, e.line), (13, 3));
+    let e = parse(&telegram("XXX5TEST", &["1-0:1.7.0 junk"])).unwrap_err();
     assert!(e.message.contains("no '('"), "{e}");
 }
 
@@ -152,24 +152,24 @@ fn truncated_and_malformed() {
 fn placeholder_times_are_none() {
     for ts in ["000101010000W", "700101010000W", "632525252525W"] {
         let line = format!("0-0:1.0.0({ts})");
-        let t = parse(&telegram("X5Y", &[&line])).unwrap();
+        let t = parse(&telegram("XXX5TEST", &[&line])).unwrap();
         assert_eq!(t.reading.timestamp, None, "{ts}");
         assert!(t.quirks.contains(&Quirk::PlaceholderTime));
     }
-    let e = parse(&telegram("X5Y", &["0-0:1.0.0(2209011522S)"])).unwrap_err();
+    let e = parse(&telegram("XXX5TEST", &["0-0:1.0.0(2209011522S)"])).unwrap_err();
     assert!(e.message.contains("YYMMDDhhmmss"), "{e}");
 }
 
 #[test]
 fn empty_values_are_none() {
-    let t = parse(&telegram("X5Y", &["1-0:1.7.0()", "1-0:2.7.0()"])).unwrap();
+    let t = parse(&telegram("XXX5TEST", &["1-0:1.7.0()", "1-0:2.7.0()"])).unwrap();
     assert_eq!(t.reading.power_import_w, None);
     assert_eq!(t.reading.active_power_w, None);
 }
 
 #[test]
 fn parity_bits_are_stripped() {
-    let good = telegram("X5Y", &["1-0:1.7.0(00.100*kW)"]);
+    let good = telegram("XXX5TEST", &["1-0:1.7.0(00.100*kW)"]);
     let noisy: Vec<u8> = good
         .iter()
         .enumerate()
