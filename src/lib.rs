@@ -2,6 +2,7 @@
 //! P1/A1/TIC Smart Connect. See `README.md` and `spec/` for the shape of the crate.
 
 pub mod cli;
+pub mod conformance;
 pub mod device;
 pub mod protocol;
 pub mod sim;

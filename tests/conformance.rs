@@ -10,9 +10,12 @@ use std::io::Write;
 use steps::world::DeviceWorld;
 
 fn results_path() -> std::path::PathBuf {
-    std::env::var_os("SC_RESULTS").map(Into::into).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance/results.jsonl")
-    })
+    std::env::var_os("SC_RESULTS")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/conformance/results.jsonl")
+        })
 }
 
 #[tokio::main]

@@ -119,3 +119,22 @@ fn fixture_table_in_readme_matches_parser() {
         }
     }
 }
+
+#[test]
+fn every_fixture_register_dump_snapshot() {
+    use smart_connect_sim::cli::replay::replay;
+    use smart_connect_sim::device::Variant;
+    insta::glob!("../fixtures", "*/*.txt", |path| {
+        let bytes = std::fs::read(path).unwrap();
+        let variant = if bytes.contains(&0x02) {
+            Variant::Tic
+        } else {
+            Variant::P1
+        };
+        let lines: Vec<serde_json::Value> = replay("fixture", &bytes, variant)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        insta::assert_json_snapshot!(lines);
+    });
+}

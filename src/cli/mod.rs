@@ -1,6 +1,8 @@
 //! Command-line interface: clap definitions and dispatch to one file per subcommand.
 
+pub mod coverage;
 pub mod parse;
+pub mod replay;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Decode P1 telegrams and TIC frames to JSON lines (one object per telegram).
     Parse(parse::ParseArgs),
+    /// Requirement-ID coverage table of the last conformance run (markdown).
+    Coverage(coverage::CoverageArgs),
+    /// Feed captured meter bytes through a virtual device; one JSON line per register snapshot.
+    Replay(replay::ReplayArgs),
 }
 
 /// Run the command line; the exit code says whether everything went well.
@@ -24,5 +30,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => parse::run(&args),
+        Command::Coverage(args) => coverage::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }

@@ -113,10 +113,17 @@ impl MeterInput {
         self.on_tick(now, out);
     }
 
-    fn handle_frames(&mut self, frames: &mut Vec<FrameEvent>, now: Millis, out: &mut Vec<MeterEffect>) {
+    fn handle_frames(
+        &mut self,
+        frames: &mut Vec<FrameEvent>,
+        now: Millis,
+        out: &mut Vec<MeterEffect>,
+    ) {
         for ev in frames.drain(..) {
             let result = match ev {
-                FrameEvent::Frame(f) => f.parse(ParseOptions::default()).and_then(|t| self.accept(t.reading)),
+                FrameEvent::Frame(f) => f
+                    .parse(ParseOptions::default())
+                    .and_then(|t| self.accept(t.reading)),
                 FrameEvent::Error(e) if e.kind == ErrorKind::Garbage => continue,
                 FrameEvent::Error(e) => Err(e),
             };
@@ -152,7 +159,10 @@ impl MeterInput {
             MeterState::Receiving => self.status.last_telegram_at.map(|t| t + self.timeout_ms),
             MeterState::NoData(_) => None,
         };
-        let idle = self.framer.in_frame().then_some(self.last_byte_at + IDLE_MS);
+        let idle = self
+            .framer
+            .in_frame()
+            .then_some(self.last_byte_at + IDLE_MS);
         match (silence, idle) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -165,7 +175,10 @@ impl MeterInput {
             (Variant::P1, Protocol::Dsmr) => {
                 if let Some(v) = r.version.as_deref().and_then(numeric_version) {
                     if v < 42 {
-                        let msg = format!("DSMR {} meter: older than DSMR 4.2 is not supported", r.version.as_deref().unwrap_or("?"));
+                        let msg = format!(
+                            "DSMR {} meter: older than DSMR 4.2 is not supported",
+                            r.version.as_deref().unwrap_or("?")
+                        );
                         return Err(ParseError::new(ErrorKind::Incompatible, 0, 1, msg));
                     }
                 }
@@ -238,7 +251,10 @@ fn timeout_for(r: &Reading, variant: Variant) -> i64 {
 /// currents as magnitudes (MB-13), TIC per-phase power never negative (TIC-02).
 pub fn to_values(r: &Reading, variant: Variant, seq: u64) -> MeterValues {
     let z = |x: Option<f32>| x.filter(|v| v.is_finite()).unwrap_or(0.0);
-    let mut v = MeterValues { telegram_seq: seq, ..MeterValues::default() };
+    let mut v = MeterValues {
+        telegram_seq: seq,
+        ..MeterValues::default()
+    };
     for p in 0..3 {
         v.voltage_v[p] = z(r.voltage_v[p]);
         v.current_a[p] = z(r.current_a[p]).abs();

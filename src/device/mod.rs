@@ -29,7 +29,10 @@ pub struct DeviceConfig {
 
 impl DeviceConfig {
     pub fn new(variant: Variant) -> Self {
-        DeviceConfig { variant, template: Template::PhoenixContactEmpro }
+        DeviceConfig {
+            variant,
+            template: Template::PhoenixContactEmpro,
+        }
     }
 }
 
@@ -52,6 +55,8 @@ pub enum Effect {
     /// Bytes for the P1 ext output: an exact copy of the input (P1-03).
     P1ExtOut(Vec<u8>),
     MeterStateChanged(MeterState),
+    /// A telegram was rejected (counted in the status; logged by the adapters).
+    TelegramRejected(crate::protocol::ParseError),
 }
 
 /// The device.
@@ -65,7 +70,11 @@ pub struct Device {
 impl Device {
     pub fn new(config: DeviceConfig) -> Self {
         let meter = MeterInput::new(config.variant);
-        Device { config, meter, scratch: Vec::new() }
+        Device {
+            config,
+            meter,
+            scratch: Vec::new(),
+        }
     }
 
     pub fn config(&self) -> &DeviceConfig {
@@ -96,7 +105,7 @@ impl Device {
                     effects.push(Effect::RegistersChanged(values));
                     effects.push(Effect::Measurement(reading));
                 }
-                MeterEffect::Rejected(_) => {}
+                MeterEffect::Rejected(e) => effects.push(Effect::TelegramRejected(e)),
                 MeterEffect::StateChanged(s) => effects.push(Effect::MeterStateChanged(s)),
             }
         }
@@ -116,7 +125,9 @@ impl Device {
 
     /// Answer a Modbus read from the current snapshot.
     pub fn read_registers(&self, fc: u8, addr: u16, qty: u16) -> Result<Vec<u16>, Exception> {
-        self.config.template.read(self.meter.values(), fc, addr, qty)
+        self.config
+            .template
+            .read(self.meter.values(), fc, addr, qty)
     }
 
     pub fn meter_status(&self) -> &MeterStatus {

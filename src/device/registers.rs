@@ -112,10 +112,13 @@ impl Template {
 
     /// The template of a `MeterType` value; the error lists the valid names (MB-12).
     pub fn from_name(name: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|t| t.name() == name).ok_or_else(|| {
-            let valid: Vec<_> = Self::ALL.iter().map(|t| t.name()).collect();
-            format!("unknown MeterType {name:?}; valid: {}", valid.join(", "))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                let valid: Vec<_> = Self::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown MeterType {name:?}; valid: {}", valid.join(", "))
+            })
     }
 
     fn layout(self) -> &'static Layout {
@@ -141,7 +144,10 @@ impl Template {
         }
         let layout = self.layout();
         let last = u32::from(addr) + u32::from(qty) - 1;
-        let inside = layout.blocks.iter().any(|&(a, b)| addr >= a && last <= u32::from(b));
+        let inside = layout
+            .blocks
+            .iter()
+            .any(|&(a, b)| addr >= a && last <= u32::from(b));
         if !inside {
             return Err(Exception::IllegalDataAddress);
         }
@@ -207,9 +213,15 @@ mod tests {
 
     #[test]
     fn empro_voltage_is_word_swapped() {
-        let w = Template::PhoenixContactEmpro.read(&values(), 3, 0x8006, 2).unwrap();
+        let w = Template::PhoenixContactEmpro
+            .read(&values(), 3, 0x8006, 2)
+            .unwrap();
         let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_be_bytes()).collect();
-        assert_eq!(bytes, [0x00, 0x00, 0x43, 0x66], "230.0 V is sent as 00 00 43 66 (MB-06)");
+        assert_eq!(
+            bytes,
+            [0x00, 0x00, 0x43, 0x66],
+            "230.0 V is sent as 00 00 43 66 (MB-06)"
+        );
         assert_eq!(f32_cdab([w[0], w[1]]), 230.0);
     }
 
@@ -220,7 +232,10 @@ mod tests {
         assert_eq!(t.read(&v, 3, 0x8006, 57), t.read(&v, 4, 0x8006, 57));
         assert_eq!(t.read(&v, 3, 0x8100, 8).unwrap(), vec![0; 8]);
         assert_eq!(t.read(&v, 3, 0x8000, 64).unwrap().len(), 64);
-        assert_eq!(t.read(&v, 3, 0x8030, 17), Err(Exception::IllegalDataAddress));
+        assert_eq!(
+            t.read(&v, 3, 0x8030, 17),
+            Err(Exception::IllegalDataAddress)
+        );
         assert_eq!(t.read(&v, 3, 0x7FFF, 2), Err(Exception::IllegalDataAddress));
         assert_eq!(t.read(&v, 3, 0xFFFF, 2), Err(Exception::IllegalDataAddress));
         assert_eq!(t.read(&v, 3, 0x8000, 0), Err(Exception::IllegalDataValue));
@@ -235,8 +250,15 @@ mod tests {
     #[test]
     fn zero_before_first_telegram_and_nan_reads_zero() {
         let t = Template::PhoenixContactEmpro;
-        assert!(t.read(&MeterValues::default(), 3, 0x8000, 64).unwrap().iter().all(|&w| w == 0));
-        let v = MeterValues { active_power_w: f32::NAN, ..values() };
+        assert!(t
+            .read(&MeterValues::default(), 3, 0x8000, 64)
+            .unwrap()
+            .iter()
+            .all(|&w| w == 0));
+        let v = MeterValues {
+            active_power_w: f32::NAN,
+            ..values()
+        };
         assert_eq!(t.read(&v, 3, 0x8016, 2).unwrap(), vec![0, 0]);
     }
 
@@ -247,13 +269,22 @@ mod tests {
         assert_eq!(f32_abcd([w[0], w[1]]), 230.0);
         let w = t.read(&values(), 3, 0x0034, 2).unwrap();
         assert_eq!(f32_abcd([w[0], w[1]]), -1500.0);
-        assert_eq!(t.read(&values(), 4, 0x8006, 2), Err(Exception::IllegalDataAddress));
+        assert_eq!(
+            t.read(&values(), 4, 0x8006, 2),
+            Err(Exception::IllegalDataAddress)
+        );
     }
 
     #[test]
     fn unknown_template_lists_valid_names() {
         let e = Template::from_name("ABB-B23").unwrap_err();
-        assert!(e.contains("PhoenixContact-EMPro") && e.contains("Eastron-SDM630"), "{e}");
-        assert_eq!(Template::from_name("Eastron-SDM630"), Ok(Template::EastronSdm630));
+        assert!(
+            e.contains("PhoenixContact-EMPro") && e.contains("Eastron-SDM630"),
+            "{e}"
+        );
+        assert_eq!(
+            Template::from_name("Eastron-SDM630"),
+            Ok(Template::EastronSdm630)
+        );
     }
 }

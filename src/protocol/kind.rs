@@ -15,7 +15,10 @@ pub enum MeterKind {
 impl MeterKind {
     /// All kinds in a stable order (P1 first).
     pub fn all() -> impl Iterator<Item = MeterKind> {
-        DsmrKind::ALL.into_iter().map(MeterKind::Dsmr).chain(TicKind::ALL.into_iter().map(MeterKind::Tic))
+        DsmrKind::ALL
+            .into_iter()
+            .map(MeterKind::Dsmr)
+            .chain(TicKind::ALL.into_iter().map(MeterKind::Tic))
     }
 
     /// Command-line / scenario name (`smr5`, `dsmr42`, `emucs`, `tic-standard-tri`, …).
@@ -94,9 +97,23 @@ mod tests {
     #[test]
     fn intervals_follow_the_standards() {
         assert_eq!(MeterKind::from_name("smr5").unwrap().interval_ms(), 1000);
-        assert_eq!(MeterKind::from_name("dsmr42").unwrap().interval_ms(), 10_000);
-        assert_eq!(MeterKind::from_name("tic-historic").unwrap().interval_ms(), 2000);
-        assert_eq!(MeterKind::from_name("tic-standard").unwrap().interval_ms(), 900);
-        assert_eq!(MeterKind::from_name("tic-standard-tri").unwrap().interval_ms(), 1400);
+        assert_eq!(
+            MeterKind::from_name("dsmr42").unwrap().interval_ms(),
+            10_000
+        );
+        assert_eq!(
+            MeterKind::from_name("tic-historic").unwrap().interval_ms(),
+            2000
+        );
+        assert_eq!(
+            MeterKind::from_name("tic-standard").unwrap().interval_ms(),
+            900
+        );
+        assert_eq!(
+            MeterKind::from_name("tic-standard-tri")
+                .unwrap()
+                .interval_ms(),
+            1400
+        );
     }
 }

@@ -21,7 +21,9 @@ pub struct VirtualClock {
 
 impl VirtualClock {
     pub fn new(start: Millis) -> Self {
-        VirtualClock { now: Arc::new(AtomicI64::new(start)) }
+        VirtualClock {
+            now: Arc::new(AtomicI64::new(start)),
+        }
     }
 
     /// Move forward by `ms` (negative values are ignored: time never runs backwards).
@@ -55,7 +57,11 @@ impl SystemClock {
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        SystemClock { origin_wall: wall, origin: std::time::Instant::now(), speed: speed.max(0.0) }
+        SystemClock {
+            origin_wall: wall,
+            origin: std::time::Instant::now(),
+            speed: speed.max(0.0),
+        }
     }
 }
 
@@ -74,13 +80,21 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     let mut total: i64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!("{s:?}: expected a number before {rest:?} (e.g. 90s, 10m, 2h)"));
+            return Err(format!(
+                "{s:?}: expected a number before {rest:?} (e.g. 90s, 10m, 2h)"
+            ));
         }
-        let n: i64 = rest[..digits].parse().map_err(|_| format!("{s:?}: number too large"))?;
+        let n: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{s:?}: number too large"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1000,

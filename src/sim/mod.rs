@@ -2,5 +2,6 @@
 //! injection, and scenario files.
 
 pub mod clock;
-pub mod generator;
 pub mod faults;
+pub mod generator;
+pub mod scenario;

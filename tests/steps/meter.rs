@@ -20,7 +20,10 @@ async fn millis_pass(w: &mut DeviceWorld, ms: i64) {
 
 #[when(regex = r"^the next (?:telegram|frame) arrives$")]
 async fn next_arrives(w: &mut DeviceWorld) {
-    let bytes = w.next_telegram(None).await.expect("the meter is not sending");
+    let bytes = w
+        .next_telegram(None)
+        .await
+        .expect("the meter is not sending");
     w.send(&bytes).await;
 }
 
@@ -28,24 +31,35 @@ async fn next_arrives(w: &mut DeviceWorld) {
 fn load_changes(w: &mut DeviceWorld, n: f64, unit: String, phase: String) {
     let line = w.line.as_mut().expect("no meter connected");
     let kind = line.meter.kind();
-    line.meter.set_load(Load::Fixed(single_load(kind, phase_index(&phase), watts(n, &unit))));
+    line.meter.set_load(Load::Fixed(single_load(
+        kind,
+        phase_index(&phase),
+        watts(n, &unit),
+    )));
 }
 
-#[when(regex = r"^the meter sends (a telegram with a bad CRC|a frame with a wrong group checksum|a truncated telegram)$")]
+#[when(
+    regex = r"^the meter sends (a telegram with a bad CRC|a frame with a wrong group checksum|a truncated telegram)$"
+)]
 async fn damaged(w: &mut DeviceWorld, what: String) {
     let fault = if what.contains("truncated") {
         FrameFault::Truncate { keep: 300 }
     } else {
         FrameFault::BadIntegrity
     };
-    let bytes = w.next_telegram(Some(fault)).await.expect("the meter is not sending");
+    let bytes = w
+        .next_telegram(Some(fault))
+        .await
+        .expect("the meter is not sending");
     w.send(&bytes).await;
 }
 
 #[when(regex = r"^the meter sends (\d+) bytes of line noise$")]
 async fn noise(w: &mut DeviceWorld, n: usize) {
     let seed = w.seed;
-    let bytes: Vec<u8> = (0..n).map(|i| b"#%&*~?=+"[(seed as usize + i * 7) % 8]).collect();
+    let bytes: Vec<u8> = (0..n)
+        .map(|i| b"#%&*~?=+"[(seed as usize + i * 7) % 8])
+        .collect();
     w.send(&bytes).await;
 }
 

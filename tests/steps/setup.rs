@@ -11,7 +11,11 @@ use smart_connect_sim::sim::generator::{FixedValues, Load, SyntheticMeter};
 
 #[given(regex = r"^a Smart Connect (P1|TIC)$")]
 fn smart_connect(w: &mut DeviceWorld, variant: String) {
-    w.power_on(if variant == "P1" { Variant::P1 } else { Variant::Tic });
+    w.power_on(if variant == "P1" {
+        Variant::P1
+    } else {
+        Variant::Tic
+    });
 }
 
 /// A meter as a scenario names it, and the rewrite that turns our encoder's output into it.
@@ -22,14 +26,22 @@ fn meter_choice(phrase: &str) -> (MeterKind, Option<fn(&[u8]) -> Vec<u8>>) {
         "a single-phase SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5OnePhase)),
         "a DSMR 4.2 meter" => kind(MeterKind::Dsmr(DsmrKind::Dsmr42)),
         "a Belgian e-MUCS meter" => kind(MeterKind::Dsmr(DsmrKind::Emucs)),
-        "a DSMR 4.0 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(|b: &[u8]| dsmr::with_version(b, "40"))),
-        "a DSMR 2.2 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(to_dsmr22 as fn(&[u8]) -> Vec<u8>)),
+        "a DSMR 4.0 meter" => (
+            MeterKind::Dsmr(DsmrKind::Dsmr42),
+            Some(|b: &[u8]| dsmr::with_version(b, "40")),
+        ),
+        "a DSMR 2.2 meter" => (
+            MeterKind::Dsmr(DsmrKind::Dsmr42),
+            Some(to_dsmr22 as fn(&[u8]) -> Vec<u8>),
+        ),
         "a Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricMono)),
         "a three-phase Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricTri)),
         "a Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMono)),
         "a three-phase Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTri)),
         "a producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMonoProducer)),
-        "a three-phase producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTriProducer)),
+        "a three-phase producer Linky in standard mode" => {
+            kind(MeterKind::Tic(TicKind::StandardTriProducer))
+        }
         other => panic!("unknown meter {other:?}"),
     }
 }
@@ -57,7 +69,11 @@ pub fn watts(n: f64, unit: &str) -> f64 {
 
 /// 230 V on every phase the meter has, `w` watts (and its current) on one phase, 0 elsewhere.
 pub fn single_load(kind: MeterKind, phase: usize, w: f64) -> FixedValues {
-    let mut f = FixedValues { voltage_v: [None; 3], current_a: [None; 3], power_w: [None; 3] };
+    let mut f = FixedValues {
+        voltage_v: [None; 3],
+        current_a: [None; 3],
+        power_w: [None; 3],
+    };
     for p in 0..kind.phases() {
         f.voltage_v[p] = Some(230.0);
         f.current_a[p] = Some(0.0);
@@ -81,13 +97,23 @@ fn connect(w: &mut DeviceWorld, phrase: &str, values: Option<FixedValues>, sendi
     let (kind, rewrite) = meter_choice(phrase);
     let values = values.unwrap_or_else(|| single_load(kind, 0, 0.0));
     let meter = SyntheticMeter::new(kind, Load::Fixed(values), w.seed, w.now());
-    w.line = Some(MeterLine { meter, sending, every: None, rewrite });
+    w.line = Some(MeterLine {
+        meter,
+        sending,
+        every: None,
+        rewrite,
+    });
 }
 
 #[given(regex = r"^(an? .+?) drawing ([\d.]+) (W|kW) on (L[123])$")]
 fn meter_drawing(w: &mut DeviceWorld, phrase: String, n: f64, unit: String, phase: String) {
     let (kind, _) = meter_choice(&phrase);
-    connect(w, &phrase, Some(single_load(kind, phase_index(&phase), watts(n, &unit))), true);
+    connect(
+        w,
+        &phrase,
+        Some(single_load(kind, phase_index(&phase), watts(n, &unit))),
+        true,
+    );
 }
 
 #[given(regex = r"^(an? .+?) injecting (\d+) VA$")]
@@ -110,13 +136,21 @@ fn legacy_meter(w: &mut DeviceWorld, phrase: String) {
 /// `230.0 V` → 230.0 (the unit is for the reader).
 fn number(cell: &str) -> f64 {
     let n = cell.split_whitespace().next().unwrap_or("");
-    n.parse().unwrap_or_else(|_| panic!("{cell:?} is not a number with a unit"))
+    n.parse()
+        .unwrap_or_else(|_| panic!("{cell:?} is not a number with a unit"))
 }
 
 #[given(regex = r"^(an? .+?) reporting$")]
 fn meter_reporting(w: &mut DeviceWorld, phrase: String, step: &Step) {
-    let table = step.table.as_ref().expect("a table: phase | voltage | current | power");
-    let mut f = FixedValues { voltage_v: [None; 3], current_a: [None; 3], power_w: [None; 3] };
+    let table = step
+        .table
+        .as_ref()
+        .expect("a table: phase | voltage | current | power");
+    let mut f = FixedValues {
+        voltage_v: [None; 3],
+        current_a: [None; 3],
+        power_w: [None; 3],
+    };
     let (kind, _) = meter_choice(&phrase);
     for p in 0..kind.phases() {
         f.voltage_v[p] = Some(230.0);

@@ -7,7 +7,10 @@ use cucumber::{given, then, when};
 async fn meter_state(w: &mut DeviceWorld) -> (String, String) {
     let s = w.target().status().await.expect("status");
     let st = &s["Meter"]["state"];
-    (st["state"].as_str().unwrap_or("").to_string(), st["reason"].as_str().unwrap_or("").to_string())
+    (
+        st["state"].as_str().unwrap_or("").to_string(),
+        st["reason"].as_str().unwrap_or("").to_string(),
+    )
 }
 
 #[then(regex = r"^the device reports no meter data(?: because the meter is (incompatible))?$")]
@@ -28,20 +31,33 @@ async fn receiving(w: &mut DeviceWorld) {
 #[then(regex = r"^the device counts (\d+) rejected telegrams?$")]
 async fn rejected(w: &mut DeviceWorld, n: u64) {
     let s = w.target().status().await.expect("status");
-    assert_eq!(s["Meter"]["telegrams_rejected"].as_u64(), Some(n), "status: {s}");
+    assert_eq!(
+        s["Meter"]["telegrams_rejected"].as_u64(),
+        Some(n),
+        "status: {s}"
+    );
 }
 
 #[then(regex = r"^the P1 ext output carries every byte the meter sent, in order$")]
 async fn p1_ext(w: &mut DeviceWorld) {
     let out = w.target().take_p1_ext().await.expect("p1 ext");
     assert!(!w.sent.is_empty(), "nothing was sent");
-    assert!(out == w.sent, "P1 ext differs: sent {} bytes, ext carried {}", w.sent.len(), out.len());
+    assert!(
+        out == w.sent,
+        "P1 ext differs: sent {} bytes, ext carried {}",
+        w.sent.len(),
+        out.len()
+    );
 }
 
 #[given(regex = r#"^the Smart Connect is configured with MeterType "(.+)"$"#)]
 #[when(regex = r#"^the Smart Connect is configured with MeterType "(.+)"$"#)]
 async fn meter_type(w: &mut DeviceWorld, name: String) {
-    let res = w.target().patch_config(serde_json::json!({ "MeterType": name })).await.expect("config");
+    let res = w
+        .target()
+        .patch_config(serde_json::json!({ "MeterType": name }))
+        .await
+        .expect("config");
     w.refusal = res.err();
 }
 

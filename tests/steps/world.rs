@@ -14,12 +14,18 @@ pub const START: Millis = 1_781_517_600_000;
 
 /// The run's base seed: `SC_SEED` or 42.
 pub fn base_seed() -> u64 {
-    std::env::var("SC_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(42)
+    std::env::var("SC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(42)
 }
 
 /// A scenario's own seed, derived from the base seed and its name (FNV-1a).
 pub fn scenario_seed(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325 ^ base_seed(), |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    name.bytes()
+        .fold(0xcbf2_9ce4_8422_2325 ^ base_seed(), |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// What the meter line does with the next telegrams.
@@ -50,21 +56,33 @@ pub struct DeviceWorld {
 
 impl DeviceWorld {
     fn new() -> Self {
-        DeviceWorld { target: None, seed: base_seed(), line: None, sent: Vec::new(), last_reading: None, refusal: None }
+        DeviceWorld {
+            target: None,
+            seed: base_seed(),
+            line: None,
+            sent: Vec::new(),
+            last_reading: None,
+            refusal: None,
+        }
     }
 
     /// Create the target for this variant (`SC_TARGET`, default `virtual`).
     pub fn power_on(&mut self, variant: Variant) {
         match std::env::var("SC_TARGET").as_deref() {
             Ok("virtual") | Err(_) => {
-                self.target = Some(Box::new(VirtualTarget::new(DeviceConfig::new(variant), START)));
+                self.target = Some(Box::new(VirtualTarget::new(
+                    DeviceConfig::new(variant),
+                    START,
+                )));
             }
             Ok(other) => panic!("SC_TARGET={other}: only the virtual target exists so far"),
         }
     }
 
     pub fn target(&mut self) -> &mut dyn Target {
-        self.target.as_deref_mut().expect("no Smart Connect yet: start with 'Given a Smart Connect P1'")
+        self.target
+            .as_deref_mut()
+            .expect("no Smart Connect yet: start with 'Given a Smart Connect P1'")
     }
 
     pub fn now(&mut self) -> Millis {
@@ -74,7 +92,10 @@ impl DeviceWorld {
     /// Put bytes on the meter line and remember them.
     pub async fn send(&mut self, bytes: &[u8]) {
         self.sent.extend_from_slice(bytes);
-        self.target().send_meter_bytes(bytes).await.expect("meter line");
+        self.target()
+            .send_meter_bytes(bytes)
+            .await
+            .expect("meter line");
     }
 
     /// Wait for the meter's next telegram time and produce it (with the standing fault).

@@ -267,10 +267,20 @@ fn hex(s: &str) -> String {
 /// DSMR 4.0 meter) and the CRC recomputed; telegrams without a version line are returned as is.
 pub fn with_version(telegram: &[u8], version: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(telegram);
-    let Some(start) = text.find("1-3:0.2.8(") else { return telegram.to_vec() };
-    let Some(len) = text[start..].find(')') else { return telegram.to_vec() };
-    let Some(bang) = text.rfind('!') else { return telegram.to_vec() };
-    let body = format!("{}1-3:0.2.8({version}{}", &text[..start], &text[start + len..=bang]);
+    let Some(start) = text.find("1-3:0.2.8(") else {
+        return telegram.to_vec();
+    };
+    let Some(len) = text[start..].find(')') else {
+        return telegram.to_vec();
+    };
+    let Some(bang) = text.rfind('!') else {
+        return telegram.to_vec();
+    };
+    let body = format!(
+        "{}1-3:0.2.8({version}{}",
+        &text[..start],
+        &text[start + len..=bang]
+    );
     let crc = CRC.checksum(body.as_bytes());
     format!("{body}{crc:04X}\r\n").into_bytes()
 }

@@ -207,8 +207,7 @@ fn historic(w: &mut Writer, r: &Reading, tri: bool) {
     }
 }
 
-/// Meter local time of the reading as a horodate, and the same shifted by `delta` and
-/// floored to `floor_min` minutes (for the SMAXSN-1/CCASN/UMOY groups).
+/// The reading's time as meter local time with its season letter (`None`: no usable time).
 struct Clock {
     local: Option<(NaiveDateTime, u8)>,
 }
@@ -224,6 +223,8 @@ impl Clock {
         Clock { local }
     }
 
+    /// The horodate `delta` before the reading's time, floored to `floor_min` minutes
+    /// (0: not floored); the placeholder when there is no time.
     fn at(&self, delta: TimeDelta, floor_min: u32) -> [u8; 13] {
         let Some((dt, letter)) = self.local else {
             return *NO_TIME;
@@ -231,14 +232,16 @@ impl Clock {
         let Some(dt) = dt.checked_sub_signed(delta) else {
             return *NO_TIME;
         };
-        let dt = if floor_min > 0 {
-            let minute = dt.minute() / floor_min * floor_min;
-            dt.with_second(0)
-                .and_then(|d| d.with_minute(minute))
-                .unwrap_or(dt)
-        } else {
-            dt
+        let dt = match dt.minute().checked_div(floor_min) {
+            Some(q) => dt
+                .with_second(0)
+                .and_then(|d| d.with_minute(q * floor_min))
+                .unwrap_or(dt),
+            None => dt,
         };
+        if !(2000..=2099).contains(&dt.year()) {
+            return *NO_TIME;
+        }
         let mut h = [0u8; 13];
         h[0] = letter;
         h[1..].copy_from_slice(format_yymmddhhmmss(&dt).as_bytes());

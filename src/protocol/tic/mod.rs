@@ -41,7 +41,9 @@ pub fn parse(frame: &[u8]) -> Result<Telegram, ParseError> {
 
 /// Parse one TIC frame (`STX … ETX` inclusive).
 pub fn parse_with(frame: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
-    let stripped = strip_parity(frame);
+    // Branch-free OR over the frame (vectorises), then strip only when needed.
+    let high = frame.iter().fold(0u8, |acc, &b| acc | b) & 0x80 != 0;
+    let stripped = if high { strip_parity(frame) } else { None };
     let f: &[u8] = stripped.as_deref().unwrap_or(frame);
     parse_groups(f, opts, stripped.is_some()).map_err(|e| match frame_end(f) {
         // An envelope problem (EOT, missing ETX, stray bytes) explains any group error.
@@ -78,25 +80,13 @@ fn parse_groups(f: &[u8], opts: ParseOptions, parity: bool) -> Result<Telegram, 
                 msg,
             ));
         }
-        // One pass to the CR: byte sum (for the checksum) and the first control byte.
         let start = pos + 1;
-        let (mut end, mut total, mut ctrl) = (start, 0u32, None);
-        while end < etx {
-            let b = f[end];
-            if b == CR {
-                break;
-            }
-            if b < SP && b != HT && ctrl.is_none() {
-                ctrl = Some(b);
-            }
-            total = total.wrapping_add(u32::from(b));
-            end += 1;
-        }
-        if end == etx {
+        let Some(len) = find_byte(&f[start..etx], CR) else {
             let msg = "group has no CR before ETX";
             return Err(group_error(f, pos, ErrorKind::Malformed, msg));
-        }
-        let g = split_group(&f[start..end], total, ctrl, &mut mode)
+        };
+        let end = start + len;
+        let g = split_group(&f[start..end], &mut mode)
             .map_err(|(kind, msg)| group_error(f, pos, kind, msg))?;
         if g.mode2 {
             tel.quirk(Quirk::ChecksumMode2);
@@ -196,22 +186,18 @@ struct Group<'a> {
 
 type GroupError = (ErrorKind, String);
 
-/// Split and check one group's content `c` (between LF and CR; `total` is the sum of its
-/// bytes, `ctrl` its first control byte other than HT). Sets the frame's mode from the first
-/// group.
-fn split_group<'a>(
-    c: &'a [u8],
-    total: u32,
-    ctrl: Option<u8>,
-    mode: &mut Option<Mode>,
-) -> Result<Group<'a>, GroupError> {
+/// Split and check one group's content `c` (between LF and CR). Sets the frame's mode from
+/// the first group.
+fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, GroupError> {
     let malformed = |msg: String| (ErrorKind::Malformed, msg);
     // The label for messages, only computed on the error paths.
     let name = || {
         let end = c.iter().position(|&b| b <= SP).unwrap_or(c.len());
         String::from_utf8_lossy(&c[..end]).into_owned()
     };
-    if let Some(b) = ctrl {
+    let scan = Scan::of(c);
+    if scan.control {
+        let b = c.iter().copied().find(|&b| b < SP && b != HT).unwrap_or(0);
         let name = name();
         return Err(malformed(format!(
             "group {name:?}: control byte {} inside the group",
@@ -256,21 +242,25 @@ fn split_group<'a>(
         return Err(malformed("group with an empty label".to_string()));
     }
     let rest = &head[i + 1..];
-    let (horodate, data) = match rest.iter().position(|&b| b == HT) {
-        Some(j) if m == Mode::Standard => (Some(&rest[..j]), &rest[j + 1..]),
+    // Standard groups have 2 HTs, or 3 with a horodate.
+    let (horodate, data) = match (m, scan.tabs) {
+        (Mode::Standard, 3) => match rest.iter().position(|&b| b == HT) {
+            Some(j) => (Some(&rest[..j]), &rest[j + 1..]),
+            None => (None, rest),
+        },
+        (Mode::Standard, 4..) => {
+            let msg = format!("group {:?}: too many HT-separated fields", name());
+            return Err(malformed(msg));
+        }
         _ => (None, rest),
     };
-    if m == Mode::Standard && data.contains(&HT) {
-        let msg = format!("group {:?}: too many HT-separated fields", name());
-        return Err(malformed(msg));
-    }
 
     let found = c[n - 1];
     let mut mode2 = false;
     let expected = match m {
-        Mode::Standard => checksum_of_sum(total.wrapping_sub(u32::from(found))),
+        Mode::Standard => checksum_of_sum(scan.sum.wrapping_sub(u32::from(found))),
         Mode::Historic => {
-            let s = total.wrapping_sub(u32::from(found) + u32::from(sep));
+            let s = scan.sum.wrapping_sub(u32::from(found) + u32::from(sep));
             mode2 = checksum_of_sum(s.wrapping_add(u32::from(SP))) == found;
             checksum_of_sum(s)
         }
@@ -298,6 +288,53 @@ fn split_group<'a>(
         data,
         mode2: mode2 && found != expected,
     })
+}
+
+/// What one branch-free pass over a group's bytes tells.
+struct Scan {
+    /// Sum of all bytes (wrapping).
+    sum: u32,
+    /// Number of HT bytes.
+    tabs: u32,
+    /// A control byte other than HT is present.
+    control: bool,
+}
+
+impl Scan {
+    fn of(c: &[u8]) -> Scan {
+        let (mut sum, mut tabs, mut control) = (0u32, 0u32, 0u32);
+        for &b in c {
+            sum = sum.wrapping_add(u32::from(b));
+            tabs += u32::from(b == HT);
+            control |= u32::from(b < SP) & u32::from(b != HT);
+        }
+        Scan {
+            sum,
+            tabs,
+            control: control != 0,
+        }
+    }
+}
+
+/// Index of the first `needle` in `hay`, eight bytes at a time.
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    for (k, chunk) in chunks.by_ref().enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // The lowest set bit marks the first zero byte of `x` exactly.
+        let zero = x.wrapping_sub(LO) & !x & HI;
+        if zero != 0 {
+            return Some(k * 8 + zero.trailing_zeros() as usize / 8);
+        }
+    }
+    let tail = chunks.remainder();
+    let base = hay.len() - tail.len();
+    tail.iter().position(|&b| b == needle).map(|p| base + p)
 }
 
 /// `LABEL DATA` or `LABEL HORODATE DATA` for [`Telegram::raw`].

@@ -1,0 +1,267 @@
+//! Requirement coverage: reads `spec/requirements.md` (ID → kind → statement), the tags of
+//! every scenario in `features/`, and the last run's results (`results.jsonl` written by the
+//! suite), and tells per ID which scenarios check it and whether they passed. Pure: callers
+//! pass file contents in.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// One requirement of `spec/requirements.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub id: String,
+    /// `manual` or `sim`.
+    pub kind: String,
+    pub statement: String,
+}
+
+impl Requirement {
+    /// The area of an ID: `MB-06` → `MB`.
+    pub fn area(&self) -> &str {
+        self.id.rsplit_once('-').map_or(&self.id, |(a, _)| a)
+    }
+}
+
+/// Requirements from the markdown tables (`| ID | kind | statement |` rows).
+pub fn parse_requirements(md: &str) -> Vec<Requirement> {
+    md.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .strip_prefix('|')?
+                .strip_suffix('|')?
+                .split('|')
+                .map(str::trim)
+                .collect();
+            let [id, kind, statement] = cells[..] else {
+                return None;
+            };
+            let (area, num) = id.rsplit_once('-')?;
+            let ok = !area.is_empty()
+                && area
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                && !num.is_empty()
+                && num.chars().all(|c| c.is_ascii_digit());
+            ok.then(|| Requirement {
+                id: id.into(),
+                kind: kind.into(),
+                statement: statement.into(),
+            })
+        })
+        .collect()
+}
+
+/// A scenario found in a feature file, with its feature's tags merged in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioTags {
+    pub file: String,
+    pub name: String,
+    pub tags: Vec<String>,
+}
+
+/// Scenarios and their tags (without `@`) from one `.feature` file's text.
+pub fn parse_feature(file: &str, text: &str) -> Vec<ScenarioTags> {
+    let mut pending: Vec<String> = Vec::new();
+    let mut feature_tags: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('@') {
+            pending.extend(
+                line.split_whitespace()
+                    .filter_map(|t| t.strip_prefix('@'))
+                    .map(String::from),
+            );
+        } else if line.starts_with("Feature:") {
+            feature_tags = std::mem::take(&mut pending);
+        } else if let Some(name) = line
+            .strip_prefix("Scenario Outline:")
+            .or_else(|| line.strip_prefix("Scenario:"))
+        {
+            let mut tags = feature_tags.clone();
+            tags.append(&mut pending);
+            out.push(ScenarioTags {
+                file: file.into(),
+                name: name.trim().into(),
+                tags,
+            });
+        } else if !line.is_empty() && !line.starts_with('#') {
+            pending.clear();
+        }
+    }
+    out
+}
+
+/// One line of the suite's results file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunResult {
+    pub scenario: String,
+    pub status: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Parse `results.jsonl`; bad lines are reported, not ignored.
+pub fn parse_results(text: &str) -> Result<Vec<RunResult>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("results line {}: {e}", i + 1)))
+        .collect()
+}
+
+/// The verdict for one requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every run of every tagged scenario passed.
+    Pass,
+    Fail,
+    /// Tagged, but the last run has no result (or only skips) for its scenarios.
+    NotRun,
+    /// No scenario carries the ID.
+    Uncovered,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::NotRun => "not run",
+            Verdict::Uncovered => "uncovered",
+        }
+    }
+}
+
+/// One row of the coverage table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub requirement: Requirement,
+    pub scenarios: Vec<String>,
+    pub verdict: Verdict,
+}
+
+/// Join requirements, scenario tags and results.
+pub fn coverage(
+    reqs: &[Requirement],
+    scenarios: &[ScenarioTags],
+    results: &[RunResult],
+) -> Vec<Row> {
+    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in results {
+        by_name
+            .entry(r.scenario.as_str())
+            .or_default()
+            .push(r.status.as_str());
+    }
+    reqs.iter()
+        .map(|req| {
+            let tagged: Vec<&ScenarioTags> = scenarios
+                .iter()
+                .filter(|s| s.tags.iter().any(|t| *t == req.id))
+                .collect();
+            let statuses: Vec<&str> = tagged
+                .iter()
+                .flat_map(|s| by_name.get(s.name.as_str()).cloned().unwrap_or_default())
+                .collect();
+            let verdict = if tagged.is_empty() {
+                Verdict::Uncovered
+            } else if statuses.iter().any(|s| *s == "failed") {
+                Verdict::Fail
+            } else if statuses.contains(&"passed")
+                && tagged.iter().all(|s| by_name.contains_key(s.name.as_str()))
+            {
+                Verdict::Pass
+            } else {
+                Verdict::NotRun
+            };
+            Row {
+                requirement: req.clone(),
+                scenarios: tagged
+                    .iter()
+                    .map(|s| format!("{}: {}", s.file, s.name))
+                    .collect(),
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Areas (ID prefixes) that have at least one tagged scenario: the implemented ones.
+pub fn implemented_areas(rows: &[Row]) -> Vec<String> {
+    let mut areas: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.scenarios.is_empty())
+        .map(|r| r.requirement.area().to_string())
+        .collect();
+    areas.dedup();
+    areas
+}
+
+/// The markdown table.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut s = String::from("| ID | kind | scenarios | result |\n|---|---|---|---|\n");
+    for r in rows {
+        let n = r.scenarios.len();
+        let names = if n == 0 {
+            "—".to_string()
+        } else {
+            format!("{n}: {}", r.scenarios.join("<br>"))
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r.requirement.id,
+            r.requirement.kind,
+            names.replace('|', "\\|"),
+            r.verdict.as_str()
+        ));
+    }
+    let count = |v| rows.iter().filter(|r| r.verdict == v).count();
+    s.push_str(&format!(
+        "\n{} requirements: {} pass, {} fail, {} not run, {} uncovered\n",
+        rows.len(),
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::NotRun),
+        count(Verdict::Uncovered)
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQS: &str = "| ID | kind | statement |\n|---|---|---|\n| P1-01 | manual | reads DSMR |\n| P1-02 | sim | old refused |\n| MB-01 | manual | port 502 |\n";
+    const FEATURE: &str = "@p1\nFeature: x\n\n  @P1-01 @P1-02\n  Scenario: one\n    Given a\n\n  @P1-01\n  Scenario Outline: two\n    Given b\n";
+
+    #[test]
+    fn requirements_and_tags_are_read() {
+        let reqs = parse_requirements(REQS);
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[2].area(), "MB");
+        let sc = parse_feature("p1.feature", FEATURE);
+        assert_eq!(sc.len(), 2);
+        assert_eq!(sc[0].tags, vec!["p1", "P1-01", "P1-02"]);
+        assert_eq!(sc[1].tags, vec!["p1", "P1-01"]);
+    }
+
+    #[test]
+    fn verdicts() {
+        let reqs = parse_requirements(REQS);
+        let sc = parse_feature("p1.feature", FEATURE);
+        let res = parse_results(
+            "{\"scenario\":\"one\",\"status\":\"passed\"}\n{\"scenario\":\"two\",\"status\":\"passed\"}\n{\"scenario\":\"two\",\"status\":\"failed\"}\n",
+        )
+        .unwrap();
+        let rows = coverage(&reqs, &sc, &res);
+        assert_eq!(rows[0].verdict, Verdict::Fail, "one outline row failed");
+        assert_eq!(rows[1].verdict, Verdict::Pass);
+        assert_eq!(rows[2].verdict, Verdict::Uncovered);
+        assert_eq!(implemented_areas(&rows), vec!["P1"]);
+        let rows = coverage(&reqs, &sc, &[]);
+        assert_eq!(rows[0].verdict, Verdict::NotRun);
+        assert!(markdown(&rows).contains("| MB-01 | manual | — | uncovered |"));
+        assert!(parse_results("not json").unwrap_err().contains("line 1"));
+    }
+}
