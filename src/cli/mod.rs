@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch to one file per subcommand.
 
 pub mod coverage;
+pub mod generate;
 pub mod parse;
 pub mod replay;
 
@@ -23,6 +24,8 @@ pub enum Command {
     Coverage(coverage::CoverageArgs),
     /// Feed captured meter bytes through a virtual device; one JSON line per register snapshot.
     Replay(replay::ReplayArgs),
+    /// Synthetic meter telegrams (raw bytes as on the wire), optionally from a scenario file.
+    Generate(generate::GenerateArgs),
 }
 
 /// Run the command line; the exit code says whether everything went well.
@@ -32,5 +35,6 @@ pub fn main() -> ExitCode {
         Command::Parse(args) => parse::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Generate(args) => generate::run(&args),
     }
 }
