@@ -1,6 +1,8 @@
 //! The virtual Smart Connect as a pure state machine: `Device::handle(event, now)` returns
 //! effects. No sockets, no wall clock, no tokio: adapters put the effects on real I/O.
 
+pub mod identity;
+pub mod led;
 pub mod meter;
 pub mod registers;
 

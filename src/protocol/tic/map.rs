@@ -46,7 +46,7 @@ pub(super) struct Acc {
     sinsts_phase: [Option<u32>; 3],
     three_phase: bool,
     stge: Option<Stge>,
-    /// Historic: BASE, or the sum of the Tempo/EJP/HC indexes.
+    /// Historic: sum of the Tempo (BBR*) or EJP indexes.
     total_wh: Option<u64>,
     base_wh: Option<u64>,
     hchc_wh: Option<u64>,

@@ -1,0 +1,235 @@
+//! The multicolour LED: one pattern per device state with the manual's timing (LED-01..09),
+//! the rule that picks the pattern from the state, and a timeline that tells the colour at
+//! any instant, so tests can assert on it without sampling real time.
+
+use crate::sim::clock::Millis;
+use serde::Serialize;
+
+/// A colour the LED can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    Off,
+    Red,
+    Green,
+    Blue,
+    Orange,
+}
+
+/// The patterns of the manual's LED table and troubleshooting section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedPattern {
+    /// LED-01: not powered.
+    Off,
+    /// LED-02: red, steady.
+    Booting,
+    /// LED-09: colour cycling; ends in green.
+    Initialising,
+    /// LED-03: green, steady.
+    Normal,
+    /// LED-04: blue, blinking.
+    AccessPoint,
+    /// LED-05: green/orange alternating at 1 Hz.
+    NoIp,
+    /// LED-06: red/green alternating at 1 Hz.
+    NoMeterData,
+    /// LED-07: blue/red alternating at 1 Hz.
+    AccessPointNoMeterData,
+    /// LED-08: red/orange alternating at 1 Hz.
+    NoMeterDataNoIp,
+}
+
+/// Half a 1 Hz period: each colour of an alternation shows for 500 ms.
+pub const HALF_PERIOD_MS: Millis = 500;
+/// How long the initialising colour cycle lasts.
+pub const INIT_CYCLE_MS: Millis = 2_000;
+const CYCLE: [Color; 4] = [Color::Red, Color::Orange, Color::Blue, Color::Green];
+
+impl LedPattern {
+    /// The requirement ID that defines this pattern.
+    pub fn requirement(self) -> &'static str {
+        match self {
+            LedPattern::Off => "LED-01",
+            LedPattern::Booting => "LED-02",
+            LedPattern::Normal => "LED-03",
+            LedPattern::AccessPoint => "LED-04",
+            LedPattern::NoIp => "LED-05",
+            LedPattern::NoMeterData => "LED-06",
+            LedPattern::AccessPointNoMeterData => "LED-07",
+            LedPattern::NoMeterDataNoIp => "LED-08",
+            LedPattern::Initialising => "LED-09",
+        }
+    }
+
+    /// The two colours shown in turn (the same twice for a steady light).
+    pub fn colours(self) -> (Color, Color) {
+        match self {
+            LedPattern::Off => (Color::Off, Color::Off),
+            LedPattern::Booting => (Color::Red, Color::Red),
+            LedPattern::Initialising => (Color::Red, Color::Green),
+            LedPattern::Normal => (Color::Green, Color::Green),
+            LedPattern::AccessPoint => (Color::Blue, Color::Off),
+            LedPattern::NoIp => (Color::Green, Color::Orange),
+            LedPattern::NoMeterData => (Color::Red, Color::Green),
+            LedPattern::AccessPointNoMeterData => (Color::Blue, Color::Red),
+            LedPattern::NoMeterDataNoIp => (Color::Red, Color::Orange),
+        }
+    }
+
+    /// The colour `elapsed` ms after the pattern started.
+    pub fn colour_after(self, elapsed: Millis) -> Color {
+        let elapsed = elapsed.max(0);
+        if self == LedPattern::Initialising {
+            let step = INIT_CYCLE_MS / CYCLE.len() as Millis;
+            return CYCLE[((elapsed / step) as usize).min(CYCLE.len() - 1)];
+        }
+        let (a, b) = self.colours();
+        if (elapsed / HALF_PERIOD_MS) % 2 == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// The pattern for a running device (after booting and initialising), LED-03..08.
+    pub fn for_state(access_point: bool, meter_data: bool, has_ip: bool) -> LedPattern {
+        match (access_point, meter_data, has_ip) {
+            (true, true, _) => LedPattern::AccessPoint,
+            (true, false, _) => LedPattern::AccessPointNoMeterData,
+            (false, true, true) => LedPattern::Normal,
+            (false, true, false) => LedPattern::NoIp,
+            (false, false, true) => LedPattern::NoMeterData,
+            (false, false, false) => LedPattern::NoMeterDataNoIp,
+        }
+    }
+}
+
+/// One stretch of time showing one colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ColourSpan {
+    pub colour: Color,
+    pub from: Millis,
+    pub to: Millis,
+}
+
+/// Every pattern change since power-on, so the colour at any instant can be told.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LedTimeline {
+    changes: Vec<(Millis, LedPattern)>,
+}
+
+impl LedTimeline {
+    /// Record that `pattern` starts at `at` (ignored when it is already showing).
+    pub fn set(&mut self, at: Millis, pattern: LedPattern) {
+        if self.changes.last().map(|c| c.1) != Some(pattern) {
+            self.changes.push((at, pattern));
+        }
+    }
+
+    /// The pattern showing at `t`.
+    pub fn pattern_at(&self, t: Millis) -> LedPattern {
+        self.changes.iter().rev().find(|c| c.0 <= t).map_or(LedPattern::Off, |c| c.1)
+    }
+
+    /// The colour showing at `t`.
+    pub fn colour_at(&self, t: Millis) -> Color {
+        match self.changes.iter().rev().find(|c| c.0 <= t) {
+            Some(&(since, p)) => p.colour_after(t - since),
+            None => Color::Off,
+        }
+    }
+
+    /// The pattern changes, oldest first.
+    pub fn changes(&self) -> &[(Millis, LedPattern)] {
+        &self.changes
+    }
+
+    /// The colours shown between `from` and `to`, merged into spans.
+    pub fn spans(&self, from: Millis, to: Millis) -> Vec<ColourSpan> {
+        let mut out: Vec<ColourSpan> = Vec::new();
+        let mut t = from;
+        while t < to {
+            let colour = self.colour_at(t);
+            let next = self.next_change_after(t).min(to);
+            match out.last_mut() {
+                Some(s) if s.colour == colour && s.to == t => s.to = next,
+                _ => out.push(ColourSpan { colour, from: t, to: next }),
+            }
+            t = next;
+        }
+        out
+    }
+
+    /// The next instant after `t` at which the colour may change.
+    fn next_change_after(&self, t: Millis) -> Millis {
+        let next_pattern = self.changes.iter().find(|c| c.0 > t).map_or(Millis::MAX, |c| c.0);
+        let step = match self.changes.iter().rev().find(|c| c.0 <= t) {
+            Some(&(since, LedPattern::Initialising)) => {
+                let step = INIT_CYCLE_MS / CYCLE.len() as Millis;
+                let k = (t - since) / step + 1;
+                if k as usize >= CYCLE.len() {
+                    Millis::MAX
+                } else {
+                    since + k * step
+                }
+            }
+            Some(&(since, p)) if p.colours().0 != p.colours().1 => since + ((t - since) / HALF_PERIOD_MS + 1) * HALF_PERIOD_MS,
+            _ => Millis::MAX,
+        };
+        next_pattern.min(step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternations_are_1_hz() {
+        let p = LedPattern::NoMeterData;
+        assert_eq!(p.colour_after(0), Color::Red);
+        assert_eq!(p.colour_after(499), Color::Red);
+        assert_eq!(p.colour_after(500), Color::Green);
+        assert_eq!(p.colour_after(1000), Color::Red);
+        assert_eq!(LedPattern::AccessPoint.colour_after(600), Color::Off);
+    }
+
+    #[test]
+    fn initialising_ends_in_green() {
+        assert_eq!(LedPattern::Initialising.colour_after(0), Color::Red);
+        assert_eq!(LedPattern::Initialising.colour_after(INIT_CYCLE_MS - 1), Color::Green);
+        assert_eq!(LedPattern::Initialising.colour_after(INIT_CYCLE_MS * 5), Color::Green);
+    }
+
+    #[test]
+    fn state_rule() {
+        assert_eq!(LedPattern::for_state(false, true, true), LedPattern::Normal);
+        assert_eq!(LedPattern::for_state(false, true, false), LedPattern::NoIp);
+        assert_eq!(LedPattern::for_state(false, false, true), LedPattern::NoMeterData);
+        assert_eq!(LedPattern::for_state(false, false, false), LedPattern::NoMeterDataNoIp);
+        assert_eq!(LedPattern::for_state(true, true, false), LedPattern::AccessPoint);
+        assert_eq!(LedPattern::for_state(true, false, true), LedPattern::AccessPointNoMeterData);
+    }
+
+    #[test]
+    fn timeline_spans() {
+        let mut t = LedTimeline::default();
+        t.set(0, LedPattern::Booting);
+        t.set(3000, LedPattern::NoMeterData);
+        t.set(3000, LedPattern::NoMeterData);
+        assert_eq!(t.changes().len(), 2);
+        assert_eq!(t.colour_at(-1), Color::Off);
+        assert_eq!(t.colour_at(2999), Color::Red);
+        let spans = t.spans(0, 4600);
+        assert_eq!(
+            spans,
+            vec![
+                ColourSpan { colour: Color::Red, from: 0, to: 3500 },
+                ColourSpan { colour: Color::Green, from: 3500, to: 4000 },
+                ColourSpan { colour: Color::Red, from: 4000, to: 4500 },
+                ColourSpan { colour: Color::Green, from: 4500, to: 4600 },
+            ]
+        );
+    }
+}
