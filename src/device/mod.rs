@@ -1,10 +1,15 @@
 //! The virtual Smart Connect as a pure state machine: `Device::handle(event, now)` returns
 //! effects. No sockets, no wall clock, no tokio: adapters put the effects on real I/O.
 
+pub mod button;
+pub mod firmware;
 pub mod identity;
 pub mod led;
 pub mod meter;
+pub mod network;
+pub mod power;
 pub mod registers;
+pub mod status;
 
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;

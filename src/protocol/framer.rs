@@ -120,7 +120,8 @@ impl Framer {
 
     /// Feed a chunk; complete frames and errors are appended to `out` in stream order.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Event>) {
-        if chunk.iter().any(|&b| b & 0x80 != 0) {
+        // `is_ascii` is "no byte has bit 7 set", checked a word at a time.
+        if !chunk.is_ascii() {
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.clear();
             scratch.extend(chunk.iter().map(|&b| b & 0x7F));

@@ -176,6 +176,7 @@ impl FaultyMeter {
 
     /// The next telegram slot: its bytes with the faults due applied, or no bytes during a
     /// dropout.
+    #[allow(clippy::should_implement_trait)] // never ends: not an iterator
     pub fn next(&mut self) -> FaultyTelegram {
         let at = self.meter.next_at();
         let mut one_shot = Vec::new();

@@ -198,7 +198,7 @@ impl SyntheticMeter {
         let mut meta = ChaCha8Rng::seed_from_u64(seed);
         meta.set_stream(STREAM_META);
         let meter_id = match kind {
-            MeterKind::Dsmr(k) if k == crate::protocol::dsmr::DsmrKind::Emucs => {
+            MeterKind::Dsmr(crate::protocol::dsmr::DsmrKind::Emucs) => {
                 format!("1SAG{:010}", meta.random_range(0..10_000_000_000u64))
             }
             MeterKind::Dsmr(_) => {
@@ -287,6 +287,7 @@ impl SyntheticMeter {
     }
 
     /// Produce the next telegram and schedule the following one.
+    #[allow(clippy::should_implement_trait)] // never ends: not an iterator
     pub fn next(&mut self) -> MeterTelegram {
         let (at, reading) = self.next_reading();
         let bytes = self.kind.encode(&reading);
@@ -521,8 +522,8 @@ impl SyntheticMeter {
                         r.active_power_w = Some(drawn);
                     }
                     if n == 3 {
-                        for i in 0..3 {
-                            r.active_power_phase_w[i] = Some(signed[i].max(0.0) as f32);
+                        for (slot, s) in r.active_power_phase_w.iter_mut().zip(&signed) {
+                            *slot = Some(s.max(0.0) as f32);
                         }
                     } else {
                         r.active_power_phase_w[0] = Some(drawn);

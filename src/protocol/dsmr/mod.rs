@@ -15,6 +15,7 @@ use super::time::{self, Season, METER_TZ};
 use super::{
     strip_parity, ErrorKind, ParseError, ParseOptions, Protocol, Quirk, Reading, Telegram,
 };
+use memchr::memchr;
 use values::{decode_id, ValueError, Values};
 
 /// CRC-16/ARC, slice-by-16 table: the P1 telegram checksum.
@@ -28,6 +29,10 @@ pub fn parse(bytes: &[u8]) -> Result<Telegram, ParseError> {
 
 /// Parse one telegram. Bytes with a parity bit (7E1 read as 8 bits) are stripped first.
 pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    // Fast path: `is_ascii` (no byte with bit 7 set) runs a word at a time.
+    if bytes.is_ascii() {
+        return parse_clean(bytes, opts);
+    }
     match strip_parity(bytes) {
         Some(clean) => {
             let mut t = parse_clean(&clean, opts)?;
@@ -41,7 +46,7 @@ pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
 /// Checks the end marker and CRC; returns the position of `!`.
 fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
     let err = |kind, at: usize, msg: String| ParseError::new(kind, at, line_of(b, at), msg);
-    let bang = b.iter().position(|&c| c == b'!').ok_or_else(|| {
+    let bang = memchr(b'!', b).ok_or_else(|| {
         err(
             ErrorKind::Truncated,
             b.len(),
@@ -131,10 +136,7 @@ fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
     let mut st = State::default();
     let mut pos = header_end;
     while pos < body.len() {
-        let end = body[pos..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(body.len(), |i| pos + i);
+        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos + i);
         let line = trim_line(&body[pos..end]);
         pos = end + 1;
         if line.is_empty() {
@@ -192,7 +194,7 @@ fn apply_line(
     st: &mut State,
     opts: ParseOptions,
 ) -> Result<(), String> {
-    let open = line.iter().position(|&c| c == b'(');
+    let open = memchr(b'(', line);
     let Some(open) = open else {
         return Err(format!(
             "line {:?} has no '(' value",

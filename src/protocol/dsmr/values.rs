@@ -1,6 +1,7 @@
 //! The value part of a DSMR line, `(v1)(v2)…`: splitting, numbers with units (scaled exactly
 //! from their decimal digits), text and equipment identifiers.
 
+use memchr::memchr2;
 use std::fmt;
 
 /// Why a value could not be read.
@@ -47,14 +48,12 @@ impl<'a> Values<'a> {
             if rest[0] != b'(' {
                 return Err(ValueError::Unbalanced);
             }
-            let close = rest
-                .iter()
-                .position(|&c| c == b')')
-                .ok_or(ValueError::Unbalanced)?;
+            // The first '(' or ')' after the opening one: a '(' (nested) or none is unbalanced.
+            let close = match memchr2(b'(', b')', &rest[1..]) {
+                Some(i) if rest[1 + i] == b')' => 1 + i,
+                _ => return Err(ValueError::Unbalanced),
+            };
             let inner = &rest[1..close];
-            if inner.contains(&b'(') {
-                return Err(ValueError::Unbalanced);
-            }
             if count < 2 {
                 spans[count] = inner;
             }
@@ -176,9 +175,22 @@ pub fn decimal(s: &[u8]) -> Option<(i64, u32)> {
 pub fn scaled(mantissa: i64, scale: u32, exp: i32) -> f64 {
     let k = exp - scale as i32;
     if k >= 0 {
-        mantissa as f64 * 10f64.powi(k)
+        mantissa as f64 * pow10(k)
     } else {
-        mantissa as f64 / 10f64.powi(-k)
+        mantissa as f64 / pow10(-k)
+    }
+}
+
+/// 10^k for k ≥ 0. Up to 10^22 every power of ten is an exact `f64`, so the table gives the
+/// same value as `10f64.powi(k)` (whose squarings and products stay exact), without the call.
+fn pow10(k: i32) -> f64 {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    match POW10.get(k as usize) {
+        Some(&p) => p,
+        None => 10f64.powi(k),
     }
 }
 
@@ -214,6 +226,13 @@ mod tests {
         assert_eq!(decimal(b"1.2.3"), None);
         assert_eq!(decimal(b"."), None);
         assert_eq!(decimal(b""), None);
+    }
+
+    #[test]
+    fn pow10_table_matches_powi() {
+        for k in 0..40 {
+            assert_eq!(pow10(k), 10f64.powi(k), "10^{k}");
+        }
     }
 
     #[test]

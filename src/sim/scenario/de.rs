@@ -282,7 +282,7 @@ text!(
         })?;
         match context().variant {
             Some(v) if v != variant_of(k) => Err(format!(
-                "meter `{s}` is a {} meter but variant is {}; {} meters: {}",
+                "`{s}` is a {} meter but variant is {}; {} meters: {}",
                 variant_of(k).label(),
                 v.as_str(),
                 v.label(),

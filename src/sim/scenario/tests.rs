@@ -272,7 +272,7 @@ fn variant_must_match_the_meter() {
         &with_line(3, "variant: tic"),
         4,
         &[
-            "meter: meter `smr5` is a P1 meter but variant is tic",
+            "meter: `smr5` is a P1 meter but variant is tic",
             "tic-historic",
         ],
     );

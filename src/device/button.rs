@@ -1,0 +1,84 @@
+//! The button (BTN-01..04): how long it was held decides what happens when it is released.
+
+use crate::sim::clock::Millis;
+use serde::Serialize;
+
+/// What a press asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ButtonAction {
+    /// < 2 s: soft reset, reconnect to the network (BTN-01).
+    SoftReset,
+    /// 5–10 s in factory settings: access-point mode (BTN-02).
+    AccessPoint,
+    /// > 10 s: factory reset (BTN-03).
+    FactoryReset,
+    /// Anything else (BTN-04).
+    Nothing,
+}
+
+/// Band edges in milliseconds.
+pub const SHORT_MAX_MS: Millis = 2_000;
+pub const AP_MIN_MS: Millis = 5_000;
+pub const FACTORY_MIN_MS: Millis = 10_000;
+
+/// The action for a press held `held` ms, given whether the device is in factory settings.
+pub fn action(held: Millis, factory_settings: bool) -> ButtonAction {
+    if held < SHORT_MAX_MS {
+        ButtonAction::SoftReset
+    } else if held > FACTORY_MIN_MS {
+        ButtonAction::FactoryReset
+    } else if held >= AP_MIN_MS && factory_settings {
+        ButtonAction::AccessPoint
+    } else {
+        ButtonAction::Nothing
+    }
+}
+
+/// Tracks the button between down and up.
+#[derive(Debug, Clone, Default)]
+pub struct Button {
+    down_since: Option<Millis>,
+}
+
+impl Button {
+    pub fn down(&mut self, now: Millis) {
+        self.down_since.get_or_insert(now);
+    }
+
+    /// Released: the action, or `None` if it was not pressed.
+    pub fn up(&mut self, now: Millis, factory_settings: bool) -> Option<ButtonAction> {
+        self.down_since.take().map(|t| action(now - t, factory_settings))
+    }
+
+    /// Power loss forgets a press in progress.
+    pub fn reset(&mut self) {
+        self.down_since = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands() {
+        assert_eq!(action(100, false), ButtonAction::SoftReset);
+        assert_eq!(action(1_999, true), ButtonAction::SoftReset);
+        assert_eq!(action(2_000, true), ButtonAction::Nothing);
+        assert_eq!(action(4_999, true), ButtonAction::Nothing);
+        assert_eq!(action(5_000, true), ButtonAction::AccessPoint);
+        assert_eq!(action(6_000, false), ButtonAction::Nothing);
+        assert_eq!(action(10_000, true), ButtonAction::AccessPoint);
+        assert_eq!(action(10_001, false), ButtonAction::FactoryReset);
+    }
+
+    #[test]
+    fn press_and_release() {
+        let mut b = Button::default();
+        assert_eq!(b.up(5, true), None);
+        b.down(1_000);
+        b.down(1_500);
+        assert_eq!(b.up(7_000, true), Some(ButtonAction::AccessPoint));
+    }
+}

@@ -1,0 +1,170 @@
+//! Firmware updates (FW-01/02): idle → downloading → verifying → installing → rebooting →
+//! idle with the new version; an image that fails verification ends `failed` with a reason
+//! and the old version keeps running. The scenario declares which images exist.
+
+use crate::sim::clock::Millis;
+use serde::{Deserialize, Serialize};
+
+pub const DOWNLOAD_MS: Millis = 4_000;
+pub const VERIFY_MS: Millis = 1_000;
+pub const INSTALL_MS: Millis = 3_000;
+
+/// A firmware image the update server offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareImage {
+    pub version: String,
+    /// False: the image fails signature/hash verification.
+    #[serde(default = "yes")]
+    pub good: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where an update is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum UpdateState {
+    Idle,
+    Downloading { version: String, until: Millis },
+    Verifying { version: String, until: Millis },
+    Installing { version: String, until: Millis },
+    /// The device reboots into `version`.
+    Rebooting { version: String },
+    Failed { version: String, reason: String },
+}
+
+impl UpdateState {
+    /// The state's name as the API reports it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            UpdateState::Idle => "idle",
+            UpdateState::Downloading { .. } => "downloading",
+            UpdateState::Verifying { .. } => "verifying",
+            UpdateState::Installing { .. } => "installing",
+            UpdateState::Rebooting { .. } => "rebooting",
+            UpdateState::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// The firmware state machine.
+#[derive(Debug, Clone)]
+pub struct Firmware {
+    version: String,
+    images: Vec<FirmwareImage>,
+    state: UpdateState,
+}
+
+impl Firmware {
+    pub fn new(version: impl Into<String>, images: Vec<FirmwareImage>) -> Self {
+        Firmware { version: version.into(), images, state: UpdateState::Idle }
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn state(&self) -> &UpdateState {
+        &self.state
+    }
+
+    pub fn images(&self) -> &[FirmwareImage] {
+        &self.images
+    }
+
+    /// Start an update to `version`; refused while one is running.
+    pub fn start(&mut self, version: &str, now: Millis) -> Result<(), String> {
+        if !matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. }) {
+            return Err(format!("an update is already {}", self.state.name()));
+        }
+        self.state = UpdateState::Downloading { version: version.to_string(), until: now + DOWNLOAD_MS };
+        Ok(())
+    }
+
+    /// Time passed; returns `true` when the device must reboot into the new version now.
+    pub fn tick(&mut self, now: Millis) -> bool {
+        loop {
+            let next = match &self.state {
+                UpdateState::Downloading { version, until } if now >= *until => {
+                    match self.images.iter().find(|i| &i.version == version) {
+                        None => UpdateState::Failed { version: version.clone(), reason: format!("no image for version {version} on the update server") },
+                        Some(_) => UpdateState::Verifying { version: version.clone(), until: until + VERIFY_MS },
+                    }
+                }
+                UpdateState::Verifying { version, until } if now >= *until => {
+                    if self.images.iter().any(|i| &i.version == version && i.good) {
+                        UpdateState::Installing { version: version.clone(), until: until + INSTALL_MS }
+                    } else {
+                        UpdateState::Failed { version: version.clone(), reason: "image verification failed: signature does not match".into() }
+                    }
+                }
+                UpdateState::Installing { version, until } if now >= *until => UpdateState::Rebooting { version: version.clone() },
+                _ => break,
+            };
+            self.state = next;
+        }
+        matches!(self.state, UpdateState::Rebooting { .. })
+    }
+
+    /// When `tick` next changes something.
+    pub fn deadline(&self) -> Option<Millis> {
+        match &self.state {
+            UpdateState::Downloading { until, .. } | UpdateState::Verifying { until, .. } | UpdateState::Installing { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
+
+    /// The reboot happened: run the new version.
+    pub fn rebooted(&mut self) {
+        if let UpdateState::Rebooting { version } = &self.state {
+            self.version = version.clone();
+            self.state = UpdateState::Idle;
+        }
+    }
+
+    /// A power loss in the middle of an update abandons it (the old version stays).
+    pub fn power_lost(&mut self) {
+        if !matches!(self.state, UpdateState::Rebooting { .. }) {
+            self.state = UpdateState::Idle;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images() -> Vec<FirmwareImage> {
+        vec![FirmwareImage { version: "1.5.0".into(), good: true }, FirmwareImage { version: "1.6.0".into(), good: false }]
+    }
+
+    #[test]
+    fn a_good_image_goes_through_every_state() {
+        let mut f = Firmware::new("1.4.2", images());
+        f.start("1.5.0", 0).unwrap();
+        assert_eq!(f.state().name(), "downloading");
+        assert!(f.start("1.5.0", 1).is_err());
+        assert!(!f.tick(DOWNLOAD_MS));
+        assert_eq!(f.state().name(), "verifying");
+        assert!(!f.tick(DOWNLOAD_MS + VERIFY_MS));
+        assert_eq!(f.state().name(), "installing");
+        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS));
+        assert_eq!(f.version(), "1.4.2");
+        f.rebooted();
+        assert_eq!((f.version(), f.state().name()), ("1.5.0", "idle"));
+    }
+
+    #[test]
+    fn a_corrupt_image_fails_and_the_old_version_stays() {
+        let mut f = Firmware::new("1.4.2", images());
+        f.start("1.6.0", 0).unwrap();
+        assert!(!f.tick(60_000));
+        assert!(matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("verification")));
+        assert_eq!(f.version(), "1.4.2");
+        f.start("9.9.9", 60_000).unwrap();
+        f.tick(120_000);
+        assert!(matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("no image")));
+    }
+}

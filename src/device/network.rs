@@ -1,0 +1,273 @@
+//! The device's network: Ethernet or Wi-Fi client (one at a time, NET-03), DHCP with three
+//! attempts then a 169.254.x.x link-local address (NET-01/02, RFC 3927, derived from the MAC),
+//! static IPv4 (NET-08), the access point for provisioning (NET-07), over a simulated LAN the
+//! scenario describes. Pure: settings, the LAN and time in; addresses and indicators out.
+
+use crate::sim::clock::Millis;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// How long one DHCP attempt waits for an answer.
+pub const DHCP_ATTEMPT_MS: Millis = 4_000;
+/// Attempts before falling back to link-local (NET-02).
+pub const DHCP_ATTEMPTS: u32 = 3;
+/// A DHCP server on the simulated LAN answers this fast.
+pub const DHCP_ANSWER_MS: Millis = 200;
+/// The access point's own address (NET-07).
+pub const AP_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 71, 1);
+
+/// A Wi-Fi network in range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WifiNetwork {
+    pub ssid: String,
+    pub password: String,
+    /// 2.4 or 5 (GHz); the device joins only 2.4 GHz networks (WEB-04).
+    pub band_ghz: f32,
+    #[serde(default = "yes")]
+    pub dhcp: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The network around the device, as the scenario (or a test step) sets it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lan {
+    /// An Ethernet cable to a live switch is plugged in.
+    pub ethernet_link: bool,
+    /// A DHCP server answers on the wired LAN.
+    pub dhcp: bool,
+    /// The LAN reaches the internet.
+    pub internet: bool,
+    /// The pool a DHCP server hands out from (its first address goes to the device).
+    pub dhcp_pool: Ipv4Addr,
+    pub wifi: Vec<WifiNetwork>,
+}
+
+impl Default for Lan {
+    fn default() -> Self {
+        Lan { ethernet_link: true, dhcp: true, internet: true, dhcp_pool: Ipv4Addr::new(192, 168, 1, 50), wifi: Vec::new() }
+    }
+}
+
+/// Which interface the settings select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Interface {
+    Ethernet,
+    WiFi,
+}
+
+/// Static IPv4 settings (NET-08).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StaticIp {
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub dns: Option<Ipv4Addr>,
+}
+
+/// The network settings in force (taken from the configuration at boot).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetSettings {
+    pub interface: Interface,
+    /// `None`: DHCP.
+    pub static_ip: Option<StaticIp>,
+    pub wifi_ssid: String,
+    pub wifi_password: String,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        NetSettings { interface: Interface::Ethernet, static_ip: None, wifi_ssid: String::new(), wifi_password: String::new() }
+    }
+}
+
+/// How the device got its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum IpMode {
+    #[serde(rename = "DHCP")]
+    Dhcp,
+    Static,
+    LinkLocal,
+}
+
+/// The client interface's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ClientState {
+    /// No link (no cable, Wi-Fi network absent, wrong password, 5 GHz only).
+    NoLink,
+    /// Waiting for DHCP attempt `attempt` (1-based) to be answered until `until`.
+    Dhcp { attempt: u32, until: Millis },
+    Up { address: Ipv4Addr, prefix: u8, mode: IpMode },
+}
+
+/// What the network reports (status page, LED rule).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetStatus {
+    pub interface: Interface,
+    pub client: ClientState,
+    pub link: bool,
+    pub internet: bool,
+    /// SSID of the access point while it is on.
+    pub access_point: Option<String>,
+}
+
+/// The network state machine.
+#[derive(Debug, Clone)]
+pub struct Network {
+    settings: NetSettings,
+    lan: Lan,
+    mac: [u8; 6],
+    client: ClientState,
+    ap_ssid: Option<String>,
+}
+
+impl Network {
+    /// Bring the network up with `settings` on `lan` at `now` (boot, soft reset).
+    pub fn start(settings: NetSettings, lan: Lan, mac: [u8; 6], now: Millis) -> Self {
+        let mut n = Network { settings, lan, mac, client: ClientState::NoLink, ap_ssid: None };
+        n.relink(now);
+        n
+    }
+
+    /// The LAN changed (cable plugged/unplugged, DHCP server gone, Wi-Fi networks).
+    pub fn set_lan(&mut self, lan: Lan, now: Millis) {
+        let had_link = self.link();
+        self.lan = lan;
+        if self.link() != had_link || !self.link() {
+            self.relink(now);
+        }
+    }
+
+    pub fn lan(&self) -> &Lan {
+        &self.lan
+    }
+
+    /// Switch the access point on (NET-07).
+    pub fn start_access_point(&mut self, ssid: String) {
+        if !self.wifi_client_connected() {
+            self.ap_ssid = Some(ssid);
+        }
+    }
+
+    /// Time passed: DHCP answers, attempts time out.
+    pub fn tick(&mut self, now: Millis) {
+        while let ClientState::Dhcp { attempt, until } = self.client {
+            if self.dhcp_available() && now >= until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS {
+                self.client = ClientState::Up { address: self.lan_address(), prefix: 24, mode: IpMode::Dhcp };
+            } else if now >= until {
+                self.client = if attempt >= DHCP_ATTEMPTS {
+                    ClientState::Up { address: link_local(&self.mac), prefix: 16, mode: IpMode::LinkLocal }
+                } else {
+                    ClientState::Dhcp { attempt: attempt + 1, until: until + DHCP_ATTEMPT_MS }
+                };
+            } else {
+                break;
+            }
+        }
+        if self.wifi_client_connected() {
+            self.ap_ssid = None;
+        }
+    }
+
+    /// When `tick` next changes something.
+    pub fn deadline(&self) -> Option<Millis> {
+        match self.client {
+            ClientState::Dhcp { until, .. } if self.dhcp_available() => Some(until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS),
+            ClientState::Dhcp { until, .. } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// The client address, if any.
+    pub fn address(&self) -> Option<Ipv4Addr> {
+        match self.client {
+            ClientState::Up { address, .. } => Some(address),
+            _ => None,
+        }
+    }
+
+    /// Every address the device answers on (client interface and access point).
+    pub fn addresses(&self) -> Vec<Ipv4Addr> {
+        self.address().into_iter().chain(self.ap_ssid.as_ref().map(|_| AP_ADDRESS)).collect()
+    }
+
+    pub fn has_ip(&self) -> bool {
+        self.address().is_some()
+    }
+
+    pub fn access_point(&self) -> Option<&str> {
+        self.ap_ssid.as_deref()
+    }
+
+    pub fn status(&self) -> NetStatus {
+        let routable = matches!(self.client, ClientState::Up { mode: IpMode::Dhcp | IpMode::Static, .. });
+        NetStatus {
+            interface: self.settings.interface,
+            client: self.client,
+            link: self.link(),
+            internet: routable && self.lan.internet,
+            access_point: self.ap_ssid.clone(),
+        }
+    }
+
+    fn wifi_client_connected(&self) -> bool {
+        self.settings.interface == Interface::WiFi && self.has_ip()
+    }
+
+    /// The Wi-Fi network the settings name, if it is in range and joinable.
+    fn joinable_wifi(&self) -> Option<&WifiNetwork> {
+        let s = &self.settings;
+        self.lan
+            .wifi
+            .iter()
+            .find(|w| w.ssid == s.wifi_ssid && !s.wifi_ssid.is_empty() && w.password == s.wifi_password && w.band_ghz < 3.0)
+    }
+
+    fn link(&self) -> bool {
+        match self.settings.interface {
+            Interface::Ethernet => self.lan.ethernet_link,
+            Interface::WiFi => self.joinable_wifi().is_some(),
+        }
+    }
+
+    fn dhcp_available(&self) -> bool {
+        match self.settings.interface {
+            Interface::Ethernet => self.lan.ethernet_link && self.lan.dhcp,
+            Interface::WiFi => self.joinable_wifi().is_some_and(|w| w.dhcp),
+        }
+    }
+
+    fn lan_address(&self) -> Ipv4Addr {
+        match self.settings.interface {
+            Interface::Ethernet => self.lan.dhcp_pool,
+            Interface::WiFi => {
+                let [a, b, c, d] = self.lan.dhcp_pool.octets();
+                Ipv4Addr::new(a, b, c, d.wrapping_add(1))
+            }
+        }
+    }
+
+    fn relink(&mut self, now: Millis) {
+        self.client = if !self.link() {
+            ClientState::NoLink
+        } else if let Some(s) = self.settings.static_ip {
+            ClientState::Up { address: s.address, prefix: s.prefix, mode: IpMode::Static }
+        } else {
+            ClientState::Dhcp { attempt: 1, until: now + DHCP_ATTEMPT_MS }
+        };
+        self.tick(now);
+    }
+}
+
+/// RFC 3927 link-local address from the MAC: 169.254.1.0 – 169.254.254.255, deterministic.
+pub fn link_local(mac: &[u8; 6]) -> Ipv4Addr {
+    let h = mac.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let third = 1 + (h >> 8) % 254;
+    Ipv4Addr::new(169, 254, third as u8, h as u8)
+}
+
+#[cfg(test)]
+mod tests;
