@@ -3,12 +3,14 @@
 
 pub mod button;
 pub mod firmware;
+pub mod config;
 pub mod identity;
 pub mod led;
 pub mod meter;
 pub mod network;
 pub mod power;
 pub mod registers;
+pub mod store;
 pub mod status;
 
 use crate::protocol::Reading;
@@ -18,13 +20,31 @@ use registers::{Exception, MeterValues, Template};
 use serde::Serialize;
 
 /// Product variant: which meter input the box has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// P1/A1 Smart Connect: DSMR 4.2+/SMR5 (NL) and e-MUCS (BE).
     P1,
     /// TIC Smart Connect: French Linky.
     Tic,
+}
+
+impl Variant {
+    /// The name in files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::P1 => "p1",
+            Variant::Tic => "tic",
+        }
+    }
+
+    /// The name in prose.
+    pub fn label(self) -> &'static str {
+        match self {
+            Variant::P1 => "P1",
+            Variant::Tic => "TIC",
+        }
+    }
 }
 
 /// How the device is built and configured.

@@ -37,33 +37,8 @@ use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Which Smart Connect variant the scenario runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Variant {
-    /// P1/A1: DSMR and e-MUCS meters.
-    P1,
-    /// TIC: Linky meters.
-    Tic,
-}
-
-impl Variant {
-    /// The name in files and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Variant::P1 => "p1",
-            Variant::Tic => "tic",
-        }
-    }
-
-    /// The name in prose.
-    pub fn label(self) -> &'static str {
-        match self {
-            Variant::P1 => "P1",
-            Variant::Tic => "TIC",
-        }
-    }
-}
+/// Which Smart Connect variant the scenario runs (the device's own type).
+pub use crate::device::Variant;
 
 /// How the device's network comes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]

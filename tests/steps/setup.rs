@@ -7,6 +7,8 @@ use smart_connect_sim::device::Variant;
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::tic::TicKind;
 use smart_connect_sim::protocol::MeterKind;
+use smart_connect_sim::protocol::Reading;
+use smart_connect_sim::sim::faults::encode_dsmr22;
 use smart_connect_sim::sim::generator::{FixedValues, Load, SyntheticMeter};
 
 #[given(regex = r"^a Smart Connect (P1|TIC)$")]
@@ -18,44 +20,29 @@ fn smart_connect(w: &mut DeviceWorld, variant: String) {
     });
 }
 
+/// What a meter of an older generation puts on the wire instead of our encoder's output.
+type Rewrite = fn(&Reading, &[u8]) -> Vec<u8>;
+
 /// A meter as a scenario names it, and the rewrite that turns our encoder's output into it.
-fn meter_choice(phrase: &str) -> (MeterKind, Option<fn(&[u8]) -> Vec<u8>>) {
+fn meter_choice(phrase: &str) -> (MeterKind, Option<Rewrite>) {
     let kind = |k| (k, None);
+    let dsmr40: Rewrite = |_, b| dsmr::with_version(b, "40");
+    let dsmr22: Rewrite = |r, _| encode_dsmr22(r);
     match phrase {
         "an SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5ThreePhase)),
         "a single-phase SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5OnePhase)),
         "a DSMR 4.2 meter" => kind(MeterKind::Dsmr(DsmrKind::Dsmr42)),
         "a Belgian e-MUCS meter" => kind(MeterKind::Dsmr(DsmrKind::Emucs)),
-        "a DSMR 4.0 meter" => (
-            MeterKind::Dsmr(DsmrKind::Dsmr42),
-            Some(|b: &[u8]| dsmr::with_version(b, "40")),
-        ),
-        "a DSMR 2.2 meter" => (
-            MeterKind::Dsmr(DsmrKind::Dsmr42),
-            Some(to_dsmr22 as fn(&[u8]) -> Vec<u8>),
-        ),
+        "a DSMR 4.0 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(dsmr40)),
+        "a DSMR 2.2 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(dsmr22)),
         "a Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricMono)),
         "a three-phase Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricTri)),
         "a Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMono)),
         "a three-phase Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTri)),
         "a producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMonoProducer)),
-        "a three-phase producer Linky in standard mode" => {
-            kind(MeterKind::Tic(TicKind::StandardTriProducer))
-        }
+        "a three-phase producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTriProducer)),
         other => panic!("unknown meter {other:?}"),
     }
-}
-
-/// A DSMR 2.2 telegram: old header, no version line, no CRC (P1-02).
-fn to_dsmr22(b: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(b);
-    let body: String = text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.starts_with("1-3:0.2.8") && !l.starts_with('!'))
-        .map(|l| format!("{l}\r\n"))
-        .collect();
-    format!("/ISk5\\2MT382-1000\r\n{body}!\r\n").into_bytes()
 }
 
 /// Power in watts from a number and `W` / `kW`.

@@ -36,8 +36,8 @@ pub struct MeterLine {
     pub sending: bool,
     /// Applied to every telegram from now on.
     pub every: Option<FrameFault>,
-    /// Rewrite of each telegram (e.g. a DSMR 4.0 version line).
-    pub rewrite: Option<fn(&[u8]) -> Vec<u8>>,
+    /// What the meter really puts on the wire instead (e.g. a DSMR 4.0 or 2.2 meter).
+    pub rewrite: Option<fn(&Reading, &[u8]) -> Vec<u8>>,
 }
 
 #[derive(Debug, World)]
@@ -105,7 +105,7 @@ impl DeviceWorld {
         let tel = line.meter.next();
         let mut bytes = tel.bytes;
         if let Some(rw) = line.rewrite {
-            bytes = rw(&bytes);
+            bytes = rw(&tel.reading, &bytes);
         }
         let fault = extra.or_else(|| line.every.clone());
         let clean = fault.is_none();

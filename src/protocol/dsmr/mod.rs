@@ -202,7 +202,9 @@ fn apply_line(
         ));
     };
     let obis = &line[..open];
-    let vals = Values::split(&line[open..]).map_err(|e| describe(obis, e))?;
+    let Some(vals) = Values::split(&line[open..]) else {
+        return Err(describe(obis, ValueError::Unbalanced));
+    };
     if !obis.is_empty()
         && !obis
             .iter()
