@@ -3,6 +3,8 @@
 //! scenario's outcome is appended to `target/conformance/results.jsonl` for `coverage`, and a
 //! failing scenario prints the seed that replays it.
 
+#![deny(unused_must_use)]
+
 mod steps;
 
 use cucumber::{event::ScenarioFinished, World as _};

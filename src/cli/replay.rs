@@ -2,6 +2,8 @@
 //! line per resulting register snapshot (design §6 keys, with the values the registers
 //! show: DSMR 4.2 voltage 0, TIC phase power never negative) and one per rejected telegram.
 
+use crate::device::config::Config;
+use crate::device::power::PowerInputs;
 use crate::device::registers::MeterValues;
 use crate::device::{Device, DeviceConfig, Effect, Event, Variant};
 use crate::protocol::reading::ReadingRecord;
@@ -24,10 +26,18 @@ pub struct ReplayArgs {
 
 /// Replay one capture through a fresh device; the JSON lines it produces.
 pub fn replay(file: &str, bytes: &[u8], variant: Variant) -> Vec<String> {
-    let mut device = Device::new(DeviceConfig::new(variant));
+    let mut device = Device::new(DeviceConfig::new(variant), Config::default());
+    device.handle(
+        Event::Power(PowerInputs {
+            usb: true,
+            p1_supply: false,
+        }),
+        0,
+    );
+    let t = device.run_until_running(0);
     let mut out = Vec::new();
-    let mut effects = device.handle(Event::SerialBytes(bytes.to_vec()), 0);
-    effects.extend(device.handle(Event::Tick, crate::device::meter::IDLE_MS));
+    let mut effects = device.handle(Event::SerialBytes(bytes.to_vec()), t);
+    effects.extend(device.handle(Event::Tick, t + crate::device::meter::IDLE_MS));
     let mut values = None;
     for e in effects {
         match e {

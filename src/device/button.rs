@@ -48,7 +48,9 @@ impl Button {
 
     /// Released: the action, or `None` if it was not pressed.
     pub fn up(&mut self, now: Millis, factory_settings: bool) -> Option<ButtonAction> {
-        self.down_since.take().map(|t| action(now - t, factory_settings))
+        self.down_since
+            .take()
+            .map(|t| action(now - t, factory_settings))
     }
 
     /// Power loss forgets a press in progress.

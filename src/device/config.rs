@@ -15,15 +15,12 @@ use std::fmt;
 
 /// The whole configuration; serialises to the `GET /api/v1/config` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub struct Config {
     /// Modbus register map template (TIC-03, MB-12); a `Template` name.
-    #[serde(rename = "MeterType")]
     pub meter_type: String,
     /// The one active connection (NET-03).
-    #[serde(rename = "DefaultNetIf")]
     pub default_net_if: NetIf,
-    #[serde(rename = "Ethernet")]
     pub ethernet: Ethernet,
     #[serde(rename = "WiFi")]
     pub wifi: WiFi,
@@ -50,23 +47,19 @@ pub enum IpMode {
 
 /// Static IPv4 settings; `""` = not set. Used only when `IpMode` is `Static` (NET-08).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub struct StaticIpv4 {
-    #[serde(rename = "IpAddress")]
     pub ip_address: String,
     /// Prefix length as a string, `"0"`..`"32"` (the manual writes `"24"`).
-    #[serde(rename = "Netmask")]
     pub netmask: String,
-    #[serde(rename = "Gateway")]
     pub gateway: String,
     #[serde(rename = "DNS")]
     pub dns: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub struct Ethernet {
-    #[serde(rename = "IpMode")]
     pub ip_mode: IpMode,
     #[serde(rename = "StaticIPv4")]
     pub static_ipv4: StaticIpv4,
@@ -74,13 +67,11 @@ pub struct Ethernet {
 
 /// Wi-Fi client settings (WEB-04, API-11): WPA2-PSK only.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub struct WiFi {
-    #[serde(rename = "IpMode")]
     pub ip_mode: IpMode,
     #[serde(rename = "SSID")]
     pub ssid: String,
-    #[serde(rename = "Password")]
     pub password: String,
     #[serde(rename = "StaticIPv4")]
     pub static_ipv4: StaticIpv4,
@@ -88,19 +79,14 @@ pub struct WiFi {
 
 /// Cloud settings (MQ-01, MQ-02, MQ-04, MQ-07, WEB-05).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
 pub struct Mqtt {
-    #[serde(rename = "Enabled")]
     pub enabled: bool,
-    #[serde(rename = "Broker")]
     pub broker: String,
     /// One MQTT topic level (`devices/<site>/...`).
-    #[serde(rename = "Site")]
     pub site: String,
     /// Empty for mTLS authentication.
-    #[serde(rename = "Username")]
     pub username: String,
-    #[serde(rename = "Password")]
     pub password: String,
 }
 
@@ -144,7 +130,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(pointer: impl Into<String>, message: impl Into<String>, value: Value) -> Self {
-        ConfigError { pointer: pointer.into(), message: message.into(), value }
+        ConfigError {
+            pointer: pointer.into(),
+            message: message.into(),
+            value,
+        }
     }
 
     /// The JSON error body for the HTTP layer.
@@ -185,7 +175,10 @@ const STATIC: Shape = Shape::Obj(&[
 const SCHEMA: Shape = Shape::Obj(&[
     ("MeterType", Shape::Str),
     ("DefaultNetIf", Shape::OneOf(&["Ethernet", "WiFi"])),
-    ("Ethernet", Shape::Obj(&[("IpMode", IP_MODE), ("StaticIPv4", STATIC)])),
+    (
+        "Ethernet",
+        Shape::Obj(&[("IpMode", IP_MODE), ("StaticIPv4", STATIC)]),
+    ),
     (
         "WiFi",
         Shape::Obj(&[
@@ -219,7 +212,10 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn quoted(names: impl Iterator<Item = &'static str>) -> String {
-    names.map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+    names
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Check `v` against `shape`. In a patch keys may be missing but not `null`; in a whole
@@ -245,8 +241,10 @@ fn check_shape(v: &Value, shape: &Shape, ptr: &str, patch: bool) -> Result<(), C
             v.clone(),
         )),
         (Shape::Obj(fields), Value::Object(map)) => {
-            let mut unknown: Vec<&String> =
-                map.keys().filter(|k| !fields.iter().any(|(n, _)| n == k)).collect();
+            let mut unknown: Vec<&String> = map
+                .keys()
+                .filter(|k| !fields.iter().any(|(n, _)| n == k))
+                .collect();
             unknown.sort();
             if let Some(k) = unknown.first() {
                 let hint = match fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)) {
@@ -303,7 +301,8 @@ impl Config {
     /// A whole configuration document: every key present, none unknown, all values valid.
     pub fn from_json(v: &Value) -> Result<Config, ConfigError> {
         check_shape(v, &SCHEMA, "", false)?;
-        let c = Config::deserialize(v).map_err(|e| ConfigError::new("", e.to_string(), v.clone()))?;
+        let c =
+            Config::deserialize(v).map_err(|e| ConfigError::new("", e.to_string(), v.clone()))?;
         c.validate()?;
         Ok(c)
     }
@@ -332,32 +331,32 @@ impl Config {
         if w.ssid.is_empty() && self.default_net_if == NetIf::WiFi {
             return ssid_err("required when /DefaultNetIf is \"WiFi\"");
         }
-        if !w.password.is_empty()
-            && !((8..=63).contains(&w.password.len())
-                && w.password.bytes().all(|b| (0x20..=0x7e).contains(&b)))
-        {
-            let msg = format!(
-                "must be empty or 8..63 printable ASCII characters (WPA2-PSK); got {} characters",
-                w.password.chars().count()
-            );
-            return Err(ConfigError::new("/WiFi/Password", msg, Value::Null));
-        }
+        check_wpa_psk(&w.password)
+            .map_err(|e| ConfigError::new("/WiFi/Password", e, Value::Null))?;
         w.static_ipv4.validate("/WiFi", w.ip_mode)?;
         let m = &self.mqtt;
-        check_broker(&m.broker).map_err(|e| ConfigError::new("/MQTT/Broker", e, json!(m.broker)))?;
+        check_broker(&m.broker)
+            .map_err(|e| ConfigError::new("/MQTT/Broker", e, json!(m.broker)))?;
         let site_ok = (1..=64).contains(&m.site.len())
-            && m.site.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && m.site
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !site_ok {
             let msg = "must be 1..64 characters of A-Z a-z 0-9 _ - (it is one MQTT topic level)";
             return Err(ConfigError::new("/MQTT/Site", msg, json!(m.site)));
         }
-        for (ptr, s, secret) in
-            [("/MQTT/Username", &m.username, false), ("/MQTT/Password", &m.password, true)]
-        {
+        for (ptr, s, secret) in [
+            ("/MQTT/Username", &m.username, false),
+            ("/MQTT/Password", &m.password, true),
+        ] {
             let n = s.chars().count();
             if n > 128 {
                 let v = if secret { Value::Null } else { json!(s) };
-                return Err(ConfigError::new(ptr, format!("must be at most 128 characters, got {n}"), v));
+                return Err(ConfigError::new(
+                    ptr,
+                    format!("must be at most 128 characters, got {n}"),
+                    v,
+                ));
             }
         }
         Ok(())
@@ -367,7 +366,8 @@ impl Config {
 impl StaticIpv4 {
     /// `base` is the interface's pointer; `IpAddress` and `Netmask` are required in Static mode.
     fn validate(&self, base: &str, mode: IpMode) -> Result<(), ConfigError> {
-        let fields: [(&str, &String, fn(&str) -> Result<(), String>, bool); 4] = [
+        type Check = fn(&str) -> Result<(), String>;
+        let fields: [(&str, &String, Check, bool); 4] = [
             ("IpAddress", &self.ip_address, check_ipv4, true),
             ("Netmask", &self.netmask, check_prefix, true),
             ("Gateway", &self.gateway, check_ipv4, false),
@@ -388,10 +388,26 @@ impl StaticIpv4 {
     }
 }
 
+/// A Wi-Fi password: empty (not set) or a WPA2-PSK passphrase of 8..=63 printable ASCII.
+pub fn check_wpa_psk(s: &str) -> Result<(), String> {
+    let ok = s.is_empty()
+        || ((8..=63).contains(&s.len()) && s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "must be empty or 8..63 printable ASCII characters (WPA2-PSK); got {} characters",
+            s.chars().count()
+        )),
+    }
+}
+
 /// An IPv4 address in dotted-quad form: four decimal octets 0..=255, no signs, no leading zeros
 /// (ambiguous: octal on some stacks), no spaces. IPv6 is refused as such (NET-04).
 pub fn check_ipv4(s: &str) -> Result<(), String> {
-    if s.trim_matches(|c| c == '[' || c == ']').parse::<std::net::Ipv6Addr>().is_ok() {
+    if s.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok()
+    {
         return Err("IPv6 is not supported; give an IPv4 address like 192.168.1.10".into());
     }
     let parts: Vec<&str> = s.split('.').collect();
@@ -428,7 +444,9 @@ pub fn check_prefix(s: &str) -> Result<(), String> {
     }
     let mut msg = String::from("must be a prefix length \"0\"..\"32\" as a string (e.g. \"24\")");
     if check_ipv4(s).is_ok() {
-        let m = s.split('.').fold(0u32, |acc, o| acc << 8 | o.parse::<u32>().unwrap_or(0));
+        let m = s
+            .split('.')
+            .fold(0u32, |acc, o| acc << 8 | o.parse::<u32>().unwrap_or(0));
         if m.leading_ones() + m.trailing_zeros() == 32 {
             msg += &format!("; for {s} write \"{}\"", m.leading_ones());
         }
@@ -474,7 +492,10 @@ fn check_host(h: &str) -> Result<(), String> {
     if h.is_empty() {
         return Err("the host name is missing".into());
     }
-    if h.rsplit('.').next().is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
+    if h.rsplit('.')
+        .next()
+        .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return check_ipv4(h).map_err(|e| format!("host {h}: {e}"));
     }
     let label_ok = |l: &str| {
@@ -491,32 +512,34 @@ fn check_host(h: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    //! Each rule through `apply_patch` (the error names the pointer); the value tables of the
+    //! string checkers are in `tests/config_props.rs`.
     use super::*;
 
     fn patch(p: Value) -> Result<Config, ConfigError> {
         apply_patch(&Config::default(), &p)
     }
 
-    /// The pointer of the error a patch gets.
+    /// The pointer of the error a patch gets (and Display starts with it).
     fn refused(p: Value) -> String {
         let e = patch(p.clone()).expect_err(&p.to_string());
-        assert!(e.to_string().starts_with(&format!("{}: ", e.pointer)) || e.pointer.is_empty());
+        assert!(e.pointer.is_empty() || e.to_string().starts_with(&format!("{}: ", e.pointer)));
         e.pointer
     }
 
     #[test]
     fn factory_settings_validate_and_match_the_manual_shape() {
         let c = Config::default();
-        assert!(c.is_factory());
-        assert_eq!(c.validate(), Ok(()));
+        assert!(c.is_factory() && c.validate().is_ok());
         let j = c.to_json();
-        assert_eq!(j["MeterType"], "PhoenixContact-EMPro");
-        assert_eq!(j["DefaultNetIf"], "Ethernet");
-        assert_eq!(j["Ethernet"]["IpMode"], "DHCP");
-        assert_eq!(j["Ethernet"]["StaticIPv4"]["DNS"], "");
-        assert_eq!(j["WiFi"]["StaticIPv4"]["Netmask"], "");
-        assert_eq!(j["MQTT"], json!({"Enabled": true, "Broker": DEFAULT_BROKER,
-            "Site": "unknown-site", "Username": "", "Password": ""}));
+        let want = json!({"MeterType": "PhoenixContact-EMPro", "DefaultNetIf": "Ethernet",
+            "Ethernet": {"IpMode": "DHCP", "StaticIPv4":
+                {"IpAddress": "", "Netmask": "", "Gateway": "", "DNS": ""}},
+            "WiFi": {"IpMode": "DHCP", "SSID": "", "Password": "", "StaticIPv4":
+                {"IpAddress": "", "Netmask": "", "Gateway": "", "DNS": ""}},
+            "MQTT": {"Enabled": true, "Broker": "mqtts://broker.xemex-cloud.eu:8883",
+                "Site": "unknown-site", "Username": "", "Password": ""}});
+        assert_eq!(j, want);
         // The shape table and the structs agree: the factory JSON is a whole document.
         check_shape(&j, &SCHEMA, "", false).unwrap();
         assert_eq!(Config::from_json(&j), Ok(c));
@@ -543,8 +566,8 @@ mod tests {
         want.mqtt.site = "site-new".into();
         assert_eq!(c, want);
         // Nested objects merge: the second patch keeps the first one's address.
-        let c = apply_patch(&c, &json!({"Ethernet": {"StaticIPv4": {"IpAddress": "10.0.0.2"}}}))
-            .unwrap();
+        let p1 = json!({"Ethernet": {"StaticIPv4": {"IpAddress": "10.0.0.2"}}});
+        let c = apply_patch(&c, &p1).unwrap();
         let c = apply_patch(&c, &json!({"Ethernet": {"StaticIPv4": {"Netmask": "8"}}})).unwrap();
         assert_eq!(c.ethernet.static_ipv4.ip_address, "10.0.0.2");
         assert_eq!(c.ethernet.static_ipv4.netmask, "8");
@@ -559,13 +582,23 @@ mod tests {
 
     #[test]
     fn arrays_replace_and_wrong_types_are_refused_naming_the_field() {
-        assert_eq!(refused(json!({"MQTT": {"Site": ["a"]}})), "/MQTT/Site");
-        assert_eq!(refused(json!({"MQTT": {"Enabled": "yes"}})), "/MQTT/Enabled");
-        assert_eq!(refused(json!({"MQTT": "off"})), "/MQTT");
-        assert_eq!(refused(json!({"Ethernet": {"StaticIPv4": {"Netmask": 24}}})),
-            "/Ethernet/StaticIPv4/Netmask");
-        assert_eq!(refused(json!({"Ethernet": {"IpMode": "static"}})), "/Ethernet/IpMode");
-        assert_eq!(refused(json!({"DefaultNetIf": "Wifi"})), "/DefaultNetIf");
+        let cases = [
+            (json!({"MQTT": {"Site": ["a"]}}), "/MQTT/Site"),
+            (json!({"MQTT": {"Enabled": "yes"}}), "/MQTT/Enabled"),
+            (json!({"MQTT": "off"}), "/MQTT"),
+            (
+                json!({"Ethernet": {"StaticIPv4": {"Netmask": 24}}}),
+                "/Ethernet/StaticIPv4/Netmask",
+            ),
+            (
+                json!({"Ethernet": {"IpMode": "static"}}),
+                "/Ethernet/IpMode",
+            ),
+            (json!({"DefaultNetIf": "Wifi"}), "/DefaultNetIf"),
+        ];
+        for (p, ptr) in cases {
+            assert_eq!(refused(p), ptr);
+        }
     }
 
     #[test]
@@ -573,8 +606,8 @@ mod tests {
         for p in [json!(null), json!([]), json!("x"), json!(3)] {
             assert_eq!(refused(p), "");
         }
-        assert_eq!(patch(json!([1])).unwrap_err().to_string(),
-            "the patch must be a JSON object, got an array");
+        let msg = patch(json!([1])).unwrap_err().to_string();
+        assert_eq!(msg, "the patch must be a JSON object, got an array");
     }
 
     #[test]
@@ -582,11 +615,12 @@ mod tests {
         assert_eq!(refused(json!({"MQTT": {"Site": null}})), "/MQTT/Site");
         assert_eq!(refused(json!({"MQTT": null})), "/MQTT");
         assert_eq!(refused(json!({"Foo": null})), "/Foo");
-        assert_eq!(refused(json!({"WiFi": {"StaticIPv4": {"Mask": "24"}}})),
-            "/WiFi/StaticIPv4/Mask");
+        let p = json!({"WiFi": {"StaticIPv4": {"Mask": "24"}}});
+        assert_eq!(refused(p), "/WiFi/StaticIPv4/Mask");
         assert_eq!(refused(json!({"a/b~c": 1})), "/a~1b~0c");
         let e = patch(json!({"Ethernet": {"StaticIPv4": {"Dns": "1.1.1.1"}}})).unwrap_err();
-        assert_eq!(e.to_string(), "/Ethernet/StaticIPv4/Dns: unknown key; did you mean \"DNS\"?");
+        let msg = "/Ethernet/StaticIPv4/Dns: unknown key; did you mean \"DNS\"?";
+        assert_eq!(e.to_string(), msg);
         assert_eq!(e.value, json!("1.1.1.1"));
         // Unknown keys are refused by plain serde too.
         let mut j = Config::default().to_json();
@@ -600,15 +634,15 @@ mod tests {
         let mut j = Config::default().to_json();
         j["WiFi"].as_object_mut().unwrap().remove("SSID");
         let e = Config::from_json(&j).unwrap_err();
-        assert_eq!((e.pointer.as_str(), e.message.as_str()), ("/WiFi/SSID", "missing"));
+        assert_eq!(e.to_string(), "/WiFi/SSID: missing");
     }
 
     #[test]
     fn all_or_nothing_one_bad_field_refuses_the_whole_patch() {
         let cur = patch(json!({"MQTT": {"Site": "a"}})).unwrap();
         let before = cur.clone();
-        let e = apply_patch(&cur, &json!({"MQTT": {"Site": "b", "Broker": "broker.example.com"}}))
-            .unwrap_err();
+        let p = json!({"MQTT": {"Site": "b", "Broker": "broker.example.com"}});
+        let e = apply_patch(&cur, &p).unwrap_err();
         assert_eq!(e.pointer, "/MQTT/Broker");
         assert_eq!(e.value, json!("broker.example.com"));
         assert_eq!(cur, before);
@@ -618,43 +652,37 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_rule() {
-        for s in ["0.0.0.0", "192.168.10.101", "255.255.255.255", "10.0.0.1"] {
-            assert_eq!(check_ipv4(s), Ok(()), "{s}");
-        }
-        let bad = ["300.1.1.1", "1.2.3", "1.2.3.4.5", "+1.2.3.4", "01.2.3.4", "1.2.3.-4",
-            "a.b.c.d", " 1.2.3.4", "1.2.3.4 ", "1..3.4", "1.2.3.4/24", "1.2.3.4:80", "1.2.3.256"];
-        for s in bad {
-            assert!(check_ipv4(s).is_err(), "{s}");
-        }
-        for s in ["::1", "fe80::1", "2001:db8::5", "[::1]"] {
-            assert!(check_ipv4(s).unwrap_err().starts_with("IPv6 is not supported"), "{s}");
-        }
+    fn ipv4_rule_on_every_address_field() {
         for iface in ["Ethernet", "WiFi"] {
             for field in ["IpAddress", "Gateway", "DNS"] {
-                let p = json!({iface: {"StaticIPv4": {field: "300.1.1.1"}}});
-                assert_eq!(refused(p), format!("/{iface}/StaticIPv4/{field}"));
-                let p = json!({iface: {"StaticIPv4": {field: "fe80::1"}}});
-                let e = patch(p).unwrap_err();
+                let ptr = format!("/{iface}/StaticIPv4/{field}");
+                for bad in ["300.1.1.1", "1.2.3", "+1.2.3.4", "01.2.3.4", " 1.2.3.4"] {
+                    assert_eq!(refused(json!({iface: {"StaticIPv4": {field: bad}}})), ptr);
+                }
+                let e = patch(json!({iface: {"StaticIPv4": {field: "fe80::1"}}})).unwrap_err();
                 assert!(e.message.starts_with("IPv6 is not supported"));
-                let p = json!({iface: {"StaticIPv4": {field: "192.168.1.1"}}});
-                assert!(patch(p).is_ok());
+                assert_eq!((e.pointer, e.value), (ptr, json!("fe80::1")));
+                assert!(patch(json!({iface: {"StaticIPv4": {field: "192.168.1.1"}}})).is_ok());
             }
         }
     }
 
     #[test]
     fn netmask_rule() {
-        for s in ["0", "8", "24", "32"] {
-            assert_eq!(check_prefix(s), Ok(()), "{s}");
+        for good in ["0", "24", "32"] {
+            assert!(patch(json!({"WiFi": {"StaticIPv4": {"Netmask": good}}})).is_ok());
         }
-        for s in ["33", "-1", "+24", "024", "00", "24 ", "/24", "1e1", "255.255.255.0"] {
-            assert!(check_prefix(s).is_err(), "{s}");
+        for bad in ["33", "024", "+24", "-1", "255.255.255.0"] {
+            let e = patch(json!({"WiFi": {"StaticIPv4": {"Netmask": bad}}})).unwrap_err();
+            assert_eq!(
+                (e.pointer.as_str(), e.value),
+                ("/WiFi/StaticIPv4/Netmask", json!(bad))
+            );
         }
-        assert!(check_prefix("255.255.255.0").unwrap_err().ends_with("write \"24\""));
+        assert!(check_prefix("255.255.255.0")
+            .unwrap_err()
+            .ends_with("write \"24\""));
         assert!(!check_prefix("255.0.255.0").unwrap_err().contains("write"));
-        let e = patch(json!({"WiFi": {"StaticIPv4": {"Netmask": "33"}}})).unwrap_err();
-        assert_eq!((e.pointer.as_str(), e.value.clone()), ("/WiFi/StaticIPv4/Netmask", json!("33")));
     }
 
     #[test]
@@ -665,7 +693,10 @@ mod tests {
             let p = json!({iface: {"IpMode": "Static", "StaticIPv4": {"IpAddress": "10.0.0.5"}}});
             let e = patch(p).unwrap_err();
             assert_eq!(e.pointer, format!("/{iface}/StaticIPv4/Netmask"));
-            assert_eq!(e.message, format!("required when /{iface}/IpMode is \"Static\""));
+            assert_eq!(
+                e.message,
+                format!("required when /{iface}/IpMode is \"Static\"")
+            );
             let p = json!({iface: {"IpMode": "Static",
                 "StaticIPv4": {"IpAddress": "10.0.0.5", "Netmask": "24"}}});
             assert!(patch(p).is_ok());
@@ -676,37 +707,57 @@ mod tests {
 
     #[test]
     fn broker_rule() {
-        let good = ["mqtts://broker.xemex-cloud.eu:8883", "mqtt://localhost", "mqtt://10.0.0.1:1883",
-            "mqtts://a:1", "mqtts://b:65535", "mqtt://Broker-1.Example.COM"];
-        for s in good {
-            assert_eq!(check_broker(s), Ok(()), "{s}");
+        for good in [
+            "mqtt://localhost",
+            "mqtts://10.0.0.1:1883",
+            "mqtts://b.example.com:8883",
+        ] {
+            assert!(patch(json!({"MQTT": {"Broker": good}})).is_ok(), "{good}");
         }
-        let bad = ["broker.example.com", "http://broker", "MQTTS://b", "mqtts://", "mqtts://:8883",
-            "mqtts://b:0", "mqtts://b:65536", "mqtts://b:", "mqtts://b:08", "mqtts://b:x",
-            "mqtts://b/", "mqtts://b:8883/path", "mqtts://b?x", "mqtts://u:p@b", "mqtts://-b",
-            "mqtts://b_c", "mqtts://300.1.1.1", "mqtts://a..b", "mqtts://b c", " mqtts://b"];
-        for s in bad {
-            assert!(check_broker(s).is_err(), "{s}");
+        for bad in [
+            "broker.example.com",
+            "http://b",
+            "mqtts://b:0",
+            "mqtts://b/x",
+            "mqtts://",
+        ] {
+            assert_eq!(
+                refused(json!({"MQTT": {"Broker": bad}})),
+                "/MQTT/Broker",
+                "{bad}"
+            );
         }
-        for s in ["mqtts://[::1]:8883", "mqtt://fe80::1"] {
-            assert!(check_broker(s).unwrap_err().starts_with("IPv6 is not supported"), "{s}");
-        }
-        assert_eq!(refused(json!({"MQTT": {"Broker": "broker.example.com"}})), "/MQTT/Broker");
+        let e = patch(json!({"MQTT": {"Broker": "mqtts://[::1]:8883"}})).unwrap_err();
+        assert!(e.message.starts_with("IPv6 is not supported"));
     }
 
     #[test]
     fn wifi_rules() {
         assert!(patch(json!({"WiFi": {"Password": "12345678"}})).is_ok());
-        assert!(patch(json!({"WiFi": {"Password": "x".repeat(63)}})).is_ok());
-        for pw in ["1234567".to_string(), "x".repeat(64), "pässwort1".into(), "tab\there1".into()] {
+        assert!(patch(json!({"WiFi": {"Password": "~".repeat(63)}})).is_ok());
+        for pw in [
+            "1234567".into(),
+            "x".repeat(64),
+            "pässwort1".into(),
+            "tab\there1".into(),
+        ] {
             let e = patch(json!({"WiFi": {"Password": pw}})).unwrap_err();
-            assert_eq!((e.pointer.as_str(), &e.value), ("/WiFi/Password", &Value::Null));
+            assert_eq!(
+                (e.pointer.as_str(), e.value),
+                ("/WiFi/Password", Value::Null)
+            );
         }
         assert_eq!(refused(json!({"DefaultNetIf": "WiFi"})), "/WiFi/SSID");
         assert!(patch(json!({"DefaultNetIf": "WiFi", "WiFi": {"SSID": "s"}})).is_ok());
         assert!(patch(json!({"WiFi": {"SSID": "x".repeat(32)}})).is_ok());
-        assert_eq!(refused(json!({"WiFi": {"SSID": "x".repeat(33)}})), "/WiFi/SSID");
-        assert_eq!(refused(json!({"WiFi": {"SSID": "é".repeat(17)}})), "/WiFi/SSID");
+        assert_eq!(
+            refused(json!({"WiFi": {"SSID": "x".repeat(33)}})),
+            "/WiFi/SSID"
+        );
+        assert_eq!(
+            refused(json!({"WiFi": {"SSID": "é".repeat(17)}})),
+            "/WiFi/SSID"
+        );
     }
 
     #[test]
@@ -719,10 +770,13 @@ mod tests {
         }
         for f in ["Username", "Password"] {
             assert!(patch(json!({"MQTT": {f: "é".repeat(128)}})).is_ok());
-            assert_eq!(refused(json!({"MQTT": {f: "x".repeat(129)}})), format!("/MQTT/{f}"));
+            assert_eq!(
+                refused(json!({"MQTT": {f: "x".repeat(129)}})),
+                format!("/MQTT/{f}")
+            );
         }
         let e = patch(json!({"MQTT": {"Password": "x".repeat(129)}})).unwrap_err();
-        assert_eq!(e.value, Value::Null);
+        assert_eq!(e.value, Value::Null, "secrets are not echoed");
         assert!(patch(json!({"MQTT": {"Enabled": false}})).is_ok());
     }
 

@@ -27,12 +27,26 @@ fn yes() -> bool {
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum UpdateState {
     Idle,
-    Downloading { version: String, until: Millis },
-    Verifying { version: String, until: Millis },
-    Installing { version: String, until: Millis },
+    Downloading {
+        version: String,
+        until: Millis,
+    },
+    Verifying {
+        version: String,
+        until: Millis,
+    },
+    Installing {
+        version: String,
+        until: Millis,
+    },
     /// The device reboots into `version`.
-    Rebooting { version: String },
-    Failed { version: String, reason: String },
+    Rebooting {
+        version: String,
+    },
+    Failed {
+        version: String,
+        reason: String,
+    },
 }
 
 impl UpdateState {
@@ -59,7 +73,11 @@ pub struct Firmware {
 
 impl Firmware {
     pub fn new(version: impl Into<String>, images: Vec<FirmwareImage>) -> Self {
-        Firmware { version: version.into(), images, state: UpdateState::Idle }
+        Firmware {
+            version: version.into(),
+            images,
+            state: UpdateState::Idle,
+        }
     }
 
     pub fn version(&self) -> &str {
@@ -79,7 +97,10 @@ impl Firmware {
         if !matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. }) {
             return Err(format!("an update is already {}", self.state.name()));
         }
-        self.state = UpdateState::Downloading { version: version.to_string(), until: now + DOWNLOAD_MS };
+        self.state = UpdateState::Downloading {
+            version: version.to_string(),
+            until: now + DOWNLOAD_MS,
+        };
         Ok(())
     }
 
@@ -89,18 +110,34 @@ impl Firmware {
             let next = match &self.state {
                 UpdateState::Downloading { version, until } if now >= *until => {
                     match self.images.iter().find(|i| &i.version == version) {
-                        None => UpdateState::Failed { version: version.clone(), reason: format!("no image for version {version} on the update server") },
-                        Some(_) => UpdateState::Verifying { version: version.clone(), until: until + VERIFY_MS },
+                        None => UpdateState::Failed {
+                            version: version.clone(),
+                            reason: format!("no image for version {version} on the update server"),
+                        },
+                        Some(_) => UpdateState::Verifying {
+                            version: version.clone(),
+                            until: until + VERIFY_MS,
+                        },
                     }
                 }
                 UpdateState::Verifying { version, until } if now >= *until => {
                     if self.images.iter().any(|i| &i.version == version && i.good) {
-                        UpdateState::Installing { version: version.clone(), until: until + INSTALL_MS }
+                        UpdateState::Installing {
+                            version: version.clone(),
+                            until: until + INSTALL_MS,
+                        }
                     } else {
-                        UpdateState::Failed { version: version.clone(), reason: "image verification failed: signature does not match".into() }
+                        UpdateState::Failed {
+                            version: version.clone(),
+                            reason: "image verification failed: signature does not match".into(),
+                        }
                     }
                 }
-                UpdateState::Installing { version, until } if now >= *until => UpdateState::Rebooting { version: version.clone() },
+                UpdateState::Installing { version, until } if now >= *until => {
+                    UpdateState::Rebooting {
+                        version: version.clone(),
+                    }
+                }
                 _ => break,
             };
             self.state = next;
@@ -111,7 +148,9 @@ impl Firmware {
     /// When `tick` next changes something.
     pub fn deadline(&self) -> Option<Millis> {
         match &self.state {
-            UpdateState::Downloading { until, .. } | UpdateState::Verifying { until, .. } | UpdateState::Installing { until, .. } => Some(*until),
+            UpdateState::Downloading { until, .. }
+            | UpdateState::Verifying { until, .. }
+            | UpdateState::Installing { until, .. } => Some(*until),
             _ => None,
         }
     }
@@ -137,7 +176,16 @@ mod tests {
     use super::*;
 
     fn images() -> Vec<FirmwareImage> {
-        vec![FirmwareImage { version: "1.5.0".into(), good: true }, FirmwareImage { version: "1.6.0".into(), good: false }]
+        vec![
+            FirmwareImage {
+                version: "1.5.0".into(),
+                good: true,
+            },
+            FirmwareImage {
+                version: "1.6.0".into(),
+                good: false,
+            },
+        ]
     }
 
     #[test]
@@ -161,10 +209,14 @@ mod tests {
         let mut f = Firmware::new("1.4.2", images());
         f.start("1.6.0", 0).unwrap();
         assert!(!f.tick(60_000));
-        assert!(matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("verification")));
+        assert!(
+            matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("verification"))
+        );
         assert_eq!(f.version(), "1.4.2");
         f.start("9.9.9", 60_000).unwrap();
         f.tick(120_000);
-        assert!(matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("no image")));
+        assert!(
+            matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("no image"))
+        );
     }
 }

@@ -30,8 +30,14 @@ impl Identity {
         for b in &mut mac[3..] {
             *b = rng.random();
         }
-        let label_password = (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
-        Identity { serial: mac.iter().map(|b| format!("{b:02X}")).collect(), mac, label_password }
+        let label_password = (0..16)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
+        Identity {
+            serial: mac.iter().map(|b| format!("{b:02X}")).collect(),
+            mac,
+            label_password,
+        }
     }
 
     /// `smart-connect-<serial>` (NET-05).
@@ -46,7 +52,11 @@ impl Identity {
 
     /// `02:58:4D:…` form.
     pub fn mac_string(&self) -> String {
-        self.mac.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+        self.mac
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
     }
 }
 

@@ -129,7 +129,11 @@ impl LedTimeline {
 
     /// The pattern showing at `t`.
     pub fn pattern_at(&self, t: Millis) -> LedPattern {
-        self.changes.iter().rev().find(|c| c.0 <= t).map_or(LedPattern::Off, |c| c.1)
+        self.changes
+            .iter()
+            .rev()
+            .find(|c| c.0 <= t)
+            .map_or(LedPattern::Off, |c| c.1)
     }
 
     /// The colour showing at `t`.
@@ -154,7 +158,11 @@ impl LedTimeline {
             let next = self.next_change_after(t).min(to);
             match out.last_mut() {
                 Some(s) if s.colour == colour && s.to == t => s.to = next,
-                _ => out.push(ColourSpan { colour, from: t, to: next }),
+                _ => out.push(ColourSpan {
+                    colour,
+                    from: t,
+                    to: next,
+                }),
             }
             t = next;
         }
@@ -163,7 +171,11 @@ impl LedTimeline {
 
     /// The next instant after `t` at which the colour may change.
     fn next_change_after(&self, t: Millis) -> Millis {
-        let next_pattern = self.changes.iter().find(|c| c.0 > t).map_or(Millis::MAX, |c| c.0);
+        let next_pattern = self
+            .changes
+            .iter()
+            .find(|c| c.0 > t)
+            .map_or(Millis::MAX, |c| c.0);
         let step = match self.changes.iter().rev().find(|c| c.0 <= t) {
             Some(&(since, LedPattern::Initialising)) => {
                 let step = INIT_CYCLE_MS / CYCLE.len() as Millis;
@@ -174,7 +186,9 @@ impl LedTimeline {
                     since + k * step
                 }
             }
-            Some(&(since, p)) if p.colours().0 != p.colours().1 => since + ((t - since) / HALF_PERIOD_MS + 1) * HALF_PERIOD_MS,
+            Some(&(since, p)) if p.colours().0 != p.colours().1 => {
+                since + ((t - since) / HALF_PERIOD_MS + 1) * HALF_PERIOD_MS
+            }
             _ => Millis::MAX,
         };
         next_pattern.min(step)
@@ -198,18 +212,36 @@ mod tests {
     #[test]
     fn initialising_ends_in_green() {
         assert_eq!(LedPattern::Initialising.colour_after(0), Color::Red);
-        assert_eq!(LedPattern::Initialising.colour_after(INIT_CYCLE_MS - 1), Color::Green);
-        assert_eq!(LedPattern::Initialising.colour_after(INIT_CYCLE_MS * 5), Color::Green);
+        assert_eq!(
+            LedPattern::Initialising.colour_after(INIT_CYCLE_MS - 1),
+            Color::Green
+        );
+        assert_eq!(
+            LedPattern::Initialising.colour_after(INIT_CYCLE_MS * 5),
+            Color::Green
+        );
     }
 
     #[test]
     fn state_rule() {
         assert_eq!(LedPattern::for_state(false, true, true), LedPattern::Normal);
         assert_eq!(LedPattern::for_state(false, true, false), LedPattern::NoIp);
-        assert_eq!(LedPattern::for_state(false, false, true), LedPattern::NoMeterData);
-        assert_eq!(LedPattern::for_state(false, false, false), LedPattern::NoMeterDataNoIp);
-        assert_eq!(LedPattern::for_state(true, true, false), LedPattern::AccessPoint);
-        assert_eq!(LedPattern::for_state(true, false, true), LedPattern::AccessPointNoMeterData);
+        assert_eq!(
+            LedPattern::for_state(false, false, true),
+            LedPattern::NoMeterData
+        );
+        assert_eq!(
+            LedPattern::for_state(false, false, false),
+            LedPattern::NoMeterDataNoIp
+        );
+        assert_eq!(
+            LedPattern::for_state(true, true, false),
+            LedPattern::AccessPoint
+        );
+        assert_eq!(
+            LedPattern::for_state(true, false, true),
+            LedPattern::AccessPointNoMeterData
+        );
     }
 
     #[test]
@@ -225,10 +257,26 @@ mod tests {
         assert_eq!(
             spans,
             vec![
-                ColourSpan { colour: Color::Red, from: 0, to: 3500 },
-                ColourSpan { colour: Color::Green, from: 3500, to: 4000 },
-                ColourSpan { colour: Color::Red, from: 4000, to: 4500 },
-                ColourSpan { colour: Color::Green, from: 4500, to: 4600 },
+                ColourSpan {
+                    colour: Color::Red,
+                    from: 0,
+                    to: 3500
+                },
+                ColourSpan {
+                    colour: Color::Green,
+                    from: 3500,
+                    to: 4000
+                },
+                ColourSpan {
+                    colour: Color::Red,
+                    from: 4000,
+                    to: 4500
+                },
+                ColourSpan {
+                    colour: Color::Green,
+                    from: 4500,
+                    to: 4600
+                },
             ]
         );
     }

@@ -41,6 +41,8 @@ pub struct MeterStatus {
     pub telegrams_rejected: u64,
     pub state: MeterState,
     pub last_error: Option<ParseError>,
+    /// TIC STGE bit 9 of the last valid telegram (TIC-04); `None` for DSMR.
+    pub exporting: Option<bool>,
 }
 
 /// What the meter input asks the rest of the device to do.
@@ -88,6 +90,7 @@ impl MeterInput {
                 telegrams_rejected: 0,
                 state: MeterState::NoData(NoDataReason::NeverReceived),
                 last_error: None,
+                exporting: None,
             },
             timeout_ms: default_timeout(variant),
             frames: Vec::new(),
@@ -201,6 +204,7 @@ impl MeterInput {
         self.status.last_telegram_at = Some(now);
         self.status.protocol = Some(r.protocol);
         self.status.version = r.version.clone();
+        self.status.exporting = r.exporting;
         out.push(MeterEffect::Accepted(self.values, Box::new(r)));
         self.set_state(MeterState::Receiving, out);
     }

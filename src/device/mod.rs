@@ -1,23 +1,34 @@
 //! The virtual Smart Connect as a pure state machine: `Device::handle(event, now)` returns
 //! effects. No sockets, no wall clock, no tokio: adapters put the effects on real I/O.
+//! Sub-machines live in their own files; `lifecycle.rs` ties them together (power, boot,
+//! reboot, the LED rule) and this file holds the types and the public surface.
 
 pub mod button;
-pub mod firmware;
 pub mod config;
+pub mod firmware;
 pub mod identity;
 pub mod led;
+mod lifecycle;
 pub mod meter;
 pub mod network;
 pub mod power;
 pub mod registers;
-pub mod store;
 pub mod status;
+pub mod store;
 
-use crate::protocol::Reading;
+use crate::protocol::{ParseError, Reading};
 use crate::sim::clock::Millis;
-use meter::{MeterEffect, MeterInput, MeterState, MeterStatus};
+use button::Button;
+use config::{Config, ConfigError};
+use firmware::{Firmware, FirmwareImage};
+use identity::Identity;
+use led::{LedPattern, LedTimeline};
+use meter::{MeterInput, MeterState, MeterStatus};
+use network::{Lan, Network};
+use power::PowerInputs;
 use registers::{Exception, MeterValues, Template};
 use serde::Serialize;
+use status::MqttLink;
 
 /// Product variant: which meter input the box has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -47,18 +58,32 @@ impl Variant {
     }
 }
 
-/// How the device is built and configured.
+/// Time from power-on to the end of the red "booting" light (LED-02).
+pub const BOOT_MS: Millis = 3_000;
+/// The factory firmware version of simulated devices.
+pub const FACTORY_FIRMWARE: &str = "1.4.2";
+
+/// The hardware and its surroundings: what does not change with the configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceConfig {
     pub variant: Variant,
-    pub template: Template,
+    pub identity: Identity,
+    pub firmware_version: String,
+    /// Images the update server offers (FW-01/02).
+    pub firmware_images: Vec<FirmwareImage>,
+    /// The network around the device at power-on.
+    pub lan: Lan,
 }
 
 impl DeviceConfig {
+    /// A device of `variant` with the identity of seed 0, factory firmware, a DHCP LAN.
     pub fn new(variant: Variant) -> Self {
         DeviceConfig {
             variant,
-            template: Template::PhoenixContactEmpro,
+            identity: Identity::from_seed(0),
+            firmware_version: FACTORY_FIRMWARE.into(),
+            firmware_images: Vec::new(),
+            lan: Lan::default(),
         }
     }
 }
@@ -70,6 +95,31 @@ pub enum Event {
     SerialBytes(Vec<u8>),
     /// Time passed (the adapter ticks at `next_deadline`).
     Tick,
+    /// The power inputs changed (USB-C plugged, meter supplying P1 power).
+    Power(PowerInputs),
+    ButtonDown,
+    ButtonUp,
+    /// The network around the device changed.
+    Lan(Lan),
+    /// `PATCH /api/v1/config` (merge-patch); answered with `Reply::Config`.
+    PatchConfig(serde_json::Value),
+    /// `POST /api/v1/reset`, or a soft reset by MQTT command.
+    SoftReset,
+    /// `POST /api/v1/firmware` or the MQTT firmware command; answered with `Reply::Firmware`.
+    FirmwareUpdate {
+        version: String,
+    },
+    /// What the MQTT client reports about its connection.
+    Mqtt(MqttLink),
+}
+
+/// The answer to a request event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Config(Result<Config, ConfigError>),
+    Firmware(Result<(), String>),
+    /// The device is not running (off or booting) and cannot take requests.
+    NotRunning,
 }
 
 /// Something the device does, for the adapters to carry out.
@@ -83,66 +133,97 @@ pub enum Effect {
     P1ExtOut(Vec<u8>),
     MeterStateChanged(MeterState),
     /// A telegram was rejected (counted in the status; logged by the adapters).
-    TelegramRejected(crate::protocol::ParseError),
+    TelegramRejected(ParseError),
+    /// The LED shows a new pattern from now on.
+    Led(LedPattern),
+    /// Write this configuration to the store (atomically).
+    PersistConfig(Config),
+    /// The device (re)started its software: connections drop, settings are re-read.
+    Rebooted,
+    /// Power went away: nothing is served any more.
+    PoweredOff,
+    Reply(Reply),
+}
+
+/// Where the device is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Off,
+    Booting { until: Millis },
+    Initialising { until: Millis },
+    Running,
 }
 
 /// The device.
 #[derive(Debug)]
 pub struct Device {
-    config: DeviceConfig,
+    hw: DeviceConfig,
+    /// The configuration in the store.
+    stored: Config,
+    /// The configuration applied at the last boot (network, MQTT and template settings).
+    active: Config,
+    template: Template,
+    power: PowerInputs,
+    phase: Phase,
+    booted_at: Millis,
     meter: MeterInput,
-    scratch: Vec<MeterEffect>,
+    network: Option<Network>,
+    lan: Lan,
+    button: Button,
+    firmware: Firmware,
+    led: LedTimeline,
+    mqtt: MqttLink,
+    scratch: Vec<meter::MeterEffect>,
 }
 
 impl Device {
-    pub fn new(config: DeviceConfig) -> Self {
-        let meter = MeterInput::new(config.variant);
+    /// An unpowered device with `stored` as the configuration in its store.
+    pub fn new(hw: DeviceConfig, stored: Config) -> Self {
+        let template = stored.template().unwrap_or(Template::PhoenixContactEmpro);
         Device {
-            config,
-            meter,
+            meter: MeterInput::new(hw.variant),
+            firmware: Firmware::new(hw.firmware_version.clone(), hw.firmware_images.clone()),
+            lan: hw.lan.clone(),
+            hw,
+            active: stored.clone(),
+            stored,
+            template,
+            power: PowerInputs::default(),
+            phase: Phase::Off,
+            booted_at: 0,
+            network: None,
+            button: Button::default(),
+            led: LedTimeline::default(),
+            mqtt: MqttLink::default(),
             scratch: Vec::new(),
         }
     }
 
-    pub fn config(&self) -> &DeviceConfig {
-        &self.config
+    pub fn hardware(&self) -> &DeviceConfig {
+        &self.hw
     }
 
-    /// Select the register map template (config key `MeterType`, TIC-03).
-    pub fn set_template(&mut self, template: Template) {
-        self.config.template = template;
+    pub fn variant(&self) -> Variant {
+        self.hw.variant
     }
 
-    /// Feed one event at device time `now`; returns what the device does.
-    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        let mut m = std::mem::take(&mut self.scratch);
-        match event {
-            Event::SerialBytes(bytes) => {
-                self.meter.on_bytes(&bytes, now, &mut m);
-                if self.config.variant == Variant::P1 {
-                    effects.push(Effect::P1ExtOut(bytes));
-                }
-            }
-            Event::Tick => self.meter.on_tick(now, &mut m),
-        }
-        for e in m.drain(..) {
-            match e {
-                MeterEffect::Accepted(values, reading) => {
-                    effects.push(Effect::RegistersChanged(values));
-                    effects.push(Effect::Measurement(reading));
-                }
-                MeterEffect::Rejected(e) => effects.push(Effect::TelegramRejected(e)),
-                MeterEffect::StateChanged(s) => effects.push(Effect::MeterStateChanged(s)),
-            }
-        }
-        self.scratch = m;
-        effects
+    pub fn identity(&self) -> &Identity {
+        &self.hw.identity
+    }
+
+    /// The configuration as stored (what `GET /api/v1/config` returns).
+    pub fn config(&self) -> &Config {
+        &self.stored
+    }
+
+    /// The configuration in force since the last boot.
+    pub fn active_config(&self) -> &Config {
+        &self.active
     }
 
     /// The earliest time at which a `Tick` may change something.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.meter.deadline()
+        self.internal_deadline()
     }
 
     /// The current register values.
@@ -150,17 +231,63 @@ impl Device {
         self.meter.values()
     }
 
+    /// Running, with an address: Modbus, HTTP and MQTT are served.
+    pub fn serving(&self) -> bool {
+        self.phase == Phase::Running && self.network.as_ref().is_some_and(Network::has_ip)
+    }
+
+    /// Running (booted), with or without an address.
+    pub fn running(&self) -> bool {
+        self.phase == Phase::Running
+    }
+
+    pub fn powered(&self) -> bool {
+        self.phase != Phase::Off
+    }
+
     /// Answer a Modbus read from the current snapshot.
     pub fn read_registers(&self, fc: u8, addr: u16, qty: u16) -> Result<Vec<u16>, Exception> {
-        self.config
-            .template
-            .read(self.meter.values(), fc, addr, qty)
+        self.template.read(self.meter.values(), fc, addr, qty)
     }
 
     pub fn meter_status(&self) -> &MeterStatus {
         self.meter.status()
     }
+
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref()
+    }
+
+    pub fn firmware(&self) -> &Firmware {
+        &self.firmware
+    }
+
+    /// Every LED pattern change since the device was built.
+    pub fn led(&self) -> &LedTimeline {
+        &self.led
+    }
+
+    /// The status document at `now` (API-06).
+    pub fn status(&self, now: Millis) -> status::Status {
+        self.build_status(now)
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+impl Device {
+    /// Tick through boot and initialisation; returns the instant the device runs (≥ `now`).
+    pub fn run_until_running(&mut self, mut now: Millis) -> Millis {
+        while self.powered() && !self.running() {
+            match self.next_deadline() {
+                Some(t) => {
+                    now = now.max(t);
+                    self.handle(Event::Tick, now);
+                }
+                None => break,
+            }
+        }
+        now
+    }
+}

@@ -47,7 +47,13 @@ pub struct Lan {
 
 impl Default for Lan {
     fn default() -> Self {
-        Lan { ethernet_link: true, dhcp: true, internet: true, dhcp_pool: Ipv4Addr::new(192, 168, 1, 50), wifi: Vec::new() }
+        Lan {
+            ethernet_link: true,
+            dhcp: true,
+            internet: true,
+            dhcp_pool: Ipv4Addr::new(192, 168, 1, 50),
+            wifi: Vec::new(),
+        }
     }
 }
 
@@ -79,7 +85,12 @@ pub struct NetSettings {
 
 impl Default for NetSettings {
     fn default() -> Self {
-        NetSettings { interface: Interface::Ethernet, static_ip: None, wifi_ssid: String::new(), wifi_password: String::new() }
+        NetSettings {
+            interface: Interface::Ethernet,
+            static_ip: None,
+            wifi_ssid: String::new(),
+            wifi_password: String::new(),
+        }
     }
 }
 
@@ -100,7 +111,11 @@ pub enum ClientState {
     NoLink,
     /// Waiting for DHCP attempt `attempt` (1-based) to be answered until `until`.
     Dhcp { attempt: u32, until: Millis },
-    Up { address: Ipv4Addr, prefix: u8, mode: IpMode },
+    Up {
+        address: Ipv4Addr,
+        prefix: u8,
+        mode: IpMode,
+    },
 }
 
 /// What the network reports (status page, LED rule).
@@ -127,7 +142,13 @@ pub struct Network {
 impl Network {
     /// Bring the network up with `settings` on `lan` at `now` (boot, soft reset).
     pub fn start(settings: NetSettings, lan: Lan, mac: [u8; 6], now: Millis) -> Self {
-        let mut n = Network { settings, lan, mac, client: ClientState::NoLink, ap_ssid: None };
+        let mut n = Network {
+            settings,
+            lan,
+            mac,
+            client: ClientState::NoLink,
+            ap_ssid: None,
+        };
         n.relink(now);
         n
     }
@@ -156,12 +177,23 @@ impl Network {
     pub fn tick(&mut self, now: Millis) {
         while let ClientState::Dhcp { attempt, until } = self.client {
             if self.dhcp_available() && now >= until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS {
-                self.client = ClientState::Up { address: self.lan_address(), prefix: 24, mode: IpMode::Dhcp };
+                self.client = ClientState::Up {
+                    address: self.lan_address(),
+                    prefix: 24,
+                    mode: IpMode::Dhcp,
+                };
             } else if now >= until {
                 self.client = if attempt >= DHCP_ATTEMPTS {
-                    ClientState::Up { address: link_local(&self.mac), prefix: 16, mode: IpMode::LinkLocal }
+                    ClientState::Up {
+                        address: link_local(&self.mac),
+                        prefix: 16,
+                        mode: IpMode::LinkLocal,
+                    }
                 } else {
-                    ClientState::Dhcp { attempt: attempt + 1, until: until + DHCP_ATTEMPT_MS }
+                    ClientState::Dhcp {
+                        attempt: attempt + 1,
+                        until: until + DHCP_ATTEMPT_MS,
+                    }
                 };
             } else {
                 break;
@@ -175,7 +207,9 @@ impl Network {
     /// When `tick` next changes something.
     pub fn deadline(&self) -> Option<Millis> {
         match self.client {
-            ClientState::Dhcp { until, .. } if self.dhcp_available() => Some(until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS),
+            ClientState::Dhcp { until, .. } if self.dhcp_available() => {
+                Some(until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS)
+            }
             ClientState::Dhcp { until, .. } => Some(until),
             _ => None,
         }
@@ -191,7 +225,10 @@ impl Network {
 
     /// Every address the device answers on (client interface and access point).
     pub fn addresses(&self) -> Vec<Ipv4Addr> {
-        self.address().into_iter().chain(self.ap_ssid.as_ref().map(|_| AP_ADDRESS)).collect()
+        self.address()
+            .into_iter()
+            .chain(self.ap_ssid.as_ref().map(|_| AP_ADDRESS))
+            .collect()
     }
 
     pub fn has_ip(&self) -> bool {
@@ -203,7 +240,13 @@ impl Network {
     }
 
     pub fn status(&self) -> NetStatus {
-        let routable = matches!(self.client, ClientState::Up { mode: IpMode::Dhcp | IpMode::Static, .. });
+        let routable = matches!(
+            self.client,
+            ClientState::Up {
+                mode: IpMode::Dhcp | IpMode::Static,
+                ..
+            }
+        );
         NetStatus {
             interface: self.settings.interface,
             client: self.client,
@@ -220,10 +263,12 @@ impl Network {
     /// The Wi-Fi network the settings name, if it is in range and joinable.
     fn joinable_wifi(&self) -> Option<&WifiNetwork> {
         let s = &self.settings;
-        self.lan
-            .wifi
-            .iter()
-            .find(|w| w.ssid == s.wifi_ssid && !s.wifi_ssid.is_empty() && w.password == s.wifi_password && w.band_ghz < 3.0)
+        self.lan.wifi.iter().find(|w| {
+            w.ssid == s.wifi_ssid
+                && !s.wifi_ssid.is_empty()
+                && w.password == s.wifi_password
+                && w.band_ghz < 3.0
+        })
     }
 
     fn link(&self) -> bool {
@@ -254,9 +299,16 @@ impl Network {
         self.client = if !self.link() {
             ClientState::NoLink
         } else if let Some(s) = self.settings.static_ip {
-            ClientState::Up { address: s.address, prefix: s.prefix, mode: IpMode::Static }
+            ClientState::Up {
+                address: s.address,
+                prefix: s.prefix,
+                mode: IpMode::Static,
+            }
         } else {
-            ClientState::Dhcp { attempt: 1, until: now + DHCP_ATTEMPT_MS }
+            ClientState::Dhcp {
+                attempt: 1,
+                until: now + DHCP_ATTEMPT_MS,
+            }
         };
         self.tick(now);
     }
@@ -264,7 +316,9 @@ impl Network {
 
 /// RFC 3927 link-local address from the MAC: 169.254.1.0 – 169.254.254.255, deterministic.
 pub fn link_local(mac: &[u8; 6]) -> Ipv4Addr {
-    let h = mac.iter().fold(0x811c_9dc5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let h = mac.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     let third = 1 + (h >> 8) % 254;
     Ipv4Addr::new(169, 254, third as u8, h as u8)
 }

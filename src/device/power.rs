@@ -32,12 +32,20 @@ mod tests {
 
     #[test]
     fn supply_rules() {
-        let p1 = PowerInputs { usb: false, p1_supply: true };
+        let p1 = PowerInputs {
+            usb: false,
+            p1_supply: true,
+        };
         assert!(p1.powers(Variant::P1), "PWR-01");
         assert!(!p1.p1_ext_powered(Variant::P1), "PWR-03");
         assert!(!PowerInputs::default().powers(Variant::P1), "PWR-02");
         assert!(!p1.powers(Variant::Tic), "PWR-04");
-        let usb = PowerInputs { usb: true, p1_supply: false };
-        assert!(usb.powers(Variant::Tic) && usb.powers(Variant::P1) && usb.p1_ext_powered(Variant::P1));
+        let usb = PowerInputs {
+            usb: true,
+            p1_supply: false,
+        };
+        assert!(
+            usb.powers(Variant::Tic) && usb.powers(Variant::P1) && usb.p1_ext_powered(Variant::P1)
+        );
     }
 }

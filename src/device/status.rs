@@ -96,10 +96,15 @@ pub struct MqttLink {
 }
 
 impl MeterReport {
-    pub fn from(m: &MeterStatus, exporting: Option<bool>) -> Self {
+    pub fn from(m: &MeterStatus) -> Self {
         let (state, reason) = match m.state {
             MeterState::Receiving => ("receiving", None),
-            MeterState::NoData(r) => ("no_data", serde_json::to_value(r).ok().and_then(|v| v.as_str().map(String::from))),
+            MeterState::NoData(r) => (
+                "no_data",
+                serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from)),
+            ),
         };
         MeterReport {
             protocol: m.protocol,
@@ -110,7 +115,7 @@ impl MeterReport {
             state,
             reason,
             last_error: m.last_error.as_ref().map(|e| e.to_string()),
-            exporting,
+            exporting: m.exporting,
         }
     }
 }
@@ -118,7 +123,15 @@ impl MeterReport {
 impl NetworkReport {
     pub fn from(n: &NetStatus, mqtt_connected: bool) -> Self {
         let (ip_mode, address, netmask) = match n.client {
-            ClientState::Up { address, prefix, mode } => (Some(mode), Some(address.to_string()), Some(prefix_to_mask(prefix))),
+            ClientState::Up {
+                address,
+                prefix,
+                mode,
+            } => (
+                Some(mode),
+                Some(address.to_string()),
+                Some(prefix_to_mask(prefix)),
+            ),
             _ => (None, None, None),
         };
         NetworkReport {
@@ -136,9 +149,31 @@ impl NetworkReport {
     }
 }
 
+impl NetworkReport {
+    /// The report while the network is not up (off, booting).
+    pub fn down(wifi: bool) -> Self {
+        NetworkReport {
+            active_interface: if wifi { "WiFi" } else { "Ethernet" }.into(),
+            ip_mode: None,
+            address: None,
+            netmask: None,
+            link: false,
+            network: false,
+            internet: false,
+            mqtt: false,
+            access_point: None,
+            mdns: "smart-connect.local",
+        }
+    }
+}
+
 /// `24` → `255.255.255.0`.
 pub fn prefix_to_mask(prefix: u8) -> String {
-    let bits = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+    let bits = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    };
     std::net::Ipv4Addr::from(bits).to_string()
 }
 

@@ -27,7 +27,10 @@ pub enum StoreError {
     #[error("config file {} holds an invalid configuration: {source}", .path.display())]
     Invalid { path: PathBuf, source: ConfigError },
     /// `MemStore` only: the simulated power loss struck after `step` steps of a save.
-    #[error("simulated power loss after step {step} of {} of a save", MemStore::STEPS)]
+    #[error(
+        "simulated power loss after step {step} of {} of a save",
+        MemStore::STEPS
+    )]
     PowerLoss { step: usize },
 }
 
@@ -40,9 +43,14 @@ fn encode(c: &Config) -> Vec<u8> {
 
 /// Parse saved bytes: a JSON error or an invalid configuration is an error naming the file.
 fn decode(bytes: &[u8], path: &Path) -> Result<Config, StoreError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| StoreError::Corrupt { path: path.into(), message: e.to_string() })?;
-    Config::from_json(&v).map_err(|source| StoreError::Invalid { path: path.into(), source })
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    Config::from_json(&v).map_err(|source| StoreError::Invalid {
+        path: path.into(),
+        source,
+    })
 }
 
 /// A configuration file on a real file system.
@@ -77,7 +85,10 @@ impl FileStore {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.into(), source }
+    move |source| StoreError::Io {
+        path: path.into(),
+        source,
+    }
 }
 
 impl ConfigStore for FileStore {
@@ -184,11 +195,14 @@ impl Disk {
     /// Forget inodes no name (live or durable) points to.
     fn gc(&mut self) {
         let (a, b) = (&self.names, &self.durable_names);
-        self.inodes.retain(|id, _| a.values().chain(b.values()).any(|x| x == id));
+        self.inodes
+            .retain(|id, _| a.values().chain(b.values()).any(|x| x == id));
     }
 
     fn read(&self, name: &str) -> Option<&[u8]> {
-        self.names.get(name).map(|id| self.inodes[id].live.as_slice())
+        self.names
+            .get(name)
+            .map(|id| self.inodes[id].live.as_slice())
     }
 }
 
@@ -232,7 +246,9 @@ impl MemStore {
 
     /// The configuration a reboot now would load.
     pub fn durable_config(&self) -> Result<Option<Config>, StoreError> {
-        self.durable_bytes().map(|b| decode(&b, Path::new(NAME))).transpose()
+        self.durable_bytes()
+            .map(|b| decode(&b, Path::new(NAME)))
+            .transpose()
     }
 
     /// The file names currently visible (durable or not).
@@ -250,7 +266,10 @@ impl MemStore {
 
 impl ConfigStore for MemStore {
     fn load(&mut self) -> Result<Option<Config>, StoreError> {
-        self.disk.read(NAME).map(|b| decode(b, Path::new(NAME))).transpose()
+        self.disk
+            .read(NAME)
+            .map(|b| decode(b, Path::new(NAME)))
+            .transpose()
     }
 
     fn save(&mut self, c: &Config) -> Result<(), StoreError> {
@@ -286,7 +305,8 @@ mod tests {
         fn new(tag: &str) -> Self {
             static N: AtomicU32 = AtomicU32::new(0);
             let n = N.fetch_add(1, Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!("scs-store-{}-{tag}-{n}", std::process::id()));
+            let p =
+                std::env::temp_dir().join(format!("scs-store-{}-{tag}-{n}", std::process::id()));
             let _ = fs::remove_dir_all(&p);
             fs::create_dir_all(&p).unwrap();
             TempDir(p)
@@ -309,14 +329,24 @@ mod tests {
     fn file_store_round_trips_and_leaves_no_temp_file() {
         let dir = TempDir::new("roundtrip");
         let mut s = FileStore::new(dir.0.join("config.json"));
-        assert!(s.load().unwrap().is_none(), "a missing file is not an error");
+        assert!(
+            s.load().unwrap().is_none(),
+            "a missing file is not an error"
+        );
         s.save(&Config::default()).unwrap();
         assert_eq!(s.load().unwrap(), Some(Config::default()));
         s.save(&custom()).unwrap();
         assert_eq!(s.load().unwrap(), Some(custom()));
-        assert_eq!(FileStore::new(s.path()).load().unwrap(), Some(custom()), "a fresh store reads it");
+        assert_eq!(
+            FileStore::new(s.path()).load().unwrap(),
+            Some(custom()),
+            "a fresh store reads it"
+        );
         assert!(!s.temp_path().exists());
-        let names: Vec<_> = fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["config.json"]);
     }
 
@@ -330,11 +360,17 @@ mod tests {
             let e = s.load().unwrap_err();
             let msg = e.to_string();
             assert!(msg.contains(&path.display().to_string()), "{msg}");
-            assert!(matches!(e, StoreError::Corrupt { .. } | StoreError::Invalid { .. }), "{msg}");
+            assert!(
+                matches!(e, StoreError::Corrupt { .. } | StoreError::Invalid { .. }),
+                "{msg}"
+            );
         }
         fs::write(&path, b"{\"MeterType\": ").unwrap();
         let msg = s.load().unwrap_err().to_string();
-        assert!(msg.ends_with("is corrupt: EOF while parsing a value at line 1 column 14"), "{msg}");
+        assert!(
+            msg.ends_with("is corrupt: EOF while parsing a value at line 1 column 14"),
+            "{msg}"
+        );
         // Valid JSON, invalid configuration: the field is named.
         let mut j = Config::default().to_json();
         j["Ethernet"]["StaticIPv4"]["Netmask"] = json!("33");
@@ -375,16 +411,27 @@ mod tests {
             s.save(&old).unwrap();
             let r = s.fail_after(k).save(&new);
             assert_eq!(r.is_err(), k <= MemStore::STEPS, "k={k}");
-            let want = if k < 3 { &old } else { &new };
+            let want = if k < MemStore::STEPS { &old } else { &new };
             assert_eq!(s.durable_config().unwrap().as_ref(), Some(want), "k={k}");
             assert_eq!(s.load().unwrap().as_ref(), Some(want), "k={k}");
             s.save(&new).unwrap();
-            assert_eq!(s.load().unwrap(), Some(new.clone()), "fail_after is one-shot");
+            assert_eq!(
+                s.load().unwrap(),
+                Some(new.clone()),
+                "fail_after is one-shot"
+            );
             assert_eq!(s.files(), [NAME]);
         }
         let mut s = MemStore::new();
-        assert!(matches!(s.fail_after(2).save(&new), Err(StoreError::PowerLoss { step: 2 })));
-        assert_eq!(s.load().unwrap(), None, "the first save lost: still factory");
+        assert!(matches!(
+            s.fail_after(2).save(&new),
+            Err(StoreError::PowerLoss { step: 2 })
+        ));
+        assert_eq!(
+            s.load().unwrap(),
+            None,
+            "the first save lost: still factory"
+        );
     }
 
     #[test]
@@ -393,7 +440,10 @@ mod tests {
         let mut s = MemStore::new();
         s.save(&custom()).unwrap();
         s.disk.write(NAME, encode(&Config::default()));
-        assert!(matches!(s.durable_config(), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            s.durable_config(),
+            Err(StoreError::Corrupt { .. })
+        ));
         // ... and renaming a temp file that was never fsynced is just as broken.
         let mut s = MemStore::new();
         s.save(&custom()).unwrap();
@@ -411,7 +461,10 @@ mod tests {
         assert!(s.load().unwrap().is_none());
         s.put_raw(b"not json");
         let msg = s.load().unwrap_err().to_string();
-        assert!(msg.starts_with("config file config.json is corrupt: expected"), "{msg}");
+        assert!(
+            msg.starts_with("config file config.json is corrupt: expected"),
+            "{msg}"
+        );
         s.power_loss();
         assert!(s.load().is_err(), "durable corrupt bytes stay corrupt");
     }

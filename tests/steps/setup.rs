@@ -1,27 +1,25 @@
 //! Given-steps: the device under test and the meter wired to it.
 
-use super::world::{DeviceWorld, MeterLine};
+use super::world::{DeviceWorld, MeterLine, Rewrite};
 use cucumber::gherkin::Step;
 use cucumber::given;
 use smart_connect_sim::device::Variant;
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::tic::TicKind;
 use smart_connect_sim::protocol::MeterKind;
-use smart_connect_sim::protocol::Reading;
 use smart_connect_sim::sim::faults::encode_dsmr22;
 use smart_connect_sim::sim::generator::{FixedValues, Load, SyntheticMeter};
 
-#[given(regex = r"^a Smart Connect (P1|TIC)$")]
-fn smart_connect(w: &mut DeviceWorld, variant: String) {
-    w.power_on(if variant == "P1" {
+#[given(regex = r"^a Smart Connect (P1|TIC)(?: with USB-C power)?(?: on a DHCP network)?$")]
+async fn smart_connect(w: &mut DeviceWorld, variant: String) {
+    w.install(if variant == "P1" {
         Variant::P1
     } else {
         Variant::Tic
     });
+    w.supply(true).await;
+    w.boot().await;
 }
-
-/// What a meter of an older generation puts on the wire instead of our encoder's output.
-type Rewrite = fn(&Reading, &[u8]) -> Vec<u8>;
 
 /// A meter as a scenario names it, and the rewrite that turns our encoder's output into it.
 fn meter_choice(phrase: &str) -> (MeterKind, Option<Rewrite>) {
@@ -40,7 +38,9 @@ fn meter_choice(phrase: &str) -> (MeterKind, Option<Rewrite>) {
         "a Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMono)),
         "a three-phase Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTri)),
         "a producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMonoProducer)),
-        "a three-phase producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTriProducer)),
+        "a three-phase producer Linky in standard mode" => {
+            kind(MeterKind::Tic(TicKind::StandardTriProducer))
+        }
         other => panic!("unknown meter {other:?}"),
     }
 }
@@ -80,7 +80,7 @@ pub fn phase_index(l: &str) -> usize {
     }
 }
 
-fn connect(w: &mut DeviceWorld, phrase: &str, values: Option<FixedValues>, sending: bool) {
+async fn connect(w: &mut DeviceWorld, phrase: &str, values: Option<FixedValues>, sending: bool) {
     let (kind, rewrite) = meter_choice(phrase);
     let values = values.unwrap_or_else(|| single_load(kind, 0, 0.0));
     let meter = SyntheticMeter::new(kind, Load::Fixed(values), w.seed, w.now());
@@ -90,34 +90,38 @@ fn connect(w: &mut DeviceWorld, phrase: &str, values: Option<FixedValues>, sendi
         every: None,
         rewrite,
     });
+    // An SMR 5 meter also supplies P1 power from now on (PWR-01).
+    let usb = w.usb;
+    w.supply(usb).await;
 }
 
 #[given(regex = r"^(an? .+?) drawing ([\d.]+) (W|kW) on (L[123])$")]
-fn meter_drawing(w: &mut DeviceWorld, phrase: String, n: f64, unit: String, phase: String) {
+async fn meter_drawing(w: &mut DeviceWorld, phrase: String, n: f64, unit: String, phase: String) {
     let (kind, _) = meter_choice(&phrase);
     connect(
         w,
         &phrase,
         Some(single_load(kind, phase_index(&phase), watts(n, &unit))),
         true,
-    );
+    )
+    .await;
 }
 
 #[given(regex = r"^(an? .+?) injecting (\d+) VA$")]
-fn meter_injecting(w: &mut DeviceWorld, phrase: String, va: f64) {
+async fn meter_injecting(w: &mut DeviceWorld, phrase: String, va: f64) {
     let (kind, _) = meter_choice(&phrase);
-    connect(w, &phrase, Some(single_load(kind, 0, -va)), true);
+    connect(w, &phrase, Some(single_load(kind, 0, -va)), true).await;
 }
 
 #[given(regex = r"^(an? .+?) that is not yet sending$")]
-fn meter_silent(w: &mut DeviceWorld, phrase: String) {
-    connect(w, &phrase, None, false);
+async fn meter_silent(w: &mut DeviceWorld, phrase: String) {
+    connect(w, &phrase, None, false).await;
 }
 
 #[given(regex = r"^(an? (?:DSMR 2\.2|DSMR 4\.0) meter)$")]
-fn legacy_meter(w: &mut DeviceWorld, phrase: String) {
+async fn legacy_meter(w: &mut DeviceWorld, phrase: String) {
     let (kind, _) = meter_choice(&phrase);
-    connect(w, &phrase, Some(single_load(kind, 0, 1000.0)), true);
+    connect(w, &phrase, Some(single_load(kind, 0, 1000.0)), true).await;
 }
 
 /// `230.0 V` → 230.0 (the unit is for the reader).
@@ -128,7 +132,7 @@ fn number(cell: &str) -> f64 {
 }
 
 #[given(regex = r"^(an? .+?) reporting$")]
-fn meter_reporting(w: &mut DeviceWorld, phrase: String, step: &Step) {
+async fn meter_reporting(w: &mut DeviceWorld, phrase: String, step: &Step) {
     let table = step
         .table
         .as_ref()
@@ -150,5 +154,5 @@ fn meter_reporting(w: &mut DeviceWorld, phrase: String, step: &Step) {
         f.current_a[p] = Some(number(&row[2]));
         f.power_w[p] = Some(number(&row[3]));
     }
-    connect(w, &phrase, Some(f), true);
+    connect(w, &phrase, Some(f), true).await;
 }

@@ -6,10 +6,10 @@ use cucumber::{given, then, when};
 
 async fn meter_state(w: &mut DeviceWorld) -> (String, String) {
     let s = w.target().status().await.expect("status");
-    let st = &s["Meter"]["state"];
+    let st = &s["Meter"];
     (
-        st["state"].as_str().unwrap_or("").to_string(),
-        st["reason"].as_str().unwrap_or("").to_string(),
+        st["State"].as_str().unwrap_or("").to_string(),
+        st["Reason"].as_str().unwrap_or("").to_string(),
     )
 }
 
@@ -32,7 +32,7 @@ async fn receiving(w: &mut DeviceWorld) {
 async fn rejected(w: &mut DeviceWorld, n: u64) {
     let s = w.target().status().await.expect("status");
     assert_eq!(
-        s["Meter"]["telegrams_rejected"].as_u64(),
+        s["Meter"]["TelegramsRejected"].as_u64(),
         Some(n),
         "status: {s}"
     );
@@ -58,7 +58,14 @@ async fn meter_type(w: &mut DeviceWorld, name: String) {
         .patch_config(serde_json::json!({ "MeterType": name }))
         .await
         .expect("config");
-    w.refusal = res.err();
+    match res {
+        // Settings apply at restart: the installer restarts the device.
+        Ok(_) => {
+            w.target().reset().await.expect("reset");
+            w.boot().await;
+        }
+        Err(e) => w.refusal = Some(e.to_string()),
+    }
 }
 
 #[then(regex = r#"^the configuration is refused naming "(.+)" and "(.+)"$"#)]

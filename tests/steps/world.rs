@@ -2,15 +2,20 @@
 //! harness, as a bench rig would), and the seed that makes the run replayable.
 
 use cucumber::World;
+use smart_connect_sim::device::identity::Identity;
 use smart_connect_sim::device::{DeviceConfig, Variant};
+use smart_connect_sim::protocol::dsmr::DsmrKind;
 use smart_connect_sim::protocol::fault::{apply, FrameFault};
-use smart_connect_sim::protocol::Reading;
+use smart_connect_sim::protocol::{MeterKind, Reading};
 use smart_connect_sim::sim::clock::Millis;
 use smart_connect_sim::sim::generator::SyntheticMeter;
 use smart_connect_sim::target::{Target, VirtualTarget};
 
 /// 2026-06-15 10:00:00 UTC: the virtual target's power-on time.
 pub const START: Millis = 1_781_517_600_000;
+
+/// Power-on to running, with DHCP answered: 3 s red + 2 s colour cycle + margin.
+pub const BOOT_WAIT_MS: Millis = 6_000;
 
 /// The run's base seed: `SC_SEED` or 42.
 pub fn base_seed() -> u64 {
@@ -28,6 +33,17 @@ pub fn scenario_seed(name: &str) -> u64 {
         })
 }
 
+/// Whether a meter of `kind` powers the device through its P1 port (PWR-01/02).
+pub fn supplies_power(kind: MeterKind) -> bool {
+    matches!(
+        kind,
+        MeterKind::Dsmr(DsmrKind::Smr5ThreePhase | DsmrKind::Smr5OnePhase | DsmrKind::Emucs)
+    )
+}
+
+/// What a meter of an older generation puts on the wire instead of our encoder's output.
+pub type Rewrite = fn(&Reading, &[u8]) -> Vec<u8>;
+
 /// What the meter line does with the next telegrams.
 #[derive(Debug)]
 pub struct MeterLine {
@@ -37,7 +53,7 @@ pub struct MeterLine {
     /// Applied to every telegram from now on.
     pub every: Option<FrameFault>,
     /// What the meter really puts on the wire instead (e.g. a DSMR 4.0 or 2.2 meter).
-    pub rewrite: Option<fn(&Reading, &[u8]) -> Vec<u8>>,
+    pub rewrite: Option<Rewrite>,
 }
 
 #[derive(Debug, World)]
@@ -52,6 +68,8 @@ pub struct DeviceWorld {
     pub last_reading: Option<Reading>,
     /// The last configuration refusal.
     pub refusal: Option<String>,
+    /// USB-C power is plugged in.
+    pub usb: bool,
 }
 
 impl DeviceWorld {
@@ -63,17 +81,17 @@ impl DeviceWorld {
             sent: Vec::new(),
             last_reading: None,
             refusal: None,
+            usb: false,
         }
     }
 
-    /// Create the target for this variant (`SC_TARGET`, default `virtual`).
-    pub fn power_on(&mut self, variant: Variant) {
+    /// Create the target for this variant (`SC_TARGET`, default `virtual`), unpowered.
+    pub fn install(&mut self, variant: Variant) {
         match std::env::var("SC_TARGET").as_deref() {
             Ok("virtual") | Err(_) => {
-                self.target = Some(Box::new(VirtualTarget::new(
-                    DeviceConfig::new(variant),
-                    START,
-                )));
+                let mut hw = DeviceConfig::new(variant);
+                hw.identity = Identity::from_seed(self.seed);
+                self.target = Some(Box::new(VirtualTarget::new(hw, START)));
             }
             Ok(other) => panic!("SC_TARGET={other}: only the virtual target exists so far"),
         }
@@ -87,6 +105,21 @@ impl DeviceWorld {
 
     pub fn now(&mut self) -> Millis {
         self.target().now()
+    }
+
+    /// Switch the supplies: USB-C, and the meter's P1 power (SMR 5 meters supply it).
+    pub async fn supply(&mut self, usb: bool) {
+        self.usb = usb;
+        let meter = self
+            .line
+            .as_ref()
+            .is_some_and(|l| supplies_power(l.meter.kind()));
+        self.target().set_power(usb, meter).await.expect("power");
+    }
+
+    /// Let the device boot: red, colour cycle, network (time passes with the meter running).
+    pub async fn boot(&mut self) {
+        self.pass(BOOT_WAIT_MS).await;
     }
 
     /// Put bytes on the meter line and remember them.

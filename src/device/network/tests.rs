@@ -16,10 +16,16 @@ fn dhcp_answers_on_the_first_attempt() {
 
 #[test]
 fn three_failed_attempts_give_a_link_local_address() {
-    let lan = Lan { dhcp: false, ..Lan::default() };
+    let lan = Lan {
+        dhcp: false,
+        ..Lan::default()
+    };
     let mut n = Network::start(NetSettings::default(), lan, MAC, 0);
     n.tick(2 * DHCP_ATTEMPT_MS);
-    assert!(matches!(n.status().client, ClientState::Dhcp { attempt: 3, .. }));
+    assert!(matches!(
+        n.status().client,
+        ClientState::Dhcp { attempt: 3, .. }
+    ));
     n.tick(3 * DHCP_ATTEMPT_MS - 1);
     assert!(!n.has_ip());
     n.tick(3 * DHCP_ATTEMPT_MS);
@@ -33,20 +39,51 @@ fn three_failed_attempts_give_a_link_local_address() {
 #[test]
 fn static_address_needs_only_a_link() {
     let s = NetSettings {
-        static_ip: Some(StaticIp { address: Ipv4Addr::new(10, 0, 0, 7), prefix: 24, gateway: None, dns: None }),
+        static_ip: Some(StaticIp {
+            address: Ipv4Addr::new(10, 0, 0, 7),
+            prefix: 24,
+            gateway: None,
+            dns: None,
+        }),
         ..NetSettings::default()
     };
-    let n = Network::start(s, Lan { dhcp: false, ..Lan::default() }, MAC, 0);
+    let n = Network::start(
+        s,
+        Lan {
+            dhcp: false,
+            ..Lan::default()
+        },
+        MAC,
+        0,
+    );
     assert_eq!(n.address(), Some(Ipv4Addr::new(10, 0, 0, 7)));
-    let n = Network::start(n.settings.clone(), Lan { ethernet_link: false, ..Lan::default() }, MAC, 0);
+    let n = Network::start(
+        n.settings.clone(),
+        Lan {
+            ethernet_link: false,
+            ..Lan::default()
+        },
+        MAC,
+        0,
+    );
     assert_eq!(n.status().client, ClientState::NoLink);
 }
 
 #[test]
 fn wifi_joins_only_a_known_2_4_ghz_network_and_ethernet_is_ignored() {
-    let s = NetSettings { interface: Interface::WiFi, wifi_ssid: "home".into(), wifi_password: "secret123".into(), static_ip: None };
+    let s = NetSettings {
+        interface: Interface::WiFi,
+        wifi_ssid: "home".into(),
+        wifi_password: "secret123".into(),
+        static_ip: None,
+    };
     let mut lan = Lan::default();
-    lan.wifi.push(WifiNetwork { ssid: "home".into(), password: "secret123".into(), band_ghz: 5.0, dhcp: true });
+    lan.wifi.push(WifiNetwork {
+        ssid: "home".into(),
+        password: "secret123".into(),
+        band_ghz: 5.0,
+        dhcp: true,
+    });
     let n = Network::start(s.clone(), lan.clone(), MAC, 0);
     assert_eq!(n.status().client, ClientState::NoLink, "5 GHz only");
     lan.wifi[0].band_ghz = 2.4;
@@ -58,13 +95,23 @@ fn wifi_joins_only_a_known_2_4_ghz_network_and_ethernet_is_ignored() {
 
 #[test]
 fn access_point_switches_off_once_the_wifi_client_connects() {
-    let s = NetSettings { interface: Interface::WiFi, wifi_ssid: "home".into(), wifi_password: "secret123".into(), static_ip: None };
+    let s = NetSettings {
+        interface: Interface::WiFi,
+        wifi_ssid: "home".into(),
+        wifi_password: "secret123".into(),
+        static_ip: None,
+    };
     let mut n = Network::start(s, Lan::default(), MAC, 0);
     n.start_access_point("SC-02584D123456".into());
     assert_eq!(n.access_point(), Some("SC-02584D123456"));
     assert!(n.addresses().contains(&AP_ADDRESS));
     let mut lan = Lan::default();
-    lan.wifi.push(WifiNetwork { ssid: "home".into(), password: "secret123".into(), band_ghz: 2.4, dhcp: true });
+    lan.wifi.push(WifiNetwork {
+        ssid: "home".into(),
+        password: "secret123".into(),
+        band_ghz: 2.4,
+        dhcp: true,
+    });
     n.set_lan(lan, 10_000);
     n.tick(10_000 + DHCP_ANSWER_MS);
     assert!(n.has_ip());
@@ -76,11 +123,20 @@ fn unplugging_the_cable_drops_the_address_and_replugging_restarts_dhcp() {
     let mut n = Network::start(NetSettings::default(), Lan::default(), MAC, 0);
     n.tick(1000);
     assert!(n.has_ip());
-    n.set_lan(Lan { ethernet_link: false, ..Lan::default() }, 2000);
+    n.set_lan(
+        Lan {
+            ethernet_link: false,
+            ..Lan::default()
+        },
+        2000,
+    );
     assert!(!n.has_ip());
     assert!(!n.status().link);
     n.set_lan(Lan::default(), 3000);
-    assert!(matches!(n.status().client, ClientState::Dhcp { attempt: 1, .. }));
+    assert!(matches!(
+        n.status().client,
+        ClientState::Dhcp { attempt: 1, .. }
+    ));
     n.tick(3000 + DHCP_ANSWER_MS);
     assert!(n.has_ip());
 }

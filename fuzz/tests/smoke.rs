@@ -1,0 +1,112 @@
+//! Stable-toolchain smoke test of the fuzz target bodies: every file of `../fixtures` (the
+//! seed corpus), a few deterministic mutations of each, and synthetic split trailers, through
+//! all four bodies. `cargo test` in `fuzz/`; no libFuzzer, no nightly needed.
+
+use std::path::{Path, PathBuf};
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let mut paths = Vec::new();
+    files(&root, &mut paths);
+    paths.sort();
+    assert!(
+        paths.len() > 40,
+        "fixtures not found under {}",
+        root.display()
+    );
+    paths
+        .into_iter()
+        .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+fn all_bodies(name: &str, data: &[u8]) {
+    let run = |body: fn(&[u8]), what: &str| {
+        if let Err(e) = std::panic::catch_unwind(|| body(data)) {
+            panic!("{what} failed on {name}: {e:?}");
+        }
+    };
+    run(fuzz_bodies::dsmr_parse, "dsmr_parse");
+    run(fuzz_bodies::tic_parse, "tic_parse");
+    run(fuzz_bodies::framer, "framer");
+    run(fuzz_bodies::dsmr_roundtrip, "dsmr_roundtrip");
+}
+
+#[test]
+fn every_fixture_through_every_body() {
+    for (name, data) in seeds() {
+        all_bodies(&name, &data);
+    }
+    all_bodies("empty", b"");
+}
+
+#[test]
+fn fixtures_with_split_trailers() {
+    let trailers: [&[u8]; 5] = [
+        b"",
+        b"\x00",
+        b"\x01",
+        b"\x00\x07\x40\x01\xff",
+        b"\x03\x00\x00",
+    ];
+    for (name, data) in seeds() {
+        for t in trailers {
+            let mut input = data.clone();
+            input.extend_from_slice(fuzz_bodies::SPLIT_MAGIC);
+            input.extend_from_slice(t);
+            fuzz_bodies::framer(&input);
+            let (stream, _) = fuzz_bodies::split_input(&input);
+            assert_eq!(stream, &data[..], "{name}");
+        }
+    }
+}
+
+#[test]
+fn all_fixtures_as_one_stream() {
+    let stream: Vec<u8> = seeds().into_iter().flat_map(|(_, d)| d).collect();
+    fuzz_bodies::framer(&stream);
+    let mut with_reads = stream.clone();
+    with_reads.extend_from_slice(fuzz_bodies::SPLIT_MAGIC);
+    with_reads.extend_from_slice(&[64, 1, 17, 0, 255]);
+    fuzz_bodies::framer(&with_reads);
+}
+
+#[test]
+fn mutated_fixtures() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for (name, data) in seeds() {
+        if data.is_empty() || data.len() > 8192 {
+            continue;
+        }
+        for _ in 0..24 {
+            let mut m = data.clone();
+            let at = next() as usize % m.len();
+            match next() % 4 {
+                0 => m[at] ^= 1 << (next() % 8),
+                1 => m.truncate(at),
+                2 => m.insert(at, next() as u8),
+                _ => {
+                    m.remove(at);
+                }
+            }
+            all_bodies(&name, &m);
+        }
+    }
+}

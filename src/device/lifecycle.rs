@@ -1,0 +1,297 @@
+//! How the device's sub-machines work together: events and time in, effects out. Power-on
+//! boots (red) then initialises (colour cycle) then runs; a soft reset, factory reset or
+//! firmware update reboots with the stored settings; the LED follows the state at every
+//! instant it changes.
+
+use super::button::ButtonAction;
+use super::config::{apply_patch, Config, IpMode as CfgIpMode, NetIf, StaticIpv4};
+use super::led::{LedPattern, INIT_CYCLE_MS};
+use super::meter::{MeterEffect, MeterInput, MeterState};
+use super::network::{Interface, NetSettings, Network, StaticIp};
+use super::registers::Template;
+use super::status::{LedReport, MeterReport, MqttReport, NetworkReport, Status, SystemStatus};
+use super::{Device, Effect, Event, Phase, Reply, BOOT_MS};
+use crate::sim::clock::Millis;
+use std::net::Ipv4Addr;
+
+impl Device {
+    /// Feed one event at device time `now`; returns what the device does.
+    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.advance(now, &mut fx);
+        match event {
+            Event::Tick => {}
+            Event::SerialBytes(bytes) => self.serial(bytes, now, &mut fx),
+            Event::Power(p) => {
+                let was = self.powered();
+                self.power = p;
+                match (was, p.powers(self.hw.variant)) {
+                    (false, true) => self.boot(now, &mut fx),
+                    (true, false) => self.power_off(&mut fx),
+                    _ => {}
+                }
+            }
+            Event::ButtonDown => {
+                if self.powered() {
+                    self.button.down(now);
+                }
+            }
+            Event::ButtonUp => {
+                let factory = self.stored.is_factory();
+                match self.button.up(now, factory).filter(|_| self.running()) {
+                    Some(ButtonAction::SoftReset) => self.reboot(now, &mut fx),
+                    Some(ButtonAction::AccessPoint) => {
+                        let ssid = self.hw.identity.ap_ssid();
+                        if let Some(n) = self.network.as_mut() {
+                            n.start_access_point(ssid);
+                        }
+                    }
+                    Some(ButtonAction::FactoryReset) => {
+                        self.stored = Config::default();
+                        fx.push(Effect::PersistConfig(self.stored.clone()));
+                        self.reboot(now, &mut fx);
+                    }
+                    Some(ButtonAction::Nothing) | None => {}
+                }
+            }
+            Event::Lan(lan) => {
+                self.lan = lan.clone();
+                if let Some(n) = self.network.as_mut() {
+                    n.set_lan(lan, now);
+                }
+            }
+            Event::PatchConfig(patch) => {
+                let reply = if !self.running() {
+                    Reply::NotRunning
+                } else {
+                    let res = apply_patch(&self.stored, &patch);
+                    if let Ok(c) = &res {
+                        self.stored = c.clone();
+                        fx.push(Effect::PersistConfig(c.clone()));
+                    }
+                    Reply::Config(res)
+                };
+                fx.push(Effect::Reply(reply));
+            }
+            Event::SoftReset => {
+                if self.running() {
+                    self.reboot(now, &mut fx);
+                }
+            }
+            Event::FirmwareUpdate { version } => {
+                let reply = if self.running() {
+                    Reply::Firmware(self.firmware.start(&version, now))
+                } else {
+                    Reply::NotRunning
+                };
+                fx.push(Effect::Reply(reply));
+            }
+            Event::Mqtt(link) => self.mqtt = link,
+        }
+        self.update_led(now, &mut fx);
+        fx
+    }
+
+    /// The earliest instant at which something changes by itself.
+    pub(super) fn internal_deadline(&self) -> Option<Millis> {
+        let phase = match self.phase {
+            Phase::Booting { until } | Phase::Initialising { until } => Some(until),
+            _ => None,
+        };
+        let running = self.phase == Phase::Running;
+        [
+            phase,
+            self.network.as_ref().and_then(Network::deadline),
+            running.then(|| self.meter.deadline()).flatten(),
+            running.then(|| self.firmware.deadline()).flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Run every internal transition due up to `now`, each at its own instant.
+    fn advance(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+        while let Some(t) = self.internal_deadline().filter(|&t| t <= now) {
+            self.step(t, fx);
+            self.update_led(t, fx);
+        }
+    }
+
+    fn step(&mut self, t: Millis, fx: &mut Vec<Effect>) {
+        match self.phase {
+            Phase::Booting { until } if t >= until => {
+                self.phase = Phase::Initialising {
+                    until: until + INIT_CYCLE_MS,
+                };
+                let settings = net_settings(&self.active);
+                self.network = Some(Network::start(
+                    settings,
+                    self.lan.clone(),
+                    self.hw.identity.mac,
+                    t,
+                ));
+            }
+            Phase::Initialising { until } if t >= until => self.phase = Phase::Running,
+            _ => {}
+        }
+        if let Some(n) = self.network.as_mut() {
+            n.tick(t);
+        }
+        if self.phase == Phase::Running {
+            let mut m = std::mem::take(&mut self.scratch);
+            self.meter.on_tick(t, &mut m);
+            self.meter_effects(&mut m, fx);
+            self.scratch = m;
+            if self.firmware.tick(t) {
+                self.reboot(t, fx);
+            }
+        }
+    }
+
+    fn serial(&mut self, bytes: Vec<u8>, now: Millis, fx: &mut Vec<Effect>) {
+        if self.phase == Phase::Running {
+            let mut m = std::mem::take(&mut self.scratch);
+            self.meter.on_bytes(&bytes, now, &mut m);
+            self.meter_effects(&mut m, fx);
+            self.scratch = m;
+        }
+        if self.power.p1_ext_powered(self.hw.variant) {
+            fx.push(Effect::P1ExtOut(bytes));
+        }
+    }
+
+    fn meter_effects(&mut self, m: &mut Vec<MeterEffect>, fx: &mut Vec<Effect>) {
+        for e in m.drain(..) {
+            match e {
+                MeterEffect::Accepted(values, reading) => {
+                    fx.push(Effect::RegistersChanged(values));
+                    fx.push(Effect::Measurement(reading));
+                }
+                MeterEffect::Rejected(e) => fx.push(Effect::TelegramRejected(e)),
+                MeterEffect::StateChanged(s) => fx.push(Effect::MeterStateChanged(s)),
+            }
+        }
+    }
+
+    /// Power-on or reboot: RAM is cleared, the stored settings are applied.
+    fn boot(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+        self.phase = Phase::Booting {
+            until: now + BOOT_MS,
+        };
+        self.booted_at = now;
+        self.meter = MeterInput::new(self.hw.variant);
+        self.network = None;
+        self.active = self.stored.clone();
+        self.template = self
+            .active
+            .template()
+            .unwrap_or(Template::PhoenixContactEmpro);
+        self.firmware.rebooted();
+        fx.push(Effect::Rebooted);
+        fx.push(Effect::RegistersChanged(*self.meter.values()));
+    }
+
+    fn reboot(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+        self.button.reset();
+        self.boot(now, fx);
+    }
+
+    fn power_off(&mut self, fx: &mut Vec<Effect>) {
+        self.phase = Phase::Off;
+        self.meter = MeterInput::new(self.hw.variant);
+        self.network = None;
+        self.button.reset();
+        self.firmware.power_lost();
+        self.mqtt = Default::default();
+        fx.push(Effect::PoweredOff);
+    }
+
+    /// The pattern the LED must show now.
+    pub(super) fn led_pattern(&self) -> LedPattern {
+        match self.phase {
+            Phase::Off => LedPattern::Off,
+            Phase::Booting { .. } => LedPattern::Booting,
+            Phase::Initialising { .. } => LedPattern::Initialising,
+            Phase::Running => {
+                let net = self.network.as_ref();
+                LedPattern::for_state(
+                    net.is_some_and(|n| n.access_point().is_some()),
+                    self.meter.status().state == MeterState::Receiving,
+                    net.is_some_and(Network::has_ip),
+                )
+            }
+        }
+    }
+
+    fn update_led(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+        let p = self.led_pattern();
+        if self.led.pattern_at(now) != p || self.led.changes().is_empty() {
+            self.led.set(now, p);
+            fx.push(Effect::Led(p));
+        }
+    }
+
+    pub(super) fn build_status(&self, now: Millis) -> Status {
+        let id = &self.hw.identity;
+        let net = self.network.as_ref().map(Network::status);
+        Status {
+            system: SystemStatus {
+                serial: id.serial.clone(),
+                variant: self.hw.variant,
+                firmware: self.firmware.version().to_string(),
+                firmware_update: self.firmware.state().name().to_string(),
+                uptime_s: if self.powered() {
+                    (now - self.booted_at) / 1000
+                } else {
+                    0
+                },
+                hostname: id.hostname(),
+            },
+            meter: MeterReport::from(self.meter.status()),
+            network: match &net {
+                Some(n) => NetworkReport::from(n, self.mqtt.connected),
+                None => NetworkReport::down(self.active.default_net_if == NetIf::WiFi),
+            },
+            mqtt: MqttReport {
+                enabled: self.active.mqtt.enabled,
+                connected: self.mqtt.connected,
+                last_publish: self.mqtt.last_publish.map(|t| t.div_euclid(1000)),
+                dropped: self.mqtt.dropped,
+                error: self.mqtt.error.clone(),
+            },
+            led: LedReport {
+                pattern: self.led_pattern(),
+                colour: self.led.colour_at(now),
+            },
+        }
+    }
+}
+
+/// The network settings a configuration asks for (validated configs only reach here).
+pub fn net_settings(c: &Config) -> NetSettings {
+    let (interface, mode, st) = match c.default_net_if {
+        NetIf::Ethernet => (
+            Interface::Ethernet,
+            c.ethernet.ip_mode,
+            &c.ethernet.static_ipv4,
+        ),
+        NetIf::WiFi => (Interface::WiFi, c.wifi.ip_mode, &c.wifi.static_ipv4),
+    };
+    NetSettings {
+        interface,
+        static_ip: (mode == CfgIpMode::Static).then(|| static_ip(st)).flatten(),
+        wifi_ssid: c.wifi.ssid.clone(),
+        wifi_password: c.wifi.password.clone(),
+    }
+}
+
+fn static_ip(s: &StaticIpv4) -> Option<StaticIp> {
+    let ip = |v: &str| v.parse::<Ipv4Addr>().ok();
+    Some(StaticIp {
+        address: ip(&s.ip_address)?,
+        prefix: s.netmask.parse().unwrap_or(24),
+        gateway: ip(&s.gateway),
+        dns: ip(&s.dns),
+    })
+}
