@@ -2,6 +2,7 @@
 //! injection, and scenario files.
 
 pub mod clock;
+pub mod drive;
 pub mod faults;
 pub mod generator;
 pub mod scenario;
