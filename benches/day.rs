@@ -1,6 +1,7 @@
 //! One simulated day of an SMR 5.0 three-phase meter (86 400 telegrams, one per second) through
 //! the simulator's pipeline: generate (household values at wire resolution) → encode (the
-//! telegram bytes) → frame (the streaming framer, P1 mode) → parse (CRC + `Reading`).
+//! telegram bytes) → device (framer, CRC + parse, acceptance rules, a new register snapshot
+//! per telegram).
 //! `cargo bench --bench day`.
 //!
 //! Before criterion runs, the full day is timed a few times and the best run is printed with
@@ -11,8 +12,10 @@
 //! Adding a stage (e.g. the device): implement [`Stage`] and add ONE line to [`pipeline`].
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use smart_connect_sim::protocol::framer::{Event, Framer, FramerMode};
-use smart_connect_sim::protocol::{MeterKind, ParseOptions, Reading, Telegram};
+use smart_connect_sim::device::config::Config;
+use smart_connect_sim::device::power::PowerInputs;
+use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event as DevEvent, Variant};
+use smart_connect_sim::protocol::{MeterKind, Reading};
 use smart_connect_sim::sim::clock::Millis;
 use smart_connect_sim::sim::generator::{Load, LoadComponent, SyntheticMeter};
 use std::hint::black_box;
@@ -29,7 +32,9 @@ struct Slot {
     at: Millis,
     reading: Option<Reading>,
     bytes: Vec<u8>,
-    parsed: Vec<Telegram>,
+    parsed: Vec<Reading>,
+    /// Register snapshots the device produced for this telegram.
+    snapshots: usize,
 }
 
 /// A step of the pipeline, run once per telegram.
@@ -66,23 +71,30 @@ impl Stage for Encode {
     }
 }
 
-/// The device's input path: a long-lived framer fed the bytes, every frame parsed.
-struct FrameParse {
-    framer: Framer,
-    events: Vec<Event>,
+/// The whole virtual device (booted before the day starts): framer, parser, acceptance
+/// rules, register snapshot, LED and timers, driven at each telegram's instant.
+struct DeviceStage(Device);
+
+impl DeviceStage {
+    fn new() -> Self {
+        let mut d = Device::new(DeviceConfig::new(Variant::P1), Config::default());
+        d.handle(DevEvent::Power(PowerInputs { usb: false, p1_supply: true }), START - 10_000);
+        d.run_until_running(START - 10_000);
+        DeviceStage(d)
+    }
 }
 
-impl Stage for FrameParse {
+impl Stage for DeviceStage {
     fn name(&self) -> &'static str {
-        "frame+parse"
+        "device"
     }
     fn run(&mut self, slot: &mut Slot) {
-        self.framer.push(&slot.bytes, &mut self.events);
-        for ev in self.events.drain(..) {
-            if let Event::Frame(f) = ev {
-                if let Ok(t) = f.parse(ParseOptions::default()) {
-                    slot.parsed.push(t);
-                }
+        let bytes = std::mem::take(&mut slot.bytes);
+        for e in self.0.handle(DevEvent::SerialBytes(bytes), slot.at) {
+            match e {
+                Effect::Measurement(r) => slot.parsed.push(*r),
+                Effect::RegistersChanged(_) => slot.snapshots += 1,
+                _ => {}
             }
         }
     }
@@ -119,10 +131,7 @@ fn pipeline() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(Generate(SyntheticMeter::new(kind, household(), 42, START))),
         Box::new(Encode(kind)),
-        Box::new(FrameParse {
-            framer: Framer::new(FramerMode::P1),
-            events: Vec::with_capacity(4),
-        }),
+        Box::new(DeviceStage::new()),
     ]
 }
 
@@ -140,6 +149,7 @@ fn run_day(stages: &mut [Box<dyn Stage>], mut check: impl FnMut(&Slot)) -> usize
     let mut slot = Slot::default();
     for _ in 0..DAY {
         slot.parsed.clear();
+        slot.snapshots = 0;
         for s in stages.iter_mut() {
             s.run(&mut slot);
         }
@@ -157,7 +167,8 @@ fn sanity() {
     let parsed = run_day(&mut pipeline(), |slot| {
         let r = slot.reading.as_ref().unwrap();
         assert_eq!(slot.parsed.len(), 1, "one telegram per second");
-        assert_eq!(&slot.parsed[0].reading, r, "parse(encode(r)) == r");
+        assert_eq!(&slot.parsed[0], r, "parse(encode(r)) == r");
+        assert_eq!(slot.snapshots, 1, "one register snapshot per telegram");
         export |= r.active_power_w.unwrap() < -1000.0;
         ev |= r.active_power_w.unwrap() > 11_000.0;
         last_at = slot.at;

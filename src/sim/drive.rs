@@ -59,7 +59,7 @@ pub fn register_timeline(s: &Scenario, duration_ms: Millis) -> Timeline {
     let mut meter = s.meter();
     let end = s.start + duration_ms;
     let mut t = Timeline { bytes_hash: FNV_START, telegrams: 0, entries: Vec::new() };
-    let mut record = |fx: Vec<Effect>, t: &mut Timeline, at: Millis| {
+    let record = |fx: Vec<Effect>, t: &mut Timeline, at: Millis| {
         for e in fx {
             if let Effect::RegistersChanged(values) = e {
                 t.entries.push(TimelineEntry { at_ms: at - s.start, values });
