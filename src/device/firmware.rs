@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub const DOWNLOAD_MS: Millis = 4_000;
 pub const VERIFY_MS: Millis = 1_000;
 pub const INSTALL_MS: Millis = 3_000;
+/// How long the device reports `rebooting` before it restarts into the new image, so a client
+/// polling the API can see the state (FW-02).
+pub const REBOOT_MS: Millis = 1_000;
 
 /// A firmware image the update server offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,9 +42,10 @@ pub enum UpdateState {
         version: String,
         until: Millis,
     },
-    /// The device reboots into `version`.
+    /// The device reboots into `version` at `until`.
     Rebooting {
         version: String,
+        until: Millis,
     },
     Failed {
         version: String,
@@ -92,6 +96,12 @@ impl Firmware {
         &self.images
     }
 
+    /// The update server offers `image` from now on (replacing an image of the same version).
+    pub fn offer_image(&mut self, image: FirmwareImage) {
+        self.images.retain(|i| i.version != image.version);
+        self.images.push(image);
+    }
+
     /// Start an update to `version`; refused while one is running.
     pub fn start(&mut self, version: &str, now: Millis) -> Result<(), String> {
         if !matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. }) {
@@ -136,13 +146,14 @@ impl Firmware {
                 UpdateState::Installing { version, until } if now >= *until => {
                     UpdateState::Rebooting {
                         version: version.clone(),
+                        until: until + REBOOT_MS,
                     }
                 }
                 _ => break,
             };
             self.state = next;
         }
-        matches!(self.state, UpdateState::Rebooting { .. })
+        matches!(self.state, UpdateState::Rebooting { until, .. } if now >= until)
     }
 
     /// When `tick` next changes something.
@@ -150,14 +161,15 @@ impl Firmware {
         match &self.state {
             UpdateState::Downloading { until, .. }
             | UpdateState::Verifying { until, .. }
-            | UpdateState::Installing { until, .. } => Some(*until),
+            | UpdateState::Installing { until, .. }
+            | UpdateState::Rebooting { until, .. } => Some(*until),
             _ => None,
         }
     }
 
     /// The reboot happened: run the new version.
     pub fn rebooted(&mut self) {
-        if let UpdateState::Rebooting { version } = &self.state {
+        if let UpdateState::Rebooting { version, .. } = &self.state {
             self.version = version.clone();
             self.state = UpdateState::Idle;
         }
@@ -198,10 +210,30 @@ mod tests {
         assert_eq!(f.state().name(), "verifying");
         assert!(!f.tick(DOWNLOAD_MS + VERIFY_MS));
         assert_eq!(f.state().name(), "installing");
-        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS));
+        assert!(!f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS));
+        assert_eq!(f.state().name(), "rebooting");
+        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         assert_eq!(f.version(), "1.4.2");
         f.rebooted();
         assert_eq!((f.version(), f.state().name()), ("1.5.0", "idle"));
+    }
+
+    #[test]
+    fn an_offered_image_can_be_installed() {
+        let mut f = Firmware::new("1.4.2", Vec::new());
+        f.offer_image(FirmwareImage {
+            version: "1.5.0".into(),
+            good: false,
+        });
+        f.offer_image(FirmwareImage {
+            version: "1.5.0".into(),
+            good: true,
+        });
+        assert_eq!(f.images().len(), 1);
+        f.start("1.5.0", 0).unwrap();
+        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
+        f.rebooted();
+        assert_eq!(f.version(), "1.5.0");
     }
 
     #[test]

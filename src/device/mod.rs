@@ -231,9 +231,15 @@ impl Device {
         self.meter.values()
     }
 
-    /// Running, with an address: Modbus, HTTP and MQTT are served.
+    /// Running, with an address: Modbus, HTTP and MQTT are served. The access point's own
+    /// address counts: in AP mode a phone on `SC-<serial>` reaches the web interface even when
+    /// the device has no client address (NET-07).
     pub fn serving(&self) -> bool {
-        self.phase == Phase::Running && self.network.as_ref().is_some_and(Network::has_ip)
+        self.phase == Phase::Running
+            && self
+                .network
+                .as_ref()
+                .is_some_and(|n| !n.addresses().is_empty())
     }
 
     /// Running (booted), with or without an address.
@@ -260,6 +266,15 @@ impl Device {
 
     pub fn firmware(&self) -> &Firmware {
         &self.firmware
+    }
+
+    /// The update server offers `image` from now on (the surroundings, like the LAN; FW-01/02).
+    pub fn offer_firmware(&mut self, image: FirmwareImage) {
+        self.hw
+            .firmware_images
+            .retain(|i| i.version != image.version);
+        self.hw.firmware_images.push(image.clone());
+        self.firmware.offer_image(image);
     }
 
     /// Every LED pattern change since the device was built.

@@ -91,7 +91,7 @@ impl DeviceWorld {
             Ok("virtual") | Err(_) => {
                 let mut hw = DeviceConfig::new(variant);
                 hw.identity = Identity::from_seed(self.seed);
-                self.target = Some(Box::new(VirtualTarget::new(hw, START)));
+                self.target = Some(Box::new(VirtualTarget::new(hw, START).expect("virtual target")));
             }
             Ok(other) => panic!("SC_TARGET={other}: only the virtual target exists so far"),
         }

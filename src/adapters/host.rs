@@ -1,0 +1,183 @@
+//! The device host: owns the pure `Device`, its clock and its config store; turns events
+//! into effects and carries the effects out for the adapters (the register snapshot the
+//! Modbus server answers from, the P1 ext output, persisted settings). Adapters read the
+//! snapshot without locking the device, so a read never waits for a telegram being parsed
+//! and never mixes two telegrams (MB-08).
+
+use crate::device::config::Config;
+use crate::device::registers::{MeterValues, Template};
+use crate::device::store::ConfigStore;
+use crate::device::{Device, DeviceConfig, Effect, Event};
+use crate::protocol::Reading;
+use crate::sim::clock::{Clock, Millis};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{broadcast, watch};
+
+/// What the network-facing adapters serve, replaced as a whole on every change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served {
+    pub values: MeterValues,
+    pub template: Template,
+    /// Running with an address: Modbus, HTTP and MQTT answer.
+    pub serving: bool,
+    /// Bumped at every (re)boot and power loss: adapters drop their connections.
+    pub generation: u64,
+}
+
+struct Inner {
+    device: Device,
+    store: Option<Box<dyn ConfigStore>>,
+    p1_ext: Vec<u8>,
+    store_error: Option<String>,
+}
+
+/// The host of one device.
+pub struct Host {
+    inner: Mutex<Inner>,
+    clock: Arc<dyn Clock>,
+    served: RwLock<Arc<Served>>,
+    time: watch::Sender<Millis>,
+    measurements: broadcast::Sender<Arc<Reading>>,
+    effects: broadcast::Sender<Arc<Effect>>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("served", &self.served()).finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// A host for a device of `hw` whose stored settings come from `store` (factory
+    /// settings when it is empty; an unreadable store is reported by `store_error`).
+    pub fn new(hw: DeviceConfig, mut store: Option<Box<dyn ConfigStore>>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let mut store_error = None;
+        let stored = match store.as_mut().map(|s| s.load()) {
+            Some(Ok(Some(c))) => c,
+            Some(Err(e)) => {
+                store_error = Some(e.to_string());
+                Config::default()
+            }
+            _ => Config::default(),
+        };
+        let device = Device::new(hw, stored);
+        let served = Served { values: *device.values(), template: Template::PhoenixContactEmpro, serving: false, generation: 0 };
+        let now = clock.now();
+        Arc::new(Host {
+            inner: Mutex::new(Inner { device, store, p1_ext: Vec::new(), store_error }),
+            served: RwLock::new(Arc::new(served)),
+            time: watch::Sender::new(now),
+            clock,
+            measurements: broadcast::channel(256).0,
+            effects: broadcast::channel(1024).0,
+        })
+    }
+
+    /// The host's clock.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// What the adapters serve right now.
+    pub fn served(&self) -> Arc<Served> {
+        self.served.read().map(|s| Arc::clone(&s)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    /// Device time as it advances (adapters use it for their own timeouts, e.g. MB-10).
+    pub fn time(&self) -> watch::Receiver<Millis> {
+        self.time.subscribe()
+    }
+
+    /// One message per valid telegram (MQ-08).
+    pub fn measurements(&self) -> broadcast::Receiver<Arc<Reading>> {
+        self.measurements.subscribe()
+    }
+
+    /// Every effect, for logging and tests of the simulator.
+    pub fn effects(&self) -> broadcast::Receiver<Arc<Effect>> {
+        self.effects.subscribe()
+    }
+
+    /// Feed an event at the clock's current time; returns the effects after carrying them out.
+    pub fn handle(&self, event: Event) -> Vec<Effect> {
+        let now = self.clock.now();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let fx = inner.device.handle(event, now);
+        self.carry_out(&mut inner, &fx);
+        drop(inner);
+        self.time.send_replace(now);
+        fx
+    }
+
+    /// Run `f` with the device (read-only questions: status, config, firmware, LED).
+    pub fn with_device<R>(&self, f: impl FnOnce(&Device) -> R) -> R {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&inner.device)
+    }
+
+    /// Change the device's surroundings that are not events (e.g. images on the update
+    /// server); nothing is served differently until the next event.
+    pub fn with_device_mut<R>(&self, f: impl FnOnce(&mut Device) -> R) -> R {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut inner.device)
+    }
+
+    /// When the device next needs a tick.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.with_device(Device::next_deadline)
+    }
+
+    /// Bytes written to the P1 ext output since the last call.
+    pub fn take_p1_ext(&self) -> Vec<u8> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut inner.p1_ext)
+    }
+
+    /// The last failure to read or write the config store, if any.
+    pub fn store_error(&self) -> Option<String> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).store_error.clone()
+    }
+
+    fn carry_out(&self, inner: &mut Inner, fx: &[Effect]) {
+        let mut changed = false;
+        let mut reboot = false;
+        for e in fx {
+            match e {
+                Effect::P1ExtOut(bytes) => {
+                    // A real P1 ext port is a wire: bytes nobody reads are gone. Keep a bounded tail.
+                    inner.p1_ext.extend_from_slice(bytes);
+                    let excess = inner.p1_ext.len().saturating_sub(1 << 20);
+                    inner.p1_ext.drain(..excess);
+                }
+                Effect::PersistConfig(c) => {
+                    if let Some(store) = inner.store.as_mut() {
+                        inner.store_error = store.save(c).err().map(|e| e.to_string());
+                    }
+                }
+                Effect::Measurement(r) => {
+                    let _ = self.measurements.send(Arc::new((**r).clone()));
+                }
+                Effect::RegistersChanged(_) | Effect::Led(_) | Effect::MeterStateChanged(_) => changed = true,
+                Effect::Rebooted | Effect::PoweredOff => reboot = true,
+                _ => {}
+            }
+            if self.effects.receiver_count() > 0 {
+                let _ = self.effects.send(Arc::new(e.clone()));
+            }
+        }
+        let d = &inner.device;
+        let old = self.served();
+        let serving = d.serving();
+        if changed || reboot || serving != old.serving {
+            let next = Served {
+                values: *d.values(),
+                template: d.active_config().template().unwrap_or(Template::PhoenixContactEmpro),
+                serving,
+                generation: old.generation + u64::from(reboot),
+            };
+            if next != *old {
+                *self.served.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! A Modbus TCP client (tokio-modbus) as a charger uses it: one connection, reconnected when
+//! the device dropped it; any function code (unknown ones are sent raw so the device's
+//! exception can be seen). Used by the conformance steps and the benchmarks.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio_modbus::client::{tcp, Client, Context, Reader};
+use tokio_modbus::prelude::{Request, Slave, SlaveContext};
+
+/// A request with function code `fc` shaped as a client would send it: reads for the read
+/// codes, writes of zeros for the write codes, raw bytes for anything else.
+fn request(fc: u8, addr: u16, qty: u16) -> Request<'static> {
+    match fc {
+        0x01 => Request::ReadCoils(addr, qty),
+        0x02 => Request::ReadDiscreteInputs(addr, qty),
+        0x05 => Request::WriteSingleCoil(addr, false),
+        0x06 => Request::WriteSingleRegister(addr, qty),
+        0x0F => Request::WriteMultipleCoils(addr, vec![false; usize::from(qty.max(1))].into()),
+        0x10 => Request::WriteMultipleRegisters(addr, vec![0; usize::from(qty.max(1))].into()),
+        other => {
+            let mut body = addr.to_be_bytes().to_vec();
+            body.extend(qty.to_be_bytes());
+            Request::Custom(other, body.into())
+        }
+    }
+}
+
+/// The device's answer: registers, or the exception code.
+pub type Reply = Result<Vec<u16>, u8>;
+
+/// How long to wait for a connection or an answer before calling the device unresponsive.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct ModbusClient {
+    addr: SocketAddr,
+    ctx: Option<Context>,
+}
+
+impl std::fmt::Debug for ModbusClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModbusClient").field("addr", &self.addr).field("connected", &self.ctx.is_some()).finish()
+    }
+}
+
+impl ModbusClient {
+    pub fn new(addr: SocketAddr) -> Self {
+        ModbusClient { addr, ctx: None }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Drop the connection (the next read reconnects).
+    pub async fn disconnect(&mut self) {
+        if let Some(mut c) = self.ctx.take() {
+            let _ = c.disconnect().await;
+        }
+    }
+
+    /// Read `qty` registers at `addr` with function code `fc` from unit `unit`; reconnects
+    /// once if the connection was closed.
+    pub async fn read(&mut self, fc: u8, unit: u8, addr: u16, qty: u16) -> io::Result<Reply> {
+        match self.try_read(fc, unit, addr, qty).await {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                self.ctx = None;
+                self.try_read(fc, unit, addr, qty).await
+            }
+        }
+    }
+
+    async fn try_read(&mut self, fc: u8, unit: u8, addr: u16, qty: u16) -> io::Result<Reply> {
+        if self.ctx.is_none() {
+            let ctx = tokio::time::timeout(TIMEOUT, tcp::connect(self.addr))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {}", self.addr)))??;
+            self.ctx = Some(ctx);
+        }
+        let ctx = self.ctx.as_mut().expect("connected above");
+        ctx.set_slave(Slave(unit));
+        let call = async {
+            match fc {
+                3 => ctx.read_holding_registers(addr, qty).await,
+                4 => ctx.read_input_registers(addr, qty).await,
+                other => ctx.call(request(other, addr, qty)).await.map(|r| r.map(|_| Vec::new())),
+            }
+        };
+        let res = tokio::time::timeout(TIMEOUT, call)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no Modbus answer"))?;
+        match res {
+            Ok(Ok(words)) => Ok(Ok(words)),
+            Ok(Err(exc)) => Ok(Err(u8::from(exc))),
+            Err(e) => {
+                self.ctx = None;
+                Err(io::Error::other(e.to_string()))
+            }
+        }
+    }
+}

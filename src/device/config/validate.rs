@@ -1,0 +1,199 @@
+//! Field checks of a configuration: `Config::validate` (every value, first error in
+//! document order, secrets not echoed) and the string checkers it uses (Wi-Fi passphrase,
+//! IPv4 address, netmask prefix, broker URL), public for the property tests.
+
+use super::{Config, ConfigError, IpMode, NetIf, StaticIpv4};
+use serde_json::{json, Value};
+
+impl Config {
+    /// Check every value; the first error in document order.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.template()?;
+        let eth = &self.ethernet;
+        eth.static_ipv4.validate("/Ethernet", eth.ip_mode)?;
+        let w = &self.wifi;
+        let ssid_err = |m: &str| Err(ConfigError::new("/WiFi/SSID", m, json!(w.ssid)));
+        if w.ssid.len() > 32 {
+            return ssid_err("must be at most 32 bytes");
+        }
+        if w.ssid.is_empty() && self.default_net_if == NetIf::WiFi {
+            return ssid_err("required when /DefaultNetIf is \"WiFi\"");
+        }
+        check_wpa_psk(&w.password)
+            .map_err(|e| ConfigError::new("/WiFi/Password", e, Value::Null))?;
+        w.static_ipv4.validate("/WiFi", w.ip_mode)?;
+        let m = &self.mqtt;
+        check_broker(&m.broker)
+            .map_err(|e| ConfigError::new("/MQTT/Broker", e, json!(m.broker)))?;
+        let site_ok = (1..=64).contains(&m.site.len())
+            && m.site
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !site_ok {
+            let msg = "must be 1..64 characters of A-Z a-z 0-9 _ - (it is one MQTT topic level)";
+            return Err(ConfigError::new("/MQTT/Site", msg, json!(m.site)));
+        }
+        for (ptr, s, secret) in [
+            ("/MQTT/Username", &m.username, false),
+            ("/MQTT/Password", &m.password, true),
+        ] {
+            let n = s.chars().count();
+            if n > 128 {
+                let v = if secret { Value::Null } else { json!(s) };
+                return Err(ConfigError::new(
+                    ptr,
+                    format!("must be at most 128 characters, got {n}"),
+                    v,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StaticIpv4 {
+    /// `base` is the interface's pointer; `IpAddress` and `Netmask` are required in Static mode.
+    fn validate(&self, base: &str, mode: IpMode) -> Result<(), ConfigError> {
+        type Check = fn(&str) -> Result<(), String>;
+        let fields: [(&str, &String, Check, bool); 4] = [
+            ("IpAddress", &self.ip_address, check_ipv4, true),
+            ("Netmask", &self.netmask, check_prefix, true),
+            ("Gateway", &self.gateway, check_ipv4, false),
+            ("DNS", &self.dns, check_ipv4, false),
+        ];
+        for (name, value, check, required) in fields {
+            let ptr = format!("{base}/StaticIPv4/{name}");
+            if value.is_empty() {
+                if required && mode == IpMode::Static {
+                    let msg = format!("required when {base}/IpMode is \"Static\"");
+                    return Err(ConfigError::new(ptr, msg, json!(value)));
+                }
+            } else {
+                check(value).map_err(|e| ConfigError::new(ptr, e, json!(value)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A Wi-Fi password: empty (not set) or a WPA2-PSK passphrase of 8..=63 printable ASCII.
+pub fn check_wpa_psk(s: &str) -> Result<(), String> {
+    let ok = s.is_empty()
+        || ((8..=63).contains(&s.len()) && s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "must be empty or 8..63 printable ASCII characters (WPA2-PSK); got {} characters",
+            s.chars().count()
+        )),
+    }
+}
+
+/// An IPv4 address in dotted-quad form: four decimal octets 0..=255, no signs, no leading zeros
+/// (ambiguous: octal on some stacks), no spaces. IPv6 is refused as such (NET-04).
+pub fn check_ipv4(s: &str) -> Result<(), String> {
+    if s.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::Ipv6Addr>()
+        .is_ok()
+    {
+        return Err("IPv6 is not supported; give an IPv4 address like 192.168.1.10".into());
+    }
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 4 {
+        return Err(format!(
+            "must be an IPv4 address of 4 numbers 0..255 separated by dots (e.g. 192.168.1.10), \
+             got {} part(s)",
+            parts.len()
+        ));
+    }
+    for p in parts {
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("octet {p:?} is not a decimal number 0..255"));
+        }
+        if p.len() > 1 && p.starts_with('0') {
+            return Err(format!("octet {p:?} has a leading zero"));
+        }
+        if p.parse::<u16>().map_or(true, |n| n > 255) {
+            return Err(format!("octet {p} is greater than 255"));
+        }
+    }
+    Ok(())
+}
+
+/// A netmask as a prefix length string `"0"`..`"32"`. A dotted mask is refused with a hint.
+pub fn check_prefix(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 2
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && !(s.len() == 2 && s.starts_with('0'))
+        && s.parse::<u8>().is_ok_and(|n| n <= 32);
+    if ok {
+        return Ok(());
+    }
+    let mut msg = String::from("must be a prefix length \"0\"..\"32\" as a string (e.g. \"24\")");
+    if check_ipv4(s).is_ok() {
+        let m = s
+            .split('.')
+            .fold(0u32, |acc, o| acc << 8 | o.parse::<u32>().unwrap_or(0));
+        if m.leading_ones() + m.trailing_zeros() == 32 {
+            msg += &format!("; for {s} write \"{}\"", m.leading_ones());
+        }
+    }
+    Err(msg)
+}
+
+/// `mqtt://` or `mqtts://`, a host name or IPv4 address, an optional `:port` 1..=65535, and
+/// nothing else (no credentials, path, query or fragment).
+pub fn check_broker(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("mqtts://")
+        .or_else(|| s.strip_prefix("mqtt://"))
+        .ok_or("must start with mqtt:// or mqtts:// (e.g. mqtts://broker.example.com:8883)")?;
+    if rest.contains('@') {
+        return Err("no credentials in the URL: use /MQTT/Username and /MQTT/Password".into());
+    }
+    if let Some(c) = rest.chars().find(|c| matches!(c, '/' | '?' | '#')) {
+        return Err(format!("must be scheme://host[:port] only, found {c:?}"));
+    }
+    if rest.starts_with('[') || rest.matches(':').count() > 1 {
+        return Err("IPv6 is not supported; give a host name or IPv4 address".into());
+    }
+    let (host, port) = match rest.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    check_host(host)?;
+    if let Some(p) = port {
+        let ok = !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && !p.starts_with('0')
+            && p.parse::<u16>().is_ok();
+        if !ok {
+            return Err(format!("port {p:?} must be a number 1..65535"));
+        }
+    }
+    Ok(())
+}
+
+/// A DNS host name (RFC 1123 labels) or, when the last label is numeric, an IPv4 address.
+fn check_host(h: &str) -> Result<(), String> {
+    if h.is_empty() {
+        return Err("the host name is missing".into());
+    }
+    if h.rsplit('.')
+        .next()
+        .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return check_ipv4(h).map_err(|e| format!("host {h}: {e}"));
+    }
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if h.len() > 253 || !h.split('.').all(label_ok) {
+        return Err(format!("host {h:?} is not a valid host name"));
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The meter's cumulative registers: energy import/export per tariff and gas volume,
+//! integrated between telegrams, with the tariff schedule (NL, BE, TIC) and the daily gas
+//! flow profile that drive them.
+
+use super::local_time::minute_and_weekday;
+use super::SyntheticMeter;
+use crate::protocol::MeterKind;
+use crate::sim::clock::Millis;
+
+/// Cumulative registers, in Wh and m³, unquantised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Counters {
+    pub(super) import_wh: [f64; 2],
+    pub(super) export_wh: [f64; 2],
+    pub(super) gas_m3: f64,
+}
+
+impl Counters {
+    /// The registers after `dt_ms` at `watts` (net, signed) on `tariff`, gas at `gas_m3h`.
+    pub(super) fn advanced(mut self, watts: f64, dt_ms: i64, tariff: usize, gas_m3h: f64) -> Self {
+        if dt_ms > 0 {
+            let h = dt_ms as f64 / 3_600_000.0;
+            if watts > 0.0 {
+                self.import_wh[tariff] += watts * h;
+            } else {
+                self.export_wh[tariff] += -watts * h;
+            }
+            self.gas_m3 += gas_m3h * h;
+        }
+        self
+    }
+}
+
+impl SyntheticMeter {
+    /// Tariff register (0 = tariff 1, 1 = tariff 2) counting at `t`. NL: tariff 1 is the low
+    /// tariff (23:00–07:00 and weekends); BE (e-MUCS): tariff 1 is day (07:00–22:00 weekdays);
+    /// TIC: one index (BASE/EAST).
+    pub(super) fn tariff(&mut self, t: Millis) -> usize {
+        let (min, wd) = minute_and_weekday(self.local.local_ms(t));
+        let hour = (min / 60.0) as u32;
+        match self.kind {
+            MeterKind::Tic(_) => 0,
+            MeterKind::Dsmr(crate::protocol::dsmr::DsmrKind::Emucs) => {
+                usize::from(!(wd < 5 && (7..22).contains(&hour)))
+            }
+            MeterKind::Dsmr(_) => usize::from(wd < 5 && (7..23).contains(&hour)),
+        }
+    }
+
+    /// Gas flow at `t`, m³/h: more in the morning and evening, less at night.
+    pub(super) fn gas_rate(&mut self, t: Millis) -> f64 {
+        let (min, _) = minute_and_weekday(self.local.local_ms(t));
+        let factor = match (min / 60.0) as u32 {
+            0..=5 => 0.4,
+            6..=8 => 2.5,
+            17..=21 => 2.0,
+            _ => 0.8,
+        };
+        self.gas_m3h * factor
+    }
+}
