@@ -4,3 +4,4 @@
 pub mod host;
 pub mod modbus;
 pub mod modbus_client;
+pub mod runner;

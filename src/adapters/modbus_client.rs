@@ -35,6 +35,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ModbusClient {
     addr: SocketAddr,
     ctx: Option<Context>,
+    /// A connection was made at least once.
+    used: bool,
 }
 
 impl std::fmt::Debug for ModbusClient {
@@ -45,7 +47,7 @@ impl std::fmt::Debug for ModbusClient {
 
 impl ModbusClient {
     pub fn new(addr: SocketAddr) -> Self {
-        ModbusClient { addr, ctx: None }
+        ModbusClient { addr, ctx: None, used: false }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -71,12 +73,22 @@ impl ModbusClient {
         }
     }
 
+    /// Like `read` but never reconnects a connection the device closed: a closed connection
+    /// is an error, so a test can see that the device dropped it.
+    pub async fn read_once(&mut self, fc: u8, unit: u8, addr: u16, qty: u16) -> io::Result<Reply> {
+        if self.ctx.is_none() && self.used {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "the connection was closed"));
+        }
+        self.try_read(fc, unit, addr, qty).await
+    }
+
     async fn try_read(&mut self, fc: u8, unit: u8, addr: u16, qty: u16) -> io::Result<Reply> {
         if self.ctx.is_none() {
             let ctx = tokio::time::timeout(TIMEOUT, tcp::connect(self.addr))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {}", self.addr)))??;
             self.ctx = Some(ctx);
+            self.used = true;
         }
         let ctx = self.ctx.as_mut().expect("connected above");
         ctx.set_slave(Slave(unit));

@@ -4,6 +4,7 @@ pub mod coverage;
 pub mod generate;
 pub mod parse;
 pub mod replay;
+pub mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the virtual device on real ports (Modbus TCP) with a synthetic or captured meter.
+    Run(run::RunArgs),
     /// Decode P1 telegrams and TIC frames to JSON lines (one object per telegram).
     Parse(parse::ParseArgs),
     /// Requirement-ID coverage table of the last conformance run (markdown).
@@ -32,6 +35,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Parse(args) => parse::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Replay(args) => replay::run(&args),

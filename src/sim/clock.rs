@@ -65,6 +65,18 @@ impl SystemClock {
     }
 }
 
+impl SystemClock {
+    /// Like `new`, but the clock reads `start` now (a scenario's date) and runs from there.
+    pub fn starting_at(start: Millis, speed: f64) -> Self {
+        SystemClock { origin_wall: start, origin: std::time::Instant::now(), speed: speed.max(0.0) }
+    }
+
+    /// How fast the clock runs compared with real time.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
         self.origin_wall + (self.origin.elapsed().as_secs_f64() * 1000.0 * self.speed) as i64

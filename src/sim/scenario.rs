@@ -23,7 +23,7 @@
 //! ```                                                         # mqtt: embedded|off|URL
 //!
 //! Validation runs in two passes: the first reads `variant`, `meter` and `phases`; the second
-//! reads everything, checking each value against them where it stands (see `de.rs`).
+//! reads everything, checking each value against them where it stands (see `de/mod.rs`).
 
 mod de;
 #[cfg(test)]

@@ -1,0 +1,252 @@
+//! `smart-connect-sim run`: the virtual Smart Connect on real ports for charger developers.
+//! With no arguments: an SMR 5.0 three-phase household, USB-C powered on a DHCP LAN, Modbus
+//! on 127.0.0.1:5020 (502 needs privileges), real time. A scenario, `--meter`, `--seed`,
+//! `--speed` and `--feed` change that; the banner prints what runs where.
+
+use crate::adapters::host::Host;
+use crate::adapters::modbus::ModbusServer;
+use crate::adapters::runner::{feed_file, feed_meter, feed_tcp, tick_loop, Pace};
+use crate::device::identity::Identity;
+use crate::device::power::PowerInputs;
+use crate::device::store::{ConfigStore, FileStore};
+use crate::device::{DeviceConfig, Effect, Event, Variant};
+use crate::protocol::MeterKind;
+use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock};
+use crate::sim::drive::meter_supplies_power;
+use crate::sim::faults::FaultyMeter;
+use crate::sim::generator::{Load, SyntheticMeter};
+use crate::sim::scenario::{self, Scenario};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (scenarios/*.yaml): meter, load, faults, seed, start, power.
+    pub scenario: Option<PathBuf>,
+    /// Meter kind (overrides the scenario's): smr5, smr5-1ph, dsmr42, emucs, tic-historic, …
+    #[arg(long, value_parser = parse_meter)]
+    pub meter: Option<MeterKind>,
+    /// Seed for the meter's values and the device's identity (serial, password).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Modbus TCP address (the real device uses port 502).
+    #[arg(long, default_value = "127.0.0.1:5020")]
+    pub modbus: SocketAddr,
+    /// Device time speed: `1` real time, `10` ten times faster, `max` as fast as possible.
+    #[arg(long, default_value = "1")]
+    pub speed: String,
+    /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH` or `tcp:HOST:PORT`.
+    #[arg(long)]
+    pub feed: Option<String>,
+    /// Stop after this much device time (e.g. `90s`, `1h`); default: run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Millis>,
+    /// Folder for the device's persistent settings (default: a folder per serial in the temp dir).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+}
+
+fn parse_meter(s: &str) -> Result<MeterKind, String> {
+    MeterKind::from_name(s).ok_or_else(|| format!("unknown meter `{s}`; valid meters: {}", MeterKind::names()))
+}
+
+/// Everything `run` decided before starting.
+struct Plan {
+    scenario: Option<Scenario>,
+    kind: MeterKind,
+    seed: u64,
+    variant: Variant,
+    usb: bool,
+    speed: Option<f64>,
+}
+
+fn plan(args: &RunArgs) -> Result<Plan, String> {
+    let scenario = match &args.scenario {
+        Some(p) => Some(scenario::load(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let kind = args
+        .meter
+        .or(scenario.as_ref().map(|s| s.meter_kind))
+        .unwrap_or(MeterKind::Dsmr(crate::protocol::dsmr::DsmrKind::Smr5ThreePhase));
+    let variant = match kind {
+        MeterKind::Dsmr(_) => Variant::P1,
+        MeterKind::Tic(_) => Variant::Tic,
+    };
+    let speed = match args.speed.as_str() {
+        "max" => None,
+        s => Some(s.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or(format!("--speed {s}: a positive number or `max`"))?),
+    };
+    Ok(Plan {
+        seed: args.seed.or(scenario.as_ref().map(|s| s.seed)).unwrap_or(1),
+        usb: scenario.as_ref().is_none_or(|s| s.device.usb_power),
+        scenario,
+        kind,
+        variant,
+        speed,
+    })
+}
+
+pub fn run(args: &RunArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let plan = match plan(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("smart-connect-sim run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smart-connect-sim run: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(serve(args, plan)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smart-connect-sim run: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
+    let identity = Identity::from_seed(plan.seed);
+    let start = plan.scenario.as_ref().map_or_else(|| SystemClock::new(1.0).now(), |s| s.start);
+    let (clock, pace): (Arc<dyn Clock>, Pace) = match plan.speed {
+        Some(speed) => (Arc::new(SystemClock::starting_at(start, speed)), Pace::RealTime { speed }),
+        None => {
+            let c = VirtualClock::new(start);
+            (Arc::new(c.clone()), Pace::Max(c))
+        }
+    };
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("smart-connect-sim-{}", identity.serial)));
+    std::fs::create_dir_all(&state_dir).map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    let store: Box<dyn ConfigStore> = Box::new(FileStore::new(state_dir.join("config.json")));
+    let mut hw = DeviceConfig::new(plan.variant);
+    hw.identity = identity.clone();
+    let host = Host::new(hw, Some(store), clock);
+    if let Some(e) = host.store_error() {
+        tracing::warn!("stored settings ignored, factory settings used: {e}");
+    }
+    let listener = tokio::net::TcpListener::bind(args.modbus).await.map_err(|e| bind_error(args.modbus, e))?;
+    let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
+    banner(&plan, &identity, modbus.local_addr(), &state_dir, args);
+    let effects = host.effects();
+    tokio::spawn(log_effects(effects));
+    host.handle(Event::Power(PowerInputs { usb: plan.usb, p1_supply: meter_supplies_power(plan.kind) }));
+    if plan.speed.is_some() {
+        tokio::spawn(tick_loop(Arc::clone(&host), pace.clone()));
+    }
+    let until = args.duration.map(|d| start + d);
+    let feed = feed_task(args, &plan, Arc::clone(&host), pace.clone(), start, until)?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            r.map_err(|e| e.to_string())?;
+            tracing::info!("Ctrl-C: stopping");
+        }
+        () = feed => {
+            match until {
+                Some(u) => {
+                    pace.until(&host, u).await;
+                    tracing::info!("{} of device time done: stopping", args.speed);
+                }
+                None => {
+                    tracing::info!("meter feed ended; still serving (Ctrl-C to stop)");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    drop(modbus);
+    Ok(())
+}
+
+fn feed_task(
+    args: &RunArgs,
+    plan: &Plan,
+    host: Arc<Host>,
+    pace: Pace,
+    start: Millis,
+    until: Option<Millis>,
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, String> {
+    Ok(match args.feed.as_deref() {
+        None => {
+            let meter = match &plan.scenario {
+                Some(s) => s.try_meter().map_err(|e| e.to_string())?,
+                None => {
+                    let load = Load::Household(crate::cli::generate::default_load());
+                    FaultyMeter::new(SyntheticMeter::new(plan.kind, load, plan.seed, start), Vec::new()).map_err(|e| e.to_string())?
+                }
+            };
+            Box::pin(feed_meter(host, meter, pace, until))
+        }
+        Some(f) if f.starts_with("file:") => {
+            let path = &f[5..];
+            let bytes = std::fs::read(path).map_err(|e| format!("--feed {f}: {e}"))?;
+            Box::pin(feed_file(host, bytes, pace, plan.kind.interval_ms()))
+        }
+        Some(f) if f.starts_with("tcp:") => {
+            let addr = f[4..].to_string();
+            Box::pin(async move {
+                if let Err(e) = feed_tcp(host, addr.clone()).await {
+                    tracing::error!("meter feed tcp:{addr}: {e}");
+                }
+            })
+        }
+        Some(f) => return Err(format!("--feed {f}: expected file:PATH or tcp:HOST:PORT")),
+    })
+}
+
+fn bind_error(addr: SocketAddr, e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("cannot listen on {addr}: ports below 1024 need privileges (run as root or with CAP_NET_BIND_SERVICE, or use --modbus 127.0.0.1:5020)")
+    } else {
+        format!("cannot listen on {addr}: {e}")
+    }
+}
+
+fn banner(plan: &Plan, id: &Identity, modbus: SocketAddr, state: &std::path::Path, args: &RunArgs) {
+    let feed = args.feed.clone().unwrap_or_else(|| format!("synthetic {} meter, seed {}", plan.kind.name(), plan.seed));
+    println!("Virtual Smart Connect {} — serial {}", plan.variant.label(), id.serial);
+    println!("  meter        {feed}");
+    if let Some(s) = &plan.scenario {
+        println!("  scenario     {} ({} faults)", s.name, s.faults.len());
+    }
+    println!("  power        {}", if plan.usb { "USB-C" } else { "P1 port only" });
+    println!("  Modbus TCP   {modbus}  (EMPro map: 0x8006 V L1 … 0x8016 total W, CD-AB floats)");
+    println!("  HTTP login   user / {}", id.label_password);
+    println!("  hostname     {}  (mDNS smart-connect.local)", id.hostname());
+    println!("  speed        {}", if plan.speed.is_none() { "max".to_string() } else { format!("{}x", args.speed) });
+    println!("  settings     {}", state.display());
+    println!("  Ctrl-C stops.");
+}
+
+/// Log what the device does: telegrams, rejections, meter state and LED changes.
+async fn log_effects(mut rx: tokio::sync::broadcast::Receiver<Arc<Effect>>) {
+    loop {
+        match rx.recv().await {
+            Ok(e) => match &*e {
+                Effect::Measurement(r) => tracing::debug!("telegram: {} W total", r.active_power_w.unwrap_or(0.0)),
+                Effect::TelegramRejected(err) => tracing::warn!("telegram rejected: {err}"),
+                Effect::MeterStateChanged(s) => tracing::info!("meter: {s:?}"),
+                Effect::Led(p) => tracing::info!("LED: {p:?}"),
+                Effect::Rebooted => tracing::info!("device (re)booting"),
+                Effect::PoweredOff => tracing::info!("device powered off"),
+                _ => {}
+            },
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::debug!("log skipped {n} events"),
+            Err(_) => return,
+        }
+    }
+}
