@@ -67,9 +67,19 @@ pub async fn feed_meter(host: Arc<Host>, mut meter: FaultyMeter, pace: Pace, unt
     }
 }
 
-/// Replay a capture: every frame (and any bytes between frames) in order, one frame per
-/// `interval_ms`, starting now.
+/// Wait (in device time) until the device has booted, so a replayed capture is not lost.
+pub async fn until_running(host: &Host, pace: &Pace) {
+    while !host.with_device(|d| d.running()) {
+        let t = host.now() + 100;
+        pace.until(host, t).await;
+        host.handle(Event::Tick);
+    }
+}
+
+/// Replay a capture once the device runs: every frame (and any bytes between frames) in
+/// order, one frame per `interval_ms`.
 pub async fn feed_file(host: Arc<Host>, bytes: Vec<u8>, pace: Pace, interval_ms: Millis) {
+    until_running(&host, &pace).await;
     let mut t = host.now();
     let mut pos = 0;
     for ev in frame_all(&bytes, FramerMode::Auto) {
