@@ -8,6 +8,7 @@ pub mod config;
 pub mod firmware;
 pub mod identity;
 pub mod led;
+pub mod measurement;
 mod lifecycle;
 pub mod meter;
 pub mod network;
