@@ -42,7 +42,17 @@ impl ModbusServer {
             let on_connected = |stream: TcpStream, peer: SocketAddr| {
                 let host = Arc::clone(&host);
                 let slot = Arc::clone(&slot);
-                async move { Ok(connect(host, slot, stream, peer)) }
+                async move {
+                    // A client that has just closed may not have been seen yet by its
+                    // connection task: give it a few turns before calling the slot busy.
+                    for _ in 0..8 {
+                        if !slot.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(connect(host, slot, stream, peer))
+                }
             };
             let on_error = |e: io::Error| tracing::debug!("modbus connection closed: {e}");
             if let Err(e) = server.serve(&on_connected, on_error).await {
