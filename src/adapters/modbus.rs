@@ -12,7 +12,7 @@ use std::future::{ready, Future, Ready};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -36,7 +36,7 @@ impl ModbusServer {
     /// Serve `host` on `listener` (bind port 0 in tests).
     pub fn start(host: Arc<Host>, listener: TcpListener) -> io::Result<Self> {
         let addr = listener.local_addr()?;
-        let slot = Arc::new(AtomicBool::new(false));
+        let slot = Arc::new(Slot::default());
         let task = tokio::spawn(async move {
             let server = Server::new(listener);
             let on_connected = |stream: TcpStream, peer: SocketAddr| {
@@ -46,7 +46,7 @@ impl ModbusServer {
                     // A client that has just closed may not have been seen yet by its
                     // connection task: give it a few turns before calling the slot busy.
                     for _ in 0..8 {
-                        if !slot.load(Ordering::SeqCst) {
+                        if !slot.busy(host.now()) {
                             break;
                         }
                         tokio::task::yield_now().await;
@@ -73,31 +73,69 @@ impl Drop for ModbusServer {
     }
 }
 
+/// The single client slot (MB-02): who holds it and when they last sent something.
+#[derive(Default)]
+struct Slot {
+    holder: std::sync::Mutex<Option<Holder>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+struct Holder {
+    id: u64,
+    last: Arc<AtomicI64>,
+    stop: CancellationToken,
+}
+
+impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Holder>> {
+        self.holder.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held by a client that is not idle past `IDLE_MS` at device time `now`.
+    fn busy(&self, now: Millis) -> bool {
+        self.lock().as_ref().is_some_and(|h| now - h.last.load(Ordering::SeqCst) < IDLE_MS)
+    }
+
+    /// Take the slot: a holder idle for `IDLE_MS` is dropped first (MB-10). `None` if busy.
+    fn take(&self, now: Millis) -> Option<(u64, Arc<AtomicI64>, CancellationToken)> {
+        let mut h = self.lock();
+        if let Some(old) = h.as_ref() {
+            if now - old.last.load(Ordering::SeqCst) < IDLE_MS {
+                return None;
+            }
+            old.stop.cancel();
+        }
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let last = Arc::new(AtomicI64::new(now));
+        let stop = CancellationToken::new();
+        *h = Some(Holder { id, last: Arc::clone(&last), stop: stop.clone() });
+        Some((id, last, stop))
+    }
+
+    fn release(&self, id: u64) {
+        let mut h = self.lock();
+        if h.as_ref().is_some_and(|x| x.id == id) {
+            *h = None;
+        }
+    }
+}
+
 /// Accept or refuse a connection: refused (closed at once) when the device does not serve
 /// or another client holds the slot.
-fn connect(host: Arc<Host>, slot: Arc<AtomicBool>, stream: TcpStream, peer: SocketAddr) -> Option<(Service, Guarded)> {
+fn connect(host: Arc<Host>, slot: Arc<Slot>, stream: TcpStream, peer: SocketAddr) -> Option<(Service, Guarded)> {
     let served = host.served();
     if !served.serving {
         tracing::info!("modbus: {peer} refused, device not serving");
         return None;
     }
-    if slot.swap(true, Ordering::SeqCst) {
+    let Some((id, last, stop)) = slot.take(host.now()) else {
         tracing::info!("modbus: {peer} refused, another client is connected (MB-02)");
         return None;
-    }
+    };
     tracing::info!("modbus: {peer} connected");
     let _ = stream.set_nodelay(true);
-    let last = Arc::new(AtomicI64::new(host.now()));
-    let stop = CancellationToken::new();
     tokio::spawn(watchdog(Arc::clone(&host), Arc::clone(&last), stop.clone(), served.generation, peer));
-    let guarded = Guarded {
-        stream,
-        host: Arc::clone(&host),
-        last,
-        stopped: Box::pin(stop.clone().cancelled_owned()),
-        stop,
-        slot,
-    };
+    let guarded = Guarded { stream, host: Arc::clone(&host), last, stopped: Box::pin(stop.clone().cancelled_owned()), stop, slot, id };
     Some((Service { host }, guarded))
 }
 
@@ -123,26 +161,32 @@ async fn watchdog(host: Arc<Host>, last: Arc<AtomicI64>, stop: CancellationToken
     stop.cancel();
 }
 
-/// The connection's stream: notes activity, reads end when the watchdog stops it, and the
-/// single client slot is released when the connection goes away.
+/// The connection's stream: notes activity, reads end when the watchdog stops it or the
+/// client has been idle too long, and the single client slot is released when the
+/// connection goes away.
 struct Guarded {
     stream: TcpStream,
     host: Arc<Host>,
     last: Arc<AtomicI64>,
     stopped: Pin<Box<WaitForCancellationFutureOwned>>,
     stop: CancellationToken,
-    slot: Arc<AtomicBool>,
+    slot: Arc<Slot>,
+    id: u64,
 }
 
 impl Drop for Guarded {
     fn drop(&mut self) {
         self.stop.cancel();
-        self.slot.store(false, Ordering::SeqCst);
+        self.slot.release(self.id);
     }
 }
 
 impl AsyncRead for Guarded {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        // Whatever the watchdog has or has not seen yet: an expired client is not answered.
+        if self.host.now() - self.last.load(Ordering::SeqCst) >= IDLE_MS {
+            self.stop.cancel();
+        }
         if self.stopped.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Ok(())); // end of stream: the server closes the connection
         }

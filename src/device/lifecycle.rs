@@ -102,7 +102,7 @@ impl Device {
         [
             phase,
             self.network.as_ref().and_then(Network::deadline),
-            running.then(|| self.meter.deadline()).flatten(),
+            self.meter_listening().then(|| self.meter.deadline()).flatten(),
             running.then(|| self.firmware.deadline()).flatten(),
         ]
         .into_iter()
@@ -138,19 +138,25 @@ impl Device {
         if let Some(n) = self.network.as_mut() {
             n.tick(t);
         }
-        if self.phase == Phase::Running {
+        if self.meter_listening() {
             let mut m = std::mem::take(&mut self.scratch);
             self.meter.on_tick(t, &mut m);
             self.meter_effects(&mut m, fx);
             self.scratch = m;
-            if self.firmware.tick(t) {
-                self.reboot(t, fx);
-            }
+        }
+        if self.phase == Phase::Running && self.firmware.tick(t) {
+            self.reboot(t, fx);
         }
     }
 
+    /// The meter input listens from the end of the red boot phase: telegrams that arrive
+    /// while the colours cycle count, so the LED can end the cycle in green (LED-09).
+    fn meter_listening(&self) -> bool {
+        matches!(self.phase, Phase::Initialising { .. } | Phase::Running)
+    }
+
     fn serial(&mut self, bytes: Vec<u8>, now: Millis, fx: &mut Vec<Effect>) {
-        if self.phase == Phase::Running {
+        if self.meter_listening() {
             let mut m = std::mem::take(&mut self.scratch);
             self.meter.on_bytes(&bytes, now, &mut m);
             self.meter_effects(&mut m, fx);

@@ -100,12 +100,12 @@ mod tests {
     }
 
     #[test]
-    fn telegrams_during_boot_are_not_read() {
+    fn telegrams_during_the_red_boot_phase_are_not_read() {
         let s = load("smr5-household.yaml");
         let t = register_timeline(&s, 10_000);
-        // Nothing is read until the device runs, 5 s after power-on.
+        // Nothing is read during the red boot phase, 3 s after power-on (LED-02).
         assert!(t.telegrams >= 10);
-        assert!(t.entries[0].at_ms >= 5_000, "{:?}", t.entries[0]);
+        assert!(t.entries[0].at_ms >= 3_000, "{:?}", t.entries[0]);
     }
 
     #[test]

@@ -1,6 +1,14 @@
 //! Step definitions of the conformance suite, grouped by what they touch.
 
+pub mod bench;
+pub mod button;
+pub mod chargers;
+pub mod config;
+pub mod firmware;
+pub mod led;
 pub mod meter;
+pub mod network;
+pub mod power;
 pub mod registers;
 pub mod setup;
 pub mod status;

@@ -70,6 +70,12 @@ pub struct DeviceWorld {
     pub refusal: Option<String>,
     /// USB-C power is plugged in.
     pub usb: bool,
+    /// What the power, LED, button, network, firmware and config steps remember.
+    pub bench: super::bench::Bench,
+    /// Chargers with their own Modbus connection (the first is "the first charger").
+    pub chargers: Vec<smart_connect_sim::adapters::modbus_client::ModbusClient>,
+    /// A charger that tries to connect while another holds the slot.
+    pub second: Option<smart_connect_sim::adapters::modbus_client::ModbusClient>,
 }
 
 impl DeviceWorld {
@@ -82,6 +88,9 @@ impl DeviceWorld {
             last_reading: None,
             refusal: None,
             usb: false,
+            bench: Default::default(),
+            chargers: Vec::new(),
+            second: None,
         }
     }
 
