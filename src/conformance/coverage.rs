@@ -141,48 +141,24 @@ pub struct Row {
     pub verdict: Verdict,
 }
 
-/// Join requirements, scenario tags and results.
-pub fn coverage(
-    reqs: &[Requirement],
-    scenarios: &[ScenarioTags],
-    results: &[RunResult],
-) -> Vec<Row> {
-    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in results {
-        by_name
-            .entry(r.scenario.as_str())
-            .or_default()
-            .push(r.status.as_str());
-    }
+/// Join requirements, scenario tags and results. Results are matched by their tags (an
+/// outline's runs carry the example's values in their names, so names would not match).
+pub fn coverage(reqs: &[Requirement], scenarios: &[ScenarioTags], results: &[RunResult]) -> Vec<Row> {
     reqs.iter()
         .map(|req| {
-            let tagged: Vec<&ScenarioTags> = scenarios
-                .iter()
-                .filter(|s| s.tags.iter().any(|t| *t == req.id))
-                .collect();
-            let statuses: Vec<&str> = tagged
-                .iter()
-                .flat_map(|s| by_name.get(s.name.as_str()).cloned().unwrap_or_default())
-                .collect();
+            let has = |tags: &[String]| tags.iter().any(|t| *t == req.id);
+            let tagged: Vec<&ScenarioTags> = scenarios.iter().filter(|s| has(&s.tags)).collect();
+            let statuses: Vec<&str> = results.iter().filter(|r| has(&r.tags)).map(|r| r.status.as_str()).collect();
             let verdict = if tagged.is_empty() {
                 Verdict::Uncovered
-            } else if statuses.iter().any(|s| *s == "failed") {
+            } else if statuses.contains(&"failed") {
                 Verdict::Fail
-            } else if statuses.contains(&"passed")
-                && tagged.iter().all(|s| by_name.contains_key(s.name.as_str()))
-            {
+            } else if statuses.contains(&"passed") {
                 Verdict::Pass
             } else {
                 Verdict::NotRun
             };
-            Row {
-                requirement: req.clone(),
-                scenarios: tagged
-                    .iter()
-                    .map(|s| format!("{}: {}", s.file, s.name))
-                    .collect(),
-                verdict,
-            }
+            Row { requirement: req.clone(), scenarios: tagged.iter().map(|s| format!("{}: {}", s.file, s.name)).collect(), verdict }
         })
         .collect()
 }
@@ -251,7 +227,7 @@ mod tests {
         let reqs = parse_requirements(REQS);
         let sc = parse_feature("p1.feature", FEATURE);
         let res = parse_results(
-            "{\"scenario\":\"one\",\"status\":\"passed\"}\n{\"scenario\":\"two\",\"status\":\"passed\"}\n{\"scenario\":\"two\",\"status\":\"failed\"}\n",
+            "{\"scenario\":\"one\",\"status\":\"passed\",\"tags\":[\"p1\",\"P1-01\",\"P1-02\"]}\n{\"scenario\":\"two <x>\",\"status\":\"passed\",\"tags\":[\"P1-01\"]}\n{\"scenario\":\"two\",\"status\":\"failed\",\"tags\":[\"P1-01\"]}\n",
         )
         .unwrap();
         let rows = coverage(&reqs, &sc, &res);
