@@ -78,7 +78,13 @@ struct DeviceStage(Device);
 impl DeviceStage {
     fn new() -> Self {
         let mut d = Device::new(DeviceConfig::new(Variant::P1), Config::default());
-        d.handle(DevEvent::Power(PowerInputs { usb: false, p1_supply: true }), START - 10_000);
+        d.handle(
+            DevEvent::Power(PowerInputs {
+                usb: false,
+                p1_supply: true,
+            }),
+            START - 10_000,
+        );
         d.run_until_running(START - 10_000);
         DeviceStage(d)
     }

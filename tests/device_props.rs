@@ -31,7 +31,9 @@ fn patch() -> impl Strategy<Value = serde_json::Value> {
         Just(json!({"MQTT": {"Broker": "broker.example.com"}})),
         Just(json!({"MeterType": "Eastron-SDM630"})),
         Just(json!({"MeterType": "ABB-B23"})),
-        Just(json!({"Ethernet": {"IpMode": "Static", "StaticIPv4": {"IpAddress": "10.0.0.9", "Netmask": "24"}}})),
+        Just(
+            json!({"Ethernet": {"IpMode": "Static", "StaticIPv4": {"IpAddress": "10.0.0.9", "Netmask": "24"}}})
+        ),
         Just(json!({"Ethernet": {"StaticIPv4": {"Netmask": "33"}}})),
         Just(json!({"Ethernet": {"IpMode": "DHCP"}})),
         Just(json!({"WiFi": {"Password": "short"}})),
@@ -43,7 +45,8 @@ fn patch() -> impl Strategy<Value = serde_json::Value> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (any::<bool>(), any::<bool>()).prop_map(|(usb, p1)| Op::Power { usb, p1 }),
-        prop::sample::select(vec![500i64, 3_000, 6_000, 12_000]).prop_map(|held_ms| Op::Button { held_ms }),
+        prop::sample::select(vec![500i64, 3_000, 6_000, 12_000])
+            .prop_map(|held_ms| Op::Button { held_ms }),
         patch().prop_map(Op::Patch),
         (any::<bool>(), any::<bool>()).prop_map(|(link, dhcp)| Op::Lan { link, dhcp }),
         Just(Op::SoftReset),

@@ -13,7 +13,13 @@ fn device(lan: Lan) -> Device {
     let mut hw = DeviceConfig::new(Variant::P1);
     hw.lan = lan;
     let mut d = Device::new(hw, Config::default());
-    d.handle(Event::Power(PowerInputs { usb: true, p1_supply: false }), 0);
+    d.handle(
+        Event::Power(PowerInputs {
+            usb: true,
+            p1_supply: false,
+        }),
+        0,
+    );
     d
 }
 
@@ -53,21 +59,30 @@ fn boot_without_meter_data() {
 
 #[test]
 fn dhcp_failure_falls_back_to_link_local() {
-    let mut d = device(Lan { dhcp: false, ..Lan::default() });
+    let mut d = device(Lan {
+        dhcp: false,
+        ..Lan::default()
+    });
     meter(&mut d, 0, 19_000);
     insta::assert_json_snapshot!(spans(&mut d, 19_000));
 }
 
 #[test]
 fn no_network_link() {
-    let mut d = device(Lan { ethernet_link: false, ..Lan::default() });
+    let mut d = device(Lan {
+        ethernet_link: false,
+        ..Lan::default()
+    });
     meter(&mut d, 0, 9_000);
     insta::assert_json_snapshot!(spans(&mut d, 9_000));
 }
 
 #[test]
 fn access_point_mode() {
-    let mut d = device(Lan { ethernet_link: false, ..Lan::default() });
+    let mut d = device(Lan {
+        ethernet_link: false,
+        ..Lan::default()
+    });
     meter(&mut d, 0, 7_000);
     d.handle(Event::ButtonDown, 7_000);
     meter(&mut d, 7_000, 13_000);

@@ -19,8 +19,15 @@ use tokio::net::TcpStream;
 /// A running device (virtual clock, booted, DHCP) with its Modbus server on port 0.
 async fn device() -> (Arc<Host>, VirtualClock, ModbusServer) {
     let clock = VirtualClock::new(0);
-    let host = Host::new(DeviceConfig::new(Variant::P1), None, Arc::new(clock.clone()));
-    host.handle(Event::Power(PowerInputs { usb: true, p1_supply: false }));
+    let host = Host::new(
+        DeviceConfig::new(Variant::P1),
+        None,
+        Arc::new(clock.clone()),
+    );
+    host.handle(Event::Power(PowerInputs {
+        usb: true,
+        p1_supply: false,
+    }));
     clock.advance_to(6_000);
     host.handle(Event::Tick);
     assert!(host.served().serving);
@@ -78,7 +85,10 @@ async fn reads_never_mix_two_telegrams_while_telegrams_flood_in() {
     done.store(true, Ordering::Relaxed);
     let fed = feeder.await.unwrap();
     assert!(fed > 100, "only {fed} telegrams were fed during the reads");
-    assert!(distinct.len() > 5, "the reads saw only {distinct:?}: not concurrent with the updates");
+    assert!(
+        distinct.len() > 5,
+        "the reads saw only {distinct:?}: not concurrent with the updates"
+    );
 }
 
 /// Send raw bytes on a fresh connection; returns what came back before the server closed or
@@ -92,7 +102,9 @@ async fn raw(addr: std::net::SocketAddr, chunks: &[&[u8]]) -> Vec<u8> {
     }
     let mut out = Vec::new();
     let mut buf = [0u8; 512];
-    while let Ok(Ok(n)) = tokio::time::timeout(std::time::Duration::from_millis(300), s.read(&mut buf)).await {
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(std::time::Duration::from_millis(300), s.read(&mut buf)).await
+    {
         if n == 0 {
             break;
         }
@@ -112,7 +124,13 @@ async fn transaction_and_unit_id_are_echoed_and_split_frames_are_answered() {
     assert_eq!(&reply[..2], &[0x12, 0x34], "transaction id");
     assert_eq!(reply[6], 0xF7, "unit id");
     assert_eq!(reply[7], 0x03);
-    assert_eq!(f32_cdab([u16::from_be_bytes([reply[9], reply[10]]), u16::from_be_bytes([reply[11], reply[12]])]), 3015.0);
+    assert_eq!(
+        f32_cdab([
+            u16::from_be_bytes([reply[9], reply[10]]),
+            u16::from_be_bytes([reply[11], reply[12]])
+        ]),
+        3015.0
+    );
 }
 
 #[tokio::test]
@@ -122,16 +140,22 @@ async fn malformed_frames_never_stop_the_server() {
     let addr = server.local_addr();
     let cases: Vec<Vec<u8>> = vec![
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-        vec![0x00, 0x01, 0x12, 0x34, 0x00, 0x06, 0x01, 0x03, 0x80, 0x06, 0x00, 0x02], // protocol id 0x1234
-        vec![0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x01, 0x03, 0x80, 0x06],             // length lies
-        vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01],                               // length 1: no PDU
+        vec![
+            0x00, 0x01, 0x12, 0x34, 0x00, 0x06, 0x01, 0x03, 0x80, 0x06, 0x00, 0x02,
+        ], // protocol id 0x1234
+        vec![0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x01, 0x03, 0x80, 0x06], // length lies
+        vec![0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01],                   // length 1: no PDU
         vec![0xFF; 300],
     ];
     for bad in &cases {
         let _ = raw(addr, &[bad]).await;
         let mut c = ModbusClient::new(addr);
         let r = c.read(4, 1, 0x8016, 2).await.unwrap().unwrap();
-        assert_eq!(f32_cdab([r[0], r[1]]), 3021.0, "the server still answers after {bad:02X?}");
+        assert_eq!(
+            f32_cdab([r[0], r[1]]),
+            3021.0,
+            "the server still answers after {bad:02X?}"
+        );
         c.disconnect().await;
     }
     // A half-open client: connects, sends half a header and stays.
@@ -149,7 +173,10 @@ async fn hundred_clients_one_after_another_are_all_served() {
     for i in 0..100 {
         let mut c = ModbusClient::new(server.local_addr());
         for _ in 0..100 {
-            let r = c.read_once(3, 1, 0x8016, 2).await.unwrap_or_else(|e| panic!("client {i}: {e}"));
+            let r = c
+                .read_once(3, 1, 0x8016, 2)
+                .await
+                .unwrap_or_else(|e| panic!("client {i}: {e}"));
             assert_eq!(r.map(|w| f32_cdab([w[0], w[1]])), Ok(3009.0));
         }
         c.disconnect().await;

@@ -7,22 +7,39 @@ use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event, Variant};
 
 fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/measurements.schema.json")).unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("the schema is valid JSON Schema")
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/measurements.schema.json"
+    ))
+    .unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap())
+        .expect("the schema is valid JSON Schema")
 }
 
 /// Every payload the device would publish for a capture, at a fixed device time.
 fn payloads(bytes: &[u8]) -> Vec<Measurement> {
-    let variant = if bytes.contains(&0x02) { Variant::Tic } else { Variant::P1 };
+    let variant = if bytes.contains(&0x02) {
+        Variant::Tic
+    } else {
+        Variant::P1
+    };
     let mut d = Device::new(DeviceConfig::new(variant), Config::default());
     let t0 = 1_781_517_600_000;
-    d.handle(Event::Power(PowerInputs { usb: true, p1_supply: false }), t0);
+    d.handle(
+        Event::Power(PowerInputs {
+            usb: true,
+            p1_supply: false,
+        }),
+        t0,
+    );
     let now = d.run_until_running(t0);
     let serial = d.identity().serial.clone();
     d.handle(Event::SerialBytes(bytes.to_vec()), now)
         .into_iter()
         .filter_map(|e| match e {
-            Effect::Measurement(r) => Some(Measurement::from_reading(&r, &serial, "unknown-site", now)),
+            Effect::Measurement(r) => {
+                Some(Measurement::from_reading(&r, &serial, "unknown-site", now))
+            }
             _ => None,
         })
         .collect()
@@ -36,7 +53,10 @@ fn every_fixture_payload_matches_the_schema_and_its_snapshot() {
         for m in &list {
             let v = serde_json::to_value(m).unwrap();
             if let Err(e) = validator.validate(&v) {
-                panic!("{}: payload does not match the schema: {e}\n{v}", path.display());
+                panic!(
+                    "{}: payload does not match the schema: {e}\n{v}",
+                    path.display()
+                );
             }
         }
         insta::assert_json_snapshot!(list);
@@ -50,8 +70,14 @@ fn the_schema_refuses_counters_and_missing_keys() {
     let mut v = serde_json::to_value(&list[0]).unwrap();
     assert!(validator.is_valid(&v));
     v["energy"] = serde_json::json!({"import_kwh": 1.0});
-    assert!(!validator.is_valid(&v), "cumulative counters are not allowed (MQ-09)");
+    assert!(
+        !validator.is_valid(&v),
+        "cumulative counters are not allowed (MQ-09)"
+    );
     v.as_object_mut().unwrap().remove("energy");
     v.as_object_mut().unwrap().remove("voltage_l1_v");
-    assert!(!validator.is_valid(&v), "every key is present, null when missing (MQ-10)");
+    assert!(
+        !validator.is_valid(&v),
+        "every key is present, null when missing (MQ-10)"
+    );
 }

@@ -43,14 +43,20 @@ pub struct Host {
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host").field("served", &self.served()).finish_non_exhaustive()
+        f.debug_struct("Host")
+            .field("served", &self.served())
+            .finish_non_exhaustive()
     }
 }
 
 impl Host {
     /// A host for a device of `hw` whose stored settings come from `store` (factory
     /// settings when it is empty; an unreadable store is reported by `store_error`).
-    pub fn new(hw: DeviceConfig, mut store: Option<Box<dyn ConfigStore>>, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub fn new(
+        hw: DeviceConfig,
+        mut store: Option<Box<dyn ConfigStore>>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         let mut store_error = None;
         let stored = match store.as_mut().map(|s| s.load()) {
             Some(Ok(Some(c))) => c,
@@ -61,10 +67,20 @@ impl Host {
             _ => Config::default(),
         };
         let device = Device::new(hw, stored);
-        let served = Served { values: *device.values(), template: Template::PhoenixContactEmpro, serving: false, generation: 0 };
+        let served = Served {
+            values: *device.values(),
+            template: Template::PhoenixContactEmpro,
+            serving: false,
+            generation: 0,
+        };
         let now = clock.now();
         Arc::new(Host {
-            inner: Mutex::new(Inner { device, store, p1_ext: Vec::new(), store_error }),
+            inner: Mutex::new(Inner {
+                device,
+                store,
+                p1_ext: Vec::new(),
+                store_error,
+            }),
             served: RwLock::new(Arc::new(served)),
             time: watch::Sender::new(now),
             clock,
@@ -80,7 +96,10 @@ impl Host {
 
     /// What the adapters serve right now.
     pub fn served(&self) -> Arc<Served> {
-        self.served.read().map(|s| Arc::clone(&s)).unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+        self.served
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
     }
 
     /// Device time as it advances (adapters use it for their own timeouts, e.g. MB-10).
@@ -135,7 +154,11 @@ impl Host {
 
     /// The last failure to read or write the config store, if any.
     pub fn store_error(&self) -> Option<String> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).store_error.clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .store_error
+            .clone()
     }
 
     fn carry_out(&self, inner: &mut Inner, fx: &[Effect]) {
@@ -157,7 +180,9 @@ impl Host {
                 Effect::Measurement(r) => {
                     let _ = self.measurements.send(Arc::new((**r).clone()));
                 }
-                Effect::RegistersChanged(_) | Effect::Led(_) | Effect::MeterStateChanged(_) => changed = true,
+                Effect::RegistersChanged(_) | Effect::Led(_) | Effect::MeterStateChanged(_) => {
+                    changed = true
+                }
                 Effect::Rebooted | Effect::PoweredOff => reboot = true,
                 _ => {}
             }
@@ -171,7 +196,10 @@ impl Host {
         if changed || reboot || serving != old.serving {
             let next = Served {
                 values: *d.values(),
-                template: d.active_config().template().unwrap_or(Template::PhoenixContactEmpro),
+                template: d
+                    .active_config()
+                    .template()
+                    .unwrap_or(Template::PhoenixContactEmpro),
                 serving,
                 generation: old.generation + u64::from(reboot),
             };

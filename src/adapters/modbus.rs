@@ -93,7 +93,9 @@ impl Slot {
 
     /// Held by a client that is not idle past `IDLE_MS` at device time `now`.
     fn busy(&self, now: Millis) -> bool {
-        self.lock().as_ref().is_some_and(|h| now - h.last.load(Ordering::SeqCst) < IDLE_MS)
+        self.lock()
+            .as_ref()
+            .is_some_and(|h| now - h.last.load(Ordering::SeqCst) < IDLE_MS)
     }
 
     /// Take the slot: a holder idle for `IDLE_MS` is dropped first (MB-10). `None` if busy.
@@ -108,7 +110,11 @@ impl Slot {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let last = Arc::new(AtomicI64::new(now));
         let stop = CancellationToken::new();
-        *h = Some(Holder { id, last: Arc::clone(&last), stop: stop.clone() });
+        *h = Some(Holder {
+            id,
+            last: Arc::clone(&last),
+            stop: stop.clone(),
+        });
         Some((id, last, stop))
     }
 
@@ -122,7 +128,12 @@ impl Slot {
 
 /// Accept or refuse a connection: refused (closed at once) when the device does not serve
 /// or another client holds the slot.
-fn connect(host: Arc<Host>, slot: Arc<Slot>, stream: TcpStream, peer: SocketAddr) -> Option<(Service, Guarded)> {
+fn connect(
+    host: Arc<Host>,
+    slot: Arc<Slot>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<(Service, Guarded)> {
     let served = host.served();
     if !served.serving {
         tracing::info!("modbus: {peer} refused, device not serving");
@@ -134,14 +145,34 @@ fn connect(host: Arc<Host>, slot: Arc<Slot>, stream: TcpStream, peer: SocketAddr
     };
     tracing::info!("modbus: {peer} connected");
     let _ = stream.set_nodelay(true);
-    tokio::spawn(watchdog(Arc::clone(&host), Arc::clone(&last), stop.clone(), served.generation, peer));
-    let guarded = Guarded { stream, host: Arc::clone(&host), last, stopped: Box::pin(stop.clone().cancelled_owned()), stop, slot, id };
+    tokio::spawn(watchdog(
+        Arc::clone(&host),
+        Arc::clone(&last),
+        stop.clone(),
+        served.generation,
+        peer,
+    ));
+    let guarded = Guarded {
+        stream,
+        host: Arc::clone(&host),
+        last,
+        stopped: Box::pin(stop.clone().cancelled_owned()),
+        stop,
+        slot,
+        id,
+    };
     Some((Service { host }, guarded))
 }
 
 /// Closes the connection when the client has been silent for `IDLE_MS` of device time, or
 /// when the device reboots or loses power.
-async fn watchdog(host: Arc<Host>, last: Arc<AtomicI64>, stop: CancellationToken, generation: u64, peer: SocketAddr) {
+async fn watchdog(
+    host: Arc<Host>,
+    last: Arc<AtomicI64>,
+    stop: CancellationToken,
+    generation: u64,
+    peer: SocketAddr,
+) {
     let mut time = host.time();
     loop {
         let served = host.served();
@@ -150,7 +181,10 @@ async fn watchdog(host: Arc<Host>, last: Arc<AtomicI64>, stop: CancellationToken
             break;
         }
         if *time.borrow_and_update() - last.load(Ordering::SeqCst) >= IDLE_MS {
-            tracing::info!("modbus: {peer} dropped after {} s without a request (MB-10)", IDLE_MS / 1000);
+            tracing::info!(
+                "modbus: {peer} dropped after {} s without a request (MB-10)",
+                IDLE_MS / 1000
+            );
             break;
         }
         tokio::select! {
@@ -182,7 +216,11 @@ impl Drop for Guarded {
 }
 
 impl AsyncRead for Guarded {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         // Whatever the watchdog has or has not seen yet: an expired client is not answered.
         if self.host.now() - self.last.load(Ordering::SeqCst) >= IDLE_MS {
             self.stop.cancel();
@@ -201,7 +239,11 @@ impl AsyncRead for Guarded {
 }
 
 impl AsyncWrite for Guarded {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -227,10 +269,19 @@ impl tokio_modbus::server::Service for Service {
 
     fn call(&self, req: Self::Request) -> Self::Future {
         let served = self.host.served();
-        let read = |fc: u8, addr: u16, qty: u16| served.template.read(&served.values, fc, addr, qty).map_err(exception);
+        let read = |fc: u8, addr: u16, qty: u16| {
+            served
+                .template
+                .read(&served.values, fc, addr, qty)
+                .map_err(exception)
+        };
         ready(match req.request {
-            Request::ReadHoldingRegisters(addr, qty) => read(3, addr, qty).map(Response::ReadHoldingRegisters),
-            Request::ReadInputRegisters(addr, qty) => read(4, addr, qty).map(Response::ReadInputRegisters),
+            Request::ReadHoldingRegisters(addr, qty) => {
+                read(3, addr, qty).map(Response::ReadHoldingRegisters)
+            }
+            Request::ReadInputRegisters(addr, qty) => {
+                read(4, addr, qty).map(Response::ReadInputRegisters)
+            }
             _ => Err(ExceptionCode::IllegalFunction),
         })
     }

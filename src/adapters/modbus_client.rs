@@ -41,13 +41,20 @@ pub struct ModbusClient {
 
 impl std::fmt::Debug for ModbusClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModbusClient").field("addr", &self.addr).field("connected", &self.ctx.is_some()).finish()
+        f.debug_struct("ModbusClient")
+            .field("addr", &self.addr)
+            .field("connected", &self.ctx.is_some())
+            .finish()
     }
 }
 
 impl ModbusClient {
     pub fn new(addr: SocketAddr) -> Self {
-        ModbusClient { addr, ctx: None, used: false }
+        ModbusClient {
+            addr,
+            ctx: None,
+            used: false,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -77,7 +84,10 @@ impl ModbusClient {
     /// is an error, so a test can see that the device dropped it.
     pub async fn read_once(&mut self, fc: u8, unit: u8, addr: u16, qty: u16) -> io::Result<Reply> {
         if self.ctx.is_none() && self.used {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "the connection was closed"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the connection was closed",
+            ));
         }
         self.try_read(fc, unit, addr, qty).await
     }
@@ -86,7 +96,12 @@ impl ModbusClient {
         if self.ctx.is_none() {
             let ctx = tokio::time::timeout(TIMEOUT, tcp::connect(self.addr))
                 .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {}", self.addr)))??;
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("connecting to {}", self.addr),
+                    )
+                })??;
             self.ctx = Some(ctx);
             self.used = true;
         }
@@ -96,7 +111,10 @@ impl ModbusClient {
             match fc {
                 3 => ctx.read_holding_registers(addr, qty).await,
                 4 => ctx.read_input_registers(addr, qty).await,
-                other => ctx.call(request(other, addr, qty)).await.map(|r| r.map(|_| Vec::new())),
+                other => ctx
+                    .call(request(other, addr, qty))
+                    .await
+                    .map(|r| r.map(|_| Vec::new())),
             }
         };
         let res = tokio::time::timeout(TIMEOUT, call)

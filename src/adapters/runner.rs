@@ -29,7 +29,10 @@ impl Pace {
             Pace::RealTime { speed } => {
                 let ahead = t - host.now();
                 if ahead > 0 {
-                    tokio::time::sleep(Duration::from_secs_f64(ahead as f64 / 1000.0 / speed.max(1e-6))).await;
+                    tokio::time::sleep(Duration::from_secs_f64(
+                        ahead as f64 / 1000.0 / speed.max(1e-6),
+                    ))
+                    .await;
                 }
             }
             Pace::Max(clock) => {
@@ -44,14 +47,22 @@ impl Pace {
 pub async fn tick_loop(host: Arc<Host>, pace: Pace) {
     loop {
         let now = host.now();
-        let next = host.next_deadline().unwrap_or(now + 1000).clamp(now + 1, now + 1000);
+        let next = host
+            .next_deadline()
+            .unwrap_or(now + 1000)
+            .clamp(now + 1, now + 1000);
         pace.until(&host, next).await;
         host.handle(Event::Tick);
     }
 }
 
 /// Put a synthetic meter's telegrams on the input at their instants, until `until`.
-pub async fn feed_meter(host: Arc<Host>, mut meter: FaultyMeter, pace: Pace, until: Option<Millis>) {
+pub async fn feed_meter(
+    host: Arc<Host>,
+    mut meter: FaultyMeter,
+    pace: Pace,
+    until: Option<Millis>,
+) {
     loop {
         let t = meter.next_at();
         if until.is_some_and(|u| t > u) {

@@ -50,7 +50,8 @@ pub struct RunArgs {
 }
 
 fn parse_meter(s: &str) -> Result<MeterKind, String> {
-    MeterKind::from_name(s).ok_or_else(|| format!("unknown meter `{s}`; valid meters: {}", MeterKind::names()))
+    MeterKind::from_name(s)
+        .ok_or_else(|| format!("unknown meter `{s}`; valid meters: {}", MeterKind::names()))
 }
 
 /// Everything `run` decided before starting.
@@ -71,14 +72,21 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
     let kind = args
         .meter
         .or(scenario.as_ref().map(|s| s.meter_kind))
-        .unwrap_or(MeterKind::Dsmr(crate::protocol::dsmr::DsmrKind::Smr5ThreePhase));
+        .unwrap_or(MeterKind::Dsmr(
+            crate::protocol::dsmr::DsmrKind::Smr5ThreePhase,
+        ));
     let variant = match kind {
         MeterKind::Dsmr(_) => Variant::P1,
         MeterKind::Tic(_) => Variant::Tic,
     };
     let speed = match args.speed.as_str() {
         "max" => None,
-        s => Some(s.parse::<f64>().ok().filter(|v| *v > 0.0).ok_or(format!("--speed {s}: a positive number or `max`"))?),
+        s => Some(
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| *v > 0.0)
+                .ok_or(format!("--speed {s}: a positive number or `max`"))?,
+        ),
     };
     Ok(Plan {
         seed: args.seed.or(scenario.as_ref().map(|s| s.seed)).unwrap_or(1),
@@ -92,7 +100,9 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
 
 pub fn run(args: &RunArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_target(false)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -122,16 +132,25 @@ pub fn run(args: &RunArgs) -> ExitCode {
 
 async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     let identity = Identity::from_seed(plan.seed);
-    let start = plan.scenario.as_ref().map_or_else(|| SystemClock::new(1.0).now(), |s| s.start);
+    let start = plan
+        .scenario
+        .as_ref()
+        .map_or_else(|| SystemClock::new(1.0).now(), |s| s.start);
     let (clock, pace): (Arc<dyn Clock>, Pace) = match plan.speed {
-        Some(speed) => (Arc::new(SystemClock::starting_at(start, speed)), Pace::RealTime { speed }),
+        Some(speed) => (
+            Arc::new(SystemClock::starting_at(start, speed)),
+            Pace::RealTime { speed },
+        ),
         None => {
             let c = VirtualClock::new(start);
             (Arc::new(c.clone()), Pace::Max(c))
         }
     };
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("smart-connect-sim-{}", identity.serial)));
-    std::fs::create_dir_all(&state_dir).map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("smart-connect-sim-{}", identity.serial))
+    });
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
     let store: Box<dyn ConfigStore> = Box::new(FileStore::new(state_dir.join("config.json")));
     let mut hw = DeviceConfig::new(plan.variant);
     hw.identity = identity.clone();
@@ -139,12 +158,17 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     if let Some(e) = host.store_error() {
         tracing::warn!("stored settings ignored, factory settings used: {e}");
     }
-    let listener = tokio::net::TcpListener::bind(args.modbus).await.map_err(|e| bind_error(args.modbus, e))?;
+    let listener = tokio::net::TcpListener::bind(args.modbus)
+        .await
+        .map_err(|e| bind_error(args.modbus, e))?;
     let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
     banner(&plan, &identity, modbus.local_addr(), &state_dir, args);
     let effects = host.effects();
     tokio::spawn(log_effects(effects));
-    host.handle(Event::Power(PowerInputs { usb: plan.usb, p1_supply: meter_supplies_power(plan.kind) }));
+    host.handle(Event::Power(PowerInputs {
+        usb: plan.usb,
+        p1_supply: meter_supplies_power(plan.kind),
+    }));
     if plan.speed.is_some() {
         tokio::spawn(tick_loop(Arc::clone(&host), pace.clone()));
     }
@@ -186,7 +210,11 @@ fn feed_task(
                 Some(s) => s.try_meter().map_err(|e| e.to_string())?,
                 None => {
                     let load = Load::Household(crate::cli::generate::default_load());
-                    FaultyMeter::new(SyntheticMeter::new(plan.kind, load, plan.seed, start), Vec::new()).map_err(|e| e.to_string())?
+                    FaultyMeter::new(
+                        SyntheticMeter::new(plan.kind, load, plan.seed, start),
+                        Vec::new(),
+                    )
+                    .map_err(|e| e.to_string())?
                 }
             };
             Box::pin(feed_meter(host, meter, pace, until))
@@ -217,17 +245,37 @@ fn bind_error(addr: SocketAddr, e: std::io::Error) -> String {
 }
 
 fn banner(plan: &Plan, id: &Identity, modbus: SocketAddr, state: &std::path::Path, args: &RunArgs) {
-    let feed = args.feed.clone().unwrap_or_else(|| format!("synthetic {} meter, seed {}", plan.kind.name(), plan.seed));
-    println!("Virtual Smart Connect {} — serial {}", plan.variant.label(), id.serial);
+    let feed = args
+        .feed
+        .clone()
+        .unwrap_or_else(|| format!("synthetic {} meter, seed {}", plan.kind.name(), plan.seed));
+    println!(
+        "Virtual Smart Connect {} — serial {}",
+        plan.variant.label(),
+        id.serial
+    );
     println!("  meter        {feed}");
     if let Some(s) = &plan.scenario {
         println!("  scenario     {} ({} faults)", s.name, s.faults.len());
     }
-    println!("  power        {}", if plan.usb { "USB-C" } else { "P1 port only" });
+    println!(
+        "  power        {}",
+        if plan.usb { "USB-C" } else { "P1 port only" }
+    );
     println!("  Modbus TCP   {modbus}  (EMPro map: 0x8006 V L1 … 0x8016 total W, CD-AB floats)");
     println!("  HTTP login   user / {}", id.label_password);
-    println!("  hostname     {}  (mDNS smart-connect.local)", id.hostname());
-    println!("  speed        {}", if plan.speed.is_none() { "max".to_string() } else { format!("{}x", args.speed) });
+    println!(
+        "  hostname     {}  (mDNS smart-connect.local)",
+        id.hostname()
+    );
+    println!(
+        "  speed        {}",
+        if plan.speed.is_none() {
+            "max".to_string()
+        } else {
+            format!("{}x", args.speed)
+        }
+    );
     println!("  settings     {}", state.display());
     println!("  Ctrl-C stops.");
 }
@@ -237,7 +285,9 @@ async fn log_effects(mut rx: tokio::sync::broadcast::Receiver<Arc<Effect>>) {
     loop {
         match rx.recv().await {
             Ok(e) => match &*e {
-                Effect::Measurement(r) => tracing::debug!("telegram: {} W total", r.active_power_w.unwrap_or(0.0)),
+                Effect::Measurement(r) => {
+                    tracing::debug!("telegram: {} W total", r.active_power_w.unwrap_or(0.0))
+                }
                 Effect::TelegramRejected(err) => tracing::warn!("telegram rejected: {err}"),
                 Effect::MeterStateChanged(s) => tracing::info!("meter: {s:?}"),
                 Effect::Led(p) => tracing::info!("LED: {p:?}"),
@@ -245,7 +295,9 @@ async fn log_effects(mut rx: tokio::sync::broadcast::Receiver<Arc<Effect>>) {
                 Effect::PoweredOff => tracing::info!("device powered off"),
                 _ => {}
             },
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::debug!("log skipped {n} events"),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!("log skipped {n} events")
+            }
             Err(_) => return,
         }
     }

@@ -4,7 +4,6 @@
 //! pass file contents in.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 
 /// One requirement of `spec/requirements.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,12 +142,20 @@ pub struct Row {
 
 /// Join requirements, scenario tags and results. Results are matched by their tags (an
 /// outline's runs carry the example's values in their names, so names would not match).
-pub fn coverage(reqs: &[Requirement], scenarios: &[ScenarioTags], results: &[RunResult]) -> Vec<Row> {
+pub fn coverage(
+    reqs: &[Requirement],
+    scenarios: &[ScenarioTags],
+    results: &[RunResult],
+) -> Vec<Row> {
     reqs.iter()
         .map(|req| {
             let has = |tags: &[String]| tags.iter().any(|t| *t == req.id);
             let tagged: Vec<&ScenarioTags> = scenarios.iter().filter(|s| has(&s.tags)).collect();
-            let statuses: Vec<&str> = results.iter().filter(|r| has(&r.tags)).map(|r| r.status.as_str()).collect();
+            let statuses: Vec<&str> = results
+                .iter()
+                .filter(|r| has(&r.tags))
+                .map(|r| r.status.as_str())
+                .collect();
             let verdict = if tagged.is_empty() {
                 Verdict::Uncovered
             } else if statuses.contains(&"failed") {
@@ -158,7 +165,14 @@ pub fn coverage(reqs: &[Requirement], scenarios: &[ScenarioTags], results: &[Run
             } else {
                 Verdict::NotRun
             };
-            Row { requirement: req.clone(), scenarios: tagged.iter().map(|s| format!("{}: {}", s.file, s.name)).collect(), verdict }
+            Row {
+                requirement: req.clone(),
+                scenarios: tagged
+                    .iter()
+                    .map(|s| format!("{}: {}", s.file, s.name))
+                    .collect(),
+                verdict,
+            }
         })
         .collect()
 }

@@ -102,7 +102,9 @@ impl Device {
         [
             phase,
             self.network.as_ref().and_then(Network::deadline),
-            self.meter_listening().then(|| self.meter.deadline()).flatten(),
+            self.meter_listening()
+                .then(|| self.meter.deadline())
+                .flatten(),
             running.then(|| self.firmware.deadline()).flatten(),
         ]
         .into_iter()

@@ -116,9 +116,15 @@ mod tests {
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v["timestamp"], 1_700_000_000);
         assert_eq!(v["time_source"], "meter");
-        assert!(v["voltage_l1_v"].is_null(), "missing values are null (MQ-10)");
+        assert!(
+            v["voltage_l1_v"].is_null(),
+            "missing values are null (MQ-10)"
+        );
         assert!(v.get("energy").is_none(), "no cumulative counters (MQ-09)");
-        assert_eq!(v["active_power_l2_w"], -120.0, "DSMR phase power keeps its sign");
+        assert_eq!(
+            v["active_power_l2_w"], -120.0,
+            "DSMR phase power keeps its sign"
+        );
         assert_eq!(v["serial"], "02584D000001");
     }
 
@@ -127,14 +133,26 @@ mod tests {
         let mut r = Reading::empty(Protocol::TicHistoric);
         r.active_power_phase_w[0] = Some(-5.0);
         let m = Measurement::from_reading(&r, "S", "unknown-site", 1_700_000_123_456);
-        assert_eq!((m.timestamp, m.time_source), (1_700_000_123, TimeSource::Device));
+        assert_eq!(
+            (m.timestamp, m.time_source),
+            (1_700_000_123, TimeSource::Device)
+        );
         assert_eq!(m.active_power_l1_w, Some(0.0));
     }
 
     #[test]
     fn topics() {
-        assert_eq!(measurements_topic("unknown-site", "ABC"), "devices/unknown-site/smart-connect/ABC/data/measurements");
-        assert_eq!(command_filter("s", "ABC"), "devices/s/smart-connect/ABC/cmd/+");
-        assert_eq!(events_topic("s", "ABC"), "devices/s/smart-connect/ABC/data/events");
+        assert_eq!(
+            measurements_topic("unknown-site", "ABC"),
+            "devices/unknown-site/smart-connect/ABC/data/measurements"
+        );
+        assert_eq!(
+            command_filter("s", "ABC"),
+            "devices/s/smart-connect/ABC/cmd/+"
+        );
+        assert_eq!(
+            events_topic("s", "ABC"),
+            "devices/s/smart-connect/ABC/data/events"
+        );
     }
 }

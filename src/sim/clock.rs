@@ -68,7 +68,11 @@ impl SystemClock {
 impl SystemClock {
     /// Like `new`, but the clock reads `start` now (a scenario's date) and runs from there.
     pub fn starting_at(start: Millis, speed: f64) -> Self {
-        SystemClock { origin_wall: start, origin: std::time::Instant::now(), speed: speed.max(0.0) }
+        SystemClock {
+            origin_wall: start,
+            origin: std::time::Instant::now(),
+            speed: speed.max(0.0),
+        }
     }
 
     /// How fast the clock runs compared with real time.

@@ -32,7 +32,9 @@ pub struct Timeline {
 
 /// Stable 64-bit FNV-1a over `bytes`, continuing from `h` (start with `FNV_START`).
 pub fn fnv1a(h: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The FNV-1a offset basis.
@@ -40,7 +42,10 @@ pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// Whether a meter of `kind` powers the device through its P1 port (PWR-01/02).
 pub fn meter_supplies_power(kind: MeterKind) -> bool {
-    matches!(kind, MeterKind::Dsmr(DsmrKind::Smr5ThreePhase | DsmrKind::Smr5OnePhase | DsmrKind::Emucs))
+    matches!(
+        kind,
+        MeterKind::Dsmr(DsmrKind::Smr5ThreePhase | DsmrKind::Smr5OnePhase | DsmrKind::Emucs)
+    )
 }
 
 /// The device a scenario describes, powered at the scenario start.
@@ -48,7 +53,10 @@ pub fn scenario_device(s: &Scenario) -> Device {
     let mut hw = DeviceConfig::new(s.variant);
     hw.identity = Identity::from_seed(s.seed);
     let mut d = Device::new(hw, Config::default());
-    let power = PowerInputs { usb: s.device.usb_power, p1_supply: meter_supplies_power(s.meter_kind) };
+    let power = PowerInputs {
+        usb: s.device.usb_power,
+        p1_supply: meter_supplies_power(s.meter_kind),
+    };
     d.handle(Event::Power(power), s.start);
     d
 }
@@ -58,11 +66,18 @@ pub fn register_timeline(s: &Scenario, duration_ms: Millis) -> Timeline {
     let mut device = scenario_device(s);
     let mut meter = s.meter();
     let end = s.start + duration_ms;
-    let mut t = Timeline { bytes_hash: FNV_START, telegrams: 0, entries: Vec::new() };
+    let mut t = Timeline {
+        bytes_hash: FNV_START,
+        telegrams: 0,
+        entries: Vec::new(),
+    };
     let record = |fx: Vec<Effect>, t: &mut Timeline, at: Millis| {
         for e in fx {
             if let Effect::RegistersChanged(values) = e {
-                t.entries.push(TimelineEntry { at_ms: at - s.start, values });
+                t.entries.push(TimelineEntry {
+                    at_ms: at - s.start,
+                    values,
+                });
             }
         }
     };
@@ -85,7 +100,9 @@ mod tests {
     use std::path::Path;
 
     fn load(name: &str) -> Scenario {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(name);
         scenario::load(&p).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -95,7 +112,10 @@ mod tests {
         let a = register_timeline(&s, 120_000);
         assert_eq!(a, register_timeline(&s, 120_000));
         assert!(a.entries.len() > 100, "{} snapshots", a.entries.len());
-        let other = Scenario { seed: s.seed + 1, ..s.clone() };
+        let other = Scenario {
+            seed: s.seed + 1,
+            ..s.clone()
+        };
         assert_ne!(register_timeline(&other, 120_000).bytes_hash, a.bytes_hash);
     }
 

@@ -24,7 +24,9 @@ async fn new_charger(w: &mut DeviceWorld) -> ModbusClient {
 #[given(regex = r"^a charger connected over Modbus$")]
 async fn first_charger(w: &mut DeviceWorld) {
     let mut c = new_charger(w).await;
-    let p = total_power(&mut c, 1).await.expect("the first charger connects");
+    let p = total_power(&mut c, 1)
+        .await
+        .expect("the first charger connects");
     assert!(p.is_finite());
     w.chargers.push(c);
 }
@@ -40,14 +42,26 @@ async fn second_refused(w: &mut DeviceWorld) {
     let c = w.second.as_mut().expect("no second charger");
     match total_power(c, 1).await {
         Ok(p) => panic!("the second charger got an answer ({p} W)"),
-        Err(e) => assert_ne!(e.kind(), ErrorKind::TimedOut, "the device kept the second connection open without answering: {e}"),
+        Err(e) => assert_ne!(
+            e.kind(),
+            ErrorKind::TimedOut,
+            "the device kept the second connection open without answering: {e}"
+        ),
     }
 }
 
-#[then(regex = r"^the (first|second) charger (?:still )?reads a total active power of ([\d.\-]+) W$")]
+#[then(
+    regex = r"^the (first|second) charger (?:still )?reads a total active power of ([\d.\-]+) W$"
+)]
 async fn charger_reads(w: &mut DeviceWorld, which: String, want: f32) {
-    let c = if which == "first" { w.chargers.first_mut().expect("no first charger") } else { w.second.as_mut().expect("no second charger") };
-    let got = total_power(c, 1).await.unwrap_or_else(|e| panic!("the {which} charger cannot read: {e}"));
+    let c = if which == "first" {
+        w.chargers.first_mut().expect("no first charger")
+    } else {
+        w.second.as_mut().expect("no second charger")
+    };
+    let got = total_power(c, 1)
+        .await
+        .unwrap_or_else(|e| panic!("the {which} charger cannot read: {e}"));
     assert!((got - want).abs() < 0.5, "read {got} W, expected {want} W");
 }
 
@@ -64,18 +78,31 @@ async fn first_closed(w: &mut DeviceWorld) {
     let c = w.chargers.first_mut().expect("no first charger");
     match total_power(c, 1).await {
         Ok(p) => panic!("the connection is still open (read {p} W)"),
-        Err(e) => assert_ne!(e.kind(), ErrorKind::TimedOut, "no answer but not closed: {e}"),
+        Err(e) => assert_ne!(
+            e.kind(),
+            ErrorKind::TimedOut,
+            "no answer but not closed: {e}"
+        ),
     }
 }
 
-#[then(regex = r"^a read of 2 registers at 0x8016 for unit id (\d+) gives a total active power of ([\d.\-]+) W$")]
+#[then(
+    regex = r"^a read of 2 registers at 0x8016 for unit id (\d+) gives a total active power of ([\d.\-]+) W$"
+)]
 async fn unit_id(w: &mut DeviceWorld, unit: u8, want: f32) {
-    let r = w.target().modbus_read(3, unit, 0x8016, 2).await.expect("modbus").expect("registers");
+    let r = w
+        .target()
+        .modbus_read(3, unit, 0x8016, 2)
+        .await
+        .expect("modbus")
+        .expect("registers");
     let got = f32_cdab([r[0], r[1]]);
     assert!((got - want).abs() < 0.5, "unit {unit}: read {got} W");
 }
 
-#[then(regex = r"^a charger connecting to Modbus port 502 of the device reads a total active power of ([\d.\-]+) W$")]
+#[then(
+    regex = r"^a charger connecting to Modbus port 502 of the device reads a total active power of ([\d.\-]+) W$"
+)]
 async fn port_502(w: &mut DeviceWorld, want: f32) {
     let mut c = new_charger(w).await;
     let got = total_power(&mut c, 1).await.expect("Modbus answers");
@@ -86,7 +113,12 @@ async fn port_502(w: &mut DeviceWorld, want: f32) {
 async fn dhcp_address(w: &mut DeviceWorld) {
     let s = w.target().status().await.expect("status");
     assert_eq!(s["Network"]["IpMode"], "DHCP", "{s}");
-    assert!(s["Network"]["Address"].as_str().is_some_and(|a| !a.starts_with("169.254.")), "{s}");
+    assert!(
+        s["Network"]["Address"]
+            .as_str()
+            .is_some_and(|a| !a.starts_with("169.254.")),
+        "{s}"
+    );
 }
 
 #[then(regex = r"^the device reports the address ([\d.]+)$")]
@@ -95,10 +127,16 @@ async fn address(w: &mut DeviceWorld, want: String) {
     assert_eq!(s["Network"]["Address"], want.as_str(), "{s}");
 }
 
-#[when(regex = r"^the Ethernet settings are changed to the static address ([\d.]+)/(\d+) and the device restarts$")]
+#[when(
+    regex = r"^the Ethernet settings are changed to the static address ([\d.]+)/(\d+) and the device restarts$"
+)]
 async fn go_static(w: &mut DeviceWorld, ip: String, prefix: String) {
     let patch = serde_json::json!({"Ethernet": {"IpMode": "Static", "StaticIPv4": {"IpAddress": ip, "Netmask": prefix}}});
-    w.target().patch_config(patch).await.expect("config").expect("accepted");
+    w.target()
+        .patch_config(patch)
+        .await
+        .expect("config")
+        .expect("accepted");
     w.target().reset().await.expect("reset");
     w.boot().await;
 }

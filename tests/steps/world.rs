@@ -100,7 +100,9 @@ impl DeviceWorld {
             Ok("virtual") | Err(_) => {
                 let mut hw = DeviceConfig::new(variant);
                 hw.identity = Identity::from_seed(self.seed);
-                self.target = Some(Box::new(VirtualTarget::new(hw, START).expect("virtual target")));
+                self.target = Some(Box::new(
+                    VirtualTarget::new(hw, START).expect("virtual target"),
+                ));
             }
             Ok(other) => panic!("SC_TARGET={other}: only the virtual target exists so far"),
         }

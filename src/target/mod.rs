@@ -1,0 +1,102 @@
+//! What the conformance suite talks to. A `Target` is observed only through what a real
+//! Smart Connect offers (Modbus, the HTTP API, the P1 ext output, the LED) and set up only
+//! through what a bench rig can do (meter line, power, button, network, clock), so the same
+//! scenario can judge the virtual device or real firmware.
+
+mod virtual_target;
+
+pub use virtual_target::VirtualTarget;
+
+use crate::device::identity::Identity;
+use crate::device::led::Color;
+use crate::device::network::Lan;
+use crate::device::Variant;
+use crate::sim::clock::Millis;
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// A failure to talk to the target (not a verdict about its behaviour).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TargetError(pub String);
+
+/// Outcome of a Modbus read: the registers, or the exception code the device answered.
+pub type ModbusReply = Result<Vec<u16>, u8>;
+
+/// Bench-rig abilities a target may lack; scenarios needing them are skipped with a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Switch USB-C power and the meter's P1 supply (`@needs-power`).
+    pub power: bool,
+    /// Press the button for a given time (`@needs-button`).
+    pub button: bool,
+    /// Read the LED colour (`@needs-led`).
+    pub led: bool,
+    /// Set the device clock (`@needs-clock`).
+    pub clock: bool,
+    /// Change the LAN: cable, DHCP server, Wi-Fi networks (`@needs-network`).
+    pub network: bool,
+}
+
+#[async_trait]
+pub trait Target: Send + std::fmt::Debug {
+    /// One line saying what is under test.
+    fn describe(&self) -> String;
+    fn capabilities(&self) -> Capabilities;
+    /// Which product variant the target is (P1 or TIC).
+    fn variant(&self) -> Variant;
+    /// What the device's label says: serial, MAC, password.
+    fn label(&self) -> Identity;
+    /// The time at the target: the virtual clock, or the wall clock for a real device.
+    fn now(&self) -> Millis;
+    /// Where the device's Modbus TCP server listens (for extra client connections).
+    fn modbus_addr(&self) -> std::net::SocketAddr;
+
+    // ---- bench rig -------------------------------------------------------------------
+    /// Put bytes on the device's meter input (P1 RJ12 or TIC terminals).
+    async fn send_meter_bytes(&mut self, bytes: &[u8]) -> Result<(), TargetError>;
+    /// Let time pass until `t` (virtual: advance the clock; real device: sleep).
+    async fn wait_until(&mut self, t: Millis) -> Result<(), TargetError>;
+    /// USB-C supply on/off, and whether the meter's P1 port supplies power.
+    async fn set_power(&mut self, usb: bool, meter_supply: bool) -> Result<(), TargetError>;
+    async fn button_down(&mut self) -> Result<(), TargetError>;
+    async fn button_up(&mut self) -> Result<(), TargetError>;
+    /// The LED colour now.
+    async fn led_colour(&mut self) -> Result<Color, TargetError>;
+    /// Change the network around the device.
+    async fn set_lan(&mut self, lan: Lan) -> Result<(), TargetError>;
+    /// Make the update server offer firmware `version`; `good: false` stages an image that
+    /// fails verification (FW-01/02). A target without a staged update server refuses.
+    async fn offer_firmware(&mut self, version: &str, good: bool) -> Result<(), TargetError> {
+        let _ = good;
+        Err(TargetError(format!(
+            "this target cannot stage firmware {version} on an update server"
+        )))
+    }
+
+    // ---- what the device offers ------------------------------------------------------
+    /// A Modbus read with function code `fc`, unit id `unit`, start address and quantity.
+    async fn modbus_read(
+        &mut self,
+        fc: u8,
+        unit: u8,
+        addr: u16,
+        qty: u16,
+    ) -> Result<ModbusReply, TargetError>;
+    /// Close the connection `modbus_read` uses (it reconnects on the next read).
+    async fn modbus_disconnect(&mut self) -> Result<(), TargetError>;
+    /// The bytes that came out of the P1 ext output since the last call.
+    async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError>;
+    /// `GET /api/v1/config`.
+    async fn get_config(&mut self) -> Result<Value, TargetError>;
+    /// `PATCH /api/v1/config` (merge-patch): the new config, or the device's error document.
+    async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError>;
+    /// `POST /api/v1/reset`: soft reset.
+    async fn reset(&mut self) -> Result<(), TargetError>;
+    /// `GET /api/v1/firmware`.
+    async fn firmware(&mut self) -> Result<Value, TargetError>;
+    /// `POST /api/v1/firmware`: start an update to `version`; `Err` with the refusal.
+    async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError>;
+    /// `GET /api/v1/status`.
+    async fn status(&mut self) -> Result<Value, TargetError>;
+}

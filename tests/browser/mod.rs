@@ -1,0 +1,144 @@
+//! Headless Chromium through ChromeDriver (WebDriver, `fantoccini`) for browser tests.
+//!
+//! Binaries: `$SC_CHROMEDRIVER` or `/usr/bin/chromedriver`, `$SC_CHROMIUM` or
+//! `/usr/bin/chromium` (Debian's `chromium` and `chromium-driver` packages). When they are
+//! missing, `Browser::start` returns `Err` with the reason and the test decides: it fails,
+//! unless `SC_SKIP_BROWSER=1` is set (then it prints that it was skipped and why).
+
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// A running ChromeDriver with one browser session.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+}
+
+fn binary(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// Whether the test may be skipped because the browser is not installed.
+pub fn skip_allowed() -> bool {
+    std::env::var("SC_SKIP_BROWSER").is_ok_and(|v| v == "1")
+}
+
+impl Browser {
+    /// Start ChromeDriver on a free port and open a headless Chromium session with a fresh
+    /// profile and a `width`×`height` window.
+    pub async fn start(width: u32, height: u32) -> Result<Browser, String> {
+        let driver_bin = binary("SC_CHROMEDRIVER", "/usr/bin/chromedriver");
+        let chromium = binary("SC_CHROMIUM", "/usr/bin/chromium");
+        for (what, p) in [("chromedriver", &driver_bin), ("chromium", &chromium)] {
+            if !p.exists() {
+                return Err(format!(
+                    "{what} not found at {} (install Debian's `chromium` and `chromium-driver`: apt-get install -y chromium chromium-driver)",
+                    p.display()
+                ));
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let driver = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", driver_bin.display()))?;
+        let profile =
+            std::env::temp_dir().join(format!("sc-chromium-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).map_err(|e| e.to_string())?;
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--disable-dev-shm-usage".into(),
+            "--hide-scrollbars".into(),
+            format!("--user-data-dir={}", profile.display()),
+            format!("--window-size={width},{height}"),
+        ];
+        let mut caps = Capabilities::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium, "args": args}),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("no WebDriver session on {url}: {e}"))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Ok(Browser {
+            client,
+            driver,
+            profile,
+        })
+    }
+
+    /// Evaluate a JavaScript expression.
+    pub async fn eval(&self, expr: &str) -> Value {
+        self.client
+            .execute(&format!("return ({expr});"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    /// Wait (up to 30 s wall time) until `expr` is truthy.
+    pub async fn wait_for(&self, expr: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self
+                .client
+                .execute(&format!("return !!({expr});"), vec![])
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                == Some(true)
+            {
+                return;
+            }
+            if Instant::now() > deadline {
+                let body = self.eval("document.body.innerText").await;
+                panic!(
+                    "timed out waiting for {what} ({expr}); the page shows:\n{}",
+                    body.as_str().unwrap_or("")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// End the session and ChromeDriver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill().await;
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
