@@ -3,6 +3,7 @@
 //! through what a bench rig can do (meter line, power, button, network, clock), so the same
 //! scenario can judge the virtual device or real firmware.
 
+pub mod api_client;
 mod virtual_target;
 
 pub use virtual_target::VirtualTarget;
@@ -99,4 +100,8 @@ pub trait Target: Send + std::fmt::Debug {
     async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError>;
     /// `GET /api/v1/status`.
     async fn status(&mut self) -> Result<Value, TargetError>;
+    /// The device's web interface and API over plain HTTP (`http://…`, no trailing slash).
+    fn http_url(&self) -> String;
+    /// The same over HTTPS (WEB-06).
+    fn https_url(&self) -> String;
 }

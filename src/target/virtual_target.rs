@@ -3,8 +3,11 @@
 //! runs every transition due on the way at its own instant, so timeouts and LED changes
 //! happen at the exact virtual time. Modbus is read over the real socket.
 
+use super::api_client::ApiClient;
 use super::{Capabilities, ModbusReply, Target, TargetError};
+use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
+use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::modbus_client::ModbusClient;
 use crate::device::firmware::FirmwareImage;
@@ -13,9 +16,10 @@ use crate::device::led::Color;
 use crate::device::network::Lan;
 use crate::device::power::PowerInputs;
 use crate::device::store::MemStore;
-use crate::device::{DeviceConfig, Effect, Event, Reply, Variant};
+use crate::device::{DeviceConfig, Effect, Event, Variant};
 use crate::sim::clock::{Millis, VirtualClock};
 use async_trait::async_trait;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +33,9 @@ pub struct VirtualTarget {
     identity: Identity,
     modbus: ModbusServer,
     client: ModbusClient,
+    http: HttpServer,
+    https: HttpServer,
+    api: ApiClient,
 }
 
 impl VirtualTarget {
@@ -39,11 +46,26 @@ impl VirtualTarget {
         let variant = hw.variant;
         let identity = hw.identity.clone();
         let host = Host::new(hw, Some(Box::new(MemStore::new())), Arc::new(clock.clone()));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
-        listener.set_nonblocking(true).map_err(io)?;
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(io)?;
-        let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(io)?;
+        let modbus = ModbusServer::start(Arc::clone(&host), bind_local()?).map_err(io)?;
         let client = ModbusClient::new(modbus.local_addr());
+        let pki =
+            TestPki::new(&identity.serial).map_err(|e| TargetError(format!("test PKI: {e}")))?;
+        let tls = pki
+            .server_config()
+            .map_err(|e| TargetError(format!("test PKI: {e}")))?;
+        let https = HttpServer::start_tls(Arc::clone(&host), bind_local()?, tls).map_err(io)?;
+        let options = HttpOptions {
+            https_port: Some(https.local_addr().port()),
+            ..HttpOptions::default()
+        };
+        let http =
+            HttpServer::start_with(Arc::clone(&host), bind_local()?, None, options).map_err(io)?;
+        let api = ApiClient::new(
+            &format!("http://{}", http.local_addr()),
+            "user",
+            &identity.label_password,
+            None,
+        )?;
         Ok(VirtualTarget {
             host,
             clock,
@@ -51,6 +73,9 @@ impl VirtualTarget {
             identity,
             modbus,
             client,
+            http,
+            https,
+            api,
         })
     }
 
@@ -62,29 +87,13 @@ impl VirtualTarget {
     fn event(&mut self, ev: Event) -> Vec<Effect> {
         self.host.handle(ev)
     }
+}
 
-    /// Send a request event and take its reply.
-    fn request(&mut self, ev: Event) -> Result<Reply, TargetError> {
-        self.event(ev)
-            .into_iter()
-            .rev()
-            .find_map(|e| match e {
-                Effect::Reply(r) => Some(r),
-                _ => None,
-            })
-            .ok_or_else(|| TargetError("the device gave no answer".into()))
-    }
-
-    /// What a real device would answer when it is not serving (off, booting, no address).
-    fn serving(&self, what: &str) -> Result<(), TargetError> {
-        if self.host.served().serving {
-            Ok(())
-        } else {
-            Err(TargetError(format!(
-                "{what}: no answer (the device is off, booting or has no address)"
-            )))
-        }
-    }
+/// A listener on 127.0.0.1 with a port chosen by the OS (tests run in parallel).
+fn bind_local() -> Result<tokio::net::TcpListener, TargetError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    listener.set_nonblocking(true).map_err(io)?;
+    tokio::net::TcpListener::from_std(listener).map_err(io)
 }
 
 fn io(e: std::io::Error) -> TargetError {
@@ -203,47 +212,64 @@ impl Target for VirtualTarget {
     }
 
     async fn get_config(&mut self) -> Result<Value, TargetError> {
-        self.serving("HTTP")?;
-        Ok(self.host.with_device(|d| d.config().to_json()))
+        self.api.ok(Method::GET, "/api/v1/config", None).await
     }
 
     async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
-        self.serving("HTTP")?;
-        match self.request(Event::PatchConfig(patch))? {
-            Reply::Config(Ok(c)) => Ok(Ok(c.to_json())),
-            Reply::Config(Err(e)) => Ok(Err(json!({ "pointer": e.pointer, "detail": e.message }))),
-            other => Err(TargetError(format!("unexpected answer {other:?}"))),
+        let a = self
+            .api
+            .send(Method::PATCH, "/api/v1/config", Some(&patch))
+            .await?;
+        match a.status.as_u16() {
+            200 => Ok(Ok(a.body)),
+            400 | 413 | 415 | 422 => Ok(Err(a.body)),
+            s => Err(TargetError(format!("PATCH /api/v1/config: {s} {}", a.body))),
         }
     }
 
     async fn reset(&mut self) -> Result<(), TargetError> {
-        self.serving("HTTP")?;
-        self.event(Event::SoftReset);
-        Ok(())
+        self.api
+            .ok(Method::POST, "/api/v1/reset", None)
+            .await
+            .map(|_| ())
     }
 
     async fn firmware(&mut self) -> Result<Value, TargetError> {
-        self.serving("HTTP")?;
-        Ok(self.host.with_device(
-            |d| json!({ "Version": d.firmware().version(), "Update": d.firmware().state() }),
-        ))
+        self.api.ok(Method::GET, "/api/v1/firmware", None).await
     }
 
     async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError> {
-        self.serving("HTTP")?;
-        match self.request(Event::FirmwareUpdate {
-            version: version.into(),
-        })? {
-            Reply::Firmware(r) => Ok(r),
-            other => Err(TargetError(format!("unexpected answer {other:?}"))),
+        let a = self
+            .api
+            .send(
+                Method::POST,
+                "/api/v1/firmware",
+                Some(&json!({ "Version": version })),
+            )
+            .await?;
+        match a.status.as_u16() {
+            200..=299 => Ok(Ok(())),
+            400..=499 => Ok(Err(a
+                .body
+                .get("detail")
+                .and_then(Value::as_str)
+                .map_or_else(|| a.body.to_string(), String::from))),
+            s => Err(TargetError(format!(
+                "POST /api/v1/firmware: {s} {}",
+                a.body
+            ))),
         }
     }
 
     async fn status(&mut self) -> Result<Value, TargetError> {
-        self.serving("HTTP")?;
-        let now = self.host.now();
-        self.host
-            .with_device(|d| serde_json::to_value(d.status(now)))
-            .map_err(|e| TargetError(e.to_string()))
+        self.api.ok(Method::GET, "/api/v1/status", None).await
+    }
+
+    fn http_url(&self) -> String {
+        format!("http://{}", self.http.local_addr())
+    }
+
+    fn https_url(&self) -> String {
+        format!("https://{}", self.https.local_addr())
     }
 }

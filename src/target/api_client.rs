@@ -1,0 +1,102 @@
+//! The harness's HTTP client for a device's configuration API (reqwest): Basic auth with the
+//! label password, JSON in and out, problem+json errors kept as documents. Used by every
+//! target so a scenario talks to the virtual device exactly as to real firmware.
+
+use super::TargetError;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+use std::time::Duration;
+
+/// An HTTP answer: status and body (JSON, or the text wrapped in `{"text": …}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    base: String,
+    user: String,
+    password: String,
+    client: Client,
+}
+
+impl ApiClient {
+    /// A client for `base` (e.g. `http://127.0.0.1:8080`) logging in as `user`/`password`;
+    /// `local` binds the source address (to act as a second client from another host).
+    pub fn new(
+        base: &str,
+        user: &str,
+        password: &str,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<Self, TargetError> {
+        let mut b = Client::builder()
+            .timeout(Duration::from_secs(10))
+            .no_proxy();
+        if let Some(ip) = local {
+            b = b.local_address(ip);
+        }
+        let client = b
+            .build()
+            .map_err(|e| TargetError(format!("HTTP client: {e}")))?;
+        Ok(ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            user: user.into(),
+            password: password.into(),
+            client,
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Any request; a connection failure is a `TargetError`, any HTTP status an `Answer`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, TargetError> {
+        let mut req = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .basic_auth(&self.user, Some(&self.password));
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| TargetError(format!("HTTP {method} {path}: no answer ({e})")))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| TargetError(format!("HTTP {method} {path}: {e}")))?;
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "text": text }));
+        Ok(Answer { status, body })
+    }
+
+    /// A request that must succeed (2xx); anything else is a `TargetError` naming the status.
+    pub async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, TargetError> {
+        let a = self.send(method.clone(), path, body).await?;
+        if a.status.is_success() {
+            Ok(a.body)
+        } else {
+            Err(TargetError(format!(
+                "HTTP {method} {path}: {} {}",
+                a.status, a.body
+            )))
+        }
+    }
+}
