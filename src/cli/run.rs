@@ -3,7 +3,9 @@
 //! on 127.0.0.1:5020 (502 needs privileges), real time. A scenario, `--meter`, `--seed`,
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
+use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
+use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::runner::{feed_file, feed_meter, feed_tcp, tick_loop, Pace};
 use crate::device::identity::Identity;
@@ -35,6 +37,12 @@ pub struct RunArgs {
     /// Modbus TCP address (the real device uses port 502).
     #[arg(long, default_value = "127.0.0.1:5020")]
     pub modbus: SocketAddr,
+    /// HTTP configuration API and web interface.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// The same over HTTPS, with a device certificate from the local test CA (WEB-06).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub https: SocketAddr,
     /// Device time speed: `1` real time, `10` ten times faster, `max` as fast as possible.
     #[arg(long, default_value = "1")]
     pub speed: String,
@@ -162,7 +170,21 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .await
         .map_err(|e| bind_error(args.modbus, e))?;
     let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
-    banner(&plan, &identity, modbus.local_addr(), &state_dir, args);
+    let web = start_web(&host, &identity, &state_dir, args).await?;
+    let web_line = format!(
+        "http://{}  https://{}  (CA {})",
+        web.http.local_addr(),
+        web.https.local_addr(),
+        web.ca.display()
+    );
+    banner(
+        &plan,
+        &identity,
+        modbus.local_addr(),
+        &web_line,
+        &state_dir,
+        args,
+    );
     let effects = host.effects();
     tokio::spawn(log_effects(effects));
     host.handle(Event::Power(PowerInputs {
@@ -193,7 +215,46 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         }
     }
     drop(modbus);
+    drop(web);
     Ok(())
+}
+
+/// The HTTP and HTTPS servers, and where the test CA that signed the HTTPS certificate is.
+struct Web {
+    http: HttpServer,
+    https: HttpServer,
+    ca: PathBuf,
+}
+
+async fn start_web(
+    host: &Arc<Host>,
+    id: &Identity,
+    state_dir: &std::path::Path,
+    args: &RunArgs,
+) -> Result<Web, String> {
+    let pki = TestPki::new(&id.serial).map_err(|e| format!("test PKI: {e}"))?;
+    let paths = pki
+        .write_to(&state_dir.join("pki"))
+        .map_err(|e| format!("writing the test PKI: {e}"))?;
+    let tls = pki.server_config().map_err(|e| format!("test PKI: {e}"))?;
+    let https_l = tokio::net::TcpListener::bind(args.https)
+        .await
+        .map_err(|e| bind_error(args.https, e))?;
+    let https = HttpServer::start_tls(Arc::clone(host), https_l, tls).map_err(|e| e.to_string())?;
+    let http_l = tokio::net::TcpListener::bind(args.http)
+        .await
+        .map_err(|e| bind_error(args.http, e))?;
+    let options = HttpOptions {
+        https_port: Some(https.local_addr().port()),
+        ..HttpOptions::default()
+    };
+    let http = HttpServer::start_with(Arc::clone(host), http_l, None, options)
+        .map_err(|e| e.to_string())?;
+    Ok(Web {
+        http,
+        https,
+        ca: paths.ca,
+    })
 }
 
 fn feed_task(
@@ -238,13 +299,20 @@ fn feed_task(
 
 fn bind_error(addr: SocketAddr, e: std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::PermissionDenied {
-        format!("cannot listen on {addr}: ports below 1024 need privileges (run as root or with CAP_NET_BIND_SERVICE, or use --modbus 127.0.0.1:5020)")
+        format!("cannot listen on {addr}: ports below 1024 need privileges (run as root or with CAP_NET_BIND_SERVICE, or choose a port above 1024)")
     } else {
         format!("cannot listen on {addr}: {e}")
     }
 }
 
-fn banner(plan: &Plan, id: &Identity, modbus: SocketAddr, state: &std::path::Path, args: &RunArgs) {
+fn banner(
+    plan: &Plan,
+    id: &Identity,
+    modbus: SocketAddr,
+    web: &str,
+    state: &std::path::Path,
+    args: &RunArgs,
+) {
     let feed = args
         .feed
         .clone()
@@ -263,6 +331,7 @@ fn banner(plan: &Plan, id: &Identity, modbus: SocketAddr, state: &std::path::Pat
         if plan.usb { "USB-C" } else { "P1 port only" }
     );
     println!("  Modbus TCP   {modbus}  (EMPro map: 0x8006 V L1 … 0x8016 total W, CD-AB floats)");
+    println!("  web / API    {web}");
     println!("  HTTP login   user / {}", id.label_password);
     println!(
         "  hostname     {}  (mDNS smart-connect.local)",
