@@ -104,4 +104,10 @@ pub trait Target: Send + std::fmt::Debug {
     fn http_url(&self) -> String;
     /// The same over HTTPS (WEB-06).
     fn https_url(&self) -> String;
+    /// The PEM certificate of the CA that signed the device's HTTPS certificate, when the
+    /// target knows it (a real device: the vendor's CA, if supplied to the harness). A client
+    /// that trusts exactly this CA checks that HTTPS is served with the device certificate.
+    fn https_ca_pem(&self) -> Option<String> {
+        None
+    }
 }

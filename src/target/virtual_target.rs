@@ -36,6 +36,8 @@ pub struct VirtualTarget {
     http: HttpServer,
     https: HttpServer,
     api: ApiClient,
+    /// The test CA that signed the HTTPS server's certificate (WEB-06).
+    ca_pem: String,
 }
 
 impl VirtualTarget {
@@ -53,6 +55,7 @@ impl VirtualTarget {
         let tls = pki
             .server_config()
             .map_err(|e| TargetError(format!("test PKI: {e}")))?;
+        let ca_pem = pki.ca_pem().to_string();
         let https = HttpServer::start_tls(Arc::clone(&host), bind_local()?, tls).map_err(io)?;
         let options = HttpOptions {
             https_port: Some(https.local_addr().port()),
@@ -76,6 +79,7 @@ impl VirtualTarget {
             http,
             https,
             api,
+            ca_pem,
         })
     }
 
@@ -271,5 +275,9 @@ impl Target for VirtualTarget {
 
     fn https_url(&self) -> String {
         format!("https://{}", self.https.local_addr())
+    }
+
+    fn https_ca_pem(&self) -> Option<String> {
+        Some(self.ca_pem.clone())
     }
 }

@@ -76,6 +76,8 @@ pub struct DeviceWorld {
     pub chargers: Vec<smart_connect_sim::adapters::modbus_client::ModbusClient>,
     /// A charger that tries to connect while another holds the slot.
     pub second: Option<smart_connect_sim::adapters::modbus_client::ModbusClient>,
+    /// What the HTTP API and web interface steps remember.
+    pub http: super::http::HttpBench,
 }
 
 impl DeviceWorld {
@@ -91,6 +93,7 @@ impl DeviceWorld {
             bench: Default::default(),
             chargers: Vec::new(),
             second: None,
+            http: Default::default(),
         }
     }
 
