@@ -110,3 +110,41 @@ fn mutated_fixtures() {
         }
     }
 }
+
+/// Stream + split trailer: the framer body reads it as `stream` pushed in reads of `reads`.
+fn with_reads(stream: &[u8], reads: &[u8]) -> Vec<u8> {
+    let mut input = stream.to_vec();
+    input.extend_from_slice(fuzz_bodies::SPLIT_MAGIC);
+    input.extend_from_slice(reads);
+    input
+}
+
+/// Open finding 1 (found by the `framer` target): the CRC tail window is measured from the
+/// LAST `!` in the frame so far (`rposition` in `Framer::in_dsmr_tail`), so a `!` among the
+/// ≤ 8 bytes after the end marker restarts the window only if a read boundary fell before it.
+/// One read: the 8-byte window fills and the frame is handed over; reads of 3 + 7 bytes: the
+/// window restarts at the second `!` and the stream ends `truncated`.
+#[test]
+fn known_finding_bang_in_crc_tail() {
+    fuzz_bodies::framer(&with_reads(b"/!!100\r333", &[3, 7]));
+}
+
+/// Open finding 2 (found by the `framer` target): in `Auto` mode, after a frame is dropped as
+/// too large, `append` swallows the rest of the current read, so whether a start byte of the
+/// OTHER protocol inside the dropped frame's remainder (here a P1 `/` inside an oversized
+/// TIC frame, which `in_tic` does not look for) opens a new frame depends on where the read
+/// ended. One read: only `too_large`; reads of 4101 + rest: `too_large`, then the telegram.
+#[test]
+fn known_finding_resync_after_too_large() {
+    let mut stream = vec![0x02];
+    stream.extend(std::iter::repeat_n(b'A', 4200));
+    stream.extend_from_slice(include_bytes!(
+        "../../fixtures/dsmr/nb-dsmr50-iskra-am550t-3ph.txt"
+    ));
+    // 4101 = 16 × 255 + 21: sixteen reads of 255 bytes, one of 21, then reads of 255.
+    let mut reads = vec![255u8; 16];
+    reads.push(21);
+    reads.extend([255u8; 8]);
+    let input = with_reads(&stream, &reads);
+    fuzz_bodies::framer(&input);
+}

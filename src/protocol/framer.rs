@@ -218,7 +218,9 @@ impl Framer {
     }
 
     fn in_dsmr_tail(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
-        let bang = self.cur.iter().rposition(|&b| b == b'!').unwrap_or(0);
+        // The tail starts at the frame's first '!' (the body cannot contain one), wherever
+        // the reads were split.
+        let bang = memchr(b'!', &self.cur).unwrap_or(0);
         let room = MAX_CRC_TAIL.saturating_sub(self.cur.len() - bang - 1);
         let window = &chunk[..chunk.len().min(room)];
         match memchr(b'\n', window) {
@@ -277,11 +279,14 @@ impl Framer {
                 format!("frame longer than {MAX_FRAME} bytes dropped"),
             );
             out.push(Event::Error(err));
+            // Drop exactly the first MAX_FRAME bytes of the frame, then resynchronise on the
+            // next start byte (the same wherever the reads were split); the skipped rest is
+            // not reported as garbage.
+            let room = MAX_FRAME - self.cur.len();
             self.state = State::Hunting;
             self.cur.clear();
-            // Resynchronise: the rest of the dropped frame is skipped silently up to the next start byte.
             self.dropping = true;
-            return bytes.len();
+            return room;
         }
         self.cur.extend_from_slice(bytes);
         bytes.len()
