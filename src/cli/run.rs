@@ -3,10 +3,12 @@
 //! on 127.0.0.1:5020 (502 needs privileges), real time. A scenario, `--meter`, `--seed`,
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
+use crate::adapters::broker::{BrokerOptions, EmbeddedBroker};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
+use crate::adapters::mqtt::{MqttClient, MqttOptions};
 use crate::adapters::runner::{feed_file, feed_meter, feed_tcp, tick_loop, Pace};
 use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
@@ -43,6 +45,23 @@ pub struct RunArgs {
     /// The same over HTTPS, with a device certificate from the local test CA (WEB-06).
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub https: SocketAddr,
+    /// MQTT broker: `embedded` (default: a broker in this process, mTLS with the local test
+    /// CA, the config's default broker name mapped to it) or a URL such as
+    /// `mqtts://broker.example.com:8883` (then `--resolve` maps names to addresses).
+    #[arg(long, default_value = "embedded")]
+    pub mqtt: String,
+    /// `HOST=ADDR[:PORT]`: connect to ADDR when the device's broker URL names HOST.
+    #[arg(long)]
+    pub resolve: Vec<String>,
+    /// Port of the embedded broker's mTLS listener (0: any free port).
+    #[arg(long, default_value = "8883")]
+    pub mqtt_tls_port: u16,
+    /// Port of the embedded broker's plain listener (0: any free port).
+    #[arg(long, default_value = "1883")]
+    pub mqtt_plain_port: u16,
+    /// Also publish retained Home Assistant discovery configs (own-broker setups).
+    #[arg(long)]
+    pub ha_discovery: bool,
     /// Device time speed: `1` real time, `10` ten times faster, `max` as fast as possible.
     #[arg(long, default_value = "1")]
     pub speed: String,
@@ -109,7 +128,8 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
 pub fn run(args: &RunArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttd=warn,rumqttc=warn".into()),
         )
         .with_target(false)
         .with_writer(std::io::stderr)
@@ -171,6 +191,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .map_err(|e| bind_error(args.modbus, e))?;
     let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
     let web = start_web(&host, &identity, &state_dir, args).await?;
+    let mqtt = start_mqtt(&host, &identity, &state_dir, args, plan.seed)?;
     let web_line = format!(
         "http://{}  https://{}  (CA {})",
         web.http.local_addr(),
@@ -182,6 +203,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         &identity,
         modbus.local_addr(),
         &web_line,
+        &mqtt.lines,
         &state_dir,
         args,
     );
@@ -216,7 +238,76 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     }
     drop(modbus);
     drop(web);
+    drop(mqtt);
     Ok(())
+}
+
+/// The device's MQTT client and, by default, the embedded broker it talks to.
+struct Mqtt {
+    _broker: Option<EmbeddedBroker>,
+    _client: MqttClient,
+    lines: Vec<String>,
+}
+
+fn start_mqtt(
+    host: &Arc<Host>,
+    id: &Identity,
+    state_dir: &std::path::Path,
+    args: &RunArgs,
+    seed: u64,
+) -> Result<Mqtt, String> {
+    let resolve = args
+        .resolve
+        .iter()
+        .map(|r| MqttOptions::parse_resolve(r).map_err(|e| format!("--resolve {r}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.mqtt == "embedded" {
+        let opts = BrokerOptions {
+            tls_port: args.mqtt_tls_port,
+            plain_port: args.mqtt_plain_port,
+            cert_dir: Some(state_dir.join("mqtt")),
+            ..BrokerOptions::for_device(&id.serial)
+        };
+        let broker =
+            EmbeddedBroker::start(opts).map_err(|e| format!("embedded MQTT broker: {e}"))?;
+        let mut options = MqttOptions {
+            seed,
+            ha_discovery: args.ha_discovery,
+            ..MqttOptions::embedded(&broker)
+        };
+        options.resolve.extend(resolve);
+        let p = broker.paths();
+        let lines = vec![
+            format!("MQTT broker  mqtts://{} (mTLS)  mqtt://{}  (embedded; the default broker name maps here)", broker.tls_addr(), broker.plain_addr()),
+            format!(
+                "MQTT watch   mosquitto_sub --cafile {} --cert {} --key {} -h 127.0.0.1 -p {} -t 'devices/#'",
+                p.ca.display(),
+                p.device_cert.display(),
+                p.device_key.display(),
+                broker.tls_addr().port()
+            ),
+        ];
+        let client = MqttClient::start(Arc::clone(host), options);
+        Ok(Mqtt {
+            _broker: Some(broker),
+            _client: client,
+            lines,
+        })
+    } else {
+        let options = MqttOptions {
+            broker: Some(args.mqtt.clone()),
+            resolve,
+            seed,
+            ha_discovery: args.ha_discovery,
+            ..MqttOptions::default()
+        };
+        let client = MqttClient::start(Arc::clone(host), options);
+        Ok(Mqtt {
+            _broker: None,
+            _client: client,
+            lines: vec![format!("MQTT broker  {}", args.mqtt)],
+        })
+    }
 }
 
 /// The HTTP and HTTPS servers, and where the test CA that signed the HTTPS certificate is.
@@ -310,6 +401,7 @@ fn banner(
     id: &Identity,
     modbus: SocketAddr,
     web: &str,
+    mqtt_lines: &[String],
     state: &std::path::Path,
     args: &RunArgs,
 ) {
@@ -332,6 +424,9 @@ fn banner(
     );
     println!("  Modbus TCP   {modbus}  (EMPro map: 0x8006 V L1 … 0x8016 total W, CD-AB floats)");
     println!("  web / API    {web}");
+    for line in mqtt_lines {
+        println!("  {line}");
+    }
     println!("  HTTP login   user / {}", id.label_password);
     println!(
         "  hostname     {}  (mDNS smart-connect.local)",
