@@ -39,6 +39,8 @@ pub struct Host {
     time: watch::Sender<Millis>,
     measurements: broadcast::Sender<Arc<Reading>>,
     effects: broadcast::Sender<Arc<Effect>>,
+    /// The device's real-time clock minus simulation time (a wrong clock, MQ-06).
+    rtc_offset: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Host {
@@ -86,12 +88,26 @@ impl Host {
             clock,
             measurements: broadcast::channel(256).0,
             effects: broadcast::channel(1024).0,
+            rtc_offset: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
     /// The host's clock.
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// The device's own real-time clock: what it believes the date is (TLS validity checks,
+    /// timestamps of telegrams without a time). Equal to `now()` unless set otherwise.
+    pub fn device_time(&self) -> Millis {
+        self.clock.now() + self.rtc_offset.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Set the device's real-time clock to `t` (a bench rig's "set the device clock"); time
+    /// keeps running from there. Simulation time is not affected.
+    pub fn set_device_time(&self, t: Millis) {
+        self.rtc_offset
+            .store(t - self.clock.now(), std::sync::atomic::Ordering::SeqCst);
     }
 
     /// What the adapters serve right now.

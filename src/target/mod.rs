@@ -100,6 +100,22 @@ pub trait Target: Send + std::fmt::Debug {
     async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError>;
     /// `GET /api/v1/status`.
     async fn status(&mut self) -> Result<Value, TargetError>;
+    // ---- MQTT (the broker the device publishes to) -------------------------------------
+    /// Subscribe to `filter` on the broker the device uses, as an installer's tool would;
+    /// active when this returns.
+    async fn mqtt_subscribe(
+        &mut self,
+        filter: &str,
+    ) -> Result<tokio::sync::mpsc::UnboundedReceiver<crate::adapters::broker::Message>, TargetError>;
+    /// Publish on that broker (e.g. a command for the device).
+    async fn mqtt_publish(&mut self, topic: &str, payload: &[u8]) -> Result<(), TargetError>;
+    /// Make the broker unreachable for the device, or reachable again (`@needs-broker`).
+    async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError>;
+    /// The clients the broker's TLS listener saw: certificate CN and MQTT client id (MQ-03/05).
+    fn mqtt_clients(&self) -> Vec<crate::adapters::broker::TlsClient>;
+    /// Set the device's own clock (a bench hook, `@needs-clock`); simulation time is unaffected.
+    async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError>;
+
     /// The device's web interface and API over plain HTTP (`http://…`, no trailing slash).
     fn http_url(&self) -> String;
     /// The same over HTTPS (WEB-06).

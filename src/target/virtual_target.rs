@@ -5,11 +5,13 @@
 
 use super::api_client::ApiClient;
 use super::{Capabilities, ModbusReply, Target, TargetError};
+use crate::adapters::broker::{BrokerOptions, EmbeddedBroker, Message, TlsClient};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::modbus_client::ModbusClient;
+use crate::adapters::mqtt::{MqttClient, MqttOptions};
 use crate::device::firmware::FirmwareImage;
 use crate::device::identity::Identity;
 use crate::device::led::Color;
@@ -23,6 +25,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// An in-process virtual Smart Connect.
 #[derive(Debug)]
@@ -38,6 +41,8 @@ pub struct VirtualTarget {
     api: ApiClient,
     /// The test CA that signed the HTTPS server's certificate (WEB-06).
     ca_pem: String,
+    broker: EmbeddedBroker,
+    _mqtt: MqttClient,
 }
 
 impl VirtualTarget {
@@ -69,6 +74,24 @@ impl VirtualTarget {
             &identity.label_password,
             None,
         )?;
+        let opts = BrokerOptions {
+            tls_port: 0,
+            plain_port: 0,
+            ..BrokerOptions::for_device(&identity.serial)
+        };
+        let broker = EmbeddedBroker::start(opts)
+            .map_err(|e| TargetError(format!("embedded broker: {e}")))?;
+        let seed = identity
+            .mac
+            .iter()
+            .fold(0u64, |h, &b| (h << 8) | u64::from(b));
+        let mqtt = MqttClient::start(
+            Arc::clone(&host),
+            MqttOptions {
+                seed,
+                ..MqttOptions::embedded(&broker)
+            },
+        );
         Ok(VirtualTarget {
             host,
             clock,
@@ -80,6 +103,8 @@ impl VirtualTarget {
             https,
             api,
             ca_pem,
+            broker,
+            _mqtt: mqtt,
         })
     }
 
@@ -267,6 +292,37 @@ impl Target for VirtualTarget {
 
     async fn status(&mut self) -> Result<Value, TargetError> {
         self.api.ok(Method::GET, "/api/v1/status", None).await
+    }
+
+    async fn mqtt_subscribe(
+        &mut self,
+        filter: &str,
+    ) -> Result<UnboundedReceiver<Message>, TargetError> {
+        self.broker
+            .subscribe(filter)
+            .await
+            .map_err(|e| TargetError(format!("MQTT subscribe {filter}: {e}")))
+    }
+
+    async fn mqtt_publish(&mut self, topic: &str, payload: &[u8]) -> Result<(), TargetError> {
+        self.broker
+            .publish(topic, payload.to_vec())
+            .map_err(|e| TargetError(format!("MQTT publish {topic}: {e}")))
+    }
+
+    async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError> {
+        self.broker.set_reachable(reachable);
+        Ok(())
+    }
+
+    fn mqtt_clients(&self) -> Vec<TlsClient> {
+        self.broker.tls_clients()
+    }
+
+    async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError> {
+        self.host.set_device_time(utc);
+        self.event(Event::Tick);
+        Ok(())
     }
 
     fn http_url(&self) -> String {

@@ -706,7 +706,7 @@ impl Manager {
     }
 
     fn on_reading(&mut self, r: &Reading) {
-        let now = self.host.now();
+        let now = self.host.device_time();
         let Some(a) = self.active.as_mut() else {
             return;
         };

@@ -20,7 +20,7 @@ pub struct DeviceTime(pub Arc<Host>);
 
 impl rustls::time_provider::TimeProvider for DeviceTime {
     fn current_time(&self) -> Option<UnixTime> {
-        let ms = self.0.now();
+        let ms = self.0.device_time();
         u64::try_from(ms)
             .ok()
             .map(|ms| UnixTime::since_unix_epoch(Duration::from_millis(ms)))
