@@ -48,12 +48,10 @@
 
 use smart_connect_sim::adapters::host::Host;
 use smart_connect_sim::adapters::modbus::ModbusServer;
-use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::registers::f32_cdab;
 use smart_connect_sim::device::{DeviceConfig, Event, Variant};
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::{Protocol, Reading};
-use smart_connect_sim::sim::clock::VirtualClock;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -118,18 +116,7 @@ fn telegram() -> Vec<u8> {
 
 /// (a): a booted virtual device that has received a telegram, with its Modbus server.
 async fn device() -> (Arc<Host>, ModbusServer) {
-    let clock = VirtualClock::new(0);
-    let host = Host::new(
-        DeviceConfig::new(Variant::P1),
-        None,
-        Arc::new(clock.clone()),
-    );
-    host.handle(Event::Power(PowerInputs {
-        usb: true,
-        p1_supply: false,
-    }));
-    clock.advance_to(6_000);
-    host.handle(Event::Tick);
+    let (host, _clock) = Host::running_virtual(DeviceConfig::new(Variant::P1), 0);
     assert!(
         host.served().serving,
         "the device does not serve after boot"

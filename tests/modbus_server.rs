@@ -5,7 +5,6 @@
 use smart_connect_sim::adapters::host::Host;
 use smart_connect_sim::adapters::modbus::ModbusServer;
 use smart_connect_sim::adapters::modbus_client::ModbusClient;
-use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::registers::f32_cdab;
 use smart_connect_sim::device::{DeviceConfig, Event, Variant};
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
@@ -18,18 +17,7 @@ use tokio::net::TcpStream;
 
 /// A running device (virtual clock, booted, DHCP) with its Modbus server on port 0.
 async fn device() -> (Arc<Host>, VirtualClock, ModbusServer) {
-    let clock = VirtualClock::new(0);
-    let host = Host::new(
-        DeviceConfig::new(Variant::P1),
-        None,
-        Arc::new(clock.clone()),
-    );
-    host.handle(Event::Power(PowerInputs {
-        usb: true,
-        p1_supply: false,
-    }));
-    clock.advance_to(6_000);
-    host.handle(Event::Tick);
+    let (host, clock) = Host::running_virtual(DeviceConfig::new(Variant::P1), 0);
     assert!(host.served().serving);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = ModbusServer::start(Arc::clone(&host), listener).unwrap();

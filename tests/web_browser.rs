@@ -12,11 +12,9 @@ use browser::Browser;
 use fantoccini::Locator;
 use smart_connect_sim::adapters::host::Host;
 use smart_connect_sim::adapters::http::{HttpOptions, HttpServer};
-use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{DeviceConfig, Event, Variant};
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::{Protocol, Reading};
-use smart_connect_sim::sim::clock::VirtualClock;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -51,18 +49,7 @@ async fn the_web_interface_saves_settings_and_shows_field_errors_in_chromium() {
     };
 
     // A running device on 2025-06-01 12:00 UTC with a few telegrams.
-    let clock = VirtualClock::new(1_748_779_200_000);
-    let host = Host::new(
-        DeviceConfig::new(Variant::P1),
-        None,
-        Arc::new(clock.clone()),
-    );
-    host.handle(Event::Power(PowerInputs {
-        usb: true,
-        p1_supply: false,
-    }));
-    clock.advance(6_000);
-    host.handle(Event::Tick);
+    let (host, clock) = Host::running_virtual(DeviceConfig::new(Variant::P1), 1_748_779_200_000);
     for _ in 0..3 {
         clock.advance(1_000);
         host.handle(Event::SerialBytes(telegram()));

@@ -92,6 +92,30 @@ impl Host {
         })
     }
 
+    /// A device of `hw` on a virtual clock starting at `start`, powered by USB-C on the
+    /// default DHCP LAN and booted until it serves (for tests, benches and examples).
+    pub fn running_virtual(
+        hw: DeviceConfig,
+        start: Millis,
+    ) -> (Arc<Self>, crate::sim::clock::VirtualClock) {
+        let clock = crate::sim::clock::VirtualClock::new(start);
+        let host = Host::new(hw, None, Arc::new(clock.clone()));
+        host.handle(Event::Power(crate::device::power::PowerInputs {
+            usb: true,
+            p1_supply: false,
+        }));
+        while !host.served().serving {
+            let t = host.next_deadline().unwrap_or(clock.now() + 100);
+            clock.advance_to(t);
+            host.handle(Event::Tick);
+            assert!(
+                clock.now() - start < 60_000,
+                "the device did not come up within a minute"
+            );
+        }
+        (host, clock)
+    }
+
     /// The host's clock.
     pub fn now(&self) -> Millis {
         self.clock.now()
