@@ -1,10 +1,13 @@
 //! Thin adapters that put the pure device on real I/O: the host that owns the device and
-//! its clock, the Modbus TCP server, and (later) HTTP, MQTT and the serial/TCP meter feed.
+//! its clocks, the Modbus TCP server and client, the HTTP API and web UI, the test PKI, the
+//! embedded MQTT broker and the device's MQTT client, mDNS, and the real-time runner that
+//! ticks the device and feeds it meter bytes.
 
 pub mod broker;
 pub mod certs;
 pub mod host;
 pub mod http;
+pub mod mdns;
 pub mod modbus;
 pub mod modbus_client;
 pub mod mqtt;

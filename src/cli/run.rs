@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// Port of the embedded broker's plain listener (0: any free port).
     #[arg(long, default_value = "1883")]
     pub mqtt_plain_port: u16,
+    /// Advertise `smart-connect.local` (an `_http._tcp` service pointing at the web
+    /// interface) on this machine's network with mDNS. Off by default.
+    #[arg(long)]
+    pub mdns: bool,
     /// Also publish retained Home Assistant discovery configs (own-broker setups).
     #[arg(long)]
     pub ha_discovery: bool,
@@ -191,6 +195,18 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .map_err(|e| bind_error(args.modbus, e))?;
     let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
     let web = start_web(&host, &identity, &state_dir, args).await?;
+    let _mdns = if args.mdns {
+        let ip = if args.http.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            args.http.ip()
+        };
+        let info =
+            crate::adapters::mdns::service(&identity.serial, ip, web.http.local_addr().port())?;
+        Some(crate::adapters::mdns::Advertiser::start(info)?)
+    } else {
+        None
+    };
     let mqtt = start_mqtt(&host, &identity, &state_dir, args, plan.seed)?;
     let web_line = format!(
         "http://{}  https://{}  (CA {})",
