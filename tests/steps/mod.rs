@@ -8,6 +8,7 @@ pub mod firmware;
 pub mod http;
 pub mod led;
 pub mod meter;
+pub mod mqtt;
 pub mod network;
 pub mod power;
 pub mod registers;

@@ -78,6 +78,8 @@ pub struct DeviceWorld {
     pub second: Option<smart_connect_sim::adapters::modbus_client::ModbusClient>,
     /// What the HTTP API and web interface steps remember.
     pub http: super::http::HttpBench,
+    /// What the MQTT steps remember.
+    pub mqtt: super::mqtt::MqttBench,
 }
 
 impl DeviceWorld {
@@ -94,6 +96,7 @@ impl DeviceWorld {
             chargers: Vec::new(),
             second: None,
             http: Default::default(),
+            mqtt: Default::default(),
         }
     }
 
