@@ -196,3 +196,20 @@ Feature: Measurements and commands over MQTT
     When the meter sends its next telegram
     Then one measurement is published for it
     And in the measurement active_power_l1_w is 2500
+
+  @MQ-07 @needs-own-broker
+  Scenario: Username and password instead of mTLS, for one's own broker
+    Given a Smart Connect P1
+    And an SMR 5.0 meter drawing 1000 W on L1
+    And the installer's own MQTT broker, with an account for the device
+    When the MQTT settings are changed to that broker with its right password and the device restarts
+    Then the status shows MQTT connected
+    And measurements from the device arrive on that broker
+
+  @MQ-07 @needs-own-broker
+  Scenario: One's own broker refuses a wrong password
+    Given a Smart Connect P1
+    And an SMR 5.0 meter drawing 1000 W on L1
+    And the installer's own MQTT broker, with an account for the device
+    When the MQTT settings are changed to that broker with its wrong password and the device restarts
+    Then the status shows MQTT not connected, with an error naming the refused login

@@ -16,6 +16,16 @@ use crate::sim::clock::Millis;
 use async_trait::async_trait;
 use serde_json::Value;
 
+/// An installer's own MQTT broker the device can reach, with an account for the device
+/// (MQ-07: username and password instead of mTLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnBroker {
+    /// The broker URL to put in the device's `MQTT.Broker` setting.
+    pub url: String,
+    pub username: String,
+    pub password: String,
+}
+
 /// A failure to talk to the target (not a verdict about its behaviour).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -113,6 +123,10 @@ pub trait Target: Send + std::fmt::Debug {
     async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError>;
     /// The clients the broker's TLS listener saw: certificate CN and MQTT client id (MQ-03/05).
     fn mqtt_clients(&self) -> Vec<crate::adapters::broker::TlsClient>;
+    /// An own broker with an account for the device, if the bench has one (`@needs-own-broker`).
+    fn own_broker(&self) -> Option<OwnBroker> {
+        None
+    }
     /// Set the device's own clock (a bench hook, `@needs-clock`); simulation time is unaffected.
     async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError>;
 

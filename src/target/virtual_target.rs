@@ -4,7 +4,7 @@
 //! happen at the exact virtual time. Modbus is read over the real socket.
 
 use super::api_client::ApiClient;
-use super::{Capabilities, ModbusReply, Target, TargetError};
+use super::{Capabilities, ModbusReply, OwnBroker, Target, TargetError};
 use crate::adapters::broker::{BrokerOptions, EmbeddedBroker, Message, TlsClient};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
@@ -77,6 +77,7 @@ impl VirtualTarget {
         let opts = BrokerOptions {
             tls_port: 0,
             plain_port: 0,
+            credentials: vec![(OWN_BROKER_USER.into(), OWN_BROKER_PASSWORD.into())],
             ..BrokerOptions::for_device(&identity.serial)
         };
         let broker = EmbeddedBroker::start(opts)
@@ -85,13 +86,15 @@ impl VirtualTarget {
             .mac
             .iter()
             .fold(0u64, |h, &b| (h << 8) | u64::from(b));
-        let mqtt = MqttClient::start(
-            Arc::clone(&host),
-            MqttOptions {
-                seed,
-                ..MqttOptions::embedded(&broker)
-            },
-        );
+        let mut options = MqttOptions {
+            seed,
+            ..MqttOptions::embedded(&broker)
+        };
+        // The installer's own broker (MQ-07) is the embedded broker's password-checked listener.
+        options
+            .resolve
+            .push((OWN_BROKER_HOST.into(), broker.plain_addr()));
+        let mqtt = MqttClient::start(Arc::clone(&host), options);
         Ok(VirtualTarget {
             host,
             clock,
@@ -117,6 +120,11 @@ impl VirtualTarget {
         self.host.handle(ev)
     }
 }
+
+/// The name, account and password of the simulated installer's own broker (MQ-07).
+const OWN_BROKER_HOST: &str = "mqtt.installer.test";
+const OWN_BROKER_USER: &str = "installer";
+const OWN_BROKER_PASSWORD: &str = "own-broker-secret";
 
 /// A listener on 127.0.0.1 with a port chosen by the OS (tests run in parallel).
 fn bind_local() -> Result<tokio::net::TcpListener, TargetError> {
@@ -313,6 +321,14 @@ impl Target for VirtualTarget {
     async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError> {
         self.broker.set_reachable(reachable);
         Ok(())
+    }
+
+    fn own_broker(&self) -> Option<OwnBroker> {
+        Some(OwnBroker {
+            url: format!("mqtt://{OWN_BROKER_HOST}:1883"),
+            username: OWN_BROKER_USER.into(),
+            password: OWN_BROKER_PASSWORD.into(),
+        })
     }
 
     fn mqtt_clients(&self) -> Vec<TlsClient> {

@@ -92,7 +92,12 @@ impl Browser {
                 Err(e) if Instant::now() > deadline => {
                     return Err(format!("no WebDriver session on {url}: {e}"))
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(_) => {
+                    // Real time is genuinely needed: ChromeDriver is a separate process that
+                    // announces nothing when it starts listening, so the only way to know is to
+                    // try again. 200 ms of wall time between tries, bounded by `deadline`.
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
             }
         };
         Ok(Browser {
@@ -131,6 +136,10 @@ impl Browser {
                     body.as_str().unwrap_or("")
                 );
             }
+            // Real time is genuinely needed: the page runs in a real browser on its own timers
+            // (its script polls the device), and WebDriver has no event for "this expression
+            // became true", so the expression is evaluated again after 100 ms of wall time,
+            // bounded by `deadline`.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -10,6 +10,7 @@ pub mod led;
 pub mod meter;
 pub mod mqtt;
 pub mod network;
+pub mod own_broker;
 pub mod power;
 pub mod registers;
 pub mod setup;

@@ -80,6 +80,8 @@ pub struct DeviceWorld {
     pub http: super::http::HttpBench,
     /// What the MQTT steps remember.
     pub mqtt: super::mqtt::MqttBench,
+    /// The installer's own broker, when a scenario uses one (MQ-07).
+    pub own_broker: Option<smart_connect_sim::target::OwnBroker>,
 }
 
 impl DeviceWorld {
@@ -97,6 +99,7 @@ impl DeviceWorld {
             second: None,
             http: Default::default(),
             mqtt: Default::default(),
+            own_broker: None,
         }
     }
 

@@ -26,29 +26,35 @@
 //! from a configured address, so for port 0 a free port is picked first (bind :0, read, close)
 //! and rumqttd binds it a moment later; a lost race is detected and retried with other ports.
 //! `start` returns once each listener has answered an MQTT CONNECT with a CONNACK.
+//!
+//! Files: `tls_front.rs` (the TLS front and its log), `connect_parse.rs` (the MQTT CONNECT
+//! parser and the certificate CN), `subscribe.rs` (in-process subscribe and publish),
+//! `listeners.rs` (rumqttd's router and listener settings, free ports, the readiness probe).
+//! This file holds the options, the errors and the broker's lifetime.
 
+mod connect_parse;
+mod listeners;
+mod subscribe;
+mod tls_front;
+
+pub use self::connect_parse::{cert_cn, connect_packet, parse_connect, ConnectParse};
+
+use self::listeners::{free_port, probe, router_config, server_settings};
+use self::tls_front::{front, front_config, FrontLog};
 use super::certs::{PkiError, PkiOptions, PkiPaths, TestPki};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
-use rumqttd::protocol::{Filter, Packet, QoS as BrokerQoS, RetainForwardRule, Subscribe};
-use rumqttd::{
-    ConnectionSettings, LinkType, Notification, Router, RouterConfig, Server, ServerSettings,
-};
+use rumqttd::{LinkType, Router, Server};
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
-/// How long a TLS handshake or the first MQTT packet may take on the front.
-const FRONT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest CONNECT the front buffers before giving up on parsing it.
-const MAX_CONNECT: usize = 64 * 1024;
 /// The largest MQTT packet the broker accepts.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
 
@@ -137,23 +143,6 @@ impl Message {
     /// The payload as JSON.
     pub fn json(&self) -> serde_json::Result<serde_json::Value> {
         serde_json::from_slice(&self.payload)
-    }
-}
-
-struct FrontLog {
-    clients: Mutex<Vec<TlsClient>>,
-    refusals: Mutex<Vec<String>>,
-    /// `false`: the front cuts its connections and closes new ones at once.
-    reachable: watch::Sender<bool>,
-}
-
-impl Default for FrontLog {
-    fn default() -> Self {
-        FrontLog {
-            clients: Mutex::default(),
-            refusals: Mutex::default(),
-            reachable: watch::Sender::new(true),
-        }
     }
 }
 
@@ -431,76 +420,6 @@ impl EmbeddedBroker {
             .clone()
     }
 
-    /// An in-process subscription to `filter` (retained messages included), active when this
-    /// returns. Messages arrive on the receiver until the broker stops.
-    pub async fn subscribe(
-        &self,
-        filter: &str,
-    ) -> Result<mpsc::UnboundedReceiver<Message>, BrokerError> {
-        static SUBS: AtomicU64 = AtomicU64::new(0);
-        let id = format!("sim-subscriber-{}", SUBS.fetch_add(1, Ordering::Relaxed));
-        let (mut link_tx, mut link_rx) = (self.make_link)(&id).map_err(BrokerError::Link)?;
-        let filters = vec![Filter {
-            path: filter.to_string(),
-            qos: BrokerQoS::AtMostOnce,
-            nolocal: false,
-            preserve_retain: true,
-            retain_forward_rule: RetainForwardRule::OnEverySubscribe,
-        }];
-        link_tx
-            .send(Packet::Subscribe(Subscribe { pkid: 1, filters }, None))
-            .await
-            .map_err(|e| BrokerError::Link(e.to_string()))?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (acked_tx, acked_rx) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let _keep = link_tx;
-            let mut acked = Some(acked_tx);
-            loop {
-                match link_rx.next().await {
-                    Ok(Some(Notification::Forward(f))) => {
-                        let m = Message {
-                            topic: String::from_utf8_lossy(&f.publish.topic).into_owned(),
-                            payload: f.publish.payload.to_vec(),
-                            retain: f.publish.retain,
-                        };
-                        if tx.send(m).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(Some(Notification::DeviceAck(_))) => {
-                        if let Some(a) = acked.take() {
-                            let _ = a.send(());
-                        }
-                    }
-                    Ok(Some(Notification::Unschedule)) => {
-                        if link_rx.wake().await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-        });
-        tokio::time::timeout(Duration::from_secs(10), acked_rx)
-            .await
-            .map_err(|_| BrokerError::Link(format!("no SUBACK for {filter}")))?
-            .map_err(|_| BrokerError::Link("the broker stopped".into()))?;
-        Ok(rx)
-    }
-
-    /// Publish in-process (QoS 0, not retained), e.g. a command to the device (MQ-13).
-    pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) -> Result<(), BrokerError> {
-        let mut guard = self.publisher.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = guard
-            .as_mut()
-            .ok_or_else(|| BrokerError::Link("no publisher".into()))?;
-        tx.publish(topic.to_string(), payload.into())
-            .map(|_| ())
-            .map_err(|e| BrokerError::Link(e.to_string()))
-    }
-
     /// Make the TLS front unreachable (`false`: every connection through it is cut and new
     /// ones are closed right after the TCP accept, as a broker that is down behind a load
     /// balancer) or reachable again. The port stays bound, so nothing else can take it while
@@ -529,396 +448,5 @@ impl Drop for EmbeddedBroker {
         if self.remove_dir {
             let _ = std::fs::remove_dir_all(&self.cert_dir);
         }
-    }
-}
-
-fn router_config() -> RouterConfig {
-    RouterConfig {
-        max_connections: 1000,
-        max_outgoing_packet_count: 200,
-        max_segment_size: 1 << 20,
-        max_segment_count: 4,
-        ..RouterConfig::default()
-    }
-}
-
-fn server_settings(
-    name: &str,
-    listen: SocketAddr,
-    auth: Option<HashMap<String, String>>,
-) -> ServerSettings {
-    ServerSettings {
-        name: format!("smart-connect-{name}"),
-        listen,
-        tls: None,
-        next_connection_delay_ms: 0,
-        connections: ConnectionSettings {
-            connection_timeout_ms: 10_000,
-            max_payload_size: MAX_PAYLOAD,
-            max_inflight_count: 100,
-            auth,
-            external_auth: None,
-            dynamic_filters: true,
-        },
-    }
-}
-
-fn free_port() -> io::Result<u16> {
-    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
-
-/// The TLS front's configuration: the broker certificate; client certificates from the test
-/// CA required, or optional when password clients are allowed.
-fn front_config(pki: &TestPki, allow_no_cert: bool) -> Result<rustls::ServerConfig, PkiError> {
-    if !allow_no_cert {
-        return pki.server_config_with_client_auth();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(pki.root_store()?),
-        Arc::clone(&provider),
-    )
-    .allow_unauthenticated()
-    .build()?;
-    let chain = vec![pki.server().cert_der().clone(), pki.ca().cert_der().clone()];
-    Ok(rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, pki.server().key_der())?)
-}
-
-async fn front(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    internal: SocketAddr,
-    public: SocketAddr,
-    log: Arc<FrontLog>,
-) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!("mqtt TLS front: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        if !*log.reachable.borrow() {
-            drop(tcp);
-            continue;
-        }
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, log) = (acceptor.clone(), Arc::clone(&log));
-        tokio::spawn(async move {
-            let mut reachable = log.reachable.subscribe();
-            tokio::select! {
-                r = forward(tcp, peer, acceptor, internal, public, &log) => {
-                    if let Err(e) = r {
-                        tracing::debug!("mqtt TLS front: {peer}: {e}");
-                    }
-                }
-                _ = reachable.wait_for(|r| !*r) => tracing::debug!("mqtt TLS front: {peer}: cut (broker unreachable)"),
-            }
-        });
-    }
-}
-
-/// One TLS connection: handshake, note the certificate's CN and the CONNECT, then relay.
-async fn forward(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    acceptor: tokio_rustls::TlsAcceptor,
-    internal: SocketAddr,
-    public: SocketAddr,
-    log: &FrontLog,
-) -> io::Result<()> {
-    let mut tls = match tokio::time::timeout(FRONT_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            log.refusals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("{peer}: {e}"));
-            return Err(e);
-        }
-        Err(_) => {
-            log.refusals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("{peer}: TLS handshake timed out"));
-            return Ok(());
-        }
-    };
-    let cn = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .and_then(|c| cert_cn(c.as_ref()));
-    let mut buf = Vec::with_capacity(256);
-    let parsed = loop {
-        match parse_connect(&buf) {
-            ConnectParse::Incomplete if buf.len() < MAX_CONNECT => {}
-            ConnectParse::Incomplete | ConnectParse::Invalid => break None,
-            ConnectParse::Done {
-                client_id,
-                username,
-            } => break Some((client_id, username)),
-        }
-        let mut chunk = [0u8; 4096];
-        let n = match tokio::time::timeout(FRONT_TIMEOUT, tls.read(&mut chunk)).await {
-            Ok(r) => r?,
-            Err(_) => return Ok(()),
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let (client_id, username) = parsed.map_or((None, None), |(c, u)| (Some(c), u));
-    log.clients
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(TlsClient {
-            peer,
-            cn: cn.clone(),
-            client_id,
-            username,
-        });
-    let mut upstream = TcpStream::connect(if cn.is_some() { internal } else { public }).await?;
-    upstream.set_nodelay(true)?;
-    upstream.write_all(&buf).await?;
-    tokio::io::copy_bidirectional(&mut tls, &mut upstream).await?;
-    Ok(())
-}
-
-/// The subject CN of a DER certificate.
-pub fn cert_cn(der: &[u8]) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()?
-        .as_str()
-        .ok()?
-        .to_string();
-    Some(cn)
-}
-
-/// The result of looking for an MQTT CONNECT at the start of a byte stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectParse {
-    Incomplete,
-    Invalid,
-    Done {
-        client_id: String,
-        username: Option<String>,
-    },
-}
-
-/// Parse the CONNECT packet at the start of `b` (MQTT 3.1, 3.1.1 and 5).
-pub fn parse_connect(b: &[u8]) -> ConnectParse {
-    use ConnectParse::*;
-    let Some(&first) = b.first() else {
-        return Incomplete;
-    };
-    if first != 0x10 {
-        return Invalid;
-    }
-    let Some((len, hdr)) = varint(&b[1..]) else {
-        return if b.len() < 5 { Incomplete } else { Invalid };
-    };
-    let start = 1 + hdr;
-    let Some(body) = b.get(start..start + len) else {
-        return Incomplete;
-    };
-    let mut r = Reader(body);
-    let parse = |r: &mut Reader| -> Option<(String, Option<String>)> {
-        let name = r.bytes()?;
-        if name != b"MQTT" && name != b"MQIsdp" {
-            return None;
-        }
-        let level = r.u8()?;
-        let flags = r.u8()?;
-        r.take(2)?; // keep alive
-        if level == 5 {
-            let (n, used) = varint(r.0)?;
-            r.take(used + n)?;
-        }
-        let client_id = String::from_utf8(r.bytes()?.to_vec()).ok()?;
-        if flags & 0x04 != 0 {
-            if level == 5 {
-                let (n, used) = varint(r.0)?;
-                r.take(used + n)?;
-            }
-            r.bytes()?; // will topic
-            r.bytes()?; // will payload
-        }
-        let username = if flags & 0x80 != 0 {
-            Some(String::from_utf8(r.bytes()?.to_vec()).ok()?)
-        } else {
-            None
-        };
-        Some((client_id, username))
-    };
-    match parse(&mut r) {
-        Some((client_id, username)) => Done {
-            client_id,
-            username,
-        },
-        None => Invalid,
-    }
-}
-
-/// An MQTT variable byte integer: (value, bytes used); `None` when incomplete or too long.
-fn varint(b: &[u8]) -> Option<(usize, usize)> {
-    let mut v = 0usize;
-    for (i, &byte) in b.iter().take(4).enumerate() {
-        v |= usize::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (h, t) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = t;
-        Some(h)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let l = self.take(2)?;
-        self.take(usize::from(u16::from_be_bytes([l[0], l[1]])))
-    }
-}
-
-/// An MQTT 3.1.1 CONNECT (clean session, keep alive 10 s).
-pub fn connect_packet(client_id: &str, credentials: Option<(&str, &str)>) -> Vec<u8> {
-    let field = |out: &mut Vec<u8>, s: &[u8]| {
-        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        out.extend_from_slice(s);
-    };
-    let mut body = Vec::new();
-    field(&mut body, b"MQTT");
-    body.push(4);
-    body.push(0x02 | if credentials.is_some() { 0xC0 } else { 0 });
-    body.extend_from_slice(&10u16.to_be_bytes());
-    field(&mut body, client_id.as_bytes());
-    if let Some((u, p)) = credentials {
-        field(&mut body, u.as_bytes());
-        field(&mut body, p.as_bytes());
-    }
-    let mut out = vec![0x10];
-    let mut len = body.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&body);
-    out
-}
-
-/// Connect, send a CONNECT, expect a CONNACK accepting it, close.
-fn probe(addr: SocketAddr, credentials: Option<(&str, &str)>) -> io::Result<()> {
-    static PROBES: AtomicU64 = AtomicU64::new(0);
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let id = format!("sim-probe-{}", PROBES.fetch_add(1, Ordering::Relaxed));
-    s.write_all(&connect_packet(&id, credentials))?;
-    let mut ack = [0u8; 4];
-    s.read_exact(&mut ack)?;
-    if ack[0] != 0x20 || ack[3] != 0 {
-        return Err(io::Error::other(format!("unexpected CONNACK {ack:02X?}")));
-    }
-    // No DISCONNECT packet: rumqttd 0.20 then sends its router a second disconnect for the
-    // same connection id once the socket closes, and if a new link (e.g. `subscribe`) got
-    // that id in between, the new link is cut. Closing the socket disconnects once.
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_connect_packets() {
-        let p = connect_packet("02584D0A1B2C", Some(("meter", "secret")));
-        assert_eq!(
-            parse_connect(&p),
-            ConnectParse::Done {
-                client_id: "02584D0A1B2C".into(),
-                username: Some("meter".into())
-            }
-        );
-        for cut in 0..p.len() {
-            assert_eq!(
-                parse_connect(&p[..cut]),
-                ConnectParse::Incomplete,
-                "cut at {cut}"
-            );
-        }
-        assert_eq!(
-            parse_connect(&connect_packet("x", None)),
-            ConnectParse::Done {
-                client_id: "x".into(),
-                username: None
-            }
-        );
-        assert_eq!(parse_connect(b"GET / HTTP/1.1\r\n"), ConnectParse::Invalid);
-        // A long CONNECT: two-byte remaining length.
-        let long = "A".repeat(300);
-        assert_eq!(
-            parse_connect(&connect_packet(&long, None)),
-            ConnectParse::Done {
-                client_id: long,
-                username: None
-            }
-        );
-    }
-
-    #[test]
-    fn parses_an_mqtt5_connect_with_properties_and_will() {
-        // MQTT 5: properties after keep alive, will properties before the will topic.
-        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5, 0x02 | 0x04 | 0x80, 0, 30];
-        body.extend_from_slice(&[3, 0x21, 0x00, 0x10]); // properties: receive maximum
-        body.extend_from_slice(&[0, 2, b'i', b'd']);
-        body.extend_from_slice(&[0]); // will properties: none
-        body.extend_from_slice(&[0, 1, b't', 0, 1, b'p']);
-        body.extend_from_slice(&[0, 1, b'u']);
-        let mut p = vec![0x10, body.len() as u8];
-        p.extend_from_slice(&body);
-        assert_eq!(
-            parse_connect(&p),
-            ConnectParse::Done {
-                client_id: "id".into(),
-                username: Some("u".into())
-            }
-        );
-    }
-
-    #[test]
-    fn reads_the_cn_of_a_test_certificate() {
-        let pki = TestPki::new("02584D0A1B2C").unwrap();
-        assert_eq!(
-            cert_cn(pki.client().cert_der().as_ref()).as_deref(),
-            Some("02584D0A1B2C")
-        );
-        assert_eq!(cert_cn(b"not a certificate"), None);
     }
 }

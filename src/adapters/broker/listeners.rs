@@ -1,0 +1,66 @@
+//! rumqttd's side: the router and listener settings, picking a free port, and the probe that
+//! waits until a listener answers an MQTT CONNECT with a CONNACK.
+
+use super::connect_packet;
+use super::MAX_PAYLOAD;
+use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub(super) fn router_config() -> RouterConfig {
+    RouterConfig {
+        max_connections: 1000,
+        max_outgoing_packet_count: 200,
+        max_segment_size: 1 << 20,
+        max_segment_count: 4,
+        ..RouterConfig::default()
+    }
+}
+
+pub(super) fn server_settings(
+    name: &str,
+    listen: SocketAddr,
+    auth: Option<HashMap<String, String>>,
+) -> ServerSettings {
+    ServerSettings {
+        name: format!("smart-connect-{name}"),
+        listen,
+        tls: None,
+        next_connection_delay_ms: 0,
+        connections: ConnectionSettings {
+            connection_timeout_ms: 10_000,
+            max_payload_size: MAX_PAYLOAD,
+            max_inflight_count: 100,
+            auth,
+            external_auth: None,
+            dynamic_filters: true,
+        },
+    }
+}
+
+pub(super) fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Connect, send a CONNECT, expect a CONNACK accepting it, close.
+pub(super) fn probe(addr: SocketAddr, credentials: Option<(&str, &str)>) -> io::Result<()> {
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let id = format!("sim-probe-{}", PROBES.fetch_add(1, Ordering::Relaxed));
+    s.write_all(&connect_packet(&id, credentials))?;
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack)?;
+    if ack[0] != 0x20 || ack[3] != 0 {
+        return Err(io::Error::other(format!("unexpected CONNACK {ack:02X?}")));
+    }
+    // No DISCONNECT packet: rumqttd 0.20 then sends its router a second disconnect for the
+    // same connection id once the socket closes, and if a new link (e.g. `subscribe`) got
+    // that id in between, the new link is cut. Closing the socket disconnects once.
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Firmware version and update states with their refusals (FW-01/02), the status document,
+//! and reset (reboots the device and ends the session).
+
+use crate::support::{client, send, Dev};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use smart_connect_sim::device::firmware::{FirmwareImage, DOWNLOAD_MS};
+
+#[tokio::test]
+async fn firmware_version_update_states_and_refusals() {
+    let dev = Dev::new().await;
+    let (s, v) = dev.get("/api/v1/firmware").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v, json!({"Version": "1.4.2", "Update": {"state": "idle"}}));
+
+    let post = |body: &str| {
+        dev.req(Method::POST, "/api/v1/firmware")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    // No image on the update server: accepted, then it fails and 1.4.2 stays.
+    let r = post(r#"{"Version": "1.5.0"}"#).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.headers()["location"], "/api/v1/firmware");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["Update"]["state"], "downloading");
+    assert_eq!(v["Update"]["version"], "1.5.0");
+    let (s, v) = send(post(r#"{"Version": "1.5.0"}"#)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "an update is running: {v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already downloading"),
+        "{v}"
+    );
+    dev.run_for(DOWNLOAD_MS);
+    let (_, v) = dev.get("/api/v1/firmware").await;
+    assert_eq!(v["Version"], "1.4.2");
+    assert_eq!(v["Update"]["state"], "failed");
+    assert!(
+        v["Update"]["reason"].as_str().unwrap().contains("no image"),
+        "{v}"
+    );
+
+    // A good image: every state, a reboot, the new version.
+    dev.host.with_device_mut(|d| {
+        d.offer_firmware(FirmwareImage {
+            version: "1.5.0".into(),
+            good: true,
+        })
+    });
+    assert_eq!(
+        post(r#"{"Version": "1.5.0"}"#)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        dev.run_for(500);
+        if let (StatusCode::OK, v) = dev.get("/api/v1/firmware").await {
+            let state = v["Update"]["state"].as_str().unwrap().to_string();
+            if seen.last() != Some(&state) {
+                seen.push(state);
+            }
+            if v["Version"] == "1.5.0" {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "downloading",
+            "verifying",
+            "installing",
+            "rebooting",
+            "idle"
+        ]
+    );
+    assert_eq!(dev.get("/api/v1/firmware").await.1["Version"], "1.5.0");
+    assert_eq!(
+        dev.get("/api/v1/status").await.1["System"]["Firmware"],
+        "1.5.0"
+    );
+
+    // Bodies that are not {"Version": "x"}.
+    for (body, pointer) in [
+        (r#"{"version": "1.6.0"}"#, "/version"),
+        (r#"{"Version": 16}"#, "/Version"),
+        (r#"{}"#, "/Version"),
+        (r#""1.6.0""#, ""),
+    ] {
+        let (s, v) = send(post(body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(v["pointer"], pointer, "{body}: {v}");
+    }
+    assert_eq!(send(post("{")).await.0, StatusCode::BAD_REQUEST);
+    let r = dev
+        .req(Method::POST, "/api/v1/firmware")
+        .header("content-type", "text/plain")
+        .body("1.6.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.headers()["accept-post"], "application/json");
+}
+
+#[tokio::test]
+async fn status_reports_system_meter_and_network() {
+    let dev = Dev::new().await;
+    let (s, v) = dev.get("/api/v1/status").await;
+    assert_eq!(s, StatusCode::OK);
+    let serial = dev.host.with_device(|d| d.identity().serial.clone());
+    assert_eq!(v["System"]["Serial"], serial.as_str());
+    assert_eq!(v["System"]["Firmware"], "1.4.2");
+    assert_eq!(v["System"]["UptimeS"], 6);
+    assert_eq!(v["Meter"]["State"], "no_data");
+    assert_eq!(v["Network"]["ActiveInterface"], "Ethernet");
+    for k in ["Link", "Network", "Internet", "MQTT"] {
+        assert!(v["Network"][k].is_boolean(), "indicator {k}: {v}");
+    }
+    assert_eq!(v["Network"]["Link"], true);
+    assert_eq!(
+        v,
+        serde_json::to_value(dev.host.with_device(|d| d.status(dev.host.now()))).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn reset_reboots_the_device_and_ends_the_session() {
+    let dev = Dev::new().await;
+    let r = dev.req(Method::POST, "/api/v1/reset").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["Reset"], "accepted");
+    let (s, v) = dev.get("/api/v1/status").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "rebooting: {v}");
+    let r = client("127.0.0.1").get(dev.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "the page too");
+    assert!(r.headers().contains_key("retry-after"));
+    dev.run_for(6_000);
+    let other = client("127.0.0.2")
+        .get(dev.url("/api/v1/status"))
+        .basic_auth("user", Some(&dev.password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::OK,
+        "the reboot ended the first session"
+    );
+    let v: Value = other.json().await.unwrap();
+    assert_eq!(v["System"]["UptimeS"], 6, "uptime counts from the reboot");
+}
