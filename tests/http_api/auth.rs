@@ -4,10 +4,8 @@
 use crate::support::{client, ctype, Dev};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use smart_connect_sim::adapters::certs::TestPki;
-use smart_connect_sim::adapters::http::{HttpServer, SESSION_IDLE_MS};
+use smart_connect_sim::adapters::http::SESSION_IDLE_MS;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 #[tokio::test]
 async fn missing_or_wrong_credentials_get_401_with_the_basic_challenge() {
@@ -105,15 +103,7 @@ async fn a_second_client_gets_409_until_five_minutes_of_host_time_without_reques
 #[tokio::test]
 async fn plain_and_https_servers_of_one_device_share_the_session() {
     let dev = Dev::new().await;
-    let serial = dev.host.with_device(|d| d.identity().serial.clone());
-    let pki = TestPki::new(&serial).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let https = HttpServer::start_tls(
-        Arc::clone(&dev.host),
-        listener,
-        pki.server_config().unwrap(),
-    )
-    .unwrap();
+    let (https, pki) = dev.https().await;
     assert!(https.is_tls());
     assert_eq!(dev.get("/api/v1/status").await.0, StatusCode::OK);
     let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();

@@ -3,11 +3,9 @@
 
 use crate::support::{client, Dev};
 use reqwest::{Client, Method};
-use smart_connect_sim::adapters::certs::TestPki;
-use smart_connect_sim::adapters::http::{api_routes, HttpServer};
+use smart_connect_sim::adapters::http::api_routes;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// One `curl` line of the doc with the status of its `# expect` line.
 #[derive(Debug)]
@@ -130,15 +128,7 @@ fn examples(doc: &str, vars: &BTreeMap<&str, String>) -> Vec<Example> {
 #[tokio::test]
 async fn every_curl_example_in_the_doc_works() {
     let dev = Dev::new().await;
-    let serial = dev.host.with_device(|d| d.identity().serial.clone());
-    let pki = TestPki::new(&serial).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let https = HttpServer::start_tls(
-        Arc::clone(&dev.host),
-        listener,
-        pki.server_config().unwrap(),
-    )
-    .unwrap();
+    let (https, pki) = dev.https().await;
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/http-api.md")).unwrap();
     let vars = BTreeMap::from([("LABEL_PASSWORD", dev.password.clone())]);

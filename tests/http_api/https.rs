@@ -3,21 +3,11 @@
 use crate::support::{client, Dev};
 use reqwest::{Client, StatusCode};
 use smart_connect_sim::adapters::certs::TestPki;
-use smart_connect_sim::adapters::http::HttpServer;
-use std::sync::Arc;
 
 #[tokio::test]
 async fn https_answers_with_the_test_ca_as_the_only_root() {
     let dev = Dev::new().await;
-    let serial = dev.host.with_device(|d| d.identity().serial.clone());
-    let pki = TestPki::new(&serial).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let https = HttpServer::start_tls(
-        Arc::clone(&dev.host),
-        listener,
-        pki.server_config().unwrap(),
-    )
-    .unwrap();
+    let (https, pki) = dev.https().await;
     let port = https.local_addr().port();
     let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();
     let c = Client::builder()

@@ -30,6 +30,25 @@ pub struct Dev {
 }
 
 impl Dev {
+    /// An HTTPS server for this device with a fresh test PKI (its CA is the only root).
+    pub async fn https(
+        &self,
+    ) -> (
+        smart_connect_sim::adapters::http::HttpServer,
+        smart_connect_sim::adapters::certs::TestPki,
+    ) {
+        let serial = self.host.with_device(|d| d.identity().serial.clone());
+        let pki = smart_connect_sim::adapters::certs::TestPki::new(&serial).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = smart_connect_sim::adapters::http::HttpServer::start_tls(
+            std::sync::Arc::clone(&self.host),
+            listener,
+            pki.server_config().unwrap(),
+        )
+        .unwrap();
+        (server, pki)
+    }
+
     pub async fn new() -> Dev {
         Dev::with_store(None).await
     }
