@@ -213,3 +213,9 @@ Feature: Measurements and commands over MQTT
     And the installer's own MQTT broker, with an account for the device
     When the MQTT settings are changed to that broker with its wrong password and the device restarts
     Then the status shows MQTT not connected, with an error naming the refused login
+
+  @sim-convention
+  Scenario: Home Assistant finds the meter's sensors (simulator option --ha-discovery)
+    Given a Smart Connect P1
+    And the status shows MQTT connected
+    Then an installer's MQTT client subscribed to homeassistant/# receives a retained sensor config for each of 12 measurement values, reading the device's measurements topic

@@ -86,8 +86,10 @@ impl VirtualTarget {
             .mac
             .iter()
             .fold(0u64, |h, &b| (h << 8) | u64::from(b));
+        // Home Assistant discovery is on (a simulator option, `@sim-convention` scenarios).
         let mut options = MqttOptions {
             seed,
+            ha_discovery: true,
             ..MqttOptions::embedded(&broker)
         };
         // The installer's own broker (MQ-07) is the embedded broker's password-checked listener.

@@ -5,6 +5,7 @@ pub mod button;
 pub mod chargers;
 pub mod config;
 pub mod firmware;
+pub mod ha_discovery;
 pub mod http;
 pub mod led;
 pub mod meter;
