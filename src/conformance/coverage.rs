@@ -149,7 +149,7 @@ pub fn coverage(
 ) -> Vec<Row> {
     reqs.iter()
         .map(|req| {
-            let has = |tags: &[String]| tags.iter().any(|t| *t == req.id);
+            let has = |tags: &[String]| tags.contains(&req.id);
             let tagged: Vec<&ScenarioTags> = scenarios.iter().filter(|s| has(&s.tags)).collect();
             let statuses: Vec<&str> = results
                 .iter()

@@ -24,7 +24,7 @@ pub struct Identity {
 impl Identity {
     /// The identity of the simulated device built from `seed`.
     pub fn from_seed(seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_1D);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005E_ED1D);
         let mut mac = [0u8; 6];
         mac[..3].copy_from_slice(&OUI);
         for b in &mut mac[3..] {

@@ -207,7 +207,7 @@ fn pow10(k: i32) -> f64 {
 /// text, else keep the value as printed.
 pub fn decode_id(s: &str) -> String {
     let b = s.as_bytes();
-    if b.len() % 2 == 0 && b.iter().all(u8::is_ascii_hexdigit) {
+    if b.len().is_multiple_of(2) && b.iter().all(u8::is_ascii_hexdigit) {
         let decoded: Option<String> = b
             .chunks(2)
             .map(|p| {
