@@ -3,8 +3,8 @@
 //! API's field error next to the netmask field. Screenshots: `target/web-screenshot.png`
 //! (desktop) and `target/web-screenshot-mobile.png`.
 //!
-//! Needs Debian's `chromium` and `chromium-driver`; without them the test fails, unless
-//! `SC_SKIP_BROWSER=1` is set, in which case it prints that it was skipped and why.
+//! Needs Debian's `chromium` and `chromium-driver`; without them the test fails in CI
+//! (`CI=true`) or with `SC_REQUIRE_BROWSER=1`, and elsewhere prints that it was skipped and why.
 
 mod browser;
 
@@ -42,10 +42,14 @@ async fn the_web_interface_saves_settings_and_shows_field_errors_in_chromium() {
     let browser = match Browser::start(1280, 1800).await {
         Ok(b) => b,
         Err(why) if browser::skip_allowed() => {
-            eprintln!("web_browser: SKIPPED because {why}; SC_SKIP_BROWSER=1 allows that");
+            eprintln!(
+                "web_browser: SKIPPED because {why} (apt-get install chromium chromium-driver to run it; CI requires it)"
+            );
             return;
         }
-        Err(why) => panic!("the browser test cannot run: {why}. Set SC_SKIP_BROWSER=1 to skip it."),
+        Err(why) => {
+            panic!("the browser test cannot run: {why} (CI / SC_REQUIRE_BROWSER=1 require it)")
+        }
     };
 
     // A running device on 2025-06-01 12:00 UTC with a few telegrams.

@@ -2,8 +2,9 @@
 //!
 //! Binaries: `$SC_CHROMEDRIVER` or `/usr/bin/chromedriver`, `$SC_CHROMIUM` or
 //! `/usr/bin/chromium` (Debian's `chromium` and `chromium-driver` packages). When they are
-//! missing, `Browser::start` returns `Err` with the reason and the test decides: it fails,
-//! unless `SC_SKIP_BROWSER=1` is set (then it prints that it was skipped and why).
+//! missing, `Browser::start` returns `Err` with the reason and the test decides: in CI
+//! (`CI=true`) or with `SC_REQUIRE_BROWSER=1` it fails; elsewhere it prints that it was
+//! skipped, why, and how to install the browser.
 
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder};
@@ -27,9 +28,12 @@ fn binary(var: &str, default: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default))
 }
 
-/// Whether the test may be skipped because the browser is not installed.
+/// Whether the test may be skipped because the browser is not installed: on a developer's
+/// machine yes (so `cargo test` works with only Rust installed, and says so loudly), in CI
+/// (`CI=true`, where `.ci/run` installs Chromium) or with `SC_REQUIRE_BROWSER=1` never.
 pub fn skip_allowed() -> bool {
-    std::env::var("SC_SKIP_BROWSER").is_ok_and(|v| v == "1")
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| v == "1" || v == "true");
+    !(set("CI") || set("SC_REQUIRE_BROWSER"))
 }
 
 impl Browser {
