@@ -20,11 +20,22 @@ async fn firmware_update_and_reset_commands_answer_on_events() {
     boot(&host, &clock);
     until(&client, "subscribed to commands", |s| s.subscribed).await;
 
+    let schema = events_schema();
     let command = |name: &str, body: &str| {
         broker.publish(&format!("{root}/cmd/{name}"), body).unwrap();
     };
     command("firmware-update", r#"{"Version":"1.5.0"}"#);
     let ok = next(&mut events).await.json().unwrap();
+    assert!(
+        schema.is_valid(&ok),
+        "result does not match schemas/events.schema.json: {ok}"
+    );
+    let mut extra = ok.clone();
+    extra["energy"] = serde_json::json!(1);
+    assert!(
+        !schema.is_valid(&extra),
+        "the events schema admits unknown keys"
+    );
     assert_eq!(
         (
             ok["command"].as_str(),
@@ -40,6 +51,10 @@ async fn firmware_update_and_reset_commands_answer_on_events() {
 
     command("firmware-update", r#"{"Version":"1.5.0"}"#);
     let busy = next(&mut events).await.json().unwrap();
+    assert!(
+        schema.is_valid(&busy),
+        "result does not match schemas/events.schema.json: {busy}"
+    );
     assert_eq!(busy["accepted"], false);
     assert!(
         busy["reason"].as_str().unwrap().contains("already"),
@@ -48,11 +63,19 @@ async fn firmware_update_and_reset_commands_answer_on_events() {
 
     command("firmware-update", r#"{"version":"1.5.0"}"#);
     let bad = next(&mut events).await.json().unwrap();
+    assert!(
+        schema.is_valid(&bad),
+        "result does not match schemas/events.schema.json: {bad}"
+    );
     assert_eq!(bad["accepted"], false);
     assert!(bad["reason"].as_str().unwrap().contains("Version"), "{bad}");
 
     command("self-destruct", "");
     let unknown = next(&mut events).await.json().unwrap();
+    assert!(
+        schema.is_valid(&unknown),
+        "result does not match schemas/events.schema.json: {unknown}"
+    );
     assert_eq!(
         (unknown["command"].as_str(), unknown["accepted"].as_bool()),
         (Some("self-destruct"), Some(false))
@@ -61,6 +84,10 @@ async fn firmware_update_and_reset_commands_answer_on_events() {
     let before = client.stats().generation;
     command("reset", "");
     let reset = next(&mut events).await.json().unwrap();
+    assert!(
+        schema.is_valid(&reset),
+        "result does not match schemas/events.schema.json: {reset}"
+    );
     assert_eq!(
         (reset["command"].as_str(), reset["accepted"].as_bool()),
         (Some("reset"), Some(true)),
@@ -72,4 +99,14 @@ async fn firmware_update_and_reset_commands_answer_on_events() {
     boot(&host, &clock);
     let s = until(&client, "reconnected after the reset", |s| s.connected).await;
     assert_eq!((s.connects, s.commands), (1, 0), "numbers of the new boot");
+}
+
+/// The published JSON Schema of command results (MQ-14).
+fn events_schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/events.schema.json"
+    ))
+    .unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("valid JSON Schema")
 }
