@@ -97,9 +97,11 @@ async fn a_device_certificate_from_another_ca_is_refused() {
     );
     assert!(!s.connected);
     assert!(broker.client_cns().is_empty(), "no certificate got through");
-    eventually("the front to log the refusal", || {
-        !broker.tls_refusals().is_empty()
-    })
+    eventually(
+        "the front to log the refusal",
+        broker.tls_log_changes(),
+        || !broker.tls_refusals().is_empty(),
+    )
     .await;
 }
 

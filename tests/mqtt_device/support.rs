@@ -83,20 +83,22 @@ pub async fn until(client: &MqttClient, what: &str, ok: impl Fn(&MqttStats) -> b
     got.unwrap_or_else(|| panic!("timed out waiting for {what}; stats: {:#?}", client.stats()))
 }
 
-/// Poll a condition that no channel announces (bounded, real time).
-pub async fn eventually(what: &str, ok: impl Fn() -> bool) {
-    let end = tokio::time::Instant::now() + WAIT;
-    while !ok() {
-        assert!(
-            tokio::time::Instant::now() < end,
-            "timed out waiting for {what}"
-        );
-        // Polling is needed here: what this waits for (e.g. the TLS front logging a refused
-        // handshake) is written to a log that announces nothing, on the broker's own thread, with
-        // no ordering against what the client reports. Each round sleeps 10 ms of real time; the
-        // wait ends as soon as the condition holds and is bounded by `WAIT`.
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Wait until `ok` holds, re-checking each time the broker's TLS front logs something.
+pub async fn eventually(
+    what: &str,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+    ok: impl Fn() -> bool,
+) {
+    let wait = async {
+        while !ok() {
+            if changes.changed().await.is_err() {
+                panic!("the broker stopped while waiting for {what}");
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
 pub async fn next(rx: &mut UnboundedReceiver<Message>) -> Message {

@@ -412,6 +412,12 @@ impl EmbeddedBroker {
     }
 
     /// Why the TLS front refused connections (failed handshakes), in order.
+    /// Changes whenever the TLS front logs a client or a refusal (await `changed()` instead
+    /// of polling `tls_clients` / `tls_refusals`).
+    pub fn tls_log_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.log.entries.subscribe()
+    }
+
     pub fn tls_refusals(&self) -> Vec<String> {
         self.log
             .refusals

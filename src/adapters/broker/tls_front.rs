@@ -23,6 +23,18 @@ pub(super) struct FrontLog {
     pub(super) refusals: Mutex<Vec<String>>,
     /// `false`: the front cuts its connections and closes new ones at once.
     pub(super) reachable: watch::Sender<bool>,
+    /// Bumped after every entry in `clients` or `refusals`, so waiters need not poll.
+    pub(super) entries: watch::Sender<u64>,
+}
+
+impl FrontLog {
+    fn refused(&self, why: String) {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(why);
+        self.entries.send_modify(|n| *n += 1);
+    }
 }
 
 impl Default for FrontLog {
@@ -31,6 +43,7 @@ impl Default for FrontLog {
             clients: Mutex::default(),
             refusals: Mutex::default(),
             reachable: watch::Sender::new(true),
+            entries: watch::Sender::new(0),
         }
     }
 }
@@ -106,17 +119,11 @@ async fn forward(
     let mut tls = match tokio::time::timeout(FRONT_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            log.refusals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("{peer}: {e}"));
+            log.refused(format!("{peer}: {e}"));
             return Err(e);
         }
         Err(_) => {
-            log.refusals
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!("{peer}: TLS handshake timed out"));
+            log.refused(format!("{peer}: TLS handshake timed out"));
             return Ok(());
         }
     };
@@ -156,6 +163,7 @@ async fn forward(
             client_id,
             username,
         });
+    log.entries.send_modify(|n| *n += 1);
     let mut upstream = TcpStream::connect(if cn.is_some() { internal } else { public }).await?;
     upstream.set_nodelay(true)?;
     upstream.write_all(&buf).await?;
