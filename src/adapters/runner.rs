@@ -1,6 +1,7 @@
 //! The real-time side of `run`: keeps a host's device ticking at its deadlines, and puts
 //! meter bytes on its input — from a synthetic meter at each telegram's instant, from a
-//! capture file one frame per interval, or from a TCP socket (ser2net-style) as they come.
+//! capture file one frame per interval, or from a serial port or a TCP socket (ser2net-style)
+//! as they come.
 //! Time is the host's clock: the system clock (optionally faster) or, at `--speed max`, a
 //! virtual clock that the meter feed advances as fast as the machine allows.
 
@@ -116,13 +117,123 @@ pub async fn feed_file(host: Arc<Host>, bytes: Vec<u8>, pace: Pace, interval_ms:
 pub async fn feed_tcp(host: Arc<Host>, addr: String) -> std::io::Result<()> {
     let mut stream = tokio::net::TcpStream::connect(&addr).await?;
     tracing::info!("meter feed: connected to {addr}");
+    feed_reader(host, &mut stream, &addr).await
+}
+
+/// Serial line settings for a meter input: DSMR 4+/SMR5 115200 8N1, TIC standard 9600 7E1,
+/// TIC historic 1200 7E1 (the framer strips the parity bit either way).
+pub fn serial_settings(
+    kind: crate::protocol::MeterKind,
+) -> (u32, tokio_serial::DataBits, tokio_serial::Parity) {
+    use crate::protocol::MeterKind;
+    use tokio_serial::{DataBits, Parity};
+    match kind {
+        MeterKind::Dsmr(_) => (115_200, DataBits::Eight, Parity::None),
+        MeterKind::Tic(k) if k.is_standard() => (9_600, DataBits::Seven, Parity::Even),
+        MeterKind::Tic(_) => (1_200, DataBits::Seven, Parity::Even),
+    }
+}
+
+/// Read a meter from a serial port (a P1 cable on a USB adapter, a TIC interface) and put
+/// the bytes on the device's input as they arrive.
+pub async fn feed_serial(
+    host: Arc<Host>,
+    path: String,
+    kind: crate::protocol::MeterKind,
+) -> std::io::Result<()> {
+    use tokio_serial::SerialPortBuilderExt;
+    let (baud, bits, parity) = serial_settings(kind);
+    let mut port = tokio_serial::new(&path, baud)
+        .data_bits(bits)
+        .parity(parity)
+        .open_native_async()
+        .map_err(|e| std::io::Error::other(format!("{path}: {e}")))?;
+    tracing::info!("meter feed: reading {path} at {baud} Bd");
+    feed_reader(host, &mut port, &path).await
+}
+
+/// Forward everything `r` yields to the device's input until end of stream.
+async fn feed_reader(
+    host: Arc<Host>,
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    name: &str,
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; 4096];
     loop {
-        let n = stream.read(&mut buf).await?;
+        let n = r.read(&mut buf).await?;
         if n == 0 {
-            tracing::warn!("meter feed: {addr} closed the connection");
+            tracing::warn!("meter feed: {name} closed");
             return Ok(());
         }
         host.handle(Event::SerialBytes(buf[..n].to_vec()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::DeviceConfig;
+    use crate::protocol::dsmr::{self, DsmrKind};
+    use crate::protocol::{MeterKind, Protocol, Reading};
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_serial_port_feeds_the_device() {
+        // A pseudo-terminal pair stands in for the P1 cable: the test writes the master side,
+        // the feed reads the slave side by its path, as it would /dev/ttyUSB0.
+        let (mut master, slave) = tokio_serial::SerialStream::pair().expect("a pty pair");
+        let path = tokio_serial::SerialPort::name(&slave).expect("the pty has a path");
+        drop(slave);
+        let (host, _clock) =
+            Host::running_virtual(DeviceConfig::new(crate::device::Variant::P1), 0);
+        let feed = tokio::spawn(feed_serial(
+            Arc::clone(&host),
+            path,
+            MeterKind::Dsmr(DsmrKind::Smr5ThreePhase),
+        ));
+        let mut r = Reading::empty(Protocol::Dsmr);
+        r.power_import_w = Some(1234.0);
+        r.power_export_w = Some(0.0);
+        let mut effects = host.effects();
+        // The feed opens the port asynchronously; bytes written before that may be lost, so
+        // write until the device has accepted one telegram (bounded).
+        let accepted = async {
+            loop {
+                master
+                    .write_all(&dsmr::encode(&r, DsmrKind::Smr5ThreePhase))
+                    .await
+                    .unwrap();
+                while let Ok(Ok(e)) =
+                    tokio::time::timeout(std::time::Duration::from_millis(200), effects.recv())
+                        .await
+                {
+                    if matches!(*e, crate::device::Effect::RegistersChanged(v) if v.active_power_w == 1234.0)
+                    {
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), accepted)
+            .await
+            .expect("the device read the serial port");
+        feed.abort();
+    }
+
+    #[test]
+    fn line_settings_per_meter() {
+        use tokio_serial::{DataBits, Parity};
+        assert_eq!(
+            serial_settings(MeterKind::from_name("smr5").unwrap()),
+            (115_200, DataBits::Eight, Parity::None)
+        );
+        assert_eq!(
+            serial_settings(MeterKind::from_name("tic-standard").unwrap()),
+            (9_600, DataBits::Seven, Parity::Even)
+        );
+        assert_eq!(
+            serial_settings(MeterKind::from_name("tic-historic").unwrap()),
+            (1_200, DataBits::Seven, Parity::Even)
+        );
     }
 }

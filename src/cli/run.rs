@@ -9,7 +9,7 @@ use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::mqtt::{MqttClient, MqttOptions};
-use crate::adapters::runner::{feed_file, feed_meter, feed_tcp, tick_loop, Pace};
+use crate::adapters::runner::{feed_file, feed_meter, feed_serial, feed_tcp, tick_loop, Pace};
 use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
 use crate::device::store::{ConfigStore, FileStore};
@@ -69,7 +69,8 @@ pub struct RunArgs {
     /// Device time speed: `1` real time, `10` ten times faster, `max` as fast as possible.
     #[arg(long, default_value = "1")]
     pub speed: String,
-    /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH` or `tcp:HOST:PORT`.
+    /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH`, `tcp:HOST:PORT`
+    /// or `serial:/dev/ttyUSB0` (115200 8N1 for P1, 9600/1200 7E1 for TIC by `--meter`).
     #[arg(long)]
     pub feed: Option<String>,
     /// Stop after this much device time (e.g. `90s`, `1h`); default: run until Ctrl-C.
@@ -400,7 +401,20 @@ fn feed_task(
                 }
             })
         }
-        Some(f) => return Err(format!("--feed {f}: expected file:PATH or tcp:HOST:PORT")),
+        Some(f) if f.starts_with("serial:") => {
+            let path = f[7..].to_string();
+            let kind = plan.kind;
+            Box::pin(async move {
+                if let Err(e) = feed_serial(host, path.clone(), kind).await {
+                    tracing::error!("meter feed serial:{path}: {e}");
+                }
+            })
+        }
+        Some(f) => {
+            return Err(format!(
+                "--feed {f}: expected file:PATH, tcp:HOST:PORT or serial:/dev/…"
+            ))
+        }
     })
 }
 
