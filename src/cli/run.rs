@@ -16,7 +16,6 @@ use crate::device::store::{ConfigStore, FileStore};
 use crate::device::{DeviceConfig, Effect, Event, Variant};
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock};
-use crate::sim::drive::meter_supplies_power;
 use crate::sim::faults::FaultyMeter;
 use crate::sim::generator::{Load, SyntheticMeter};
 use crate::sim::scenario::{self, Scenario};
@@ -228,7 +227,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     tokio::spawn(log_effects(effects));
     host.handle(Event::Power(PowerInputs {
         usb: plan.usb,
-        p1_supply: meter_supplies_power(plan.kind),
+        p1_supply: plan.kind.supplies_p1_power(),
     }));
     if plan.speed.is_some() {
         tokio::spawn(tick_loop(Arc::clone(&host), pace.clone()));

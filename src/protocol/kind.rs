@@ -68,6 +68,15 @@ impl MeterKind {
         }
     }
 
+    /// Whether the meter powers a P1 device through its port (SMR 5.x and e-MUCS do, DSMR
+    /// 4.2 does not, TIC never; PWR-01/02/04).
+    pub fn supplies_p1_power(self) -> bool {
+        matches!(
+            self,
+            MeterKind::Dsmr(DsmrKind::Smr5ThreePhase | DsmrKind::Smr5OnePhase | DsmrKind::Emucs)
+        )
+    }
+
     /// Encode one telegram/frame of this kind.
     pub fn encode(self, r: &Reading) -> Vec<u8> {
         match self {

@@ -10,8 +10,6 @@ use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
 use crate::device::registers::MeterValues;
 use crate::device::{Device, DeviceConfig, Effect, Event};
-use crate::protocol::dsmr::DsmrKind;
-use crate::protocol::MeterKind;
 use serde::Serialize;
 
 /// One register snapshot and when it appeared, relative to the scenario start.
@@ -40,14 +38,6 @@ pub fn fnv1a(h: u64, bytes: &[u8]) -> u64 {
 /// The FNV-1a offset basis.
 pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// Whether a meter of `kind` powers the device through its P1 port (PWR-01/02).
-pub fn meter_supplies_power(kind: MeterKind) -> bool {
-    matches!(
-        kind,
-        MeterKind::Dsmr(DsmrKind::Smr5ThreePhase | DsmrKind::Smr5OnePhase | DsmrKind::Emucs)
-    )
-}
-
 /// The device a scenario describes, powered at the scenario start.
 pub fn scenario_device(s: &Scenario) -> Device {
     let mut hw = DeviceConfig::new(s.variant);
@@ -55,7 +45,7 @@ pub fn scenario_device(s: &Scenario) -> Device {
     let mut d = Device::new(hw, Config::default());
     let power = PowerInputs {
         usb: s.device.usb_power,
-        p1_supply: meter_supplies_power(s.meter_kind),
+        p1_supply: s.meter_kind.supplies_p1_power(),
     };
     d.handle(Event::Power(power), s.start);
     d

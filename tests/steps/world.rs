@@ -4,9 +4,8 @@
 use cucumber::World;
 use smart_connect_sim::device::identity::Identity;
 use smart_connect_sim::device::{DeviceConfig, Variant};
-use smart_connect_sim::protocol::dsmr::DsmrKind;
 use smart_connect_sim::protocol::fault::{apply, FrameFault};
-use smart_connect_sim::protocol::{MeterKind, Reading};
+use smart_connect_sim::protocol::Reading;
 use smart_connect_sim::sim::clock::Millis;
 use smart_connect_sim::sim::generator::SyntheticMeter;
 use smart_connect_sim::target::{Target, VirtualTarget};
@@ -31,14 +30,6 @@ pub fn scenario_seed(name: &str) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325 ^ base_seed(), |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
         })
-}
-
-/// Whether a meter of `kind` powers the device through its P1 port (PWR-01/02).
-pub fn supplies_power(kind: MeterKind) -> bool {
-    matches!(
-        kind,
-        MeterKind::Dsmr(DsmrKind::Smr5ThreePhase | DsmrKind::Smr5OnePhase | DsmrKind::Emucs)
-    )
 }
 
 /// What a meter of an older generation puts on the wire instead of our encoder's output.
@@ -133,7 +124,7 @@ impl DeviceWorld {
         let meter = self
             .line
             .as_ref()
-            .is_some_and(|l| supplies_power(l.meter.kind()));
+            .is_some_and(|l| l.meter.kind().supplies_p1_power());
         self.target().set_power(usb, meter).await.expect("power");
     }
 
