@@ -91,13 +91,35 @@ pub fn parse_feature(file: &str, text: &str) -> Vec<ScenarioTags> {
     out
 }
 
-/// One line of the suite's results file.
-#[derive(Debug, Clone, Deserialize)]
+/// One line of the suite's results file (`results.jsonl`), one per scenario run.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 pub struct RunResult {
+    /// The feature's name (its `Feature:` line).
+    #[serde(default)]
+    pub feature: String,
+    /// The feature file, relative to the features folder (`modbus.feature`).
+    #[serde(default)]
+    pub file: String,
+    /// The scenario's name (an outline's runs carry the example's values).
     pub scenario: String,
+    /// Line of the scenario in its file.
+    #[serde(default)]
+    pub line: usize,
+    /// `passed`, `failed` or `skipped`.
     pub status: String,
+    /// Feature and scenario tags, with `@` (`@MB-06`, `@needs-led`, `@sim-convention`).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Why a scenario was skipped (not applicable, a missing bench capability) or how it
+    /// failed (the first failing step and its message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The scenario's seed (replays it with `SC_SEED`), when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Wall-clock time the scenario took.
+    #[serde(default)]
+    pub duration_ms: u64,
 }
 
 /// Parse `results.jsonl`; bad lines are reported, not ignored.

@@ -5,6 +5,7 @@
 
 pub mod button;
 pub mod config;
+pub mod defect;
 pub mod firmware;
 pub mod identity;
 pub mod led;
@@ -74,6 +75,8 @@ pub struct DeviceConfig {
     pub firmware_images: Vec<FirmwareImage>,
     /// The network around the device at power-on.
     pub lan: Lan,
+    /// Planted firmware bugs (`run --defect`); empty for a correct device.
+    pub defects: defect::Defects,
 }
 
 impl DeviceConfig {
@@ -85,6 +88,7 @@ impl DeviceConfig {
             firmware_version: FACTORY_FIRMWARE.into(),
             firmware_images: Vec::new(),
             lan: Lan::default(),
+            defects: defect::Defects::new(),
         }
     }
 }
@@ -202,6 +206,11 @@ impl Device {
 
     pub fn hardware(&self) -> &DeviceConfig {
         &self.hw
+    }
+
+    /// Whether this device has the planted firmware bug `d` (`run --defect`).
+    pub fn has_defect(&self, d: defect::Defect) -> bool {
+        self.hw.defects.contains(&d)
     }
 
     pub fn variant(&self) -> Variant {
