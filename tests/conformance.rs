@@ -1,67 +1,77 @@
-//! The Gherkin conformance suite: runs `features/*.feature` against the target chosen by
-//! `SC_TARGET` (default `virtual`). Fails on undefined, skipped or failed steps; every
-//! scenario's outcome is appended to `target/conformance/results.jsonl` for `coverage`, and a
-//! failing scenario prints the seed that replays it.
+//! The Gherkin conformance suite under `cargo test`: runs `features/*.feature` against the
+//! target chosen by `SC_TARGET` (`virtual`, the default, or a target file) — the same runner
+//! as `smart-connect-sim conformance`. `SC_TAGS` or `-- --tags EXPR` narrow the run;
+//! `SC_DEFECT=name,…` plants defects in the virtual device (to see the suite catch them).
+//! Fails on undefined, failed or skipped-without-reason steps; results go to
+//! `target/conformance/results.jsonl` for `coverage`.
 
-#![deny(unused_must_use)]
+use smart_connect_sim::conformance::suite::{self, SuiteOptions};
+use smart_connect_sim::device::defect::Defect;
+use smart_connect_sim::target::TargetSpec;
+use std::path::Path;
 
-mod steps;
-
-use cucumber::{event::ScenarioFinished, World as _};
-use std::io::Write;
-use steps::world::DeviceWorld;
-
-fn results_path() -> std::path::PathBuf {
-    std::env::var_os("SC_RESULTS")
-        .map(Into::into)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("target/conformance/results.jsonl")
-        })
+fn options() -> Result<SuiteOptions, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut target = TargetSpec::parse(&std::env::var("SC_TARGET").unwrap_or("virtual".into()))?;
+    if let Ok(names) = std::env::var("SC_DEFECT") {
+        let TargetSpec::Virtual { defects } = &mut target else {
+            return Err("SC_DEFECT plants defects in the virtual target only".into());
+        };
+        for n in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            defects.insert(Defect::from_name(n).ok_or_else(|| {
+                format!(
+                    "SC_DEFECT: unknown defect {n:?}; known: {}",
+                    Defect::names()
+                )
+            })?);
+        }
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let tags = args
+        .iter()
+        .position(|a| a == "--tags")
+        .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var("SC_TAGS").ok());
+    let concurrency = match target {
+        TargetSpec::Virtual { .. } => 8,
+        TargetSpec::Remote(_) => 1,
+    };
+    Ok(SuiteOptions {
+        target,
+        features: root.join("features"),
+        tags,
+        results: std::env::var_os("SC_RESULTS")
+            .map(Into::into)
+            .unwrap_or_else(|| root.join("target/conformance/results.jsonl")),
+        concurrency,
+    })
 }
 
 #[tokio::main]
-async fn main() {
-    let results = results_path();
-    if let Some(dir) = results.parent() {
-        std::fs::create_dir_all(dir).expect("create the results folder");
-    }
-    std::fs::write(&results, b"").expect("reset the results file");
-    let features = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("features");
-    DeviceWorld::cucumber()
-        .fail_on_skipped()
-        .max_concurrent_scenarios(8)
-        .before(|_feature, _rule, scenario, world| {
-            Box::pin(async move {
-                world.seed = steps::world::scenario_seed(&scenario.name);
-            })
-        })
-        .after(move |feature, _rule, scenario, ev, world| {
-            let results = results_path();
-            Box::pin(async move {
-                let status = match ev {
-                    ScenarioFinished::StepPassed => "passed",
-                    ScenarioFinished::StepSkipped => "skipped",
-                    _ => "failed",
-                };
-                let seed = world.as_ref().map(|w| w.seed);
-                if status == "failed" {
-                    eprintln!(
-                        "  ✘ {:?} failed — replay with SC_SEED={} (scenario seed {})",
-                        scenario.name,
-                        steps::world::base_seed(),
-                        seed.unwrap_or_default()
-                    );
+async fn main() -> std::process::ExitCode {
+    let outcome = match options() {
+        Ok(o) => suite::run(o).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(o) if o.ok() => std::process::ExitCode::SUCCESS,
+        Ok(o) => {
+            eprintln!(
+                "conformance: {} passed, {} failed, {} skipped{}",
+                o.passed,
+                o.failed,
+                o.skipped,
+                if o.broken {
+                    ", the suite itself is broken (parse or hook errors)"
+                } else {
+                    ""
                 }
-                let tags: Vec<&String> = feature.tags.iter().chain(scenario.tags.iter()).collect();
-                let line = serde_json::json!({
-                    "feature": feature.name, "scenario": scenario.name, "line": scenario.position.line,
-                    "tags": tags, "status": status, "seed": seed,
-                });
-                let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&results).expect("results file");
-                writeln!(f, "{line}").expect("write results");
-            })
-        })
-        .run_and_exit(features)
-        .await;
+            );
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }

@@ -192,6 +192,24 @@ impl Host {
         std::mem::take(&mut inner.p1_ext)
     }
 
+    /// Replace the device by a factory-new, unpowered one of `hw` (a bench rig's "fresh
+    /// device" between conformance scenarios): factory settings saved to the store, the P1
+    /// ext output and the device clock offset cleared, every connection dropped.
+    pub fn factory_fresh(&self, hw: DeviceConfig) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.device = Device::new(hw, Config::default());
+        inner.p1_ext.clear();
+        inner.store_error = match inner.store.as_mut() {
+            Some(store) => store.save(&Config::default()).err().map(|e| e.to_string()),
+            None => None,
+        };
+        self.rtc_offset
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        self.carry_out(&mut inner, &[Effect::PoweredOff]);
+        drop(inner);
+        self.time.send_replace(self.clock.now());
+    }
+
     /// The last failure to read or write the config store, if any.
     pub fn store_error(&self) -> Option<String> {
         self.inner

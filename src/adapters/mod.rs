@@ -11,4 +11,5 @@ pub mod mdns;
 pub mod modbus;
 pub mod modbus_client;
 pub mod mqtt;
+pub mod rig;
 pub mod runner;

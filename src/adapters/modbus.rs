@@ -4,8 +4,10 @@
 //! cannot hold the slot; any unit id is answered (MB-03); FC 3 and 4 read the same map
 //! (MB-04); other function codes, addresses and quantities get the MB-09 exceptions. A
 //! malformed frame closes that connection only; the server keeps serving the next client.
+//! The planted Modbus defects (`device::defect`) are read once at start.
 
 use super::host::Host;
+use crate::device::defect::{Defect, Defects};
 use crate::device::registers::Exception;
 use crate::sim::clock::Millis;
 use std::future::{ready, Future, Ready};
@@ -36,12 +38,22 @@ impl ModbusServer {
     /// Serve `host` on `listener` (bind port 0 in tests).
     pub fn start(host: Arc<Host>, listener: TcpListener) -> io::Result<Self> {
         let addr = listener.local_addr()?;
-        let slot = Arc::new(Slot::default());
+        let defects = Arc::new(host.with_device(|d| d.hardware().defects.clone()));
+        let idle_ms = match defects.contains(&Defect::ModbusNoIdleTimeout) {
+            true => Millis::MAX / 4,
+            false => IDLE_MS,
+        };
+        let slot = Arc::new(Slot::new(idle_ms));
         let task = tokio::spawn(async move {
             let server = Server::new(listener);
             let on_connected = |stream: TcpStream, peer: SocketAddr| {
                 let host = Arc::clone(&host);
-                let slot = Arc::clone(&slot);
+                let defects = Arc::clone(&defects);
+                // `modbus-second-client-accepted`: every connection gets a slot of its own.
+                let slot = match defects.contains(&Defect::ModbusSecondClientAccepted) {
+                    true => Arc::new(Slot::new(idle_ms)),
+                    false => Arc::clone(&slot),
+                };
                 async move {
                     // A client that has just closed may not have been seen yet by its
                     // connection task: give it a few turns before calling the slot busy.
@@ -51,7 +63,7 @@ impl ModbusServer {
                         }
                         tokio::task::yield_now().await;
                     }
-                    Ok(connect(host, slot, stream, peer))
+                    Ok(connect(host, slot, defects, stream, peer))
                 }
             };
             let on_error = |e: io::Error| tracing::debug!("modbus connection closed: {e}");
@@ -74,10 +86,11 @@ impl Drop for ModbusServer {
 }
 
 /// The single client slot (MB-02): who holds it and when they last sent something.
-#[derive(Default)]
 struct Slot {
     holder: std::sync::Mutex<Option<Holder>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// A holder silent this long loses the slot (`IDLE_MS`, MB-10).
+    idle_ms: Millis,
 }
 
 struct Holder {
@@ -87,6 +100,14 @@ struct Holder {
 }
 
 impl Slot {
+    fn new(idle_ms: Millis) -> Self {
+        Slot {
+            holder: Default::default(),
+            next_id: Default::default(),
+            idle_ms,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Holder>> {
         self.holder.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -95,14 +116,14 @@ impl Slot {
     fn busy(&self, now: Millis) -> bool {
         self.lock()
             .as_ref()
-            .is_some_and(|h| now - h.last.load(Ordering::SeqCst) < IDLE_MS)
+            .is_some_and(|h| now - h.last.load(Ordering::SeqCst) < self.idle_ms)
     }
 
     /// Take the slot: a holder idle for `IDLE_MS` is dropped first (MB-10). `None` if busy.
     fn take(&self, now: Millis) -> Option<(u64, Arc<AtomicI64>, CancellationToken)> {
         let mut h = self.lock();
         if let Some(old) = h.as_ref() {
-            if now - old.last.load(Ordering::SeqCst) < IDLE_MS {
+            if now - old.last.load(Ordering::SeqCst) < self.idle_ms {
                 return None;
             }
             old.stop.cancel();
@@ -131,6 +152,7 @@ impl Slot {
 fn connect(
     host: Arc<Host>,
     slot: Arc<Slot>,
+    defects: Arc<Defects>,
     stream: TcpStream,
     peer: SocketAddr,
 ) -> Option<(Service, Guarded)> {
@@ -150,6 +172,7 @@ fn connect(
         Arc::clone(&last),
         stop.clone(),
         served.generation,
+        slot.idle_ms,
         peer,
     ));
     let guarded = Guarded {
@@ -161,7 +184,7 @@ fn connect(
         slot,
         id,
     };
-    Some((Service { host }, guarded))
+    Some((Service { host, defects }, guarded))
 }
 
 /// Closes the connection when the client has been silent for `IDLE_MS` of device time, or
@@ -171,6 +194,7 @@ async fn watchdog(
     last: Arc<AtomicI64>,
     stop: CancellationToken,
     generation: u64,
+    idle_ms: Millis,
     peer: SocketAddr,
 ) {
     let mut time = host.time();
@@ -180,7 +204,7 @@ async fn watchdog(
             tracing::info!("modbus: {peer} dropped, device restarted");
             break;
         }
-        if *time.borrow_and_update() - last.load(Ordering::SeqCst) >= IDLE_MS {
+        if *time.borrow_and_update() - last.load(Ordering::SeqCst) >= idle_ms {
             tracing::info!(
                 "modbus: {peer} dropped after {} s without a request (MB-10)",
                 IDLE_MS / 1000
@@ -222,7 +246,7 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         // Whatever the watchdog has or has not seen yet: an expired client is not answered.
-        if self.host.now() - self.last.load(Ordering::SeqCst) >= IDLE_MS {
+        if self.host.now() - self.last.load(Ordering::SeqCst) >= self.slot.idle_ms {
             self.stop.cancel();
         }
         if self.stopped.as_mut().poll(cx).is_ready() {
@@ -259,6 +283,8 @@ impl AsyncWrite for Guarded {
 /// Answers requests from the host's current snapshot (never waits for the device).
 struct Service {
     host: Arc<Host>,
+    /// Planted bugs of the register answers (`Template::read_with`).
+    defects: Arc<Defects>,
 }
 
 impl tokio_modbus::server::Service for Service {
@@ -269,10 +295,11 @@ impl tokio_modbus::server::Service for Service {
 
     fn call(&self, req: Self::Request) -> Self::Future {
         let served = self.host.served();
+        let unit = req.slave;
         let read = |fc: u8, addr: u16, qty: u16| {
             served
                 .template
-                .read(&served.values, fc, addr, qty)
+                .read_with(&served.values, unit, fc, (addr, qty), &self.defects)
                 .map_err(exception)
         };
         ready(match req.request {
@@ -292,5 +319,6 @@ fn exception(e: Exception) -> ExceptionCode {
         Exception::IllegalFunction => ExceptionCode::IllegalFunction,
         Exception::IllegalDataAddress => ExceptionCode::IllegalDataAddress,
         Exception::IllegalDataValue => ExceptionCode::IllegalDataValue,
+        Exception::GatewayTargetFailed => ExceptionCode::GatewayTargetDevice,
     }
 }

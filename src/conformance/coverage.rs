@@ -171,7 +171,8 @@ pub fn coverage(
 ) -> Vec<Row> {
     reqs.iter()
         .map(|req| {
-            let has = |tags: &[String]| tags.contains(&req.id);
+            // Feature files' tags come without `@`, results' with it.
+            let has = |tags: &[String]| tags.iter().any(|t| t.trim_start_matches('@') == req.id);
             let tagged: Vec<&ScenarioTags> = scenarios.iter().filter(|s| has(&s.tags)).collect();
             let statuses: Vec<&str> = results
                 .iter()

@@ -1,4 +1,10 @@
-//! Conformance reporting: the project's requirement list, the requirement tags of the
-//! Gherkin scenarios, and the results of the last suite run, joined into a coverage table.
+//! The conformance suite: the Gherkin steps (`steps/`), which scenarios apply to a target
+//! (`applicability`), the runner (`suite`), and the reports read from its results: the
+//! requirement-coverage table, JUnit XML and the product owners' report.
 
+pub mod applicability;
 pub mod coverage;
+pub mod junit;
+pub mod report;
+pub mod steps;
+pub mod suite;

@@ -2,6 +2,7 @@
 //! idle with the new version; an image that fails verification ends `failed` with a reason
 //! and the old version keeps running. The scenario declares which images exist.
 
+use super::defect::{Defect, Defects};
 use crate::sim::clock::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,10 @@ pub struct Firmware {
     version: String,
     images: Vec<FirmwareImage>,
     state: UpdateState,
+    /// `firmware-accepts-bad-image`: verification always passes.
+    skip_verification: bool,
+    /// `firmware-second-update-restarts`: a request while one runs starts over.
+    restart_running: bool,
 }
 
 impl Firmware {
@@ -81,7 +86,16 @@ impl Firmware {
             version: version.into(),
             images,
             state: UpdateState::Idle,
+            skip_verification: false,
+            restart_running: false,
         }
+    }
+
+    /// The same, with the firmware-update defects among `defects` (`defect.rs`).
+    pub fn with_defects(mut self, defects: &Defects) -> Self {
+        self.skip_verification = defects.contains(&Defect::FirmwareAcceptsBadImage);
+        self.restart_running = defects.contains(&Defect::FirmwareSecondUpdateRestarts);
+        self
     }
 
     pub fn version(&self) -> &str {
@@ -104,7 +118,10 @@ impl Firmware {
 
     /// Start an update to `version`; refused while one is running.
     pub fn start(&mut self, version: &str, now: Millis) -> Result<(), String> {
-        if !matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. }) {
+        let idle = matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. });
+        let restartable =
+            self.restart_running && !matches!(self.state, UpdateState::Rebooting { .. });
+        if !idle && !restartable {
             return Err(format!("an update is already {}", self.state.name()));
         }
         self.state = UpdateState::Downloading {
@@ -131,7 +148,8 @@ impl Firmware {
                     }
                 }
                 UpdateState::Verifying { version, until } if now >= *until => {
-                    if self.images.iter().any(|i| &i.version == version && i.good) {
+                    let good = |i: &FirmwareImage| i.good || self.skip_verification;
+                    if self.images.iter().any(|i| &i.version == version && good(i)) {
                         UpdateState::Installing {
                             version: version.clone(),
                             until: until + INSTALL_MS,
@@ -234,6 +252,21 @@ mod tests {
         assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         f.rebooted();
         assert_eq!(f.version(), "1.5.0");
+    }
+
+    #[test]
+    fn planted_defects() {
+        let bad = Defects::from([Defect::FirmwareAcceptsBadImage]);
+        let mut f = Firmware::new("1.4.2", images()).with_defects(&bad);
+        f.start("1.6.0", 0).unwrap();
+        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
+        f.rebooted();
+        assert_eq!(f.version(), "1.6.0", "the corrupt image was installed");
+        let again = Defects::from([Defect::FirmwareSecondUpdateRestarts]);
+        let mut f = Firmware::new("1.4.2", images()).with_defects(&again);
+        f.start("1.5.0", 0).unwrap();
+        assert!(f.start("1.5.0", 2_000).is_ok(), "not refused");
+        assert_eq!(f.deadline(), Some(2_000 + DOWNLOAD_MS));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::sim::clock::Millis;
 use serde::Serialize;
 
 /// A colour the LED can show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Color {
     Off,

@@ -1,13 +1,17 @@
 //! How the device's sub-machines work together: events and time in, effects out. Power-on
 //! boots (red) then initialises (colour cycle) then runs; a soft reset, factory reset or
 //! firmware update reboots with the stored settings; the LED follows the state at every
-//! instant it changes.
+//! instant it changes. The planted defects (`defect.rs`) of these rules are applied here.
 
 use super::button::ButtonAction;
-use super::config::{apply_patch, Config, IpMode as CfgIpMode, NetIf, StaticIpv4};
+use super::config::{
+    apply_patch, apply_patch_partially, Config, IpMode as CfgIpMode, NetIf, StaticIpv4,
+};
+use super::defect::Defect;
 use super::led::{LedPattern, INIT_CYCLE_MS};
 use super::meter::{MeterEffect, MeterInput, MeterState};
 use super::network::{Interface, NetSettings, Network, StaticIp};
+use super::power::PowerInputs;
 use super::registers::Template;
 use super::status::{LedReport, MeterReport, MqttReport, NetworkReport, Status, SystemStatus};
 use super::{Device, Effect, Event, Phase, Reply, BOOT_MS};
@@ -25,7 +29,7 @@ impl Device {
             Event::Power(p) => {
                 let was = self.powered();
                 self.power = p;
-                match (was, p.powers(self.hw.variant)) {
+                match (was, self.powered_by(p)) {
                     (false, true) => self.boot(now, &mut fx),
                     (true, false) => self.power_off(&mut fx),
                     _ => {}
@@ -37,7 +41,8 @@ impl Device {
                 }
             }
             Event::ButtonUp => {
-                let factory = self.stored.is_factory();
+                let factory =
+                    self.stored.is_factory() || self.has_defect(Defect::ButtonApOutsideFactory);
                 match self.button.up(now, factory).filter(|_| self.running()) {
                     Some(ButtonAction::SoftReset) => self.reboot(now, &mut fx),
                     Some(ButtonAction::AccessPoint) => {
@@ -47,8 +52,10 @@ impl Device {
                         }
                     }
                     Some(ButtonAction::FactoryReset) => {
-                        self.stored = Config::default();
-                        fx.push(Effect::PersistConfig(self.stored.clone()));
+                        if !self.has_defect(Defect::ButtonFactoryResetKeepsSettings) {
+                            self.stored = Config::default();
+                            self.persist(&mut fx);
+                        }
                         self.reboot(now, &mut fx);
                     }
                     Some(ButtonAction::Nothing) | None => {}
@@ -63,11 +70,18 @@ impl Device {
             Event::PatchConfig(patch) => {
                 let reply = if !self.running() {
                     Reply::NotRunning
+                } else if self.has_defect(Defect::ConfigPatchPartial) {
+                    let (partial, res) = apply_patch_partially(&self.stored, &patch);
+                    if partial != self.stored {
+                        self.stored = partial;
+                        self.persist(&mut fx);
+                    }
+                    Reply::Config(res)
                 } else {
                     let res = apply_patch(&self.stored, &patch);
                     if let Ok(c) = &res {
                         self.stored = c.clone();
-                        fx.push(Effect::PersistConfig(c.clone()));
+                        self.persist(&mut fx);
                     }
                     Reply::Config(res)
                 };
@@ -126,13 +140,16 @@ impl Device {
                 self.phase = Phase::Initialising {
                     until: until + INIT_CYCLE_MS,
                 };
-                let settings = net_settings(&self.active);
-                self.network = Some(Network::start(
-                    settings,
-                    self.lan.clone(),
-                    self.hw.identity.mac,
-                    t,
-                ));
+                let mut settings = net_settings(&self.active);
+                if self.has_defect(Defect::NetworkStaticIgnored) {
+                    settings.static_ip = None;
+                }
+                let mut network =
+                    Network::start(settings, self.lan.clone(), self.hw.identity.mac, t);
+                if self.has_defect(Defect::NetworkNoLinkLocal) {
+                    network.disable_link_local();
+                }
+                self.network = Some(network);
             }
             Phase::Initialising { until } if t >= until => self.phase = Phase::Running,
             _ => {}
@@ -158,14 +175,36 @@ impl Device {
     }
 
     fn serial(&mut self, bytes: Vec<u8>, now: Millis, fx: &mut Vec<Effect>) {
+        let mut rejected = false;
         if self.meter_listening() {
             let mut m = std::mem::take(&mut self.scratch);
             self.meter.on_bytes(&bytes, now, &mut m);
+            rejected = m.iter().any(|e| matches!(e, MeterEffect::Rejected(_)));
             self.meter_effects(&mut m, fx);
             self.scratch = m;
         }
-        if self.power.p1_ext_powered(self.hw.variant) {
+        let ext_powered = self.power.p1_ext_powered(self.hw.variant)
+            || (self.has_defect(Defect::PowerExtWithoutUsb) && self.powered());
+        // `p1-ext-drops-rejected`: the copy is made from what the parser accepted.
+        let dropped = rejected && self.has_defect(Defect::P1ExtDropsRejected);
+        if ext_powered && !dropped {
             fx.push(Effect::P1ExtOut(bytes));
+        }
+    }
+
+    /// Whether these power inputs run the device (`power-smr5-no-p1-power`: only USB-C does).
+    fn powered_by(&self, p: PowerInputs) -> bool {
+        match self.has_defect(Defect::PowerSmr5NoP1Power) {
+            true => p.usb,
+            false => p.powers(self.hw.variant),
+        }
+    }
+
+    /// Write the stored settings to flash (`config-not-persisted`: they stay in RAM only).
+    fn persist(&mut self, fx: &mut Vec<Effect>) {
+        if !self.has_defect(Defect::ConfigNotPersisted) {
+            self.persisted = self.stored.clone();
+            fx.push(Effect::PersistConfig(self.stored.clone()));
         }
     }
 
@@ -178,6 +217,7 @@ impl Device {
                 }
                 MeterEffect::Rejected(e) => fx.push(Effect::TelegramRejected(e)),
                 MeterEffect::StateChanged(s) => fx.push(Effect::MeterStateChanged(s)),
+                MeterEffect::Republished(reading) => fx.push(Effect::Measurement(reading)),
             }
         }
     }
@@ -188,7 +228,7 @@ impl Device {
             until: now + BOOT_MS,
         };
         self.booted_at = now;
-        self.meter = MeterInput::new(self.hw.variant);
+        self.meter = MeterInput::with_defects(self.hw.variant, self.hw.defects.clone());
         self.network = None;
         self.active = self.stored.clone();
         self.template = self
@@ -207,7 +247,11 @@ impl Device {
 
     fn power_off(&mut self, fx: &mut Vec<Effect>) {
         self.phase = Phase::Off;
-        self.meter = MeterInput::new(self.hw.variant);
+        self.meter = MeterInput::with_defects(self.hw.variant, self.hw.defects.clone());
+        if self.has_defect(Defect::ConfigNotPersisted) {
+            // RAM is gone: what comes back is what was last written to flash.
+            self.stored = self.persisted.clone();
+        }
         self.network = None;
         self.button.reset();
         self.firmware.power_lost();
@@ -225,8 +269,9 @@ impl Device {
                 let net = self.network.as_ref();
                 LedPattern::for_state(
                     net.is_some_and(|n| n.access_point().is_some()),
-                    self.meter.status().state == MeterState::Receiving,
-                    net.is_some_and(Network::has_ip),
+                    self.meter.status().state == MeterState::Receiving
+                        || self.has_defect(Defect::LedGreenWithoutMeterData),
+                    net.is_some_and(Network::has_ip) || self.has_defect(Defect::LedNoIpGreen),
                 )
             }
         }

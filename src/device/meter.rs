@@ -2,10 +2,12 @@
 //! register snapshot per valid telegram (MB-07/08), rejected telegrams only counted (P1-06),
 //! "no meter data" after the P1-07 silence with the last values kept, DSMR older than 4.2
 //! refused (P1-02), DSMR 4.2 voltage 0 (P1-05), TIC per-phase power never negative (TIC-02/04).
+//! The planted defects of the meter path (`defect.rs`) are applied here too.
 
+use super::defect::{Defect, Defects};
 use super::registers::MeterValues;
 use super::Variant;
-use crate::protocol::framer::{Event as FrameEvent, Framer, FramerMode};
+use crate::protocol::framer::{Event as FrameEvent, Frame, Framer, FramerMode};
 use crate::protocol::{ErrorKind, ParseError, ParseOptions, Protocol, Reading};
 use crate::sim::clock::Millis;
 use serde::Serialize;
@@ -52,6 +54,8 @@ pub enum MeterEffect {
     Accepted(MeterValues, Box<Reading>),
     Rejected(ParseError),
     StateChanged(MeterState),
+    /// The last valid reading, sent again (only with the `mqtt-publishes-rejected` defect).
+    Republished(Box<Reading>),
 }
 
 /// The meter input state machine.
@@ -66,6 +70,10 @@ pub struct MeterInput {
     frames: Vec<FrameEvent>,
     /// Device time of the last byte received, for the inter-byte timeout.
     last_byte_at: Millis,
+    /// Planted bugs (empty for a correct device).
+    defects: Defects,
+    /// The last valid reading, kept only for the `mqtt-publishes-rejected` defect.
+    last_reading: Option<Box<Reading>>,
 }
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
@@ -74,6 +82,11 @@ pub const IDLE_MS: i64 = 500;
 
 impl MeterInput {
     pub fn new(variant: Variant) -> Self {
+        MeterInput::with_defects(variant, Defects::new())
+    }
+
+    /// A meter input with the planted bugs `defects` (`defect.rs`).
+    pub fn with_defects(variant: Variant, defects: Defects) -> Self {
         let mode = match variant {
             Variant::P1 => FramerMode::P1,
             Variant::Tic => FramerMode::Tic,
@@ -95,6 +108,8 @@ impl MeterInput {
             timeout_ms: default_timeout(variant),
             frames: Vec::new(),
             last_byte_at: 0,
+            defects,
+            last_reading: None,
         }
     }
 
@@ -124,9 +139,7 @@ impl MeterInput {
     ) {
         for ev in frames.drain(..) {
             let result = match ev {
-                FrameEvent::Frame(f) => f
-                    .parse(ParseOptions::default())
-                    .and_then(|t| self.accept(t.reading)),
+                FrameEvent::Frame(f) => self.parse(&f).and_then(|t| self.accept(t.reading)),
                 FrameEvent::Error(e) if e.kind == ErrorKind::Garbage => continue,
                 FrameEvent::Error(e) => Err(e),
             };
@@ -172,12 +185,29 @@ impl MeterInput {
         }
     }
 
+    fn has(&self, d: Defect) -> bool {
+        self.defects.contains(&d)
+    }
+
+    /// Parse a frame; with `p1-bad-crc-accepted` a DSMR CRC mismatch is ignored.
+    fn parse(&self, f: &Frame) -> Result<crate::protocol::Telegram, ParseError> {
+        match f.parse(ParseOptions::default()) {
+            Err(e) if e.kind == ErrorKind::BadCrc && self.has(Defect::P1BadCrcAccepted) => {
+                match with_fixed_crc(&f.bytes) {
+                    Some(bytes) => Frame { bytes, ..f.clone() }.parse(ParseOptions::default()),
+                    None => Err(e),
+                }
+            }
+            res => res,
+        }
+    }
+
     /// Device-level acceptance beyond framing and checksums.
     fn accept(&self, r: Reading) -> Result<Reading, ParseError> {
         match (self.variant, r.protocol) {
             (Variant::P1, Protocol::Dsmr) => {
                 if let Some(v) = r.version.as_deref().and_then(numeric_version) {
-                    if v < 42 {
+                    if v < 42 && !(v >= 40 && self.has(Defect::P1OldDsmrAccepted)) {
                         let msg = format!(
                             "DSMR {} meter: older than DSMR 4.2 is not supported",
                             r.version.as_deref().unwrap_or("?")
@@ -186,6 +216,10 @@ impl MeterInput {
                     }
                 }
                 Ok(r)
+            }
+            (Variant::Tic, Protocol::TicHistoric) if self.has(Defect::TicHistoricRejected) => {
+                let msg = "TIC historic mode is not supported".to_string();
+                Err(ParseError::new(ErrorKind::Incompatible, 0, 1, msg))
             }
             (Variant::Tic, Protocol::TicHistoric | Protocol::TicStandard) => Ok(r),
             (v, p) => Err(ParseError::new(
@@ -198,8 +232,20 @@ impl MeterInput {
     }
 
     fn on_valid(&mut self, r: Reading, now: Millis, out: &mut Vec<MeterEffect>) {
-        self.values = to_values(&r, self.variant, self.values.telegram_seq + 1);
-        self.timeout_ms = timeout_for(&r, self.variant);
+        let mut next = to_values(&r, self.variant, self.values.telegram_seq + 1);
+        if !self.defects.is_empty() {
+            self.plant(&r, &mut next);
+        }
+        if !self.has(Defect::P1RegistersNotUpdated) || self.status.telegrams_ok % 10 == 0 {
+            self.values = next;
+        }
+        self.timeout_ms = match self.has(Defect::P1Dsmr42ShortTimeout) {
+            true => default_timeout(self.variant),
+            false => timeout_for(&r, self.variant),
+        };
+        if self.has(Defect::MqttPublishesRejected) {
+            self.last_reading = Some(Box::new(r.clone()));
+        }
         self.status.telegrams_ok += 1;
         self.status.last_telegram_at = Some(now);
         self.status.protocol = Some(r.protocol);
@@ -214,9 +260,41 @@ impl MeterInput {
         let incompatible = e.kind == ErrorKind::Incompatible;
         self.status.last_error = Some(e.clone());
         out.push(MeterEffect::Rejected(e));
+        if let Some(r) = self.last_reading.as_ref() {
+            out.push(MeterEffect::Republished(r.clone()));
+        }
         if incompatible {
             if let MeterState::NoData(_) = self.status.state {
                 self.set_state(MeterState::NoData(NoDataReason::Incompatible), out);
+            }
+        }
+    }
+
+    /// The value defects: what a buggy firmware makes of a valid reading's register values.
+    fn plant(&self, r: &Reading, next: &mut MeterValues) {
+        if self.has(Defect::ModbusTornReads) {
+            // The per-phase power half of the map is still the previous telegram's.
+            next.active_power_phase_w = self.values.active_power_phase_w;
+        }
+        if self.has(Defect::P1Dsmr42VoltageNominal) && self.variant == Variant::P1 {
+            for p in 0..3 {
+                if r.voltage_v[p].is_none() && r.current_a[p].is_some() {
+                    next.voltage_v[p] = 230.0;
+                }
+            }
+        }
+        if self.has(Defect::TicNegativePhasePower)
+            && self.variant == Variant::Tic
+            && next.active_power_w < 0.0
+        {
+            // The injected power is split over the phases and subtracted from each.
+            let phases = if r.current_a[1].is_some() || r.voltage_v[1].is_some() {
+                3
+            } else {
+                1
+            };
+            for p in next.active_power_phase_w.iter_mut().take(phases) {
+                *p += next.active_power_w / phases as f32;
             }
         }
     }
@@ -227,6 +305,24 @@ impl MeterInput {
             out.push(MeterEffect::StateChanged(s));
         }
     }
+}
+
+/// The frame with its DSMR CRC replaced by the right one (what a firmware that ignores the
+/// CRC effectively parses); `None` when it has no `!CRC` tail.
+fn with_fixed_crc(bytes: &[u8]) -> Option<Vec<u8>> {
+    let bang = bytes.iter().rposition(|&b| b == b'!')?;
+    let digits = bytes[bang + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count();
+    let crc = format!(
+        "{:04X}",
+        crate::protocol::dsmr::CRC.checksum(&bytes[..=bang])
+    );
+    let mut out = bytes[..=bang].to_vec();
+    out.extend_from_slice(crc.as_bytes());
+    out.extend_from_slice(&bytes[bang + 1 + digits..]);
+    Some(out)
 }
 
 /// `4.2` → 42, `5.0` → 50; e-MUCS and unknown forms → None (accepted).

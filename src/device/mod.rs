@@ -165,6 +165,9 @@ pub struct Device {
     hw: DeviceConfig,
     /// The configuration in the store.
     stored: Config,
+    /// What was last written to flash (differs from `stored` only with the
+    /// `config-not-persisted` defect).
+    persisted: Config,
     /// The configuration applied at the last boot (network, MQTT and template settings).
     active: Config,
     template: Template,
@@ -186,11 +189,13 @@ impl Device {
     pub fn new(hw: DeviceConfig, stored: Config) -> Self {
         let template = stored.template().unwrap_or(Template::PhoenixContactEmpro);
         Device {
-            meter: MeterInput::new(hw.variant),
-            firmware: Firmware::new(hw.firmware_version.clone(), hw.firmware_images.clone()),
+            meter: MeterInput::with_defects(hw.variant, hw.defects.clone()),
+            firmware: Firmware::new(hw.firmware_version.clone(), hw.firmware_images.clone())
+                .with_defects(&hw.defects),
             lan: hw.lan.clone(),
             hw,
             active: stored.clone(),
+            persisted: stored.clone(),
             stored,
             template,
             power: PowerInputs::default(),
@@ -263,7 +268,8 @@ impl Device {
 
     /// Answer a Modbus read from the current snapshot.
     pub fn read_registers(&self, fc: u8, addr: u16, qty: u16) -> Result<Vec<u16>, Exception> {
-        self.template.read(self.meter.values(), fc, addr, qty)
+        let (values, defects) = (self.meter.values(), &self.hw.defects);
+        self.template.read_with(values, 1, fc, (addr, qty), defects)
     }
 
     pub fn meter_status(&self) -> &MeterStatus {

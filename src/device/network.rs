@@ -137,6 +137,9 @@ pub struct Network {
     mac: [u8; 6],
     client: ClientState,
     ap_ssid: Option<String>,
+    /// Fall back to link-local after the DHCP attempts (off only with the planted
+    /// `network-no-link-local` defect).
+    link_local: bool,
 }
 
 impl Network {
@@ -148,9 +151,16 @@ impl Network {
             mac,
             client: ClientState::NoLink,
             ap_ssid: None,
+            link_local: true,
         };
         n.relink(now);
         n
+    }
+
+    /// Never fall back to link-local: DHCP is retried forever (the `network-no-link-local`
+    /// defect).
+    pub fn disable_link_local(&mut self) {
+        self.link_local = false;
     }
 
     /// The LAN changed (cable plugged/unplugged, DHCP server gone, Wi-Fi networks).
@@ -183,7 +193,7 @@ impl Network {
                     mode: IpMode::Dhcp,
                 };
             } else if now >= until {
-                self.client = if attempt >= DHCP_ATTEMPTS {
+                self.client = if attempt >= DHCP_ATTEMPTS && self.link_local {
                     ClientState::Up {
                         address: link_local(&self.mac),
                         prefix: 16,

@@ -2,6 +2,7 @@
 //! lay the device's current values out as Float32 registers, and `read(fc, addr, qty)` that
 //! answers a read with words or a Modbus exception (MB-04..06, MB-09, MB-12, TIC-03).
 
+use super::defect::{Defect, Defects};
 use serde::Serialize;
 
 /// The values the register map shows: one telegram's worth (MB-08), zero before the first
@@ -22,6 +23,9 @@ pub enum Exception {
     IllegalFunction = 0x01,
     IllegalDataAddress = 0x02,
     IllegalDataValue = 0x03,
+    /// "Gateway target device failed to respond": only a device with the planted
+    /// `modbus-unit-id-filter` defect sends it (MB-03 says every unit id is answered).
+    GatewayTargetFailed = 0x0B,
 }
 
 impl Exception {
@@ -136,6 +140,45 @@ impl Template {
     /// Answer a read: FC 0x03 and 0x04 give the same data (MB-04); other codes → 0x01;
     /// quantity 0 or > 125 → 0x03; any address outside the blocks → 0x02 (MB-09).
     pub fn read(self, v: &MeterValues, fc: u8, addr: u16, qty: u16) -> Result<Vec<u16>, Exception> {
+        self.read_as(v, self.layout().order, fc, addr, qty)
+    }
+
+    /// Answer a read for `unit` on a device with `defects` (planted bugs, `defect.rs`); with
+    /// no defects this is `read` for every unit id (MB-03).
+    pub fn read_with(
+        self,
+        v: &MeterValues,
+        unit: u8,
+        fc: u8,
+        (addr, qty): (u16, u16),
+        defects: &Defects,
+    ) -> Result<Vec<u16>, Exception> {
+        if defects.is_empty() {
+            return self.read(v, fc, addr, qty);
+        }
+        if defects.contains(&Defect::ModbusUnitIdFilter) && unit != 1 {
+            return Err(Exception::GatewayTargetFailed);
+        }
+        let order = match defects.contains(&Defect::ModbusWordOrderAbcd) {
+            true => WordOrder::Abcd,
+            false => self.layout().order,
+        };
+        let stale = MeterValues::default();
+        let v = match fc == 0x04 && defects.contains(&Defect::ModbusFc4Stale) {
+            true => &stale,
+            false => v,
+        };
+        self.read_as(v, order, fc, addr, qty)
+    }
+
+    fn read_as(
+        self,
+        v: &MeterValues,
+        order: WordOrder,
+        fc: u8,
+        addr: u16,
+        qty: u16,
+    ) -> Result<Vec<u16>, Exception> {
         if fc != 0x03 && fc != 0x04 {
             return Err(Exception::IllegalFunction);
         }
@@ -154,7 +197,7 @@ impl Template {
         let mut words = vec![0u16; usize::from(qty)];
         for &(reg, q) in layout.values {
             let [hi, lo] = split(value_of(v, q));
-            let (first, second) = match layout.order {
+            let (first, second) = match order {
                 WordOrder::Cdab => (lo, hi),
                 WordOrder::Abcd => (hi, lo),
             };
@@ -273,6 +316,36 @@ mod tests {
             t.read(&values(), 4, 0x8006, 2),
             Err(Exception::IllegalDataAddress)
         );
+    }
+
+    #[test]
+    fn planted_defects_change_the_answers() {
+        let t = Template::PhoenixContactEmpro;
+        let v = values();
+        let none = Defects::new();
+        for unit in [0, 1, 247, 255] {
+            assert_eq!(
+                t.read_with(&v, unit, 3, (0x8006, 57), &none),
+                t.read(&v, 3, 0x8006, 57)
+            );
+        }
+        let abcd = Defects::from([Defect::ModbusWordOrderAbcd]);
+        let w = t.read_with(&v, 1, 3, (0x8006, 2), &abcd).unwrap();
+        assert_eq!(w, [0x4366, 0x0000], "high word first");
+        assert_eq!(f32_abcd([w[0], w[1]]), 230.0);
+        let stale = Defects::from([Defect::ModbusFc4Stale]);
+        assert_eq!(t.read_with(&v, 1, 4, (0x8016, 2), &stale), Ok(vec![0, 0]));
+        assert_eq!(
+            t.read_with(&v, 1, 3, (0x8016, 2), &stale),
+            t.read(&v, 3, 0x8016, 2)
+        );
+        let unit = Defects::from([Defect::ModbusUnitIdFilter]);
+        assert!(t.read_with(&v, 1, 3, (0x8016, 2), &unit).is_ok());
+        assert_eq!(
+            t.read_with(&v, 0, 3, (0x8016, 2), &unit),
+            Err(Exception::GatewayTargetFailed)
+        );
+        assert_eq!(Exception::GatewayTargetFailed.code(), 0x0B);
     }
 
     #[test]

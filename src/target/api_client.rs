@@ -99,4 +99,58 @@ impl ApiClient {
             )))
         }
     }
+
+    /// `GET /api/v1/config`.
+    pub async fn config(&self) -> Result<Value, TargetError> {
+        self.ok(Method::GET, "/api/v1/config", None).await
+    }
+
+    /// `PATCH /api/v1/config` (merge-patch): the new config, or the device's error document.
+    pub async fn patch_config(&self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
+        let a = self
+            .send(Method::PATCH, "/api/v1/config", Some(&patch))
+            .await?;
+        match a.status.as_u16() {
+            200 => Ok(Ok(a.body)),
+            400 | 413 | 415 | 422 => Ok(Err(a.body)),
+            s => Err(TargetError(format!("PATCH /api/v1/config: {s} {}", a.body))),
+        }
+    }
+
+    /// `POST /api/v1/reset`: soft reset.
+    pub async fn reset(&self) -> Result<(), TargetError> {
+        self.ok(Method::POST, "/api/v1/reset", None)
+            .await
+            .map(|_| ())
+    }
+
+    /// `GET /api/v1/firmware`.
+    pub async fn firmware(&self) -> Result<Value, TargetError> {
+        self.ok(Method::GET, "/api/v1/firmware", None).await
+    }
+
+    /// `POST /api/v1/firmware`: start an update to `version`; `Err` with the refusal.
+    pub async fn update_firmware(&self, version: &str) -> Result<Result<(), String>, TargetError> {
+        let body = serde_json::json!({ "Version": version });
+        let a = self
+            .send(Method::POST, "/api/v1/firmware", Some(&body))
+            .await?;
+        match a.status.as_u16() {
+            200..=299 => Ok(Ok(())),
+            400..=499 => Ok(Err(a
+                .body
+                .get("detail")
+                .and_then(Value::as_str)
+                .map_or_else(|| a.body.to_string(), String::from))),
+            s => Err(TargetError(format!(
+                "POST /api/v1/firmware: {s} {}",
+                a.body
+            ))),
+        }
+    }
+
+    /// `GET /api/v1/status`.
+    pub async fn status(&self) -> Result<Value, TargetError> {
+        self.ok(Method::GET, "/api/v1/status", None).await
+    }
 }

@@ -4,6 +4,8 @@
 //! scenario can judge the virtual device or real firmware.
 
 pub mod api_client;
+pub mod remote;
+pub mod rig_client;
 mod virtual_target;
 
 pub use virtual_target::VirtualTarget;
@@ -18,7 +20,7 @@ use serde_json::Value;
 
 /// An installer's own MQTT broker the device can reach, with an account for the device
 /// (MQ-07: username and password instead of mTLS).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OwnBroker {
     /// The broker URL to put in the device's `MQTT.Broker` setting.
     pub url: String,
@@ -35,7 +37,8 @@ pub struct TargetError(pub String);
 pub type ModbusReply = Result<Vec<u16>, u8>;
 
 /// Bench-rig abilities a target may lack; scenarios needing them are skipped with a reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Capabilities {
     /// Switch USB-C power and the meter's P1 supply (`@needs-power`).
     pub power: bool,
@@ -47,6 +50,149 @@ pub struct Capabilities {
     pub clock: bool,
     /// Change the LAN: cable, DHCP server, Wi-Fi networks (`@needs-network`).
     pub network: bool,
+    /// Make the MQTT broker unreachable and see which clients connected (`@needs-broker`).
+    pub broker: bool,
+    /// An installer's own broker with an account for the device (`@needs-own-broker`).
+    pub own_broker: bool,
+    /// Stage firmware images on an update server (`@needs-update-server`).
+    pub update_server: bool,
+    /// Read what comes out of the P1 ext output (`@needs-p1-ext`).
+    pub p1_ext: bool,
+}
+
+impl Capabilities {
+    /// Everything a bench can do (the virtual target).
+    pub const ALL: Capabilities = Capabilities {
+        power: true,
+        button: true,
+        led: true,
+        clock: true,
+        network: true,
+        broker: true,
+        own_broker: true,
+        update_server: true,
+        p1_ext: true,
+    };
+
+    /// The `@needs-…` tags and whether this bench has what each asks for.
+    pub fn by_tag(&self) -> [(&'static str, bool); 9] {
+        [
+            ("needs-power", self.power),
+            ("needs-button", self.button),
+            ("needs-led", self.led),
+            ("needs-clock", self.clock),
+            ("needs-network", self.network),
+            ("needs-broker", self.broker),
+            ("needs-own-broker", self.own_broker),
+            ("needs-update-server", self.update_server),
+            ("needs-p1-ext", self.p1_ext),
+        ]
+    }
+}
+
+/// What a target declares it implements, like a conformance statement in protocol
+/// certification: the suite runs only the scenarios that apply and lists the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// One line saying what is under test.
+    pub description: String,
+    /// Product variants it can be (a real device is one; the virtual target either).
+    pub variants: Vec<Variant>,
+    /// Meter kinds the bench can put on the meter input; `None`: every kind of the variant.
+    pub meters: Option<Vec<crate::protocol::MeterKind>>,
+    pub capabilities: Capabilities,
+}
+
+/// Which device the suite judges: the in-process virtual device (optionally with planted
+/// defects) or a remote one described by a target file.
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    Virtual {
+        defects: crate::device::defect::Defects,
+    },
+    Remote(std::sync::Arc<remote::RemoteBench>),
+}
+
+impl TargetSpec {
+    /// `virtual` or the path of a target file (YAML).
+    pub fn parse(s: &str) -> Result<TargetSpec, String> {
+        if s == "virtual" {
+            return Ok(TargetSpec::Virtual {
+                defects: Default::default(),
+            });
+        }
+        let cfg = remote::RemoteConfig::load(std::path::Path::new(s))?;
+        Ok(TargetSpec::Remote(std::sync::Arc::new(
+            remote::RemoteBench::new(cfg),
+        )))
+    }
+
+    /// The conformance statement of the target.
+    pub async fn statement(&self) -> Result<Statement, String> {
+        match self {
+            TargetSpec::Virtual { defects } => Ok(Statement {
+                description: if defects.is_empty() {
+                    "virtual Smart Connect (in-process, virtual clock)".into()
+                } else {
+                    let names: Vec<&str> = defects.iter().map(|d| d.name()).collect();
+                    format!(
+                        "virtual Smart Connect with planted defects: {}",
+                        names.join(", ")
+                    )
+                },
+                variants: vec![Variant::P1, Variant::Tic],
+                meters: None,
+                capabilities: Capabilities::ALL,
+            }),
+            TargetSpec::Remote(bench) => bench.statement().await,
+        }
+    }
+
+    /// A fresh, unpowered device of `variant` for one scenario, with the identity `seed`
+    /// gives (the virtual target; a remote device has its own label).
+    pub async fn install(
+        &self,
+        variant: Variant,
+        seed: u64,
+    ) -> Result<Box<dyn Target>, TargetError> {
+        match self {
+            TargetSpec::Virtual { defects } => {
+                let mut hw = crate::device::DeviceConfig::new(variant);
+                hw.identity = Identity::from_seed(seed);
+                hw.defects = defects.clone();
+                Ok(Box::new(VirtualTarget::new(hw, VIRTUAL_START)?))
+            }
+            TargetSpec::Remote(bench) => Ok(Box::new(
+                remote::RemoteTarget::open(std::sync::Arc::clone(bench), variant).await?,
+            )),
+        }
+    }
+}
+
+/// 2026-06-15 10:00:00 UTC: the virtual target's power-on time.
+pub const VIRTUAL_START: Millis = 1_781_517_600_000;
+
+static SPEC: std::sync::OnceLock<TargetSpec> = std::sync::OnceLock::new();
+
+/// Choose the target of this process's suite run (once).
+pub fn set_spec(spec: TargetSpec) -> Result<(), String> {
+    if let Some(old) = SPEC.get() {
+        return match (old, &spec) {
+            (TargetSpec::Virtual { defects: a }, TargetSpec::Virtual { defects: b }) if a == b => {
+                Ok(())
+            }
+            _ => Err("the suite's target is already chosen for this process".into()),
+        };
+    }
+    SPEC.set(spec)
+        .map_err(|_| "the suite's target is already chosen for this process".to_string())
+}
+
+/// The target chosen with `set_spec` (default: the virtual device).
+pub fn spec() -> &'static TargetSpec {
+    SPEC.get_or_init(|| TargetSpec::Virtual {
+        defects: Default::default(),
+    })
 }
 
 #[async_trait]
@@ -122,7 +268,9 @@ pub trait Target: Send + std::fmt::Debug {
     /// Make the broker unreachable for the device, or reachable again (`@needs-broker`).
     async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError>;
     /// The clients the broker's TLS listener saw: certificate CN and MQTT client id (MQ-03/05).
-    fn mqtt_clients(&self) -> Vec<crate::adapters::broker::TlsClient>;
+    async fn mqtt_clients(
+        &mut self,
+    ) -> Result<Vec<crate::adapters::broker::TlsClient>, TargetError>;
     /// An own broker with an account for the device, if the bench has one (`@needs-own-broker`).
     fn own_broker(&self) -> Option<OwnBroker> {
         None

@@ -21,8 +21,7 @@ use crate::device::store::MemStore;
 use crate::device::{DeviceConfig, Effect, Event, Variant};
 use crate::sim::clock::{Millis, VirtualClock};
 use async_trait::async_trait;
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -150,13 +149,7 @@ impl Target for VirtualTarget {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            power: true,
-            button: true,
-            led: true,
-            clock: true,
-            network: true,
-        }
+        Capabilities::ALL
     }
 
     fn variant(&self) -> Variant {
@@ -251,57 +244,27 @@ impl Target for VirtualTarget {
     }
 
     async fn get_config(&mut self) -> Result<Value, TargetError> {
-        self.api.ok(Method::GET, "/api/v1/config", None).await
+        self.api.config().await
     }
 
     async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
-        let a = self
-            .api
-            .send(Method::PATCH, "/api/v1/config", Some(&patch))
-            .await?;
-        match a.status.as_u16() {
-            200 => Ok(Ok(a.body)),
-            400 | 413 | 415 | 422 => Ok(Err(a.body)),
-            s => Err(TargetError(format!("PATCH /api/v1/config: {s} {}", a.body))),
-        }
+        self.api.patch_config(patch).await
     }
 
     async fn reset(&mut self) -> Result<(), TargetError> {
-        self.api
-            .ok(Method::POST, "/api/v1/reset", None)
-            .await
-            .map(|_| ())
+        self.api.reset().await
     }
 
     async fn firmware(&mut self) -> Result<Value, TargetError> {
-        self.api.ok(Method::GET, "/api/v1/firmware", None).await
+        self.api.firmware().await
     }
 
     async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError> {
-        let a = self
-            .api
-            .send(
-                Method::POST,
-                "/api/v1/firmware",
-                Some(&json!({ "Version": version })),
-            )
-            .await?;
-        match a.status.as_u16() {
-            200..=299 => Ok(Ok(())),
-            400..=499 => Ok(Err(a
-                .body
-                .get("detail")
-                .and_then(Value::as_str)
-                .map_or_else(|| a.body.to_string(), String::from))),
-            s => Err(TargetError(format!(
-                "POST /api/v1/firmware: {s} {}",
-                a.body
-            ))),
-        }
+        self.api.update_firmware(version).await
     }
 
     async fn status(&mut self) -> Result<Value, TargetError> {
-        self.api.ok(Method::GET, "/api/v1/status", None).await
+        self.api.status().await
     }
 
     async fn mqtt_subscribe(
@@ -333,8 +296,8 @@ impl Target for VirtualTarget {
         })
     }
 
-    fn mqtt_clients(&self) -> Vec<TlsClient> {
-        self.broker.tls_clients()
+    async fn mqtt_clients(&mut self) -> Result<Vec<TlsClient>, TargetError> {
+        Ok(self.broker.tls_clients())
     }
 
     async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError> {

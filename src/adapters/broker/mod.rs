@@ -121,7 +121,7 @@ impl BrokerOptions {
 }
 
 /// A connection the TLS front let through.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TlsClient {
     pub peer: SocketAddr,
     /// The client certificate's CN; `None` for a password client without a certificate.

@@ -15,12 +15,15 @@
 //! `WWW-Authenticate: Basic realm="smart-connect"`; then the session rule of `session.rs`
 //! applies (409 for a second client). Every route answers 503 while the device does not
 //! serve. Errors are `application/problem+json` (`problem.rs`). API responses carry
-//! `Cache-Control: no-store` (the configuration holds secrets).
+//! `Cache-Control: no-store` (the configuration holds secrets). The planted HTTP defects
+//! (`device::defect`: any password, no session conflict) are read once when the router is
+//! built.
 
 use super::problem::{self, Problem};
 use super::session::{Slot, SESSION_IDLE_MS};
 use super::{web, HttpOptions};
 use crate::adapters::host::Host;
+use crate::device::defect::{Defect, Defects};
 use crate::device::{Effect, Event, Reply};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -55,6 +58,8 @@ pub(super) struct AppState {
     pub slot: Arc<Slot>,
     pub tls: bool,
     pub options: HttpOptions,
+    /// Planted bugs of the device (empty for a correct one).
+    pub defects: Arc<Defects>,
 }
 
 type Route = (&'static str, &'static str, MethodRouter<AppState>);
@@ -96,6 +101,7 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
 pub(super) fn router(host: Arc<Host>, tls: bool, options: HttpOptions) -> Router {
     let state = AppState {
         slot: Slot::for_host(&host),
+        defects: Arc::new(host.with_device(|d| d.hardware().defects.clone())),
         host,
         tls,
         options,
@@ -144,7 +150,13 @@ async fn authenticate(
 ) -> Response {
     let path = req.uri().path().to_string();
     let password = s.host.with_device(|d| d.identity().label_password.clone());
-    let Some(user) = basic_user(req.headers().get(header::AUTHORIZATION), &password) else {
+    let auth = req.headers().get(header::AUTHORIZATION);
+    let user = basic_user(auth, &password).or_else(|| {
+        // `http-any-password`: only the user name is checked.
+        let any = s.defects.contains(&Defect::HttpAnyPassword);
+        any.then(|| basic_user_any_password(auth)).flatten()
+    });
+    let Some(user) = user else {
         let detail = match req.headers().contains_key(header::AUTHORIZATION) {
             true => "wrong user name or password (user \"user\", the password printed on the device label)",
             false => "authentication required: Basic, user \"user\", the password printed on the device label",
@@ -158,7 +170,12 @@ async fn authenticate(
             .into_response();
     };
     let generation = s.host.served().generation;
-    if let Err(busy) = s.slot.admit(&user, peer.ip(), s.host.now(), generation) {
+    // `http-no-session-conflict`: the one-session rule is not enforced.
+    let admitted = match s.defects.contains(&Defect::HttpNoSessionConflict) {
+        true => Ok(()),
+        false => s.slot.admit(&user, peer.ip(), s.host.now(), generation),
+    };
+    if let Err(busy) = admitted {
         let secs = (busy.retry_after_ms + 999) / 1000;
         let detail = format!(
             "only one session at a time: another client holds it; it ends after {} minutes without requests from that client (try again in {secs} s)",
@@ -178,8 +195,8 @@ async fn authenticate(
     next.run(req).await
 }
 
-/// The user name when `value` is `Basic base64(user:password)` with the right pair.
-fn basic_user(value: Option<&HeaderValue>, password: &str) -> Option<String> {
+/// `Basic base64(user:password)` → (user, password).
+fn decode_basic(value: Option<&HeaderValue>) -> Option<(String, String)> {
     let v = value?.to_str().ok()?.trim();
     let (scheme, cred) = v.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -190,12 +207,24 @@ fn basic_user(value: Option<&HeaderValue>, password: &str) -> Option<String> {
         .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (u, p) = decoded.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+/// The user name when `value` names the right user, whatever the password (the
+/// `http-any-password` defect).
+fn basic_user_any_password(value: Option<&HeaderValue>) -> Option<String> {
+    decode_basic(value).and_then(|(u, _)| (u == USER).then_some(u))
+}
+
+/// The user name when `value` is `Basic base64(user:password)` with the right pair.
+fn basic_user(value: Option<&HeaderValue>, password: &str) -> Option<String> {
+    let (u, p) = decode_basic(value)?;
     // Compare without an early exit on the first differing byte.
     let same = |a: &[u8], b: &[u8]| {
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     };
     let ok = same(u.as_bytes(), USER.as_bytes()) & same(p.as_bytes(), password.as_bytes());
-    ok.then(|| u.to_string())
+    ok.then_some(u)
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Response {

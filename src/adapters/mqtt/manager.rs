@@ -7,7 +7,10 @@ use super::connection::describe;
 use super::payload;
 use super::queue::DropOldest;
 use super::{tls, Active, BrokerUrl, Conn, Kind, Manager, Out, Plan};
-use crate::device::measurement::{command_filter, measurements_topic, Measurement};
+use crate::device::defect::Defect;
+use crate::device::measurement::{
+    command_filter, measurements_topic, measurements_topic_with, payload as measurement_payload,
+};
 use crate::device::{Effect, Event};
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;
@@ -140,7 +143,7 @@ impl Manager {
                 d.firmware().version().to_string(),
             )
         });
-        if !cfg.enabled {
+        if !cfg.enabled && !self.defects.contains(&Defect::MqttDisableIgnored) {
             return None;
         }
         let plan = self.plan(&cfg);
@@ -328,10 +331,9 @@ impl Manager {
         let Some(a) = self.active.as_mut() else {
             return;
         };
-        let m = Measurement::from_reading(r, &a.serial, &a.site, now);
-        let payload = serde_json::to_vec(&m).expect("a measurement serialises");
+        let payload = measurement_payload(r, &a.serial, &a.site, now, &self.defects);
         a.queue.push(Out {
-            topic: measurements_topic(&a.site, &a.serial),
+            topic: measurements_topic_with(&a.site, &a.serial, &self.defects),
             payload,
             qos: QoS::AtMostOnce,
             retain: false,

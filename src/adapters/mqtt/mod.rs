@@ -29,6 +29,8 @@
 //!   error is reported to the device with `Event::Mqtt` (status `MQTT`, network indicator).
 //! - Optional Home Assistant discovery (`ha_discovery`): retained sensor configs at every
 //!   connect.
+//! - The planted MQTT defects (`device::defect`: topic, payload, disable ignored) are read
+//!   once at start; the payload and topic rules live in `device::measurement`.
 //!
 //! Each connection attempt gets a fresh rumqttc `EventLoop` in its own task; that task only
 //! polls and forwards events, and everything else (queue, back-off, commands, reports) runs in
@@ -89,7 +91,9 @@ impl MqttClient {
         let (tx, stats) = watch::channel(MqttStats::default());
         let time = host.time();
         let effects = host.effects();
+        let defects = host.with_device(|d| d.hardware().defects.clone());
         let manager = Manager {
+            defects,
             host,
             opts,
             stats: tx,
@@ -189,6 +193,8 @@ struct Active {
 
 struct Manager {
     host: Arc<Host>,
+    /// Planted bugs of the device (empty for a correct one).
+    defects: crate::device::defect::Defects,
     opts: MqttOptions,
     stats: watch::Sender<MqttStats>,
     /// The boot generation the current settings were read at.

@@ -4,8 +4,8 @@
 
 use super::world::DeviceWorld;
 use serde_json::{Map, Value};
-use smart_connect_sim::device::led::Color;
-use smart_connect_sim::device::network::Lan;
+use crate::device::led::Color;
+use crate::device::network::Lan;
 use std::collections::BTreeMap;
 
 /// The bench's memory.

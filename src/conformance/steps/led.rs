@@ -4,7 +4,7 @@
 use super::bench::{assert_alternates, colour, runs, sample_led, SAMPLE_MS, SAMPLE_WINDOW_MS};
 use super::world::DeviceWorld;
 use cucumber::then;
-use smart_connect_sim::device::led::Color;
+use crate::device::led::Color;
 
 #[then(regex = r"^the LED is off$")]
 async fn off(w: &mut DeviceWorld) {

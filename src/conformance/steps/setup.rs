@@ -3,12 +3,12 @@
 use super::world::{DeviceWorld, MeterLine, Rewrite};
 use cucumber::gherkin::Step;
 use cucumber::given;
-use smart_connect_sim::device::Variant;
-use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
-use smart_connect_sim::protocol::tic::TicKind;
-use smart_connect_sim::protocol::MeterKind;
-use smart_connect_sim::sim::faults::encode_dsmr22;
-use smart_connect_sim::sim::generator::{FixedValues, Load, SyntheticMeter};
+use crate::device::Variant;
+use crate::protocol::dsmr::{self, DsmrKind};
+use crate::protocol::tic::TicKind;
+use crate::protocol::MeterKind;
+use crate::sim::faults::encode_dsmr22;
+use crate::sim::generator::{FixedValues, Load, SyntheticMeter};
 
 #[given(regex = r"^a Smart Connect (P1|TIC)(?: with USB-C power)?(?: on a DHCP network)?$")]
 async fn smart_connect(w: &mut DeviceWorld, variant: String) {
@@ -16,33 +16,47 @@ async fn smart_connect(w: &mut DeviceWorld, variant: String) {
         Variant::P1
     } else {
         Variant::Tic
-    });
+    })
+    .await;
     w.supply(true).await;
     w.boot().await;
 }
 
+/// Meters as scenarios name them: the kind on the wire, and what an older meter generation
+/// puts there instead of our encoder's output.
+pub const METERS: &[(&str, MeterKind)] = &[
+    ("an SMR 5.0 meter", MeterKind::Dsmr(DsmrKind::Smr5ThreePhase)),
+    ("a single-phase SMR 5.0 meter", MeterKind::Dsmr(DsmrKind::Smr5OnePhase)),
+    ("a DSMR 4.2 meter", MeterKind::Dsmr(DsmrKind::Dsmr42)),
+    ("a Belgian e-MUCS meter", MeterKind::Dsmr(DsmrKind::Emucs)),
+    ("a DSMR 4.0 meter", MeterKind::Dsmr(DsmrKind::Dsmr42)),
+    ("a DSMR 2.2 meter", MeterKind::Dsmr(DsmrKind::Dsmr42)),
+    ("a Linky in historic mode", MeterKind::Tic(TicKind::HistoricMono)),
+    ("a three-phase Linky in historic mode", MeterKind::Tic(TicKind::HistoricTri)),
+    ("a Linky in standard mode", MeterKind::Tic(TicKind::StandardMono)),
+    ("a three-phase Linky in standard mode", MeterKind::Tic(TicKind::StandardTri)),
+    ("a producer Linky in standard mode", MeterKind::Tic(TicKind::StandardMonoProducer)),
+    (
+        "a three-phase producer Linky in standard mode",
+        MeterKind::Tic(TicKind::StandardTriProducer),
+    ),
+];
+
 /// A meter as a scenario names it, and the rewrite that turns our encoder's output into it.
 fn meter_choice(phrase: &str) -> (MeterKind, Option<Rewrite>) {
-    let kind = |k| (k, None);
     let dsmr40: Rewrite = |_, b| dsmr::with_version(b, "40");
     let dsmr22: Rewrite = |r, _| encode_dsmr22(r);
-    match phrase {
-        "an SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5ThreePhase)),
-        "a single-phase SMR 5.0 meter" => kind(MeterKind::Dsmr(DsmrKind::Smr5OnePhase)),
-        "a DSMR 4.2 meter" => kind(MeterKind::Dsmr(DsmrKind::Dsmr42)),
-        "a Belgian e-MUCS meter" => kind(MeterKind::Dsmr(DsmrKind::Emucs)),
-        "a DSMR 4.0 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(dsmr40)),
-        "a DSMR 2.2 meter" => (MeterKind::Dsmr(DsmrKind::Dsmr42), Some(dsmr22)),
-        "a Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricMono)),
-        "a three-phase Linky in historic mode" => kind(MeterKind::Tic(TicKind::HistoricTri)),
-        "a Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMono)),
-        "a three-phase Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardTri)),
-        "a producer Linky in standard mode" => kind(MeterKind::Tic(TicKind::StandardMonoProducer)),
-        "a three-phase producer Linky in standard mode" => {
-            kind(MeterKind::Tic(TicKind::StandardTriProducer))
-        }
-        other => panic!("unknown meter {other:?}"),
-    }
+    let kind = METERS
+        .iter()
+        .find(|(p, _)| *p == phrase)
+        .map(|(_, k)| *k)
+        .unwrap_or_else(|| panic!("unknown meter {phrase:?}"));
+    let rewrite = match phrase {
+        "a DSMR 4.0 meter" => Some(dsmr40),
+        "a DSMR 2.2 meter" => Some(dsmr22),
+        _ => None,
+    };
+    (kind, rewrite)
 }
 
 /// Power in watts from a number and `W` / `kW`.

@@ -4,7 +4,7 @@ use super::setup::phase_index;
 use super::world::DeviceWorld;
 use cucumber::gherkin::Step;
 use cucumber::then;
-use smart_connect_sim::device::registers::{f32_abcd, f32_cdab};
+use crate::device::registers::{f32_abcd, f32_cdab};
 
 pub fn hex(s: &str) -> u16 {
     u16::from_str_radix(s.trim_start_matches("0x"), 16)

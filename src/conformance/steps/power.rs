@@ -3,7 +3,7 @@
 
 use super::world::DeviceWorld;
 use cucumber::{given, then, when};
-use smart_connect_sim::device::Variant;
+use crate::device::Variant;
 
 #[given(regex = r"^a Smart Connect (P1|TIC) without USB-C power$")]
 async fn unpowered(w: &mut DeviceWorld, variant: String) {
@@ -11,7 +11,8 @@ async fn unpowered(w: &mut DeviceWorld, variant: String) {
         Variant::P1
     } else {
         Variant::Tic
-    });
+    })
+    .await;
     w.supply(false).await;
 }
 

@@ -4,8 +4,8 @@
 use super::setup::{phase_index, single_load, watts};
 use super::world::DeviceWorld;
 use cucumber::{given, when};
-use smart_connect_sim::protocol::fault::FrameFault;
-use smart_connect_sim::sim::generator::Load;
+use crate::protocol::fault::FrameFault;
+use crate::sim::generator::Load;
 
 #[given(regex = r"^(\d+) seconds? ha(?:ve|s) passed$")]
 #[when(regex = r"^(\d+) seconds? pass(?:es)?$")]

@@ -3,8 +3,8 @@
 
 use super::world::DeviceWorld;
 use cucumber::{given, then, when};
-use smart_connect_sim::adapters::modbus_client::ModbusClient;
-use smart_connect_sim::device::registers::f32_cdab;
+use crate::adapters::modbus_client::ModbusClient;
+use crate::device::registers::f32_cdab;
 use std::io::ErrorKind;
 
 /// Read the total active power (0x8016, CD-AB float) with `client`, once.

@@ -6,8 +6,8 @@ use super::bench::{apply_lan, config, must_patch, send_patch, status};
 use super::world::DeviceWorld;
 use cucumber::{given, then, when};
 use serde_json::{json, Value};
-use smart_connect_sim::device::network::WifiNetwork;
-use smart_connect_sim::device::Variant;
+use crate::device::network::WifiNetwork;
+use crate::device::Variant;
 
 /// A device on a LAN that differs from the default one from power-on, booted.
 #[given(
@@ -18,7 +18,8 @@ async fn on_lan(w: &mut DeviceWorld, variant: String, lan: String) {
         Variant::P1
     } else {
         Variant::Tic
-    });
+    })
+    .await;
     if lan.contains("cable") {
         w.bench.lan.ethernet_link = false;
     } else {

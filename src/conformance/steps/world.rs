@@ -2,16 +2,13 @@
 //! harness, as a bench rig would), and the seed that makes the run replayable.
 
 use cucumber::World;
-use smart_connect_sim::device::identity::Identity;
-use smart_connect_sim::device::{DeviceConfig, Variant};
-use smart_connect_sim::protocol::fault::{apply, FrameFault};
-use smart_connect_sim::protocol::Reading;
-use smart_connect_sim::sim::clock::Millis;
-use smart_connect_sim::sim::generator::SyntheticMeter;
-use smart_connect_sim::target::{Target, VirtualTarget};
+use crate::device::Variant;
+use crate::protocol::fault::{apply, FrameFault};
+use crate::protocol::Reading;
+use crate::sim::clock::Millis;
+use crate::sim::generator::SyntheticMeter;
+use crate::target::Target;
 
-/// 2026-06-15 10:00:00 UTC: the virtual target's power-on time.
-pub const START: Millis = 1_781_517_600_000;
 
 /// Power-on to running, with DHCP answered: 3 s red + 2 s colour cycle + margin.
 pub const BOOT_WAIT_MS: Millis = 6_000;
@@ -64,15 +61,15 @@ pub struct DeviceWorld {
     /// What the power, LED, button, network, firmware and config steps remember.
     pub bench: super::bench::Bench,
     /// Chargers with their own Modbus connection (the first is "the first charger").
-    pub chargers: Vec<smart_connect_sim::adapters::modbus_client::ModbusClient>,
+    pub chargers: Vec<crate::adapters::modbus_client::ModbusClient>,
     /// A charger that tries to connect while another holds the slot.
-    pub second: Option<smart_connect_sim::adapters::modbus_client::ModbusClient>,
+    pub second: Option<crate::adapters::modbus_client::ModbusClient>,
     /// What the HTTP API and web interface steps remember.
     pub http: super::http::HttpBench,
     /// What the MQTT steps remember.
     pub mqtt: super::mqtt::MqttBench,
     /// The installer's own broker, when a scenario uses one (MQ-07).
-    pub own_broker: Option<smart_connect_sim::target::OwnBroker>,
+    pub own_broker: Option<crate::target::OwnBroker>,
 }
 
 impl DeviceWorld {
@@ -94,18 +91,13 @@ impl DeviceWorld {
         }
     }
 
-    /// Create the target for this variant (`SC_TARGET`, default `virtual`), unpowered.
-    pub fn install(&mut self, variant: Variant) {
-        match std::env::var("SC_TARGET").as_deref() {
-            Ok("virtual") | Err(_) => {
-                let mut hw = DeviceConfig::new(variant);
-                hw.identity = Identity::from_seed(self.seed);
-                self.target = Some(Box::new(
-                    VirtualTarget::new(hw, START).expect("virtual target"),
-                ));
-            }
-            Ok(other) => panic!("SC_TARGET={other}: only the virtual target exists so far"),
-        }
+    /// Create the target for this variant (the suite's target: virtual or remote), unpowered.
+    pub async fn install(&mut self, variant: Variant) {
+        let target = crate::target::spec()
+            .install(variant, self.seed)
+            .await
+            .unwrap_or_else(|e| panic!("cannot set up the Smart Connect {}: {e}", variant.label()));
+        self.target = Some(target);
     }
 
     pub fn target(&mut self) -> &mut dyn Target {

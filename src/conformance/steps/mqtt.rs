@@ -11,8 +11,8 @@ use super::bench::status;
 use super::world::DeviceWorld;
 use cucumber::{given, then, when};
 use serde_json::Value;
-use smart_connect_sim::adapters::broker::Message;
-use smart_connect_sim::sim::clock::Millis;
+use crate::adapters::broker::Message;
+use crate::sim::clock::Millis;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -167,8 +167,16 @@ fn utc_ms(date: &str) -> Millis {
         .timestamp_millis()
 }
 
+/// The clients the broker's TLS listener has seen so far.
+async fn clients(w: &mut DeviceWorld) -> Vec<crate::adapters::broker::TlsClient> {
+    w.target()
+        .mqtt_clients()
+        .await
+        .expect("the broker's connection log")
+}
+
 async fn set_clock(w: &mut DeviceWorld, utc: Millis) {
-    w.mqtt.clients_seen = w.target().mqtt_clients().len();
+    w.mqtt.clients_seen = clients(w).await.len();
     w.mqtt.clock_offset = utc - w.now();
     w.target()
         .set_device_clock(utc)
@@ -298,7 +306,7 @@ async fn mtls_identity(w: &mut DeviceWorld) {
     let sn = serial(w);
     let end = tokio::time::Instant::now() + WAIT;
     let clients = loop {
-        let c = w.target().mqtt_clients();
+        let c = clients(w).await;
         if c.iter().any(|c| c.client_id.is_some()) || tokio::time::Instant::now() >= end {
             break c;
         }
@@ -323,7 +331,7 @@ async fn mtls_identity(w: &mut DeviceWorld) {
 async fn no_new_connection(w: &mut DeviceWorld) {
     // Give a connection that might be on its way the same chance as a message.
     tokio::time::sleep(QUIET).await;
-    let now = w.target().mqtt_clients();
+    let now = clients(w).await;
     assert_eq!(
         now.len(),
         w.mqtt.clients_seen,
@@ -349,12 +357,8 @@ fn names(w: &mut DeviceWorld, site: String) {
 }
 
 fn schema() -> (Value, jsonschema::Validator) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schemas/measurements.schema.json"
-    ))
-    .expect("schemas/measurements.schema.json");
-    let s: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let text = include_str!("../../../schemas/measurements.schema.json");
+    let s: Value = serde_json::from_str(text).expect("the schema is JSON");
     let v = jsonschema::validator_for(&s).expect("a valid JSON Schema");
     (s, v)
 }

@@ -1,0 +1,289 @@
+//! The target file (`--target remote.yaml`): where a remote Smart Connect serves Modbus,
+//! HTTP and MQTT, how the harness puts telegrams on its meter input, what the bench can do
+//! to it (a rig endpoint, hook commands, or an operator with `interactive`), and what the
+//! device implements (its conformance statement). Strict: unknown keys are errors, reported
+//! with file, line and column. Paths are relative to the file's folder.
+
+use super::watch::Watch;
+use crate::device::Variant;
+use crate::protocol::MeterKind;
+use crate::target::OwnBroker;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// A whole target file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// One line for reports ("bench 2: Smart Connect P1, firmware 1.4.2").
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `p1` or `tic`; asked from the rig when absent.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// Meter kinds the bench can present (`smr5`, `dsmr42`, `tic-historic`, …); default all.
+    #[serde(default)]
+    pub meters: Option<Vec<String>>,
+    /// What the device's label says; asked from the rig when absent.
+    #[serde(default)]
+    pub label: Option<Label>,
+    /// `HOST:PORT` of the Modbus TCP server (port 502 on a real device).
+    #[serde(default)]
+    pub modbus: Option<String>,
+    /// `http://HOST[:PORT]` of the web interface and API.
+    #[serde(default)]
+    pub http: Option<String>,
+    /// `https://HOST[:PORT]`.
+    #[serde(default)]
+    pub https: Option<String>,
+    /// The CA certificate (PEM file) that signed the device's HTTPS certificate.
+    #[serde(default)]
+    pub https_ca: Option<PathBuf>,
+    /// A second local address to act as "another client" from (API sessions).
+    #[serde(default)]
+    pub second_client_addr: Option<IpAddr>,
+    /// Where to watch the device's MQTT messages.
+    #[serde(default)]
+    pub mqtt: Option<MqttWatchFile>,
+    /// An installer's own broker with an account for the device (MQ-07).
+    #[serde(default)]
+    pub own_broker: Option<OwnBroker>,
+    /// How telegrams reach the device's meter input.
+    pub feed: Feed,
+    /// Real-time mode: how long to let the device digest bytes before looking (ms).
+    #[serde(default = "default_settle")]
+    pub settle_ms: u64,
+    /// A bench rig speaking the rig protocol (`run --rig`), e.g. `http://127.0.0.1:7100`.
+    #[serde(default)]
+    pub rig: Option<String>,
+    /// Commands for what the bench can do; they take precedence over the rig.
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// Ask the operator on the terminal for what no hook or rig does.
+    #[serde(default)]
+    pub interactive: bool,
+    /// The folder of the file (relative paths).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+fn default_settle() -> u64 {
+    300
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Label {
+    pub serial: String,
+    /// `AA:BB:CC:DD:EE:FF`.
+    pub mac: String,
+    pub password: String,
+}
+
+/// `mqtt:` in the target file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttWatchFile {
+    pub url: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// PEM files.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+/// The telegram feed: exactly one of the three.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feed {
+    /// Connect to a serial-to-TCP bridge (ser2net) at `HOST:PORT`.
+    #[serde(default)]
+    pub tcp: Option<String>,
+    /// Listen at `HOST:PORT`; the device side connects (a simulator's `run --feed tcp:`).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// A serial port wired to the meter input (DSMR 115200 8N1; TIC 9600 or 1200 7E1).
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// Serial speed override (default by variant and meter).
+    #[serde(default)]
+    pub baud: Option<u32>,
+}
+
+/// Hook commands, run with `sh -c` after `{placeholder}` substitution; a non-zero exit is
+/// an error with the command's stderr.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// `{usb}` and `{meter}` are `1`/`0`: switch USB-C power and the meter's P1 supply.
+    pub power: Option<String>,
+    /// `{state}` is `down` or `up`.
+    pub button: Option<String>,
+    /// Prints the LED colour now: red, green, blue, orange or off.
+    pub led: Option<String>,
+    /// `{utc_ms}`: set the device's clock.
+    pub device_clock: Option<String>,
+    /// Simulators only: `{until_ms}` (empty: do not move) after `{fed_bytes}` meter bytes
+    /// arrived; prints the device time now (ms).
+    pub time: Option<String>,
+    /// Bring the device to factory settings, unpowered, before each scenario.
+    pub fresh: Option<String>,
+}
+
+impl RemoteConfig {
+    /// Read and check a target file.
+    pub fn load(path: &Path) -> Result<RemoteConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("target file {}: {e}", path.display()))?;
+        let mut cfg = RemoteConfig::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
+        cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// Parse target-file text; errors read `line:column: message`.
+    pub fn parse(text: &str) -> Result<RemoteConfig, String> {
+        let cfg: RemoteConfig = serde_yaml::from_str(text).map_err(|e| match e.location() {
+            Some(l) => format!("{}:{}: {e}", l.line(), l.column()),
+            None => format!(" {e}"),
+        })?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let f = &self.feed;
+        let n = [&f.tcp, &f.listen, &f.serial]
+            .iter()
+            .filter(|x| x.is_some())
+            .count();
+        if n != 1 {
+            return Err(" feed: give exactly one of `tcp`, `listen` or `serial`".into());
+        }
+        self.variant()?;
+        self.meter_kinds()?;
+        if self.rig.is_none() {
+            for (key, v) in [("modbus", &self.modbus), ("http", &self.http)] {
+                if v.is_none() {
+                    return Err(format!(" {key}: required when there is no `rig` to ask"));
+                }
+            }
+            if self.label.is_none() {
+                return Err(
+                    " label: required when there is no `rig` to ask (serial, mac, password)".into(),
+                );
+            }
+            if self.variant.is_none() {
+                return Err(" variant: required when there is no `rig` to ask (p1 or tic)".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The declared variant, if any.
+    pub fn variant(&self) -> Result<Option<Variant>, String> {
+        match self
+            .variant
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => Ok(None),
+            Some("p1") => Ok(Some(Variant::P1)),
+            Some("tic") => Ok(Some(Variant::Tic)),
+            Some(other) => Err(format!(" variant: {other:?} is not p1 or tic")),
+        }
+    }
+
+    /// The declared meter kinds, if any.
+    pub fn meter_kinds(&self) -> Result<Option<Vec<MeterKind>>, String> {
+        self.meters
+            .as_ref()
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| {
+                        MeterKind::from_name(n).ok_or_else(|| {
+                            format!(
+                                " meters: unknown meter {n:?}; valid: {}",
+                                MeterKind::names()
+                            )
+                        })
+                    })
+                    .collect()
+            })
+            .transpose()
+    }
+
+    /// A path from the file, relative to its folder.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// Read a PEM file named in the target file.
+    pub fn read_pem(&self, p: &Path, what: &str) -> Result<String, String> {
+        let full = self.path(p);
+        std::fs::read_to_string(&full).map_err(|e| format!("{what} {}: {e}", full.display()))
+    }
+
+    /// The MQTT watch from the file, PEM files read.
+    pub fn watch(&self) -> Result<Option<Watch>, String> {
+        let Some(m) = &self.mqtt else { return Ok(None) };
+        let ca_pem =
+            m.ca.as_deref()
+                .map(|p| self.read_pem(p, "mqtt.ca"))
+                .transpose()?;
+        let client_pem = match (&m.cert, &m.key) {
+            (Some(c), Some(k)) => Some((
+                self.read_pem(c, "mqtt.cert")?,
+                self.read_pem(k, "mqtt.key")?,
+            )),
+            (None, None) => None,
+            _ => return Err("mqtt: give both `cert` and `key`, or neither".into()),
+        };
+        Ok(Some(Watch {
+            url: m.url.clone(),
+            username: m.username.clone(),
+            password: m.password.clone(),
+            ca_pem,
+            client_pem,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_simulator_file_parses() {
+        let c = RemoteConfig::parse("rig: http://127.0.0.1:7100\nfeed: {listen: 127.0.0.1:7101}\n")
+            .unwrap();
+        assert_eq!(c.rig.as_deref(), Some("http://127.0.0.1:7100"));
+        assert_eq!(c.settle_ms, 300);
+    }
+
+    #[test]
+    fn errors_name_the_place_and_the_field() {
+        let e = RemoteConfig::parse("rig: x\nfeed: {listen: a}\nmodbsu: 1\n").unwrap_err();
+        assert!(e.starts_with("3:1:") && e.contains("modbsu"), "{e}");
+        let e = RemoteConfig::parse("rig: x\nfeed: {listen: a, tcp: b}\n").unwrap_err();
+        assert!(e.contains("exactly one"), "{e}");
+        let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\nhttp: http://x\n").unwrap_err();
+        assert!(e.contains("modbus: required"), "{e}");
+        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nmeters: [smr6]\n").unwrap_err();
+        assert!(e.contains("unknown meter \"smr6\""), "{e}");
+        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nvariant: xx\n").unwrap_err();
+        assert!(e.contains("variant"), "{e}");
+    }
+}

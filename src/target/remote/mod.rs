@@ -1,0 +1,117 @@
+//! The `Remote` target: a Smart Connect in another place — real firmware on a bench, or the
+//! simulator started as its own process (`run --rig … --feed tcp:…`). Observed only through
+//! what the device offers (Modbus TCP, the HTTP API, the MQTT broker it publishes to); set up
+//! through the meter line (`feed`) and whatever the bench can do (hook commands, a rig, or
+//! an operator). Time is the device's own: real time with the step's tolerances, or — when a
+//! rig or a `time` hook drives a simulator's clock — moved exactly like the virtual target's.
+
+pub mod config;
+mod feed;
+pub mod hooks;
+mod target;
+pub mod watch;
+
+pub use config::RemoteConfig;
+pub use target::RemoteTarget;
+
+use super::rig_client::{RigClient, RigInfo};
+use super::{Capabilities, Statement, TargetError};
+use crate::device::Variant;
+use feed::MeterLine;
+
+/// The bench around one remote device, shared by the scenarios that run on it one by one.
+#[derive(Debug)]
+pub struct RemoteBench {
+    cfg: RemoteConfig,
+    rig: Option<RigClient>,
+    line: tokio::sync::Mutex<Option<MeterLine>>,
+}
+
+impl RemoteBench {
+    pub fn new(cfg: RemoteConfig) -> Self {
+        let rig = cfg.rig.as_deref().and_then(|u| RigClient::new(u).ok());
+        RemoteBench {
+            cfg,
+            rig,
+            line: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Ask the operator for what no hook or rig does (`--interactive`).
+    pub fn interactive(mut self, on: bool) -> Self {
+        self.cfg.interactive |= on;
+        self
+    }
+
+    pub fn config(&self) -> &RemoteConfig {
+        &self.cfg
+    }
+
+    async fn rig_info(&self) -> Result<Option<RigInfo>, TargetError> {
+        match &self.rig {
+            Some(r) => r.info().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The device's variant: declared, or asked from the rig.
+    async fn variant(&self) -> Result<Variant, TargetError> {
+        if let Some(v) = self.cfg.variant().map_err(TargetError)? {
+            return Ok(v);
+        }
+        let info = self
+            .rig_info()
+            .await?
+            .ok_or_else(|| TargetError("the target file names no variant and no rig".into()))?;
+        match info.variant.as_str() {
+            "P1" => Ok(Variant::P1),
+            "TIC" => Ok(Variant::Tic),
+            other => Err(TargetError(format!("the rig reports variant {other:?}"))),
+        }
+    }
+
+    /// What the bench can do.
+    pub fn capabilities(&self) -> Capabilities {
+        let h = &self.cfg.hooks;
+        let rig = self.rig.is_some();
+        let person = self.cfg.interactive;
+        Capabilities {
+            power: h.power.is_some() || rig || person,
+            button: h.button.is_some() || rig || person,
+            led: h.led.is_some() || rig || person,
+            clock: h.device_clock.is_some() || rig || person,
+            network: rig || person,
+            broker: rig,
+            own_broker: self.cfg.own_broker.is_some() || rig,
+            update_server: rig,
+            p1_ext: rig,
+        }
+    }
+
+    /// The conformance statement: variant, meters, bench capabilities.
+    pub async fn statement(&self) -> Result<Statement, String> {
+        let variant = self.variant().await.map_err(|e| e.0)?;
+        let mut caps = self.capabilities();
+        if caps.own_broker && self.cfg.own_broker.is_none() {
+            let info = self.rig_info().await.map_err(|e| e.0)?;
+            caps.own_broker = info.is_some_and(|i| i.own_broker.is_some());
+        }
+        let description = self.cfg.description.clone().unwrap_or_else(|| {
+            format!(
+                "remote Smart Connect {} ({})",
+                variant.label(),
+                self.cfg
+                    .http
+                    .clone()
+                    .or_else(|| self.cfg.rig.as_ref().map(|r| format!("rig {r}")))
+                    .unwrap_or_default()
+            )
+        });
+        Ok(Statement {
+            description,
+            variants: vec![variant],
+            meters: self.cfg.meter_kinds()?,
+            capabilities: caps,
+        })
+    }
+}
