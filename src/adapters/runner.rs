@@ -6,6 +6,7 @@
 //! virtual clock that the meter feed advances as fast as the machine allows.
 
 use super::host::Host;
+use super::rig::FeedCounter;
 use crate::device::Event;
 use crate::protocol::framer::{frame_all, Event as FrameEvent, FramerMode};
 use crate::sim::clock::{Millis, VirtualClock};
@@ -113,11 +114,32 @@ pub async fn feed_file(host: Arc<Host>, bytes: Vec<u8>, pace: Pace, interval_ms:
     }
 }
 
-/// Forward bytes from a TCP socket (a serial-to-TCP bridge) to the input as they arrive.
-pub async fn feed_tcp(host: Arc<Host>, addr: String) -> std::io::Result<()> {
-    let mut stream = tokio::net::TcpStream::connect(&addr).await?;
-    tracing::info!("meter feed: connected to {addr}");
-    feed_reader(host, &mut stream, &addr).await
+/// Forward bytes from a TCP socket (a serial-to-TCP bridge, or a conformance harness's meter
+/// line) to the input as they arrive. Connects again (every 200 ms) until the other side
+/// listens, and again after it closes; `counter` counts the bytes of each connection.
+pub async fn feed_tcp(host: Arc<Host>, addr: String, counter: FeedCounter) -> std::io::Result<()> {
+    let mut waiting_logged = false;
+    loop {
+        match tokio::net::TcpStream::connect(&addr).await {
+            Ok(mut stream) => {
+                stream.set_nodelay(true).ok();
+                tracing::info!("meter feed: connected to {addr}");
+                waiting_logged = false;
+                counter.reset();
+                if let Err(e) =
+                    feed_reader(Arc::clone(&host), &mut stream, &addr, Some(&counter)).await
+                {
+                    tracing::warn!("meter feed {addr}: {e}");
+                }
+            }
+            Err(e) if !waiting_logged => {
+                tracing::info!("meter feed: waiting for {addr} ({e})");
+                waiting_logged = true;
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Serial line settings for a meter input: DSMR 4+/SMR5 115200 8N1, TIC standard 9600 7E1,
@@ -149,7 +171,7 @@ pub async fn feed_serial(
         .open_native_async()
         .map_err(|e| std::io::Error::other(format!("{path}: {e}")))?;
     tracing::info!("meter feed: reading {path} at {baud} Bd");
-    feed_reader(host, &mut port, &path).await
+    feed_reader(host, &mut port, &path, None).await
 }
 
 /// Forward everything `r` yields to the device's input until end of stream.
@@ -157,6 +179,7 @@ async fn feed_reader(
     host: Arc<Host>,
     r: &mut (impl tokio::io::AsyncRead + Unpin),
     name: &str,
+    counter: Option<&FeedCounter>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 4096];
     loop {
@@ -166,6 +189,9 @@ async fn feed_reader(
             return Ok(());
         }
         host.handle(Event::SerialBytes(buf[..n].to_vec()));
+        if let Some(c) = counter {
+            c.add(n);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and dispatch to one file per subcommand.
 
+pub mod conformance;
 pub mod coverage;
 pub mod generate;
 pub mod parse;
@@ -23,6 +24,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Decode P1 telegrams and TIC frames to JSON lines (one object per telegram).
     Parse(parse::ParseArgs),
+    /// Run the Gherkin conformance suite against the virtual device or a remote one; JUnit
+    /// XML and a requirement report.
+    Conformance(conformance::ConformanceArgs),
     /// Requirement-ID coverage table of the last conformance run (markdown).
     Coverage(coverage::CoverageArgs),
     /// Feed captured meter bytes through a virtual device; one JSON line per register snapshot.
@@ -37,6 +41,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Parse(args) => parse::run(&args),
+        Command::Conformance(args) => conformance::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Generate(args) => generate::run(&args),

@@ -9,6 +9,7 @@ use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::mqtt::{MqttClient, MqttOptions};
+use crate::adapters::rig::{FeedCounter, Rig};
 use crate::adapters::runner::{feed_file, feed_meter, feed_serial, feed_tcp, tick_loop, Pace};
 use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
@@ -19,6 +20,7 @@ use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock
 use crate::sim::faults::FaultyMeter;
 use crate::sim::generator::{Load, SyntheticMeter};
 use crate::sim::scenario::{self, Scenario};
+use crate::target::OwnBroker;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,9 +67,15 @@ pub struct RunArgs {
     /// Also publish retained Home Assistant discovery configs (own-broker setups).
     #[arg(long)]
     pub ha_discovery: bool,
-    /// Device time speed: `1` real time, `10` ten times faster, `max` as fast as possible.
+    /// Device time speed: `1` real time, `10` ten times faster, `max` as fast as possible,
+    /// `rig` only when the bench rig moves it (conformance runs; needs `--rig` and `--feed`).
     #[arg(long, default_value = "1")]
     pub speed: String,
+    /// Serve the bench-rig endpoint at ADDR (`127.0.0.1:7100`): power, button, LED, device
+    /// clock, LAN, broker, firmware images, P1 ext and a fresh device for each conformance
+    /// scenario (the `Remote` target's `rig:`).
+    #[arg(long)]
+    pub rig: Option<SocketAddr>,
     /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH`, `tcp:HOST:PORT`
     /// or `serial:/dev/ttyUSB0` (115200 8N1 for P1, 9600/1200 7E1 for TIC by `--meter`).
     #[arg(long)]
@@ -93,6 +101,8 @@ struct Plan {
     variant: Variant,
     usb: bool,
     speed: Option<f64>,
+    /// Time moves only when the bench rig says so (`--speed rig`).
+    rig_time: bool,
 }
 
 fn plan(args: &RunArgs) -> Result<Plan, String> {
@@ -110,8 +120,25 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         MeterKind::Dsmr(_) => Variant::P1,
         MeterKind::Tic(_) => Variant::Tic,
     };
+    let rig_time = args.speed == "rig";
+    if rig_time && args.rig.is_none() {
+        return Err(
+            "--speed rig: time moves only on the bench rig's request; add --rig ADDR".into(),
+        );
+    }
+    if rig_time
+        && !args
+            .feed
+            .as_deref()
+            .is_some_and(|f| f.starts_with("tcp:") || f.starts_with("serial:"))
+    {
+        return Err(
+            "--speed rig: the harness sends the telegrams; add --feed tcp:HOST:PORT (or serial:…)"
+                .into(),
+        );
+    }
     let speed = match args.speed.as_str() {
-        "max" => None,
+        "max" | "rig" => None,
         s => Some(
             s.parse::<f64>()
                 .ok()
@@ -126,6 +153,7 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         kind,
         variant,
         speed,
+        rig_time,
     })
 }
 
@@ -168,16 +196,18 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .scenario
         .as_ref()
         .map_or_else(|| SystemClock::new(1.0).now(), |s| s.start);
-    let (clock, pace): (Arc<dyn Clock>, Pace) = match plan.speed {
-        Some(speed) => (
-            Arc::new(SystemClock::starting_at(start, speed)),
-            Pace::RealTime { speed },
-        ),
-        None => {
-            let c = VirtualClock::new(start);
-            (Arc::new(c.clone()), Pace::Max(c))
-        }
-    };
+    let (clock, pace, virtual_clock): (Arc<dyn Clock>, Pace, Option<VirtualClock>) =
+        match plan.speed {
+            Some(speed) => (
+                Arc::new(SystemClock::starting_at(start, speed)),
+                Pace::RealTime { speed },
+                None,
+            ),
+            None => {
+                let c = VirtualClock::new(start);
+                (Arc::new(c.clone()), Pace::Max(c.clone()), Some(c))
+            }
+        };
     let state_dir = args.state_dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("smart-connect-sim-{}", identity.serial))
     });
@@ -186,6 +216,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     let store: Box<dyn ConfigStore> = Box::new(FileStore::new(state_dir.join("config.json")));
     let mut hw = DeviceConfig::new(plan.variant);
     hw.identity = identity.clone();
+    let fresh_hw = hw.clone();
     let host = Host::new(hw, Some(store), clock);
     if let Some(e) = host.store_error() {
         tracing::warn!("stored settings ignored, factory settings used: {e}");
@@ -233,7 +264,43 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         tokio::spawn(tick_loop(Arc::clone(&host), pace.clone()));
     }
     let until = args.duration.map(|d| start + d);
-    let feed = feed_task(args, &plan, Arc::clone(&host), pace.clone(), start, until)?;
+    let fed = FeedCounter::default();
+    let feed = feed_task(
+        args,
+        &plan,
+        Arc::clone(&host),
+        pace.clone(),
+        start,
+        until,
+        fed.clone(),
+    )?;
+    let _rig = match args.rig {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| bind_error(addr, e))?;
+            let rig = Rig {
+                host: Arc::clone(&host),
+                hw: fresh_hw,
+                clock: virtual_clock.filter(|_| plan.rig_time),
+                fed,
+                broker: mqtt.broker.clone(),
+                watch: mqtt.watch.clone(),
+                own_broker: mqtt.own_broker.clone(),
+                modbus: modbus.local_addr(),
+                http: format!("http://{}", web.http.local_addr()),
+                https: format!("https://{}", web.https.local_addr()),
+                https_ca_pem: std::fs::read_to_string(&web.ca)
+                    .map_err(|e| format!("{}: {e}", web.ca.display()))?,
+            };
+            println!(
+                "  bench rig    http://{}/rig",
+                listener.local_addr().map_err(|e| e.to_string())?
+            );
+            Some(crate::adapters::rig::serve(rig, listener))
+        }
+        None => None,
+    };
     tokio::select! {
         r = tokio::signal::ctrl_c() => {
             r.map_err(|e| e.to_string())?;
@@ -260,10 +327,20 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
 
 /// The device's MQTT client and, by default, the embedded broker it talks to.
 struct Mqtt {
-    _broker: Option<EmbeddedBroker>,
+    broker: Option<Arc<EmbeddedBroker>>,
     _client: MqttClient,
     lines: Vec<String>,
+    /// With `--rig`: an account on the embedded broker to watch the device with, which is
+    /// also the installer's own broker (MQ-07) at `OWN_BROKER_HOST`.
+    watch: Option<OwnBroker>,
+    own_broker: Option<OwnBroker>,
 }
+
+/// The own-broker name the device resolves to the embedded broker's password listener, and
+/// the account on it (with `--rig`).
+const OWN_BROKER_HOST: &str = "mqtt.installer.test";
+const OWN_BROKER_USER: &str = "installer";
+const OWN_BROKER_PASSWORD: &str = "own-broker-secret";
 
 fn start_mqtt(
     host: &Arc<Host>,
@@ -278,20 +355,43 @@ fn start_mqtt(
         .map(|r| MqttOptions::parse_resolve(r).map_err(|e| format!("--resolve {r}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     if args.mqtt == "embedded" {
+        let credentials = if args.rig.is_some() {
+            vec![(OWN_BROKER_USER.to_string(), OWN_BROKER_PASSWORD.to_string())]
+        } else {
+            Vec::new()
+        };
         let opts = BrokerOptions {
             tls_port: args.mqtt_tls_port,
             plain_port: args.mqtt_plain_port,
             cert_dir: Some(state_dir.join("mqtt")),
+            credentials,
             ..BrokerOptions::for_device(&id.serial)
         };
-        let broker =
-            EmbeddedBroker::start(opts).map_err(|e| format!("embedded MQTT broker: {e}"))?;
+        let broker = Arc::new(
+            EmbeddedBroker::start(opts).map_err(|e| format!("embedded MQTT broker: {e}"))?,
+        );
         let mut options = MqttOptions {
             seed,
             ha_discovery: args.ha_discovery,
             ..MqttOptions::embedded(&broker)
         };
         options.resolve.extend(resolve);
+        let (watch, own_broker) = if args.rig.is_some() {
+            options
+                .resolve
+                .push((OWN_BROKER_HOST.into(), broker.plain_addr()));
+            let account = |url: String| OwnBroker {
+                url,
+                username: OWN_BROKER_USER.into(),
+                password: OWN_BROKER_PASSWORD.into(),
+            };
+            (
+                Some(account(format!("mqtt://{}", broker.plain_addr()))),
+                Some(account(format!("mqtt://{OWN_BROKER_HOST}:1883"))),
+            )
+        } else {
+            (None, None)
+        };
         let p = broker.paths();
         let lines = vec![
             format!("MQTT broker  mqtts://{} (mTLS)  mqtt://{}  (embedded; the default broker name maps here)", broker.tls_addr(), broker.plain_addr()),
@@ -305,9 +405,11 @@ fn start_mqtt(
         ];
         let client = MqttClient::start(Arc::clone(host), options);
         Ok(Mqtt {
-            _broker: Some(broker),
+            broker: Some(broker),
             _client: client,
             lines,
+            watch,
+            own_broker,
         })
     } else {
         let options = MqttOptions {
@@ -319,9 +421,11 @@ fn start_mqtt(
         };
         let client = MqttClient::start(Arc::clone(host), options);
         Ok(Mqtt {
-            _broker: None,
+            broker: None,
             _client: client,
             lines: vec![format!("MQTT broker  {}", args.mqtt)],
+            watch: None,
+            own_broker: None,
         })
     }
 }
@@ -371,6 +475,7 @@ fn feed_task(
     pace: Pace,
     start: Millis,
     until: Option<Millis>,
+    fed: FeedCounter,
 ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, String> {
     Ok(match args.feed.as_deref() {
         None => {
@@ -395,7 +500,7 @@ fn feed_task(
         Some(f) if f.starts_with("tcp:") => {
             let addr = f[4..].to_string();
             Box::pin(async move {
-                if let Err(e) = feed_tcp(host, addr.clone()).await {
+                if let Err(e) = feed_tcp(host, addr.clone(), fed).await {
                     tracing::error!("meter feed tcp:{addr}: {e}");
                 }
             })
@@ -463,7 +568,9 @@ fn banner(
     );
     println!(
         "  speed        {}",
-        if plan.speed.is_none() {
+        if plan.rig_time {
+            "moved by the bench rig".to_string()
+        } else if plan.speed.is_none() {
             "max".to_string()
         } else {
             format!("{}x", args.speed)

@@ -1,9 +1,10 @@
-//! The conformance suite: the Gherkin steps (`steps/`), which scenarios apply to a target
-//! (`applicability`), the runner (`suite`), and the reports read from its results: the
-//! requirement-coverage table, JUnit XML and the product owners' report.
+//! The conformance suite: the Gherkin steps (`steps/`), the built-in feature files, which
+//! scenarios apply to a target (`applicability`), the runner (`suite`), and the reports read
+//! from its results: the requirement-coverage table, JUnit XML and the product owners' report.
 
 pub mod applicability;
 pub mod coverage;
+pub mod features;
 pub mod junit;
 pub mod report;
 pub mod steps;

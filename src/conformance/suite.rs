@@ -65,16 +65,13 @@ fn tags_with_at(feature: &Feature, scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-fn relative(features: &Path, feature: &Feature) -> String {
+/// The feature's file name (`modbus.feature`): the features folder is flat.
+fn relative(feature: &Feature) -> String {
     feature
         .path
         .as_deref()
-        .map(|p| {
-            p.strip_prefix(features)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned()
-        })
+        .and_then(Path::file_name)
+        .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
@@ -128,7 +125,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let started: Arc<Mutex<std::collections::HashMap<(String, usize), Instant>>> = Arc::default();
 
-    let (results, features) = (opts.results.clone(), opts.features.clone());
+    let results = opts.results.clone();
     let skip_out = Arc::clone(&outcome);
     let filter =
         move |feature: &Feature, _rule: Option<&cucumber::gherkin::Rule>, scenario: &Scenario| {
@@ -146,7 +143,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                         &results,
                         &RunResult {
                             feature: feature.name.clone(),
-                            file: relative(&features, feature),
+                            file: relative(feature),
                             scenario: scenario.name.clone(),
                             line: scenario.position.line,
                             status: "skipped".into(),
@@ -160,7 +157,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
             }
         };
 
-    let (results, features) = (opts.results.clone(), opts.features.clone());
+    let results = opts.results.clone();
     let done = Arc::clone(&outcome);
     let before_times = Arc::clone(&started);
     let writer = DeviceWorld::cucumber()
@@ -178,7 +175,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
             })
         })
         .after(move |feature, _rule, scenario, ev, w| {
-            let (results, features) = (results.clone(), features.clone());
+            let results = results.clone();
             let done = Arc::clone(&done);
             let times = Arc::clone(&started);
             let seed = w.as_ref().map(|w| w.seed);
@@ -192,7 +189,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
             let key = (scenario.name.clone(), scenario.position.line);
             let record = RunResult {
                 feature: feature.name.clone(),
-                file: relative(&features, feature),
+                file: relative(feature),
                 scenario: scenario.name.clone(),
                 line: scenario.position.line,
                 status: status.into(),

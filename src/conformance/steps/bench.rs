@@ -3,9 +3,9 @@
 //! document, and addressing configuration settings by their dotted name (`MQTT.Site`).
 
 use super::world::DeviceWorld;
-use serde_json::{Map, Value};
 use crate::device::led::Color;
 use crate::device::network::Lan;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// The bench's memory.

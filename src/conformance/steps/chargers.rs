@@ -2,9 +2,9 @@
 //! port, to check the one-client rule, the idle timeout and unit ids (MB-01..03, MB-10).
 
 use super::world::DeviceWorld;
-use cucumber::{given, then, when};
 use crate::adapters::modbus_client::ModbusClient;
 use crate::device::registers::f32_cdab;
+use cucumber::{given, then, when};
 use std::io::ErrorKind;
 
 /// Read the total active power (0x8016, CD-AB float) with `client`, once.

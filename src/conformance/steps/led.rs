@@ -3,8 +3,8 @@
 
 use super::bench::{assert_alternates, colour, runs, sample_led, SAMPLE_MS, SAMPLE_WINDOW_MS};
 use super::world::DeviceWorld;
-use cucumber::then;
 use crate::device::led::Color;
+use cucumber::then;
 
 #[then(regex = r"^the LED is off$")]
 async fn off(w: &mut DeviceWorld) {

@@ -3,9 +3,9 @@
 
 use super::setup::{phase_index, single_load, watts};
 use super::world::DeviceWorld;
-use cucumber::{given, when};
 use crate::protocol::fault::FrameFault;
 use crate::sim::generator::Load;
+use cucumber::{given, when};
 
 #[given(regex = r"^(\d+) seconds? ha(?:ve|s) passed$")]
 #[when(regex = r"^(\d+) seconds? pass(?:es)?$")]

@@ -9,10 +9,10 @@
 
 use super::bench::status;
 use super::world::DeviceWorld;
-use cucumber::{given, then, when};
-use serde_json::Value;
 use crate::adapters::broker::Message;
 use crate::sim::clock::Millis;
+use cucumber::{given, then, when};
+use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 

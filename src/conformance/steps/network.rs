@@ -4,10 +4,10 @@
 
 use super::bench::{apply_lan, config, must_patch, send_patch, status};
 use super::world::DeviceWorld;
-use cucumber::{given, then, when};
-use serde_json::{json, Value};
 use crate::device::network::WifiNetwork;
 use crate::device::Variant;
+use cucumber::{given, then, when};
+use serde_json::{json, Value};
 
 /// A device on a LAN that differs from the default one from power-on, booted.
 #[given(

@@ -2,8 +2,8 @@
 //! cycles, and whether the device answers at all.
 
 use super::world::DeviceWorld;
-use cucumber::{given, then, when};
 use crate::device::Variant;
+use cucumber::{given, then, when};
 
 #[given(regex = r"^a Smart Connect (P1|TIC) without USB-C power$")]
 async fn unpowered(w: &mut DeviceWorld, variant: String) {

@@ -2,9 +2,9 @@
 
 use super::setup::phase_index;
 use super::world::DeviceWorld;
+use crate::device::registers::{f32_abcd, f32_cdab};
 use cucumber::gherkin::Step;
 use cucumber::then;
-use crate::device::registers::{f32_abcd, f32_cdab};
 
 pub fn hex(s: &str) -> u16 {
     u16::from_str_radix(s.trim_start_matches("0x"), 16)

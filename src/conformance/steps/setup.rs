@@ -1,14 +1,14 @@
 //! Given-steps: the device under test and the meter wired to it.
 
 use super::world::{DeviceWorld, MeterLine, Rewrite};
-use cucumber::gherkin::Step;
-use cucumber::given;
 use crate::device::Variant;
 use crate::protocol::dsmr::{self, DsmrKind};
 use crate::protocol::tic::TicKind;
 use crate::protocol::MeterKind;
 use crate::sim::faults::encode_dsmr22;
 use crate::sim::generator::{FixedValues, Load, SyntheticMeter};
+use cucumber::gherkin::Step;
+use cucumber::given;
 
 #[given(regex = r"^a Smart Connect (P1|TIC)(?: with USB-C power)?(?: on a DHCP network)?$")]
 async fn smart_connect(w: &mut DeviceWorld, variant: String) {
@@ -25,17 +25,38 @@ async fn smart_connect(w: &mut DeviceWorld, variant: String) {
 /// Meters as scenarios name them: the kind on the wire, and what an older meter generation
 /// puts there instead of our encoder's output.
 pub const METERS: &[(&str, MeterKind)] = &[
-    ("an SMR 5.0 meter", MeterKind::Dsmr(DsmrKind::Smr5ThreePhase)),
-    ("a single-phase SMR 5.0 meter", MeterKind::Dsmr(DsmrKind::Smr5OnePhase)),
+    (
+        "an SMR 5.0 meter",
+        MeterKind::Dsmr(DsmrKind::Smr5ThreePhase),
+    ),
+    (
+        "a single-phase SMR 5.0 meter",
+        MeterKind::Dsmr(DsmrKind::Smr5OnePhase),
+    ),
     ("a DSMR 4.2 meter", MeterKind::Dsmr(DsmrKind::Dsmr42)),
     ("a Belgian e-MUCS meter", MeterKind::Dsmr(DsmrKind::Emucs)),
     ("a DSMR 4.0 meter", MeterKind::Dsmr(DsmrKind::Dsmr42)),
     ("a DSMR 2.2 meter", MeterKind::Dsmr(DsmrKind::Dsmr42)),
-    ("a Linky in historic mode", MeterKind::Tic(TicKind::HistoricMono)),
-    ("a three-phase Linky in historic mode", MeterKind::Tic(TicKind::HistoricTri)),
-    ("a Linky in standard mode", MeterKind::Tic(TicKind::StandardMono)),
-    ("a three-phase Linky in standard mode", MeterKind::Tic(TicKind::StandardTri)),
-    ("a producer Linky in standard mode", MeterKind::Tic(TicKind::StandardMonoProducer)),
+    (
+        "a Linky in historic mode",
+        MeterKind::Tic(TicKind::HistoricMono),
+    ),
+    (
+        "a three-phase Linky in historic mode",
+        MeterKind::Tic(TicKind::HistoricTri),
+    ),
+    (
+        "a Linky in standard mode",
+        MeterKind::Tic(TicKind::StandardMono),
+    ),
+    (
+        "a three-phase Linky in standard mode",
+        MeterKind::Tic(TicKind::StandardTri),
+    ),
+    (
+        "a producer Linky in standard mode",
+        MeterKind::Tic(TicKind::StandardMonoProducer),
+    ),
     (
         "a three-phase producer Linky in standard mode",
         MeterKind::Tic(TicKind::StandardTriProducer),

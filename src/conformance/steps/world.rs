@@ -1,24 +1,33 @@
 //! The scenario's world: the target under test, the meter on its input line (driven by the
 //! harness, as a bench rig would), and the seed that makes the run replayable.
 
-use cucumber::World;
 use crate::device::Variant;
 use crate::protocol::fault::{apply, FrameFault};
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;
 use crate::sim::generator::SyntheticMeter;
 use crate::target::Target;
-
+use cucumber::World;
 
 /// Power-on to running, with DHCP answered: 3 s red + 2 s colour cycle + margin.
 pub const BOOT_WAIT_MS: Millis = 6_000;
 
-/// The run's base seed: `SC_SEED` or 42.
+/// The run's base seed: `--seed`, else `SC_SEED`, else 42.
 pub fn base_seed() -> u64 {
-    std::env::var("SC_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(42)
+    *BASE_SEED.get_or_init(|| {
+        std::env::var("SC_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(42)
+    })
+}
+
+static BASE_SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Choose the run's base seed (`conformance --seed`) before the suite starts; `false` when
+/// it was already fixed.
+pub fn set_base_seed(seed: u64) -> bool {
+    BASE_SEED.set(seed).is_ok()
 }
 
 /// A scenario's own seed, derived from the base seed and its name (FNV-1a).

@@ -38,9 +38,8 @@ impl RemoteBench {
     }
 
     /// Ask the operator for what no hook or rig does (`--interactive`).
-    pub fn interactive(mut self, on: bool) -> Self {
+    pub fn set_interactive(&mut self, on: bool) {
         self.cfg.interactive |= on;
-        self
     }
 
     pub fn config(&self) -> &RemoteConfig {

@@ -1,0 +1,167 @@
+//! `smart-connect-sim conformance`: run the Gherkin suite against the virtual device or a
+//! remote one (`--target remote.yaml`), then write JUnit XML for CI and a report for product
+//! owners (Markdown, or HTML when the file name ends in `.html`): per requirement ID, manual
+//! vs simulator convention, pass / fail / skipped with the reason. Exits 1 when a scenario
+//! fails, 2 when the run could not start.
+
+use crate::conformance::coverage::{parse_requirements, parse_results};
+use crate::conformance::report::{self, ReportMeta};
+use crate::conformance::suite::{self, SuiteOptions};
+use crate::conformance::{features, junit, steps::world};
+use crate::device::defect::Defect;
+use crate::target::TargetSpec;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// `virtual` (the in-process device) or a target file describing a remote device.
+    #[arg(long, default_value = "virtual", env = "SC_TARGET")]
+    pub target: String,
+    /// Only scenarios matching this tag expression, e.g. `@modbus and not @needs-led`.
+    #[arg(long)]
+    pub tags: Option<String>,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the report here (`.html` for a page, Markdown otherwise).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Results as JSON lines (what `coverage` reads).
+    #[arg(long, default_value = "target/conformance/results.jsonl")]
+    pub results: PathBuf,
+    /// Folder of `.feature` files (default: `./features` if present, else the built-in ones).
+    #[arg(long)]
+    pub features: Option<PathBuf>,
+    /// The requirement list for the report (default: the built-in `spec/requirements.md`).
+    #[arg(long)]
+    pub requirements: Option<PathBuf>,
+    /// Base seed of the run (a failing scenario prints the seed that replays it).
+    #[arg(long, env = "SC_SEED")]
+    pub seed: Option<u64>,
+    /// Ask the operator on the terminal for bench actions without a hook or rig.
+    #[arg(long)]
+    pub interactive: bool,
+    /// Scenarios at once against the virtual device (a remote device always takes one).
+    #[arg(long, default_value = "8")]
+    pub jobs: usize,
+    /// Plant defects in the virtual device (to see the suite catch them).
+    #[arg(long = "defect", hide = true, value_parser = parse_defect)]
+    pub defects: Vec<Defect>,
+}
+
+fn parse_defect(s: &str) -> Result<Defect, String> {
+    Defect::from_name(s).ok_or_else(|| format!("unknown defect `{s}`; known: {}", Defect::names()))
+}
+
+const REQUIREMENTS: &str = include_str!("../../spec/requirements.md");
+
+pub fn run(args: &ConformanceArgs) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smart-connect-sim conformance: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(conformance(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("smart-connect-sim conformance: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn features_dir(args: &ConformanceArgs) -> Result<PathBuf, String> {
+    if let Some(f) = &args.features {
+        return Ok(f.clone());
+    }
+    let local = Path::new("features");
+    if local.is_dir() {
+        return Ok(local.to_path_buf());
+    }
+    let dir =
+        std::env::temp_dir().join(format!("smart-connect-sim-features-{}", std::process::id()));
+    features::write_to(&dir)
+        .map_err(|e| format!("writing the built-in features to {}: {e}", dir.display()))
+}
+
+async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
+    if let Some(seed) = args.seed {
+        world::set_base_seed(seed);
+    }
+    let mut target = TargetSpec::parse(&args.target)?;
+    match &mut target {
+        TargetSpec::Virtual { defects } => defects.extend(args.defects.iter().copied()),
+        TargetSpec::Remote(bench) if args.interactive => {
+            let b = std::sync::Arc::get_mut(bench).expect("not shared yet");
+            b.set_interactive(true);
+        }
+        TargetSpec::Remote(_) if !args.defects.is_empty() => return Err(
+            "--defect plants defects in the virtual target; start `run --defect` for a remote one"
+                .into(),
+        ),
+        TargetSpec::Remote(_) => {}
+    }
+    let concurrency = match target {
+        TargetSpec::Virtual { .. } => args.jobs.max(1),
+        TargetSpec::Remote(_) => 1,
+    };
+    let description = target.statement().await?.description;
+    eprintln!("conformance: {description}");
+    let opts = SuiteOptions {
+        target,
+        features: features_dir(args)?,
+        tags: args.tags.clone(),
+        results: args.results.clone(),
+        concurrency,
+    };
+    let outcome = suite::run(opts).await?;
+    let text = std::fs::read_to_string(&args.results)
+        .map_err(|e| format!("{}: {e}", args.results.display()))?;
+    let results = parse_results(&text)?;
+    let reqs_text = match &args.requirements {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => REQUIREMENTS.to_string(),
+    };
+    let reqs = parse_requirements(&reqs_text);
+    if let Some(path) = &args.junit {
+        write(
+            path,
+            &junit::junit_xml("smart-connect conformance", &results),
+        )?;
+        eprintln!("conformance: JUnit XML in {}", path.display());
+    }
+    if let Some(path) = &args.report {
+        let meta = ReportMeta {
+            target: description.clone(),
+            tags: args.tags.clone(),
+            seed: world::base_seed(),
+        };
+        let body = if path.extension().is_some_and(|e| e == "html") {
+            report::html(&meta, &reqs, &results)
+        } else {
+            report::markdown(&meta, &reqs, &results)
+        };
+        write(path, &body)?;
+        eprintln!("conformance: report in {}", path.display());
+    }
+    eprintln!(
+        "conformance: {} passed, {} failed, {} skipped (not applicable or missing a bench capability){}",
+        outcome.passed,
+        outcome.failed,
+        outcome.skipped,
+        if outcome.broken { "; the suite itself is broken (parse or hook errors)" } else { "" }
+    );
+    Ok(outcome.ok())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
