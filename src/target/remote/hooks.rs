@@ -11,8 +11,10 @@ use tokio::io::AsyncBufReadExt;
 /// How long a hook may take.
 const HOOK_LIMIT: Duration = Duration::from_secs(120);
 
-/// Run `template` with `vars` substituted; the trimmed stdout, or an error naming the hook.
+/// Run `template` in folder `dir` (the target file's; empty: the current one) with `vars`
+/// substituted; the trimmed stdout, or an error naming the hook.
 pub async fn run_hook(
+    dir: &std::path::Path,
     name: &str,
     template: &str,
     vars: &[(&str, String)],
@@ -30,11 +32,14 @@ pub async fn run_hook(
     }
     let out = tokio::time::timeout(
         HOOK_LIMIT,
-        tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(&cmd)
-            .kill_on_drop(true)
-            .output(),
+        {
+            let mut c = tokio::process::Command::new("sh");
+            c.arg("-c").arg(&cmd).kill_on_drop(true);
+            if !dir.as_os_str().is_empty() {
+                c.current_dir(dir);
+            }
+            c.output()
+        },
     )
     .await
     .map_err(|_| {
@@ -95,10 +100,12 @@ pub async fn ask_colour() -> Result<Color, TargetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[tokio::test]
     async fn hooks_get_their_placeholders_and_report_failures() {
         let out = run_hook(
+            Path::new(""),
             "power",
             "echo usb={usb} meter={meter}",
             &[("usb", "1".into()), ("meter", "0".into())],
@@ -106,11 +113,11 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(out, "usb=1 meter=0");
-        let e = run_hook("led", "echo oops >&2; exit 3", &[])
+        let e = run_hook(Path::new(""), "led", "echo oops >&2; exit 3", &[])
             .await
             .unwrap_err();
         assert!(e.0.contains("hook `led`") && e.0.contains("oops"), "{e}");
-        let e = run_hook("power", "relay {usbb}", &[("usb", "1".into())])
+        let e = run_hook(Path::new(""), "power", "relay {usbb}", &[("usb", "1".into())])
             .await
             .unwrap_err();
         assert!(e.0.contains("unknown placeholder {usbb}"), "{e}");

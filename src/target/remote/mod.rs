@@ -46,10 +46,17 @@ impl RemoteBench {
         &self.cfg
     }
 
+    /// The rig's report; the first time, wait up to 30 s for the rig to come up (a
+    /// simulator started just before the suite).
     async fn rig_info(&self) -> Result<Option<RigInfo>, TargetError> {
-        match &self.rig {
-            Some(r) => r.info().await.map(Some),
-            None => Ok(None),
+        let Some(r) = &self.rig else { return Ok(None) };
+        let end = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match r.info().await {
+                Ok(i) => return Ok(Some(i)),
+                Err(e) if tokio::time::Instant::now() >= end => return Err(e),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
         }
     }
 

@@ -81,7 +81,7 @@ impl RemoteTarget {
             None => None,
         };
         if let Some(cmd) = &cfg.hooks.fresh {
-            run_hook("fresh", cmd, &[]).await?;
+            run_hook(&cfg.dir, "fresh", cmd, &[]).await?;
         } else if let Some(r) = &rig {
             info = Some(r.fresh().await?);
         } else if cfg.interactive {
@@ -186,8 +186,7 @@ impl RemoteTarget {
             .map_or(0, MeterLine::written);
         let now = if let Some(cmd) = &self.bench.cfg.hooks.time {
             let until_s = until.map(|u| u.to_string()).unwrap_or_default();
-            let out = run_hook(
-                "time",
+            let out = run_hook(&self.bench.cfg.dir, "time",
                 cmd,
                 &[("until_ms", until_s), ("fed_bytes", fed.to_string())],
             )
@@ -280,8 +279,7 @@ impl Target for RemoteTarget {
     async fn set_power(&mut self, usb: bool, meter_supply: bool) -> Result<(), TargetError> {
         let h = &self.bench.cfg.hooks;
         if let Some(cmd) = &h.power {
-            run_hook(
-                "power",
+            run_hook(&self.bench.cfg.dir, "power",
                 cmd,
                 &[("usb", on_off(usb)), ("meter", on_off(meter_supply))],
             )
@@ -307,7 +305,7 @@ impl Target for RemoteTarget {
 
     async fn button_down(&mut self) -> Result<(), TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.button {
-            run_hook("button", cmd, &[("state", "down".into())])
+            run_hook(&self.bench.cfg.dir, "button", cmd, &[("state", "down".into())])
                 .await
                 .map(|_| ())
         } else if let Some(r) = &self.rig {
@@ -321,7 +319,7 @@ impl Target for RemoteTarget {
 
     async fn button_up(&mut self) -> Result<(), TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.button {
-            run_hook("button", cmd, &[("state", "up".into())])
+            run_hook(&self.bench.cfg.dir, "button", cmd, &[("state", "up".into())])
                 .await
                 .map(|_| ())
         } else if let Some(r) = &self.rig {
@@ -335,7 +333,7 @@ impl Target for RemoteTarget {
 
     async fn led_colour(&mut self) -> Result<Color, TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.led {
-            let out = run_hook("led", cmd, &[]).await?;
+            let out = run_hook(&self.bench.cfg.dir, "led", cmd, &[]).await?;
             parse_colour(&out).ok_or_else(|| {
                 TargetError(format!(
                     "hook `led` printed {out:?}, not red/green/blue/orange/off"
@@ -466,7 +464,7 @@ impl Target for RemoteTarget {
 
     async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.device_clock {
-            run_hook("device_clock", cmd, &[("utc_ms", utc.to_string())])
+            run_hook(&self.bench.cfg.dir, "device_clock", cmd, &[("utc_ms", utc.to_string())])
                 .await
                 .map(|_| ())
         } else if let Some(r) = &self.rig {
