@@ -58,7 +58,7 @@ Feature: Reading a Dutch or Belgian smart meter on the P1 port
       | a DSMR 2.2 meter           |
       | a DSMR 4.0 meter           |
 
-  @P1-03
+  @P1-03 @needs-p1-ext
   Scenario: The P1 ext port repeats the meter byte for byte
     Given an SMR 5.0 meter drawing 800 W on L1
     When 5 seconds pass

@@ -28,7 +28,7 @@ Feature: Powering the Smart Connect
     Then the device answers over Modbus and HTTP
     And the total active power reads 1000 W
 
-  @PWR-03
+  @PWR-03 @needs-p1-ext
   Scenario: The P1 ext output needs USB-C power
     Given a Smart Connect P1 without USB-C power
     And an SMR 5.0 meter drawing 800 W on L1

@@ -121,6 +121,9 @@ pub async fn feed_tcp(host: Arc<Host>, addr: String, counter: FeedCounter) -> st
     let mut waiting_logged = false;
     loop {
         match tokio::net::TcpStream::connect(&addr).await {
+            // Connecting to a local port nobody listens on can connect the socket to itself
+            // (TCP simultaneous open on the same ephemeral port); that is not the meter line.
+            Ok(stream) if stream.local_addr().ok() == stream.peer_addr().ok() => drop(stream),
             Ok(mut stream) => {
                 stream.set_nodelay(true).ok();
                 tracing::info!("meter feed: connected to {addr}");

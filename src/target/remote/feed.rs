@@ -32,19 +32,36 @@ impl std::fmt::Debug for MeterLine {
     }
 }
 
+/// Listen at `addr`; a port still held for a moment (a closing connection) is tried again
+/// for up to 3 s.
+async fn listen(addr: &str) -> Result<TcpListener, TargetError> {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 30 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                return Err(TargetError(format!(
+                    "meter feed: cannot listen on {addr}: {e}"
+                )))
+            }
+        }
+    }
+}
+
 /// How long to wait for the device side of a listening feed to connect.
 const ACCEPT: Duration = Duration::from_secs(30);
 
 impl MeterLine {
     /// Prepare the line; a listening feed binds now, so the device side can connect early.
     pub async fn new(feed: Feed, variant: Variant) -> Result<Self, TargetError> {
-        let listener =
-            match &feed.listen {
-                Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
-                    TargetError(format!("meter feed: cannot listen on {addr}: {e}"))
-                })?),
-                None => None,
-            };
+        let listener = match &feed.listen {
+            Some(addr) => Some(listen(addr).await?),
+            None => None,
+        };
         Ok(MeterLine {
             feed,
             variant,

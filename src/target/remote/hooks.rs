@@ -30,17 +30,14 @@ pub async fn run_hook(
             &cmd[i..end]
         )));
     }
-    let out = tokio::time::timeout(
-        HOOK_LIMIT,
-        {
-            let mut c = tokio::process::Command::new("sh");
-            c.arg("-c").arg(&cmd).kill_on_drop(true);
-            if !dir.as_os_str().is_empty() {
-                c.current_dir(dir);
-            }
-            c.output()
-        },
-    )
+    let out = tokio::time::timeout(HOOK_LIMIT, {
+        let mut c = tokio::process::Command::new("sh");
+        c.arg("-c").arg(&cmd).kill_on_drop(true);
+        if !dir.as_os_str().is_empty() {
+            c.current_dir(dir);
+        }
+        c.output()
+    })
     .await
     .map_err(|_| {
         TargetError(format!(
@@ -117,9 +114,14 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.0.contains("hook `led`") && e.0.contains("oops"), "{e}");
-        let e = run_hook(Path::new(""), "power", "relay {usbb}", &[("usb", "1".into())])
-            .await
-            .unwrap_err();
+        let e = run_hook(
+            Path::new(""),
+            "power",
+            "relay {usbb}",
+            &[("usb", "1".into())],
+        )
+        .await
+        .unwrap_err();
         assert!(e.0.contains("unknown placeholder {usbb}"), "{e}");
     }
 

@@ -186,7 +186,9 @@ impl RemoteTarget {
             .map_or(0, MeterLine::written);
         let now = if let Some(cmd) = &self.bench.cfg.hooks.time {
             let until_s = until.map(|u| u.to_string()).unwrap_or_default();
-            let out = run_hook(&self.bench.cfg.dir, "time",
+            let out = run_hook(
+                &self.bench.cfg.dir,
+                "time",
                 cmd,
                 &[("until_ms", until_s), ("fed_bytes", fed.to_string())],
             )
@@ -279,7 +281,9 @@ impl Target for RemoteTarget {
     async fn set_power(&mut self, usb: bool, meter_supply: bool) -> Result<(), TargetError> {
         let h = &self.bench.cfg.hooks;
         if let Some(cmd) = &h.power {
-            run_hook(&self.bench.cfg.dir, "power",
+            run_hook(
+                &self.bench.cfg.dir,
+                "power",
                 cmd,
                 &[("usb", on_off(usb)), ("meter", on_off(meter_supply))],
             )
@@ -305,9 +309,14 @@ impl Target for RemoteTarget {
 
     async fn button_down(&mut self) -> Result<(), TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.button {
-            run_hook(&self.bench.cfg.dir, "button", cmd, &[("state", "down".into())])
-                .await
-                .map(|_| ())
+            run_hook(
+                &self.bench.cfg.dir,
+                "button",
+                cmd,
+                &[("state", "down".into())],
+            )
+            .await
+            .map(|_| ())
         } else if let Some(r) = &self.rig {
             r.button(true).await.map(|_| ())
         } else if self.bench.cfg.interactive {
@@ -319,9 +328,14 @@ impl Target for RemoteTarget {
 
     async fn button_up(&mut self) -> Result<(), TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.button {
-            run_hook(&self.bench.cfg.dir, "button", cmd, &[("state", "up".into())])
-                .await
-                .map(|_| ())
+            run_hook(
+                &self.bench.cfg.dir,
+                "button",
+                cmd,
+                &[("state", "up".into())],
+            )
+            .await
+            .map(|_| ())
         } else if let Some(r) = &self.rig {
             r.button(false).await.map(|_| ())
         } else if self.bench.cfg.interactive {
@@ -464,9 +478,14 @@ impl Target for RemoteTarget {
 
     async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError> {
         if let Some(cmd) = &self.bench.cfg.hooks.device_clock {
-            run_hook(&self.bench.cfg.dir, "device_clock", cmd, &[("utc_ms", utc.to_string())])
-                .await
-                .map(|_| ())
+            run_hook(
+                &self.bench.cfg.dir,
+                "device_clock",
+                cmd,
+                &[("utc_ms", utc.to_string())],
+            )
+            .await
+            .map(|_| ())
         } else if let Some(r) = &self.rig {
             r.device_clock(utc).await.map(|_| ())
         } else if self.bench.cfg.interactive {
