@@ -6,7 +6,7 @@ Feature: Measurements and commands over MQTT
   …/cmd/<command> for commands and …/data/events for their results. An installer's MQTT
   client subscribed on the same broker sees what the device publishes.
 
-  @MQ-02 @MQ-03 @MQ-05
+  @MQ-02 @MQ-03 @MQ-05 @needs-broker
   Scenario: Out of the box the device connects to the Xemex broker with its own certificate
     Given a Smart Connect P1
     Then the setting MQTT.Broker is "mqtts://broker.xemex-cloud.eu:8883"
@@ -95,7 +95,7 @@ Feature: Measurements and commands over MQTT
       | a DSMR 4.2 meter            | voltage_l1_v, voltage_l2_v and voltage_l3_v                                                    |
       | a single-phase SMR 5.0 meter | voltage_l2_v, voltage_l3_v, current_l2_a, current_l3_a, active_power_l2_w and active_power_l3_w |
 
-  @MQ-11 @MQ-15
+  @MQ-11 @MQ-15 @needs-clock
   Scenario Outline: The timestamp is the meter's own time, in UTC
     The device clock is set two hours ahead, so a timestamp taken from it would show.
 
@@ -115,7 +115,7 @@ Feature: Measurements and commands over MQTT
       | P1      | a Belgian e-MUCS meter    |
       | TIC     | a Linky in standard mode  |
 
-  @MQ-11 @MQ-15
+  @MQ-11 @MQ-15 @needs-clock
   Scenario: A Linky in historic mode sends no time: the device clock is used
     Given a Smart Connect TIC
     And a Linky in historic mode drawing 1000 W on L1
@@ -126,7 +126,7 @@ Feature: Measurements and commands over MQTT
     And the measurement's timestamp is the device clock's time when the telegram was sent, in UTC epoch seconds
     And the measurement is a JSON object valid against the published JSON schema
 
-  @MQ-06 @needs-clock
+  @MQ-06 @needs-clock @needs-broker
   Scenario: With a wrong device clock MQTT cannot connect, and Modbus still answers
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1

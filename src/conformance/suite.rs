@@ -184,8 +184,28 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 ScenarioFinished::StepSkipped => "skipped",
                 _ => "failed",
             };
-            let reason = failure_reason(ev)
+            let mut reason = failure_reason(ev)
                 .or_else(|| (status == "skipped").then(|| "a step has no definition".into()));
+            // A scenario must carry the `@needs-…` tag of every bench ability it uses, or a
+            // bench without it would fail the scenario instead of skipping it.
+            let mut status = status;
+            let used = w.as_ref().and_then(|w| w.target.as_ref()).map(|t| t.capabilities_used());
+            if let (Some(used), "passed") = (used, status) {
+                let tags: Vec<&str> = feature.tags.iter().chain(&scenario.tags).map(|t| t.trim_start_matches('@')).collect();
+                let missing: Vec<String> = used
+                    .by_tag()
+                    .iter()
+                    .filter(|(tag, u)| *u && !tags.contains(tag))
+                    .map(|(tag, _)| format!("@{tag}"))
+                    .collect();
+                if !missing.is_empty() {
+                    status = "failed";
+                    reason = Some(format!(
+                        "the scenario uses bench abilities it is not tagged for: {} (a bench without them would fail it instead of skipping it)",
+                        missing.join(" ")
+                    ));
+                }
+            }
             let key = (scenario.name.clone(), scenario.position.line);
             let record = RunResult {
                 feature: feature.name.clone(),

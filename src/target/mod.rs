@@ -282,6 +282,13 @@ pub trait Target: Send + std::fmt::Debug {
     fn http_url(&self) -> String;
     /// The same over HTTPS (WEB-06).
     fn https_url(&self) -> String;
+    /// The bench abilities this scenario has used so far (the virtual target keeps count, so
+    /// the suite can check that every scenario carries the `@needs-…` tags of what it uses;
+    /// a remote target reports none).
+    fn capabilities_used(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
     /// The PEM certificate of the CA that signed the device's HTTPS certificate, when the
     /// target knows it (a real device: the vendor's CA, if supplied to the harness). A client
     /// that trusts exactly this CA checks that HTTPS is served with the device certificate.

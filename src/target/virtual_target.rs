@@ -42,6 +42,8 @@ pub struct VirtualTarget {
     ca_pem: String,
     broker: EmbeddedBroker,
     _mqtt: MqttClient,
+    /// Bench abilities used so far (`capabilities_used`).
+    used: std::sync::Mutex<Capabilities>,
 }
 
 impl VirtualTarget {
@@ -109,6 +111,7 @@ impl VirtualTarget {
             ca_pem,
             broker,
             _mqtt: mqtt,
+            used: Default::default(),
         })
     }
 
@@ -119,6 +122,11 @@ impl VirtualTarget {
 
     fn event(&mut self, ev: Event) -> Vec<Effect> {
         self.host.handle(ev)
+    }
+
+    /// Note that the scenario used a bench ability.
+    fn uses(&self, f: impl FnOnce(&mut Capabilities)) {
+        f(&mut self.used.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }
 
@@ -184,6 +192,8 @@ impl Target for VirtualTarget {
     }
 
     async fn set_power(&mut self, usb: bool, meter_supply: bool) -> Result<(), TargetError> {
+        // A bench without a power switch keeps USB-C plugged in.
+        self.uses(|c| c.power |= !usb);
         self.event(Event::Power(PowerInputs {
             usb,
             p1_supply: meter_supply,
@@ -192,6 +202,7 @@ impl Target for VirtualTarget {
     }
 
     async fn button_down(&mut self) -> Result<(), TargetError> {
+        self.uses(|c| c.button = true);
         self.event(Event::ButtonDown);
         Ok(())
     }
@@ -202,16 +213,19 @@ impl Target for VirtualTarget {
     }
 
     async fn led_colour(&mut self) -> Result<Color, TargetError> {
+        self.uses(|c| c.led = true);
         let now = self.host.now();
         Ok(self.host.with_device(|d| d.led().colour_at(now)))
     }
 
     async fn set_lan(&mut self, lan: Lan) -> Result<(), TargetError> {
+        self.uses(|c| c.network |= lan != Lan::default());
         self.event(Event::Lan(lan));
         Ok(())
     }
 
     async fn offer_firmware(&mut self, version: &str, good: bool) -> Result<(), TargetError> {
+        self.uses(|c| c.update_server = true);
         self.host.with_device_mut(|d| {
             d.offer_firmware(FirmwareImage {
                 version: version.into(),
@@ -240,6 +254,7 @@ impl Target for VirtualTarget {
     }
 
     async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError> {
+        self.uses(|c| c.p1_ext = true);
         Ok(self.host.take_p1_ext())
     }
 
@@ -284,11 +299,13 @@ impl Target for VirtualTarget {
     }
 
     async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError> {
+        self.uses(|c| c.broker = true);
         self.broker.set_reachable(reachable);
         Ok(())
     }
 
     fn own_broker(&self) -> Option<OwnBroker> {
+        self.uses(|c| c.own_broker = true);
         Some(OwnBroker {
             url: format!("mqtt://{OWN_BROKER_HOST}:1883"),
             username: OWN_BROKER_USER.into(),
@@ -297,10 +314,12 @@ impl Target for VirtualTarget {
     }
 
     async fn mqtt_clients(&mut self) -> Result<Vec<TlsClient>, TargetError> {
+        self.uses(|c| c.broker = true);
         Ok(self.broker.tls_clients())
     }
 
     async fn set_device_clock(&mut self, utc: Millis) -> Result<(), TargetError> {
+        self.uses(|c| c.clock = true);
         self.host.set_device_time(utc);
         self.event(Event::Tick);
         Ok(())
@@ -312,6 +331,10 @@ impl Target for VirtualTarget {
 
     fn https_url(&self) -> String {
         format!("https://{}", self.https.local_addr())
+    }
+
+    fn capabilities_used(&self) -> Capabilities {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn https_ca_pem(&self) -> Option<String> {

@@ -1,0 +1,62 @@
+//! The suite runner's own checks, on a small feature folder written here: a scenario that
+//! uses a bench ability without its `@needs-…` tag fails with the reason (it would fail on a
+//! bench without that ability instead of being skipped), a tagged one passes, a tag filter
+//! narrows the run, and every outcome lands in the results file with its seed.
+
+use smart_connect_sim::conformance::coverage::parse_results;
+use smart_connect_sim::conformance::suite::{self, SuiteOptions};
+use smart_connect_sim::target::TargetSpec;
+use std::path::Path;
+
+const FEATURE: &str = "@led
+Feature: Audit
+  Scenario: Looks at the LED without saying so
+    Given a Smart Connect P1
+    Then the LED alternates red and green at 1 Hz
+
+  @needs-led
+  Scenario: Looks at the LED and says so
+    Given a Smart Connect P1
+    Then the LED alternates red and green at 1 Hz
+
+  @needs-led @other
+  Scenario: Filtered out by the tag expression
+    Given a Smart Connect P1
+    Then the LED alternates red and green at 1 Hz
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untagged_bench_abilities_fail_the_scenario_with_the_reason() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/suite-audit-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("features")).unwrap();
+    std::fs::write(dir.join("features/audit.feature"), FEATURE).unwrap();
+    let results = dir.join("results.jsonl");
+    let outcome = suite::run(SuiteOptions {
+        target: TargetSpec::parse("virtual").unwrap(),
+        features: dir.join("features"),
+        tags: Some("not @other".into()),
+        results: results.clone(),
+        concurrency: 2,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (outcome.passed, outcome.failed, outcome.skipped),
+        (1, 1, 0),
+        "{outcome:?}"
+    );
+    assert!(!outcome.ok());
+    let runs = parse_results(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let bad = runs.iter().find(|r| r.status == "failed").unwrap();
+    assert_eq!(bad.scenario, "Looks at the LED without saying so");
+    let why = bad.reason.as_deref().unwrap();
+    assert!(why.contains("not tagged for: @needs-led"), "{why}");
+    assert!(
+        runs.iter()
+            .all(|r| r.seed.is_some() && r.file == "audit.feature"),
+        "{runs:?}"
+    );
+    assert!(suite::parse_tags("@a and (").is_err());
+}
