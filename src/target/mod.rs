@@ -282,6 +282,12 @@ pub trait Target: Send + std::fmt::Debug {
     fn http_url(&self) -> String;
     /// The same over HTTPS (WEB-06).
     fn https_url(&self) -> String;
+    /// How far apart in time a step may see what it expects when time is real (a device on
+    /// a bench, sampled over hooks): 0 when the harness drives the device's clock.
+    fn timing_tolerance_ms(&self) -> Millis {
+        0
+    }
+
     /// The bench abilities this scenario has used so far (the virtual target keeps count, so
     /// the suite can check that every scenario carries the `@needs-…` tags of what it uses;
     /// a remote target reports none).

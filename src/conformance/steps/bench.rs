@@ -70,8 +70,9 @@ pub fn runs(samples: &[Color]) -> Vec<(Color, usize)> {
 }
 
 /// Two colours in turn at 1 Hz: only `a` and `b`, both seen, and every whole run of one
-/// colour lasts 500 ms (two samples); the first and last run may be cut by the window.
-pub fn assert_alternates(samples: &[Color], a: Color, b: Color) {
+/// colour lasts 500 ms (two samples); the first and last run may be cut by the window. In
+/// real time (`tolerance_ms` > 0) a run may be that much longer or shorter.
+pub fn assert_alternates(samples: &[Color], a: Color, b: Color, tolerance_ms: i64) {
     let r = runs(samples);
     assert!(
         samples.iter().all(|&c| c == a || c == b),
@@ -81,13 +82,15 @@ pub fn assert_alternates(samples: &[Color], a: Color, b: Color) {
         samples.contains(&a) && samples.contains(&b),
         "LED showed {samples:?}, expected {a:?} and {b:?} in turn"
     );
-    let per_half = (500 / SAMPLE_MS) as usize;
+    let per_half = 500 / SAMPLE_MS;
+    let slack = (tolerance_ms + SAMPLE_MS - 1) / SAMPLE_MS;
     for (i, &(c, n)) in r.iter().enumerate() {
         let edge = i == 0 || i == r.len() - 1;
+        let n = n as i64;
         assert!(
-            n == per_half || (edge && n < per_half),
-            "LED showed {c:?} for {} ms in {samples:?}; at 1 Hz each colour lasts 500 ms",
-            n as i64 * SAMPLE_MS
+            (n - per_half).abs() <= slack || (edge && n < per_half),
+            "LED showed {c:?} for {} ms in {samples:?}; at 1 Hz each colour lasts 500 ms (± {tolerance_ms} ms)",
+            n * SAMPLE_MS
         );
     }
 }
