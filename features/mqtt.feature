@@ -1,4 +1,4 @@
-@mqtt
+@mqtt @needs-mqtt
 Feature: Measurements and commands over MQTT
   The Smart Connect publishes one JSON message per meter telegram to an MQTT broker, by
   default the Xemex cloud broker over mutual TLS, and takes remote commands there. The topics

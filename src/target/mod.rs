@@ -58,6 +58,8 @@ pub struct Capabilities {
     pub update_server: bool,
     /// Read what comes out of the P1 ext output (`@needs-p1-ext`).
     pub p1_ext: bool,
+    /// Watch the broker the device publishes to, and publish commands there (`@needs-mqtt`).
+    pub mqtt: bool,
 }
 
 impl Capabilities {
@@ -72,10 +74,11 @@ impl Capabilities {
         own_broker: true,
         update_server: true,
         p1_ext: true,
+        mqtt: true,
     };
 
     /// The `@needs-…` tags and whether this bench has what each asks for.
-    pub fn by_tag(&self) -> [(&'static str, bool); 9] {
+    pub fn by_tag(&self) -> [(&'static str, bool); 10] {
         [
             ("needs-power", self.power),
             ("needs-button", self.button),
@@ -86,6 +89,7 @@ impl Capabilities {
             ("needs-own-broker", self.own_broker),
             ("needs-update-server", self.update_server),
             ("needs-p1-ext", self.p1_ext),
+            ("needs-mqtt", self.mqtt),
         ]
     }
 }

@@ -286,6 +286,7 @@ impl Target for VirtualTarget {
         &mut self,
         filter: &str,
     ) -> Result<UnboundedReceiver<Message>, TargetError> {
+        self.uses(|c| c.mqtt = true);
         self.broker
             .subscribe(filter)
             .await
@@ -293,6 +294,7 @@ impl Target for VirtualTarget {
     }
 
     async fn mqtt_publish(&mut self, topic: &str, payload: &[u8]) -> Result<(), TargetError> {
+        self.uses(|c| c.mqtt = true);
         self.broker
             .publish(topic, payload.to_vec())
             .map_err(|e| TargetError(format!("MQTT publish {topic}: {e}")))

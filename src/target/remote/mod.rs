@@ -91,6 +91,7 @@ impl RemoteBench {
             own_broker: self.cfg.own_broker.is_some() || rig,
             update_server: rig,
             p1_ext: rig,
+            mqtt: self.cfg.mqtt.is_some() || rig,
         }
     }
 
