@@ -86,6 +86,9 @@ pub struct RunArgs {
     /// Folder for the device's persistent settings (default: a folder per serial in the temp dir).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Plant a firmware bug from the defect catalogue (repeatable; for testing test suites).
+    #[arg(long = "defect", hide = true, value_parser = crate::device::defect::parse_defect)]
+    pub defects: Vec<crate::device::defect::Defect>,
 }
 
 fn parse_meter(s: &str) -> Result<MeterKind, String> {
@@ -216,6 +219,8 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     let store: Box<dyn ConfigStore> = Box::new(FileStore::new(state_dir.join("config.json")));
     let mut hw = DeviceConfig::new(plan.variant);
     hw.identity = identity.clone();
+    hw.defects = args.defects.iter().copied().collect();
+    crate::device::defect::warn_if_any(&hw.defects);
     let fresh_hw = hw.clone();
     let host = Host::new(hw, Some(store), clock);
     if let Some(e) = host.store_error() {

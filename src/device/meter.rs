@@ -74,6 +74,8 @@ pub struct MeterInput {
     defects: Defects,
     /// The last valid reading, kept only for the `mqtt-publishes-rejected` defect.
     last_reading: Option<Box<Reading>>,
+    /// The previous telegram's per-phase power (the `modbus-torn-reads` defect).
+    lagging_phase_w: [f32; 3],
 }
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
@@ -110,6 +112,7 @@ impl MeterInput {
             last_byte_at: 0,
             defects,
             last_reading: None,
+            lagging_phase_w: [0.0; 3],
         }
     }
 
@@ -236,7 +239,7 @@ impl MeterInput {
         if !self.defects.is_empty() {
             self.plant(&r, &mut next);
         }
-        if !self.has(Defect::P1RegistersNotUpdated) || self.status.telegrams_ok % 10 == 0 {
+        if !self.has(Defect::P1RegistersNotUpdated) || self.status.telegrams_ok.is_multiple_of(10) {
             self.values = next;
         }
         self.timeout_ms = match self.has(Defect::P1Dsmr42ShortTimeout) {
@@ -271,10 +274,11 @@ impl MeterInput {
     }
 
     /// The value defects: what a buggy firmware makes of a valid reading's register values.
-    fn plant(&self, r: &Reading, next: &mut MeterValues) {
+    fn plant(&mut self, r: &Reading, next: &mut MeterValues) {
         if self.has(Defect::ModbusTornReads) {
             // The per-phase power half of the map is still the previous telegram's.
-            next.active_power_phase_w = self.values.active_power_phase_w;
+            let fresh = next.active_power_phase_w;
+            next.active_power_phase_w = std::mem::replace(&mut self.lagging_phase_w, fresh);
         }
         if self.has(Defect::P1Dsmr42VoltageNominal) && self.variant == Variant::P1 {
             for p in 0..3 {

@@ -305,6 +305,8 @@ impl Device {
 }
 
 #[cfg(test)]
+mod defect_tests;
+#[cfg(test)]
 mod tests;
 
 impl Device {
