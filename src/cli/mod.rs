@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod generate;
 pub mod parse;
 pub mod replay;
+pub mod rig;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ pub enum Command {
     /// Run the Gherkin conformance suite against the virtual device or a remote one; JUnit
     /// XML and a requirement report.
     Conformance(conformance::ConformanceArgs),
+    /// Talk to a simulator's bench rig (`run --rig`): for hook commands and by hand.
+    Rig(rig::RigArgs),
     /// Requirement-ID coverage table of the last conformance run (markdown).
     Coverage(coverage::CoverageArgs),
     /// Feed captured meter bytes through a virtual device; one JSON line per register snapshot.
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Parse(args) => parse::run(&args),
         Command::Conformance(args) => conformance::run(&args),
         Command::Coverage(args) => coverage::run(&args),
+        Command::Rig(args) => rig::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Generate(args) => generate::run(&args),
     }
