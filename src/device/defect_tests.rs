@@ -1,0 +1,255 @@
+//! Unit tests of the planted defects (`defect.rs`) in the pure device: each one changes the
+//! behaviour it names, and only that.
+
+use super::defect::{Defect, Defects};
+use super::*;
+use crate::device::config::Config;
+use crate::device::led::LedPattern;
+use crate::device::meter::MeterState;
+use crate::device::power::PowerInputs;
+use crate::protocol::dsmr::{self, DsmrKind};
+use crate::protocol::fault::{apply, FrameFault};
+use crate::protocol::tic::{self, TicKind};
+use crate::protocol::Protocol;
+use serde_json::json;
+
+const USB: PowerInputs = PowerInputs {
+    usb: true,
+    p1_supply: false,
+};
+
+/// A device with `defects` powered at 0 and ticked until it runs; returns it and that time.
+fn running(variant: Variant, defects: &[Defect]) -> (Device, Millis) {
+    let mut hw = DeviceConfig::new(variant);
+    hw.defects = defects.iter().copied().collect::<Defects>();
+    let mut d = Device::new(hw, Config::default());
+    d.handle(Event::Power(USB), 0);
+    let t0 = d.run_until_running(0);
+    (d, t0)
+}
+
+fn telegram(kind: DsmrKind, watts: f32) -> Vec<u8> {
+    let mut r = Reading::empty(Protocol::Dsmr);
+    r.version = Some(
+        if kind == DsmrKind::Dsmr42 {
+            "4.2"
+        } else {
+            "5.0"
+        }
+        .into(),
+    );
+    r.power_import_w = Some(watts.max(0.0));
+    r.power_export_w = Some((-watts).max(0.0));
+    r.active_power_w = Some(watts);
+    r.active_power_phase_w[0] = Some(watts);
+    r.current_a[0] = Some(6.0);
+    if kind.has_voltage() {
+        r.voltage_v[0] = Some(230.0);
+    }
+    dsmr::encode(&r, kind)
+}
+
+fn smr5(watts: f32) -> Vec<u8> {
+    telegram(DsmrKind::Smr5ThreePhase, watts)
+}
+
+fn feed(d: &mut Device, bytes: Vec<u8>, at: Millis) -> Vec<Effect> {
+    d.handle(Event::SerialBytes(bytes), at)
+}
+
+#[test]
+fn meter_value_defects() {
+    let (mut d, t) = running(Variant::P1, &[Defect::P1BadCrcAccepted]);
+    feed(&mut d, smr5(500.0), t);
+    feed(
+        &mut d,
+        apply(&smr5(900.0), &FrameFault::BadIntegrity),
+        t + 1000,
+    );
+    assert_eq!(d.values().active_power_w, 900.0, "bad CRC used");
+
+    let (mut d, t) = running(Variant::P1, &[Defect::ModbusTornReads]);
+    feed(&mut d, smr5(1000.0), t);
+    feed(&mut d, smr5(4000.0), t + 1000);
+    let v = d.values();
+    assert_eq!(v.active_power_w, 4000.0);
+    assert_eq!(
+        v.active_power_phase_w[0], 1000.0,
+        "phase power one telegram behind"
+    );
+
+    let (mut d, t) = running(Variant::P1, &[Defect::P1RegistersNotUpdated]);
+    for i in 0..10 {
+        feed(&mut d, smr5(100.0 * (i + 1) as f32), t + 1000 * i);
+    }
+    assert_eq!(d.values().active_power_w, 100.0, "still the first telegram");
+    feed(&mut d, smr5(5000.0), t + 10_000);
+    assert_eq!(d.values().active_power_w, 5000.0, "the 11th refreshes");
+
+    let (mut d, t) = running(Variant::P1, &[Defect::P1Dsmr42VoltageNominal]);
+    feed(&mut d, telegram(DsmrKind::Dsmr42, 1500.0), t);
+    assert_eq!(d.values().voltage_v[0], 230.0);
+
+    let (mut d, t) = running(Variant::P1, &[Defect::P1Dsmr42ShortTimeout]);
+    feed(&mut d, telegram(DsmrKind::Dsmr42, 1500.0), t);
+    assert_eq!(d.next_deadline(), Some(t + 3_000));
+
+    let (mut d, t) = running(Variant::P1, &[Defect::P1OldDsmrAccepted]);
+    let v40 = dsmr::with_version(&telegram(DsmrKind::Dsmr42, 100.0), "40");
+    feed(&mut d, v40, t);
+    assert_eq!(d.meter_status().telegrams_ok, 1, "DSMR 4.0 accepted");
+}
+
+#[test]
+fn tic_defects() {
+    let (mut d, t) = running(Variant::Tic, &[Defect::TicNegativePhasePower]);
+    let mut r = Reading::empty(Protocol::TicStandard);
+    r.power_import_w = Some(0.0);
+    r.power_export_w = Some(2400.0);
+    r.active_power_w = Some(-2400.0);
+    r.active_power_phase_w = [Some(0.0); 3];
+    feed(&mut d, tic::encode(&r, TicKind::StandardTriProducer), t);
+    assert_eq!(d.values().active_power_phase_w, [-800.0; 3]);
+
+    let (mut d, t) = running(Variant::Tic, &[Defect::TicHistoricRejected]);
+    let mut r = Reading::empty(Protocol::TicHistoric);
+    r.active_power_w = Some(500.0);
+    feed(&mut d, tic::encode(&r, TicKind::HistoricMono), t);
+    assert_eq!(d.meter_status().telegrams_ok, 0);
+    assert_eq!(d.meter_status().telegrams_rejected, 1);
+}
+
+#[test]
+fn a_rejected_telegram_is_republished_and_dropped_from_p1_ext() {
+    let defects = [Defect::MqttPublishesRejected, Defect::P1ExtDropsRejected];
+    let (mut d, t) = running(Variant::P1, &defects);
+    feed(&mut d, smr5(500.0), t);
+    let fx = feed(
+        &mut d,
+        apply(&smr5(900.0), &FrameFault::BadIntegrity),
+        t + 1000,
+    );
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Measurement(r) if r.active_power_w == Some(500.0))));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))),
+        "{fx:?}"
+    );
+    let fx = feed(&mut d, smr5(600.0), t + 2000);
+    assert!(fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))));
+}
+
+#[test]
+fn power_defects() {
+    let mut hw = DeviceConfig::new(Variant::P1);
+    hw.defects = Defects::from([Defect::PowerSmr5NoP1Power]);
+    let mut d = Device::new(hw, Config::default());
+    let p1 = PowerInputs {
+        usb: false,
+        p1_supply: true,
+    };
+    d.handle(Event::Power(p1), 0);
+    assert!(!d.powered(), "the SMR 5 meter's power does not start it");
+
+    let mut hw = DeviceConfig::new(Variant::P1);
+    hw.defects = Defects::from([Defect::PowerExtWithoutUsb]);
+    let mut d = Device::new(hw, Config::default());
+    d.handle(Event::Power(p1), 0);
+    let t = d.run_until_running(0);
+    let fx = feed(&mut d, smr5(800.0), t);
+    assert!(fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))));
+}
+
+#[test]
+fn led_defects() {
+    let (d, _) = running(Variant::P1, &[Defect::LedGreenWithoutMeterData]);
+    assert_eq!(
+        d.meter_status().state,
+        MeterState::NoData(meter::NoDataReason::NeverReceived)
+    );
+    assert_eq!(d.led_pattern(), LedPattern::Normal);
+    let (mut d, t) = running(Variant::P1, &[Defect::LedNoIpGreen]);
+    feed(&mut d, smr5(800.0), t);
+    let lan = network::Lan {
+        ethernet_link: false,
+        ..Default::default()
+    };
+    d.handle(Event::Lan(lan), t + 10);
+    assert!(!d.network().unwrap().has_ip());
+    assert_eq!(d.led_pattern(), LedPattern::Normal);
+}
+
+#[test]
+fn button_defects() {
+    let patch = json!({"MQTT": {"Site": "garage-3"}});
+    let (mut d, t) = running(Variant::P1, &[Defect::ButtonApOutsideFactory]);
+    d.handle(Event::PatchConfig(patch.clone()), t);
+    d.handle(Event::ButtonDown, t);
+    d.handle(Event::ButtonUp, t + 6_000);
+    assert!(d.network().unwrap().access_point().is_some());
+
+    let (mut d, t) = running(Variant::P1, &[Defect::ButtonFactoryResetKeepsSettings]);
+    d.handle(Event::PatchConfig(patch), t);
+    d.handle(Event::ButtonDown, t);
+    let fx = d.handle(Event::ButtonUp, t + 11_000);
+    assert!(fx.contains(&Effect::Rebooted));
+    assert_eq!(d.config().mqtt.site, "garage-3");
+}
+
+#[test]
+fn config_defects() {
+    let (mut d, t) = running(Variant::P1, &[Defect::ConfigPatchPartial]);
+    let bad = json!({"MQTT": {"Site": "garage-3", "Broker": "broker.example.com"}});
+    let fx = d.handle(Event::PatchConfig(bad), t);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Reply(Reply::Config(Err(_))))));
+    assert_eq!(
+        d.config().mqtt.site,
+        "garage-3",
+        "the valid half was applied"
+    );
+
+    let (mut d, t) = running(Variant::P1, &[Defect::ConfigNotPersisted]);
+    let fx = d.handle(Event::PatchConfig(json!({"MQTT": {"Site": "garage-3"}})), t);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::PersistConfig(_))));
+    d.handle(Event::SoftReset, t + 1);
+    assert_eq!(d.config().mqtt.site, "garage-3", "kept over a soft reset");
+    d.handle(Event::Power(PowerInputs::default()), t + 2);
+    d.handle(Event::Power(USB), t + 3);
+    assert_eq!(d.config().mqtt.site, "unknown-site", "lost at a power cut");
+}
+
+#[test]
+fn network_defects() {
+    let patch = json!({"Ethernet": {"IpMode": "Static",
+        "StaticIPv4": {"IpAddress": "10.0.0.7", "Netmask": "16"}}});
+    let (mut d, t) = running(Variant::P1, &[Defect::NetworkStaticIgnored]);
+    d.handle(Event::PatchConfig(patch), t);
+    d.handle(Event::SoftReset, t);
+    let t = d.run_until_running(t);
+    d.handle(Event::Tick, t + 1_000);
+    assert_eq!(
+        d.network().unwrap().address(),
+        Some(network::Lan::default().dhcp_pool)
+    );
+
+    let mut hw = DeviceConfig::new(Variant::P1);
+    hw.defects = Defects::from([Defect::NetworkNoLinkLocal]);
+    hw.lan.dhcp = false;
+    let mut d = Device::new(hw, Config::default());
+    d.handle(Event::Power(USB), 0);
+    let t = d.run_until_running(0);
+    d.handle(Event::Tick, t + 60_000);
+    assert!(!d.network().unwrap().has_ip(), "no link-local fallback");
+}
+
+#[test]
+fn no_defects_is_the_correct_device() {
+    let (mut d, t) = running(Variant::P1, &[]);
+    let bad = apply(&smr5(900.0), &FrameFault::BadIntegrity);
+    let fx = feed(&mut d, bad.clone(), t);
+    assert!(fx.contains(&Effect::P1ExtOut(bad)));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Measurement(_))));
+}
