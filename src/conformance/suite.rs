@@ -232,10 +232,11 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 }
                 if status != "passed" {
                     eprintln!(
-                        "  ✘ {:?} failed — replay with SC_SEED={} (scenario seed {})",
+                        "  ✘ {:?} failed — replay with SC_SEED={} (scenario seed {}): {}",
                         record.scenario,
                         world::base_seed(),
-                        seed.unwrap_or_default()
+                        seed.unwrap_or_default(),
+                        record.reason.as_deref().unwrap_or("")
                     );
                 }
                 append(&results, &record);
