@@ -8,33 +8,15 @@
 //! Slow (one simulator process and one suite run per defect, a few minutes on 2 cores), so
 //! it is ignored by `cargo test`; CI runs it with `cargo test --test defect_catalogue -- --ignored`.
 
+mod common;
+
 use smart_connect_sim::conformance::coverage::parse_results;
 use smart_connect_sim::device::defect::Defect;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-
-const BIN: &str = env!("CARGO_BIN_EXE_smart-connect-sim");
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// The simulator process, stopped when dropped.
-struct Device(Child);
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// What one defect's run found.
@@ -55,51 +37,10 @@ fn meter_for(d: Defect) -> &'static str {
 }
 
 fn judge(d: Defect, dir: &Path) -> Verdict {
-    std::fs::create_dir_all(dir).expect("work folder");
-    let (rig, feed) = (free_port(), free_port());
-    let log = std::fs::File::create(dir.join("device.log")).expect("device log");
-    let device = Device(
-        Command::new(BIN)
-            .args(["run", "--defect", d.name(), "--meter", meter_for(d)])
-            .args(["--speed", "rig", "--rig", &format!("127.0.0.1:{rig}")])
-            .args(["--feed", &format!("tcp:127.0.0.1:{feed}")])
-            .args([
-                "--modbus",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--https",
-                "127.0.0.1:0",
-            ])
-            .args([
-                "--mqtt-tls-port",
-                "0",
-                "--mqtt-plain-port",
-                "0",
-                "--ha-discovery",
-            ])
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the simulator"),
-    );
-    let target = dir.join("target.yaml");
-    std::fs::write(
-        &target,
-        format!("description: defect {}\nrig: http://127.0.0.1:{rig}\nfeed: {{listen: 127.0.0.1:{feed}}}\n", d.name()),
-    )
-    .expect("target file");
+    let device = common::start(dir, meter_for(d), &["--defect", d.name()]);
+    let target = device.rig_target(dir, &format!("defect {}", d.name()));
     let results = dir.join("results.jsonl");
-    let out = Command::new(BIN)
-        .current_dir(root())
-        .arg("conformance")
-        .arg("--target")
-        .arg(&target)
-        .args(["--tags", d.area()])
-        .arg("--results")
-        .arg(&results)
+    let out = common::conformance(&target, d.area(), &results)
         .output()
         .expect("run the suite");
     drop(device);

@@ -4,27 +4,11 @@
 //! clock a `time` hook drives, so no real time passes), and types the answer — the colour it
 //! sees, or Enter.
 
+mod common;
+
+use common::BIN;
 use std::io::{Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_smart-connect-sim");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-struct Device(Child);
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Stdio};
 
 /// `smart-connect-sim rig --at URL ARGS…`; its stdout.
 fn rig(url: &str, args: &[&str]) -> String {
@@ -75,66 +59,14 @@ fn answer(url: &str, prompt: &str) -> String {
 
 #[test]
 fn an_operator_answers_for_the_power_switch_the_button_and_the_led() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interactive-test");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (rig_port, feed) = (free_port(), free_port());
-    let url = format!("http://127.0.0.1:{rig_port}");
-    let _device = Device(
-        Command::new(BIN)
-            .args([
-                "run",
-                "--meter",
-                "smr5",
-                "--speed",
-                "rig",
-                "--rig",
-                &format!("127.0.0.1:{rig_port}"),
-            ])
-            .args(["--feed", &format!("tcp:127.0.0.1:{feed}")])
-            .args([
-                "--modbus",
-                "127.0.0.1:0",
-                "--http",
-                "127.0.0.1:0",
-                "--https",
-                "127.0.0.1:0",
-            ])
-            .args(["--mqtt-tls-port", "0", "--mqtt-plain-port", "0"])
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the simulator"),
-    );
-    let info: serde_json::Value = (0..100)
-        .find_map(|_| {
-            let out = Command::new(BIN)
-                .args(["rig", "--at", &url, "info"])
-                .output()
-                .ok()?;
-            if out.status.success() {
-                return serde_json::from_slice(&out.stdout).ok();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            None
-        })
-        .expect("the simulator's rig comes up");
+    let dir = common::work("interactive");
+    let device = common::start(&dir, "smr5", &[]);
+    let url = device.rig.clone();
     // The bench: addresses and label as a lab writes them down; only time is hooked.
-    let target = dir.join("bench.yaml");
-    std::fs::write(
-        &target,
-        format!(
-            "variant: p1\nmodbus: {}\nhttp: {}\nlabel: {{serial: \"{}\", mac: \"{}\", password: \"{}\"}}\nfeed: {{listen: 127.0.0.1:{feed}}}\nhooks:\n  time: {BIN} rig --at {url} time '{{until_ms}}' {{fed_bytes}}\n",
-            info["modbus"].as_str().unwrap(),
-            info["http"].as_str().unwrap(),
-            info["serial"].as_str().unwrap(),
-            info["mac"].as_str().unwrap(),
-            info["password"].as_str().unwrap(),
-        ),
-    )
-    .unwrap();
+    let target = device.bench_target(
+        &dir,
+        &format!("hooks:\n  time: {BIN} rig --at {url} time '{{until_ms}}' {{fed_bytes}}\n"),
+    );
     let results = dir.join("results.jsonl");
     let mut suite = Command::new(BIN)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

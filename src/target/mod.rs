@@ -248,18 +248,32 @@ pub trait Target: Send + std::fmt::Debug {
     async fn modbus_disconnect(&mut self) -> Result<(), TargetError>;
     /// The bytes that came out of the P1 ext output since the last call.
     async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError>;
+    /// The HTTP API client, logged in with the label password.
+    fn api(&self) -> &api_client::ApiClient;
     /// `GET /api/v1/config`.
-    async fn get_config(&mut self) -> Result<Value, TargetError>;
+    async fn get_config(&mut self) -> Result<Value, TargetError> {
+        self.api().config().await
+    }
     /// `PATCH /api/v1/config` (merge-patch): the new config, or the device's error document.
-    async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError>;
+    async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
+        self.api().patch_config(patch).await
+    }
     /// `POST /api/v1/reset`: soft reset.
-    async fn reset(&mut self) -> Result<(), TargetError>;
+    async fn reset(&mut self) -> Result<(), TargetError> {
+        self.api().reset().await
+    }
     /// `GET /api/v1/firmware`.
-    async fn firmware(&mut self) -> Result<Value, TargetError>;
+    async fn firmware(&mut self) -> Result<Value, TargetError> {
+        self.api().firmware().await
+    }
     /// `POST /api/v1/firmware`: start an update to `version`; `Err` with the refusal.
-    async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError>;
+    async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError> {
+        self.api().update_firmware(version).await
+    }
     /// `GET /api/v1/status`.
-    async fn status(&mut self) -> Result<Value, TargetError>;
+    async fn status(&mut self) -> Result<Value, TargetError> {
+        self.api().status().await
+    }
     // ---- MQTT (the broker the device publishes to) -------------------------------------
     /// Subscribe to `filter` on the broker the device uses, as an installer's tool would;
     /// active when this returns.

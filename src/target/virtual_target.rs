@@ -21,7 +21,6 @@ use crate::device::store::MemStore;
 use crate::device::{DeviceConfig, Effect, Event, Variant};
 use crate::sim::clock::{Millis, VirtualClock};
 use async_trait::async_trait;
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -258,28 +257,8 @@ impl Target for VirtualTarget {
         Ok(self.host.take_p1_ext())
     }
 
-    async fn get_config(&mut self) -> Result<Value, TargetError> {
-        self.api.config().await
-    }
-
-    async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
-        self.api.patch_config(patch).await
-    }
-
-    async fn reset(&mut self) -> Result<(), TargetError> {
-        self.api.reset().await
-    }
-
-    async fn firmware(&mut self) -> Result<Value, TargetError> {
-        self.api.firmware().await
-    }
-
-    async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError> {
-        self.api.update_firmware(version).await
-    }
-
-    async fn status(&mut self) -> Result<Value, TargetError> {
-        self.api.status().await
+    fn api(&self) -> &ApiClient {
+        &self.api
     }
 
     async fn mqtt_subscribe(

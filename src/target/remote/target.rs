@@ -16,7 +16,6 @@ use crate::device::network::Lan;
 use crate::device::Variant;
 use crate::sim::clock::Millis;
 use async_trait::async_trait;
-use serde_json::Value;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -425,28 +424,8 @@ impl Target for RemoteTarget {
         }
     }
 
-    async fn get_config(&mut self) -> Result<Value, TargetError> {
-        self.api.config().await
-    }
-
-    async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
-        self.api.patch_config(patch).await
-    }
-
-    async fn reset(&mut self) -> Result<(), TargetError> {
-        self.api.reset().await
-    }
-
-    async fn firmware(&mut self) -> Result<Value, TargetError> {
-        self.api.firmware().await
-    }
-
-    async fn update_firmware(&mut self, version: &str) -> Result<Result<(), String>, TargetError> {
-        self.api.update_firmware(version).await
-    }
-
-    async fn status(&mut self) -> Result<Value, TargetError> {
-        self.api.status().await
+    fn api(&self) -> &ApiClient {
+        &self.api
     }
 
     async fn mqtt_subscribe(
