@@ -29,23 +29,8 @@ fn running(variant: Variant, defects: &[Defect]) -> (Device, Millis) {
 }
 
 fn telegram(kind: DsmrKind, watts: f32) -> Vec<u8> {
-    let mut r = Reading::empty(Protocol::Dsmr);
-    r.version = Some(
-        if kind == DsmrKind::Dsmr42 {
-            "4.2"
-        } else {
-            "5.0"
-        }
-        .into(),
-    );
-    r.power_import_w = Some(watts.max(0.0));
-    r.power_export_w = Some((-watts).max(0.0));
+    let mut r = super::tests::reading(kind, watts);
     r.active_power_w = Some(watts);
-    r.active_power_phase_w[0] = Some(watts);
-    r.current_a[0] = Some(6.0);
-    if kind.has_voltage() {
-        r.voltage_v[0] = Some(230.0);
-    }
     dsmr::encode(&r, kind)
 }
 

@@ -42,7 +42,8 @@ fn smr5(watts: f32) -> Vec<u8> {
     )
 }
 
-fn reading(kind: DsmrKind, watts: f32) -> Reading {
+/// A DSMR reading drawing `watts` on L1 (shared with `defect_tests`).
+pub(super) fn reading(kind: DsmrKind, watts: f32) -> Reading {
     let mut r = Reading::empty(Protocol::Dsmr);
     r.version = Some(
         if kind == DsmrKind::Dsmr42 {

@@ -236,6 +236,8 @@ pub trait Target: Send + std::fmt::Debug {
     }
 
     // ---- what the device offers ------------------------------------------------------
+    /// The harness's Modbus TCP client connection to the device.
+    fn modbus(&mut self) -> &mut crate::adapters::modbus_client::ModbusClient;
     /// A Modbus read with function code `fc`, unit id `unit`, start address and quantity.
     async fn modbus_read(
         &mut self,
@@ -243,9 +245,18 @@ pub trait Target: Send + std::fmt::Debug {
         unit: u8,
         addr: u16,
         qty: u16,
-    ) -> Result<ModbusReply, TargetError>;
+    ) -> Result<ModbusReply, TargetError> {
+        let at = self.modbus_addr();
+        self.modbus()
+            .read(fc, unit, addr, qty)
+            .await
+            .map_err(|e| TargetError(format!("Modbus {at}: {e}")))
+    }
     /// Close the connection `modbus_read` uses (it reconnects on the next read).
-    async fn modbus_disconnect(&mut self) -> Result<(), TargetError>;
+    async fn modbus_disconnect(&mut self) -> Result<(), TargetError> {
+        self.modbus().disconnect().await;
+        Ok(())
+    }
     /// The bytes that came out of the P1 ext output since the last call.
     async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError>;
     /// The HTTP API client, logged in with the label password.

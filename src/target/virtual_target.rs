@@ -4,7 +4,7 @@
 //! happen at the exact virtual time. Modbus is read over the real socket.
 
 use super::api_client::ApiClient;
-use super::{Capabilities, ModbusReply, OwnBroker, Target, TargetError};
+use super::{Capabilities, OwnBroker, Target, TargetError};
 use crate::adapters::broker::{BrokerOptions, EmbeddedBroker, Message, TlsClient};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
@@ -234,22 +234,8 @@ impl Target for VirtualTarget {
         Ok(())
     }
 
-    async fn modbus_read(
-        &mut self,
-        fc: u8,
-        unit: u8,
-        addr: u16,
-        qty: u16,
-    ) -> Result<ModbusReply, TargetError> {
-        self.client
-            .read(fc, unit, addr, qty)
-            .await
-            .map_err(|e| TargetError(format!("Modbus: {e}")))
-    }
-
-    async fn modbus_disconnect(&mut self) -> Result<(), TargetError> {
-        self.client.disconnect().await;
-        Ok(())
+    fn modbus(&mut self) -> &mut ModbusClient {
+        &mut self.client
     }
 
     async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError> {

@@ -4,7 +4,7 @@
 
 use super::super::api_client::ApiClient;
 use super::super::rig_client::{RigClient, RigInfo};
-use super::super::{Capabilities, ModbusReply, OwnBroker, Target, TargetError};
+use super::super::{Capabilities, OwnBroker, Target, TargetError};
 use super::hooks::{ask_colour, instruct, parse_colour, run_hook};
 use super::watch::Watch;
 use super::{MeterLine, RemoteBench};
@@ -399,22 +399,8 @@ impl Target for RemoteTarget {
         }
     }
 
-    async fn modbus_read(
-        &mut self,
-        fc: u8,
-        unit: u8,
-        addr: u16,
-        qty: u16,
-    ) -> Result<ModbusReply, TargetError> {
-        self.client
-            .read(fc, unit, addr, qty)
-            .await
-            .map_err(|e| TargetError(format!("Modbus {}: {e}", self.modbus_addr)))
-    }
-
-    async fn modbus_disconnect(&mut self) -> Result<(), TargetError> {
-        self.client.disconnect().await;
-        Ok(())
+    fn modbus(&mut self) -> &mut ModbusClient {
+        &mut self.client
     }
 
     async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError> {
