@@ -63,6 +63,10 @@ pub struct RemoteConfig {
     /// Ask the operator on the terminal for what no hook or rig does.
     #[serde(default)]
     pub interactive: bool,
+    /// Override what the bench is taken to be able to do (e.g. a lab rig that implements
+    /// only part of the rig protocol: `{led: false, update_server: false}`).
+    #[serde(default)]
+    pub capabilities: CapabilityOverrides,
     /// The folder of the file (relative paths).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -97,6 +101,47 @@ pub struct MqttWatchFile {
     pub cert: Option<PathBuf>,
     #[serde(default)]
     pub key: Option<PathBuf>,
+}
+
+/// `capabilities:` in the target file: each key given overrides what hooks, rig and
+/// operator would allow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityOverrides {
+    pub power: Option<bool>,
+    pub button: Option<bool>,
+    pub led: Option<bool>,
+    pub clock: Option<bool>,
+    pub network: Option<bool>,
+    pub broker: Option<bool>,
+    pub own_broker: Option<bool>,
+    pub update_server: Option<bool>,
+    pub p1_ext: Option<bool>,
+    pub mqtt: Option<bool>,
+}
+
+impl CapabilityOverrides {
+    /// `caps` with the overrides applied.
+    pub fn apply(&self, mut caps: crate::target::Capabilities) -> crate::target::Capabilities {
+        let pairs = [
+            (self.power, &mut caps.power),
+            (self.button, &mut caps.button),
+            (self.led, &mut caps.led),
+            (self.clock, &mut caps.clock),
+            (self.network, &mut caps.network),
+            (self.broker, &mut caps.broker),
+            (self.own_broker, &mut caps.own_broker),
+            (self.update_server, &mut caps.update_server),
+            (self.p1_ext, &mut caps.p1_ext),
+            (self.mqtt, &mut caps.mqtt),
+        ];
+        for (o, c) in pairs {
+            if let Some(v) = o {
+                *c = v;
+            }
+        }
+        caps
+    }
 }
 
 /// The telegram feed: exactly one of the three.
@@ -264,6 +309,19 @@ impl RemoteConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capability_overrides_win() {
+        let c = RemoteConfig::parse(
+            "rig: x\nfeed: {tcp: a}\ncapabilities: {led: false, p1_ext: false}\n",
+        )
+        .unwrap();
+        let caps = c.capabilities.apply(crate::target::Capabilities::ALL);
+        assert!(!caps.led && !caps.p1_ext && caps.power && caps.button);
+        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\ncapabilities: {lde: false}\n")
+            .unwrap_err();
+        assert!(e.contains("lde"), "{e}");
+    }
 
     #[test]
     fn a_minimal_simulator_file_parses() {

@@ -6,6 +6,7 @@
 use super::super::TargetError;
 use super::config::Feed;
 use crate::device::Variant;
+use crate::protocol::MeterKind;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -16,7 +17,11 @@ type Wire = Box<dyn AsyncWrite + Send + Unpin>;
 pub struct MeterLine {
     feed: Feed,
     variant: Variant,
+    /// The meters the bench presents (the serial line settings follow them).
+    meters: Option<Vec<MeterKind>>,
     listener: Option<TcpListener>,
+    /// How long to wait for the device side of a listening feed to connect.
+    accept: Duration,
     wire: Option<Wire>,
     /// Bytes written on the current connection.
     written: u64,
@@ -57,7 +62,11 @@ const ACCEPT: Duration = Duration::from_secs(30);
 
 impl MeterLine {
     /// Prepare the line; a listening feed binds now, so the device side can connect early.
-    pub async fn new(feed: Feed, variant: Variant) -> Result<Self, TargetError> {
+    pub async fn new(
+        feed: Feed,
+        variant: Variant,
+        meters: Option<Vec<MeterKind>>,
+    ) -> Result<Self, TargetError> {
         let listener = match &feed.listen {
             Some(addr) => Some(listen(addr).await?),
             None => None,
@@ -65,7 +74,9 @@ impl MeterLine {
         Ok(MeterLine {
             feed,
             variant,
+            meters,
             listener,
+            accept: ACCEPT,
             wire: None,
             written: 0,
         })
@@ -79,12 +90,12 @@ impl MeterLine {
     async fn connect(&mut self) -> Result<(), TargetError> {
         let wire: Wire = if let Some(l) = &self.listener {
             let addr = self.feed.listen.clone().unwrap_or_default();
-            let (s, peer) = tokio::time::timeout(ACCEPT, l.accept())
+            let (s, peer) = tokio::time::timeout(self.accept, l.accept())
                 .await
                 .map_err(|_| {
                     TargetError(format!(
                         "meter feed: nothing connected to {addr} within {} s (start the device side, e.g. `smart-connect-sim run --feed tcp:{addr}`)",
-                        ACCEPT.as_secs()
+                        self.accept.as_secs_f32()
                     ))
                 })?
                 .map_err(|e| TargetError(format!("meter feed {addr}: {e}")))?;
@@ -107,12 +118,29 @@ impl MeterLine {
         Ok(())
     }
 
-    fn open_serial(&self, path: &str) -> Result<tokio_serial::SerialStream, TargetError> {
-        use tokio_serial::{DataBits, Parity, SerialPortBuilderExt};
-        let (baud, bits, parity) = match self.variant {
-            Variant::P1 => (115_200, DataBits::Eight, Parity::None),
-            Variant::Tic => (9_600, DataBits::Seven, Parity::Even),
+    /// The meter kind whose line settings the serial port takes: the first wired meter of
+    /// the variant, else SMR 5 (115200 8N1) or a standard-mode Linky (9600 7E1).
+    fn line_kind(&self) -> MeterKind {
+        let default = match self.variant {
+            Variant::P1 => MeterKind::Dsmr(crate::protocol::dsmr::DsmrKind::Smr5ThreePhase),
+            Variant::Tic => MeterKind::Tic(crate::protocol::tic::TicKind::StandardMono),
         };
+        self.meters
+            .iter()
+            .flatten()
+            .copied()
+            .find(|k| {
+                matches!(
+                    (k, self.variant),
+                    (MeterKind::Dsmr(_), Variant::P1) | (MeterKind::Tic(_), Variant::Tic)
+                )
+            })
+            .unwrap_or(default)
+    }
+
+    fn open_serial(&self, path: &str) -> Result<tokio_serial::SerialStream, TargetError> {
+        use tokio_serial::SerialPortBuilderExt;
+        let (baud, bits, parity) = crate::adapters::runner::serial_settings(self.line_kind());
         tokio_serial::new(path, self.feed.baud.unwrap_or(baud))
             .data_bits(bits)
             .parity(parity)
@@ -152,5 +180,53 @@ impl MeterLine {
             self.connect().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn a_serial_meter_line_carries_the_bytes() {
+        // A pseudo-terminal pair stands in for the USB serial adapter wired to the meter input.
+        let (mut device_side, port) = tokio_serial::SerialStream::pair().expect("a pty pair");
+        let path = tokio_serial::SerialPort::name(&port).expect("the pty has a path");
+        let feed = Feed {
+            serial: Some(path),
+            ..Feed::default()
+        };
+        let historic = MeterKind::from_name("tic-historic").unwrap();
+        let mut line = MeterLine::new(feed, Variant::Tic, Some(vec![historic]))
+            .await
+            .unwrap();
+        assert_eq!(line.line_kind(), historic);
+        line.send(b"\x02\nADCO 012345678901 E\r\x03").await.unwrap();
+        assert_eq!(line.written(), 23);
+        let mut got = vec![0u8; 23];
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            device_side.read_exact(&mut got),
+        )
+        .await
+        .expect("the bytes arrive")
+        .unwrap();
+        assert_eq!(&got, b"\x02\nADCO 012345678901 E\r\x03");
+        drop(port);
+    }
+
+    #[tokio::test]
+    async fn a_listening_line_says_who_should_connect() {
+        let feed = Feed {
+            listen: Some("127.0.0.1:0".into()),
+            ..Feed::default()
+        };
+        let mut line = MeterLine::new(feed, Variant::P1, None).await.unwrap();
+        assert_eq!(line.line_kind().name(), "smr5");
+        // Nothing connects: the error names the address and the command that would.
+        line.accept = std::time::Duration::from_millis(50);
+        let e = line.send(b"x").await.unwrap_err();
+        assert!(e.0.contains("run --feed tcp:127.0.0.1:0"), "{e}");
     }
 }

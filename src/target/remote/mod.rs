@@ -81,7 +81,7 @@ impl RemoteBench {
         let h = &self.cfg.hooks;
         let rig = self.rig.is_some();
         let person = self.cfg.interactive;
-        Capabilities {
+        self.cfg.capabilities.apply(Capabilities {
             power: h.power.is_some() || rig || person,
             button: h.button.is_some() || rig || person,
             led: h.led.is_some() || rig || person,
@@ -92,14 +92,17 @@ impl RemoteBench {
             update_server: rig,
             p1_ext: rig,
             mqtt: self.cfg.mqtt.is_some() || rig,
-        }
+        })
     }
 
     /// The conformance statement: variant, meters, bench capabilities.
     pub async fn statement(&self) -> Result<Statement, String> {
         let variant = self.variant().await.map_err(|e| e.0)?;
         let mut caps = self.capabilities();
-        if caps.own_broker && self.cfg.own_broker.is_none() {
+        if caps.own_broker
+            && self.cfg.own_broker.is_none()
+            && self.cfg.capabilities.own_broker.is_none()
+        {
             let info = self.rig_info().await.map_err(|e| e.0)?;
             caps.own_broker = info.is_some_and(|i| i.own_broker.is_some());
         }

@@ -140,7 +140,14 @@ impl RemoteTarget {
         {
             let mut line = bench.line.lock().await;
             if line.is_none() {
-                *line = Some(MeterLine::new(cfg.feed.clone(), variant).await?);
+                *line = Some(
+                    MeterLine::new(
+                        cfg.feed.clone(),
+                        variant,
+                        cfg.meter_kinds().map_err(TargetError)?,
+                    )
+                    .await?,
+                );
             }
             line.as_mut().expect("set above").ensure().await?;
         }
