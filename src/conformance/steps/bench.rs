@@ -50,9 +50,10 @@ pub fn colour(name: &str) -> Color {
 /// between samples. The first sample is taken now, the clock ends `window` ms later.
 pub async fn sample_led(w: &mut DeviceWorld, window: i64) -> Vec<Color> {
     let mut out = Vec::new();
-    for _ in 0..window / SAMPLE_MS {
+    let start = w.now();
+    for k in 1..=window / SAMPLE_MS {
         out.push(w.target().led_colour().await.expect("LED"));
-        w.pass(SAMPLE_MS).await;
+        w.pass_until(start + k * SAMPLE_MS).await;
     }
     out
 }

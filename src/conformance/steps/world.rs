@@ -168,6 +168,12 @@ impl DeviceWorld {
     /// Let `ms` pass, putting every telegram the meter sends in that time on the line.
     pub async fn pass(&mut self, ms: i64) {
         let end = self.now() + ms;
+        self.pass_until(end).await;
+    }
+
+    /// Let time pass until `end`, putting every telegram the meter sends until then on the
+    /// line (steps that sample keep to a fixed grid this way, even in real time).
+    pub async fn pass_until(&mut self, end: Millis) {
         while self.line.as_ref().is_some_and(|l| l.meter.next_at() <= end) {
             if let Some(bytes) = self.next_telegram(None).await {
                 self.send(&bytes).await;
