@@ -5,7 +5,10 @@
 
 use super::api_client::ApiClient;
 use super::{Capabilities, OwnBroker, Target, TargetError};
-use crate::adapters::broker::{BrokerOptions, EmbeddedBroker, Message, TlsClient};
+use crate::adapters::broker::{
+    BrokerOptions, EmbeddedBroker, Message, TlsClient, OWN_BROKER_HOST, OWN_BROKER_PASSWORD,
+    OWN_BROKER_USER,
+};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
@@ -128,11 +131,6 @@ impl VirtualTarget {
         f(&mut self.used.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }
-
-/// The name, account and password of the simulated installer's own broker (MQ-07).
-const OWN_BROKER_HOST: &str = "mqtt.installer.test";
-const OWN_BROKER_USER: &str = "installer";
-const OWN_BROKER_PASSWORD: &str = "own-broker-secret";
 
 /// A listener on 127.0.0.1 with a port chosen by the OS (tests run in parallel).
 fn bind_local() -> Result<tokio::net::TcpListener, TargetError> {

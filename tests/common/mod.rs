@@ -96,6 +96,7 @@ impl Device {
             if out.status.success() {
                 return serde_json::from_slice(&out.stdout).expect("rig info is JSON");
             }
+            // A real process is starting: there is no virtual clock to wait on (bounded: 10 s).
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("the simulator's rig did not come up at {}", self.rig);

@@ -120,6 +120,12 @@ impl BrokerOptions {
     }
 }
 
+/// The installer's own broker as the simulator offers it (MQ-07): a name the device resolves
+/// to the embedded broker's password-checked listener, and the account on it.
+pub const OWN_BROKER_HOST: &str = "mqtt.installer.test";
+pub const OWN_BROKER_USER: &str = "installer";
+pub const OWN_BROKER_PASSWORD: &str = "own-broker-secret";
+
 /// A connection the TLS front let through.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TlsClient {

@@ -10,6 +10,7 @@ pub mod http;
 pub mod led;
 pub mod meter;
 pub mod mqtt;
+pub mod mqtt_commands;
 pub mod network;
 pub mod own_broker;
 pub mod power;

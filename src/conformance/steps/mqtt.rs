@@ -1,6 +1,7 @@
 //! MQTT steps (MQ-01..MQ-16): an installer's MQTT client subscribed on the broker the device
 //! publishes to, commands published there, the broker made unreachable, and the device clock
-//! set wrong — all through the `Target`.
+//! set wrong — all through the `Target`. Commands and broker reachability are in
+//! `mqtt_commands.rs`.
 //!
 //! MQTT delivery is real I/O: after virtual time has passed, a step waits (real time, bounded
 //! by `WAIT`) for the message it expects. To say that NO (further) message arrives, a step
@@ -17,43 +18,43 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The longest real-time wait for a message, a connection or a status change.
-const WAIT: Duration = Duration::from_secs(10);
+pub(super) const WAIT: Duration = Duration::from_secs(10);
 /// Real time given to the broker to deliver what may still be in flight before concluding
 /// that nothing (more) arrives. Loopback delivery takes milliseconds.
-const QUIET: Duration = Duration::from_millis(200);
+pub(super) const QUIET: Duration = Duration::from_millis(200);
 
 /// What the MQTT steps remember.
 #[derive(Debug, Default)]
 pub struct MqttBench {
     /// `devices/#`: measurements (other topics are skipped).
-    data: Option<UnboundedReceiver<Message>>,
+    pub(super) data: Option<UnboundedReceiver<Message>>,
     /// `devices/#`: command results (other topics are skipped).
-    events: Option<UnboundedReceiver<Message>>,
+    pub(super) events: Option<UnboundedReceiver<Message>>,
     /// The last measurement message taken.
-    last: Option<Message>,
+    pub(super) last: Option<Message>,
     /// When the meter sent the last telegram (simulation time = the meter's clock).
-    sent_at: Option<Millis>,
+    pub(super) sent_at: Option<Millis>,
     /// Device clock minus simulation time, as set by the clock steps.
-    clock_offset: Millis,
+    pub(super) clock_offset: Millis,
     /// How many clients the broker had seen when the clock was set (MQ-06).
-    clients_seen: usize,
+    pub(super) clients_seen: usize,
     /// `Meter.TelegramsOk` when the subscription started (MQ-08).
-    ok_at_watch: u64,
+    pub(super) ok_at_watch: u64,
     /// `Meter.TelegramsOk` when the broker became unreachable (MQ-16).
-    ok_at_loss: Option<u64>,
+    pub(super) ok_at_loss: Option<u64>,
     /// `System.UptimeS` when the last command was published.
-    uptime_before: Option<u64>,
+    pub(super) uptime_before: Option<u64>,
 }
 
-fn is_measurement(m: &Message) -> bool {
+pub(super) fn is_measurement(m: &Message) -> bool {
     m.topic.ends_with("/data/measurements")
 }
 
-fn is_event(m: &Message) -> bool {
+pub(super) fn is_event(m: &Message) -> bool {
     m.topic.ends_with("/data/events")
 }
 
-async fn telegrams_ok(w: &mut DeviceWorld) -> u64 {
+pub(super) async fn telegrams_ok(w: &mut DeviceWorld) -> u64 {
     let s = status(w).await;
     s["Meter"]["TelegramsOk"]
         .as_u64()
@@ -61,7 +62,7 @@ async fn telegrams_ok(w: &mut DeviceWorld) -> u64 {
 }
 
 /// Subscribe (once) to `devices/#`, as an installer's tool on the broker would.
-async fn watch(w: &mut DeviceWorld) {
+pub(super) async fn watch(w: &mut DeviceWorld) {
     if w.mqtt.data.is_some() {
         return;
     }
@@ -80,14 +81,14 @@ async fn watch(w: &mut DeviceWorld) {
     w.mqtt.ok_at_watch = telegrams_ok(w).await;
 }
 
-fn data(w: &mut DeviceWorld) -> &mut UnboundedReceiver<Message> {
+pub(super) fn data(w: &mut DeviceWorld) -> &mut UnboundedReceiver<Message> {
     w.mqtt.data.as_mut().expect(
         "nobody watches the broker: add 'an installer's MQTT client is subscribed to devices/#'",
     )
 }
 
 /// The next message satisfying `keep` within `limit` of real time (others are skipped).
-async fn next_where(
+pub(super) async fn next_where(
     rx: &mut UnboundedReceiver<Message>,
     limit: Duration,
     keep: fn(&Message) -> bool,
@@ -104,7 +105,10 @@ async fn next_where(
 }
 
 /// Everything satisfying `keep` that arrives until the broker has been quiet for `QUIET`.
-async fn drain(rx: &mut UnboundedReceiver<Message>, keep: fn(&Message) -> bool) -> Vec<Message> {
+pub(super) async fn drain(
+    rx: &mut UnboundedReceiver<Message>,
+    keep: fn(&Message) -> bool,
+) -> Vec<Message> {
     let mut got = Vec::new();
     while let Ok(m) = tokio::time::timeout(QUIET, rx.recv()).await {
         let m = m.expect("the broker closed the subscription");
@@ -116,7 +120,11 @@ async fn drain(rx: &mut UnboundedReceiver<Message>, keep: fn(&Message) -> bool) 
 }
 
 /// Poll the status (real time, bounded) until `ok` holds for its `MQTT` section.
-async fn mqtt_status_until(w: &mut DeviceWorld, what: &str, ok: fn(&Value) -> bool) -> Value {
+pub(super) async fn mqtt_status_until(
+    w: &mut DeviceWorld,
+    what: &str,
+    ok: fn(&Value) -> bool,
+) -> Value {
     let end = tokio::time::Instant::now() + WAIT;
     loop {
         if let Ok(s) = w.target().status().await {
@@ -133,7 +141,7 @@ async fn mqtt_status_until(w: &mut DeviceWorld, what: &str, ok: fn(&Value) -> bo
     }
 }
 
-fn last(w: &DeviceWorld) -> Value {
+pub(super) fn last(w: &DeviceWorld) -> Value {
     w.mqtt
         .last
         .as_ref()
@@ -142,7 +150,7 @@ fn last(w: &DeviceWorld) -> Value {
         .expect("the measurement is not JSON")
 }
 
-fn serial(w: &DeviceWorld) -> String {
+pub(super) fn serial(w: &DeviceWorld) -> String {
     w.target
         .as_ref()
         .expect("no Smart Connect yet")
@@ -150,7 +158,7 @@ fn serial(w: &DeviceWorld) -> String {
         .serial
 }
 
-async fn site(w: &mut DeviceWorld) -> String {
+pub(super) async fn site(w: &mut DeviceWorld) -> String {
     let c = w.target().get_config().await.expect("GET /api/v1/config");
     c["MQTT"]["Site"]
         .as_str()
@@ -158,7 +166,7 @@ async fn site(w: &mut DeviceWorld) -> String {
         .to_string()
 }
 
-fn utc_ms(date: &str) -> Millis {
+pub(super) fn utc_ms(date: &str) -> Millis {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .unwrap_or_else(|e| panic!("{date:?} is not a date: {e}"))
         .and_hms_opt(0, 0, 0)
@@ -168,14 +176,14 @@ fn utc_ms(date: &str) -> Millis {
 }
 
 /// The clients the broker's TLS listener has seen so far.
-async fn clients(w: &mut DeviceWorld) -> Vec<crate::adapters::broker::TlsClient> {
+pub(super) async fn clients(w: &mut DeviceWorld) -> Vec<crate::adapters::broker::TlsClient> {
     w.target()
         .mqtt_clients()
         .await
         .expect("the broker's connection log")
 }
 
-async fn set_clock(w: &mut DeviceWorld, utc: Millis) {
+pub(super) async fn set_clock(w: &mut DeviceWorld, utc: Millis) {
     w.mqtt.clock_offset = utc - w.now();
     w.target()
         .set_device_clock(utc)
@@ -468,136 +476,4 @@ async fn clock_to(w: &mut DeviceWorld, date: String) {
 async fn clock_right(w: &mut DeviceWorld) {
     let t = w.now();
     set_clock(w, t).await;
-}
-
-// ---- commands (MQ-13, MQ-14, FW-01) ------------------------------------------------------
-
-async fn command(w: &mut DeviceWorld, name: &str, body: &str) {
-    watch(w).await;
-    let uptime = status(w).await["System"]["UptimeS"].as_u64();
-    w.mqtt.uptime_before = uptime;
-    let topic = format!(
-        "devices/{}/smart-connect/{}/cmd/{name}",
-        site(w).await,
-        serial(w)
-    );
-    w.target()
-        .mqtt_publish(&topic, body.as_bytes())
-        .await
-        .expect("publish the command");
-}
-
-#[when(regex = r"^the command (\S+) is published with (\{.*\})$")]
-async fn command_with(w: &mut DeviceWorld, name: String, body: String) {
-    command(w, &name, &body).await;
-}
-
-#[when(regex = r"^the command (\S+) is published with an empty payload$")]
-async fn command_empty(w: &mut DeviceWorld, name: String) {
-    command(w, &name, "").await;
-}
-
-#[then(
-    regex = r#"^the device answers on "(.+)" that (\S+) was (accepted|refused)(?: for version (\S+))?$"#
-)]
-async fn answer(w: &mut DeviceWorld, topic: String, name: String, how: String, version: String) {
-    let want_topic = topic.replace("{serial}", &serial(w));
-    let rx = w.mqtt.events.as_mut().expect("nobody watches the broker");
-    let m = next_where(rx, WAIT, is_event)
-        .await
-        .unwrap_or_else(|| panic!("no answer to {name} on the events topic"));
-    assert_eq!(m.topic, want_topic);
-    let v = m.json().expect("the answer is JSON");
-    assert_eq!(v["command"].as_str(), Some(name.as_str()), "{v}");
-    assert_eq!(v["accepted"].as_bool(), Some(how == "accepted"), "{v}");
-    if !version.is_empty() {
-        assert_eq!(v["version"].as_str(), Some(version.as_str()), "{v}");
-    }
-    if how == "refused" {
-        assert!(
-            v["reason"].as_str().is_some_and(|r| !r.trim().is_empty()),
-            "refused without a reason: {v}"
-        );
-    }
-    assert!(v["timestamp"].is_i64(), "no UTC epoch timestamp: {v}");
-}
-
-#[then(regex = r"^the device restarts$")]
-async fn restarts(w: &mut DeviceWorld) {
-    let before = w.mqtt.uptime_before.expect("no command was published");
-    let end = tokio::time::Instant::now() + WAIT;
-    loop {
-        match w.target().status().await {
-            // Restarting: the API does not answer, or the uptime starts again.
-            Err(_) => return,
-            Ok(s) if s["System"]["UptimeS"].as_u64().is_some_and(|u| u < before) => return,
-            Ok(s) => assert!(
-                tokio::time::Instant::now() < end,
-                "the device did not restart; uptime {} s",
-                s["System"]["UptimeS"]
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-// ---- broker reachability (MQ-16) ----------------------------------------------------------
-
-#[when(regex = r"^the broker becomes unreachable$")]
-async fn unreachable(w: &mut DeviceWorld) {
-    watch(w).await;
-    w.target()
-        .set_broker_reachable(false)
-        .await
-        .expect("make the broker unreachable");
-    mqtt_status_until(w, "the device to notice the lost connection", |m| {
-        m["Connected"].as_bool() == Some(false)
-    })
-    .await;
-    // What was published before the loss is not part of the backlog.
-    drain(data(w), is_measurement).await;
-    w.mqtt.ok_at_loss = Some(telegrams_ok(w).await);
-}
-
-#[when(regex = r"^the broker is reachable again$")]
-async fn reachable(w: &mut DeviceWorld) {
-    w.target()
-        .set_broker_reachable(true)
-        .await
-        .expect("make the broker reachable");
-}
-
-#[then(regex = r"^the status counts the measurements it dropped$")]
-async fn dropped(w: &mut DeviceWorld) {
-    let s = status(w).await;
-    let d = s["MQTT"]["Dropped"].as_u64().unwrap_or(0);
-    assert!(d > 0, "nothing counted as dropped: {}", s["MQTT"]);
-}
-
-#[then(
-    regex = r"^the backlog sent after reconnecting holds fewer measurements than the telegrams accepted since the broker became unreachable, the rest counted as dropped$"
-)]
-async fn backlog(w: &mut DeviceWorld) {
-    let since = telegrams_ok(w).await
-        - w.mqtt
-            .ok_at_loss
-            .expect("the broker was never made unreachable");
-    let mut got = Vec::new();
-    if let Some(m) = next_where(data(w), WAIT, is_measurement).await {
-        got.push(m);
-    }
-    got.extend(drain(data(w), is_measurement).await);
-    let s = status(w).await;
-    let dropped = s["MQTT"]["Dropped"].as_u64().unwrap_or(0);
-    let delivered = got.len() as u64;
-    assert!(delivered > 0, "nothing was sent after reconnecting");
-    assert!(
-        delivered < since,
-        "the whole backlog of {since} telegrams was sent ({delivered} messages): unbounded"
-    );
-    assert!(dropped > 0, "nothing counted as dropped: {}", s["MQTT"]);
-    assert!(
-        delivered + dropped <= since,
-        "{delivered} sent + {dropped} dropped > {since} telegrams accepted"
-    );
 }
