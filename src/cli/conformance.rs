@@ -149,6 +149,15 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         write(path, &body)?;
         eprintln!("conformance: report in {}", path.display());
     }
+    let mut reasons: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in results.iter().filter(|r| r.status == "skipped") {
+        *reasons
+            .entry(r.reason.as_deref().unwrap_or("no reason"))
+            .or_default() += 1;
+    }
+    for (why, n) in &reasons {
+        eprintln!("conformance: skipped {n} × {why}");
+    }
     eprintln!(
         "conformance: {} passed, {} failed, {} skipped (not applicable or missing a bench capability){}",
         outcome.passed,

@@ -29,6 +29,17 @@ run_remote() {
     tail -n 40 "$out/device.log" >&2
     return "$rc"
   fi
+  # JUnit XML and the report are there and well-formed for a CI system to read.
+  python3 - "$out/junit.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+assert root.tag == "testsuites", root.tag
+cases = root.findall("./testsuite/testcase")
+assert cases and int(root.get("tests")) == len(cases), (root.get("tests"), len(cases))
+assert int(root.get("failures")) == 0, root.get("failures")
+print(f"JUnit: {len(cases)} test cases, {root.get('skipped')} skipped, well-formed")
+PY
+  grep -q '^# ' "$out/report.md"
   # The run must have exercised the variant: at least one scenario passed, none failed.
   grep -q '"status":"passed"' "$out/results.jsonl"
   ! grep -q '"status":"failed"' "$out/results.jsonl"

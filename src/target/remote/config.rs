@@ -324,6 +324,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_target_files_parse() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/targets");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                let c = RemoteConfig::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(c.dir, dir, "{}", p.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "only {n} example target files");
+    }
+
+    #[test]
     fn a_minimal_simulator_file_parses() {
         let c = RemoteConfig::parse("rig: http://127.0.0.1:7100\nfeed: {listen: 127.0.0.1:7101}\n")
             .unwrap();
