@@ -180,6 +180,9 @@ pub struct Hooks {
     pub time: Option<String>,
     /// Bring the device to factory settings, unpowered, before each scenario.
     pub fresh: Option<String>,
+    /// `{version}` and `{good}` (`1`/`0`): stage a firmware image on the update server the
+    /// device uses (a bad one fails verification).
+    pub firmware: Option<String>,
 }
 
 impl RemoteConfig {

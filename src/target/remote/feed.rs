@@ -217,6 +217,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_tcp_line_connects_to_a_serial_bridge() {
+        // A ser2net-style bridge: it listens, the harness connects and writes.
+        let bridge = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let feed = Feed {
+            tcp: Some(bridge.local_addr().unwrap().to_string()),
+            ..Feed::default()
+        };
+        let mut line = MeterLine::new(feed, Variant::P1, None).await.unwrap();
+        let (accepted, sent) = tokio::join!(bridge.accept(), line.send(b"/ISK5\\2M550T\r\n"));
+        sent.unwrap();
+        let mut got = vec![0u8; 14];
+        accepted.unwrap().0.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"/ISK5\\2M550T\r\n");
+        assert_eq!(line.written(), 14);
+    }
+
+    #[tokio::test]
     async fn a_listening_line_says_who_should_connect() {
         let feed = Feed {
             listen: Some("127.0.0.1:0".into()),

@@ -89,7 +89,7 @@ impl RemoteBench {
             network: rig || person,
             broker: rig,
             own_broker: self.cfg.own_broker.is_some() || rig,
-            update_server: rig,
+            update_server: h.firmware.is_some() || rig,
             p1_ext: rig,
             mqtt: self.cfg.mqtt.is_some() || rig,
         })

@@ -397,6 +397,12 @@ impl Target for RemoteTarget {
     }
 
     async fn offer_firmware(&mut self, version: &str, good: bool) -> Result<(), TargetError> {
+        if let Some(cmd) = &self.bench.cfg.hooks.firmware {
+            let vars = [("version", version.to_string()), ("good", on_off(good))];
+            return run_hook(&self.bench.cfg.dir, "firmware", cmd, &vars)
+                .await
+                .map(|_| ());
+        }
         match &self.rig {
             Some(r) => r.firmware(version, good).await.map(|_| ()),
             None => Err(self.lacks(
