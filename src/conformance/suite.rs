@@ -123,7 +123,6 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     crate::target::set_spec(opts.target.clone())?;
     let statement = opts.target.statement().await?;
     let outcome = Arc::new(Mutex::new(Outcome::default()));
-    let started: Arc<Mutex<std::collections::HashMap<(String, usize), Instant>>> = Arc::default();
 
     let results = opts.results.clone();
     let skip_out = Arc::clone(&outcome);
@@ -159,26 +158,24 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
 
     let results = opts.results.clone();
     let done = Arc::clone(&outcome);
-    let before_times = Arc::clone(&started);
     let writer = DeviceWorld::cucumber()
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .fail_on_skipped()
         .max_concurrent_scenarios(opts.concurrency.max(1))
         .before(move |_feature, _rule, scenario, w| {
-            let times = Arc::clone(&before_times);
             Box::pin(async move {
                 w.seed = world::scenario_seed(&scenario.name);
-                times.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                    (scenario.name.clone(), scenario.position.line),
-                    Instant::now(),
-                );
+                w.started = Some(Instant::now());
             })
         })
         .after(move |feature, _rule, scenario, ev, w| {
             let results = results.clone();
             let done = Arc::clone(&done);
-            let times = Arc::clone(&started);
             let seed = w.as_ref().map(|w| w.seed);
+            let duration_ms = w
+                .as_ref()
+                .and_then(|w| w.started)
+                .map_or(0, |t| t.elapsed().as_millis() as u64);
             let status = match ev {
                 ScenarioFinished::StepPassed => "passed",
                 ScenarioFinished::StepSkipped => "skipped",
@@ -206,7 +203,6 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                     ));
                 }
             }
-            let key = (scenario.name.clone(), scenario.position.line);
             let record = RunResult {
                 feature: feature.name.clone(),
                 file: relative(feature),
@@ -216,13 +212,9 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 tags: tags_with_at(feature, scenario),
                 reason,
                 seed,
-                duration_ms: 0,
+                duration_ms,
             };
             Box::pin(async move {
-                let mut record = record;
-                if let Some(t) = times.lock().unwrap_or_else(|p| p.into_inner()).remove(&key) {
-                    record.duration_ms = t.elapsed().as_millis() as u64;
-                }
                 {
                     let mut o = done.lock().unwrap_or_else(|p| p.into_inner());
                     match status {

@@ -58,6 +58,8 @@ pub struct MeterLine {
 pub struct DeviceWorld {
     pub target: Option<Box<dyn Target>>,
     pub seed: u64,
+    /// When the scenario started (wall clock, for the report's durations).
+    pub started: Option<std::time::Instant>,
     pub line: Option<MeterLine>,
     /// Every byte put on the meter line, for the P1 ext check.
     pub sent: Vec<u8>,
@@ -86,6 +88,7 @@ impl DeviceWorld {
         DeviceWorld {
             target: None,
             seed: base_seed(),
+            started: None,
             line: None,
             sent: Vec::new(),
             last_reading: None,
