@@ -51,6 +51,9 @@ pub struct RemoteConfig {
     pub own_broker: Option<OwnBroker>,
     /// How telegrams reach the device's meter input.
     pub feed: Feed,
+    /// Where the bench reads the device's P1 ext output (otherwise the rig's, if any).
+    #[serde(default)]
+    pub p1_ext: Option<super::p1_ext::P1ExtSource>,
     /// Real-time mode: how long to let the device digest bytes before looking (ms).
     #[serde(default = "default_settle")]
     pub settle_ms: u64,

@@ -8,6 +8,7 @@
 pub mod config;
 mod feed;
 pub mod hooks;
+pub mod p1_ext;
 mod target;
 pub mod watch;
 
@@ -25,6 +26,8 @@ pub struct RemoteBench {
     cfg: RemoteConfig,
     rig: Option<RigClient>,
     line: tokio::sync::Mutex<Option<MeterLine>>,
+    /// The P1 ext output as the bench reads it (opened on first use, kept across scenarios).
+    p1_ext: tokio::sync::Mutex<Option<p1_ext::P1ExtTap>>,
 }
 
 impl RemoteBench {
@@ -34,6 +37,7 @@ impl RemoteBench {
             cfg,
             rig,
             line: tokio::sync::Mutex::new(None),
+            p1_ext: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -44,6 +48,18 @@ impl RemoteBench {
 
     pub fn config(&self) -> &RemoteConfig {
         &self.cfg
+    }
+
+    /// What came out of P1 ext since the last call, from the bench's own reader.
+    async fn take_p1_ext(&self) -> Result<Option<Vec<u8>>, TargetError> {
+        let Some(src) = &self.cfg.p1_ext else {
+            return Ok(None);
+        };
+        let mut tap = self.p1_ext.lock().await;
+        if tap.is_none() {
+            *tap = Some(p1_ext::P1ExtTap::open(src).await?);
+        }
+        tap.as_ref().expect("opened above").take().map(Some)
     }
 
     /// The rig's report; the first time, wait up to 30 s for the rig to come up (a
@@ -90,7 +106,7 @@ impl RemoteBench {
             broker: rig,
             own_broker: self.cfg.own_broker.is_some() || rig,
             update_server: h.firmware.is_some() || rig,
-            p1_ext: rig,
+            p1_ext: self.cfg.p1_ext.is_some() || rig,
             mqtt: self.cfg.mqtt.is_some() || rig,
         })
     }

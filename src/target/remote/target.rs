@@ -417,6 +417,10 @@ impl Target for RemoteTarget {
     }
 
     async fn take_p1_ext(&mut self) -> Result<Vec<u8>, TargetError> {
+        let bench = Arc::clone(&self.bench);
+        if let Some(bytes) = bench.take_p1_ext().await? {
+            return Ok(bytes);
+        }
         match &self.rig {
             Some(r) => r.p1_ext().await,
             None => Err(self.lacks("read the P1 ext output", "needs-p1-ext")),
