@@ -317,6 +317,12 @@ pub trait Target: Send + std::fmt::Debug {
         0
     }
 
+    /// A second local address to reach the device from, as "another client" (API-02); `None`:
+    /// the harness picks one.
+    fn second_client_addr(&self) -> Option<std::net::IpAddr> {
+        None
+    }
+
     /// The bench abilities this scenario has used so far (the virtual target keeps count, so
     /// the suite can check that every scenario carries the `@needs-…` tags of what it uses;
     /// a remote target reports none).

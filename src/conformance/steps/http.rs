@@ -172,8 +172,12 @@ pub fn label_login(w: &mut DeviceWorld) -> Login {
     Login::As("user".into(), w.target().label().label_password)
 }
 
-/// The source address of "a second client, from another address".
-fn second_address() -> IpAddr {
+/// The source address of "a second client, from another address": the target's (a bench's
+/// second address, from its target file), else `SC_SECOND_CLIENT_ADDR`, else 127.0.0.2.
+fn second_address(w: &mut DeviceWorld) -> IpAddr {
+    if let Some(a) = w.target().second_client_addr() {
+        return a;
+    }
     std::env::var("SC_SECOND_CLIENT_ADDR")
         .ok()
         .map(|s| {
@@ -199,7 +203,7 @@ async fn second_client(w: &mut DeviceWorld, path: &str) -> Reply {
     let url = api_url(w, path);
     let login = label_login(w);
     let reach = Reach {
-        from: Some(second_address()),
+        from: Some(second_address(w)),
         ..Reach::default()
     };
     request(&reach, Method::GET, &url, &login, None).await

@@ -240,6 +240,10 @@ impl Target for RemoteTarget {
         self.caps()
     }
 
+    fn second_client_addr(&self) -> Option<std::net::IpAddr> {
+        self.bench.cfg.second_client_addr
+    }
+
     fn timing_tolerance_ms(&self) -> Millis {
         if self.drives_time {
             0
