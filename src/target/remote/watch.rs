@@ -137,10 +137,14 @@ impl Watch {
                 ))
             })??;
         let (tx, rx) = mpsc::unbounded_channel();
+        let filter = filter.to_string();
         tokio::spawn(async move {
-            let _client = client;
             loop {
                 match events.poll().await {
+                    // A new session after a reconnect: subscribe again.
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = client.subscribe(filter.clone(), QoS::AtLeastOnce).await;
+                    }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         let m = Message {
                             topic: p.topic.clone(),
