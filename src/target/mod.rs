@@ -201,9 +201,6 @@ pub fn spec() -> &'static TargetSpec {
 
 #[async_trait]
 pub trait Target: Send + std::fmt::Debug {
-    /// One line saying what is under test.
-    fn describe(&self) -> String;
-    fn capabilities(&self) -> Capabilities;
     /// Which product variant the target is (P1 or TIC).
     fn variant(&self) -> Variant;
     /// What the device's label says: serial, MAC, password.

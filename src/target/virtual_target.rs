@@ -145,18 +145,6 @@ fn io(e: std::io::Error) -> TargetError {
 
 #[async_trait]
 impl Target for VirtualTarget {
-    fn describe(&self) -> String {
-        format!(
-            "virtual Smart Connect {} (in-process, virtual clock, Modbus on {})",
-            self.variant.label(),
-            self.modbus.local_addr()
-        )
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
-    }
-
     fn variant(&self) -> Variant {
         self.variant
     }

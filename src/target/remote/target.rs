@@ -4,7 +4,7 @@
 
 use super::super::api_client::ApiClient;
 use super::super::rig_client::{RigClient, RigInfo};
-use super::super::{Capabilities, OwnBroker, Target, TargetError};
+use super::super::{OwnBroker, Target, TargetError};
 use super::hooks::{ask_colour, instruct, parse_colour, run_hook};
 use super::watch::Watch;
 use super::{MeterLine, RemoteBench};
@@ -175,10 +175,6 @@ impl RemoteTarget {
         Ok(t)
     }
 
-    fn caps(&self) -> Capabilities {
-        self.bench.capabilities()
-    }
-
     fn lacks(&self, what: &str, tag: &str) -> TargetError {
         TargetError(format!(
             "this bench cannot {what}: give the target file a hook or a rig for it, or run with --interactive (scenarios needing it are tagged @{tag})"
@@ -222,24 +218,6 @@ impl RemoteTarget {
 
 #[async_trait]
 impl Target for RemoteTarget {
-    fn describe(&self) -> String {
-        format!(
-            "remote Smart Connect {} (Modbus {}, {}{})",
-            self.variant.label(),
-            self.modbus_addr,
-            self.http,
-            if self.drives_time {
-                ", clock driven by the harness"
-            } else {
-                ", real time"
-            }
-        )
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.caps()
-    }
-
     fn second_client_addr(&self) -> Option<std::net::IpAddr> {
         self.bench.cfg.second_client_addr
     }
