@@ -6,7 +6,8 @@
 //! MQTT delivery is real I/O: after virtual time has passed, a step waits (real time, bounded
 //! by `WAIT`) for the message it expects. To say that NO (further) message arrives, a step
 //! gives the broker `QUIET` of real time to deliver anything still in flight, then looks at
-//! what has arrived. Neither moves virtual time.
+//! what has arrived. Neither moves virtual time; only a wait for the MQTT status lets a
+//! second of device time pass every `NUDGE_AFTER`, so a failed attempt gets its retry.
 
 use super::bench::status;
 use super::world::DeviceWorld;
@@ -19,6 +20,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The longest real-time wait for a message, a connection or a status change.
 pub(super) const WAIT: Duration = Duration::from_secs(10);
+/// Real time a status wait gives the device before letting a second of its time pass (its
+/// MQTT back-off runs on device time).
+const NUDGE_AFTER: Duration = Duration::from_millis(500);
 /// Real time given to the broker to deliver what may still be in flight before concluding
 /// that nothing (more) arrives. Loopback delivery takes milliseconds.
 pub(super) const QUIET: Duration = Duration::from_millis(200);
@@ -126,6 +130,7 @@ pub(super) async fn mqtt_status_until(
     ok: fn(&Value) -> bool,
 ) -> Value {
     let end = tokio::time::Instant::now() + WAIT;
+    let mut nudge = tokio::time::Instant::now() + NUDGE_AFTER;
     loop {
         if let Ok(s) = w.target().status().await {
             if ok(&s["MQTT"]) {
@@ -136,6 +141,12 @@ pub(super) async fn mqtt_status_until(
             }
         } else if tokio::time::Instant::now() >= end {
             panic!("timed out waiting for {what}; the status API does not answer");
+        }
+        // A connection attempt that failed is retried after the device's back-off, in device
+        // time: let a second of it pass now and then, as it would while a person watches.
+        if tokio::time::Instant::now() >= nudge {
+            w.pass(1_000).await;
+            nudge = tokio::time::Instant::now() + NUDGE_AFTER;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
