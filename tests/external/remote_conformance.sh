@@ -47,4 +47,9 @@ PY
 
 run_remote p1 smr5 examples/targets/simulator-rig.yaml
 run_remote tic tic-standard examples/targets/simulator-hooks.yaml
+# Together the two remote runs must check every requirement ID, as the in-process run does.
+cat target/conformance/remote-p1/results.jsonl target/conformance/remote-tic/results.jsonl \
+  > target/conformance/remote-results.jsonl
+"$bin" coverage --results target/conformance/remote-results.jsonl \
+  --areas P1,TIC,MB,MQ,PWR,LED,BTN,NET,FW,API,WEB | tail -n 3
 echo "remote conformance: P1 and TIC passed against a separate simulator process"
