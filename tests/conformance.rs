@@ -6,7 +6,7 @@
 //! `target/conformance/results.jsonl` for `coverage`.
 
 use smart_connect_sim::conformance::suite::{self, SuiteOptions};
-use smart_connect_sim::device::defect::Defect;
+use smart_connect_sim::device::defect;
 use smart_connect_sim::target::TargetSpec;
 use std::path::Path;
 
@@ -17,14 +17,7 @@ fn options() -> Result<SuiteOptions, String> {
         let TargetSpec::Virtual { defects } = &mut target else {
             return Err("SC_DEFECT plants defects in the virtual target only".into());
         };
-        for n in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            defects.insert(Defect::from_name(n).ok_or_else(|| {
-                format!(
-                    "SC_DEFECT: unknown defect {n:?}; known: {}",
-                    Defect::names()
-                )
-            })?);
-        }
+        defects.extend(defect::parse_list(&names).map_err(|e| format!("SC_DEFECT: {e}"))?);
     }
     let args: Vec<String> = std::env::args().collect();
     let tags = args
@@ -32,10 +25,6 @@ fn options() -> Result<SuiteOptions, String> {
         .position(|a| a == "--tags")
         .and_then(|i| args.get(i + 1).cloned())
         .or_else(|| std::env::var("SC_TAGS").ok());
-    let concurrency = match target {
-        TargetSpec::Virtual { .. } => 8,
-        TargetSpec::Remote(_) => 1,
-    };
     Ok(SuiteOptions {
         target,
         features: root.join("features"),
@@ -43,7 +32,7 @@ fn options() -> Result<SuiteOptions, String> {
         results: std::env::var_os("SC_RESULTS")
             .map(Into::into)
             .unwrap_or_else(|| root.join("target/conformance/results.jsonl")),
-        concurrency,
+        concurrency: 8,
     })
 }
 

@@ -47,12 +47,8 @@ pub struct ConformanceArgs {
     #[arg(long, default_value = "8")]
     pub jobs: usize,
     /// Plant defects in the virtual device (to see the suite catch them).
-    #[arg(long = "defect", hide = true, value_parser = parse_defect)]
+    #[arg(long = "defect", hide = true, value_parser = crate::device::defect::parse_defect)]
     pub defects: Vec<Defect>,
-}
-
-fn parse_defect(s: &str) -> Result<Defect, String> {
-    Defect::from_name(s).ok_or_else(|| format!("unknown defect `{s}`; known: {}", Defect::names()))
 }
 
 const REQUIREMENTS: &str = include_str!("../../spec/requirements.md");
@@ -106,10 +102,6 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         ),
         TargetSpec::Remote(_) => {}
     }
-    let concurrency = match target {
-        TargetSpec::Virtual { .. } => args.jobs.max(1),
-        TargetSpec::Remote(_) => 1,
-    };
     let description = target.statement().await?.description;
     eprintln!("conformance: {description}");
     let opts = SuiteOptions {
@@ -117,7 +109,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         features: features_dir(args)?,
         tags: args.tags.clone(),
         results: args.results.clone(),
-        concurrency,
+        concurrency: args.jobs,
     };
     let outcome = suite::run(opts).await?;
     let text = std::fs::read_to_string(&args.results)

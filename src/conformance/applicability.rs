@@ -91,7 +91,7 @@ pub fn applies(statement: &Statement, feature: &Feature, scenario: &Scenario) ->
         }
     }
     for (tag, has) in statement.capabilities.by_tag() {
-        if tags.contains(&tag) && !has {
+        if tags.contains(&tag.as_str()) && !has {
             return Applicability::Skip(format!(
                 "@{tag}: the target declares no {} (add a hook or a rig to the target file, or run with --interactive)",
                 tag.trim_start_matches("needs-").replace('-', " ")

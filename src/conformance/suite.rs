@@ -29,7 +29,7 @@ pub struct SuiteOptions {
     pub tags: Option<String>,
     /// Results file (JSON lines), rewritten by the run.
     pub results: PathBuf,
-    /// Scenarios run at once (a remote device takes one at a time).
+    /// Scenarios run at once against the virtual device; a remote device takes one at a time.
     pub concurrency: usize,
 }
 
@@ -161,7 +161,10 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     let writer = DeviceWorld::cucumber()
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .fail_on_skipped()
-        .max_concurrent_scenarios(opts.concurrency.max(1))
+        .max_concurrent_scenarios(match opts.target {
+            TargetSpec::Virtual { .. } => opts.concurrency.max(1),
+            TargetSpec::Remote(_) => 1,
+        })
         .before(move |_feature, _rule, scenario, w| {
             Box::pin(async move {
                 w.seed = world::scenario_seed(&scenario.name);
@@ -192,7 +195,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 let missing: Vec<String> = used
                     .by_tag()
                     .iter()
-                    .filter(|(tag, u)| *u && !tags.contains(tag))
+                    .filter(|(tag, u)| *u && !tags.contains(&tag.as_str()))
                     .map(|(tag, _)| format!("@{tag}"))
                     .collect();
                 if !missing.is_empty() {

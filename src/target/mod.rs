@@ -77,20 +77,35 @@ impl Capabilities {
         mqtt: true,
     };
 
-    /// The `@needs-…` tags and whether this bench has what each asks for.
-    pub fn by_tag(&self) -> [(&'static str, bool); 10] {
+    /// Every ability by the name a target file's `capabilities:` gives it (`p1_ext`).
+    pub fn fields_mut(&mut self) -> [(&'static str, &mut bool); 10] {
         [
-            ("needs-power", self.power),
-            ("needs-button", self.button),
-            ("needs-led", self.led),
-            ("needs-clock", self.clock),
-            ("needs-network", self.network),
-            ("needs-broker", self.broker),
-            ("needs-own-broker", self.own_broker),
-            ("needs-update-server", self.update_server),
-            ("needs-p1-ext", self.p1_ext),
-            ("needs-mqtt", self.mqtt),
+            ("power", &mut self.power),
+            ("button", &mut self.button),
+            ("led", &mut self.led),
+            ("clock", &mut self.clock),
+            ("network", &mut self.network),
+            ("broker", &mut self.broker),
+            ("own_broker", &mut self.own_broker),
+            ("update_server", &mut self.update_server),
+            ("p1_ext", &mut self.p1_ext),
+            ("mqtt", &mut self.mqtt),
         ]
+    }
+
+    /// Every ability by name, and whether this bench has it.
+    pub fn fields(&self) -> [(&'static str, bool); 10] {
+        let mut copy = *self;
+        copy.fields_mut().map(|(name, has)| (name, *has))
+    }
+
+    /// The `@needs-…` tag (without `@`) of every ability, and whether this bench has it:
+    /// `p1_ext` → `needs-p1-ext`.
+    pub fn by_tag(&self) -> Vec<(String, bool)> {
+        self.fields()
+            .iter()
+            .map(|(name, has)| (format!("needs-{}", name.replace('_', "-")), *has))
+            .collect()
     }
 }
 

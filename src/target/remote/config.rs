@@ -106,45 +106,21 @@ pub struct MqttWatchFile {
     pub key: Option<PathBuf>,
 }
 
-/// `capabilities:` in the target file: each key given overrides what hooks, rig and
-/// operator would allow.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CapabilityOverrides {
-    pub power: Option<bool>,
-    pub button: Option<bool>,
-    pub led: Option<bool>,
-    pub clock: Option<bool>,
-    pub network: Option<bool>,
-    pub broker: Option<bool>,
-    pub own_broker: Option<bool>,
-    pub update_server: Option<bool>,
-    pub p1_ext: Option<bool>,
-    pub mqtt: Option<bool>,
-}
+/// `capabilities:` in the target file: ability name (`led`, `p1_ext`, …) → whether the bench
+/// has it, overriding what hooks, rig and operator would allow.
+pub type CapabilityOverrides = std::collections::BTreeMap<String, bool>;
 
-impl CapabilityOverrides {
-    /// `caps` with the overrides applied.
-    pub fn apply(&self, mut caps: crate::target::Capabilities) -> crate::target::Capabilities {
-        let pairs = [
-            (self.power, &mut caps.power),
-            (self.button, &mut caps.button),
-            (self.led, &mut caps.led),
-            (self.clock, &mut caps.clock),
-            (self.network, &mut caps.network),
-            (self.broker, &mut caps.broker),
-            (self.own_broker, &mut caps.own_broker),
-            (self.update_server, &mut caps.update_server),
-            (self.p1_ext, &mut caps.p1_ext),
-            (self.mqtt, &mut caps.mqtt),
-        ];
-        for (o, c) in pairs {
-            if let Some(v) = o {
-                *c = v;
-            }
+/// `caps` with the target file's overrides applied.
+pub fn apply_overrides(
+    overrides: &CapabilityOverrides,
+    mut caps: crate::target::Capabilities,
+) -> crate::target::Capabilities {
+    for (name, has) in caps.fields_mut() {
+        if let Some(v) = overrides.get(name) {
+            *has = *v;
         }
-        caps
     }
+    caps
 }
 
 /// The telegram feed: exactly one of the three.
@@ -219,6 +195,19 @@ impl RemoteConfig {
         }
         self.variant()?;
         self.meter_kinds()?;
+        let names = crate::target::Capabilities::default()
+            .fields()
+            .map(|(n, _)| n);
+        if let Some(bad) = self
+            .capabilities
+            .keys()
+            .find(|k| !names.contains(&k.as_str()))
+        {
+            return Err(format!(
+                " capabilities: unknown ability {bad:?}; valid: {}",
+                names.join(", ")
+            ));
+        }
         if self.rig.is_none() {
             for (key, v) in [("modbus", &self.modbus), ("http", &self.http)] {
                 if v.is_none() {
@@ -322,11 +311,14 @@ mod tests {
             "rig: x\nfeed: {tcp: a}\ncapabilities: {led: false, p1_ext: false}\n",
         )
         .unwrap();
-        let caps = c.capabilities.apply(crate::target::Capabilities::ALL);
+        let caps = apply_overrides(&c.capabilities, crate::target::Capabilities::ALL);
         assert!(!caps.led && !caps.p1_ext && caps.power && caps.button);
         let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\ncapabilities: {lde: false}\n")
             .unwrap_err();
-        assert!(e.contains("lde"), "{e}");
+        assert!(
+            e.contains("unknown ability \"lde\"") && e.contains("p1_ext"),
+            "{e}"
+        );
     }
 
     #[test]

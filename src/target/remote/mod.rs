@@ -97,18 +97,21 @@ impl RemoteBench {
         let h = &self.cfg.hooks;
         let rig = self.rig.is_some();
         let person = self.cfg.interactive;
-        self.cfg.capabilities.apply(Capabilities {
-            power: h.power.is_some() || rig || person,
-            button: h.button.is_some() || rig || person,
-            led: h.led.is_some() || rig || person,
-            clock: h.device_clock.is_some() || rig || person,
-            network: rig || person,
-            broker: rig,
-            own_broker: self.cfg.own_broker.is_some() || rig,
-            update_server: h.firmware.is_some() || rig,
-            p1_ext: self.cfg.p1_ext.is_some() || rig,
-            mqtt: self.cfg.mqtt.is_some() || rig,
-        })
+        config::apply_overrides(
+            &self.cfg.capabilities,
+            Capabilities {
+                power: h.power.is_some() || rig || person,
+                button: h.button.is_some() || rig || person,
+                led: h.led.is_some() || rig || person,
+                clock: h.device_clock.is_some() || rig || person,
+                network: rig || person,
+                broker: rig,
+                own_broker: self.cfg.own_broker.is_some() || rig,
+                update_server: h.firmware.is_some() || rig,
+                p1_ext: self.cfg.p1_ext.is_some() || rig,
+                mqtt: self.cfg.mqtt.is_some() || rig,
+            },
+        )
     }
 
     /// The conformance statement: variant, meters, bench capabilities.
@@ -117,7 +120,7 @@ impl RemoteBench {
         let mut caps = self.capabilities();
         if caps.own_broker
             && self.cfg.own_broker.is_none()
-            && self.cfg.capabilities.own_broker.is_none()
+            && !self.cfg.capabilities.contains_key("own_broker")
         {
             let info = self.rig_info().await.map_err(|e| e.0)?;
             caps.own_broker = info.is_some_and(|i| i.own_broker.is_some());

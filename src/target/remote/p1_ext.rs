@@ -33,8 +33,15 @@ impl P1ExtTap {
         let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match (&src.serial, &src.tcp) {
             (Some(path), None) => {
                 use tokio_serial::SerialPortBuilderExt;
+                // P1 ext repeats the P1 input: the line settings of a DSMR meter.
+                let smr5 = crate::protocol::MeterKind::Dsmr(
+                    crate::protocol::dsmr::DsmrKind::Smr5ThreePhase,
+                );
+                let (baud, bits, parity) = crate::adapters::runner::serial_settings(smr5);
                 Box::new(
-                    tokio_serial::new(path, 115_200)
+                    tokio_serial::new(path, baud)
+                        .data_bits(bits)
+                        .parity(parity)
                         .open_native_async()
                         .map_err(|e| TargetError(format!("p1_ext: serial port {path}: {e}")))?,
                 )
