@@ -1,4 +1,4 @@
-@button @needs-button
+@button @needs-button @needs-status
 Feature: The button
   How long the button is held decides what happens when it is let go: a short press restarts
   the Smart Connect, 5 seconds starts the access point (only in factory settings), more than
@@ -7,7 +7,7 @@ Feature: The button
   Background:
     Given a Smart Connect P1
 
-  @BTN-01 @LED-02 @needs-led
+  @BTN-01 @LED-02 @needs-led @needs-modbus
   Scenario: A short press restarts the device and it reconnects
     Given a DSMR 4.2 meter drawing 1500 W on L1
     And 2 seconds have passed
@@ -30,7 +30,7 @@ Feature: The button
     And the LED blinks blue
     And the status shows an uptime of at least 14 seconds
 
-  @BTN-02 @BTN-04 @needs-led
+  @BTN-02 @BTN-04 @needs-led @needs-http
   Scenario: Holding 6 seconds after the settings were changed does nothing
     Given an SMR 5.0 meter drawing 1000 W on L1
     And the setting MQTT.Site has been set to "garage-3"
@@ -40,7 +40,7 @@ Feature: The button
     And the status shows an uptime of at least 12 seconds
     And the setting MQTT.Site is "garage-3"
 
-  @BTN-03 @needs-led
+  @BTN-03 @needs-led @needs-http @needs-modbus
   Scenario: Holding more than 10 seconds restores the factory settings
     Given an SMR 5.0 meter drawing 1000 W on L1
     And the setting MQTT.Site has been set to "garage-3"
@@ -53,7 +53,7 @@ Feature: The button
     And the status shows an uptime of less than 8 seconds
     And the total active power reads 1000 W
 
-  @BTN-03 @BTN-02
+  @BTN-03 @BTN-02 @needs-http
   Scenario: After a factory reset the access point can be started again
     Given an SMR 5.0 meter drawing 1000 W on L1
     And the setting MQTT.Site has been set to "garage-3"
@@ -62,7 +62,7 @@ Feature: The button
     And the button is held for 6 seconds
     Then the status shows an access point named "SC-" followed by the serial on the label
 
-  @BTN-04 @needs-led
+  @BTN-04 @needs-led @sim-convention @needs-modbus
   Scenario Outline: A press of <hold> seconds in factory settings does nothing
     Given an SMR 5.0 meter drawing 1000 W on L1
     When the button is held for <hold> seconds

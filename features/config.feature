@@ -1,4 +1,4 @@
-@config
+@config @needs-http
 Feature: Settings over the HTTP API
   GET /api/v1/config returns the whole configuration; PATCH /api/v1/config changes only the
   settings it names, refuses bad values without changing anything, and what is saved stays

@@ -1,4 +1,4 @@
-@firmware
+@firmware @needs-http
 Feature: Firmware version and updates
   The firmware version and the state of an update can be read over the HTTP API, and an
   update can be started there. An update downloads, verifies and installs the new image,
@@ -8,12 +8,12 @@ Feature: Firmware version and updates
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
 
-  @FW-01
+  @FW-01 @needs-status
   Scenario: The firmware version and update state can be read
     Then the firmware API reports a version number and the update state "idle"
     And the status reports the same firmware version
 
-  @FW-01 @FW-02 @needs-update-server
+  @FW-01 @FW-02 @needs-update-server @needs-modbus @needs-status
   Scenario: An update goes through every state and ends on the new version
     Given the update server offers firmware 1.5.0
     When an update to 1.5.0 is requested over HTTP
@@ -22,7 +22,7 @@ Feature: Firmware version and updates
     And the status reports firmware version 1.5.0
     And the total active power reads 1000 W
 
-  @FW-02 @sim-convention @needs-update-server
+  @FW-02 @sim-convention @needs-update-server @needs-modbus @needs-status
   Scenario: A corrupt image fails verification and the old version keeps running
     Given the update server offers a corrupt image 1.6.0
     When an update to 1.6.0 is requested over HTTP
@@ -32,7 +32,7 @@ Feature: Firmware version and updates
     And the status shows an uptime of at least 10 seconds
     And the total active power reads 1000 W
 
-  @FW-02 @sim-convention
+  @FW-02 @sim-convention @needs-status
   Scenario: An update to a version the update server does not offer fails
     When an update to 9.9.9 is requested over HTTP
     Then polling the firmware API every second shows downloading and then failed with a reason

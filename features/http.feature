@@ -1,4 +1,4 @@
-@http
+@http @needs-http
 Feature: The HTTP configuration API
   The Smart Connect is configured over an HTTP API under /api/v1: the settings, the status,
   the firmware and a restart. Every request logs in with Basic authentication as user "user"
@@ -91,7 +91,7 @@ Feature: The HTTP configuration API
       | MQTT    | Enabled           | true                          |
       | LED     | Colour            | green                         |
 
-  @API-07
+  @API-07 @needs-modbus @needs-status
   Scenario: A soft reset over the API restarts the device, which then reconnects
     Given an SMR 5.0 meter drawing 1000 W on L1
     And 60 seconds have passed
@@ -104,7 +104,7 @@ Feature: The HTTP configuration API
     And the status shows the address handed out by the DHCP server
     And the total active power reads 1000 W
 
-  @API-03 @API-04 @API-05 @API-06 @API-07 @sim-convention
+  @WEB-06 @sim-convention
   Scenario: The API describes itself in an OpenAPI document
     When a client asks for /api/v1/openapi.json without credentials
     Then the answer is 200 with a JSON document

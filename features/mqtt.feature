@@ -1,4 +1,4 @@
-@mqtt @needs-mqtt
+@mqtt @needs-mqtt @needs-status
 Feature: Measurements and commands over MQTT
   The Smart Connect publishes one JSON message per meter telegram to an MQTT broker, by
   default the Xemex cloud broker over mutual TLS, and takes remote commands there. The topics
@@ -6,7 +6,7 @@ Feature: Measurements and commands over MQTT
   …/cmd/<command> for commands and …/data/events for their results. An installer's MQTT
   client subscribed on the same broker sees what the device publishes.
 
-  @MQ-02 @MQ-03 @MQ-05 @needs-broker
+  @MQ-02 @MQ-03 @MQ-05 @needs-broker @needs-http
   Scenario: Out of the box the device connects to the Xemex broker with its own certificate
     Given a Smart Connect P1
     Then the setting MQTT.Broker is "mqtts://broker.xemex-cloud.eu:8883"
@@ -26,7 +26,7 @@ Feature: Measurements and commands over MQTT
     And the measurement carries instantaneous values only, no cumulative counters
     And in the measurement active_power_l1_w is 1000
 
-  @MQ-04 @MQ-12 @MQ-14
+  @MQ-04 @MQ-12 @MQ-14 @needs-http
   Scenario: A configured site is used in the topic after a restart
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -38,7 +38,7 @@ Feature: Measurements and commands over MQTT
     And the measurement is published on "devices/garage-3/smart-connect/{serial}/data/measurements"
     And the measurement names the serial number from the label and the site "garage-3"
 
-  @MQ-01
+  @MQ-01 @needs-http @needs-modbus
   Scenario: With MQTT disabled and the device restarted, nothing is published
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -126,7 +126,7 @@ Feature: Measurements and commands over MQTT
     And the measurement's timestamp is the device clock's time when the telegram was sent, in UTC epoch seconds
     And the measurement is a JSON object valid against the published JSON schema
 
-  @MQ-06 @needs-clock @needs-broker
+  @MQ-06 @needs-clock @needs-broker @needs-http @needs-modbus
   Scenario: With a wrong device clock MQTT cannot connect, and Modbus still answers
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -141,7 +141,7 @@ Feature: Measurements and commands over MQTT
     And 60 seconds pass
     Then the status shows MQTT connected
 
-  @MQ-13 @MQ-14 @FW-01 @needs-update-server
+  @MQ-13 @MQ-14 @FW-01 @needs-update-server @needs-http
   Scenario: A firmware update requested over MQTT is confirmed on the events topic
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -152,7 +152,7 @@ Feature: Measurements and commands over MQTT
     And polling the firmware API every second shows downloading, verifying, installing, rebooting and then idle on version 1.5.0
     And the status reports firmware version 1.5.0
 
-  @MQ-13 @MQ-14
+  @MQ-13 @MQ-14 @needs-http
   Scenario: A reset requested over MQTT is confirmed, then the device restarts
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -165,7 +165,7 @@ Feature: Measurements and commands over MQTT
     Then the status shows an uptime of less than 15 seconds
     And the status shows MQTT connected
 
-  @MQ-13 @MQ-14 @sim-convention
+  @MQ-14 @sim-convention @needs-http
   Scenario Outline: A command the device cannot carry out is refused with a reason
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -179,7 +179,7 @@ Feature: Measurements and commands over MQTT
       | firmware-update | {}                    |
       | self-destruct   | {"now":true}          |
 
-  @MQ-16 @needs-broker
+  @MQ-16 @needs-broker @sim-convention @needs-modbus
   Scenario: While the broker is unreachable Modbus keeps answering; the device reconnects with a bounded backlog
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -197,7 +197,7 @@ Feature: Measurements and commands over MQTT
     Then one measurement is published for it
     And in the measurement active_power_l1_w is 2500
 
-  @MQ-07 @needs-own-broker
+  @MQ-07 @needs-own-broker @needs-http
   Scenario: Username and password instead of mTLS, for one's own broker
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -206,7 +206,7 @@ Feature: Measurements and commands over MQTT
     Then the status shows MQTT connected
     And measurements from the device arrive on that broker
 
-  @MQ-07 @needs-own-broker
+  @MQ-07 @needs-own-broker @needs-http
   Scenario: One's own broker refuses a wrong password
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1

@@ -4,7 +4,7 @@ Feature: Getting onto the network
   takes a static address after a restart, uses Ethernet or Wi-Fi (never both), and offers an
   access point for setting it up.
 
-  @NET-01
+  @NET-01 @needs-http @needs-status
   Scenario: By default the device asks for an address by DHCP
     Given a Smart Connect P1 on a DHCP network
     Then the setting Ethernet.IpMode is "DHCP"
@@ -12,7 +12,7 @@ Feature: Getting onto the network
     And the status shows Ethernet as the active interface
     And the status shows the Internet indicator on
 
-  @NET-02 @needs-network @needs-power
+  @NET-02 @needs-network @needs-power @needs-modbus @needs-status
   Scenario: Without a DHCP server the device takes a link-local address after 3 attempts
     Given a Smart Connect P1 without USB-C power
     And the network has no DHCP server
@@ -23,13 +23,13 @@ Feature: Getting onto the network
     Then the status shows a link-local address in 169.254.x.x
     And the status shows the Internet indicator off
 
-  @NET-02 @LED-08 @needs-network @needs-led
+  @NET-02 @LED-08 @needs-network @needs-led @needs-modbus @needs-status
   Scenario: While DHCP is being tried the LED says there is no IP address
     Given a Smart Connect P1 on a network without a DHCP server
     Then the LED alternates red and orange at 1 Hz
     And the device does not answer on the network yet
 
-  @NET-03 @needs-network
+  @NET-03 @needs-network @needs-http @needs-modbus @needs-status
   Scenario: Switching to Wi-Fi moves the device off Ethernet
     Given a Smart Connect P1 on a DHCP network
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -45,7 +45,7 @@ Feature: Getting onto the network
     Then the status shows WiFi as the active interface with an address from DHCP
     And the total active power reads 1000 W
 
-  @NET-03 @needs-network
+  @NET-03 @needs-network @needs-http @needs-modbus @needs-status
   Scenario: Switching back to Ethernet leaves Wi-Fi unused
     Given a Smart Connect P1 on a DHCP network
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -61,7 +61,7 @@ Feature: Getting onto the network
     Then the status shows the address handed out by the DHCP server
     And the total active power reads 1000 W
 
-  @WEB-04 @needs-network @needs-led
+  @WEB-04 @needs-network @needs-led @needs-http @needs-modbus @needs-status
   Scenario: A 5 GHz-only Wi-Fi network is not joined
     Given a Smart Connect P1 on a DHCP network
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -72,7 +72,7 @@ Feature: Getting onto the network
     Then the device does not answer on the network
     And the LED alternates green and orange at 1 Hz
 
-  @NET-04
+  @NET-04 @needs-http
   Scenario Outline: An IPv6 static address is refused
     Given a Smart Connect P1
     And the configuration has been read
@@ -86,17 +86,17 @@ Feature: Getting onto the network
       | 2001:db8::1    |
       | ::ffff:1.2.3.4 |
 
-  @NET-05
+  @NET-05 @needs-status
   Scenario: The hostname carries the serial number
     Given a Smart Connect P1
     Then the status shows the hostname smart-connect- followed by the serial on the label
 
-  @NET-06
+  @NET-06 @needs-status
   Scenario: The device announces itself as smart-connect.local
     Given a Smart Connect P1
     Then the status shows the mDNS name "smart-connect.local"
 
-  @NET-07 @BTN-02 @needs-button @needs-network
+  @NET-07 @BTN-02 @needs-button @needs-network @needs-http @needs-status
   Scenario: The access point sets up Wi-Fi and is switched off once the device is on Wi-Fi
     Given a Smart Connect P1 without a network cable
     And a 2.4 GHz Wi-Fi network "Zolder" with password "geheim-wachtwoord" is in range
@@ -108,7 +108,7 @@ Feature: Getting onto the network
     Then the status shows WiFi as the active interface with an address from DHCP
     And the access point is off
 
-  @NET-08
+  @NET-08 @needs-http @needs-status
   Scenario: A static address is taken after a restart
     Given a Smart Connect P1 on a DHCP network
     When the Ethernet settings are saved as static address "192.168.1.200", netmask "24", gateway "192.168.1.1" and DNS "192.168.1.1"
@@ -118,7 +118,7 @@ Feature: Getting onto the network
     And the configuration holds gateway "192.168.1.1" and DNS "192.168.1.1"
     And the status shows the Internet indicator on
 
-  @NET-08 @needs-network
+  @NET-08 @needs-network @needs-http @needs-status
   Scenario: A static address needs no DHCP server
     Given a Smart Connect P1 on a DHCP network
     When the Ethernet settings are saved as static address "10.0.0.7", netmask "16", gateway "10.0.0.1" and DNS "10.0.0.1"

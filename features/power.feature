@@ -1,9 +1,9 @@
-@power @needs-power
+@power @needs-power @needs-modbus
 Feature: Powering the Smart Connect
   An SMR 5 meter powers the P1 Smart Connect through its P1 port. A DSMR 4.2 meter cannot:
   then, and always for the TIC variant and for the P1 ext output, USB-C power is needed.
 
-  @PWR-01
+  @PWR-01 @needs-http @needs-status
   Scenario Outline: An SMR 5 meter powers the Smart Connect without USB-C
     Given a Smart Connect P1 without USB-C power
     And <meter> drawing 1000 W on L1
@@ -16,7 +16,7 @@ Feature: Powering the Smart Connect
       | an SMR 5.0 meter             |
       | a single-phase SMR 5.0 meter |
 
-  @PWR-02 @needs-led
+  @PWR-02 @needs-led @needs-http @needs-status
   Scenario: A DSMR 4.2 meter cannot power it: without USB-C nothing works
     Given a Smart Connect P1 without USB-C power
     And a DSMR 4.2 meter drawing 1000 W on L1
@@ -41,7 +41,7 @@ Feature: Powering the Smart Connect
     And 3 seconds pass
     Then the P1 ext output carries every byte the meter sent since USB-C power was plugged in
 
-  @PWR-04 @needs-led
+  @PWR-04 @needs-led @needs-http @needs-status
   Scenario: The TIC Smart Connect stays off without USB-C, even with a Linky connected
     Given a Smart Connect TIC without USB-C power
     And a Linky in standard mode drawing 1000 W on L1
@@ -53,7 +53,7 @@ Feature: Powering the Smart Connect
     Then the device answers over Modbus and HTTP
     And the total active power reads 1000 W
 
-  @PWR-04
+  @PWR-04 @needs-http @needs-status
   Scenario: The TIC Smart Connect stops when USB-C power is lost
     Given a Smart Connect TIC
     And a Linky in historic mode drawing 500 W on L1

@@ -1,4 +1,4 @@
-@modbus
+@modbus @needs-modbus
 Feature: The register map a charger reads
   The Smart Connect emulates a Phoenix Contact EMPro: every value a Float32 in two registers,
   word-swapped, all values of one read from one telegram.
@@ -36,7 +36,7 @@ Feature: The register map a charger reads
       | 0x8020  | active power L2 (W)   | -2760  |
       | 0x8022  | active power L3 (W)   | 230    |
 
-  @MB-13
+  @MB-13 @sim-convention
   Scenario: Current is a magnitude; direction shows only in power
     Given an SMR 5.0 meter reporting
       | phase | voltage | current | power   |
@@ -49,18 +49,28 @@ Feature: The register map a charger reads
   Scenario: Holding and input registers hold the same data
     Given an SMR 5.0 meter drawing 3450 W on L1
     When 2 seconds pass
+    Then function codes 0x03 and 0x04 return the same 30 registers at 0x8006
+
+  @MB-09 @sim-convention
+  Scenario: Both function codes read the whole EMPro template blocks alike
+    Given an SMR 5.0 meter drawing 3450 W on L1
+    When 2 seconds pass
     Then function codes 0x03 and 0x04 return the same 64 registers at 0x8000
     And function codes 0x03 and 0x04 return the same 8 registers at 0x8100
 
   @MB-08
   Scenario: One read never mixes two telegrams
-    Given an SMR 5.0 meter drawing 1000 W on L1
+    Given an SMR 5.0 meter reporting
+      | phase | voltage | current | power  |
+      | L1    | 230.0 V | 5 A     | 1150 W |
+      | L2    | 231.0 V | 2 A     | 460 W  |
+      | L3    | 229.0 V | 1 A     | 230 W  |
     And 2 seconds have passed
-    When the meter's load changes to 4000 W on L1
-    And the next telegram arrives
-    Then one read of 30 registers at 0x8006 shows the last telegram's values on every phase
+    When the meter's next telegram changes every value while a charger reads 30 registers at 0x8006 without pause
+    Then every read showed wholly the previous telegram or wholly the new one
+    And the reads ended on the new telegram
 
-  @MB-09
+  @MB-09 @sim-convention
   Scenario Outline: Reads outside the map are refused with the right exception
     Given an SMR 5.0 meter drawing 1000 W on L1
     When 1 second passes
@@ -77,7 +87,7 @@ Feature: The register map a charger reads
       | 0x03 | 0x8006  | 0        | 0x03      |
       | 0x04 | 0x8000  | 126      | 0x03      |
 
-  @MB-09
+  @MB-09 @sim-convention
   Scenario: OpenEMS-style block reads are answered
     Given an SMR 5.0 meter drawing 1000 W on L1
     When 1 second passes
@@ -85,8 +95,14 @@ Feature: The register map a charger reads
     And a read of 8 registers at 0x8100 with function code 0x03 is answered
     And register 0x8030 holds the bytes "00 00 00 00"
 
-  @MB-11
+  @MB-11 @sim-convention
   Scenario: Before the first telegram every register reads 0
+    Given an SMR 5.0 meter that is not yet sending
+    When 5 seconds pass
+    Then every register from 0x8006 to 0x8023 reads 0
+
+  @MB-09 @MB-11 @sim-convention
+  Scenario: Before the first telegram the whole template blocks read 0
     Given an SMR 5.0 meter that is not yet sending
     When 5 seconds pass
     Then every register from 0x8000 to 0x803F reads 0

@@ -6,7 +6,7 @@ Feature: Reading a French Linky meter on the TIC terminals
   Background:
     Given a Smart Connect TIC
 
-  @TIC-01
+  @TIC-01 @needs-modbus
   Scenario Outline: Both TIC modes are read
     Given <meter> drawing 2300 W on L1
     When 5 seconds pass
@@ -20,7 +20,7 @@ Feature: Reading a French Linky meter on the TIC terminals
       | a Linky in standard mode             |
       | a three-phase Linky in standard mode |
 
-  @TIC-04
+  @TIC-04 @sim-convention @needs-modbus
   Scenario: Standard mode carries voltage, historic mode does not
     Given a three-phase Linky in standard mode reporting
       | phase | voltage | current | power  |
@@ -33,7 +33,7 @@ Feature: Reading a French Linky meter on the TIC terminals
     And the active power on L2 reads 460 W
     And the total active power reads 1610 W
 
-  @TIC-04
+  @TIC-04 @sim-convention @needs-modbus
   Scenario: A three-phase historic Linky has no per-phase power or voltage
     Given a three-phase Linky in historic mode drawing 2300 W on L1
     When 5 seconds pass
@@ -41,7 +41,7 @@ Feature: Reading a French Linky meter on the TIC terminals
     And the active power on L1, L2 and L3 reads 0 W
     And the total active power reads 2300 W
 
-  @TIC-02 @TIC-04
+  @TIC-02 @TIC-04 @needs-modbus
   Scenario Outline: Exporting never shows negative phase power
     Given a three-phase producer Linky in standard mode injecting <injected> VA
     When the next frame arrives
@@ -53,13 +53,13 @@ Feature: Reading a French Linky meter on the TIC terminals
       | 2480     | -2480 |
       | 150      | -150  |
 
-  @TIC-04
+  @TIC-04 @sim-convention @needs-modbus
   Scenario: A consumer-mode Linky that exports reports zero total
     Given a Linky in standard mode injecting 900 VA
     When 3 seconds pass
     Then the total active power reads 0 W
 
-  @TIC-03 @MB-12
+  @TIC-03 @MB-12 @needs-http @needs-modbus
   Scenario Outline: The register map follows the selected template
     Given the Smart Connect is configured with MeterType "<template>"
     And a Linky in standard mode drawing 2300 W on L1
@@ -71,12 +71,12 @@ Feature: Reading a French Linky meter on the TIC terminals
       | PhoenixContact-EMPro | 0x8016  | CD-AB |
       | Eastron-SDM630       | 0x0034  | AB-CD |
 
-  @MB-12
+  @MB-12 @sim-convention @needs-http
   Scenario: An unknown template is refused with the valid names
     When the Smart Connect is configured with MeterType "ABB-B23"
     Then the configuration is refused naming "PhoenixContact-EMPro" and "Eastron-SDM630"
 
-  @P1-06 @TIC-01
+  @P1-06 @TIC-01 @needs-modbus @needs-status
   Scenario: A frame with one wrong group checksum is not used
     Given a Linky in standard mode drawing 1000 W on L1
     And 3 seconds have passed
@@ -85,7 +85,7 @@ Feature: Reading a French Linky meter on the TIC terminals
     Then the total active power reads 1000 W
     And the device counts 1 rejected telegram
 
-  @P1-07
+  @P1-07 @sim-convention @needs-status
   Scenario: A silent Linky means no meter data after 10 seconds
     Given a Linky in standard mode drawing 1000 W on L1
     And 3 seconds have passed

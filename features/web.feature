@@ -12,7 +12,7 @@ Feature: The web interface
   Background:
     Given a Smart Connect P1
 
-  @WEB-01 @NET-05 @NET-06
+  @WEB-01 @NET-05 @NET-06 @needs-status @needs-web
   Scenario: The web interface answers at the device's address and names its other addresses
     The names themselves are not looked up: the test network has no mDNS responder and no
     router DNS. What is checked is that the page answers at the IP address, that it also
@@ -25,7 +25,7 @@ Feature: The web interface
     And the status shows the mDNS name "smart-connect.local"
     And the status shows the hostname smart-connect- followed by the serial on the label
 
-  @WEB-02
+  @WEB-02 @needs-http @needs-web
   Scenario: The page has a status panel for the system, the meter and the network
     Given an SMR 5.0 meter drawing 1000 W on L1
     When a browser opens the web interface at the device's IP address
@@ -35,7 +35,7 @@ Feature: The web interface
     And the page's script reads the status from /api/v1/status
     And that status names the active interface and has the indicators Link, Network, Internet and MQTT
 
-  @WEB-03
+  @WEB-03 @needs-web
   Scenario: The network settings form offers Ethernet or Wi-Fi, DHCP or a static address
     When a browser opens the web interface at the device's IP address
     Then the page has a form "Network settings"
@@ -45,7 +45,7 @@ Feature: The web interface
     And the form has the button "Save network settings"
     And the page's script saves settings with PATCH /api/v1/config
 
-  @WEB-03 @NET-08
+  @WEB-03 @NET-08 @needs-http @needs-status
   Scenario: Saved network settings are applied by a restart
     The request is the one the page's "Save network settings" button sends for a static
     Ethernet address, and the restart is the one its "Restart device" button asks for.
@@ -56,7 +56,7 @@ Feature: The web interface
     When the device is restarted the way the page does
     Then the status shows the static address 192.168.1.210 with netmask 255.255.255.0
 
-  @WEB-04
+  @WEB-04 @needs-web
   Scenario: The Wi-Fi settings ask for the network name and a WPA2-PSK password, 2.4 GHz only
     When a browser opens the web interface at the device's IP address
     Then the page has a form "Network settings"
@@ -65,7 +65,7 @@ Feature: The web interface
     And the form says "2.4 GHz" and "WPA2-PSK"
     And the form offers no other Wi-Fi security than WPA2-PSK
 
-  @WEB-05
+  @WEB-05 @needs-web
   Scenario: The Cloud settings form sets up MQTT
     When a browser opens the web interface at the device's IP address
     Then the page has a form "Cloud settings"
@@ -75,7 +75,7 @@ Feature: The web interface
     And the field "Password" hides what is typed, with a "Show" button next to it
     And the form has the button "Save MQTT settings"
 
-  @WEB-05 @MQ-01
+  @WEB-05 @MQ-01 @needs-http
   Scenario: Saved Cloud settings are kept and a restart applies them
     The request is the one the page's "Save MQTT settings" button sends.
 
@@ -89,14 +89,14 @@ Feature: The web interface
     When the device is restarted the way the page does
     Then the status shows MQTT disabled
 
-  @WEB-06 @sim-convention
+  @WEB-06 @sim-convention @needs-http @needs-web
   Scenario: The web interface and the API are also served over HTTPS
     When a browser opens the web interface over HTTPS, trusting the CA of the device certificate
     Then it gets the Smart Connect configuration page
     And over HTTPS the status answers for user "user" with the label password
     And over HTTPS a request without credentials gets 401 with a Basic authentication challenge
 
-  @WEB-06 @WEB-01 @sim-convention
+  @WEB-06 @WEB-01 @needs-http @needs-web
   Scenario: The plain page at smart-connect.local links to the secure page
     When a browser opens http://smart-connect.local
     Then the page links to the secure configuration page

@@ -29,6 +29,32 @@ fn request(fc: u8, addr: u16, qty: u16) -> Request<'static> {
 /// The device's answer: registers, or the exception code.
 pub type Reply = Result<Vec<u16>, u8>;
 
+/// The name of a Modbus exception code, as the Modbus application protocol calls it.
+pub fn exception_name(code: u8) -> &'static str {
+    match code {
+        0x01 => "illegal function",
+        0x02 => "illegal data address",
+        0x03 => "illegal data value",
+        0x04 => "server device failure",
+        0x05 => "acknowledge",
+        0x06 => "server device busy",
+        0x08 => "memory parity error",
+        0x0A => "gateway path unavailable",
+        0x0B => "gateway target device failed to respond",
+        _ => "not a standard exception code",
+    }
+}
+
+/// `exception 0x02 (illegal data address)`.
+pub fn exception_text(code: u8) -> String {
+    format!("exception 0x{code:02X} ({})", exception_name(code))
+}
+
+/// What a request was, for messages: `unit id 1, function 0x03, address 0x8006, quantity 2`.
+pub fn describe(fc: u8, unit: u8, addr: u16, qty: u16) -> String {
+    format!("unit id {unit}, function 0x{fc:02X}, address 0x{addr:04X}, quantity {qty}")
+}
+
 /// How long to wait for a connection or an answer before calling the device unresponsive.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -93,15 +119,18 @@ impl ModbusClient {
     }
 
     async fn try_read(&mut self, fc: u8, unit: u8, addr: u16, qty: u16) -> io::Result<Reply> {
+        let at = self.addr;
+        let what = move || what_now(fc, unit, addr, qty, at);
         if self.ctx.is_none() {
             let ctx = tokio::time::timeout(TIMEOUT, tcp::connect(self.addr))
                 .await
                 .map_err(|_| {
                     io::Error::new(
                         io::ErrorKind::TimedOut,
-                        format!("connecting to {}", self.addr),
+                        format!("{}: no connection within {TIMEOUT:?}", what()),
                     )
-                })??;
+                })?
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: cannot connect: {e}", what())))?;
             self.ctx = Some(ctx);
             self.used = true;
         }
@@ -117,16 +146,60 @@ impl ModbusClient {
                     .map(|r| r.map(|_| Vec::new())),
             }
         };
-        let res = tokio::time::timeout(TIMEOUT, call)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no Modbus answer"))?;
+        let res = tokio::time::timeout(TIMEOUT, call).await.map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{}: no answer within {TIMEOUT:?}", what_now(fc, unit, addr, qty, self.addr)),
+            )
+        })?;
         match res {
+            Ok(Ok(words)) if fc <= 4 && words.len() != usize::from(qty) => {
+                Err(io::Error::other(format!(
+                    "{}: the answer carries {} registers",
+                    what_now(fc, unit, addr, qty, self.addr),
+                    words.len()
+                )))
+            }
             Ok(Ok(words)) => Ok(Ok(words)),
             Ok(Err(exc)) => Ok(Err(u8::from(exc))),
             Err(e) => {
                 self.ctx = None;
-                Err(io::Error::other(e.to_string()))
+                let kind = match &e {
+                    tokio_modbus::Error::Transport(t) => t.kind(),
+                    _ => io::ErrorKind::InvalidData,
+                };
+                Err(io::Error::new(
+                    kind,
+                    format!(
+                        "{}: {}",
+                        what_now(fc, unit, addr, qty, self.addr),
+                        plain_error(&e)
+                    ),
+                ))
             }
+        }
+    }
+}
+
+fn what_now(fc: u8, unit: u8, addr: u16, qty: u16, at: SocketAddr) -> String {
+    format!("Modbus read ({}) at {at}", describe(fc, unit, addr, qty))
+}
+
+/// A transport or protocol error in words (tokio-modbus's own messages carry `Debug` output
+/// of its types, e.g. a response to another function code).
+fn plain_error(e: &tokio_modbus::Error) -> String {
+    match e {
+        tokio_modbus::Error::Transport(t) => match t.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
+                "the device closed the connection without an answer".into()
+            }
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
+                "the connection was closed before the request was sent".into()
+            }
+            _ => format!("connection error: {t}"),
+        },
+        tokio_modbus::Error::Protocol(_) => {
+            "the answer does not match the request (wrong transaction id, unit id or function code, or a malformed frame)".into()
         }
     }
 }

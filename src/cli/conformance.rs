@@ -129,7 +129,9 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
     }
     if let Some(path) = &args.report {
         let meta = ReportMeta {
+            date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             target: description.clone(),
+            firmware: None,
             tags: args.tags.clone(),
             seed: world::base_seed(),
         };

@@ -6,7 +6,7 @@
 
 use super::steps::setup::METERS;
 use crate::device::Variant;
-use crate::target::Statement;
+use crate::target::{Capabilities, Statement};
 use cucumber::gherkin::{Feature, Scenario, Step};
 
 /// Whether a scenario runs against a target.
@@ -58,6 +58,27 @@ pub fn meters_of(
     out
 }
 
+/// What a capability is called in a skip reason.
+fn label(name: &str) -> &'static str {
+    match name {
+        "modbus" => "Modbus TCP server",
+        "http" => "HTTP API",
+        "web" => "web interface",
+        "status" => "status document (GET /api/v1/status)",
+        "mqtt" => "MQTT broker to watch",
+        "p1_ext" => "P1 ext output reader",
+        "power" => "power switching (USB-C, meter supply)",
+        "button" => "button presses",
+        "led" => "LED reading",
+        "clock" => "setting of the device clock",
+        "network" => "changes to the network (cable, DHCP, Wi-Fi)",
+        "broker" => "control of the broker (take it down, read its connection log)",
+        "own_broker" => "installer's own broker with an account for the device",
+        "update_server" => "staging of firmware images on an update server",
+        _ => "such ability",
+    }
+}
+
 /// Decide for one scenario.
 pub fn applies(statement: &Statement, feature: &Feature, scenario: &Scenario) -> Applicability {
     let tags: Vec<&str> = feature
@@ -90,11 +111,18 @@ pub fn applies(statement: &Statement, feature: &Feature, scenario: &Scenario) ->
             }
         }
     }
-    for (tag, has) in statement.capabilities.by_tag() {
+    for (name, has) in statement.capabilities.fields() {
+        let tag = format!("needs-{}", name.replace('_', "-"));
         if tags.contains(&tag.as_str()) && !has {
+            let what = if Capabilities::is_interface(name) {
+                "the target declares no"
+            } else {
+                "the bench cannot do"
+            };
             return Applicability::Skip(format!(
-                "@{tag}: the target declares no {} (add a hook or a rig to the target file, or run with --interactive)",
-                tag.trim_start_matches("needs-").replace('-', " ")
+                "@{tag}: {what} {} ({})",
+                label(name),
+                Capabilities::hint(name)
             ));
         }
     }
@@ -104,7 +132,6 @@ pub fn applies(statement: &Statement, feature: &Feature, scenario: &Scenario) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Capabilities;
 
     fn feature(text: &str) -> Feature {
         Feature::parse(text, cucumber::gherkin::GherkinEnv::default()).expect("a feature")

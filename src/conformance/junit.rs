@@ -1,8 +1,11 @@
 //! JUnit XML for CI dashboards: turns the results of a conformance run (`results.jsonl`,
 //! see [`RunResult`]) into one `<testsuite>` per feature and one `<testcase>` per scenario
-//! run, with the requirement tags as `<property name="requirement">`. Pure (no I/O) and
-//! deterministic: results are ordered by feature file, line and name, since the suite runs
-//! scenarios concurrently and appends them in finishing order.
+//! run, with the requirement tags as `<property name="requirement">`. A failed scenario is a
+//! `<failure>`, one the bench blocked (not the device's fault) an `<error type="blocked">`,
+//! a skipped one `<skipped>` with its reason. Test-case names are unique within a suite (the
+//! rows of a Scenario Outline get their example's line). Pure (no I/O) and deterministic:
+//! results are ordered by feature file, line and name, since the suite runs scenarios
+//! concurrently and appends them in finishing order.
 
 use super::coverage::RunResult;
 use super::report::{summary, tally, Outcome};
@@ -13,10 +16,11 @@ pub fn junit_xml(suite_name: &str, results: &[RunResult]) -> String {
     let total_ms: u64 = results.iter().map(|r| r.duration_ms).sum();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">\n",
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n",
         escape(suite_name),
         results.len(),
         all.failed,
+        all.blocked,
         all.skipped,
         seconds(total_ms)
     ));
@@ -24,10 +28,11 @@ pub fn junit_xml(suite_name: &str, results: &[RunResult]) -> String {
         let s = tally(runs.iter().copied());
         let file = runs[0].file.as_str();
         x.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\"",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\"",
             escape(feature),
             runs.len(),
             s.failed,
+            s.blocked,
             s.skipped,
             seconds(runs.iter().map(|r| r.duration_ms).sum())
         ));
@@ -35,8 +40,8 @@ pub fn junit_xml(suite_name: &str, results: &[RunResult]) -> String {
             x.push_str(&format!(" file=\"{}\"", escape(file)));
         }
         x.push_str(">\n");
-        for r in runs {
-            testcase(&mut x, r);
+        for (r, name) in runs.iter().zip(case_names(&runs)) {
+            testcase(&mut x, r, &name);
         }
         x.push_str("  </testsuite>\n");
     }
@@ -44,7 +49,40 @@ pub fn junit_xml(suite_name: &str, results: &[RunResult]) -> String {
     x
 }
 
-fn testcase(x: &mut String, r: &RunResult) {
+/// Test-case names for one suite's runs (in order), unique within it: a name several runs
+/// share (the rows of a Scenario Outline whose name has no `<placeholder>`) gets its
+/// example's line, `Name (example, line 27)`, or when the lines coincide too a row counter,
+/// `Name #2`; a name that is still taken gets a further counter.
+fn case_names(runs: &[&RunResult]) -> Vec<String> {
+    let shared = |name: &str| runs.iter().filter(move |r| r.scenario == name).count();
+    let same_line = |r: &RunResult| {
+        let same = |o: &&&RunResult| o.scenario == r.scenario && o.line == r.line;
+        runs.iter().filter(same).count()
+    };
+    let mut taken: std::collections::HashSet<String> = Default::default();
+    let mut rows: std::collections::HashMap<&str, usize> = Default::default();
+    let mut names = Vec::with_capacity(runs.len());
+    for r in runs {
+        let name = r.scenario.as_str();
+        let row = rows.entry(name).or_default();
+        *row += 1;
+        let base = match shared(name) {
+            1 => name.to_string(),
+            _ if r.line > 0 && same_line(r) == 1 => format!("{name} (example, line {})", r.line),
+            _ => format!("{name} #{row}"),
+        };
+        let (mut candidate, mut n) = (base.clone(), 1);
+        while taken.contains(&candidate) {
+            n += 1;
+            candidate = format!("{base} #{n}");
+        }
+        taken.insert(candidate.clone());
+        names.push(candidate);
+    }
+    names
+}
+
+fn testcase(x: &mut String, r: &RunResult, name: &str) {
     let classname = match r.file.strip_suffix(".feature") {
         Some(stem) => stem,
         None if !r.file.is_empty() => r.file.as_str(),
@@ -52,7 +90,7 @@ fn testcase(x: &mut String, r: &RunResult) {
     };
     x.push_str(&format!(
         "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
-        escape(&r.scenario),
+        escape(name),
         escape(classname),
         seconds(r.duration_ms)
     ));
@@ -94,11 +132,6 @@ fn testcase(x: &mut String, r: &RunResult) {
             escape(reason)
         )),
         Outcome::Failed => {
-            let message = match reason.lines().find(|l| !l.trim().is_empty()) {
-                Some(first) => first.trim().to_string(),
-                None if r.status == "failed" => "failed".to_string(),
-                None => format!("status {:?}", r.status),
-            };
             let mut body = reason.to_string();
             if let Some(seed) = r.seed {
                 if !body.is_empty() {
@@ -106,15 +139,33 @@ fn testcase(x: &mut String, r: &RunResult) {
                 }
                 body.push_str(&format!("scenario seed: {seed}"));
             }
-            x.push_str(&format!(
-                "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
-                escape(&message),
-                escape(&r.status),
-                escape_text(&body)
-            ));
+            let fallback = match r.status.as_str() {
+                "failed" => "failed".to_string(),
+                other => format!("status {other:?}"),
+            };
+            problem(x, "failure", reason, &fallback, &r.status, &body);
+        }
+        Outcome::Blocked => {
+            let fallback = "blocked by the bench (no cause recorded)";
+            problem(x, "error", reason, fallback, "blocked", reason);
         }
     }
     x.push_str("    </testcase>\n");
+}
+
+/// A `<failure>` or `<error>`: the reason's first non-blank line (or `fallback`) as the
+/// message, `body` as the text.
+fn problem(x: &mut String, element: &str, reason: &str, fallback: &str, kind: &str, body: &str) {
+    let message = match reason.lines().find(|l| !l.trim().is_empty()) {
+        Some(first) => first.trim(),
+        None => fallback,
+    };
+    x.push_str(&format!(
+        "      <{element} message=\"{}\" type=\"{}\">{}</{element}>\n",
+        escape(message),
+        escape(kind),
+        escape_text(body)
+    ));
 }
 
 /// Results grouped by feature (file, then name), each group ordered by line and name.
@@ -146,7 +197,7 @@ pub(crate) fn order_key(r: &RunResult) -> (&str, &str, usize, &str) {
 }
 
 /// `MB-06`, `P1-01`, `TIC-04`: an upper-case/digit area, a dash, a number.
-fn is_requirement_id(tag: &str) -> bool {
+pub(crate) fn is_requirement_id(tag: &str) -> bool {
     tag.rsplit_once('-').is_some_and(|(area, num)| {
         !area.is_empty()
             && area
@@ -379,6 +430,99 @@ pub(crate) mod tests {
         assert!(x.contains("<skipped message=\"missing capability: led\"/>"));
         assert_eq!(x.matches("<failure").count(), 1);
         assert_eq!(x.matches("<skipped").count(), 1);
+    }
+
+    /// A run the bench blocked (the meter line was unreachable).
+    fn blocked(file: &str, scenario: &str, line: usize, reason: Option<&str>) -> RunResult {
+        RunResult {
+            reason: reason.map(Into::into),
+            ..run(file, scenario, line, "blocked", &["@MB-02"])
+        }
+    }
+
+    #[test]
+    fn blocked_runs_are_errors() {
+        let cause =
+            "meter line tcp:192.168.1.20:3001 unreachable\nconnection refused <os error 111>";
+        let mut results = sample();
+        results.push(blocked("modbus", "Second client", 40, Some(cause)));
+        results.push(blocked("net", "DHCP", 3, None));
+        let x = junit_xml("s", &results);
+        assert_well_formed(&x);
+        assert!(
+            x.contains(
+                "<testsuites name=\"s\" tests=\"8\" failures=\"1\" errors=\"2\" skipped=\"1\""
+            ),
+            "{x}"
+        );
+        assert!(x.contains("<testsuite name=\"Feature modbus\" tests=\"3\" failures=\"1\" errors=\"1\" skipped=\"0\""));
+        assert!(x.contains(
+            "<testsuite name=\"Feature net\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\""
+        ));
+        assert!(x.contains(
+            "<testsuite name=\"Feature p1\" tests=\"3\" failures=\"0\" errors=\"0\" skipped=\"0\""
+        ));
+        assert!(x.contains(
+            "<error message=\"meter line tcp:192.168.1.20:3001 unreachable\" type=\"blocked\">\
+             meter line tcp:192.168.1.20:3001 unreachable\nconnection refused &lt;os error 111&gt;</error>"
+        ), "{x}");
+        assert!(x.contains(
+            "<error message=\"blocked by the bench (no cause recorded)\" type=\"blocked\"></error>"
+        ));
+        // Not a failure: the one <failure> is still the device's.
+        assert_eq!(
+            (x.matches("<failure").count(), x.matches("<error").count()),
+            (1, 2)
+        );
+    }
+
+    #[test]
+    fn outline_rows_get_unique_names() {
+        // Four rows of one outline (each row's line, as cucumber gives it), two runs that
+        // share a name and a line, a scenario whose name collides with a generated one.
+        let mut results: Vec<RunResult> = (28..32)
+            .map(|line| {
+                run(
+                    "modbus",
+                    "Any unit id gets an answer",
+                    line,
+                    "passed",
+                    &["@MB-03"],
+                )
+            })
+            .collect();
+        results.push(run("modbus", "Port 502", 10, "passed", &[]));
+        results.push(run("modbus", "Same line", 50, "passed", &[]));
+        results.push(run("modbus", "Same line", 50, "failed", &[]));
+        results.push(run("modbus", "Same line #2", 60, "passed", &[]));
+        results.push(run("led", "Any unit id gets an answer", 5, "passed", &[]));
+        let x = junit_xml("s", &results);
+        assert_well_formed(&x);
+        let names: Vec<&str> = x
+            .split("<testcase name=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Any unit id gets an answer",
+                "Port 502",
+                "Any unit id gets an answer (example, line 28)",
+                "Any unit id gets an answer (example, line 29)",
+                "Any unit id gets an answer (example, line 30)",
+                "Any unit id gets an answer (example, line 31)",
+                "Same line #1",
+                "Same line #2",
+                "Same line #2 #2",
+            ]
+        );
+        // The sample's outline rows carry their values in their names: left as they are.
+        let x = junit_xml("s", &sample());
+        assert!(
+            x.contains("<testcase name=\"Reads DSMR 4.2\" ")
+                && x.contains("<testcase name=\"Reads DSMR 5.0\" ")
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod applicability;
 pub mod coverage;
+pub mod duration;
 pub mod features;
 pub mod junit;
 pub mod report;

@@ -201,7 +201,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 if !missing.is_empty() {
                     status = "failed";
                     reason = Some(format!(
-                        "the scenario uses bench abilities it is not tagged for: {} (a bench without them would fail it instead of skipping it)",
+                        "the scenario uses interfaces or bench abilities it is not tagged for: {} (a bench without them would fail it instead of skipping it)",
                         missing.join(" ")
                     ));
                 }

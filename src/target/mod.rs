@@ -28,18 +28,57 @@ pub struct OwnBroker {
     pub password: String,
 }
 
-/// A failure to talk to the target (not a verdict about its behaviour).
-#[derive(Debug, thiserror::Error)]
+/// A failure to talk to the target (not a verdict about its behaviour). A bench fault (the
+/// meter line, a hook, the rig, the MQTT watch) carries [`BENCH_FAULT`] in front of its
+/// message, so the suite reports the scenario as blocked, not as a device failure; `Debug`
+/// prints the message alone, since step failures show it to a firmware engineer.
+#[derive(thiserror::Error)]
 #[error("{0}")]
 pub struct TargetError(pub String);
+
+/// What a bench fault's message starts with.
+pub const BENCH_FAULT: &str = "bench fault: ";
+
+impl TargetError {
+    /// The bench, not the device, failed: `what` says how.
+    pub fn bench(what: impl Into<String>) -> TargetError {
+        let what = what.into();
+        if what.starts_with(BENCH_FAULT) {
+            TargetError(what)
+        } else {
+            TargetError(format!("{BENCH_FAULT}{what}"))
+        }
+    }
+
+    /// Whether the bench, not the device, failed.
+    pub fn is_bench(&self) -> bool {
+        self.0.starts_with(BENCH_FAULT)
+    }
+}
+
+impl std::fmt::Debug for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Outcome of a Modbus read: the registers, or the exception code the device answered.
 pub type ModbusReply = Result<Vec<u16>, u8>;
 
-/// Bench-rig abilities a target may lack; scenarios needing them are skipped with a reason.
+/// What a target offers and what its bench can do: the device's interfaces (a firmware may
+/// lack some, e.g. no HTTP API) and the bench-rig abilities. A scenario needing one the
+/// target lacks is skipped with the reason; each has a `@needs-…` tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Capabilities {
+    /// Interface: the Modbus TCP server (`@needs-modbus`).
+    pub modbus: bool,
+    /// Interface: the HTTP API under `/api/v1` (config, firmware, reset) (`@needs-http`).
+    pub http: bool,
+    /// Interface: the web interface pages (`@needs-web`).
+    pub web: bool,
+    /// Interface: the status document `GET /api/v1/status` (`@needs-status`).
+    pub status: bool,
     /// Switch USB-C power and the meter's P1 supply (`@needs-power`).
     pub power: bool,
     /// Press the button for a given time (`@needs-button`).
@@ -65,6 +104,10 @@ pub struct Capabilities {
 impl Capabilities {
     /// Everything a bench can do (the virtual target).
     pub const ALL: Capabilities = Capabilities {
+        modbus: true,
+        http: true,
+        web: true,
+        status: true,
         power: true,
         button: true,
         led: true,
@@ -78,8 +121,12 @@ impl Capabilities {
     };
 
     /// Every ability by the name a target file's `capabilities:` gives it (`p1_ext`).
-    pub fn fields_mut(&mut self) -> [(&'static str, &mut bool); 10] {
+    pub fn fields_mut(&mut self) -> [(&'static str, &mut bool); 14] {
         [
+            ("modbus", &mut self.modbus),
+            ("http", &mut self.http),
+            ("web", &mut self.web),
+            ("status", &mut self.status),
             ("power", &mut self.power),
             ("button", &mut self.button),
             ("led", &mut self.led),
@@ -94,9 +141,32 @@ impl Capabilities {
     }
 
     /// Every ability by name, and whether this bench has it.
-    pub fn fields(&self) -> [(&'static str, bool); 10] {
+    pub fn fields(&self) -> [(&'static str, bool); 14] {
         let mut copy = *self;
         copy.fields_mut().map(|(name, has)| (name, *has))
+    }
+
+    /// Whether `name` (a field name, `p1_ext`) is one of the device's interfaces rather than
+    /// a bench ability.
+    pub fn is_interface(name: &str) -> bool {
+        matches!(name, "modbus" | "http" | "web" | "status" | "mqtt" | "p1_ext")
+    }
+
+    /// How a target file gives the target `name` (a field name), for skip reasons.
+    pub fn hint(name: &str) -> &'static str {
+        match name {
+            "modbus" => "declare `modbus: HOST:PORT` in the target file",
+            "http" | "web" | "status" => {
+                "declare `http: http://HOST` in the target file (or a rig); a device without an HTTP API has none to judge"
+            }
+            "mqtt" => "give the target file an `mqtt:` broker to watch (url, ca, cert/key or username/password)",
+            "p1_ext" => "give the target file `p1_ext: {serial: …}` or `{tcp: HOST:PORT}`",
+            "own_broker" => "give the target file `own_broker: {url, username, password}`",
+            "update_server" => "give the target file a `hooks.firmware` command or a rig",
+            "network" => "give the target file a rig, or run with --interactive",
+            "broker" => "give the target file a rig that controls the broker",
+            _ => "give the target file a hook or a rig for it, or run with --interactive",
+        }
     }
 
     /// The `@needs-…` tag (without `@`) of every ability, and whether this bench has it:
@@ -258,11 +328,10 @@ pub trait Target: Send + std::fmt::Debug {
         addr: u16,
         qty: u16,
     ) -> Result<ModbusReply, TargetError> {
-        let at = self.modbus_addr();
         self.modbus()
             .read(fc, unit, addr, qty)
             .await
-            .map_err(|e| TargetError(format!("Modbus {at}: {e}")))
+            .map_err(|e| TargetError(e.to_string()))
     }
     /// Close the connection `modbus_read` uses (it reconnects on the next read).
     async fn modbus_disconnect(&mut self) -> Result<(), TargetError> {
@@ -323,10 +392,30 @@ pub trait Target: Send + std::fmt::Debug {
     fn http_url(&self) -> String;
     /// The same over HTTPS (WEB-06).
     fn https_url(&self) -> String;
+    /// Where the web interface's pages are (`http_url` or, with `https`, `https_url`).
+    fn web_url(&self, https: bool) -> String {
+        if https {
+            self.https_url()
+        } else {
+            self.http_url()
+        }
+    }
     /// How far apart in time a step may see what it expects when time is real (a device on
     /// a bench, sampled over hooks): 0 when the harness drives the device's clock.
     fn timing_tolerance_ms(&self) -> Millis {
         0
+    }
+
+    /// In real time, the longest a telegram's values may take to show in the registers
+    /// (`max_latency_ms`): steps expecting new values poll until then. 0 when the harness
+    /// drives the device's clock (the values are there when the step looks).
+    fn max_latency_ms(&self) -> Millis {
+        0
+    }
+
+    /// How long the device takes from power-on to serving Modbus and reading the meter.
+    fn boot_ms(&self) -> Millis {
+        crate::conformance::steps::world::BOOT_WAIT_MS
     }
 
     /// A second local address to reach the device from, as "another client" (API-02); `None`:

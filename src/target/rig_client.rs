@@ -102,7 +102,7 @@ impl RigClient {
             .timeout(Duration::from_secs(30))
             .no_proxy()
             .build()
-            .map_err(|e| TargetError(format!("rig client: {e}")))?;
+            .map_err(|e| TargetError::bench(format!("rig client: {e}")))?;
         Ok(RigClient {
             base: base.trim_end_matches('/').to_string(),
             client,
@@ -123,17 +123,17 @@ impl RigClient {
         let res = req
             .send()
             .await
-            .map_err(|e| TargetError(format!("bench rig {method} {url}: {e}")))?;
+            .map_err(|e| TargetError::bench(format!("bench rig {method} {url}: {e}")))?;
         let status = res.status();
         if !status.is_success() {
             let text = res.text().await.unwrap_or_default();
-            return Err(TargetError(format!(
+            return Err(TargetError::bench(format!(
                 "bench rig {method} {url}: {status}: {text}"
             )));
         }
         res.json()
             .await
-            .map_err(|e| TargetError(format!("bench rig {method} {url}: unexpected answer: {e}")))
+            .map_err(|e| TargetError::bench(format!("bench rig {method} {url}: unexpected answer: {e}")))
     }
 
     async fn post<T: DeserializeOwned>(
@@ -141,7 +141,7 @@ impl RigClient {
         path: &str,
         body: impl Serialize,
     ) -> Result<T, TargetError> {
-        let body = serde_json::to_value(body).map_err(|e| TargetError(e.to_string()))?;
+        let body = serde_json::to_value(body).map_err(|e| TargetError::bench(e.to_string()))?;
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
@@ -204,6 +204,6 @@ impl RigClient {
         let r: P1Ext = self.call(reqwest::Method::GET, "/rig/p1-ext", None).await?;
         base64::engine::general_purpose::STANDARD
             .decode(r.base64)
-            .map_err(|e| TargetError(format!("bench rig /rig/p1-ext: {e}")))
+            .map_err(|e| TargetError::bench(format!("bench rig /rig/p1-ext: {e}")))
     }
 }

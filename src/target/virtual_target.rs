@@ -159,6 +159,7 @@ impl Target for VirtualTarget {
     }
 
     fn modbus_addr(&self) -> SocketAddr {
+        self.uses(|c| c.modbus = true);
         self.modbus.local_addr()
     }
 
@@ -221,6 +222,7 @@ impl Target for VirtualTarget {
     }
 
     fn modbus(&mut self) -> &mut ModbusClient {
+        self.uses(|c| c.modbus = true);
         &mut self.client
     }
 
@@ -230,7 +232,13 @@ impl Target for VirtualTarget {
     }
 
     fn api(&self) -> &ApiClient {
+        self.uses(|c| c.http = true);
         &self.api
+    }
+
+    async fn status(&mut self) -> Result<serde_json::Value, TargetError> {
+        self.uses(|c| c.status = true);
+        self.api.status().await
     }
 
     async fn mqtt_subscribe(
@@ -279,11 +287,23 @@ impl Target for VirtualTarget {
     }
 
     fn http_url(&self) -> String {
+        self.uses(|c| c.http = true);
         format!("http://{}", self.http.local_addr())
     }
 
     fn https_url(&self) -> String {
+        self.uses(|c| c.http = true);
         format!("https://{}", self.https.local_addr())
+    }
+
+    fn web_url(&self, https: bool) -> String {
+        self.uses(|c| c.web = true);
+        let addr = if https {
+            self.https.local_addr()
+        } else {
+            self.http.local_addr()
+        };
+        format!("{}://{addr}", if https { "https" } else { "http" })
     }
 
     fn capabilities_used(&self) -> Capabilities {
@@ -291,6 +311,7 @@ impl Target for VirtualTarget {
     }
 
     fn https_ca_pem(&self) -> Option<String> {
+        self.uses(|c| c.http = true);
         Some(self.ca_pem.clone())
     }
 }

@@ -2,7 +2,7 @@
 //! port, to check the one-client rule, the idle timeout and unit ids (MB-01..03, MB-10).
 
 use super::world::DeviceWorld;
-use crate::adapters::modbus_client::ModbusClient;
+use crate::adapters::modbus_client::{describe, exception_text, ModbusClient};
 use crate::device::registers::f32_cdab;
 use cucumber::{given, then, when};
 use std::io::ErrorKind;
@@ -11,7 +11,11 @@ use std::io::ErrorKind;
 async fn total_power(client: &mut ModbusClient, unit: u8) -> std::io::Result<f32> {
     match client.read_once(3, unit, 0x8016, 2).await? {
         Ok(r) => Ok(f32_cdab([r[0], r[1]])),
-        Err(code) => panic!("exception 0x{code:02X} reading 0x8016"),
+        Err(code) => panic!(
+            "Modbus read ({}) was answered with {}",
+            describe(3, unit, 0x8016, 2),
+            exception_text(code)
+        ),
     }
 }
 
@@ -90,14 +94,21 @@ async fn first_closed(w: &mut DeviceWorld) {
     regex = r"^a read of 2 registers at 0x8016 for unit id (\d+) gives a total active power of ([\d.\-]+) W$"
 )]
 async fn unit_id(w: &mut DeviceWorld, unit: u8, want: f32) {
-    let r = w
-        .target()
-        .modbus_read(3, unit, 0x8016, 2)
-        .await
-        .expect("modbus")
-        .expect("registers");
+    let request = describe(3, unit, 0x8016, 2);
+    let r = match w.target().modbus_read(3, unit, 0x8016, 2).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(code)) => panic!(
+            "Modbus read ({request}) was answered with {}; MB-03: the unit id is ignored, every unit id gets the data",
+            exception_text(code)
+        ),
+        Err(e) => panic!("{e}; MB-03: the unit id is ignored, every unit id gets an answer"),
+    };
     let got = f32_cdab([r[0], r[1]]);
-    assert!((got - want).abs() < 0.5, "unit {unit}: read {got} W");
+    assert!(
+        (got - want).abs() < 0.5,
+        "Modbus read ({request}): total active power {got} W (bytes {}), expected {want} W",
+        super::registers::hex_bytes(&r)
+    );
 }
 
 #[then(
@@ -105,8 +116,10 @@ async fn unit_id(w: &mut DeviceWorld, unit: u8, want: f32) {
 )]
 async fn port_502(w: &mut DeviceWorld, want: f32) {
     let mut c = new_charger(w).await;
-    let got = total_power(&mut c, 1).await.expect("Modbus answers");
-    assert!((got - want).abs() < 0.5, "read {got} W");
+    let got = total_power(&mut c, 1)
+        .await
+        .unwrap_or_else(|e| panic!("no Modbus answer on the device's address: {e}"));
+    assert!((got - want).abs() < 0.5, "read {got} W at 0x8016, expected {want} W");
 }
 
 #[then(regex = r"^the device reports the DHCP address it was given$")]
@@ -139,4 +152,16 @@ async fn go_static(w: &mut DeviceWorld, ip: String, prefix: String) {
         .expect("accepted");
     w.target().reset().await.expect("reset");
     w.boot().await;
+}
+
+#[then(regex = r"^the second charger gets no register values$")]
+async fn second_not_served(w: &mut DeviceWorld) {
+    let c = w.second.as_mut().expect("no second charger");
+    // Refused, closed or left unanswered: any of these keeps to one client at a time.
+    if let Ok(p) = total_power(c, 1).await {
+        panic!(
+            "the device served a second Modbus client while the first was connected (it read \
+             {p} W at 0x8016); MB-02 allows one client connection at a time"
+        );
+    }
 }

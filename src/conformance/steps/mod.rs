@@ -16,6 +16,7 @@ pub mod own_broker;
 pub mod power;
 pub mod registers;
 pub mod setup;
+pub mod snapshot;
 pub mod status;
 pub mod web;
 pub mod world;

@@ -9,7 +9,8 @@ use crate::sim::generator::SyntheticMeter;
 use crate::target::Target;
 use cucumber::World;
 
-/// Power-on to running, with DHCP answered: 3 s red + 2 s colour cycle + margin.
+/// Power-on to running, with DHCP answered: 3 s red + 2 s colour cycle + margin (the
+/// default; a target file's `boot_ms` sets a bench's own).
 pub const BOOT_WAIT_MS: Millis = 6_000;
 
 /// The run's base seed: `--seed`, else `SC_SEED`, else 42.
@@ -63,6 +64,8 @@ pub struct DeviceWorld {
     pub line: Option<MeterLine>,
     /// Every byte put on the meter line, for the P1 ext check.
     pub sent: Vec<u8>,
+    /// When bytes were last put on the meter line (wall clock; real-time latency budget).
+    pub last_sent: Option<std::time::Instant>,
     /// The values of the last valid telegram sent.
     pub last_reading: Option<Reading>,
     /// The last configuration refusal.
@@ -81,6 +84,8 @@ pub struct DeviceWorld {
     pub mqtt: super::mqtt::MqttBench,
     /// The installer's own broker, when a scenario uses one (MQ-07).
     pub own_broker: Option<crate::target::OwnBroker>,
+    /// The reads made while a telegram was applied (MB-08).
+    pub hammer: Option<super::snapshot::Hammer>,
 }
 
 impl DeviceWorld {
@@ -91,6 +96,7 @@ impl DeviceWorld {
             started: None,
             line: None,
             sent: Vec::new(),
+            last_sent: None,
             last_reading: None,
             refusal: None,
             usb: false,
@@ -100,6 +106,7 @@ impl DeviceWorld {
             http: Default::default(),
             mqtt: Default::default(),
             own_broker: None,
+            hammer: None,
         }
     }
 
@@ -132,9 +139,11 @@ impl DeviceWorld {
         self.target().set_power(usb, meter).await.expect("power");
     }
 
-    /// Let the device boot: red, colour cycle, network (time passes with the meter running).
+    /// Let the device boot: red, colour cycle, network (time passes with the meter running);
+    /// the target says how long that takes (`boot_ms`).
     pub async fn boot(&mut self) {
-        self.pass(BOOT_WAIT_MS).await;
+        let ms = self.target().boot_ms();
+        self.pass(ms).await;
     }
 
     /// Put bytes on the meter line and remember them.
@@ -143,7 +152,17 @@ impl DeviceWorld {
         self.target()
             .send_meter_bytes(bytes)
             .await
-            .expect("meter line");
+            .expect("putting bytes on the meter line");
+        self.last_sent = Some(std::time::Instant::now());
+    }
+
+    /// Until when (real time) a step expecting register values may poll for them: the last
+    /// bytes sent plus the target's `max_latency_ms`; `None` when the values must already be
+    /// there (the harness drives the clock, or no latency is allowed).
+    pub fn values_deadline(&mut self) -> Option<(std::time::Instant, Millis)> {
+        let budget = self.target().max_latency_ms();
+        let sent = self.last_sent?;
+        (budget > 0).then(|| (sent + std::time::Duration::from_millis(budget as u64), budget))
     }
 
     /// Wait for the meter's next telegram time and produce it (with the standing fault).

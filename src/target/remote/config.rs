@@ -57,6 +57,14 @@ pub struct RemoteConfig {
     /// Real-time mode: how long to let the device digest bytes before looking (ms).
     #[serde(default = "default_settle")]
     pub settle_ms: u64,
+    /// Real-time mode: how long the device takes from power-on (or `fresh`) until it serves
+    /// Modbus and reads the meter (ms).
+    #[serde(default = "default_boot")]
+    pub boot_ms: u64,
+    /// Real-time mode: the longest time from a telegram's last byte until its values show
+    /// in the registers (ms). Steps that expect new values poll until then.
+    #[serde(default = "default_latency")]
+    pub max_latency_ms: u64,
     /// A bench rig speaking the rig protocol (`run --rig`), e.g. `http://127.0.0.1:7100`.
     #[serde(default)]
     pub rig: Option<String>,
@@ -77,6 +85,14 @@ pub struct RemoteConfig {
 
 fn default_settle() -> u64 {
     300
+}
+
+fn default_boot() -> u64 {
+    crate::conformance::steps::world::BOOT_WAIT_MS as u64
+}
+
+fn default_latency() -> u64 {
+    1_000
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -209,14 +225,15 @@ impl RemoteConfig {
             ));
         }
         if self.rig.is_none() {
-            for (key, v) in [("modbus", &self.modbus), ("http", &self.http)] {
-                if v.is_none() {
-                    return Err(format!(" {key}: required when there is no `rig` to ask"));
-                }
-            }
-            if self.label.is_none() {
+            if self.modbus.is_none() && self.http.is_none() && self.mqtt.is_none() {
                 return Err(
-                    " label: required when there is no `rig` to ask (serial, mac, password)".into(),
+                    " declare at least one interface of the device: `modbus: HOST:PORT`, `http: http://HOST` or `mqtt:` (or a `rig` to ask)"
+                        .into(),
+                );
+            }
+            if self.label.is_none() && (self.http.is_some() || self.mqtt.is_some()) {
+                return Err(
+                    " label: required with `http:` or `mqtt:` when there is no `rig` to ask (serial, mac, password)".into(),
                 );
             }
             if self.variant.is_none() {
@@ -337,6 +354,16 @@ mod tests {
     }
 
     #[test]
+    fn a_device_with_modbus_only_is_declared_without_http() {
+        let c = RemoteConfig::parse(
+            "variant: p1\nmodbus: 127.0.0.1:1502\nfeed: {tcp: 127.0.0.1:2001}\nboot_ms: 500\nmax_latency_ms: 1000\ncapabilities: {web: false}\n",
+        )
+        .unwrap();
+        assert_eq!((c.boot_ms, c.max_latency_ms), (500, 1000));
+        assert!(c.http.is_none() && c.label.is_none());
+    }
+
+    #[test]
     fn a_minimal_simulator_file_parses() {
         let c = RemoteConfig::parse("rig: http://127.0.0.1:7100\nfeed: {listen: 127.0.0.1:7101}\n")
             .unwrap();
@@ -350,8 +377,10 @@ mod tests {
         assert!(e.starts_with("3:1:") && e.contains("modbsu"), "{e}");
         let e = RemoteConfig::parse("rig: x\nfeed: {listen: a, tcp: b}\n").unwrap_err();
         assert!(e.contains("exactly one"), "{e}");
+        let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\n").unwrap_err();
+        assert!(e.contains("at least one interface"), "{e}");
         let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\nhttp: http://x\n").unwrap_err();
-        assert!(e.contains("modbus: required"), "{e}");
+        assert!(e.contains("label: required"), "{e}");
         let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nmeters: [smr6]\n").unwrap_err();
         assert!(e.contains("unknown meter \"smr6\""), "{e}");
         let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nvariant: xx\n").unwrap_err();

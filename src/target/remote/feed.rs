@@ -49,7 +49,7 @@ async fn listen(addr: &str) -> Result<TcpListener, TargetError> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => {
-                return Err(TargetError(format!(
+                return Err(TargetError::bench(format!(
                     "meter feed: cannot listen on {addr}: {e}"
                 )))
             }
@@ -93,25 +93,25 @@ impl MeterLine {
             let (s, peer) = tokio::time::timeout(self.accept, l.accept())
                 .await
                 .map_err(|_| {
-                    TargetError(format!(
+                    TargetError::bench(format!(
                         "meter feed: nothing connected to {addr} within {} s (start the device side, e.g. `smart-connect-sim run --feed tcp:{addr}`)",
                         self.accept.as_secs_f32()
                     ))
                 })?
-                .map_err(|e| TargetError(format!("meter feed {addr}: {e}")))?;
+                .map_err(|e| TargetError::bench(format!("meter feed {addr}: {e}")))?;
             s.set_nodelay(true).ok();
             tracing::info!("meter feed: {peer} connected to {addr}");
             Box::new(s)
         } else if let Some(addr) = &self.feed.tcp {
             let s = tokio::net::TcpStream::connect(addr)
                 .await
-                .map_err(|e| TargetError(format!("meter feed: cannot connect to {addr}: {e}")))?;
+                .map_err(|e| TargetError::bench(format!("meter feed: cannot connect to {addr}: {e}")))?;
             s.set_nodelay(true).ok();
             Box::new(s)
         } else if let Some(path) = &self.feed.serial {
             Box::new(self.open_serial(path)?)
         } else {
-            return Err(TargetError("meter feed: none configured".into()));
+            return Err(TargetError::bench("meter feed: none configured"));
         };
         self.wire = Some(wire);
         self.written = 0;
@@ -145,7 +145,7 @@ impl MeterLine {
             .data_bits(bits)
             .parity(parity)
             .open_native_async()
-            .map_err(|e| TargetError(format!("meter feed: serial port {path}: {e}")))
+            .map_err(|e| TargetError::bench(format!("meter feed: serial port {path}: {e}")))
     }
 
     /// Put bytes on the line (connecting first if needed; one retry on a new connection
@@ -166,7 +166,7 @@ impl MeterLine {
             }
             Err(e) => {
                 self.wire = None;
-                Err(TargetError(format!(
+                Err(TargetError::bench(format!(
                     "meter feed: the connection broke after {} bytes: {e}",
                     self.written
                 )))

@@ -25,7 +25,7 @@ pub async fn run_hook(
     }
     if let Some(i) = cmd.find('{').filter(|&i| cmd[i..].contains('}')) {
         let end = cmd[i..].find('}').map_or(cmd.len(), |e| i + e + 1);
-        return Err(TargetError(format!(
+        return Err(TargetError::bench(format!(
             "hook `{name}`: unknown placeholder {} in {template:?}",
             &cmd[i..end]
         )));
@@ -40,13 +40,13 @@ pub async fn run_hook(
     })
     .await
     .map_err(|_| {
-        TargetError(format!(
+        TargetError::bench(format!(
             "hook `{name}` ({cmd}) did not finish within {HOOK_LIMIT:?}"
         ))
     })?
-    .map_err(|e| TargetError(format!("hook `{name}` ({cmd}): {e}")))?;
+    .map_err(|e| TargetError::bench(format!("hook `{name}` ({cmd}): {e}")))?;
     if !out.status.success() {
-        return Err(TargetError(format!(
+        return Err(TargetError::bench(format!(
             "hook `{name}` ({cmd}) failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
@@ -74,7 +74,7 @@ pub async fn ask(question: &str) -> Result<String, TargetError> {
     tokio::io::BufReader::new(tokio::io::stdin())
         .read_line(&mut line)
         .await
-        .map_err(|e| TargetError(format!("reading the operator's answer: {e}")))?;
+        .map_err(|e| TargetError::bench(format!("reading the operator's answer: {e}")))?;
     Ok(line.trim().to_string())
 }
 

@@ -84,11 +84,11 @@ impl RemoteBench {
         let info = self
             .rig_info()
             .await?
-            .ok_or_else(|| TargetError("the target file names no variant and no rig".into()))?;
+            .ok_or_else(|| TargetError::bench("the target file names no variant and no rig"))?;
         match info.variant.as_str() {
             "P1" => Ok(Variant::P1),
             "TIC" => Ok(Variant::Tic),
-            other => Err(TargetError(format!("the rig reports variant {other:?}"))),
+            other => Err(TargetError::bench(format!("the rig reports variant {other:?}"))),
         }
     }
 
@@ -100,6 +100,10 @@ impl RemoteBench {
         config::apply_overrides(
             &self.cfg.capabilities,
             Capabilities {
+                modbus: self.cfg.modbus.is_some() || rig,
+                http: self.cfg.http.is_some() || rig,
+                web: self.cfg.http.is_some() || rig,
+                status: self.cfg.http.is_some() || rig,
                 power: h.power.is_some() || rig || person,
                 button: h.button.is_some() || rig || person,
                 led: h.led.is_some() || rig || person,

@@ -43,17 +43,17 @@ impl P1ExtTap {
                         .data_bits(bits)
                         .parity(parity)
                         .open_native_async()
-                        .map_err(|e| TargetError(format!("p1_ext: serial port {path}: {e}")))?,
+                        .map_err(|e| TargetError::bench(format!("p1_ext: serial port {path}: {e}")))?,
                 )
             }
             (None, Some(addr)) => Box::new(
                 tokio::net::TcpStream::connect(addr)
                     .await
-                    .map_err(|e| TargetError(format!("p1_ext: cannot connect to {addr}: {e}")))?,
+                    .map_err(|e| TargetError::bench(format!("p1_ext: cannot connect to {addr}: {e}")))?,
             ),
             _ => {
-                return Err(TargetError(
-                    "p1_ext: give exactly one of `serial` or `tcp`".into(),
+                return Err(TargetError::bench(
+                    "p1_ext: give exactly one of `serial` or `tcp`",
                 ))
             }
         };
@@ -87,7 +87,7 @@ impl P1ExtTap {
     pub fn take(&self) -> Result<Vec<u8>, TargetError> {
         let bytes = std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|p| p.into_inner()));
         match &*self.failure.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(why) if bytes.is_empty() => Err(TargetError(format!("p1_ext: {why}"))),
+            Some(why) if bytes.is_empty() => Err(TargetError::bench(format!("p1_ext: {why}"))),
             _ => Ok(bytes),
         }
     }

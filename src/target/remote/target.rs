@@ -41,6 +41,10 @@ pub struct RemoteTarget {
     own_broker: Option<OwnBroker>,
 }
 
+/// Where the HTTP clients point when the target declares no HTTP API (nothing listens on
+/// port 0; the suite skips `@needs-http` scenarios, so only a mis-tagged step gets here).
+const NO_HTTP: &str = "http://127.0.0.1:0";
+
 /// In real time, one LED sample (250 ms) either way: a hook or an operator takes time to
 /// look, and the harness's and the device's clocks are not in step.
 const REAL_TIME_TOLERANCE_MS: Millis = 250;
@@ -56,17 +60,17 @@ fn parse_mac(s: &str) -> Result<[u8; 6], TargetError> {
         .split([':', '-'])
         .map(|p| u8::from_str_radix(p, 16))
         .collect::<Result<_, _>>()
-        .map_err(|_| TargetError(format!("label.mac {s:?}: expected AA:BB:CC:DD:EE:FF")))?;
+        .map_err(|_| TargetError::bench(format!("label.mac {s:?}: expected AA:BB:CC:DD:EE:FF")))?;
     parts
         .try_into()
-        .map_err(|_| TargetError(format!("label.mac {s:?}: expected six bytes")))
+        .map_err(|_| TargetError::bench(format!("label.mac {s:?}: expected six bytes")))
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, TargetError> {
     addr.to_socket_addrs()
-        .map_err(|e| TargetError(format!("modbus address {addr:?}: {e}")))?
+        .map_err(|e| TargetError::bench(format!("modbus address {addr:?}: {e}")))?
         .next()
-        .ok_or_else(|| TargetError(format!("modbus address {addr:?} resolves to nothing")))
+        .ok_or_else(|| TargetError::bench(format!("modbus address {addr:?} resolves to nothing")))
 }
 
 fn on_off(b: bool) -> String {
@@ -101,19 +105,27 @@ impl RemoteTarget {
                 mac: parse_mac(&i.mac)?,
                 label_password: i.password.clone(),
             },
-            (None, None) => return Err(TargetError("the target file has no label".into())),
+            // A device judged over Modbus alone needs no label.
+            (None, None) => Identity {
+                serial: String::new(),
+                mac: [0; 6],
+                label_password: String::new(),
+            },
         };
-        let pick = |mine: &Option<String>, rigs: Option<String>, what: &str| {
-            mine.clone()
-                .or(rigs)
-                .ok_or_else(|| TargetError(format!("the target file has no `{what}`")))
+        let modbus = cfg
+            .modbus
+            .clone()
+            .or(info.as_ref().map(|i| i.modbus.clone()));
+        let modbus_addr = match &modbus {
+            Some(a) => resolve(a)?,
+            None => SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        let modbus_addr = resolve(&pick(
-            &cfg.modbus,
-            info.as_ref().map(|i| i.modbus.clone()),
-            "modbus",
-        )?)?;
-        let http = pick(&cfg.http, info.as_ref().map(|i| i.http.clone()), "http")?;
+        // Without an HTTP API the clients point nowhere; the suite skips what needs them.
+        let http = cfg
+            .http
+            .clone()
+            .or(info.as_ref().map(|i| i.http.clone()))
+            .unwrap_or_else(|| NO_HTTP.to_string());
         let https = cfg
             .https
             .clone()
@@ -176,7 +188,7 @@ impl RemoteTarget {
     }
 
     fn lacks(&self, what: &str, tag: &str) -> TargetError {
-        TargetError(format!(
+        TargetError::bench(format!(
             "this bench cannot {what}: give the target file a hook or a rig for it, or run with --interactive (scenarios needing it are tagged @{tag})"
         ))
     }
@@ -200,15 +212,15 @@ impl RemoteTarget {
             )
             .await?;
             out.parse::<Millis>().map_err(|_| {
-                TargetError(format!(
+                TargetError::bench(format!(
                     "hook `time` printed {out:?}, not the device time in ms"
                 ))
             })?
         } else if let Some(r) = &self.rig {
             r.time(until, fed).await?
         } else {
-            return Err(TargetError(
-                "no rig or time hook drives this device's clock".into(),
+            return Err(TargetError::bench(
+                "no rig or time hook drives this device's clock",
             ));
         };
         self.now = now;
@@ -220,6 +232,18 @@ impl RemoteTarget {
 impl Target for RemoteTarget {
     fn second_client_addr(&self) -> Option<std::net::IpAddr> {
         self.bench.cfg.second_client_addr
+    }
+
+    fn max_latency_ms(&self) -> Millis {
+        if self.drives_time {
+            0
+        } else {
+            self.bench.cfg.max_latency_ms as Millis
+        }
+    }
+
+    fn boot_ms(&self) -> Millis {
+        self.bench.cfg.boot_ms as Millis
     }
 
     fn timing_tolerance_ms(&self) -> Millis {
@@ -255,7 +279,7 @@ impl Target for RemoteTarget {
             let mut line = self.bench.line.lock().await;
             let line = line
                 .as_mut()
-                .ok_or_else(|| TargetError("meter line not set up".into()))?;
+                .ok_or_else(|| TargetError::bench("meter line not set up"))?;
             line.send(bytes).await?;
         }
         if self.drives_time {
@@ -349,7 +373,7 @@ impl Target for RemoteTarget {
         if let Some(cmd) = &self.bench.cfg.hooks.led {
             let out = run_hook(&self.bench.cfg.dir, "led", cmd, &[]).await?;
             parse_colour(&out).ok_or_else(|| {
-                TargetError(format!(
+                TargetError::bench(format!(
                     "hook `led` printed {out:?}, not red/green/blue/orange/off"
                 ))
             })
@@ -419,8 +443,8 @@ impl Target for RemoteTarget {
     ) -> Result<UnboundedReceiver<Message>, TargetError> {
         match &self.watch {
             Some(w) => w.subscribe(filter).await,
-            None => Err(TargetError(
-                "the target file has no `mqtt:` broker to watch".into(),
+            None => Err(TargetError::bench(
+                "the target file has no `mqtt:` broker to watch",
             )),
         }
     }
@@ -428,8 +452,8 @@ impl Target for RemoteTarget {
     async fn mqtt_publish(&mut self, topic: &str, payload: &[u8]) -> Result<(), TargetError> {
         match &self.watch {
             Some(w) => w.publish(topic, payload).await,
-            None => Err(TargetError(
-                "the target file has no `mqtt:` broker to publish on".into(),
+            None => Err(TargetError::bench(
+                "the target file has no `mqtt:` broker to publish on",
             )),
         }
     }

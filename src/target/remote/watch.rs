@@ -43,7 +43,7 @@ impl Watch {
         } else if let Some(r) = self.url.strip_prefix("mqtt://") {
             (false, r)
         } else {
-            return Err(TargetError(format!(
+            return Err(TargetError::bench(format!(
                 "MQTT watch URL {:?}: expected mqtt://HOST:PORT or mqtts://HOST:PORT",
                 self.url
             )));
@@ -52,7 +52,7 @@ impl Watch {
             Some((h, p)) => (
                 h.to_string(),
                 p.parse::<u16>().map_err(|_| {
-                    TargetError(format!("MQTT watch URL {:?}: bad port {p:?}", self.url))
+                    TargetError::bench(format!("MQTT watch URL {:?}: bad port {p:?}", self.url))
                 })?,
             ),
             None => (rest.to_string(), if tls { 8883 } else { 1883 }),
@@ -78,9 +78,9 @@ impl Watch {
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, TargetError> {
         let err =
-            |what: &str, e: &dyn std::fmt::Display| TargetError(format!("MQTT watch {what}: {e}"));
+            |what: &str, e: &dyn std::fmt::Display| TargetError::bench(format!("MQTT watch {what}: {e}"));
         let ca = self.ca_pem.as_deref().ok_or_else(|| {
-            TargetError("MQTT watch over mqtts:// needs `ca` (the broker's CA certificate)".into())
+            TargetError::bench("MQTT watch over mqtts:// needs `ca` (the broker's CA certificate)")
         })?;
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(ca.as_bytes()) {
@@ -118,20 +118,20 @@ impl Watch {
         client
             .subscribe(filter, QoS::AtLeastOnce)
             .await
-            .map_err(|e| TargetError(format!("MQTT subscribe {filter}: {e}")))?;
+            .map_err(|e| TargetError::bench(format!("MQTT subscribe {filter}: {e}")))?;
         let subscribed = async {
             loop {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::SubAck(_))) => return Ok(()),
                     Ok(_) => {}
-                    Err(e) => return Err(TargetError(format!("MQTT watch {}: {e}", self.url))),
+                    Err(e) => return Err(TargetError::bench(format!("MQTT watch {}: {e}", self.url))),
                 }
             }
         };
         tokio::time::timeout(ANSWER, subscribed)
             .await
             .map_err(|_| {
-                TargetError(format!(
+                TargetError::bench(format!(
                     "MQTT watch {}: no SUBACK within {ANSWER:?}",
                     self.url
                 ))
@@ -175,18 +175,18 @@ impl Watch {
         client
             .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
             .await
-            .map_err(|e| TargetError(format!("MQTT publish {topic}: {e}")))?;
+            .map_err(|e| TargetError::bench(format!("MQTT publish {topic}: {e}")))?;
         let acked = async {
             loop {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::PubAck(_))) => return Ok(()),
                     Ok(_) => {}
-                    Err(e) => return Err(TargetError(format!("MQTT publish {topic}: {e}"))),
+                    Err(e) => return Err(TargetError::bench(format!("MQTT publish {topic}: {e}"))),
                 }
             }
         };
         let r = tokio::time::timeout(ANSWER, acked).await.map_err(|_| {
-            TargetError(format!("MQTT publish {topic}: no PUBACK within {ANSWER:?}"))
+            TargetError::bench(format!("MQTT publish {topic}: no PUBACK within {ANSWER:?}"))
         })?;
         let _ = client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;

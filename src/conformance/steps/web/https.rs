@@ -11,7 +11,7 @@ use reqwest::{Method, Url};
 #[then(regex = r#"^over HTTPS the status answers for user "user" with the label password$"#)]
 async fn https_status(w: &mut DeviceWorld) {
     let reach = page(w).reach.clone();
-    let url = format!("{}/api/v1/status", w.target().https_url());
+    let url = format!("{}/api/v1/status", w.target().web_url(true));
     let login = label_login(w);
     let r = request(&reach, Method::GET, &url, &login, None).await;
     assert_eq!(r.status, 200, "{}: {}", r.what, r.text);
@@ -23,7 +23,7 @@ async fn https_status(w: &mut DeviceWorld) {
 )]
 async fn https_challenge(w: &mut DeviceWorld) {
     let reach = page(w).reach.clone();
-    let url = format!("{}/api/v1/status", w.target().https_url());
+    let url = format!("{}/api/v1/status", w.target().web_url(true));
     let r = request(&reach, Method::GET, &url, &Login::Nobody, None).await;
     assert_basic_challenge(&r);
 }
@@ -78,7 +78,7 @@ async fn follow_secure(w: &mut DeviceWorld, name: String) {
     let pem = w.target().https_ca_pem().expect(
         "the target does not give the CA of its HTTPS certificate: the certificate cannot be checked",
     );
-    let (_, https_addr) = device_addr(&w.target().https_url());
+    let (_, https_addr) = device_addr(&w.target().web_url(true));
     let reach = Reach {
         ca_pem: Some(pem),
         resolve: Some((name, https_addr)),

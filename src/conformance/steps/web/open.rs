@@ -83,7 +83,7 @@ pub(super) fn form(w: &DeviceWorld) -> &str {
 
 #[when(regex = r"^a browser opens the web interface at the device's IP address$")]
 async fn open_at_ip(w: &mut DeviceWorld) {
-    let (base, _) = device_addr(&w.target().http_url());
+    let (base, _) = device_addr(&w.target().web_url(false));
     let url = base.join("/").expect("URL");
     open(w, url, Reach::default()).await;
 }
@@ -91,7 +91,7 @@ async fn open_at_ip(w: &mut DeviceWorld) {
 /// The name resolves to the device's address as mDNS would (the test LAN has no responder).
 #[when(regex = r"^a browser opens http://smart-connect\.local$")]
 async fn open_mdns(w: &mut DeviceWorld) {
-    let (base, addr) = device_addr(&w.target().http_url());
+    let (base, addr) = device_addr(&w.target().web_url(false));
     let port = base.port_or_known_default().expect("port");
     let url = Url::parse(&format!("http://smart-connect.local:{port}/")).expect("URL");
     let reach = Reach {
@@ -109,7 +109,7 @@ async fn open_mdns(w: &mut DeviceWorld) {
     regex = r"^a browser opens the web interface over HTTPS, trusting the CA of the device certificate$"
 )]
 async fn open_https(w: &mut DeviceWorld) {
-    let (base, _) = device_addr(&w.target().https_url());
+    let (base, _) = device_addr(&w.target().web_url(true));
     let reach = match w.target().https_ca_pem() {
         Some(pem) => Reach {
             ca_pem: Some(pem),
@@ -152,7 +152,7 @@ fn gets_page(w: &mut DeviceWorld) {
 async fn answers_by_name(w: &mut DeviceWorld, name: String) {
     let serial = w.target().label().serial;
     let name = name.replace("<serial>", &serial);
-    let (base, addr) = device_addr(&w.target().http_url());
+    let (base, addr) = device_addr(&w.target().web_url(false));
     let port = base.port_or_known_default().expect("port");
     let reach = Reach {
         resolve: Some((name.clone(), addr)),
