@@ -7,7 +7,7 @@ Feature: Settings over the HTTP API
   Background:
     Given a Smart Connect P1
 
-  @API-03
+  @API-03 @smoke
   Scenario: The configuration has the manual's keys, with the factory settings
     Then the configuration contains
       | setting                       | value                              |

@@ -8,7 +8,7 @@ Feature: The HTTP configuration API
   Background:
     Given a Smart Connect P1
 
-  @API-01
+  @API-01 @smoke
   Scenario: The API lets in user "user" with the password from the label
     When a client asks for the status as user "user" with the label password
     Then the answer is 200 with a JSON document
@@ -25,7 +25,7 @@ Feature: The HTTP configuration API
       | the configuration | as user "admin" with the label password |
       | the firmware      | as user "user" with an empty password   |
 
-  @API-02 @API-08
+  @API-02 @API-08 @smoke
   Scenario: A second client is turned away while the first holds the session
     Given a first client is using the API
     When a second client, from another address, asks for the status

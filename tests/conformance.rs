@@ -33,6 +33,7 @@ fn options() -> Result<SuiteOptions, String> {
             .map(Into::into)
             .unwrap_or_else(|| root.join("target/conformance/results.jsonl")),
         concurrency: 8,
+        only: None,
     })
 }
 
@@ -46,9 +47,10 @@ async fn main() -> std::process::ExitCode {
         Ok(o) if o.ok() => std::process::ExitCode::SUCCESS,
         Ok(o) => {
             eprintln!(
-                "conformance: {} passed, {} failed, {} skipped{}",
+                "conformance: {} passed, {} failed, {} blocked, {} skipped{}",
                 o.passed,
                 o.failed,
+                o.blocked,
                 o.skipped,
                 if o.broken {
                     ", the suite itself is broken (parse or hook errors)"

@@ -10,12 +10,19 @@ use std::path::Path;
 #[test]
 fn sim_convention_tags_follow_the_requirement_kinds() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let reqs = parse_requirements(&std::fs::read_to_string(root.join("spec/requirements.md")).unwrap());
-    let kind: BTreeMap<&str, &str> = reqs.iter().map(|r| (r.id.as_str(), r.kind.as_str())).collect();
+    let reqs =
+        parse_requirements(&std::fs::read_to_string(root.join("spec/requirements.md")).unwrap());
+    let kind: BTreeMap<&str, &str> = reqs
+        .iter()
+        .map(|r| (r.id.as_str(), r.kind.as_str()))
+        .collect();
     assert!(kind.len() > 80, "requirements not parsed");
     let mut wrong = Vec::new();
-    let mut manual_without_sim_free_scenario: BTreeMap<&str, bool> =
-        kind.iter().filter(|(_, k)| **k == "manual").map(|(id, _)| (*id, false)).collect();
+    let mut manual_without_sim_free_scenario: BTreeMap<&str, bool> = kind
+        .iter()
+        .filter(|(_, k)| **k == "manual")
+        .map(|(id, _)| (*id, false))
+        .collect();
     for entry in std::fs::read_dir(root.join("features")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "feature") {
@@ -30,9 +37,17 @@ fn sim_convention_tags_follow_the_requirement_kinds() {
                 .chain(&s.tags)
                 .map(|t| t.trim_start_matches('@'))
                 .collect();
-            let ids: Vec<&str> = tags.iter().copied().filter(|t| kind.contains_key(t)).collect();
+            let ids: Vec<&str> = tags
+                .iter()
+                .copied()
+                .filter(|t| kind.contains_key(t))
+                .collect();
             let sim = tags.contains(&"sim-convention");
-            let manual: Vec<&str> = ids.iter().copied().filter(|id| kind[id] == "manual").collect();
+            let manual: Vec<&str> = ids
+                .iter()
+                .copied()
+                .filter(|id| kind[id] == "manual")
+                .collect();
             let at = format!("features/{file}:{} {:?}", s.position.line, s.name);
             if sim && !manual.is_empty() {
                 wrong.push(format!(
@@ -48,10 +63,8 @@ fn sim_convention_tags_follow_the_requirement_kinds() {
             }
             if !sim {
                 for id in manual {
-                    manual_without_sim_free_scenario.insert(
-                        kind.keys().find(|k| **k == id).copied().unwrap(),
-                        true,
-                    );
+                    manual_without_sim_free_scenario
+                        .insert(kind.keys().find(|k| **k == id).copied().unwrap(), true);
                 }
             }
         }

@@ -38,6 +38,7 @@ async fn untagged_bench_abilities_fail_the_scenario_with_the_reason() {
         tags: Some("not @other".into()),
         results: results.clone(),
         concurrency: 2,
+        only: None,
     })
     .await
     .unwrap();

@@ -130,7 +130,9 @@ impl ModbusClient {
                         format!("{}: no connection within {TIMEOUT:?}", what()),
                     )
                 })?
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: cannot connect: {e}", what())))?;
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("{}: cannot connect: {e}", what()))
+                })?;
             self.ctx = Some(ctx);
             self.used = true;
         }
@@ -149,7 +151,10 @@ impl ModbusClient {
         let res = tokio::time::timeout(TIMEOUT, call).await.map_err(|_| {
             io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("{}: no answer within {TIMEOUT:?}", what_now(fc, unit, addr, qty, self.addr)),
+                format!(
+                    "{}: no answer within {TIMEOUT:?}",
+                    what_now(fc, unit, addr, qty, self.addr)
+                ),
             )
         })?;
         match res {

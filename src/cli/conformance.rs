@@ -1,8 +1,9 @@
 //! `smart-connect-sim conformance`: run the Gherkin suite against the virtual device or a
 //! remote one (`--target remote.yaml`), then write JUnit XML for CI and a report for product
 //! owners (Markdown, or HTML when the file name ends in `.html`): per requirement ID, manual
-//! vs simulator convention, pass / fail / skipped with the reason. Exits 1 when a scenario
-//! fails, 2 when the run could not start.
+//! vs simulator convention, pass / FAIL / blocked / skipped with the reason. Exits 0 when
+//! every applicable scenario passed, 1 when the device failed one, 2 when the bench blocked
+//! scenarios (and none failed), nothing ran, or the run could not start.
 
 use crate::conformance::coverage::{parse_requirements, parse_results};
 use crate::conformance::report::{self, ReportMeta};
@@ -28,9 +29,13 @@ pub struct ConformanceArgs {
     /// Write the report here (`.html` for a page, Markdown otherwise).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Results as JSON lines (what `coverage` reads).
-    #[arg(long, default_value = "target/conformance/results.jsonl")]
-    pub results: PathBuf,
+    /// Results as JSON lines (what `coverage` and `--rerun-failed` read). Default: next to
+    /// `--junit` or `--report`, else `~/.cache/smart-connect-sim/conformance/results.jsonl`.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Run only the scenarios that failed or were blocked in this earlier results file.
+    #[arg(long, value_name = "RESULTS.jsonl")]
+    pub rerun_failed: Option<PathBuf>,
     /// Folder of `.feature` files (default: `./features` if present, else the built-in ones).
     #[arg(long)]
     pub features: Option<PathBuf>,
@@ -62,8 +67,7 @@ pub fn run(args: &ConformanceArgs) -> ExitCode {
         }
     };
     match rt.block_on(conformance(args)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("smart-connect-sim conformance: {e}");
             ExitCode::from(2)
@@ -85,7 +89,42 @@ fn features_dir(args: &ConformanceArgs) -> Result<PathBuf, String> {
         .map_err(|e| format!("writing the built-in features to {}: {e}", dir.display()))
 }
 
-async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
+/// Where the results go: `--results`, else next to the JUnit file or the report, else the
+/// cache folder.
+fn results_path(args: &ConformanceArgs) -> PathBuf {
+    if let Some(r) = &args.results {
+        return r.clone();
+    }
+    let beside = |p: &Path| p.parent().map(|d| d.join("results.jsonl"));
+    args.junit
+        .as_deref()
+        .and_then(beside)
+        .or_else(|| args.report.as_deref().and_then(beside))
+        .unwrap_or_else(crate::conformance::coverage::default_results)
+}
+
+/// The scenarios (file, line) that failed or were blocked in an earlier run.
+fn failed_in(path: &Path) -> Result<Vec<(String, usize)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--rerun-failed {}: {e}", path.display()))?;
+    let failed: Vec<(String, usize)> = parse_results(&text)?
+        .into_iter()
+        .filter(|r| r.status == "failed" || r.status == "blocked")
+        .map(|r| (r.file, r.line))
+        .collect();
+    if failed.is_empty() {
+        return Err(format!(
+            "--rerun-failed {}: no scenario failed or was blocked in that run",
+            path.display()
+        ));
+    }
+    Ok(failed)
+}
+
+async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
+    let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let results_file = results_path(args);
+    let only = args.rerun_failed.as_deref().map(failed_in).transpose()?;
     if let Some(seed) = args.seed {
         world::set_base_seed(seed);
     }
@@ -102,18 +141,23 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         ),
         TargetSpec::Remote(_) => {}
     }
-    let description = target.statement().await?.description;
+    let statement = target.statement().await?;
+    let description = statement.description.clone();
     eprintln!("conformance: {description}");
     let opts = SuiteOptions {
         target,
         features: features_dir(args)?,
         tags: args.tags.clone(),
-        results: args.results.clone(),
+        results: results_file.clone(),
         concurrency: args.jobs,
+        only,
     };
+    if matches!(opts.target, TargetSpec::Remote(_)) {
+        super::conformance_estimate::announce(&opts, &statement, args.tags.as_deref());
+    }
     let outcome = suite::run(opts).await?;
-    let text = std::fs::read_to_string(&args.results)
-        .map_err(|e| format!("{}: {e}", args.results.display()))?;
+    let text = std::fs::read_to_string(&results_file)
+        .map_err(|e| format!("{}: {e}", results_file.display()))?;
     let results = parse_results(&text)?;
     let reqs_text = match &args.requirements {
         Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
@@ -129,9 +173,9 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
     }
     if let Some(path) = &args.report {
         let meta = ReportMeta {
-            date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            date: date.clone(),
             target: description.clone(),
-            firmware: None,
+            firmware: statement.firmware.clone(),
             tags: args.tags.clone(),
             seed: world::base_seed(),
         };
@@ -153,13 +197,29 @@ async fn conformance(args: &ConformanceArgs) -> Result<bool, String> {
         eprintln!("conformance: skipped {n} × {why}");
     }
     eprintln!(
-        "conformance: {} passed, {} failed, {} skipped (not applicable or missing a bench capability){}",
+        "conformance: {} passed, {} FAILED, {} blocked by the bench, {} skipped (not applicable or missing a bench capability){}",
         outcome.passed,
         outcome.failed,
+        outcome.blocked,
         outcome.skipped,
         if outcome.broken { "; the suite itself is broken (parse or hook errors)" } else { "" }
     );
-    Ok(outcome.ok())
+    if outcome.passed + outcome.failed + outcome.blocked == 0 {
+        eprintln!(
+            "conformance: no scenario ran{} — check the tag expression and the target's declarations",
+            args.tags.as_deref().map(|t| format!(" for --tags {t:?}")).unwrap_or_default()
+        );
+    }
+    if outcome.failed + outcome.blocked > 0 {
+        eprintln!(
+            "conformance: results in {}; run only the failed and blocked ones again with --rerun-failed {}",
+            results_file.display(),
+            results_file.display()
+        );
+    } else {
+        eprintln!("conformance: results in {}", results_file.display());
+    }
+    Ok(outcome.exit_code())
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {

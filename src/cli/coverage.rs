@@ -19,9 +19,10 @@ pub struct CoverageArgs {
     /// Folder of `.feature` files.
     #[arg(long, default_value = "features")]
     pub features: PathBuf,
-    /// Results of the last run (written by `cargo test --test conformance`).
-    #[arg(long, default_value = "target/conformance/results.jsonl")]
-    pub results: PathBuf,
+    /// Results of a run (default: where `conformance` writes them without `--results`,
+    /// `--junit` or `--report`: `~/.cache/smart-connect-sim/conformance/results.jsonl`).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
     /// Areas that must be fully covered (e.g. `P1,TIC`); default: every area with a tagged scenario.
     #[arg(long, value_delimiter = ',')]
     pub areas: Vec<String>,
@@ -71,11 +72,17 @@ pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
             .unwrap_or_default();
         scenarios.extend(parse_feature(&name, &read(f)?));
     }
-    let results = if args.results.exists() {
-        parse_results(&read(&args.results)?)?
-    } else {
-        Vec::new()
-    };
+    let path = args
+        .results
+        .clone()
+        .unwrap_or_else(crate::conformance::coverage::default_results);
+    if !path.exists() {
+        return Err(format!(
+            "no results at {}: run `smart-connect-sim conformance` first, or give --results FILE",
+            path.display()
+        ));
+    }
+    let results = parse_results(&read(&path)?)?;
     let rows = coverage(&reqs, &scenarios, &results);
     let areas = if args.areas.is_empty() {
         implemented_areas(&rows)

@@ -145,6 +145,7 @@ mod tests {
             variants,
             meters: None,
             capabilities: caps,
+            firmware: None,
         }
     }
 

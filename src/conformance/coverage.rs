@@ -105,7 +105,7 @@ pub struct RunResult {
     /// Line of the scenario in its file.
     #[serde(default)]
     pub line: usize,
-    /// `passed`, `failed` or `skipped`.
+    /// `passed`, `failed`, `blocked` (the bench failed: no verdict) or `skipped`.
     pub status: String,
     /// Feature and scenario tags, with `@` (`@MB-06`, `@needs-led`, `@sim-convention`).
     #[serde(default)]
@@ -120,6 +120,19 @@ pub struct RunResult {
     /// Wall-clock time the scenario took.
     #[serde(default)]
     pub duration_ms: u64,
+}
+
+/// Where `conformance` writes its results when neither `--results`, `--junit` nor
+/// `--report` says where, and where `coverage` reads them by default: the user's cache
+/// folder (`$XDG_CACHE_HOME`, else `~/.cache`), `smart-connect-sim/conformance/results.jsonl`
+/// — never silently the working directory.
+pub fn default_results() -> std::path::PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    cache.join("smart-connect-sim/conformance/results.jsonl")
 }
 
 /// Parse `results.jsonl`; bad lines are reported, not ignored.

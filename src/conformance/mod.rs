@@ -8,5 +8,6 @@ pub mod duration;
 pub mod features;
 pub mod junit;
 pub mod report;
+pub mod step_tap;
 pub mod steps;
 pub mod suite;

@@ -1,19 +1,23 @@
 //! Runs the Gherkin suite: parses `features/`, keeps the scenarios that apply to the target
-//! (its variant and the bench capabilities it declares) and the tag expression asked for,
-//! runs them with cucumber, and writes one `RunResult` line per scenario — run or not
-//! applicable — to the results file that `coverage`, JUnit and the report read. A failing
-//! scenario prints the seed that replays it.
+//! (its variant, interfaces and the bench capabilities it declares) and the tag expression
+//! asked for, checks the bench before the first scenario (pre-flight), runs them with
+//! cucumber, and writes one `RunResult` line per scenario — passed, failed, blocked (the
+//! bench failed, not the device) or skipped (not applicable) — to the results file that
+//! `coverage`, JUnit and the report read. A failure names the feature file's line and
+//! prints the seed that replays it.
 
 use super::applicability::{applies, Applicability};
 use super::coverage::RunResult;
+use super::step_tap::{FailedSteps, StepTap};
 use super::steps::world::{self, DeviceWorld};
-use crate::target::TargetSpec;
+use crate::target::{TargetSpec, BENCH_FAULT};
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin::tagexpr::TagOperation;
 use cucumber::gherkin::{Feature, Scenario};
 use cucumber::tag::Ext as _;
 use cucumber::writer::Stats as _;
 use cucumber::World as _;
+use cucumber::WriterExt as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,6 +35,9 @@ pub struct SuiteOptions {
     pub results: PathBuf,
     /// Scenarios run at once against the virtual device; a remote device takes one at a time.
     pub concurrency: usize,
+    /// Run only these scenarios (feature file name, line), e.g. the failed ones of an
+    /// earlier run (`--rerun-failed`); `None`: all.
+    pub only: Option<Vec<(String, usize)>>,
 }
 
 /// How the run went.
@@ -40,13 +47,27 @@ pub struct Outcome {
     pub failed: usize,
     /// Not applicable to the target, or needing a bench capability it lacks.
     pub skipped: usize,
+    /// The bench failed (meter line, hook, rig, pre-flight): no verdict about the device.
+    pub blocked: usize,
     /// Steps without a definition, ambiguous steps or a parse error: the suite itself is broken.
     pub broken: bool,
 }
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.failed == 0 && !self.broken && self.passed > 0
+        self.failed == 0 && self.blocked == 0 && !self.broken && self.passed > 0
+    }
+
+    /// The exit status: 0 all passed, 1 the device failed a scenario (or the suite is
+    /// broken), 2 the bench blocked scenarios (and none failed) or nothing ran.
+    pub fn exit_code(&self) -> u8 {
+        if self.failed > 0 || self.broken {
+            1
+        } else if self.blocked > 0 || self.passed == 0 {
+            2
+        } else {
+            0
+        }
     }
 }
 
@@ -65,14 +86,8 @@ fn tags_with_at(feature: &Feature, scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// The feature's file name (`modbus.feature`): the features folder is flat.
 fn relative(feature: &Feature) -> String {
-    feature
-        .path
-        .as_deref()
-        .and_then(Path::file_name)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    super::step_tap::file_of(feature)
 }
 
 fn append(path: &Path, r: &RunResult) {
@@ -87,11 +102,12 @@ fn append(path: &Path, r: &RunResult) {
     }
 }
 
-/// The message of a failed step.
-fn failure_reason(ev: &ScenarioFinished) -> Option<String> {
+/// The message of a failed step (the feature file's line is added after the run), and
+/// whether the bench rather than the device failed.
+fn failure_reason(ev: &ScenarioFinished) -> Option<(String, bool)> {
     use cucumber::event::StepError;
     match ev {
-        ScenarioFinished::StepFailed(_, loc, err) => {
+        ScenarioFinished::StepFailed(_, _, err) => {
             let what = match err {
                 StepError::Panic(p) => p
                     .downcast_ref::<String>()
@@ -100,14 +116,36 @@ fn failure_reason(ev: &ScenarioFinished) -> Option<String> {
                     .unwrap_or_else(|| "the step panicked".into()),
                 other => other.to_string(),
             };
-            Some(match loc {
-                Some(l) => format!("{what} (step at {}:{})", l.path, l.line),
-                None => what,
-            })
+            let bench = what.contains(BENCH_FAULT);
+            Some((what, bench))
         }
-        ScenarioFinished::BeforeHookFailed(_) => Some("the before hook failed".into()),
+        ScenarioFinished::BeforeHookFailed(_) => Some(("the before hook failed".into(), false)),
         _ => None,
     }
+}
+
+/// Put the failed step's feature-file line in front of each failure's reason.
+fn locate(results: &mut [RunResult], failed: &FailedSteps) {
+    let failed = failed.lock().unwrap_or_else(|p| p.into_inner());
+    for r in results
+        .iter_mut()
+        .filter(|r| r.status == "failed" || r.status == "blocked")
+    {
+        if let Some(at) = failed.get(&(r.file.clone(), r.line)) {
+            let why = r.reason.take().unwrap_or_default();
+            r.reason = Some(format!("{at} — {why}"));
+        }
+    }
+}
+
+/// Rewrite the results file from the run's records.
+fn rewrite(path: &Path, results: &[RunResult]) -> Result<(), String> {
+    let mut text = String::new();
+    for r in results {
+        text.push_str(&serde_json::to_string(r).map_err(|e| e.to_string())?);
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Run the suite. Must be called inside a tokio runtime.
@@ -116,16 +154,24 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     if !opts.features.is_dir() {
         return Err(format!("no features folder at {}", opts.features.display()));
     }
-    if let Some(dir) = opts.results.parent() {
+    if let Some(dir) = opts.results.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     std::fs::write(&opts.results, b"").map_err(|e| format!("{}: {e}", opts.results.display()))?;
     crate::target::set_spec(opts.target.clone())?;
     let statement = opts.target.statement().await?;
+    // Pre-flight: a bench that cannot work blocks the whole run before a long wait.
+    let preflight = opts.target.preflight(&statement).await.err();
+    if let Some(cause) = &preflight {
+        eprintln!("conformance: BLOCKED before the first scenario — {cause}");
+    }
     let outcome = Arc::new(Mutex::new(Outcome::default()));
+    let records: Arc<Mutex<Vec<RunResult>>> = Arc::default();
 
     let results = opts.results.clone();
     let skip_out = Arc::clone(&outcome);
+    let skip_records = Arc::clone(&records);
+    let only = opts.only.clone();
     let filter =
         move |feature: &Feature, _rule: Option<&cucumber::gherkin::Rule>, scenario: &Scenario| {
             let all: Vec<String> = feature.tags.iter().chain(&scenario.tags).cloned().collect();
@@ -134,31 +180,52 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                     return false;
                 }
             }
-            match applies(&statement, feature, scenario) {
-                Applicability::Runs => true,
-                Applicability::Skip(reason) => {
-                    skip_out.lock().unwrap_or_else(|p| p.into_inner()).skipped += 1;
-                    append(
-                        &results,
-                        &RunResult {
-                            feature: feature.name.clone(),
-                            file: relative(feature),
-                            scenario: scenario.name.clone(),
-                            line: scenario.position.line,
-                            status: "skipped".into(),
-                            tags: tags_with_at(feature, scenario),
-                            reason: Some(reason),
-                            ..RunResult::default()
-                        },
-                    );
-                    false
+            if let Some(only) = &only {
+                let key = (relative(feature), scenario.position.line);
+                if !only.contains(&key) {
+                    return false;
                 }
             }
+            let (status, reason) = match applies(&statement, feature, scenario) {
+                Applicability::Runs => match &preflight {
+                    None => return true,
+                    Some(cause) => ("blocked", format!("pre-flight check failed: {cause}")),
+                },
+                Applicability::Skip(reason) => ("skipped", reason),
+            };
+            {
+                let mut o = skip_out.lock().unwrap_or_else(|p| p.into_inner());
+                if status == "blocked" {
+                    o.blocked += 1;
+                } else {
+                    o.skipped += 1;
+                }
+            }
+            let record = RunResult {
+                feature: feature.name.clone(),
+                file: relative(feature),
+                scenario: scenario.name.clone(),
+                line: scenario.position.line,
+                status: status.into(),
+                tags: tags_with_at(feature, scenario),
+                reason: Some(reason),
+                ..RunResult::default()
+            };
+            append(&results, &record);
+            skip_records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(record);
+            false
         };
 
     let results = opts.results.clone();
     let done = Arc::clone(&outcome);
+    let run_records = Arc::clone(&records);
+    let tap = StepTap::default();
+    let failed_steps = tap.failed();
     let writer = DeviceWorld::cucumber()
+        .with_writer(cucumber::writer::Basic::stdout().summarized().tee::<DeviceWorld, _>(tap))
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .fail_on_skipped()
         .max_concurrent_scenarios(match opts.target {
@@ -174,21 +241,25 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
         .after(move |feature, _rule, scenario, ev, w| {
             let results = results.clone();
             let done = Arc::clone(&done);
+            let run_records = Arc::clone(&run_records);
             let seed = w.as_ref().map(|w| w.seed);
             let duration_ms = w
                 .as_ref()
                 .and_then(|w| w.started)
                 .map_or(0, |t| t.elapsed().as_millis() as u64);
-            let status = match ev {
-                ScenarioFinished::StepPassed => "passed",
-                ScenarioFinished::StepSkipped => "skipped",
+            let failure = failure_reason(ev);
+            let mut status = match (ev, &failure) {
+                (ScenarioFinished::StepPassed, _) => "passed",
+                (ScenarioFinished::StepSkipped, _) => "failed",
+                (_, Some((_, true))) => "blocked",
                 _ => "failed",
             };
-            let mut reason = failure_reason(ev)
-                .or_else(|| (status == "skipped").then(|| "a step has no definition".into()));
-            // A scenario must carry the `@needs-…` tag of every bench ability it uses, or a
-            // bench without it would fail the scenario instead of skipping it.
-            let mut status = status;
+            let mut reason = failure.map(|(why, _)| why).or_else(|| {
+                matches!(ev, ScenarioFinished::StepSkipped)
+                    .then(|| "a step has no definition".into())
+            });
+            // A scenario must carry the `@needs-…` tag of every interface and bench ability
+            // it uses, or a target without it would fail the scenario instead of skipping it.
             let used = w.as_ref().and_then(|w| w.target.as_ref()).map(|t| t.capabilities_used());
             if let (Some(used), "passed") = (used, status) {
                 let tags: Vec<&str> = feature.tags.iter().chain(&scenario.tags).map(|t| t.trim_start_matches('@')).collect();
@@ -222,24 +293,42 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                     let mut o = done.lock().unwrap_or_else(|p| p.into_inner());
                     match status {
                         "passed" => o.passed += 1,
+                        "blocked" => o.blocked += 1,
                         _ => o.failed += 1,
                     }
                 }
-                if status != "passed" {
-                    eprintln!(
-                        "  ✘ {:?} failed — replay with SC_SEED={} (scenario seed {}): {}",
+                match status {
+                    "passed" => {}
+                    "blocked" => eprintln!(
+                        "  ⊘ {:?} (features/{}:{}) BLOCKED by the bench: {}",
                         record.scenario,
+                        record.file,
+                        record.line,
+                        record.reason.as_deref().unwrap_or("")
+                    ),
+                    _ => eprintln!(
+                        "  ✘ {:?} (features/{}:{}) FAILED — replay with SC_SEED={} (scenario seed {}): {}",
+                        record.scenario,
+                        record.file,
+                        record.line,
                         world::base_seed(),
                         seed.unwrap_or_default(),
                         record.reason.as_deref().unwrap_or("")
-                    );
+                    ),
                 }
                 append(&results, &record);
+                run_records
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(record);
             })
         })
         .filter_run(opts.features.clone(), filter)
         .await;
     let mut out = *outcome.lock().unwrap_or_else(|p| p.into_inner());
     out.broken = writer.parsing_errors() > 0 || writer.hook_errors() > 0;
+    let mut all = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
+    locate(&mut all, &failed_steps);
+    rewrite(&opts.results, &all)?;
     Ok(out)
 }

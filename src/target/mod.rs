@@ -149,7 +149,10 @@ impl Capabilities {
     /// Whether `name` (a field name, `p1_ext`) is one of the device's interfaces rather than
     /// a bench ability.
     pub fn is_interface(name: &str) -> bool {
-        matches!(name, "modbus" | "http" | "web" | "status" | "mqtt" | "p1_ext")
+        matches!(
+            name,
+            "modbus" | "http" | "web" | "status" | "mqtt" | "p1_ext"
+        )
     }
 
     /// How a target file gives the target `name` (a field name), for skip reasons.
@@ -190,6 +193,8 @@ pub struct Statement {
     /// Meter kinds the bench can put on the meter input; `None`: every kind of the variant.
     pub meters: Option<Vec<crate::protocol::MeterKind>>,
     pub capabilities: Capabilities,
+    /// The firmware version under test, when the target says (for the report).
+    pub firmware: Option<String>,
 }
 
 /// Which device the suite judges: the in-process virtual device (optionally with planted
@@ -232,8 +237,17 @@ impl TargetSpec {
                 variants: vec![Variant::P1, Variant::Tic],
                 meters: None,
                 capabilities: Capabilities::ALL,
+                firmware: Some(format!("{} (simulated)", crate::device::FACTORY_FIRMWARE)),
             }),
             TargetSpec::Remote(bench) => bench.statement().await,
+        }
+    }
+
+    /// Check the bench before the first scenario (`Err`: the cause that blocks the run).
+    pub async fn preflight(&self, statement: &Statement) -> Result<(), String> {
+        match self {
+            TargetSpec::Virtual { .. } => Ok(()),
+            TargetSpec::Remote(bench) => bench.preflight(statement).await,
         }
     }
 

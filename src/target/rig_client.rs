@@ -131,9 +131,9 @@ impl RigClient {
                 "bench rig {method} {url}: {status}: {text}"
             )));
         }
-        res.json()
-            .await
-            .map_err(|e| TargetError::bench(format!("bench rig {method} {url}: unexpected answer: {e}")))
+        res.json().await.map_err(|e| {
+            TargetError::bench(format!("bench rig {method} {url}: unexpected answer: {e}"))
+        })
     }
 
     async fn post<T: DeserializeOwned>(

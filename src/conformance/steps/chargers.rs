@@ -119,7 +119,10 @@ async fn port_502(w: &mut DeviceWorld, want: f32) {
     let got = total_power(&mut c, 1)
         .await
         .unwrap_or_else(|e| panic!("no Modbus answer on the device's address: {e}"));
-    assert!((got - want).abs() < 0.5, "read {got} W at 0x8016, expected {want} W");
+    assert!(
+        (got - want).abs() < 0.5,
+        "read {got} W at 0x8016, expected {want} W"
+    );
 }
 
 #[then(regex = r"^the device reports the DHCP address it was given$")]

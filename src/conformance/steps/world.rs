@@ -162,7 +162,12 @@ impl DeviceWorld {
     pub fn values_deadline(&mut self) -> Option<(std::time::Instant, Millis)> {
         let budget = self.target().max_latency_ms();
         let sent = self.last_sent?;
-        (budget > 0).then(|| (sent + std::time::Duration::from_millis(budget as u64), budget))
+        (budget > 0).then(|| {
+            (
+                sent + std::time::Duration::from_millis(budget as u64),
+                budget,
+            )
+        })
     }
 
     /// Wait for the meter's next telegram time and produce it (with the standing fault).

@@ -19,6 +19,9 @@ pub struct RemoteConfig {
     /// One line for reports ("bench 2: Smart Connect P1, firmware 1.4.2").
     #[serde(default)]
     pub description: Option<String>,
+    /// The firmware version under test, for the report (`1.4.2`).
+    #[serde(default)]
+    pub firmware: Option<String>,
     /// `p1` or `tic`; asked from the rig when absent.
     #[serde(default)]
     pub variant: Option<String>,

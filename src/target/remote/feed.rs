@@ -103,9 +103,9 @@ impl MeterLine {
             tracing::info!("meter feed: {peer} connected to {addr}");
             Box::new(s)
         } else if let Some(addr) = &self.feed.tcp {
-            let s = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| TargetError::bench(format!("meter feed: cannot connect to {addr}: {e}")))?;
+            let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+                TargetError::bench(format!("meter feed: cannot connect to {addr}: {e}"))
+            })?;
             s.set_nodelay(true).ok();
             Box::new(s)
         } else if let Some(path) = &self.feed.serial {

@@ -9,6 +9,7 @@ pub mod config;
 mod feed;
 pub mod hooks;
 pub mod p1_ext;
+mod preflight;
 mod target;
 pub mod watch;
 
@@ -88,7 +89,9 @@ impl RemoteBench {
         match info.variant.as_str() {
             "P1" => Ok(Variant::P1),
             "TIC" => Ok(Variant::Tic),
-            other => Err(TargetError::bench(format!("the rig reports variant {other:?}"))),
+            other => Err(TargetError::bench(format!(
+                "the rig reports variant {other:?}"
+            ))),
         }
     }
 
@@ -145,6 +148,7 @@ impl RemoteBench {
             variants: vec![variant],
             meters: self.cfg.meter_kinds()?,
             capabilities: caps,
+            firmware: self.cfg.firmware.clone(),
         })
     }
 }

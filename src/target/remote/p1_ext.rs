@@ -43,14 +43,16 @@ impl P1ExtTap {
                         .data_bits(bits)
                         .parity(parity)
                         .open_native_async()
-                        .map_err(|e| TargetError::bench(format!("p1_ext: serial port {path}: {e}")))?,
+                        .map_err(|e| {
+                            TargetError::bench(format!("p1_ext: serial port {path}: {e}"))
+                        })?,
                 )
             }
-            (None, Some(addr)) => Box::new(
-                tokio::net::TcpStream::connect(addr)
-                    .await
-                    .map_err(|e| TargetError::bench(format!("p1_ext: cannot connect to {addr}: {e}")))?,
-            ),
+            (None, Some(addr)) => {
+                Box::new(tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+                    TargetError::bench(format!("p1_ext: cannot connect to {addr}: {e}"))
+                })?)
+            }
             _ => {
                 return Err(TargetError::bench(
                     "p1_ext: give exactly one of `serial` or `tcp`",

@@ -77,8 +77,9 @@ impl Watch {
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, TargetError> {
-        let err =
-            |what: &str, e: &dyn std::fmt::Display| TargetError::bench(format!("MQTT watch {what}: {e}"));
+        let err = |what: &str, e: &dyn std::fmt::Display| {
+            TargetError::bench(format!("MQTT watch {what}: {e}"))
+        };
         let ca = self.ca_pem.as_deref().ok_or_else(|| {
             TargetError::bench("MQTT watch over mqtts:// needs `ca` (the broker's CA certificate)")
         })?;
@@ -124,7 +125,9 @@ impl Watch {
                 match events.poll().await {
                     Ok(Event::Incoming(Packet::SubAck(_))) => return Ok(()),
                     Ok(_) => {}
-                    Err(e) => return Err(TargetError::bench(format!("MQTT watch {}: {e}", self.url))),
+                    Err(e) => {
+                        return Err(TargetError::bench(format!("MQTT watch {}: {e}", self.url)))
+                    }
                 }
             }
         };
