@@ -53,9 +53,13 @@ Feature: Settings over the HTTP API
     Then the change is accepted
     And only <setting> has changed, to <value>
 
-    Examples:
+    @smoke
+    Examples: the setting an installer changes first
       | setting                     | value                      |
       | MQTT.Site                   | "garage-3"                 |
+
+    Examples: settings of every kind
+      | setting                     | value                      |
       | MQTT.Username               | "meter-reader"             |
       | MQTT.Broker                 | "mqtt://192.168.1.10:1883" |
       | MeterType                   | "Eastron-SDM630"           |

@@ -48,7 +48,7 @@ Feature: The HTTP configuration API
     Then a second client, from another address, is still refused with 409
     And the first client still gets the status
 
-  @API-05 @FW-01
+  @API-05 @FW-01 @smoke
   Scenario: The firmware resource shows the version and the update state
     When a client asks for the firmware as user "user" with the label password
     Then the answer is 200 with a JSON document
@@ -62,7 +62,7 @@ Feature: The HTTP configuration API
     And the firmware resource shows the update state "downloading"
     And within 2 minutes the firmware resource shows version 1.5.0 and the update state "idle"
 
-  @API-06
+  @API-06 @smoke
   Scenario: The status has the sections and fields the web page shows
     Given an SMR 5.0 meter drawing 1000 W on L1
     And 5 seconds have passed
@@ -91,11 +91,11 @@ Feature: The HTTP configuration API
       | MQTT    | Enabled           | true                          |
       | LED     | Colour            | green                         |
 
-  @API-07 @needs-modbus @needs-status
+  @API-07 @needs-modbus @needs-status @smoke
   Scenario: A soft reset over the API restarts the device, which then reconnects
     Given an SMR 5.0 meter drawing 1000 W on L1
-    And 60 seconds have passed
-    And the status shows an uptime of at least 60 seconds
+    And 20 seconds have passed
+    And the status shows an uptime of at least 20 seconds
     When a client sends POST /api/v1/reset
     Then the answer is a success
     And the device does not answer on the network yet

@@ -13,7 +13,7 @@ Feature: Measurements and commands over MQTT
     And the status shows MQTT connected
     And the broker saw the device connect over mutual TLS, with the serial number from the label as certificate name and as client id
 
-  @MQ-04 @MQ-12 @MQ-14 @MQ-09
+  @MQ-04 @MQ-12 @MQ-14 @MQ-09 @smoke
   Scenario: A measurement is published under the default site
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -50,7 +50,7 @@ Feature: Measurements and commands over MQTT
     And the status shows MQTT disabled
     And the total active power reads 1000 W
 
-  @MQ-08
+  @MQ-08 @smoke
   Scenario: One message per valid telegram, none for a damaged one
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1
@@ -78,7 +78,7 @@ Feature: Measurements and commands over MQTT
       | TIC     | a Linky in historic mode |
       | TIC     | a Linky in standard mode |
 
-  @MQ-09 @MQ-10 @MQ-14
+  @MQ-09 @MQ-10 @MQ-14 @smoke
   Scenario Outline: What the telegram does not give is null
     Given a Smart Connect P1
     And <meter> drawing 1000 W on L1
@@ -152,7 +152,7 @@ Feature: Measurements and commands over MQTT
     And polling the firmware API every second shows downloading, verifying, installing, rebooting and then idle on version 1.5.0
     And the status reports firmware version 1.5.0
 
-  @MQ-13 @MQ-14 @needs-http
+  @MQ-13 @MQ-14 @needs-http @smoke
   Scenario: A reset requested over MQTT is confirmed, then the device restarts
     Given a Smart Connect P1
     And an SMR 5.0 meter drawing 1000 W on L1

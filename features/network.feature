@@ -4,7 +4,7 @@ Feature: Getting onto the network
   takes a static address after a restart, uses Ethernet or Wi-Fi (never both), and offers an
   access point for setting it up.
 
-  @NET-01 @needs-http @needs-status
+  @NET-01 @needs-http @needs-status @smoke
   Scenario: By default the device asks for an address by DHCP
     Given a Smart Connect P1 on a DHCP network
     Then the setting Ethernet.IpMode is "DHCP"
@@ -72,7 +72,7 @@ Feature: Getting onto the network
     Then the device does not answer on the network
     And the LED alternates green and orange at 1 Hz
 
-  @NET-04 @needs-http
+  @NET-04 @needs-http @smoke
   Scenario Outline: An IPv6 static address is refused
     Given a Smart Connect P1
     And the configuration has been read

@@ -6,7 +6,7 @@ Feature: The register map a charger reads
   Background:
     Given a Smart Connect P1
 
-  @MB-05 @MB-06
+  @MB-05 @MB-06 @smoke
   Scenario: Voltage on L1 is a word-swapped float
     Given an SMR 5.0 meter reporting
       | phase | voltage | current | power  |
@@ -45,7 +45,7 @@ Feature: The register map a charger reads
     Then the current on L1 reads 12 A
     And the active power on L1 reads -2760 W
 
-  @MB-04
+  @MB-04 @smoke
   Scenario: Holding and input registers hold the same data
     Given an SMR 5.0 meter drawing 3450 W on L1
     When 2 seconds pass
@@ -58,7 +58,7 @@ Feature: The register map a charger reads
     Then function codes 0x03 and 0x04 return the same 64 registers at 0x8000
     And function codes 0x03 and 0x04 return the same 8 registers at 0x8100
 
-  @MB-08
+  @MB-08 @smoke
   Scenario: One read never mixes two telegrams
     Given an SMR 5.0 meter reporting
       | phase | voltage | current | power  |

@@ -41,7 +41,7 @@ Feature: Reading a French Linky meter on the TIC terminals
     And the active power on L1, L2 and L3 reads 0 W
     And the total active power reads 2300 W
 
-  @TIC-02 @TIC-04 @needs-modbus
+  @TIC-02 @TIC-04 @needs-modbus @smoke
   Scenario Outline: Exporting never shows negative phase power
     Given a three-phase producer Linky in standard mode injecting <injected> VA
     When the next frame arrives
@@ -59,7 +59,7 @@ Feature: Reading a French Linky meter on the TIC terminals
     When 3 seconds pass
     Then the total active power reads 0 W
 
-  @TIC-03 @MB-12 @needs-http @needs-modbus
+  @TIC-03 @MB-12 @needs-http @needs-modbus @smoke
   Scenario Outline: The register map follows the selected template
     Given the Smart Connect is configured with MeterType "<template>"
     And a Linky in standard mode drawing 2300 W on L1
@@ -76,7 +76,7 @@ Feature: Reading a French Linky meter on the TIC terminals
     When the Smart Connect is configured with MeterType "ABB-B23"
     Then the configuration is refused naming "PhoenixContact-EMPro" and "Eastron-SDM630"
 
-  @P1-06 @TIC-01 @needs-modbus @needs-status
+  @P1-06 @TIC-01 @needs-modbus @needs-status @smoke
   Scenario: A frame with one wrong group checksum is not used
     Given a Linky in standard mode drawing 1000 W on L1
     And 3 seconds have passed

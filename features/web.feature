@@ -12,7 +12,7 @@ Feature: The web interface
   Background:
     Given a Smart Connect P1
 
-  @WEB-01 @NET-05 @NET-06 @needs-status @needs-web
+  @WEB-01 @NET-05 @NET-06 @needs-status @needs-web @smoke
   Scenario: The web interface answers at the device's address and names its other addresses
     The names themselves are not looked up: the test network has no mDNS responder and no
     router DNS. What is checked is that the page answers at the IP address, that it also
@@ -25,7 +25,7 @@ Feature: The web interface
     And the status shows the mDNS name "smart-connect.local"
     And the status shows the hostname smart-connect- followed by the serial on the label
 
-  @WEB-02 @needs-http @needs-web
+  @WEB-02 @needs-http @needs-web @smoke
   Scenario: The page has a status panel for the system, the meter and the network
     Given an SMR 5.0 meter drawing 1000 W on L1
     When a browser opens the web interface at the device's IP address
@@ -35,7 +35,7 @@ Feature: The web interface
     And the page's script reads the status from /api/v1/status
     And that status names the active interface and has the indicators Link, Network, Internet and MQTT
 
-  @WEB-03 @needs-web
+  @WEB-03 @needs-web @smoke
   Scenario: The network settings form offers Ethernet or Wi-Fi, DHCP or a static address
     When a browser opens the web interface at the device's IP address
     Then the page has a form "Network settings"
@@ -56,7 +56,7 @@ Feature: The web interface
     When the device is restarted the way the page does
     Then the status shows the static address 192.168.1.210 with netmask 255.255.255.0
 
-  @WEB-04 @needs-web
+  @WEB-04 @needs-web @smoke
   Scenario: The Wi-Fi settings ask for the network name and a WPA2-PSK password, 2.4 GHz only
     When a browser opens the web interface at the device's IP address
     Then the page has a form "Network settings"
@@ -75,7 +75,7 @@ Feature: The web interface
     And the field "Password" hides what is typed, with a "Show" button next to it
     And the form has the button "Save MQTT settings"
 
-  @WEB-05 @MQ-01 @needs-http
+  @WEB-05 @MQ-01 @needs-http @smoke
   Scenario: Saved Cloud settings are kept and a restart applies them
     The request is the one the page's "Save MQTT settings" button sends.
 

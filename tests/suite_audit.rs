@@ -1,6 +1,6 @@
 //! The suite runner's own checks, on a small feature folder written here: a scenario that
-//! uses a bench ability without its `@needs-…` tag fails with the reason (it would fail on a
-//! bench without that ability instead of being skipped), a tagged one passes, a tag filter
+//! uses a bench ability or an interface without its `@needs-…` tag fails with the reason (it
+//! would fail on a target without it instead of being skipped), a tagged one passes, a tag filter
 //! narrows the run, and every outcome lands in the results file with its seed.
 
 use smart_connect_sim::conformance::coverage::parse_results;
@@ -18,6 +18,15 @@ Feature: Audit
   Scenario: Looks at the LED and says so
     Given a Smart Connect P1
     Then the LED alternates red and green at 1 Hz
+
+  Scenario: Reads the status document without saying so
+    Given a Smart Connect P1
+    Then the device reports no meter data
+
+  @needs-status
+  Scenario: Reads the status document and says so
+    Given a Smart Connect P1
+    Then the device reports no meter data
 
   @needs-led @other
   Scenario: Filtered out by the tag expression
@@ -44,16 +53,23 @@ async fn untagged_bench_abilities_fail_the_scenario_with_the_reason() {
     .unwrap();
     assert_eq!(
         (outcome.passed, outcome.failed, outcome.skipped),
-        (1, 1, 0),
+        (2, 2, 0),
         "{outcome:?}"
     );
     assert!(!outcome.ok());
+    assert_eq!(outcome.exit_code(), 1);
     let runs = parse_results(&std::fs::read_to_string(&results).unwrap()).unwrap();
-    assert_eq!(runs.len(), 2, "{runs:?}");
-    let bad = runs.iter().find(|r| r.status == "failed").unwrap();
-    assert_eq!(bad.scenario, "Looks at the LED without saying so");
-    let why = bad.reason.as_deref().unwrap();
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    let reason = |name: &str| {
+        let r = runs.iter().find(|r| r.scenario == name).unwrap();
+        assert_eq!(r.status, "failed", "{r:?}");
+        r.reason.clone().unwrap()
+    };
+    // A bench ability and an interface are held to their tags alike.
+    let why = reason("Looks at the LED without saying so");
     assert!(why.contains("not tagged for: @needs-led"), "{why}");
+    let why = reason("Reads the status document without saying so");
+    assert!(why.contains("not tagged for: @needs-status"), "{why}");
     assert!(
         runs.iter()
             .all(|r| r.seed.is_some() && r.file == "audit.feature"),

@@ -17,7 +17,7 @@
 //!   power cycle's off time.
 //! - **Boots**: [`Timing::boot_ms`] after every power-on and restart ("Given a Smart Connect
 //!   P1", "the device is restarted", a `MeterType` change, a new static address, a power
-//!   cycle …), as `DeviceWorld::boot` waits `BOOT_WAIT_MS`.
+//!   cycle …), as `DeviceWorld::boot` waits the target's `boot_ms`.
 //! - **Telegrams**: a meter starts sending when it is connected and keeps its interval
 //!   (SMR 5 and e-MUCS 1 s, DSMR 4.2 10 s, TIC standard 0.9 s / 1.4 s three-phase, TIC
 //!   historic 2 s). "The next telegram arrives" waits for the meter's next telegram time;
@@ -33,8 +33,9 @@
 //!   (download 4 s, verify 1 s, install 3 s, reboot 1 s — `device::firmware` — plus a boot
 //!   after a successful one; a missing image fails after the download, a corrupt one after
 //!   verification), on the poll's grid (1 s, or 5 s for "within N minutes").
-//! - **A device that must not answer**: every request that has to go unanswered waits for
-//!   the Modbus client's timeout (5 s); a Modbus read retries once.
+//! - **A device that must not answer**: every request that has to go unanswered (a device
+//!   switched off or restarting, a second Modbus client it may leave hanging) waits for the
+//!   Modbus client's timeout (5 s); a Modbus read retries once.
 //!
 //! Not counted: the duration of ordinary requests (Modbus, HTTP, MQTT round trips of a few
 //! milliseconds), the bench's own actions (a `fresh` hook restoring factory settings before
@@ -56,7 +57,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-/// The real-time parameters of a bench (future target-file keys).
+/// The real-time parameters of a bench: the target file's keys of the same names, with the
+/// same defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     /// Power-on or restart until the device runs (red, colour cycle, DHCP).

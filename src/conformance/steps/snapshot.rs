@@ -222,7 +222,7 @@ fn explain(h: &Hammer, words: &[u16]) -> String {
             } else {
                 "neither"
             };
-            format!("0x{addr:04X} {name} = {} ({from})", got[i])
+            format!("0x{addr:04X} {name} = {} ({from})", got[i] as f32)
         })
         .collect::<Vec<_>>()
         .join(", ")

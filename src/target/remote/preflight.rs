@@ -19,7 +19,7 @@ impl RemoteBench {
         if self.rig.is_some() {
             self.rig_info()
                 .await
-                .map_err(|e| format!("the bench rig does not answer: {e}"))?;
+                .map_err(|e| format!("the bench rig does not answer: {}", plain(&e)))?;
         }
         self.check_hooks()?;
         let variant = *statement
@@ -32,14 +32,22 @@ impl RemoteBench {
                 *line = Some(
                     MeterLine::new(self.cfg.feed.clone(), variant, self.cfg.meter_kinds()?)
                         .await
-                        .map_err(|e| e.0)?,
+                        .map_err(|e| plain(&e).to_string())?,
                 );
             }
             line.as_mut()
                 .expect("set above")
                 .ensure()
                 .await
-                .map_err(|e| format!("the meter line does not connect: {e}"))?;
+                .map_err(|e| format!("the meter line does not connect: {}", plain(&e)))?;
+        }
+        // The broker the harness watches is the lab's: it must be up whatever the device does.
+        if statement.capabilities.mqtt {
+            if let Some(addr) = self.cfg.mqtt.as_ref().and_then(|m| broker_addr(&m.url)) {
+                connect(&addr, CONNECT_WAIT)
+                    .await
+                    .map_err(|e| format!("the MQTT broker to watch at {addr} does not accept a connection: {e}"))?;
+            }
         }
         // A device the bench cannot switch on is on: each interface must answer.
         if !statement.capabilities.power && self.rig.is_none() {
@@ -99,10 +107,22 @@ impl RemoteBench {
     }
 }
 
+/// A bench fault's message without its marker (the whole run is blocked anyway).
+fn plain(e: &crate::target::TargetError) -> &str {
+    e.0.trim_start_matches(crate::target::BENCH_FAULT)
+}
+
 /// `HOST:PORT` of an `http://` or `https://` URL.
 fn host_port(url: &str) -> Option<String> {
     let u = reqwest::Url::parse(url).ok()?;
     Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?))
+}
+
+/// `HOST:PORT` of an `mqtt://` or `mqtts://` URL (1883 / 8883 by default).
+fn broker_addr(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let port = u.port().unwrap_or(if u.scheme() == "mqtts" { 8883 } else { 1883 });
+    Some(format!("{}:{port}", u.host_str()?))
 }
 
 fn on_path(program: &str) -> bool {
@@ -142,6 +162,8 @@ mod tests {
             host_port("https://127.0.0.1:8443/").as_deref(),
             Some("127.0.0.1:8443")
         );
+        assert_eq!(broker_addr("mqtts://127.0.0.1").as_deref(), Some("127.0.0.1:8883"));
+        assert_eq!(broker_addr("mqtt://127.0.0.1:1884").as_deref(), Some("127.0.0.1:1884"));
         assert!(on_path("sh"));
         assert!(!on_path("no-such-program-here"));
     }
