@@ -6,19 +6,23 @@ Feature: Reading a Dutch or Belgian smart meter on the P1 port
   Background:
     Given a Smart Connect P1
 
-  @P1-01 @P1-04 @needs-modbus @smoke
+  @P1-01 @P1-04 @needs-modbus
   Scenario Outline: Every supported meter generation is read
     Given <meter> drawing 2300 W on L1
     When <interval> seconds pass
     Then the total active power reads 2300 W
     And the active power on L1 reads 2300 W
 
-    Examples:
+    @smoke
+    Examples: Belgian e-MUCS
+      | meter                       | interval |
+      | a Belgian e-MUCS meter      | 1        |
+
+    Examples: the Dutch generations
       | meter                       | interval |
       | an SMR 5.0 meter            | 1        |
       | a single-phase SMR 5.0 meter | 1       |
       | a DSMR 4.2 meter            | 10       |
-      | a Belgian e-MUCS meter      | 1        |
 
   @P1-04 @MB-07 @needs-modbus @smoke
   Scenario: An SMR 5.0 meter updates the registers every second

@@ -44,9 +44,9 @@ impl RemoteBench {
         // The broker the harness watches is the lab's: it must be up whatever the device does.
         if statement.capabilities.mqtt {
             if let Some(addr) = self.cfg.mqtt.as_ref().and_then(|m| broker_addr(&m.url)) {
-                connect(&addr, CONNECT_WAIT)
-                    .await
-                    .map_err(|e| format!("the MQTT broker to watch at {addr} does not accept a connection: {e}"))?;
+                connect(&addr, CONNECT_WAIT).await.map_err(|e| {
+                    format!("the MQTT broker to watch at {addr} does not accept a connection: {e}")
+                })?;
             }
         }
         // A device the bench cannot switch on is on: each interface must answer.
@@ -121,7 +121,9 @@ fn host_port(url: &str) -> Option<String> {
 /// `HOST:PORT` of an `mqtt://` or `mqtts://` URL (1883 / 8883 by default).
 fn broker_addr(url: &str) -> Option<String> {
     let u = reqwest::Url::parse(url).ok()?;
-    let port = u.port().unwrap_or(if u.scheme() == "mqtts" { 8883 } else { 1883 });
+    let port = u
+        .port()
+        .unwrap_or(if u.scheme() == "mqtts" { 8883 } else { 1883 });
     Some(format!("{}:{port}", u.host_str()?))
 }
 
@@ -162,8 +164,14 @@ mod tests {
             host_port("https://127.0.0.1:8443/").as_deref(),
             Some("127.0.0.1:8443")
         );
-        assert_eq!(broker_addr("mqtts://127.0.0.1").as_deref(), Some("127.0.0.1:8883"));
-        assert_eq!(broker_addr("mqtt://127.0.0.1:1884").as_deref(), Some("127.0.0.1:1884"));
+        assert_eq!(
+            broker_addr("mqtts://127.0.0.1").as_deref(),
+            Some("127.0.0.1:8883")
+        );
+        assert_eq!(
+            broker_addr("mqtt://127.0.0.1:1884").as_deref(),
+            Some("127.0.0.1:1884")
+        );
         assert!(on_path("sh"));
         assert!(!on_path("no-such-program-here"));
     }
