@@ -90,6 +90,25 @@ fn relative(feature: &Feature) -> String {
     super::step_tap::file_of(feature)
 }
 
+/// A scenario's result line, without seed and duration.
+fn record_of(
+    feature: &Feature,
+    scenario: &Scenario,
+    status: &str,
+    reason: Option<String>,
+) -> RunResult {
+    RunResult {
+        feature: feature.name.clone(),
+        file: relative(feature),
+        scenario: scenario.name.clone(),
+        line: scenario.position.line,
+        status: status.into(),
+        tags: tags_with_at(feature, scenario),
+        reason,
+        ..RunResult::default()
+    }
+}
+
 fn append(path: &Path, r: &RunResult) {
     let line = serde_json::to_string(r).unwrap_or_default();
     let written = std::fs::OpenOptions::new()
@@ -201,16 +220,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                     o.skipped += 1;
                 }
             }
-            let record = RunResult {
-                feature: feature.name.clone(),
-                file: relative(feature),
-                scenario: scenario.name.clone(),
-                line: scenario.position.line,
-                status: status.into(),
-                tags: tags_with_at(feature, scenario),
-                reason: Some(reason),
-                ..RunResult::default()
-            };
+            let record = record_of(feature, scenario, status, Some(reason));
             append(&results, &record);
             skip_records
                 .lock()
@@ -278,15 +288,9 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 }
             }
             let record = RunResult {
-                feature: feature.name.clone(),
-                file: relative(feature),
-                scenario: scenario.name.clone(),
-                line: scenario.position.line,
-                status: status.into(),
-                tags: tags_with_at(feature, scenario),
-                reason,
                 seed,
                 duration_ms,
+                ..record_of(feature, scenario, status, reason)
             };
             Box::pin(async move {
                 {
