@@ -77,3 +77,52 @@ async fn untagged_bench_abilities_fail_the_scenario_with_the_reason() {
     );
     assert!(suite::parse_tags("@a and (").is_err());
 }
+
+const ONLY: &str = "@modbus @needs-modbus
+Feature: Only
+  Background:
+    Given a Smart Connect P1
+
+  Scenario: Reads a wrong value
+    Given an SMR 5.0 meter drawing 1000 W on L1
+    When 2 seconds pass
+    Then the total active power reads 999 W
+
+  Scenario: Reads the right value
+    Given an SMR 5.0 meter drawing 1000 W on L1
+    When 2 seconds pass
+    Then the total active power reads 1000 W
+";
+
+/// `--rerun-failed` runs only the scenarios asked for; a failure names the feature file's
+/// line of the failed step and shows the registers in hex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_scenarios_asked_for_run_and_failures_name_the_feature_line() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/suite-only-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("features")).unwrap();
+    std::fs::write(dir.join("features/only.feature"), ONLY).unwrap();
+    let results = dir.join("results.jsonl");
+    let outcome = suite::run(SuiteOptions {
+        target: TargetSpec::parse("virtual").unwrap(),
+        features: dir.join("features"),
+        tags: None,
+        results: results.clone(),
+        concurrency: 2,
+        only: Some(vec![("only.feature".into(), 6)]),
+    })
+    .await
+    .unwrap();
+    assert_eq!((outcome.passed, outcome.failed), (0, 1), "{outcome:?}");
+    let runs = parse_results(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let why = runs[0].reason.as_deref().unwrap();
+    assert!(
+        why.starts_with("features/only.feature:9: Then the total active power reads 999 W — "),
+        "{why}"
+    );
+    assert!(
+        why.contains("total active power (0x8016): read 1000 (bytes 00 00 44 7A)"),
+        "{why}"
+    );
+}
