@@ -5,7 +5,7 @@
 //! every applicable scenario passed, 1 when the device failed one, 2 when the bench blocked
 //! scenarios (and none failed), nothing ran, or the run could not start.
 
-use crate::conformance::coverage::{parse_requirements, parse_results};
+use crate::conformance::coverage::{parse_requirements, parse_results, RunResult};
 use crate::conformance::report::{self, ReportMeta};
 use crate::conformance::suite::{self, SuiteOptions};
 use crate::conformance::{features, junit, steps::world};
@@ -103,14 +103,15 @@ fn results_path(args: &ConformanceArgs) -> PathBuf {
         .unwrap_or_else(crate::conformance::coverage::default_results)
 }
 
-/// The scenarios (file, line) that failed or were blocked in an earlier run.
-fn failed_in(path: &Path) -> Result<Vec<(String, usize)>, String> {
+/// An earlier run's records, and the scenarios (file, line) that failed or were blocked.
+fn failed_in(path: &Path) -> Result<(Vec<RunResult>, Vec<(String, usize)>), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--rerun-failed {}: {e}", path.display()))?;
-    let failed: Vec<(String, usize)> = parse_results(&text)?
-        .into_iter()
+    let earlier = parse_results(&text)?;
+    let failed: Vec<(String, usize)> = earlier
+        .iter()
         .filter(|r| r.status == "failed" || r.status == "blocked")
-        .map(|r| (r.file, r.line))
+        .map(|r| (r.file.clone(), r.line))
         .collect();
     if failed.is_empty() {
         return Err(format!(
@@ -118,13 +119,37 @@ fn failed_in(path: &Path) -> Result<Vec<(String, usize)>, String> {
             path.display()
         ));
     }
-    Ok(failed)
+    Ok((earlier, failed))
+}
+
+/// The earlier run with the re-run scenarios' new results in their places, so the results,
+/// JUnit and the report show the whole run again.
+fn merge(earlier: Vec<RunResult>, rerun: Vec<RunResult>) -> Vec<RunResult> {
+    let mut merged: Vec<RunResult> = earlier
+        .into_iter()
+        .map(|old| {
+            rerun
+                .iter()
+                .find(|r| r.file == old.file && r.line == old.line)
+                .cloned()
+                .unwrap_or(old)
+        })
+        .collect();
+    for r in rerun {
+        if !merged.iter().any(|m| m.file == r.file && m.line == r.line) {
+            merged.push(r);
+        }
+    }
+    merged
 }
 
 async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     let date = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let results_file = results_path(args);
-    let only = args.rerun_failed.as_deref().map(failed_in).transpose()?;
+    let (earlier, only) = match args.rerun_failed.as_deref().map(failed_in).transpose()? {
+        Some((earlier, only)) => (Some(earlier), Some(only)),
+        None => (None, None),
+    };
     if let Some(seed) = args.seed {
         world::set_base_seed(seed);
     }
@@ -158,7 +183,15 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     let outcome = suite::run(opts).await?;
     let text = std::fs::read_to_string(&results_file)
         .map_err(|e| format!("{}: {e}", results_file.display()))?;
-    let results = parse_results(&text)?;
+    let mut results = parse_results(&text)?;
+    if let Some(earlier) = earlier {
+        results = merge(earlier, results);
+        let lines: Vec<String> = results
+            .iter()
+            .map(|r| serde_json::to_string(r).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        write(&results_file, &(lines.join("\n") + "\n"))?;
+    }
     let reqs_text = match &args.requirements {
         Some(p) => std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
         None => REQUIREMENTS.to_string(),
@@ -227,4 +260,37 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(file: &str, line: usize, status: &str) -> RunResult {
+        RunResult {
+            file: file.into(),
+            line,
+            status: status.into(),
+            ..RunResult::default()
+        }
+    }
+
+    #[test]
+    fn a_rerun_replaces_only_its_scenarios() {
+        let earlier = vec![
+            run("a", 1, "passed"),
+            run("a", 5, "failed"),
+            run("b", 2, "blocked"),
+        ];
+        let rerun = vec![run("a", 5, "passed"), run("b", 2, "failed")];
+        let m = merge(earlier, rerun);
+        let got: Vec<(&str, usize, &str)> = m
+            .iter()
+            .map(|r| (r.file.as_str(), r.line, r.status.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [("a", 1, "passed"), ("a", 5, "passed"), ("b", 2, "failed")]
+        );
+    }
 }

@@ -150,7 +150,8 @@ pub enum Verdict {
     /// Every run of every tagged scenario passed.
     Pass,
     Fail,
-    /// Tagged, but the last run has no result (or only skips) for its scenarios.
+    /// Tagged, but the last run has no result for its scenarios, only skips, or a scenario
+    /// the bench blocked.
     NotRun,
     /// No scenario carries the ID.
     Uncovered,
@@ -196,6 +197,9 @@ pub fn coverage(
                 Verdict::Uncovered
             } else if statuses.contains(&"failed") {
                 Verdict::Fail
+            } else if statuses.contains(&"blocked") {
+                // Part of the evidence is missing: not judged, as the report says.
+                Verdict::NotRun
             } else if statuses.contains(&"passed") {
                 Verdict::Pass
             } else {

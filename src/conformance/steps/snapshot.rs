@@ -166,8 +166,19 @@ async fn hammer(w: &mut DeviceWorld) {
             None => break,
         }
     }
+    // Nothing may panic until the client is back in the target: a send that fails (a bench
+    // fault) is kept and raised after.
+    let mut send_failed = None;
     if error.is_none() {
-        w.send(&bytes).await;
+        let sent_at = Instant::now();
+        w.sent.extend_from_slice(&bytes);
+        w.last_sent_damaged = false;
+        if let Err(e) = w.target().send_meter_bytes(&bytes).await {
+            send_failed = Some(e);
+        }
+        w.last_sent = Some(sent_at);
+    }
+    if error.is_none() && send_failed.is_none() {
         // Hammer on until the new telegram has shown a few times in a row, or the latency
         // the target allows (at least a second of real time) has passed.
         let allowed = Duration::from_millis(w.target().max_latency_ms().max(1_000) as u64);
@@ -194,8 +205,14 @@ async fn hammer(w: &mut DeviceWorld) {
     }
     stop.store(true, Ordering::Relaxed);
     drop(rx);
-    let client = reader.await.expect("the reading task");
+    let client = match reader.await {
+        Ok(client) => client,
+        Err(e) => panic!("the reading task ended abnormally: {e}"),
+    };
     *w.target().modbus() = client;
+    if let Some(e) = send_failed {
+        panic!("putting bytes on the meter line: {e}");
+    }
     if let Some(e) = error {
         panic!("while reading without pause: {e}");
     }

@@ -66,6 +66,11 @@ pub struct DeviceWorld {
     pub sent: Vec<u8>,
     /// When bytes were last put on the meter line (wall clock; real-time latency budget).
     pub last_sent: Option<std::time::Instant>,
+    /// The telegram `next_telegram` produced last is damaged (a fault applied to it).
+    pub next_is_damaged: bool,
+    /// The last bytes sent were a damaged telegram: the registers must not change, so a
+    /// real-time check waits out the latency budget before it looks.
+    pub last_sent_damaged: bool,
     /// The values of the last valid telegram sent.
     pub last_reading: Option<Reading>,
     /// The last configuration refusal.
@@ -97,6 +102,8 @@ impl DeviceWorld {
             line: None,
             sent: Vec::new(),
             last_sent: None,
+            next_is_damaged: false,
+            last_sent_damaged: false,
             last_reading: None,
             refusal: None,
             usb: false,
@@ -149,11 +156,14 @@ impl DeviceWorld {
     /// Put bytes on the meter line and remember them.
     pub async fn send(&mut self, bytes: &[u8]) {
         self.sent.extend_from_slice(bytes);
+        self.last_sent_damaged = std::mem::take(&mut self.next_is_damaged);
+        // The latency budget runs from the last byte on the wire, before any settle time.
+        let at = std::time::Instant::now();
         self.target()
             .send_meter_bytes(bytes)
             .await
             .expect("putting bytes on the meter line");
-        self.last_sent = Some(std::time::Instant::now());
+        self.last_sent = Some(at);
     }
 
     /// Until when (real time) a step expecting register values may poll for them: the last
@@ -185,6 +195,7 @@ impl DeviceWorld {
             bytes = apply(&bytes, &f);
         }
         let sending = line.sending;
+        self.next_is_damaged = !clean;
         self.target().wait_until(at).await.expect("wait");
         if clean && sending {
             self.last_reading = Some(tel.reading);
