@@ -8,12 +8,26 @@ use std::process::{Child, Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_smart-connect-sim");
 
-/// A loopback port free right now.
+/// A loopback port free right now, below the kernel's ephemeral range (32768 and up on
+/// Linux): the port is released before the simulator or the harness binds it again, and in
+/// that moment an outgoing connection of a test running beside this one could otherwise take
+/// it as its source port (seen in the defect catalogue: "Address already in use").
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Processes running at once start at different places of 20000..32000.
+    let start = 20_000 + (std::process::id() % 1_000) as u16 * 12;
+    let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..12_000 {
+        let mut port = NEXT.fetch_add(1, Ordering::SeqCst);
+        if !(20_000..32_000).contains(&port) {
+            port = 20_000 + port % 12_000;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000..32000")
 }
 
 /// The simulator process, stopped when dropped.
