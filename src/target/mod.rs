@@ -279,16 +279,20 @@ static SPEC: std::sync::OnceLock<TargetSpec> = std::sync::OnceLock::new();
 
 /// Choose the target of this process's suite run (once).
 pub fn set_spec(spec: TargetSpec) -> Result<(), String> {
-    if let Some(old) = SPEC.get() {
-        return match (old, &spec) {
-            (TargetSpec::Virtual { defects: a }, TargetSpec::Virtual { defects: b }) if a == b => {
-                Ok(())
-            }
-            _ => Err("the suite's target is already chosen for this process".into()),
-        };
+    // Two runs starting at once (tests in one binary) may race to set it: the same virtual
+    // target is fine either way.
+    let _ = SPEC.set(spec.clone());
+    match (SPEC.get(), &spec) {
+        (Some(TargetSpec::Virtual { defects: a }), TargetSpec::Virtual { defects: b })
+            if a == b =>
+        {
+            Ok(())
+        }
+        (Some(TargetSpec::Remote(a)), TargetSpec::Remote(b)) if std::sync::Arc::ptr_eq(a, b) => {
+            Ok(())
+        }
+        _ => Err("the suite's target is already chosen for this process".into()),
     }
-    SPEC.set(spec)
-        .map_err(|_| "the suite's target is already chosen for this process".to_string())
 }
 
 /// The target chosen with `set_spec` (default: the virtual device).
