@@ -8,7 +8,7 @@
 
 use super::applicability::{applies, Applicability};
 use super::coverage::RunResult;
-use super::step_tap::{FailedSteps, StepTap};
+use super::step_tap::{file_of, FailedSteps, StepTap};
 use super::steps::world::{self, DeviceWorld};
 use crate::target::{TargetSpec, BENCH_FAULT};
 use cucumber::event::ScenarioFinished;
@@ -86,10 +86,6 @@ fn tags_with_at(feature: &Feature, scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-fn relative(feature: &Feature) -> String {
-    super::step_tap::file_of(feature)
-}
-
 /// A scenario's result line, without seed and duration.
 fn record_of(
     feature: &Feature,
@@ -99,7 +95,7 @@ fn record_of(
 ) -> RunResult {
     RunResult {
         feature: feature.name.clone(),
-        file: relative(feature),
+        file: file_of(feature),
         scenario: scenario.name.clone(),
         line: scenario.position.line,
         status: status.into(),
@@ -200,7 +196,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 }
             }
             if let Some(only) = &only {
-                let key = (relative(feature), scenario.position.line);
+                let key = (file_of(feature), scenario.position.line);
                 if !only.contains(&key) {
                     return false;
                 }

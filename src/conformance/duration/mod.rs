@@ -186,14 +186,12 @@ pub fn load(source: Source<'_>) -> Result<Vec<Feature>, String> {
 
 /// A feature's file name (`modbus.feature`).
 pub fn file_name(feature: &Feature) -> String {
-    feature
-        .path
-        .as_deref()
-        .and_then(Path::file_name)
-        .map_or_else(
-            || feature.name.clone(),
-            |n| n.to_string_lossy().into_owned(),
-        )
+    let file = super::step_tap::file_of(feature);
+    if file.is_empty() {
+        feature.name.clone()
+    } else {
+        file
+    }
 }
 
 fn all_scenarios(feature: &Feature) -> impl Iterator<Item = &Scenario> {
