@@ -1,6 +1,7 @@
 //! The Modbus TCP server on a real loopback socket: consistent snapshots under a flood of
 //! telegrams (MB-08), malformed frames never stop the server (MB-09), one client at a time
-//! with the slot freed the moment a client leaves (MB-02/10), unit and transaction ids echoed.
+//! with the slot freed the moment a client leaves (MB-02/10), unit and transaction ids echoed,
+//! and hostile clients (slow loris, non-Modbus bytes that stay connected) lose the slot.
 
 use smart_connect_sim::adapters::host::Host;
 use smart_connect_sim::adapters::modbus::ModbusServer;
@@ -185,4 +186,76 @@ async fn server_busy(addr: std::net::SocketAddr) -> bool {
     let busy = c.read_once(3, 1, 0x8016, 2).await.is_err();
     c.disconnect().await;
     busy
+}
+
+/// Waits (at most 2 s of wall time) for the server to close `s`; true when it did.
+async fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn a_slow_loris_loses_the_slot_after_the_partial_frame_limit() {
+    let (host, clock, server) = device().await;
+    host.handle(Event::SerialBytes(telegram(4)));
+    let mut loris = TcpStream::connect(server.local_addr()).await.unwrap();
+    // A header announcing the largest legal frame, then one byte per second of device time:
+    // before, every byte counted as activity and held the slot for 18 h.
+    loris.write_all(&[0, 1, 0, 0, 0, 254, 1]).await.unwrap();
+    let mut seconds = 0;
+    loop {
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(std::time::Duration::from_millis(50), loris.read(&mut probe)).await
+        {
+            break;
+        }
+        assert!(
+            seconds <= smart_connect_sim::adapters::modbus::PARTIAL_MS / 1000,
+            "still connected after {seconds} s of a partial frame"
+        );
+        let _ = loris.write_all(&[0]).await;
+        clock.advance(1_000);
+        host.handle(Event::Tick);
+        seconds += 1;
+    }
+    let mut c = ModbusClient::new(server.local_addr());
+    let r = c.read(3, 1, 0x8016, 2).await.unwrap().unwrap();
+    assert_eq!(f32_cdab([r[0], r[1]]), 3012.0, "the next client is served");
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_speak_modbus_is_closed_at_once_and_frees_the_slot() {
+    let (host, _clock, server) = device().await;
+    host.handle(Event::SerialBytes(telegram(6)));
+    let cases: [&[u8]; 3] = [
+        // An MQTT CONNECT (a broker URL pointing at the Modbus port): protocol id 0x0004.
+        &[0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 4, 2, 0, 60],
+        // An MBAP header announcing 65 535 bytes that never come.
+        &[0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x01],
+        // A TLS ClientHello's first bytes.
+        &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
+    ];
+    for bad in cases {
+        let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+        s.write_all(bad).await.unwrap();
+        // The bad client stays connected; no device time passes.
+        assert!(
+            closed_by_server(&mut s).await,
+            "{bad:02X?} kept the connection open"
+        );
+        let mut c = ModbusClient::new(server.local_addr());
+        let r = c.read(3, 1, 0x8016, 2).await.unwrap().unwrap();
+        assert_eq!(f32_cdab([r[0], r[1]]), 3018.0, "served after {bad:02X?}");
+        c.disconnect().await;
+        let mut tries = 0;
+        while server_busy(server.local_addr()).await {
+            tries += 1;
+            assert!(tries < 100, "the slot was never freed");
+            tokio::task::yield_now().await;
+        }
+    }
 }

@@ -1,0 +1,169 @@
+//! Modbus TCP server serving the host's current register snapshot. One client at a time: a
+//! second connection is closed at once and the first keeps working (MB-02, MB-10); a client
+//! without a complete request for 60 s of device time is dropped so a dead charger cannot
+//! hold the slot; any unit id is answered (MB-03); FC 3 and 4 read the same map (MB-04);
+//! other function codes, addresses and quantities get the MB-09 exceptions.
+//!
+//! Hostile clients: only complete, valid frames count as activity; a header that is not
+//! Modbus TCP (protocol id ≠ 0, length > 254) closes that connection at once, and so does a
+//! partial frame older than `mbap::PARTIAL_MS` (slow loris). The accept loop survives every
+//! accept error (logged once, backs off, keeps listening) and keeps one spare descriptor so
+//! a charger can still connect when other listeners have used up the process's descriptors.
+//!
+//! Files: `mbap.rs` (framing, pure), `service.rs` (request → response PDU), `slot.rs` (the
+//! single client slot), `conn.rs` (one connection), this file (the listener).
+//! The planted Modbus defects (`device::defect`) are read once at start.
+
+mod conn;
+pub mod mbap;
+mod service;
+mod slot;
+
+pub use mbap::{FrameError, PARTIAL_MS};
+pub use service::MalformedPdu;
+
+use super::host::Host;
+use crate::device::defect::{Defect, Defects};
+use crate::sim::clock::Millis;
+use slot::Slot;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+/// A client that sends no complete request for this long is disconnected (MB-10).
+pub const IDLE_MS: Millis = 60_000;
+
+/// A running Modbus server; stops when dropped.
+#[derive(Debug)]
+pub struct ModbusServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl ModbusServer {
+    /// Serve `host` on `listener` (bind port 0 in tests).
+    pub fn start(host: Arc<Host>, listener: TcpListener) -> io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let defects = Arc::new(host.with_device(|d| d.hardware().defects.clone()));
+        let idle_ms = match defects.contains(&Defect::ModbusNoIdleTimeout) {
+            true => Millis::MAX / 4,
+            false => IDLE_MS,
+        };
+        let slot = Arc::new(Slot::new(idle_ms));
+        let task = tokio::spawn(accept_loop(listener, host, defects, slot));
+        Ok(ModbusServer { addr, task })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for ModbusServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Accept until aborted. An accept error (e.g. out of descriptors) is logged once per kind,
+/// backed off (10 ms doubling to 1 s of wall time: it waits for the OS, not the device) and
+/// never stops the listener; on descriptor exhaustion the spare descriptor is given up so the
+/// pending client can be accepted, and taken again later.
+async fn accept_loop(
+    listener: TcpListener,
+    host: Arc<Host>,
+    defects: Arc<Defects>,
+    slot: Arc<Slot>,
+) {
+    let mut spare = open_spare();
+    let mut backoff = Duration::ZERO;
+    let mut last_error: Option<io::ErrorKind> = None;
+    // The connections live in this task's set: aborting the server ends them too.
+    let mut conns = JoinSet::new();
+    loop {
+        if spare.is_none() {
+            spare = open_spare();
+        }
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = Duration::ZERO;
+                if last_error.take().is_some() {
+                    tracing::info!("modbus: accepting connections again");
+                }
+                if let Some(conn) = admit(&host, &defects, &slot, stream, peer).await {
+                    conns.spawn(conn);
+                }
+            }
+            Err(e) => {
+                if last_error != Some(e.kind()) {
+                    tracing::warn!("modbus: accept failed (still listening): {e}");
+                    last_error = Some(e.kind());
+                }
+                if out_of_descriptors(&e) && spare.take().is_some() {
+                    continue; // retry at once with the spare descriptor free
+                }
+                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+}
+
+fn open_spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE (per process) or ENFILE (system-wide).
+    matches!(e.raw_os_error(), Some(24) | Some(23))
+}
+
+/// Give the connection the slot (returns its task), or close it at once (device not
+/// serving, or another client holds the slot).
+async fn admit(
+    host: &Arc<Host>,
+    defects: &Arc<Defects>,
+    slot: &Arc<Slot>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    let served = host.served();
+    if !served.serving {
+        tracing::info!("modbus: {peer} refused, device not serving");
+        return None;
+    }
+    // `modbus-second-client-accepted`: every connection gets a slot of its own.
+    let slot = match defects.contains(&Defect::ModbusSecondClientAccepted) {
+        true => Arc::new(Slot::new(slot.idle_ms)),
+        false => Arc::clone(slot),
+    };
+    // A client that has just closed may not have been seen yet by its connection task:
+    // give it a few turns before calling the slot busy.
+    for _ in 0..8 {
+        if !slot.busy(host.now()) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let Some(held) = slot.take(host.now()) else {
+        tracing::info!("modbus: {peer} refused, another client is connected (MB-02)");
+        return None;
+    };
+    tracing::info!("modbus: {peer} connected");
+    let _ = stream.set_nodelay(true);
+    Some(conn::serve(
+        Arc::clone(host),
+        Arc::clone(defects),
+        held,
+        stream,
+        peer,
+        served.generation,
+    ))
+}
