@@ -8,6 +8,7 @@ mod config;
 mod curl_examples;
 mod device;
 mod https;
+mod limits;
 mod openapi;
 mod support;
 mod web_page;

@@ -3,7 +3,7 @@
 //! | route | method | answers |
 //! |---|---|---|
 //! | `/api/v1/config` | GET | 200 the whole configuration (`Config::to_json`, the manual's shape) |
-//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid value or unknown key (problem+json with the field's JSON pointer); nothing changes on error |
+//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid value or unknown key (problem+json with the field's JSON pointer); nothing changes on error |
 //! | `/api/v1/firmware` | GET | 200 `{"Version", "Update": {"state", …}}` |
 //! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 409 an update is running; 400/413/415/422 as for PATCH |
 //! | `/api/v1/status` | GET | 200 the status document (`Device::status`) |
@@ -309,9 +309,20 @@ async fn read_json(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    // An error here is the limit (or a client that went away and will not read the answer).
-    let bytes = axum::body::to_bytes(body, limit)
+    // A body that does not arrive within the limit frees its connection (slow-body clients).
+    let timeout = s.options.body_timeout;
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| {
+            let detail = format!(
+                "the request body did not arrive within {} ms",
+                timeout.as_millis()
+            );
+            Problem::status(StatusCode::REQUEST_TIMEOUT, detail)
+                .header(header::CONNECTION, "close")
+                .at(path)
+        })?
+        // An error here is the limit (or a client that went away and will not read the answer).
         .map_err(|_| too_large())?;
     serde_json::from_slice::<Value>(&bytes).map_err(|e| {
         let msg = format!(

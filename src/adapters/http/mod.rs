@@ -49,6 +49,11 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// A TLS handshake or a request head that takes longer than this (wall time: it protects the
 /// server's sockets, not a device rule) closes the connection.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request body that has not fully arrived this long after its head gets 408 (wall time).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this many connections per server at once; more are closed as they arrive, so no
+/// client class can use up the process's descriptors (Modbus keeps its own).
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// Settings of one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +63,10 @@ pub struct HttpOptions {
     pub https_port: Option<u16>,
     /// Request bodies above this many bytes get 413.
     pub body_limit: usize,
+    /// A body not complete this long after the head gets 408 and the connection closes.
+    pub body_timeout: Duration,
+    /// Connections served at once; further ones are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for HttpOptions {
@@ -66,6 +75,8 @@ impl Default for HttpOptions {
         HttpOptions {
             https_port: Some(443),
             body_limit: BODY_LIMIT,
+            body_timeout: BODY_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
         }
     }
 }
@@ -107,8 +118,9 @@ impl HttpServer {
             c.alpn_protocols = vec![b"http/1.1".to_vec()];
             tokio_rustls::TlsAcceptor::from(Arc::new(c))
         });
+        let max = options.max_connections;
         let router = api::router(host, is_tls, options);
-        let task = tokio::spawn(accept_loop(listener, router, acceptor));
+        let task = tokio::spawn(accept_loop(listener, router, acceptor, max));
         Ok(HttpServer {
             addr,
             tls: is_tls,
@@ -147,11 +159,21 @@ async fn accept_loop(
     listener: TcpListener,
     router: axum::Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    max_connections: usize,
 ) {
     let mut conns = JoinSet::new();
+    let mut refused: u64 = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) if conns.len() >= max_connections => {
+                    drop(stream);
+                    refused = refused.saturating_add(1);
+                    // The first and then every 1000th, so a flood cannot flood the log.
+                    if refused % 1000 == 1 {
+                        tracing::warn!("http: {peer} closed: {max_connections} connections are open ({refused} refused so far)");
+                    }
+                }
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let router = router.clone();
