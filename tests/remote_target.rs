@@ -61,3 +61,41 @@ fn a_bench_without_a_led_hook_reports_the_led_scenarios_as_skipped_with_the_reas
     // Nothing ran: no scenario passed, so the run is not a success.
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_rig_refuses_requests_without_its_token() {
+    let dir = common::work("remote-rig-token");
+    let device = common::start(&dir, "smr5", &[]);
+    let info = device.info(); // with the token: served
+    assert!(info["serial"].is_string(), "{info}");
+    for token in [None, Some("wrong")] {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.args(["rig", "--at", &device.rig]);
+        cmd.env_remove("SMART_CONNECT_RIG_TOKEN");
+        if let Some(t) = token {
+            cmd.args(["--token", t]);
+        }
+        let out = cmd.arg("info").output().expect("rig info");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "token {token:?} was let in");
+        assert!(
+            err.contains("401") && err.contains("token"),
+            "token {token:?}: {err}"
+        );
+        assert!(
+            !err.contains(&device.token),
+            "the error gave the token away"
+        );
+    }
+    let written = std::fs::read_to_string(dir.join("state/rig-token")).unwrap();
+    assert_eq!(written, device.token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("state/rig-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "rig-token mode {mode:o}");
+    }
+}

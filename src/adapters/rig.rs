@@ -83,10 +83,15 @@ pub struct Rig {
     pub http: String,
     pub https: String,
     pub https_ca_pem: String,
+    /// Every request must carry `Authorization: Bearer <token>` (printed by `run`).
+    pub token: String,
 }
 
 type Shared = Arc<Rig>;
 type Reply<T> = Result<Json<T>, (StatusCode, String)>;
+
+/// Connections the rig serves at once (a harness needs one or two).
+const MAX_CONNECTIONS: usize = 16;
 
 /// How long a time request waits for meter bytes still on their way.
 const FEED_WAIT: Duration = Duration::from_secs(10);
@@ -112,8 +117,10 @@ impl Rig {
     }
 }
 
-/// Serve the rig on `listener` until the process ends.
+/// Serve the rig on `listener` until the process ends: only to clients with the token, with
+/// the API's head and body timeouts and a budget of `MAX_CONNECTIONS`.
 pub fn serve(rig: Rig, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+    let rig = Arc::new(rig);
     let app = Router::new()
         .route("/rig", get(info))
         .route("/rig/fresh", post(fresh))
@@ -127,12 +134,42 @@ pub fn serve(rig: Rig, listener: tokio::net::TcpListener) -> tokio::task::JoinHa
         .route("/rig/broker/clients", get(broker_clients))
         .route("/rig/firmware", post(firmware))
         .route("/rig/p1-ext", get(p1_ext))
-        .with_state(Arc::new(rig));
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("bench rig: {e}");
-        }
-    })
+        .layer(axum::middleware::from_fn(super::http::whole_body))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&rig),
+            authorize,
+        ))
+        .with_state(rig);
+    super::http::serve_plain(listener, app, MAX_CONNECTIONS)
+}
+
+/// 401 unless the request carries the rig's token (compared in constant time).
+async fn authorize(
+    State(rig): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if same(given.as_bytes(), rig.token.as_bytes()) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(axum::http::header::WWW_AUTHENTICATE, "Bearer realm=\"rig\"")],
+        "the bench rig needs the token `run --rig` printed: Authorization: Bearer <token>",
+    )
+        .into_response()
+}
+
+/// Equal bytes, in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 async fn info(State(rig): State<Shared>) -> Json<crate::target::rig_client::RigInfo> {

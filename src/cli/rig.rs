@@ -12,6 +12,9 @@ pub struct RigArgs {
     /// The rig's base URL.
     #[arg(long, default_value = "http://127.0.0.1:7100", env = "RIG")]
     pub at: String,
+    /// The token `run --rig` printed.
+    #[arg(long, env = "SMART_CONNECT_RIG_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub verb: Verb,
 }
@@ -79,7 +82,7 @@ fn flag(v: u8, what: &str) -> Result<bool, String> {
 }
 
 async fn call(args: &RigArgs) -> Result<Vec<u8>, String> {
-    let rig = RigClient::new(&args.at).map_err(|e| e.0)?;
+    let rig = RigClient::new(&args.at, args.token.clone()).map_err(|e| e.0)?;
     let line = |s: String| Ok(format!("{s}\n").into_bytes());
     match &args.verb {
         Verb::Info => line(

@@ -12,6 +12,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// The environment variable `run --rig`, the `Remote` target and `smart-connect-sim rig`
+/// read the rig's token from when none is given otherwise.
+pub const TOKEN_ENV: &str = "SMART_CONNECT_RIG_TOKEN";
+
 /// `GET /rig`, `POST /rig/fresh`: what is on the bench.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RigInfo {
@@ -94,10 +98,13 @@ pub struct P1Ext {
 pub struct RigClient {
     base: String,
     client: reqwest::Client,
+    /// Sent as `Authorization: Bearer …` (the rig refuses requests without it).
+    token: Option<String>,
 }
 
 impl RigClient {
-    pub fn new(base: &str) -> Result<Self, TargetError> {
+    /// A client of the rig at `base`; `token` is the one `run --rig` printed.
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, TargetError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .no_proxy()
@@ -106,6 +113,7 @@ impl RigClient {
         Ok(RigClient {
             base: base.trim_end_matches('/').to_string(),
             client,
+            token,
         })
     }
 
@@ -117,6 +125,9 @@ impl RigClient {
     ) -> Result<T, TargetError> {
         let url = format!("{}{path}", self.base);
         let mut req = self.client.request(method.clone(), &url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -125,6 +136,11 @@ impl RigClient {
             .await
             .map_err(|e| TargetError::bench(format!("bench rig {method} {url}: {e}")))?;
         let status = res.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(TargetError::bench(format!(
+                "bench rig {method} {url}: 401: the rig wants the token `run --rig` printed (target file `rig_token:`, or {TOKEN_ENV})"
+            )));
+        }
         if !status.is_success() {
             let text = res.text().await.unwrap_or_default();
             return Err(TargetError::bench(format!(

@@ -37,6 +37,8 @@ pub struct Device {
     pub rig: String,
     /// Where the harness's meter line listens (the device connects to it).
     pub feed: u16,
+    /// The rig's token (given to `run --rig-token`).
+    pub token: String,
 }
 
 impl Drop for Device {
@@ -52,9 +54,10 @@ pub fn start(dir: &Path, meter: &str, extra: &[&str]) -> Device {
     std::fs::create_dir_all(dir).expect("work folder");
     let (rig, feed) = (free_port(), free_port());
     let log = std::fs::File::create(dir.join("device.log")).expect("device log");
+    let token = format!("test-token-{rig}-{feed}");
     let child = Command::new(BIN)
         .args(["run", "--meter", meter, "--speed", "rig"])
-        .args(["--rig", &format!("127.0.0.1:{rig}")])
+        .args(["--rig", &format!("127.0.0.1:{rig}"), "--rig-token", &token])
         .args(["--feed", &format!("tcp:127.0.0.1:{feed}")])
         .args([
             "--modbus",
@@ -82,6 +85,7 @@ pub fn start(dir: &Path, meter: &str, extra: &[&str]) -> Device {
         child,
         rig: format!("http://127.0.0.1:{rig}"),
         feed,
+        token,
     }
 }
 
@@ -92,8 +96,8 @@ impl Device {
         std::fs::write(
             &target,
             format!(
-                "description: {description}\nrig: {}\nfeed: {{listen: 127.0.0.1:{}}}\n",
-                self.rig, self.feed
+                "description: {description}\nrig: {}\nrig_token: {}\nfeed: {{listen: 127.0.0.1:{}}}\n",
+                self.rig, self.token, self.feed
             ),
         )
         .expect("target file");
@@ -104,7 +108,7 @@ impl Device {
     pub fn info(&self) -> serde_json::Value {
         for _ in 0..200 {
             let out = Command::new(BIN)
-                .args(["rig", "--at", &self.rig, "info"])
+                .args(["rig", "--at", &self.rig, "--token", &self.token, "info"])
                 .output()
                 .expect("rig info");
             if out.status.success() {

@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=target/debug/smart-connect-sim
+# The rig refuses requests without its token; `run`, the harness and the hook script
+# (examples/rig-hooks/rig.sh) all read it from here.
+SMART_CONNECT_RIG_TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+export SMART_CONNECT_RIG_TOKEN
 [ -x "$bin" ] || cargo build --locked --bin smart-connect-sim
 
 run_remote() {

@@ -153,6 +153,46 @@ impl Drop for HttpServer {
     }
 }
 
+/// Serve `router` over plain HTTP on `listener` with the same head timeout and connection
+/// budget as the API (the bench rig uses it); stops when the handle is aborted.
+pub(crate) fn serve_plain(
+    listener: TcpListener,
+    router: axum::Router,
+    max_connections: usize,
+) -> JoinHandle<()> {
+    tokio::spawn(accept_loop(listener, router, None, max_connections))
+}
+
+/// Middleware: the whole request body must arrive within `BODY_TIMEOUT` (408) and fit in
+/// `BODY_LIMIT` (413); handlers then read it from memory.
+pub(crate) async fn whole_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => (
+            hyper::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {BODY_LIMIT} bytes"),
+        )
+            .into_response(),
+        Err(_) => (
+            hyper::StatusCode::REQUEST_TIMEOUT,
+            [(hyper::header::CONNECTION, "close")],
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )
+            .into_response(),
+    }
+}
+
 /// Accept connections until aborted; the connections live in a `JoinSet` owned by this task,
 /// so aborting it ends them too.
 async fn accept_loop(

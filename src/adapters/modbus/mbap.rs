@@ -170,14 +170,23 @@ mod tests {
         m.push(&[0x10, 0x2A, 0x00, 0x04, b'M', b'Q', b'T', b'T'], 0); // MQTT CONNECT
         assert_eq!(
             m.next_frame(0),
-            Err(FrameError::ProtocolId { offset: 2, found: 4 })
+            Err(FrameError::ProtocolId {
+                offset: 2,
+                found: 4
+            })
         );
         let mut m = Mbap::default();
         m.push(&READ, 0);
         m.push(&[0, 1, 0, 0, 0xFF, 0xFF], 0);
         assert!(m.next_frame(0).unwrap().is_some());
         let e = m.next_frame(0).unwrap_err();
-        assert_eq!(e, FrameError::Length { offset: 16, found: 0xFFFF });
+        assert_eq!(
+            e,
+            FrameError::Length {
+                offset: 16,
+                found: 0xFFFF
+            }
+        );
         assert_eq!(
             e.to_string(),
             "length 65535 at byte 16 (2..=254: unit id + a PDU of at most 253 bytes)"
@@ -194,7 +203,10 @@ mod tests {
     fn the_protocol_id_is_judged_before_the_length_arrives() {
         let mut m = Mbap::default();
         m.push(b"GET ", 0);
-        assert!(matches!(m.next_frame(0), Err(FrameError::ProtocolId { .. })));
+        assert!(matches!(
+            m.next_frame(0),
+            Err(FrameError::ProtocolId { .. })
+        ));
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub(super) fn answer(
     pdu: &[u8],
 ) -> Result<Vec<u8>, MalformedPdu> {
     let Some((&function, data)) = pdu.split_first() else {
-        return Err(MalformedPdu { function: 0, len: 0 });
+        return Err(MalformedPdu {
+            function: 0,
+            len: 0,
+        });
     };
     if !matches!(function, 3 | 4) {
         return Ok(exception(function, Exception::IllegalFunction));

@@ -71,9 +71,9 @@ impl Slot {
 
     /// Held by a client that is not idle past the limit at device time `now`.
     pub(super) fn busy(&self, now: Millis) -> bool {
-        self.lock().as_ref().is_some_and(|h| {
-            now.saturating_sub(h.last.load(Ordering::SeqCst)) < self.idle_ms
-        })
+        self.lock()
+            .as_ref()
+            .is_some_and(|h| now.saturating_sub(h.last.load(Ordering::SeqCst)) < self.idle_ms)
     }
 
     /// Take the slot: a holder idle past the limit is stopped first (MB-10). `None` if busy.

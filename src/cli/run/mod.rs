@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// scenario (the `Remote` target's `rig:`).
     #[arg(long)]
     pub rig: Option<SocketAddr>,
+    /// The token the rig requires (`Authorization: Bearer …`); default: a random one, printed
+    /// and written to `<state dir>/rig-token` (mode 0600).
+    #[arg(long, env = "SMART_CONNECT_RIG_TOKEN", hide_env_values = true)]
+    pub rig_token: Option<String>,
     /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH`, `tcp:HOST:PORT`
     /// or `serial:/dev/ttyUSB0` (115200 8N1 for P1, 9600/1200 7E1 for TIC by `--meter`).
     #[arg(long)]
@@ -295,10 +299,13 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
                 https: format!("https://{}", web.https.local_addr()),
                 https_ca_pem: std::fs::read_to_string(&web.ca)
                     .map_err(|e| format!("{}: {e}", web.ca.display()))?,
+                token: rig_token(args.rig_token.as_deref(), &state_dir)?,
             };
             println!(
-                "  bench rig    http://{}/rig",
-                listener.local_addr().map_err(|e| e.to_string())?
+                "  bench rig    http://{}/rig  token {} (also in {})",
+                listener.local_addr().map_err(|e| e.to_string())?,
+                rig.token,
+                state_dir.join("rig-token").display()
             );
             Some(crate::adapters::rig::serve(rig, listener))
         }
@@ -380,6 +387,40 @@ fn feed_task(
             ))
         }
     })
+}
+
+/// The rig's token: the given one, or a new random one; written to `<state>/rig-token` (0600)
+/// either way so hook scripts can read it.
+fn rig_token(given: Option<&str>, state_dir: &std::path::Path) -> Result<String, String> {
+    use rand::Rng;
+    let token = match given {
+        Some(t) if t.is_empty() || t.chars().any(|c| c.is_control() || c == ' ') => {
+            return Err(
+                "--rig-token: must be non-empty without spaces or control characters".into(),
+            )
+        }
+        Some(t) => t.to_string(),
+        None => {
+            let mut rng = rand::rng();
+            (0..32)
+                .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+                .collect()
+        }
+    };
+    let path = state_dir.join("rig-token");
+    write_private(&path, token.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(token)
+}
+
+/// Write a file only its owner can read (0600 on Unix), replacing an older one.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let _ = std::fs::remove_file(path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(bytes)
 }
 
 pub(super) fn bind_error(addr: SocketAddr, e: std::io::Error) -> String {

@@ -71,6 +71,10 @@ pub struct RemoteConfig {
     /// A bench rig speaking the rig protocol (`run --rig`), e.g. `http://127.0.0.1:7100`.
     #[serde(default)]
     pub rig: Option<String>,
+    /// The token `run --rig` printed (default: the `SMART_CONNECT_RIG_TOKEN` environment
+    /// variable).
+    #[serde(default)]
+    pub rig_token: Option<String>,
     /// Commands for what the bench can do; they take precedence over the rig.
     #[serde(default)]
     pub hooks: Hooks,

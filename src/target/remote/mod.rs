@@ -33,7 +33,14 @@ pub struct RemoteBench {
 
 impl RemoteBench {
     pub fn new(cfg: RemoteConfig) -> Self {
-        let rig = cfg.rig.as_deref().and_then(|u| RigClient::new(u).ok());
+        let token = cfg
+            .rig_token
+            .clone()
+            .or_else(|| std::env::var(super::rig_client::TOKEN_ENV).ok());
+        let rig = cfg
+            .rig
+            .as_deref()
+            .and_then(|u| RigClient::new(u, token).ok());
         RemoteBench {
             cfg,
             rig,
