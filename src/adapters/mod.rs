@@ -3,6 +3,7 @@
 //! embedded MQTT broker and the device's MQTT client, mDNS, and the real-time runner that
 //! ticks the device and feeds it meter bytes.
 
+pub mod accept;
 pub mod broker;
 pub mod certs;
 pub mod host;

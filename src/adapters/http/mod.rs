@@ -203,6 +203,7 @@ async fn accept_loop(
 ) {
     let mut conns = JoinSet::new();
     let mut refused: u64 = 0;
+    let mut errors = crate::adapters::accept::AcceptErrors::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -215,6 +216,7 @@ async fn accept_loop(
                     }
                 }
                 Ok((stream, peer)) => {
+                    errors.accepted("http");
                     let _ = stream.set_nodelay(true);
                     let router = router.clone();
                     let tls = tls.clone();
@@ -230,9 +232,9 @@ async fn accept_loop(
                     });
                 }
                 Err(e) => {
-                    // e.g. out of file descriptors: wait a little instead of spinning.
-                    tracing::warn!("http: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // e.g. out of file descriptors: wait instead of spinning; log once.
+                    let wait = errors.failed("http", &e);
+                    tokio::time::sleep(wait).await;
                 }
             },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

@@ -22,6 +22,7 @@ mod slot;
 pub use mbap::{FrameError, PARTIAL_MS};
 pub use service::MalformedPdu;
 
+use super::accept::{out_of_descriptors, AcceptErrors};
 use super::host::Host;
 use crate::device::defect::{Defect, Defects};
 use crate::sim::clock::Millis;
@@ -29,7 +30,6 @@ use slot::Slot;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -69,8 +69,7 @@ impl Drop for ModbusServer {
 }
 
 /// Accept until aborted. An accept error (e.g. out of descriptors) is logged once per kind,
-/// backed off (10 ms doubling to 1 s of wall time: it waits for the OS, not the device) and
-/// never stops the listener; on descriptor exhaustion the spare descriptor is given up so the
+/// backed off (`AcceptErrors`) and never stops the listener; on descriptor exhaustion the spare descriptor is given up so the
 /// pending client can be accepted, and taken again later.
 async fn accept_loop(
     listener: TcpListener,
@@ -79,8 +78,7 @@ async fn accept_loop(
     slot: Arc<Slot>,
 ) {
     let mut spare = open_spare();
-    let mut backoff = Duration::ZERO;
-    let mut last_error: Option<io::ErrorKind> = None;
+    let mut errors = AcceptErrors::default();
     // The connections live in this task's set: aborting the server ends them too.
     let mut conns = JoinSet::new();
     loop {
@@ -93,24 +91,17 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                backoff = Duration::ZERO;
-                if last_error.take().is_some() {
-                    tracing::info!("modbus: accepting connections again");
-                }
+                errors.accepted("modbus");
                 if let Some(conn) = admit(&host, &defects, &slot, stream, peer).await {
                     conns.spawn(conn);
                 }
             }
             Err(e) => {
-                if last_error != Some(e.kind()) {
-                    tracing::warn!("modbus: accept failed (still listening): {e}");
-                    last_error = Some(e.kind());
-                }
+                let wait = errors.failed("modbus", &e);
                 if out_of_descriptors(&e) && spare.take().is_some() {
                     continue; // retry at once with the spare descriptor free
                 }
-                backoff = (backoff * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-                tokio::time::sleep(backoff).await;
+                tokio::time::sleep(wait).await;
             }
         }
     }
@@ -118,11 +109,6 @@ async fn accept_loop(
 
 fn open_spare() -> Option<std::fs::File> {
     std::fs::File::open("/dev/null").ok()
-}
-
-fn out_of_descriptors(e: &io::Error) -> bool {
-    // EMFILE (per process) or ENFILE (system-wide).
-    matches!(e.raw_os_error(), Some(24) | Some(23))
 }
 
 /// Give the connection the slot (returns its task), or close it at once (device not
