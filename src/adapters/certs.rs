@@ -330,7 +330,7 @@ impl TestPki {
     }
 
     /// Write `ca.pem`, `server.pem`, `server.key`, `device.pem`, `device.key` into `dir`
-    /// (created if missing).
+    /// (created if missing). The private keys are created with mode 0600 (Unix).
     pub fn write_to(&self, dir: &Path) -> std::io::Result<PkiPaths> {
         std::fs::create_dir_all(dir)?;
         let paths = PkiPaths {
@@ -342,9 +342,9 @@ impl TestPki {
         };
         std::fs::write(&paths.ca, self.ca.cert_pem())?;
         std::fs::write(&paths.server_cert, self.server.cert_pem())?;
-        std::fs::write(&paths.server_key, self.server.key_pem())?;
+        write_private(&paths.server_key, self.server.key_pem())?;
         std::fs::write(&paths.device_cert, self.client.cert_pem())?;
-        std::fs::write(&paths.device_key, self.client.key_pem())?;
+        write_private(&paths.device_key, self.client.key_pem())?;
         Ok(paths)
     }
 
@@ -390,6 +390,13 @@ impl TestPki {
             false => b.with_no_client_auth(),
         })
     }
+}
+
+/// Write a private key readable by its owner only (0600 on Unix, also when the file existed).
+fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = crate::device::store::create_private(path)?;
+    f.write_all(pem.as_bytes())
 }
 
 #[cfg(test)]
@@ -454,6 +461,12 @@ mod tests {
             );
         }
         assert_eq!(paths.device_key.file_name().unwrap(), "device.key");
+        #[cfg(unix)]
+        for key in [&paths.server_key, &paths.device_key] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(key).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", key.display());
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

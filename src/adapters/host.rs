@@ -3,10 +3,19 @@
 //! Modbus server answers from, the P1 ext output, persisted settings). Adapters read the
 //! snapshot without locking the device, so a read never waits for a telegram being parsed
 //! and never mixes two telegrams (MB-08).
+//!
+//! Persistence failures are never silent:
+//! - A save that fails (`Effect::PersistConfig`) is logged, kept in the status
+//!   (`Config.SaveError`) and undone in memory: the device's stored settings go back to what
+//!   the store holds, so a GET shows the old value and a restart brings nothing new.
+//!   `Host::handle_saving` returns the failure; the HTTP API answers it with 500.
+//! - A corrupt or invalid config file found at start is moved aside by the store
+//!   (`config.json.corrupt-<UTC time from the host clock>`), the device boots on factory
+//!   settings, and the status says so (`Config.Recovered`, `Config.RecoveredReason`).
 
 use crate::device::config::Config;
 use crate::device::registers::{MeterValues, Template};
-use crate::device::store::ConfigStore;
+use crate::device::store::{file_stamp, ConfigStore, StoreError};
 use crate::device::{Device, DeviceConfig, Effect, Event};
 use crate::protocol::Reading;
 use crate::sim::clock::{Clock, Millis};
@@ -29,6 +38,52 @@ struct Inner {
     store: Option<Box<dyn ConfigStore>>,
     p1_ext: Vec<u8>,
     store_error: Option<String>,
+    /// What the store holds (what a restart would load).
+    saved: Config,
+    report: ConfigReport,
+}
+
+/// The `Config` member of the status document: what happened to the stored settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConfigReport {
+    /// The file a corrupt configuration was moved to at start (`config.json.corrupt-…`);
+    /// the device then runs on factory settings.
+    pub recovered: Option<String>,
+    /// Why that file could not be used (the JSON error or the invalid field).
+    pub recovered_reason: Option<String>,
+    /// The last failed save (file and OS error); cleared by the next successful save.
+    pub save_error: Option<String>,
+}
+
+/// A save that failed: nothing changed (the device keeps its old settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveFailure {
+    /// The file that could not be written (e.g. `…/config.json.tmp`).
+    pub file: String,
+    /// The OS error.
+    pub error: String,
+}
+
+impl std::fmt::Display for SaveFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot save the configuration to {}: {}",
+            self.file, self.error
+        )
+    }
+}
+
+impl SaveFailure {
+    fn of(e: &StoreError) -> Self {
+        SaveFailure {
+            file: e
+                .path()
+                .map_or_else(|| "config.json".into(), |p| p.display().to_string()),
+            error: e.cause(),
+        }
+    }
 }
 
 /// The host of one device.
@@ -60,15 +115,34 @@ impl Host {
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
         let mut store_error = None;
+        let mut report = ConfigReport::default();
         let stored = match store.as_mut().map(|s| s.load()) {
             Some(Ok(Some(c))) => c,
             Some(Err(e)) => {
                 store_error = Some(e.to_string());
+                if e.is_corrupt() {
+                    report.recovered_reason = Some(e.cause());
+                    let store = store.as_mut().expect("a store reported the error");
+                    match store.quarantine(&file_stamp(clock.now())) {
+                        Ok(name) => {
+                            tracing::warn!(
+                                "config: {e}; kept as {}, running on factory settings",
+                                name.as_deref().unwrap_or("?")
+                            );
+                            report.recovered = name;
+                        }
+                        Err(q) => tracing::error!(
+                            "config: {e}; could not move it aside ({q}), running on factory settings"
+                        ),
+                    }
+                } else {
+                    tracing::error!("config: {e}; running on factory settings");
+                }
                 Config::default()
             }
             _ => Config::default(),
         };
-        let device = Device::new(hw, stored);
+        let device = Device::new(hw, stored.clone());
         let served = Served {
             values: *device.values(),
             template: Template::PhoenixContactEmpro,
@@ -82,6 +156,8 @@ impl Host {
                 store,
                 p1_ext: Vec::new(),
                 store_error,
+                saved: stored,
+                report,
             }),
             served: RwLock::new(Arc::new(served)),
             time: watch::Sender::new(now),
@@ -158,14 +234,46 @@ impl Host {
     }
 
     /// Feed an event at the clock's current time; returns the effects after carrying them out.
+    /// A failed save is logged, reported in the status and undone (see `handle_saving`).
     pub fn handle(&self, event: Event) -> Vec<Effect> {
+        self.handle_saving(event).0
+    }
+
+    /// `handle`, also returning a failed save of the configuration: the device then keeps
+    /// the settings the store holds (the effects still show what the device tried, e.g. a
+    /// `Reply::Config(Ok(..))` that did not stick).
+    pub fn handle_saving(&self, event: Event) -> (Vec<Effect>, Option<SaveFailure>) {
         let now = self.clock.now();
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let fx = inner.device.handle(event, now);
-        self.carry_out(&mut inner, &fx);
+        let failed = self.carry_out(&mut inner, &fx);
         drop(inner);
         self.time.send_replace(now);
-        fx
+        (fx, failed)
+    }
+
+    /// The status document (`Device::status`) with the `Config` member (`ConfigReport`):
+    /// what `GET /api/v1/status` answers.
+    pub fn status_json(&self) -> serde_json::Value {
+        let now = self.clock.now();
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = serde_json::to_value(inner.device.status(now)).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "Config".into(),
+                serde_json::to_value(&inner.report).unwrap_or_default(),
+            );
+        }
+        v
+    }
+
+    /// What happened to the stored settings (recovery at start, last failed save).
+    pub fn config_report(&self) -> ConfigReport {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .report
+            .clone()
     }
 
     /// Run `f` with the device (read-only questions: status, config, firmware, LED).
@@ -203,6 +311,13 @@ impl Host {
             Some(store) => store.save(&Config::default()).err().map(|e| e.to_string()),
             None => None,
         };
+        if inner.store_error.is_none() {
+            inner.saved = Config::default();
+        }
+        inner.report = ConfigReport {
+            save_error: inner.store_error.clone(),
+            ..ConfigReport::default()
+        };
         self.rtc_offset
             .store(0, std::sync::atomic::Ordering::SeqCst);
         self.carry_out(&mut inner, &[Effect::PoweredOff]);
@@ -219,7 +334,8 @@ impl Host {
             .clone()
     }
 
-    fn carry_out(&self, inner: &mut Inner, fx: &[Effect]) {
+    fn carry_out(&self, inner: &mut Inner, fx: &[Effect]) -> Option<SaveFailure> {
+        let mut failed = None;
         let mut changed = false;
         let mut reboot = false;
         for e in fx {
@@ -232,7 +348,22 @@ impl Host {
                 }
                 Effect::PersistConfig(c) => {
                     if let Some(store) = inner.store.as_mut() {
-                        inner.store_error = store.save(c).err().map(|e| e.to_string());
+                        match store.save(c) {
+                            Ok(()) => {
+                                inner.saved = c.clone();
+                                inner.store_error = None;
+                                inner.report.save_error = None;
+                            }
+                            Err(e) => {
+                                let f = SaveFailure::of(&e);
+                                tracing::error!("config: {f}; the settings stay as they were");
+                                inner.store_error = Some(e.to_string());
+                                inner.report.save_error = Some(f.to_string());
+                                let saved = inner.saved.clone();
+                                inner.device.restore_stored(saved);
+                                failed = Some(f);
+                            }
+                        }
                     }
                 }
                 Effect::Measurement(r) => {
@@ -265,5 +396,6 @@ impl Host {
                 *self.served.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
             }
         }
+        failed
     }
 }

@@ -231,6 +231,13 @@ impl Device {
         &self.stored
     }
 
+    /// The store refused to save: the stored settings are `c` again (what the store holds, so
+    /// what a restart loads). The settings in force (`active_config`) are not touched.
+    pub fn restore_stored(&mut self, c: Config) {
+        self.persisted = c.clone();
+        self.stored = c;
+    }
+
     /// The configuration in force since the last boot.
     pub fn active_config(&self) -> &Config {
         &self.active

@@ -3,6 +3,18 @@
 //! rename over the target, fsync the folder) and `MemStore`, an in-memory disk model that runs
 //! the same steps one by one and can lose power after any of them, to show that a save leaves
 //! either the old or the new configuration, never a broken one.
+//!
+//! Hardening (issue "Hardening under abuse"):
+//! - A failed save is an error with the file and the OS error (`StoreError::Io`); the host
+//!   then keeps the old settings in memory and the API answers 500 (see `adapters::host`).
+//! - A corrupt or invalid file is not overwritten: `ConfigStore::quarantine` renames it to
+//!   `config.json.corrupt-<UTC time>` (e.g. `config.json.corrupt-20261203T123410Z`), and the
+//!   device boots on factory settings and says so in its status (`Config.Recovered`).
+//! - `FileStore::remove_stale_temp_files` deletes `config.json.tmp*` left by a kill during a
+//!   save (run at start; a temp file is never read).
+//! - On Unix the temp file, and so `config.json` after the rename, is created with mode 0600
+//!   (it holds the Wi-Fi and MQTT passwords); `FileStore::restrict_permissions` fixes an
+//!   existing file.
 
 use super::config::{Config, ConfigError};
 use std::collections::BTreeMap;
@@ -16,6 +28,21 @@ pub trait ConfigStore: Send {
     fn load(&mut self) -> Result<Option<Config>, StoreError>;
     /// Replace the saved configuration atomically.
     fn save(&mut self, c: &Config) -> Result<(), StoreError>;
+    /// Move an unreadable saved configuration aside (after `load` reported it `Corrupt` or
+    /// `Invalid`) as `<name>.corrupt-<stamp>`, so that the next save does not destroy it.
+    /// Returns the new file name; `Ok(None)` when there was nothing to move.
+    fn quarantine(&mut self, stamp: &str) -> Result<Option<String>, StoreError> {
+        let _ = stamp;
+        Ok(None)
+    }
+}
+
+/// A UTC time as a file-name-safe stamp: `20261203T123410Z` (epoch milliseconds in).
+pub fn file_stamp(epoch_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(epoch_ms)
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +59,36 @@ pub enum StoreError {
         MemStore::STEPS
     )]
     PowerLoss { step: usize },
+}
+
+impl StoreError {
+    /// The file the error is about (`config.json` for `MemStore`).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            StoreError::Io { path, .. }
+            | StoreError::Corrupt { path, .. }
+            | StoreError::Invalid { path, .. } => Some(path),
+            StoreError::PowerLoss { .. } => None,
+        }
+    }
+
+    /// The cause without the file name (the OS error, the JSON error, the invalid field).
+    pub fn cause(&self) -> String {
+        match self {
+            StoreError::Io { source, .. } => source.to_string(),
+            StoreError::Corrupt { message, .. } => message.clone(),
+            StoreError::Invalid { source, .. } => source.to_string(),
+            StoreError::PowerLoss { .. } => self.to_string(),
+        }
+    }
+
+    /// Whether the saved bytes are unreadable (as opposed to the disk being unreachable).
+    pub fn is_corrupt(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Corrupt { .. } | StoreError::Invalid { .. }
+        )
+    }
 }
 
 /// The bytes a configuration is saved as.
@@ -82,6 +139,65 @@ impl FileStore {
             _ => PathBuf::from("."),
         }
     }
+
+    /// Delete `<name>.tmp*` files a kill during a save left behind (call at start, before any
+    /// save). Returns the files removed; a name that cannot be removed (e.g. a folder) is
+    /// skipped (the next save reports it).
+    pub fn remove_stale_temp_files(&self) -> io::Result<Vec<PathBuf>> {
+        let mut prefix = self.path.file_name().unwrap_or_default().to_os_string();
+        prefix.push(".tmp");
+        let prefix = prefix.to_string_lossy().into_owned();
+        let mut removed = Vec::new();
+        for entry in fs::read_dir(self.dir())? {
+            let entry = entry?;
+            let stale = entry.file_name().to_string_lossy().starts_with(&prefix)
+                && entry
+                    .file_type()
+                    .is_ok_and(|t| t.is_file() || t.is_symlink());
+            if stale && fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Make an existing config file readable by its owner only (mode 0600 on Unix; it holds
+    /// passwords). `Ok(false)` when there is no file.
+    pub fn restrict_permissions(&self) -> io::Result<bool> {
+        match fs::metadata(&self.path) {
+            Ok(_) => set_private(&self.path).map(|()| true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Mode 0600 (owner read/write only) on Unix; nothing elsewhere.
+pub fn set_private(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Create (or truncate) `path` for writing, mode 0600 on Unix from the start.
+pub fn create_private(path: &Path) -> io::Result<fs::File> {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(path)?;
+    // An existing file keeps its mode on open: narrow it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -102,7 +218,7 @@ impl ConfigStore for FileStore {
 
     fn save(&mut self, c: &Config) -> Result<(), StoreError> {
         let tmp = self.temp_path();
-        let written = fs::File::create(&tmp).and_then(|mut f| {
+        let written = create_private(&tmp).and_then(|mut f| {
             f.write_all(&encode(c))?;
             f.sync_all()
         });
@@ -110,9 +226,39 @@ impl ConfigStore for FileStore {
             let _ = fs::remove_file(&tmp);
             return Err(io_err(&tmp)(e));
         }
-        fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
+        if let Err(e) = fs::rename(&tmp, &self.path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(&self.path)(e));
+        }
         let dir = self.dir();
         sync_dir(&dir).map_err(io_err(&dir))
+    }
+
+    fn quarantine(&mut self, stamp: &str) -> Result<Option<String>, StoreError> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".corrupt-{stamp}"));
+        let mut target = self.path.with_file_name(&name);
+        // Two recoveries within one second: keep both.
+        let mut n = 1u32;
+        while target.exists() && n < 1000 {
+            n = n.saturating_add(1);
+            let mut again = name.clone();
+            again.push(format!("-{n}"));
+            target = self.path.with_file_name(again);
+        }
+        fs::rename(&self.path, &target).map_err(io_err(&self.path))?;
+        let dir = self.dir();
+        sync_dir(&dir).map_err(io_err(&dir))?;
+        Ok(Some(
+            target
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        ))
     }
 }
 
@@ -272,6 +418,16 @@ impl ConfigStore for MemStore {
             .transpose()
     }
 
+    fn quarantine(&mut self, stamp: &str) -> Result<Option<String>, StoreError> {
+        if self.disk.read(NAME).is_none() {
+            return Ok(None);
+        }
+        let name = format!("{NAME}.corrupt-{stamp}");
+        self.disk.rename(NAME, &name);
+        self.disk.fsync_dir();
+        Ok(Some(name))
+    }
+
     fn save(&mut self, c: &Config) -> Result<(), StoreError> {
         let bytes = encode(c);
         let fail = self.fail_after.take();
@@ -401,6 +557,92 @@ mod tests {
         let e = s.save(&Config::default()).unwrap_err();
         assert!(matches!(e, StoreError::Io { .. }), "{e}");
         assert!(e.to_string().contains("absent"));
+    }
+
+    #[test]
+    fn a_blocked_temp_path_is_an_io_error_naming_it_and_keeps_the_old_file() {
+        let dir = TempDir::new("blocked");
+        let mut s = FileStore::new(dir.0.join("config.json"));
+        s.save(&custom()).unwrap();
+        fs::create_dir(s.temp_path()).unwrap();
+        let e = s.save(&Config::default()).unwrap_err();
+        assert!(matches!(e, StoreError::Io { .. }), "{e}");
+        assert_eq!(e.path(), Some(s.temp_path().as_path()));
+        assert!(!e.cause().is_empty() && !e.is_corrupt());
+        assert_eq!(s.load().unwrap(), Some(custom()), "the old file stays");
+        assert!(
+            s.remove_stale_temp_files().unwrap().is_empty(),
+            "a folder is not removed"
+        );
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_nothing_else() {
+        let dir = TempDir::new("tmpclean");
+        let mut s = FileStore::new(dir.0.join("config.json"));
+        s.save(&custom()).unwrap();
+        for f in ["config.json.tmp", "config.json.tmp.4711", "other.tmp"] {
+            fs::write(dir.0.join(f), b"{").unwrap();
+        }
+        let mut removed = s.remove_stale_temp_files().unwrap();
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                dir.0.join("config.json.tmp"),
+                dir.0.join("config.json.tmp.4711")
+            ]
+        );
+        assert!(dir.0.join("other.tmp").exists());
+        assert_eq!(s.load().unwrap(), Some(custom()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_saved_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("mode");
+        let mut s = FileStore::new(dir.0.join("config.json"));
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        s.save(&custom()).unwrap();
+        assert_eq!(mode(s.path()), 0o600);
+        fs::set_permissions(s.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(s.restrict_permissions().unwrap());
+        assert_eq!(mode(s.path()), 0o600);
+        // A stale temp file with a wide mode is narrowed when reused.
+        fs::write(s.temp_path(), b"x").unwrap();
+        fs::set_permissions(s.temp_path(), fs::Permissions::from_mode(0o666)).unwrap();
+        s.save(&Config::default()).unwrap();
+        assert_eq!(mode(s.path()), 0o600);
+    }
+
+    #[test]
+    fn quarantine_moves_a_corrupt_file_aside_under_a_time_stamp() {
+        assert_eq!(file_stamp(1_750_000_000_000), "20250615T150640Z");
+        let dir = TempDir::new("quarantine");
+        let path = dir.0.join("config.json");
+        let mut s = FileStore::new(&path);
+        assert_eq!(s.quarantine("x").unwrap(), None, "nothing to move");
+        fs::write(&path, b"garbage").unwrap();
+        assert!(s.load().unwrap_err().is_corrupt());
+        let name = s.quarantine("20250615T150640Z").unwrap().unwrap();
+        assert_eq!(name, "config.json.corrupt-20250615T150640Z");
+        assert_eq!(fs::read(dir.0.join(&name)).unwrap(), b"garbage");
+        assert!(s.load().unwrap().is_none());
+        fs::write(&path, b"again").unwrap();
+        let second = s.quarantine("20250615T150640Z").unwrap().unwrap();
+        assert_eq!(
+            second, "config.json.corrupt-20250615T150640Z-2",
+            "both kept"
+        );
+        let mut m = MemStore::new();
+        m.put_raw(b"bad");
+        assert_eq!(
+            m.quarantine("t").unwrap().as_deref(),
+            Some("config.json.corrupt-t")
+        );
+        assert!(m.load().unwrap().is_none());
+        assert_eq!(m.files(), ["config.json.corrupt-t"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod auth;
 mod config;
 mod curl_examples;
 mod device;
+mod hardening;
 mod https;
 mod limits;
 mod openapi;

@@ -3,17 +3,19 @@
 //! | route | method | answers |
 //! |---|---|---|
 //! | `/api/v1/config` | GET | 200 the whole configuration (`Config::to_json`, the manual's shape) |
-//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid value or unknown key (problem+json with the field's JSON pointer); nothing changes on error |
+//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid value (control characters included) or unknown key (problem+json with the field's JSON pointer); 500 the configuration could not be saved (problem+json with `file` and the OS `error`; the old settings stay); nothing changes on error |
 //! | `/api/v1/firmware` | GET | 200 `{"Version", "Update": {"state", …}}` |
 //! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 409 an update is running; 400/413/415/422 as for PATCH |
-//! | `/api/v1/status` | GET | 200 the status document (`Device::status`) |
+//! | `/api/v1/status` | GET | 200 the status document (`Host::status_json`: `Device::status` plus `Config`) |
 //! | `/api/v1/reset` | POST | 202, then the device reboots (503 until it serves again) |
 //! | `/api/v1/openapi.json` | GET | 200 the OpenAPI 3.1 document, no authentication |
 //!
 //! Every route but `openapi.json` needs Basic authentication as user `user` with the label
 //! password: missing, malformed or wrong credentials get 401 with
-//! `WWW-Authenticate: Basic realm="smart-connect"`; then the session rule of `session.rs`
-//! applies (409 for a second client). Every route answers 503 while the device does not
+//! `WWW-Authenticate: Basic realm="smart-connect"`; after 5 wrong ones from one source IP
+//! address, 429 with `Retry-After` (1 s, doubling to 60 s; `throttle.rs`), while correct
+//! credentials are always accepted; then the session rule of `session.rs` applies (409 for
+//! a second client). Every route answers 503 while the device does not
 //! serve. Errors are `application/problem+json` (`problem.rs`). API responses carry
 //! `Cache-Control: no-store` (the configuration holds secrets). The planted HTTP defects
 //! (`device::defect`: any password, no session conflict) are read once when the router is
@@ -21,6 +23,7 @@
 
 use super::problem::{self, Problem};
 use super::session::{Slot, SESSION_IDLE_MS};
+use super::throttle::{Throttle, Verdict};
 use super::{web, HttpOptions};
 use crate::adapters::host::Host;
 use crate::device::defect::{Defect, Defects};
@@ -56,6 +59,8 @@ const OPENAPI: &str = "/api/v1/openapi.json";
 pub(super) struct AppState {
     pub host: Arc<Host>,
     pub slot: Arc<Slot>,
+    /// Wrong passwords per source (brute-force protection).
+    pub throttle: Arc<Throttle>,
     pub tls: bool,
     pub options: HttpOptions,
     /// Planted bugs of the device (empty for a correct one).
@@ -101,6 +106,7 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
 pub(super) fn router(host: Arc<Host>, tls: bool, options: HttpOptions) -> Router {
     let state = AppState {
         slot: Slot::for_host(&host),
+        throttle: Throttle::for_host(&host),
         defects: Arc::new(host.with_device(|d| d.hardware().defects.clone())),
         host,
         tls,
@@ -157,7 +163,30 @@ async fn authenticate(
         any.then(|| basic_user_any_password(auth)).flatten()
     });
     let Some(user) = user else {
-        let detail = match req.headers().contains_key(header::AUTHORIZATION) {
+        let tried = req.headers().contains_key(header::AUTHORIZATION);
+        if tried {
+            let generation = s.host.served().generation;
+            let verdict = s.throttle.failed(peer.ip(), s.host.now(), generation);
+            if let Verdict::Blocked { retry_after_ms } = verdict {
+                let secs = (retry_after_ms.saturating_add(999) / 1000).max(1);
+                tracing::debug!("http: {peer}: wrong credentials, blocked for {secs} s");
+                let detail = format!(
+                    "too many wrong passwords from {}: try again in {secs} s",
+                    peer.ip()
+                );
+                return Problem::typed(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    problem::TOO_MANY_FAILURES,
+                    "Too many failed logins",
+                    detail,
+                )
+                .with("retry_after_s", json!(secs))
+                .header(header::RETRY_AFTER, &secs.to_string())
+                .at(&path)
+                .into_response();
+            }
+        }
+        let detail = match tried {
             true => "wrong user name or password (user \"user\", the password printed on the device label)",
             false => "authentication required: Basic, user \"user\", the password printed on the device label",
         };
@@ -169,6 +198,7 @@ async fn authenticate(
             .at(&path)
             .into_response();
     };
+    s.throttle.succeeded(peer.ip());
     let generation = s.host.served().generation;
     // `http-no-session-conflict`: the one-session rule is not enforced.
     let admitted = match s.defects.contains(&Defect::HttpNoSessionConflict) {
@@ -365,7 +395,20 @@ async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Body)
         Ok(v) => v,
         Err(p) => return p.into_response(),
     };
-    match reply_of(s.host.handle(Event::PatchConfig(patch))) {
+    let (fx, failed) = s.host.handle_saving(Event::PatchConfig(patch));
+    if let Some(f) = failed {
+        return Problem::typed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            problem::CONFIG_NOT_SAVED,
+            "Configuration not saved",
+            format!("{f}; nothing was changed"),
+        )
+        .with("file", json!(f.file))
+        .with("error", json!(f.error))
+        .at(CONFIG)
+        .into_response();
+    }
+    match reply_of(fx) {
         Some(Reply::Config(Ok(c))) => json_response(StatusCode::OK, &c.to_json()),
         Some(Reply::Config(Err(e))) => Problem::config(&e).at(CONFIG).into_response(),
         Some(Reply::NotRunning) => not_running(CONFIG),
@@ -470,14 +513,7 @@ async fn post_firmware(State(s): State<AppState>, headers: HeaderMap, body: Body
 }
 
 async fn get_status(State(s): State<AppState>) -> Response {
-    let now = s.host.now();
-    let status = s.host.with_device(|d| d.status(now));
-    match serde_json::to_value(status) {
-        Ok(v) => json_response(StatusCode::OK, &v),
-        Err(e) => Problem::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            .at(STATUS)
-            .into_response(),
-    }
+    json_response(StatusCode::OK, &s.host.status_json())
 }
 
 /// Soft reset (API-07): the device reboots with the stored settings and reconnects.

@@ -2,7 +2,8 @@
 //! WEB-01..06) on axum, over plain HTTP and over HTTPS (rustls, WEB-06).
 //!
 //! - `api.rs`: the routes, Basic authentication and the single session; `session.rs`: the
-//!   session rule; `problem.rs`: RFC 9457 error bodies; `web.rs` + `assets/`: the page.
+//!   session rule; `throttle.rs`: the wrong-password limit per source (429);
+//!   `problem.rs`: RFC 9457 error bodies; `web.rs` + `assets/`: the page.
 //! - Every request is answered 503 while the device does not serve (off, booting, no
 //!   address). A real device would not answer at all then; the simulator's socket stays
 //!   open so tests and tools see why.
@@ -25,10 +26,12 @@
 mod api;
 mod problem;
 mod session;
+mod throttle;
 mod web;
 
 pub use api::{api_routes, OPENAPI_JSON};
 pub use session::SESSION_IDLE_MS;
+pub use throttle::{FIRST_BLOCK_MS, FREE_FAILURES, MAX_BLOCK_MS, MAX_SOURCES};
 
 use super::host::Host;
 use axum::body::Body;

@@ -18,6 +18,8 @@ pub const MALFORMED_JSON: &str = "tag:smart-connect.local,2025:malformed-json";
 pub const SESSION_BUSY: &str = "tag:smart-connect.local,2025:session-busy";
 pub const FIRMWARE_REFUSED: &str = "tag:smart-connect.local,2025:firmware-update-refused";
 pub const NOT_SERVING: &str = "tag:smart-connect.local,2025:not-serving";
+pub const CONFIG_NOT_SAVED: &str = "tag:smart-connect.local,2025:config-not-saved";
+pub const TOO_MANY_FAILURES: &str = "tag:smart-connect.local,2025:too-many-failed-logins";
 
 /// A problem details response.
 #[derive(Debug, Clone)]

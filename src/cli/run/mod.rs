@@ -4,6 +4,7 @@
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
 mod services;
+mod state;
 
 use crate::adapters::host::Host;
 use crate::adapters::modbus::ModbusServer;
@@ -32,7 +33,8 @@ pub struct RunArgs {
     /// Meter kind (overrides the scenario's): smr5, smr5-1ph, dsmr42, emucs, tic-historic, …
     #[arg(long, value_parser = parse_meter)]
     pub meter: Option<MeterKind>,
-    /// Seed for the meter's values and the device's identity (serial, password).
+    /// Seed for the meter's values and the device's serial and MAC. The label password is
+    /// random per state folder (kept in `<state-dir>/label-seed`).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Modbus TCP address (the real device uses port 502).
@@ -85,7 +87,8 @@ pub struct RunArgs {
     /// Stop after this much device time (e.g. `90s`, `1h`); default: run until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Millis>,
-    /// Folder for the device's persistent settings (default: a folder per serial in the temp dir).
+    /// Folder for the device's persistent settings, label seed and keys (default: a folder
+    /// per serial in the temp dir); kept owner-only (0700, secrets 0600).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
     /// Plant a firmware bug from the defect catalogue (repeatable; for testing test suites).
@@ -196,7 +199,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
 }
 
 async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
-    let identity = Identity::from_seed(plan.seed);
+    let serial = Identity::from_seed(plan.seed).serial;
     let start = plan
         .scenario
         .as_ref()
@@ -213,21 +216,22 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
                 (Arc::new(c.clone()), Pace::Max(c.clone()), Some(c))
             }
         };
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("smart-connect-sim-{}", identity.serial))
-    });
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
-    let store: Box<dyn ConfigStore> = Box::new(FileStore::new(state_dir.join("config.json")));
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("smart-connect-sim-{serial}")));
+    let file_store = FileStore::new(state_dir.join("config.json"));
+    state::prepare(&state_dir, &file_store)?;
+    // The serial and MAC replay `--seed`; the label password belongs to this installation.
+    let identity = Identity::with_label_seed(plan.seed, state::label_seed(&state_dir)?);
+    let store: Box<dyn ConfigStore> = Box::new(file_store);
     let mut hw = DeviceConfig::new(plan.variant);
     hw.identity = identity.clone();
     hw.defects = args.defects.iter().copied().collect();
     crate::device::defect::warn_if_any(&hw.defects);
     let fresh_hw = hw.clone();
     let host = Host::new(hw, Some(store), clock);
-    if let Some(e) = host.store_error() {
-        tracing::warn!("stored settings ignored, factory settings used: {e}");
-    }
+    let recovered = host.config_report().recovered;
     let listener = tokio::net::TcpListener::bind(args.modbus)
         .await
         .map_err(|e| bind_error(args.modbus, e))?;
@@ -259,6 +263,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         &web_line,
         &mqtt.lines,
         &state_dir,
+        recovered.as_deref(),
         args,
     );
     let effects = host.effects();
@@ -438,6 +443,7 @@ fn banner(
     web: &str,
     mqtt_lines: &[String],
     state: &std::path::Path,
+    recovered: Option<&str>,
     args: &RunArgs,
 ) {
     let feed = args
@@ -478,6 +484,9 @@ fn banner(
         }
     );
     println!("  settings     {}", state.display());
+    if let Some(name) = recovered {
+        println!("  !! settings  the saved configuration was corrupt: kept as {name}; running on factory settings");
+    }
     println!("  Ctrl-C stops.");
 }
 

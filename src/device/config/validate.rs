@@ -1,6 +1,11 @@
 //! Field checks of a configuration: `Config::validate` (every value, first error in
 //! document order, secrets not echoed) and the string checkers it uses (Wi-Fi passphrase,
 //! IPv4 address, netmask prefix, broker URL), public for the property tests.
+//!
+//! No configuration string may hold a control character (U+0000..U+001F, U+007F): a NUL in
+//! `MQTT.Username` is a protocol error on a real broker, a newline in `WiFi.SSID` breaks the
+//! page and the logs. Checked first, for every string, so every path (API, stored file)
+//! shares it; the error names the field (`value` is `null` for the passwords).
 
 use super::{Config, ConfigError, IpMode, NetIf, StaticIpv4};
 use serde_json::{json, Value};
@@ -8,6 +13,7 @@ use serde_json::{json, Value};
 impl Config {
     /// Check every value; the first error in document order.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_no_control_chars(&self.to_json(), "")?;
         self.template()?;
         let eth = &self.ethernet;
         eth.static_ipv4.validate("/Ethernet", eth.ip_mode)?;
@@ -48,6 +54,34 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// Secrets: not echoed in errors.
+const SECRETS: [&str; 2] = ["/WiFi/Password", "/MQTT/Password"];
+
+/// The first string in `v` (below `pointer`) holding a control character.
+fn check_no_control_chars(v: &Value, pointer: &str) -> Result<(), ConfigError> {
+    match v {
+        Value::String(s) => match s.chars().enumerate().find(|(_, c)| c.is_ascii_control()) {
+            Some((i, c)) => {
+                let msg = format!(
+                    "must not contain control characters (U+0000..U+001F, U+007F); found U+{:04X} at character {}",
+                    u32::from(c),
+                    i.saturating_add(1)
+                );
+                let value = match SECRETS.contains(&pointer) {
+                    true => Value::Null,
+                    false => json!(s),
+                };
+                Err(ConfigError::new(pointer, msg, value))
+            }
+            None => Ok(()),
+        },
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(k, x)| check_no_control_chars(x, &format!("{pointer}/{k}"))),
+        _ => Ok(()),
     }
 }
 

@@ -76,6 +76,7 @@
     switch (r.status) {
       case 0: return d.detail;
       case 401: return "Wrong password. Use the password printed on the label of the device.";
+      case 429: return `Too many wrong passwords. Try again in ${d.retry_after_s || "a few"} s.`;
       case 409: return `Another session is active. ${d.detail ? capitalise(d.detail) + "." : ""}`;
       case 503: return "The Smart Connect is starting up or has no network address. Try again in a moment.";
       default: return d.detail || `The device answered ${r.status}.`;
@@ -157,6 +158,12 @@
     text("status-firmware", sys.Firmware ? `${sys.Firmware}${upd}` : null);
     text("status-uptime", fmtDuration(sys.UptimeS));
     text("status-hostname", sys.Hostname);
+    const cfg = s.Config || {};
+    const settings = $("status-settings");
+    settings.textContent = cfg.SaveError ? `Not saved: ${cfg.SaveError}`
+      : cfg.Recovered ? `Saved settings were unreadable; factory settings in use (kept as ${cfg.Recovered})`
+      : "Saved";
+    settings.className = cfg.SaveError || cfg.Recovered ? "pill bad" : "";
     $("page-subtitle").textContent = sys.Hostname ? `${sys.Hostname} · serial ${sys.Serial}` : "";
 
     const st = $("status-meter-state");
@@ -191,7 +198,7 @@
       }
     } else if (r.status === 503 || r.status === 0) {
       notice(restarting ? "The Smart Connect is restarting. This page reconnects by itself." : problemText(r), !restarting);
-    } else if (r.status === 401 || r.status === 409) {
+    } else if (r.status === 401 || r.status === 409 || r.status === 429) {
       auth = null;
       sessionStorage.removeItem(KEY);
       showLogin(problemText(r));
