@@ -171,7 +171,7 @@ def http_request(dev, method, path, body=None, password=None, tls=False, timeout
         data = json.loads(data)
     except ValueError:
         data = data.decode(errors="replace")
-    return r.status, dict(r.getheaders()), data
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
 
 def mqtt_connect_packet(client_id, user=None, password=None):
@@ -298,6 +298,7 @@ def item2_descriptors():
         head = (f"PATCH /api/v1/config HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
                 "Content-Type: application/merge-patch+json\r\nContent-Length: 100\r\n\r\n{").encode()
         held, refused = [], 0
+        attack = time.monotonic()
         for target in [dev.http] * 300 + [dev.https] * 300 + ([dev.mqtt] * 300 if dev.mqtt else []):
             try:
                 s = socket.create_connection(target, timeout=2)
@@ -324,9 +325,9 @@ def item2_descriptors():
               f"{still_open} kept open, the rest closed at once; device fds {fds}/{limit}; log lines {log_lines}; "
               f"Modbus during the attack: {'served' if value is not None else 'REFUSED'} "
               "(before: 'modbus server stopped: Too many open files', for good)")
-        t0 = time.monotonic()
+        t0 = attack
         status = None
-        while time.monotonic() - t0 < 15:
+        while time.monotonic() - t0 < 25:
             try:
                 status = http_request(dev, "GET", "/api/v1/status", password=dev.password, timeout=2)[0]
                 if status == 200:
@@ -337,7 +338,7 @@ def item2_descriptors():
         for s in held:
             s.close()
         check(2, "slow bodies time out and HTTP serves again", status == 200,
-              f"HTTP {status} {round(time.monotonic() - t0, 1)} s after the attack began holding "
+              f"HTTP {status} {round(time.monotonic() - t0, 1)} s after the attack began "
               f"(body timeout 10 s; before: never); 'modbus server stopped' in log: "
               f"{'modbus server stopped' in dev.log(whole=True)}")
     finally:
@@ -448,6 +449,88 @@ def item9_reconnect(dev):
           "(device time) after the broker (limit 10 s + one telegram; before: 53 s)")
 
 
+def item4_failed_save(dev):
+    before = http_request(dev, "GET", "/api/v1/config", password=dev.password)[2]["MQTT"]["Site"]
+    blocker = os.path.join(dev.state, "config.json.tmp")
+    os.makedirs(blocker)  # the temp file's path is taken: the save cannot happen
+    status, _, body = http_request(dev, "PATCH", "/api/v1/config", {"MQTT": {"Site": "changed-site"}},
+                                   password=dev.password)
+    after = http_request(dev, "GET", "/api/v1/config", password=dev.password)[2]["MQTT"]["Site"]
+    shown = http_request(dev, "GET", "/api/v1/status", password=dev.password)[2].get("Config", {})
+    os.rmdir(blocker)
+    detail = body.get("detail", "") if isinstance(body, dict) else str(body)
+    check(4, "a config save that fails", status == 500 and after == before and shown.get("SaveError"),
+          f"PATCH {status} ({detail[:80]}); Site still {after!r}; status Config.SaveError set: "
+          f"{bool(shown.get('SaveError'))} (before: 200 with the new value, lost at restart)")
+
+
+def item5_corrupt_config():
+    def prepare(state):
+        with open(os.path.join(state, "config.json"), "w") as f:
+            f.write('{"MQTT": {"Site": "half-writ')
+        with open(os.path.join(state, "config.json.tmp"), "w") as f:
+            f.write("left by a kill")
+    dev = Device("corrupt", ["--speed", str(SPEED)], prepare=prepare)
+    try:
+        dev.wait_serving()
+        files = sorted(os.listdir(dev.state))
+        backups = [f for f in files if f.startswith("config.json.corrupt-")]
+        cfg = http_request(dev, "GET", "/api/v1/status", password=dev.password)[2].get("Config", {})
+        check(5, "a corrupt config file at start",
+              backups and cfg.get("Recovered") and "config.json.tmp" not in files,
+              f"kept as {backups}; status Config.Recovered {cfg.get('Recovered')!r}; stale temp file "
+              f"removed: {'config.json.tmp' not in files} (before: factory settings, one WARN line, "
+              "the bad file overwritten by the next PATCH, temp files never cleaned)")
+    finally:
+        dev.stop()
+
+
+def item6_throttling(dev):
+    codes, first_429, retry = [], None, None
+    for i in range(20):
+        status, headers, _ = http_request(dev, "GET", "/api/v1/status", password="wrong-password")
+        codes.append(status)
+        if status == 429 and first_429 is None:
+            first_429, retry = i + 1, headers.get("retry-after")
+    legit = []
+    for _ in range(20):
+        t = time.monotonic()
+        legit.append((http_request(dev, "GET", "/api/v1/status", password=dev.password)[0],
+                      time.monotonic() - t))
+    p50 = sorted(d for _, d in legit)[len(legit) // 2] * 1000
+    check(6, "20 wrong passwords from one address",
+          first_429 is not None and first_429 <= 10 and all(c == 200 for c, _ in legit),
+          f"401 ×{codes.count(401)}, first 429 at attempt {first_429} (Retry-After {retry} s); the right "
+          f"password meanwhile: {sum(c == 200 for c, _ in legit)}/20 × 200, p50 {p50:.1f} ms "
+          "(before: 3 047 wrong passwords/s, all plain 401)")
+
+
+def item7_secrets_on_disk(dev):
+    def mode(p):
+        return os.stat(p).st_mode & 0o777
+    loose = []
+    for root, dirs, files in os.walk(dev.state):
+        for f in files:
+            secret = f == "config.json" or f.endswith(".key") or f in ("rig-token", "label-seed")
+            if secret and mode(os.path.join(root, f)) & 0o077:
+                loose.append(f"{os.path.relpath(os.path.join(root, f), dev.state)} {mode(os.path.join(root, f)):o}")
+    top = mode(dev.state)
+    check(7, "state folder and secrets on disk", top == 0o700 and not loose,
+          f"state folder {top:o}; readable by others: {loose or 'nothing'} (before: 0755 folder, 0644 config.json and keys)")
+    other = Device("second-install", ["--speed", str(SPEED)])
+    other.stop()
+    check(7, "the label password differs per installation (same --seed)", other.password != dev.password,
+          f"{dev.password[:4]}… vs {other.password[:4]}… (before: M6paif6D93wJThtC on every default run)")
+
+
+def item9_control_characters(dev):
+    status, _, body = http_request(dev, "PATCH", "/api/v1/config", {"MQTT": {"Username": "ab\u0000c"}},
+                                   password=dev.password)
+    pointer = body.get("pointer") if isinstance(body, dict) else None
+    check(9, "an MQTT username with a NUL byte", status in (400, 422) and pointer == "/MQTT/Username",
+          f"PATCH {status}, pointer {pointer} (before: 200, then the broker dropped the device)")
+
+
 def main():
     raise_own_fd_limit()
     started = time.monotonic()
@@ -457,12 +540,17 @@ def main():
             check(0, "the device serves", False, dev.log())
         else:
             item1_modbus_slot(dev)
+            item4_failed_save(dev)
+            item6_throttling(dev)
             item7_rig_token(dev)
+            item7_secrets_on_disk(dev)
+            item9_control_characters(dev)
             item9_broker_at_modbus_port(dev)
             item9_reconnect(dev)
     finally:
         dev.stop()
     item2_descriptors()
+    item5_corrupt_config()
     item8_overflowing_version()
     failed = [r for r in RESULTS if not r[2]]
     print(f"reliability: {len(RESULTS) - len(failed)}/{len(RESULTS)} held in {time.monotonic() - started:.0f} s")
