@@ -330,9 +330,13 @@ impl TestPki {
     }
 
     /// Write `ca.pem`, `server.pem`, `server.key`, `device.pem`, `device.key` into `dir`
-    /// (created if missing). The private keys are created with mode 0600 (Unix).
+    /// (created if missing, mode 0700 on Unix). The private keys are created with mode 0600.
     pub fn write_to(&self, dir: &Path) -> std::io::Result<PkiPaths> {
-        std::fs::create_dir_all(dir)?;
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(dir)?;
         let paths = PkiPaths {
             ca: dir.join("ca.pem"),
             server_cert: dir.join("server.pem"),

@@ -125,9 +125,13 @@ async fn status_reports_system_meter_and_network() {
         assert!(v["Network"][k].is_boolean(), "indicator {k}: {v}");
     }
     assert_eq!(v["Network"]["Link"], true);
+    assert_eq!(v, dev.host.status_json());
+    let mut device_only = v.clone();
+    device_only.as_object_mut().unwrap().remove("Config");
     assert_eq!(
-        v,
-        serde_json::to_value(dev.host.with_device(|d| d.status(dev.host.now()))).unwrap()
+        device_only,
+        serde_json::to_value(dev.host.with_device(|d| d.status(dev.host.now()))).unwrap(),
+        "the device's status plus the host's Config member"
     );
 }
 
