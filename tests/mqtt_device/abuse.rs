@@ -2,7 +2,7 @@
 //! listener wants the installer account, the device's client id and commands are reserved,
 //! connection budgets, and a 60 s outage that loses nothing and is over within 10 s.
 
-use crate::support::{boot, device, next, serial, telegram, until, T0};
+use crate::support::{boot, device, eventually, next, serial, telegram, until, T0};
 use smart_connect_sim::adapters::broker::{connect_packet, BrokerOptions, EmbeddedBroker};
 use smart_connect_sim::adapters::mqtt::{MqttClient, MqttOptions};
 use smart_connect_sim::device::Event;
@@ -138,11 +138,13 @@ async fn anonymous_commands_and_client_id_takeovers_are_refused_the_installer_ac
         .await
         .expect("cut in time");
     assert!(matches!(n, Ok(0) | Err(_)), "the connection is cut: {n:?}");
-    let refusals = broker.tls_refusals();
-    assert!(
-        refusals.iter().any(|r| r.contains("cmd/reset cut")),
-        "{refusals:?}"
-    );
+    eventually("the front to log the cut", broker.tls_log_changes(), || {
+        broker
+            .tls_refusals()
+            .iter()
+            .any(|r| r.contains("cmd/reset cut"))
+    })
+    .await;
 
     // None of it reached the device: no command, no reset, still connected and publishing.
     host.handle(Event::SerialBytes(telegram(1)));
@@ -305,7 +307,8 @@ async fn a_60_s_outage_loses_nothing_and_the_device_is_back_within_10_s() {
         })
         .await;
     }
-    let s = client.stats();
+    // The time step can reach the client before the telegram's measurement does.
+    let s = until(&client, "every telegram queued", |x| x.queued == n as usize).await;
     assert!(!s.connected);
     assert_eq!((s.queued, s.dropped), (n as usize, 0), "{s:?}");
     assert!(s.attempts >= 8, "it kept trying: {s:?}");
