@@ -43,6 +43,9 @@ fn telegrams() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The account on the broker's plain listener for the plain-MQTT runs.
+const BENCH_ACCOUNT: (&str, &str) = ("bench", "bench-secret");
+
 struct Rig {
     host: Arc<Host>,
     client: MqttClient,
@@ -54,7 +57,10 @@ async fn rig(plain: bool) -> Rig {
     let clock = VirtualClock::new(T0);
     let mut cfg = Config::default();
     if plain {
+        // The plain listener wants an account (MQ-07).
         cfg.mqtt.broker = "mqtt://bench-broker.local:1883".into();
+        cfg.mqtt.username = BENCH_ACCOUNT.0.into();
+        cfg.mqtt.password = BENCH_ACCOUNT.1.into();
     }
     let mut store = MemStore::new();
     store.save(&cfg).unwrap();
@@ -64,7 +70,11 @@ async fn rig(plain: bool) -> Rig {
         Arc::new(clock.clone()),
     );
     let serial = host.with_device(|d| d.identity().serial.clone());
-    let broker = EmbeddedBroker::start(BrokerOptions::for_device(&serial)).unwrap();
+    let broker = EmbeddedBroker::start(BrokerOptions {
+        credentials: vec![(BENCH_ACCOUNT.0.into(), BENCH_ACCOUNT.1.into())],
+        ..BrokerOptions::for_device(&serial)
+    })
+    .unwrap();
     let rx = broker
         .subscribe("devices/+/smart-connect/+/data/measurements")
         .await

@@ -7,6 +7,7 @@
 //! waiting for network events (TCP/TLS handshakes, MQTT round trips through rumqttd); every
 //! such wait has a timeout and ends as soon as the event happens.
 
+mod abuse;
 mod broker_down;
 mod commands;
 mod connect;

@@ -1,5 +1,7 @@
 //! The MQTT CONNECT at the start of a stream (client id, username; MQTT 3.1, 3.1.1 and 5),
-//! a CONNECT to send, and the subject CN of a client certificate.
+//! a CONNECT to send, the same CONNECT with other credentials (the TLS front logs in to the
+//! internal listener for the device), the packet boundaries and PUBLISH topics of the stream
+//! after it (the fronts' `cmd/#` rule), and the subject CN of a client certificate.
 
 /// The subject CN of a DER certificate.
 pub fn cert_cn(der: &[u8]) -> Option<String> {
@@ -79,6 +81,82 @@ pub fn parse_connect(b: &[u8]) -> ConnectParse {
     }
 }
 
+/// The CONNECT at the start of `b` (MQTT 3.1 / 3.1.1 only: rumqttd speaks nothing else) with
+/// its username and password replaced by `user` / `pass`, everything else (flags, keep alive,
+/// client id, will) kept; and how many bytes of `b` it took. `None`: not a complete 3.1.x
+/// CONNECT.
+pub fn with_credentials(b: &[u8], user: &str, pass: &str) -> Option<(Vec<u8>, usize)> {
+    if *b.first()? != 0x10 {
+        return None;
+    }
+    let (len, hdr) = varint(b.get(1..)?)?;
+    let start = 1 + hdr;
+    let body = b.get(start..start + len)?;
+    let mut r = Reader(body);
+    let name = r.bytes()?;
+    if name != b"MQTT" && name != b"MQIsdp" {
+        return None;
+    }
+    if !matches!(r.u8()?, 3 | 4) {
+        return None;
+    }
+    let flags_at = body.len() - r.0.len();
+    let flags = r.u8()?;
+    r.take(2)?; // keep alive
+    r.bytes()?; // client id
+    if flags & 0x04 != 0 {
+        r.bytes()?; // will topic
+        r.bytes()?; // will payload
+    }
+    let kept = body.len() - r.0.len();
+    let mut new = Vec::with_capacity(kept + user.len() + pass.len() + 4);
+    new.extend_from_slice(&body[..flags_at]);
+    new.push(flags | 0xC0);
+    new.extend_from_slice(&body[flags_at + 1..kept]);
+    for f in [user.as_bytes(), pass.as_bytes()] {
+        new.extend_from_slice(&u16::try_from(f.len()).ok()?.to_be_bytes());
+        new.extend_from_slice(f);
+    }
+    let mut out = vec![0x10];
+    encode_len(&mut out, new.len());
+    out.extend_from_slice(&new);
+    Some((out, start + len))
+}
+
+/// Where the first MQTT packet in `b` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NextPacket {
+    Incomplete,
+    /// Its length in bytes (fixed header included).
+    Complete(usize),
+    /// A remaining length longer than `max` or malformed.
+    Invalid,
+}
+
+/// The extent of the first packet in `b`, refusing packets whose body exceeds `max` bytes.
+pub(super) fn next_packet(b: &[u8], max: usize) -> NextPacket {
+    if b.is_empty() {
+        return NextPacket::Incomplete;
+    }
+    match varint(&b[1..]) {
+        None if b.len() < 5 => NextPacket::Incomplete,
+        None => NextPacket::Invalid,
+        Some((len, _)) if len > max => NextPacket::Invalid,
+        Some((len, used)) if b.len() >= 1 + used + len => NextPacket::Complete(1 + used + len),
+        Some(_) => NextPacket::Incomplete,
+    }
+}
+
+/// The topic of a complete MQTT 3.1.x PUBLISH packet; `None` for other packets.
+pub(super) fn publish_topic(packet: &[u8]) -> Option<String> {
+    if packet.first()? >> 4 != 3 {
+        return None;
+    }
+    let (_, used) = varint(&packet[1..])?;
+    let mut r = Reader(packet.get(1 + used..)?);
+    Some(String::from_utf8_lossy(r.bytes()?).into_owned())
+}
+
 /// An MQTT variable byte integer: (value, bytes used); `None` when incomplete or too long.
 fn varint(b: &[u8]) -> Option<(usize, usize)> {
     let mut v = 0usize;
@@ -125,7 +203,13 @@ pub fn connect_packet(client_id: &str, credentials: Option<(&str, &str)>) -> Vec
         field(&mut body, p.as_bytes());
     }
     let mut out = vec![0x10];
-    let mut len = body.len();
+    encode_len(&mut out, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Append an MQTT remaining length.
+fn encode_len(out: &mut Vec<u8>, mut len: usize) {
     loop {
         let mut byte = (len % 128) as u8;
         len /= 128;
@@ -137,8 +221,6 @@ pub fn connect_packet(client_id: &str, credentials: Option<(&str, &str)>) -> Vec
             break;
         }
     }
-    out.extend_from_slice(&body);
-    out
 }
 
 #[cfg(test)]
@@ -200,6 +282,61 @@ mod tests {
                 username: Some("u".into())
             }
         );
+    }
+
+    #[test]
+    fn replaces_the_credentials_and_keeps_the_rest() {
+        let p = connect_packet("02584D0A1B2C", None);
+        let mut stream = p.clone();
+        stream.extend_from_slice(&[0x82, 0x05, 0, 1, 0, 0, 0]); // a SUBSCRIBE after it
+        let (new, used) = with_credentials(&stream, "front", "s3cret").unwrap();
+        assert_eq!(used, p.len());
+        assert_eq!(
+            new,
+            connect_packet("02584D0A1B2C", Some(("front", "s3cret")))
+        );
+        // Credentials that were there are replaced.
+        let (new, _) =
+            with_credentials(&connect_packet("x", Some(("u", "p"))), "front", "k").unwrap();
+        assert_eq!(new, connect_packet("x", Some(("front", "k"))));
+        // With a will: kept, credentials after it.
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02 | 0x04, 0, 30];
+        body.extend_from_slice(&[0, 2, b'i', b'd', 0, 1, b't', 0, 1, b'p']);
+        let mut will = vec![0x10, body.len() as u8];
+        will.extend_from_slice(&body);
+        let (new, _) = with_credentials(&will, "f", "k").unwrap();
+        assert_eq!(
+            parse_connect(&new),
+            ConnectParse::Done {
+                client_id: "id".into(),
+                username: Some("f".into())
+            }
+        );
+        assert_eq!(new[9], 0x02 | 0x04 | 0xC0);
+        assert!(new.ends_with(&[0, 1, b't', 0, 1, b'p', 0, 1, b'f', 0, 1, b'k']));
+        assert_eq!(with_credentials(&p[..p.len() - 1], "f", "k"), None);
+        assert_eq!(with_credentials(b"GET /", "f", "k"), None);
+    }
+
+    #[test]
+    fn finds_packet_ends_and_publish_topics() {
+        let mut publish = vec![0x30, 0];
+        publish.extend_from_slice(&[0, 5]);
+        publish.extend_from_slice(b"a/cmd");
+        publish.extend_from_slice(b"payload");
+        publish[1] = (publish.len() - 2) as u8;
+        assert_eq!(
+            next_packet(&publish, 1024),
+            NextPacket::Complete(publish.len())
+        );
+        assert_eq!(next_packet(&publish[..4], 1024), NextPacket::Incomplete);
+        assert_eq!(next_packet(&publish, 3), NextPacket::Invalid);
+        assert_eq!(
+            next_packet(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], 1 << 30),
+            NextPacket::Invalid
+        );
+        assert_eq!(publish_topic(&publish).as_deref(), Some("a/cmd"));
+        assert_eq!(publish_topic(&[0xC0, 0]), None, "PINGREQ");
     }
 
     #[test]

@@ -20,10 +20,13 @@ pub(super) fn router_config() -> RouterConfig {
     }
 }
 
+/// A rumqttd listener that takes only the accounts in `auth` (both listen on loopback, behind
+/// a front); `connect_timeout`: the CONNECT deadline (the fronts forward it at once).
 pub(super) fn server_settings(
     name: &str,
     listen: SocketAddr,
-    auth: Option<HashMap<String, String>>,
+    auth: HashMap<String, String>,
+    connect_timeout: Duration,
 ) -> ServerSettings {
     ServerSettings {
         name: format!("smart-connect-{name}"),
@@ -31,10 +34,10 @@ pub(super) fn server_settings(
         tls: None,
         next_connection_delay_ms: 0,
         connections: ConnectionSettings {
-            connection_timeout_ms: 10_000,
+            connection_timeout_ms: u16::try_from(connect_timeout.as_millis()).unwrap_or(u16::MAX),
             max_payload_size: MAX_PAYLOAD,
             max_inflight_count: 100,
-            auth,
+            auth: Some(auth),
             external_auth: None,
             dynamic_filters: true,
         },

@@ -1,19 +1,45 @@
-//! An embedded MQTT broker for tests, the demo and `run`: rumqttd (its router and two plain
-//! MQTT 3.1.1 listeners) behind a TLS front of our own, all on loopback.
+//! An embedded MQTT broker for tests, the demo and `run`: rumqttd (its router and two MQTT
+//! 3.1.1 listeners on loopback ports nobody is told about) behind two fronts of our own.
 //!
 //! ```text
-//!  device (mTLS) ──▶ TLS front :tls ──(client cert from the test CA: CN recorded)──▶ internal plain listener (no auth)
-//!                        └────────(no client cert, only when credentials are set)──▶ public plain listener
-//!  own-broker mode ──────────────────────────────────────────────────────────────▶ public plain listener :plain
-//!                                                                                  (username/password when set, MQ-07)
+//!  device (mTLS) ──▶ TLS front :tls ──(certificate from the test CA, CN recorded, CONNECT re-logged-in
+//!                        │            with the front's account)──────────────────▶ internal listener
+//!                        └──(no certificate: only when `credentials` are given)──▶ public listener
+//!  installer / own-broker mode (MQ-07) ──▶ plain front :plain ───────────────────▶ public listener
+//!                                                                  (checks the installer accounts)
 //!  tests ──▶ `subscribe` / `publish`: in-process links to the router (no socket)
 //! ```
 //!
-//! Why a front: rumqttd never reads the client certificate's CN (MQ-05 needs it) and turns an
-//! O field into a tenant prefix; the front verifies the client certificate against the test CA
-//! with rustls (the broker's own clock: the wall clock), records the CN together with the
-//! client id and username of the MQTT CONNECT it forwards, and refuses anything else. rumqttd
-//! is built without its TLS features for the same reason.
+//! Why fronts: rumqttd never reads the client certificate's CN (MQ-05 needs it), turns an O
+//! field into a tenant prefix, has no ACLs and no connection limit. The fronts parse the
+//! CONNECT (`connect_parse.rs`) and apply `guard.rs`:
+//!
+//! - Accounts. The plain listener takes only the installer accounts (`credentials`; none
+//!   given: `installer` with a random password made at every start, `installer()`; `run`
+//!   prints it). rumqttd's public listener checks them. The internal listener takes only the
+//!   TLS front's own account (random per start): the front rewrites each certificate client's
+//!   CONNECT to log in with it, so the internal port cannot be used to go around the front.
+//! - The device's client id (= its certificate's CN = the serial, MQ-03/05) is reserved: a
+//!   client with another certificate never gets it; a password client gets it only while the
+//!   device is not connected with its certificate (the device itself in own-broker mode, MQ-07,
+//!   connects with the installer account). Refused: CONNACK 5 "not authorized", then closed;
+//!   the device keeps its session.
+//! - Commands (`devices/+/smart-connect/+/cmd/#`). Who sends commands to the device (MQ-13,
+//!   FW-01)? The cloud, i.e. whoever runs the broker: here the in-process `publish` and the
+//!   installer accounts (the rig's watch account; the installer's own broker). So those may,
+//!   anonymous clients cannot connect at all, and a client with another certificate from the
+//!   test CA (it may connect and read) has its connection cut at its first PUBLISH to a
+//!   command topic — checked packet by packet, nothing of it reaches rumqttd.
+//! - Budgets. Each front takes at most `max_connections` (default 64) connections at once;
+//!   more are closed right after the TCP accept (`turned_away`). From the accept to a
+//!   complete CONNECT (TLS handshake included) a client has `connect_timeout` (default 5 s),
+//!   else it is closed; rumqttd's own CONNECT timeout is the same. The router takes 1000.
+//! - The log of what the TLS front let through and what the fronts refused keeps the newest
+//!   256 entries of each (ring buffers), so refusals cannot grow memory; `refusal_count`
+//!   counts all.
+//!
+//! The TLS front verifies client certificates against the test CA with rustls (the broker's
+//! own clock: the wall clock). rumqttd is built without its TLS features.
 //!
 //! Lifetime: everything runs on one thread (`mqtt-broker`) with its own tokio runtime, so the
 //! broker works from any caller (sync `main`, any runtime flavour). Dropping the broker stops
@@ -22,25 +48,33 @@
 //! stopped — one idle thread blocked on a channel, plus the retained/commitlog memory of that
 //! router (bounded by the router config below: 4 segments of 1 MiB per topic filter).
 //!
-//! Ports: the TLS front binds the requested port (0 = any) itself. rumqttd binds its listeners
-//! from a configured address, so for port 0 a free port is picked first (bind :0, read, close)
-//! and rumqttd binds it a moment later; a lost race is detected and retried with other ports.
-//! `start` returns once each listener has answered an MQTT CONNECT with a CONNACK.
+//! Ports: the fronts bind the requested ports (0 = any) themselves, once. rumqttd binds its
+//! listeners from a configured address, so free loopback ports are picked first (bind :0,
+//! read, close) and rumqttd binds them a moment later; a lost race is detected and retried
+//! with other ports. `start` returns once each listener has answered an MQTT CONNECT with a
+//! CONNACK.
 //!
-//! Files: `tls_front.rs` (the TLS front and its log), `connect_parse.rs` (the MQTT CONNECT
-//! parser and the certificate CN), `subscribe.rs` (in-process subscribe and publish),
-//! `listeners.rs` (rumqttd's router and listener settings, free ports, the readiness probe).
-//! This file holds the options, the errors and the broker's lifetime.
+//! Files: `tls_front.rs` (the TLS front), `plain_front.rs` (the plain front), `guard.rs` (the
+//! rules both apply, their log and the relay), `connect_parse.rs` (the MQTT CONNECT parser
+//! and rewriter, packet boundaries, the certificate CN), `subscribe.rs` (in-process subscribe
+//! and publish), `listeners.rs` (rumqttd's router and listener settings, free ports, the
+//! readiness probe). This file holds the options, the errors and the broker's lifetime.
 
 mod connect_parse;
+mod guard;
 mod listeners;
+mod plain_front;
 mod subscribe;
 mod tls_front;
 
-pub use self::connect_parse::{cert_cn, connect_packet, parse_connect, ConnectParse};
+pub use self::connect_parse::{
+    cert_cn, connect_packet, parse_connect, with_credentials, ConnectParse,
+};
 
+use self::guard::{FrontLog, Guard};
 use self::listeners::{free_port, probe, router_config, server_settings};
-use self::tls_front::{front, front_config, FrontLog};
+use self::plain_front::plain_front;
+use self::tls_front::{front, front_config, Upstreams};
 use super::certs::{PkiError, PkiOptions, PkiPaths, TestPki};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
@@ -53,10 +87,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 /// The largest MQTT packet the broker accepts.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
+/// Concurrent connections each front (plain, TLS) takes by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// How long a client may take from the TCP accept to a complete CONNECT (TLS handshake
+/// included), by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The TLS front's account on rumqttd's internal listener (its password is random per start).
+const FRONT_USER: &str = "smart-connect-tls-front";
 
 /// What can go wrong when starting the broker or talking to it in-process.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +113,7 @@ pub enum BrokerError {
 }
 
 /// How to start an `EmbeddedBroker`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct BrokerOptions {
     /// The public plain MQTT port (`mqtt://`); 0 = any free port.
     pub plain_port: u16,
@@ -83,9 +124,15 @@ pub struct BrokerOptions {
     pub pki: Option<Arc<TestPki>>,
     /// Names, validity windows and the device certificate's CN (= the device serial, MQ-05).
     pub pki_options: PkiOptions,
-    /// Username/password pairs (MQ-07). Empty: the public plain listener takes anyone. Set: it
-    /// takes only these, and the TLS front also lets clients without a certificate through to it.
+    /// Username/password pairs (MQ-07), the installer's accounts. The public plain listener
+    /// takes only these. Empty: one account `installer` with a random password is made at
+    /// start (`EmbeddedBroker::installer`). Given here: the TLS front also lets clients
+    /// without a certificate through to the public listener (password over TLS).
     pub credentials: Vec<(String, String)>,
+    /// Concurrent connections each front (plain, TLS) takes; more are closed at once.
+    pub max_connections: usize,
+    /// From the TCP accept to a complete CONNECT (TLS handshake included), at most.
+    pub connect_timeout: Duration,
     /// Where to write `ca.pem`, `server.pem`/`.key`, `device.pem`/`.key`; kept after the broker
     /// stops. `None`: a fresh temporary folder, removed when the broker is dropped.
     pub cert_dir: Option<PathBuf>,
@@ -103,8 +150,35 @@ impl std::fmt::Debug for BrokerOptions {
                 &self.credentials.iter().map(|(u, _)| u).collect::<Vec<_>>(),
             )
             .field("cert_dir", &self.cert_dir)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
+}
+
+impl Default for BrokerOptions {
+    fn default() -> Self {
+        BrokerOptions {
+            plain_port: 0,
+            tls_port: 0,
+            pki: None,
+            pki_options: PkiOptions::default(),
+            credentials: Vec::new(),
+            cert_dir: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+/// A random password: 20 letters and digits.
+fn random_password() -> String {
+    use rand::Rng;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 impl BrokerOptions {
@@ -121,7 +195,9 @@ impl BrokerOptions {
 }
 
 /// The installer's own broker as the simulator offers it (MQ-07): a name the device resolves
-/// to the embedded broker's password-checked listener, and the account on it.
+/// to the embedded broker's password-checked listener, and the account on it (the fixed
+/// password is for the conformance targets; `run` uses a random one, see
+/// `BrokerOptions::credentials`).
 pub const OWN_BROKER_HOST: &str = "mqtt.installer.test";
 pub const OWN_BROKER_USER: &str = "installer";
 pub const OWN_BROKER_PASSWORD: &str = "own-broker-secret";
@@ -159,6 +235,7 @@ pub struct EmbeddedBroker {
     plain: SocketAddr,
     tls: SocketAddr,
     internal: SocketAddr,
+    public: SocketAddr,
     pki: Arc<TestPki>,
     paths: PkiPaths,
     cert_dir: PathBuf,
@@ -202,23 +279,44 @@ impl EmbeddedBroker {
         };
         let paths = pki.write_to(&cert_dir)?;
         let tls_cfg = Arc::new(front_config(&pki, !opts.credentials.is_empty())?);
+        let mut opts = opts;
+        if opts.credentials.is_empty() {
+            opts.credentials = vec![(OWN_BROKER_USER.to_string(), random_password())];
+        }
+        // The fronts bind the requested ports themselves, once: a taken port is final. Only
+        // rumqttd's two loopback ports are picked and can lose a race (then retried).
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let bound = std::net::TcpListener::bind((lo, opts.tls_port)).and_then(|t| {
+            let p = std::net::TcpListener::bind((lo, opts.plain_port))?;
+            t.set_nonblocking(true)?;
+            p.set_nonblocking(true)?;
+            Ok((t, p))
+        });
+        let (tls_listener, plain_listener) = match bound {
+            Ok(l) => l,
+            Err(e) => {
+                if remove_dir {
+                    let _ = std::fs::remove_dir_all(&cert_dir);
+                }
+                return Err(e.into());
+            }
+        };
         let mut last_err = String::new();
         for _ in 0..5 {
-            match Self::try_start(&opts, &pki, Arc::clone(&tls_cfg)) {
+            let listeners = tls_listener
+                .try_clone()
+                .and_then(|t| Ok((t, plain_listener.try_clone()?)));
+            let started = listeners
+                .map_err(BrokerError::from)
+                .and_then(|l| Self::try_start(&opts, &pki, Arc::clone(&tls_cfg), l));
+            match started {
                 Ok(mut b) => {
                     b.paths = paths;
                     b.cert_dir = cert_dir;
                     b.remove_dir = remove_dir;
                     return Ok(b);
                 }
-                // Only auto-picked ports can lose a race; a requested port that is taken is final.
-                Err(e) if opts.plain_port == 0 => last_err = e.to_string(),
-                Err(e) => {
-                    if remove_dir {
-                        let _ = std::fs::remove_dir_all(&cert_dir);
-                    }
-                    return Err(e);
-                }
+                Err(e) => last_err = e.to_string(),
             }
         }
         if remove_dir {
@@ -231,32 +329,30 @@ impl EmbeddedBroker {
         opts: &BrokerOptions,
         pki: &Arc<TestPki>,
         tls_cfg: Arc<rustls::ServerConfig>,
+        (tls_listener, plain_listener): (std::net::TcpListener, std::net::TcpListener),
     ) -> Result<EmbeddedBroker, BrokerError> {
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let tls_listener = std::net::TcpListener::bind((lo, opts.tls_port))?;
-        tls_listener.set_nonblocking(true)?;
         let tls = tls_listener.local_addr()?;
-        let plain = SocketAddr::new(
-            lo,
-            if opts.plain_port == 0 {
-                free_port()?
-            } else {
-                opts.plain_port
-            },
-        );
+        let plain = plain_listener.local_addr()?;
         let internal = SocketAddr::new(lo, free_port()?);
+        let public = SocketAddr::new(lo, free_port()?);
+        let front_login = (FRONT_USER.to_string(), random_password());
 
         let router = Router::new(0, router_config());
         let router_tx = router.spawn();
-        let auth = (!opts.credentials.is_empty())
-            .then(|| opts.credentials.iter().cloned().collect::<HashMap<_, _>>());
+        let auth = opts.credentials.iter().cloned().collect::<HashMap<_, _>>();
         let mut internal_srv = Server::new(
-            server_settings("internal", internal, None),
+            server_settings(
+                "internal",
+                internal,
+                HashMap::from([front_login.clone()]),
+                opts.connect_timeout,
+            ),
             router_tx.clone(),
             V4,
         );
         let mut public_srv = Server::new(
-            server_settings("public", plain, auth),
+            server_settings("public", public, auth, opts.connect_timeout),
             router_tx.clone(),
             V4,
         );
@@ -268,10 +364,24 @@ impl EmbeddedBroker {
         });
 
         let log = Arc::new(FrontLog::default());
+        let device_cn = cert_cn(pki.client().cert_der().as_ref())
+            .unwrap_or_else(|| opts.pki_options.client_cn.clone());
+        let guard = Arc::new(Guard::new(
+            device_cn,
+            opts.connect_timeout,
+            Arc::clone(&log),
+        ));
+        let upstreams = Arc::new(Upstreams {
+            internal,
+            public,
+            front_login: front_login.clone(),
+        });
+        let max = opts.max_connections.max(1);
+        let (tls_budget, plain_budget) =
+            (Arc::new(Semaphore::new(max)), Arc::new(Semaphore::new(max)));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         let (failed_tx, failed_rx) = std::sync::mpsc::channel::<String>();
-        let front_log = Arc::clone(&log);
         let thread = std::thread::Builder::new().name("mqtt-broker".into()).spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
@@ -282,18 +392,21 @@ impl EmbeddedBroker {
             };
             let _ = handle_tx.send(rt.handle().clone());
             rt.block_on(async move {
-                let listener = match TcpListener::from_std(tls_listener) {
+                let listeners = TcpListener::from_std(tls_listener)
+                    .and_then(|t| Ok((t, TcpListener::from_std(plain_listener)?)));
+                let (tls_l, plain_l) = match listeners {
                     Ok(l) => l,
                     Err(e) => {
-                        let _ = failed_tx.send(format!("TLS listener: {e}"));
+                        let _ = failed_tx.send(format!("front listeners: {e}"));
                         return;
                     }
                 };
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls_cfg);
                 tokio::select! {
                     r = internal_srv.start(LinkType::Remote) => { let _ = failed_tx.send(format!("internal listener {internal}: {r:?}")); }
-                    r = public_srv.start(LinkType::Remote) => { let _ = failed_tx.send(format!("plain listener {plain}: {r:?}")); }
-                    () = front(listener, acceptor, internal, plain, front_log) => {}
+                    r = public_srv.start(LinkType::Remote) => { let _ = failed_tx.send(format!("public listener {public}: {r:?}")); }
+                    () = front(tls_l, acceptor, upstreams, Arc::clone(&guard), tls_budget) => {}
+                    () = plain_front(plain_l, public, guard, plain_budget) => {}
                     _ = stop_rx => {}
                 }
             });
@@ -308,6 +421,7 @@ impl EmbeddedBroker {
             plain,
             tls,
             internal,
+            public,
             pki: Arc::clone(pki),
             paths: PkiPaths {
                 ca: PathBuf::new(),
@@ -331,7 +445,7 @@ impl EmbeddedBroker {
             .first()
             .map(|(u, p)| (u.clone(), p.clone()));
         let deadline = Instant::now() + Duration::from_secs(10);
-        for (addr, creds) in [(internal, None), (plain, creds)] {
+        for (addr, creds) in [(internal, Some(front_login)), (plain, creds)] {
             loop {
                 if let Ok(e) = failed_rx.try_recv() {
                     return Err(BrokerError::Start(e));
@@ -352,20 +466,50 @@ impl EmbeddedBroker {
         Ok(broker)
     }
 
-    /// The public plain MQTT listener (`mqtt://`; username/password when configured, MQ-07).
+    /// The public plain MQTT listener (`mqtt://`, the plain front; an installer account is
+    /// required, MQ-07).
     pub fn plain_addr(&self) -> SocketAddr {
         self.plain
     }
 
     /// The TLS front (`mqtts://`; a client certificate from the test CA is required unless
-    /// credentials are configured).
+    /// credentials were given in the options).
     pub fn tls_addr(&self) -> SocketAddr {
         self.tls
     }
 
-    /// rumqttd's listener behind the TLS front (no authentication; loopback only).
+    /// rumqttd's listener behind the TLS front (only the front's own account, random per
+    /// start, gets in; loopback only).
     pub fn internal_addr(&self) -> SocketAddr {
         self.internal
+    }
+
+    /// rumqttd's listener behind the plain front (the installer accounts; loopback only).
+    pub fn public_internal_addr(&self) -> SocketAddr {
+        self.public
+    }
+
+    /// The installer account on the plain listener: (username, password) — the first of
+    /// `BrokerOptions::credentials`, or the one made with a random password at start.
+    pub fn installer(&self) -> (&str, &str) {
+        self.credentials
+            .first()
+            .map(|(u, p)| (u.as_str(), p.as_str()))
+            .unwrap_or_default()
+    }
+
+    /// Connections the fronts closed at once because their budget was used up.
+    pub fn turned_away(&self) -> u64 {
+        self.log.turned_away.load(Ordering::Relaxed)
+    }
+
+    /// Refusals the fronts logged since start (only the newest are kept, see `tls_refusals`).
+    pub fn refusal_count(&self) -> u64 {
+        self.log
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .total()
     }
 
     /// The folder with `ca.pem`, `server.pem`, `server.key`, `device.pem`, `device.key`.
@@ -408,28 +552,31 @@ impl EmbeddedBroker {
             .collect()
     }
 
-    /// Every connection the TLS front let through, with CN and MQTT client id.
+    /// The connections the TLS front let through, with CN and MQTT client id, in order (the
+    /// newest 256).
     pub fn tls_clients(&self) -> Vec<TlsClient> {
         self.log
             .clients
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .to_vec()
     }
 
-    /// Why the TLS front refused connections (failed handshakes), in order.
-    /// Changes whenever the TLS front logs a client or a refusal (await `changed()` instead
-    /// of polling `tls_clients` / `tls_refusals`).
+    /// Changes whenever a front logs a client or a refusal (await `changed()` instead of
+    /// polling `tls_clients` / `tls_refusals`).
     pub fn tls_log_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.log.entries.subscribe()
     }
 
+    /// Why the fronts refused connections (failed handshakes, no CONNECT in time, a reserved
+    /// client id, a command from another certificate; the plain front's entries start with
+    /// `plain`), in order: the newest 256 (`refusal_count` counts all).
     pub fn tls_refusals(&self) -> Vec<String> {
         self.log
             .refusals
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .to_vec()
     }
 
     /// Make the TLS front unreachable (`false`: every connection through it is cut and new

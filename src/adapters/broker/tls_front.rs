@@ -1,51 +1,29 @@
-//! The TLS front: verifies the client certificate against the test CA, records its CN with
-//! the client id and username of the CONNECT it forwards, and relays the connection to
-//! rumqttd's internal (certificate) or public (password) listener.
+//! The TLS front: verifies the client certificate against the test CA, applies the guard
+//! (budget, CONNECT deadline, the device's client id, `cmd/#` from other certificates), logs
+//! the CN with the client id and username of the CONNECT it forwards, and relays the
+//! connection to rumqttd's internal (certificate: logged in with the front's own account) or
+//! public (password) listener.
 
-use super::connect_parse::{cert_cn, parse_connect, ConnectParse};
+use super::connect_parse::{cert_cn, with_credentials};
+use super::guard::{read_connect, refuse, relay, Guard, Who};
 use super::TlsClient;
 use crate::adapters::certs::{PkiError, TestPki};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-/// How long a TLS handshake or the first MQTT packet may take on the front.
-const FRONT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest CONNECT the front buffers before giving up on parsing it.
-const MAX_CONNECT: usize = 64 * 1024;
-
-pub(super) struct FrontLog {
-    pub(super) clients: Mutex<Vec<TlsClient>>,
-    pub(super) refusals: Mutex<Vec<String>>,
-    /// `false`: the front cuts its connections and closes new ones at once.
-    pub(super) reachable: watch::Sender<bool>,
-    /// Bumped after every entry in `clients` or `refusals`, so waiters need not poll.
-    pub(super) entries: watch::Sender<u64>,
-}
-
-impl FrontLog {
-    fn refused(&self, why: String) {
-        self.refusals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(why);
-        self.entries.send_modify(|n| *n += 1);
-    }
-}
-
-impl Default for FrontLog {
-    fn default() -> Self {
-        FrontLog {
-            clients: Mutex::default(),
-            refusals: Mutex::default(),
-            reachable: watch::Sender::new(true),
-            entries: watch::Sender::new(0),
-        }
-    }
+/// Where the TLS front relays to, and how it logs in to the internal listener.
+pub(super) struct Upstreams {
+    /// rumqttd's listener for certificate clients (accepts only the front's account).
+    pub(super) internal: SocketAddr,
+    /// rumqttd's listener for password clients (accepts the configured accounts).
+    pub(super) public: SocketAddr,
+    /// The front's account on `internal`: (username, password), random per broker start.
+    pub(super) front_login: (String, String),
 }
 
 /// The TLS front's configuration: the broker certificate; client certificates from the test
@@ -74,10 +52,11 @@ pub(super) fn front_config(
 pub(super) async fn front(
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
-    internal: SocketAddr,
-    public: SocketAddr,
-    log: Arc<FrontLog>,
+    up: Arc<Upstreams>,
+    guard: Arc<Guard>,
+    budget: Arc<Semaphore>,
 ) {
+    let log = Arc::clone(&guard.log);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -91,12 +70,20 @@ pub(super) async fn front(
             drop(tcp);
             continue;
         }
+        // Over budget: closed at once, before any TLS work.
+        let Ok(permit) = Arc::clone(&budget).try_acquire_owned() else {
+            log.turned_away
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
-        let (acceptor, log) = (acceptor.clone(), Arc::clone(&log));
+        let (acceptor, up, guard) = (acceptor.clone(), Arc::clone(&up), Arc::clone(&guard));
         tokio::spawn(async move {
-            let mut reachable = log.reachable.subscribe();
+            let _permit = permit;
+            let mut reachable = guard.log.reachable.subscribe();
             tokio::select! {
-                r = forward(tcp, peer, acceptor, internal, public, &log) => {
+                r = forward(tcp, peer, acceptor, &up, &guard) => {
                     if let Err(e) = r {
                         tracing::debug!("mqtt TLS front: {peer}: {e}");
                     }
@@ -107,16 +94,17 @@ pub(super) async fn front(
     }
 }
 
-/// One TLS connection: handshake, note the certificate's CN and the CONNECT, then relay.
+/// One TLS connection: handshake and CONNECT within the deadline, the guard's rules, then relay.
 async fn forward(
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: tokio_rustls::TlsAcceptor,
-    internal: SocketAddr,
-    public: SocketAddr,
-    log: &FrontLog,
+    up: &Upstreams,
+    guard: &Guard,
 ) -> io::Result<()> {
-    let mut tls = match tokio::time::timeout(FRONT_TIMEOUT, acceptor.accept(tcp)).await {
+    let log = &guard.log;
+    let deadline = Instant::now() + guard.connect_timeout;
+    let mut tls = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             log.refused(format!("{peer}: {e}"));
@@ -133,40 +121,52 @@ async fn forward(
         .peer_certificates()
         .and_then(|c| c.first())
         .and_then(|c| cert_cn(c.as_ref()));
-    let mut buf = Vec::with_capacity(256);
-    let parsed = loop {
-        match parse_connect(&buf) {
-            ConnectParse::Incomplete if buf.len() < MAX_CONNECT => {}
-            ConnectParse::Incomplete | ConnectParse::Invalid => break None,
-            ConnectParse::Done {
-                client_id,
-                username,
-            } => break Some((client_id, username)),
-        }
-        let mut chunk = [0u8; 4096];
-        let n = match tokio::time::timeout(FRONT_TIMEOUT, tls.read(&mut chunk)).await {
-            Ok(r) => r?,
-            Err(_) => return Ok(()),
-        };
-        if n == 0 {
+    let (buf, client_id, username) = match read_connect(&mut tls, deadline).await {
+        Ok(c) => c,
+        Err(why) => {
+            log.refused(format!("{peer}: {why}"));
             return Ok(());
         }
-        buf.extend_from_slice(&chunk[..n]);
     };
-    let (client_id, username) = parsed.map_or((None, None), |(c, u)| (Some(c), u));
-    log.clients
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(TlsClient {
-            peer,
-            cn: cn.clone(),
-            client_id,
-            username,
-        });
-    log.entries.send_modify(|n| *n += 1);
-    let mut upstream = TcpStream::connect(if cn.is_some() { internal } else { public }).await?;
-    upstream.set_nodelay(true)?;
-    upstream.write_all(&buf).await?;
-    tokio::io::copy_bidirectional(&mut tls, &mut upstream).await?;
+    let who = match cn.as_deref() {
+        Some(c) if c == guard.device_cn => Who::Device,
+        Some(c) => Who::OtherCert(c),
+        None => Who::Account,
+    };
+    if let Err(why) = guard.admit(who, &client_id) {
+        log.refused(format!("{peer}: {why}"));
+        refuse(&mut tls).await;
+        return Ok(());
+    }
+    let filter = !Guard::may_command(who);
+    let (first, upstream) = if cn.is_some() {
+        // Certificate clients go to the internal listener, which takes only the front's
+        // account: nobody reaches it without passing this front.
+        let Some((mut login, used)) = with_credentials(&buf, &up.front_login.0, &up.front_login.1)
+        else {
+            log.refused(format!("{peer}: not an MQTT 3.1.1 CONNECT"));
+            refuse(&mut tls).await;
+            return Ok(());
+        };
+        login.extend_from_slice(&buf[used..]);
+        (login, up.internal)
+    } else {
+        (buf, up.public)
+    };
+    let _live =
+        (who == Who::Device && client_id == guard.device_cn).then(|| guard.device_connected());
+    log.let_through(TlsClient {
+        peer,
+        cn: cn.clone(),
+        client_id: Some(client_id),
+        username,
+    });
+    let upstream = TcpStream::connect(upstream).await?;
+    if let Some(topic) = relay(tls, upstream, first, filter).await? {
+        log.refused(format!(
+            "{peer}: PUBLISH to {topic} cut: commands are not accepted from certificate {}",
+            cn.unwrap_or_default()
+        ));
+    }
     Ok(())
 }

@@ -2,11 +2,16 @@
 //! HTTPS (with a certificate from the local test CA), and the device's MQTT client with, by
 //! default, the embedded broker it talks to (and, with `--rig`, an account to watch it and
 //! the installer's own broker for MQ-07).
+//!
+//! The embedded broker's plain listener takes only the installer account `installer` with a
+//! password made at random for each start (printed on the banner's `MQTT plain` line; the
+//! rig hands it out as the watch and own-broker account). The mTLS listener takes the device
+//! certificate (and other certificates from the local test CA, without commands or the
+//! device's client id). Both take at most 64 connections at a time, and a client has 5 s
+//! for its CONNECT; see `adapters::broker`.
 
 use super::{bind_error, RunArgs};
-use crate::adapters::broker::{
-    BrokerOptions, EmbeddedBroker, OWN_BROKER_HOST, OWN_BROKER_PASSWORD, OWN_BROKER_USER,
-};
+use crate::adapters::broker::{BrokerOptions, EmbeddedBroker, OWN_BROKER_HOST};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
@@ -40,16 +45,12 @@ pub(super) fn start_mqtt(
         .map(|r| MqttOptions::parse_resolve(r).map_err(|e| format!("--resolve {r}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     if args.mqtt == "embedded" {
-        let credentials = if args.rig.is_some() {
-            vec![(OWN_BROKER_USER.to_string(), OWN_BROKER_PASSWORD.to_string())]
-        } else {
-            Vec::new()
-        };
+        // No credentials given: the broker makes the installer account with a random password
+        // (`broker.installer()`), and the TLS front keeps requiring a client certificate.
         let opts = BrokerOptions {
             tls_port: args.mqtt_tls_port,
             plain_port: args.mqtt_plain_port,
             cert_dir: Some(state_dir.join("mqtt")),
-            credentials,
             ..BrokerOptions::for_device(&id.serial)
         };
         let broker = Arc::new(
@@ -65,10 +66,11 @@ pub(super) fn start_mqtt(
             options
                 .resolve
                 .push((OWN_BROKER_HOST.into(), broker.plain_addr()));
+            let (user, password) = broker.installer();
             let account = |url: String| OwnBroker {
                 url,
-                username: OWN_BROKER_USER.into(),
-                password: OWN_BROKER_PASSWORD.into(),
+                username: user.into(),
+                password: password.into(),
             };
             (
                 Some(account(format!("mqtt://{}", broker.plain_addr()))),
@@ -78,8 +80,13 @@ pub(super) fn start_mqtt(
             (None, None)
         };
         let p = broker.paths();
+        let (user, password) = broker.installer();
         let lines = vec![
-            format!("MQTT broker  mqtts://{} (mTLS)  mqtt://{}  (embedded; the default broker name maps here)", broker.tls_addr(), broker.plain_addr()),
+            format!("MQTT broker  mqtts://{} (mTLS, device certificate)  (embedded; the default broker name maps here)", broker.tls_addr()),
+            format!(
+                "MQTT plain   mqtt://{}  {user}/{password}  (installer account, new each start)",
+                broker.plain_addr()
+            ),
             format!(
                 "MQTT watch   mosquitto_sub --cafile {} --cert {} --key {} -h 127.0.0.1 -p {} -t 'devices/#'",
                 p.ca.display(),

@@ -1,0 +1,69 @@
+//! The plain front: the public `mqtt://` listener. It applies the guard (budget, CONNECT
+//! deadline, the device's client id) and relays to rumqttd's public listener, which checks the
+//! account (username/password). Password clients may publish commands (they are the
+//! installer's accounts), so no `cmd/#` filter runs here.
+
+use super::guard::{read_connect, refuse, relay, Guard, Who};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+pub(super) async fn plain_front(
+    listener: TcpListener,
+    public: SocketAddr,
+    guard: Arc<Guard>,
+    budget: Arc<Semaphore>,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("mqtt plain front: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Over budget: closed at once.
+        let Ok(permit) = Arc::clone(&budget).try_acquire_owned() else {
+            guard.log.turned_away.fetch_add(1, Ordering::Relaxed);
+            drop(tcp);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let guard = Arc::clone(&guard);
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = forward(tcp, peer, public, &guard).await {
+                tracing::debug!("mqtt plain front: {peer}: {e}");
+            }
+        });
+    }
+}
+
+async fn forward(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    public: SocketAddr,
+    guard: &Guard,
+) -> std::io::Result<()> {
+    let deadline = Instant::now() + guard.connect_timeout;
+    let (buf, client_id, _username) = match read_connect(&mut tcp, deadline).await {
+        Ok(c) => c,
+        Err(why) => {
+            guard.log.refused(format!("plain {peer}: {why}"));
+            return Ok(());
+        }
+    };
+    if let Err(why) = guard.admit(Who::Account, &client_id) {
+        guard.log.refused(format!("plain {peer}: {why}"));
+        refuse(&mut tcp).await;
+        return Ok(());
+    }
+    let upstream = TcpStream::connect(public).await?;
+    relay(tcp, upstream, buf, false).await?;
+    Ok(())
+}
