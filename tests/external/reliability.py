@@ -72,9 +72,11 @@ class Device:
         web = re.search(r"web / API\s+http://(\S+)\s+https://(\S+)", text)
         self.http, self.https = addr(web.group(1)), addr(web.group(2))
         self.password = re.search(r"HTTP login\s+user / (\S+)", text).group(1)
-        mqtt = re.search(r"mqtts://(\S+) \(mTLS\)\s+mqtt://(\S+)", text)
-        self.mqtts = addr(mqtt.group(1)) if mqtt else None
-        self.mqtt = addr(mqtt.group(2).split("@")[-1]) if mqtt else None
+        mqtts = re.search(r"MQTT broker\s+mqtts://(\S+)", text)
+        plain = re.search(r"MQTT plain\s+mqtt://(\S+)\s+(\S+)/(\S+)", text)
+        self.mqtts = addr(mqtts.group(1)) if mqtts else None
+        self.mqtt = addr(plain.group(1)) if plain else None
+        self.installer = (plain.group(2), plain.group(3)) if plain else None
         rig = re.search(r"bench rig\s+http://(\S+)/rig\s+token (\w+)", text)
         self.rig, self.rig_token = (addr(rig.group(1)), rig.group(2)) if rig else (None, None)
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
@@ -299,7 +301,7 @@ def item2_descriptors():
                 "Content-Type: application/merge-patch+json\r\nContent-Length: 100\r\n\r\n{").encode()
         held, refused = [], 0
         attack = time.monotonic()
-        for target in [dev.http] * 300 + [dev.https] * 300 + ([dev.mqtt] * 300 if dev.mqtt else []):
+        for target in [dev.http] * 300 + [dev.https] * 300 + [dev.mqtt] * 300 + [dev.mqtts] * 300:
             try:
                 s = socket.create_connection(target, timeout=2)
                 if target == dev.http:
@@ -320,7 +322,7 @@ def item2_descriptors():
         fds = dev.fds()
         value = modbus_read(dev.modbus)
         log_lines = dev.log(whole=True).count("\n")
-        check(2, f"{len(held) + refused} slow HTTP/HTTPS/MQTT clients under `ulimit -n {limit}`",
+        check(2, f"{len(held) + refused} slow HTTP/HTTPS/MQTT/MQTTS clients under `ulimit -n {limit}`",
               fds < limit and value is not None and log_lines < 5000,
               f"{still_open} kept open, the rest closed at once; device fds {fds}/{limit}; log lines {log_lines}; "
               f"Modbus during the attack: {'served' if value is not None else 'REFUSED'} "
@@ -531,6 +533,45 @@ def item9_control_characters(dev):
           f"PATCH {status}, pointer {pointer} (before: 200, then the broker dropped the device)")
 
 
+def item3_plain_broker(dev):
+    """Anonymous commands and client-id takeovers on the plain listener."""
+    topic = f"devices/unknown-site/smart-connect/{dev.serial}"
+    user, password = dev.installer
+    watch, code = mqtt_session(dev.mqtt, "reliability-installer", user, password)
+    mqtt_subscribe(watch, f"{topic}/data/measurements")
+    before = count_publishes(watch, 1.0)
+    anon, anon_code = mqtt_session(dev.mqtt, "reliability-anon")
+    try:
+        mqtt_publish(anon, f"{topic}/cmd/reset")
+    except OSError:
+        pass
+    anon.close()
+    served = down = 0
+    end = time.monotonic() + 1.0  # 10 s of device time: a reset would take Modbus down ~5 s
+    while time.monotonic() < end:
+        try:
+            ok = modbus_read(dev.modbus, timeout=1) is not None
+        except OSError:
+            ok = False
+        served, down = served + ok, down + (not ok)
+        time.sleep(0.05)  # a charger polling 20 times a second
+    check(3, "anonymous cmd/reset on the plain listener",
+          code == 0 and anon_code != 0 and down == 0,
+          f"installer CONNACK {code}; anonymous CONNACK {anon_code}; Modbus polls after it "
+          f"{served} served / {down} failed (before: accepted, Modbus down 4.9 s per message)")
+    results = []
+    for creds in [(None, None), (user, password)]:
+        thief, thief_code = mqtt_session(dev.mqtt, dev.serial, *creds)
+        thief.close()
+        results.append(thief_code)
+    after = count_publishes(watch, 1.0)
+    watch.close()
+    check(3, "the device's client id taken over on the plain listener",
+          all(c != 0 for c in results) and before > 0 and after > 0,
+          f"CONNACK anonymous {results[0]}, installer {results[1]} (5 = not authorised); device "
+          f"messages per real second before {before}, after {after} (before: kicked off, 55 % lost)")
+
+
 def main():
     raise_own_fd_limit()
     started = time.monotonic()
@@ -540,6 +581,7 @@ def main():
             check(0, "the device serves", False, dev.log())
         else:
             item1_modbus_slot(dev)
+            item3_plain_broker(dev)
             item4_failed_save(dev)
             item6_throttling(dev)
             item7_rig_token(dev)
