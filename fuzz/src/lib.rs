@@ -1,4 +1,5 @@
-//! Bodies of the fuzz targets. The libFuzzer binaries in `fuzz_targets/` call them, and
+//! Bodies of the fuzz targets (`device_handle` in `device.rs`, its meter bytes in
+//! `telegrams.rs`). The libFuzzer binaries in `fuzz_targets/` call them, and
 //! `tests/smoke.rs` runs them over every file in `../fixtures` on the stable toolchain.
 //!
 //! Each body panics (= a crash for libFuzzer) when an invariant breaks; parse errors on
@@ -8,6 +9,12 @@ use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::framer::{Event, Frame, FrameKind, Framer, FramerMode, MAX_FRAME};
 use smart_connect_sim::protocol::{tic, ParseError, ParseOptions, Protocol, Reading};
+
+mod device;
+mod telegrams;
+
+pub use device::device_handle;
+pub use telegrams::resign_dsmr;
 
 const KEEP_RAW: ParseOptions = ParseOptions { keep_raw: true };
 
@@ -231,7 +238,9 @@ fn opt<T>(
     })
 }
 
-fn reading(u: &mut Unstructured<'_>) -> ArbResult<(DsmrKind, Reading)> {
+/// A DSMR reading at wire resolution for a fuzzer-chosen kind (also the generator of the
+/// `device_handle` target's telegrams).
+pub(crate) fn reading(u: &mut Unstructured<'_>) -> ArbResult<(DsmrKind, Reading)> {
     let kind = *u.choose(&DsmrKind::ALL)?;
     let mut r = Reading::empty(Protocol::Dsmr);
     r.timestamp = opt(u, |u| u.int_in_range(978_307_200i64..=3_999_999_999))?;

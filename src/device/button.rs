@@ -50,7 +50,7 @@ impl Button {
     pub fn up(&mut self, now: Millis, factory_settings: bool) -> Option<ButtonAction> {
         self.down_since
             .take()
-            .map(|t| action(now - t, factory_settings))
+            .map(|t| action(now.saturating_sub(t), factory_settings))
     }
 
     /// Power loss forgets a press in progress.
@@ -60,6 +60,7 @@ impl Button {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -268,6 +268,7 @@ pub fn warn_if_any(defects: &Defects) {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

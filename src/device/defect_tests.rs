@@ -1,5 +1,6 @@
 //! Unit tests of the planted defects (`defect.rs`) in the pure device: each one changes the
 //! behaviour it names, and only that.
+#![allow(clippy::arithmetic_side_effects)]
 
 use super::defect::{Defect, Defects};
 use super::*;

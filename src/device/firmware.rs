@@ -126,7 +126,8 @@ impl Firmware {
         }
         self.state = UpdateState::Downloading {
             version: version.to_string(),
-            until: now + DOWNLOAD_MS,
+            // Device time saturates at `Millis::MAX` (the end of time), never wraps.
+            until: now.saturating_add(DOWNLOAD_MS),
         };
         Ok(())
     }
@@ -143,7 +144,7 @@ impl Firmware {
                         },
                         Some(_) => UpdateState::Verifying {
                             version: version.clone(),
-                            until: until + VERIFY_MS,
+                            until: until.saturating_add(VERIFY_MS),
                         },
                     }
                 }
@@ -152,7 +153,7 @@ impl Firmware {
                     if self.images.iter().any(|i| &i.version == version && good(i)) {
                         UpdateState::Installing {
                             version: version.clone(),
-                            until: until + INSTALL_MS,
+                            until: until.saturating_add(INSTALL_MS),
                         }
                     } else {
                         UpdateState::Failed {
@@ -164,7 +165,7 @@ impl Firmware {
                 UpdateState::Installing { version, until } if now >= *until => {
                     UpdateState::Rebooting {
                         version: version.clone(),
-                        until: until + REBOOT_MS,
+                        until: until.saturating_add(REBOOT_MS),
                     }
                 }
                 _ => break,
@@ -202,6 +203,7 @@ impl Firmware {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -45,6 +45,8 @@ pub const HALF_PERIOD_MS: Millis = 500;
 /// How long the initialising colour cycle lasts.
 pub const INIT_CYCLE_MS: Millis = 2_000;
 const CYCLE: [Color; 4] = [Color::Red, Color::Orange, Color::Blue, Color::Green];
+/// How long each colour of the initialising cycle shows.
+const CYCLE_STEP_MS: Millis = INIT_CYCLE_MS / CYCLE.len() as Millis;
 
 impl LedPattern {
     /// The requirement ID that defines this pattern.
@@ -81,8 +83,8 @@ impl LedPattern {
     pub fn colour_after(self, elapsed: Millis) -> Color {
         let elapsed = elapsed.max(0);
         if self == LedPattern::Initialising {
-            let step = INIT_CYCLE_MS / CYCLE.len() as Millis;
-            return CYCLE[((elapsed / step) as usize).min(CYCLE.len() - 1)];
+            let k = usize::try_from(elapsed / CYCLE_STEP_MS).unwrap_or(usize::MAX);
+            return CYCLE[k.min(CYCLE.len().saturating_sub(1))];
         }
         let (a, b) = self.colours();
         if (elapsed / HALF_PERIOD_MS) % 2 == 0 {
@@ -139,7 +141,7 @@ impl LedTimeline {
     /// The colour showing at `t`.
     pub fn colour_at(&self, t: Millis) -> Color {
         match self.changes.iter().rev().find(|c| c.0 <= t) {
-            Some(&(since, p)) => p.colour_after(t - since),
+            Some(&(since, p)) => p.colour_after(t.saturating_sub(since)),
             None => Color::Off,
         }
     }
@@ -178,16 +180,18 @@ impl LedTimeline {
             .map_or(Millis::MAX, |c| c.0);
         let step = match self.changes.iter().rev().find(|c| c.0 <= t) {
             Some(&(since, LedPattern::Initialising)) => {
-                let step = INIT_CYCLE_MS / CYCLE.len() as Millis;
-                let k = (t - since) / step + 1;
-                if k as usize >= CYCLE.len() {
+                let step = CYCLE_STEP_MS;
+                // Device time saturates at `Millis::MAX`: a change after it never comes.
+                let k = (t.saturating_sub(since) / step).saturating_add(1);
+                if k >= CYCLE.len() as Millis {
                     Millis::MAX
                 } else {
-                    since + k * step
+                    since.saturating_add(k.saturating_mul(step))
                 }
             }
             Some(&(since, p)) if p.colours().0 != p.colours().1 => {
-                since + ((t - since) / HALF_PERIOD_MS + 1) * HALF_PERIOD_MS
+                let halves = (t.saturating_sub(since) / HALF_PERIOD_MS).saturating_add(1);
+                since.saturating_add(halves.saturating_mul(HALF_PERIOD_MS))
             }
             _ => Millis::MAX,
         };
@@ -196,6 +200,7 @@ impl LedTimeline {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -113,6 +113,8 @@ impl Device {
             _ => None,
         };
         let running = self.phase == Phase::Running;
+        // Deadlines saturate at `Millis::MAX`: one that would fall after the end of device
+        // time never comes (else `advance` would step at `Millis::MAX` forever).
         [
             phase,
             self.network.as_ref().and_then(Network::deadline),
@@ -123,6 +125,7 @@ impl Device {
         ]
         .into_iter()
         .flatten()
+        .filter(|&t| t < Millis::MAX)
         .min()
     }
 
@@ -138,7 +141,7 @@ impl Device {
         match self.phase {
             Phase::Booting { until } if t >= until => {
                 self.phase = Phase::Initialising {
-                    until: until + INIT_CYCLE_MS,
+                    until: until.saturating_add(INIT_CYCLE_MS),
                 };
                 let mut settings = net_settings(&self.active);
                 if self.has_defect(Defect::NetworkStaticIgnored) {
@@ -225,7 +228,8 @@ impl Device {
     /// Power-on or reboot: RAM is cleared, the stored settings are applied.
     fn boot(&mut self, now: Millis, fx: &mut Vec<Effect>) {
         self.phase = Phase::Booting {
-            until: now + BOOT_MS,
+            // Device time saturates at `Millis::MAX` (the end of time), never wraps.
+            until: now.saturating_add(BOOT_MS),
         };
         self.booted_at = now;
         self.meter = MeterInput::with_defects(self.hw.variant, self.hw.defects.clone());
@@ -295,7 +299,8 @@ impl Device {
                 firmware: self.firmware.version().to_string(),
                 firmware_update: self.firmware.state().name().to_string(),
                 uptime_s: if self.powered() {
-                    (now - self.booted_at) / 1000
+                    // Never negative, even for a `now` before the boot.
+                    now.saturating_sub(self.booted_at).max(0) / 1000
                 } else {
                     0
                 },

@@ -139,6 +139,7 @@ pub fn command_filter(site: &str, serial: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

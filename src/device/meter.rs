@@ -155,7 +155,7 @@ impl MeterInput {
 
     /// Time passed: declare "no meter data" once the meter has been silent too long.
     pub fn on_tick(&mut self, now: Millis, out: &mut Vec<MeterEffect>) {
-        if self.framer.in_frame() && now >= self.last_byte_at + IDLE_MS {
+        if self.framer.in_frame() && now >= self.last_byte_at.saturating_add(IDLE_MS) {
             let mut frames = std::mem::take(&mut self.frames);
             self.framer.idle(&mut frames);
             self.handle_frames(&mut frames, now, out);
@@ -175,13 +175,16 @@ impl MeterInput {
     /// When the device must next look at the meter input, if ever.
     pub fn deadline(&self) -> Option<Millis> {
         let silence = match self.status.state {
-            MeterState::Receiving => self.status.last_telegram_at.map(|t| t + self.timeout_ms),
+            MeterState::Receiving => self
+                .status
+                .last_telegram_at
+                .map(|t| t.saturating_add(self.timeout_ms)),
             MeterState::NoData(_) => None,
         };
         let idle = self
             .framer
             .in_frame()
-            .then_some(self.last_byte_at + IDLE_MS);
+            .then_some(self.last_byte_at.saturating_add(IDLE_MS));
         match (silence, idle) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -235,7 +238,9 @@ impl MeterInput {
     }
 
     fn on_valid(&mut self, r: Reading, now: Millis, out: &mut Vec<MeterEffect>) {
-        let mut next = to_values(&r, self.variant, self.values.telegram_seq + 1);
+        // Counters saturate at u64::MAX (never wrap back to "no telegram yet").
+        let seq = self.values.telegram_seq.saturating_add(1);
+        let mut next = to_values(&r, self.variant, seq);
         if !self.defects.is_empty() {
             self.plant(&r, &mut next);
         }
@@ -249,7 +254,7 @@ impl MeterInput {
         if self.has(Defect::MqttPublishesRejected) {
             self.last_reading = Some(Box::new(r.clone()));
         }
-        self.status.telegrams_ok += 1;
+        self.status.telegrams_ok = self.status.telegrams_ok.saturating_add(1);
         self.status.last_telegram_at = Some(now);
         self.status.protocol = Some(r.protocol);
         self.status.version = r.version.clone();
@@ -259,7 +264,7 @@ impl MeterInput {
     }
 
     fn on_rejected(&mut self, e: ParseError, out: &mut Vec<MeterEffect>) {
-        self.status.telegrams_rejected += 1;
+        self.status.telegrams_rejected = self.status.telegrams_rejected.saturating_add(1);
         let incompatible = e.kind == ErrorKind::Incompatible;
         self.status.last_error = Some(e.clone());
         out.push(MeterEffect::Rejected(e));
@@ -315,7 +320,8 @@ impl MeterInput {
 /// CRC effectively parses); `None` when it has no `!CRC` tail.
 fn with_fixed_crc(bytes: &[u8]) -> Option<Vec<u8>> {
     let bang = bytes.iter().rposition(|&b| b == b'!')?;
-    let digits = bytes[bang + 1..]
+    let after_bang = bang.saturating_add(1); // `bang` < `bytes.len()`
+    let digits = bytes[after_bang..]
         .iter()
         .take_while(|b| b.is_ascii_hexdigit())
         .count();
@@ -325,14 +331,21 @@ fn with_fixed_crc(bytes: &[u8]) -> Option<Vec<u8>> {
     );
     let mut out = bytes[..=bang].to_vec();
     out.extend_from_slice(crc.as_bytes());
-    out.extend_from_slice(&bytes[bang + 1 + digits..]);
+    out.extend_from_slice(&bytes[after_bang.saturating_add(digits)..]);
     Some(out)
 }
 
-/// `4.2` → 42, `5.0` → 50; e-MUCS and unknown forms → None (accepted).
-fn numeric_version(v: &str) -> Option<u32> {
+/// `4.2` → 42, `5.0` → 50; e-MUCS and unknown forms → None (accepted). The version field
+/// comes from the wire: a number that does not fit a `u32` once scaled (`999999999.9`), or a
+/// minor part of more than one digit (`4.10`, which would otherwise read as 50), is not a
+/// DSMR version this firmware knows, so it is unknown too: accepted, with SMR 5 timing.
+pub(super) fn numeric_version(v: &str) -> Option<u32> {
     let (a, b) = v.split_once('.')?;
-    Some(a.parse::<u32>().ok()? * 10 + b.parse::<u32>().ok()?)
+    let (major, minor) = (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?);
+    if minor > 9 {
+        return None;
+    }
+    major.checked_mul(10)?.checked_add(minor)
 }
 
 fn default_timeout(variant: Variant) -> i64 {

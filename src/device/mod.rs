@@ -3,6 +3,11 @@
 //! Sub-machines live in their own files; `lifecycle.rs` ties them together (power, boot,
 //! reboot, the LED rule) and this file holds the types and the public surface.
 
+// Values from the wire (telegram, TIC, Modbus, MQTT/HTTP fields) must never overflow into a
+// panic (debug) or a silent wrap (release): every arithmetic is checked or saturating, with the
+// outcome chosen where it happens. Test modules opt out with `#[allow]`.
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod button;
 pub mod config;
 pub mod defect;
@@ -315,6 +320,8 @@ impl Device {
 mod defect_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_limits_tests;
 
 impl Device {
     /// Tick through boot and initialisation; returns the instant the device runs (≥ `now`).

@@ -170,6 +170,9 @@ impl Network {
         if self.link() != had_link || !self.link() {
             self.relink(now);
         }
+        // A DHCP server that appeared during an attempt answers now, not at an instant that
+        // has already passed (the deadline would have been before `now`).
+        self.tick(now);
     }
 
     pub fn lan(&self) -> &Lan {
@@ -183,16 +186,23 @@ impl Network {
         }
     }
 
-    /// Time passed: DHCP answers, attempts time out.
+    /// Time passed: DHCP answers, attempts time out. Without a DHCP server and without the
+    /// link-local fallback (the `network-no-link-local` defect) the retries change nothing
+    /// until the LAN does, so they are not stepped through one by one (a jump of years in
+    /// device time would otherwise take as many steps); `set_lan` ticks again. An attempt
+    /// that would end after `Millis::MAX` never ends.
     pub fn tick(&mut self, now: Millis) {
         while let ClientState::Dhcp { attempt, until } = self.client {
-            if self.dhcp_available() && now >= until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS {
+            let available = self.dhcp_available();
+            if available && now >= answer_at(until) {
                 self.client = ClientState::Up {
                     address: self.lan_address(),
                     prefix: 24,
                     mode: IpMode::Dhcp,
                 };
-            } else if now >= until {
+            } else if !available && !self.link_local {
+                break;
+            } else if now >= until && until < Millis::MAX {
                 self.client = if attempt >= DHCP_ATTEMPTS && self.link_local {
                     ClientState::Up {
                         address: link_local(&self.mac),
@@ -201,8 +211,8 @@ impl Network {
                     }
                 } else {
                     ClientState::Dhcp {
-                        attempt: attempt + 1,
-                        until: until + DHCP_ATTEMPT_MS,
+                        attempt: attempt.saturating_add(1),
+                        until: until.saturating_add(DHCP_ATTEMPT_MS),
                     }
                 };
             } else {
@@ -214,12 +224,11 @@ impl Network {
         }
     }
 
-    /// When `tick` next changes something.
+    /// When `tick` next changes something (see `tick` for the retries that change nothing).
     pub fn deadline(&self) -> Option<Millis> {
         match self.client {
-            ClientState::Dhcp { until, .. } if self.dhcp_available() => {
-                Some(until - DHCP_ATTEMPT_MS + DHCP_ANSWER_MS)
-            }
+            ClientState::Dhcp { until, .. } if self.dhcp_available() => Some(answer_at(until)),
+            ClientState::Dhcp { .. } if !self.link_local => None,
             ClientState::Dhcp { until, .. } => Some(until),
             _ => None,
         }
@@ -317,11 +326,18 @@ impl Network {
         } else {
             ClientState::Dhcp {
                 attempt: 1,
-                until: now + DHCP_ATTEMPT_MS,
+                until: now.saturating_add(DHCP_ATTEMPT_MS),
             }
         };
         self.tick(now);
     }
+}
+
+/// When a DHCP server answers the attempt that times out at `until` (device time saturates).
+fn answer_at(until: Millis) -> Millis {
+    until
+        .saturating_sub(DHCP_ATTEMPT_MS)
+        .saturating_add(DHCP_ANSWER_MS)
 }
 
 /// RFC 3927 link-local address from the MAC: 169.254.1.0 – 169.254.254.255, deterministic.
@@ -329,7 +345,7 @@ pub fn link_local(mac: &[u8; 6]) -> Ipv4Addr {
     let h = mac.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
-    let third = 1 + (h >> 8) % 254;
+    let third = ((h >> 8) % 254).saturating_add(1); // 1..=254
     Ipv4Addr::new(169, 254, third as u8, h as u8)
 }
 

@@ -27,6 +27,7 @@ impl PowerInputs {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -186,7 +186,10 @@ impl Template {
             return Err(Exception::IllegalDataValue);
         }
         let layout = self.layout();
-        let last = u32::from(addr) + u32::from(qty) - 1;
+        // Both from the request: in u32, `addr + qty - 1` cannot overflow (qty ≥ 1 here).
+        let last = u32::from(addr)
+            .saturating_add(u32::from(qty))
+            .saturating_sub(1);
         let inside = layout
             .blocks
             .iter()
@@ -201,9 +204,10 @@ impl Template {
                 WordOrder::Cdab => (lo, hi),
                 WordOrder::Abcd => (hi, lo),
             };
-            for (r, w) in [(u32::from(reg), first), (u32::from(reg) + 1, second)] {
+            let reg = u32::from(reg);
+            for (r, w) in [(reg, first), (reg.saturating_add(1), second)] {
                 if r >= u32::from(addr) && r <= last {
-                    words[(r - u32::from(addr)) as usize] = w;
+                    words[r.saturating_sub(u32::from(addr)) as usize] = w;
                 }
             }
         }
@@ -241,6 +245,7 @@ pub fn f32_abcd(words: [u16; 2]) -> f32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

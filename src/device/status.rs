@@ -169,11 +169,10 @@ impl NetworkReport {
 
 /// `24` → `255.255.255.0`.
 pub fn prefix_to_mask(prefix: u8) -> String {
-    let bits = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix.min(32)))
-    };
+    // A shift by 32 (prefix 0) does not fit: no bits set.
+    let bits = u32::MAX
+        .checked_shl(32u32.saturating_sub(u32::from(prefix)))
+        .unwrap_or(0);
     std::net::Ipv4Addr::from(bits).to_string()
 }
 
@@ -183,6 +182,7 @@ pub fn update_name(s: &UpdateState) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

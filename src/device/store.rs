@@ -296,7 +296,8 @@ impl Disk {
         let id = match self.names.get(name) {
             Some(&id) => id,
             None => {
-                self.next += 1;
+                // Inode numbers: 2^64 files would be needed to saturate.
+                self.next = self.next.saturating_add(1);
                 self.inodes.insert(self.next, Inode::default());
                 self.names.insert(name.into(), self.next);
                 self.next
@@ -449,6 +450,7 @@ impl ConfigStore for MemStore {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use serde_json::json;

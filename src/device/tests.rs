@@ -1,4 +1,5 @@
 //! Unit tests of the device's meter path on encoded telegrams.
+#![allow(clippy::arithmetic_side_effects)]
 
 use super::*;
 use crate::device::config::Config;

@@ -63,7 +63,8 @@ impl ParseError {
 
     /// The same error with its offset moved by `base` bytes (frame position in a stream).
     pub fn shifted(mut self, base: usize) -> Self {
-        self.offset += base;
+        // A stream offset: saturates after 2^64 bytes rather than wrapping to the start.
+        self.offset = self.offset.saturating_add(base);
         self
     }
 }
@@ -85,8 +86,9 @@ impl std::error::Error for ParseError {}
 
 /// 1-based line number of byte `offset` in `bytes` (counting LF).
 pub fn line_of(bytes: &[u8], offset: usize) -> usize {
-    1 + bytes[..offset.min(bytes.len())]
+    let lfs = bytes[..offset.min(bytes.len())]
         .iter()
         .filter(|&&b| b == b'\n')
-        .count()
+        .count();
+    lfs.saturating_add(1)
 }

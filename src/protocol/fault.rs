@@ -28,7 +28,7 @@ pub fn apply(frame: &[u8], fault: &FrameFault) -> Vec<u8> {
         }
         FrameFault::FlipByte { at, mask } => {
             if !out.is_empty() {
-                let i = at % out.len();
+                let i = at.checked_rem(out.len()).unwrap_or(0); // not empty: never None
                 out[i] ^= mask.max(&1);
             }
         }
@@ -40,26 +40,29 @@ pub fn apply(frame: &[u8], fault: &FrameFault) -> Vec<u8> {
 fn corrupt_integrity(frame: &mut [u8]) {
     if frame.first() == Some(&b'/') {
         if let Some(bang) = memchr(b'!', frame) {
-            if let Some(d) = frame.get_mut(bang + 1).filter(|d| d.is_ascii_hexdigit()) {
+            let crc_at = bang.saturating_add(1);
+            if let Some(d) = frame.get_mut(crc_at).filter(|d| d.is_ascii_hexdigit()) {
                 *d = next_hex(*d);
             }
         }
     } else if let Some(cr) = memchr(b'\r', frame) {
         // The checksum is the byte before the first group's CR; keep it in the 0x20..0x5F range.
-        if cr > 0 {
-            let c = &mut frame[cr - 1];
-            *c = ((c.wrapping_sub(0x20) + 1) & 0x3F) + 0x20;
+        if let Some(at) = cr.checked_sub(1) {
+            let c = &mut frame[at];
+            // The next value modulo 64 (wrapping is the point), back in the printable range.
+            *c = (c.wrapping_sub(0x20).wrapping_add(1) & 0x3F).saturating_add(0x20);
         }
     }
 }
 
 fn next_hex(d: u8) -> u8 {
     let v = (d as char).to_digit(16).unwrap_or(0);
-    let n = (v + 1) % 16;
+    let n = v.saturating_add(1) % 16; // v ≤ 15
     char::from_digit(n, 16).map_or(b'0', |c| c.to_ascii_uppercase() as u8)
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

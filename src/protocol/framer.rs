@@ -161,7 +161,8 @@ impl Framer {
                 State::DsmrTail => self.in_dsmr_tail(chunk, out),
                 State::Tic => self.in_tic(chunk, out),
             };
-            self.pos += used;
+            // Stream position: saturates after 2^64 bytes (offsets in messages only).
+            self.pos = self.pos.saturating_add(used);
             chunk = &chunk[used..];
         }
     }
@@ -177,15 +178,15 @@ impl Framer {
         if noisy > 0 && !self.dropping {
             if self.garbage_len == 0 {
                 let first = skipped.iter().position(|&b| !is_idle_noise(b));
-                self.garbage_start = self.pos + first.unwrap_or(0);
+                self.garbage_start = self.pos.saturating_add(first.unwrap_or(0));
             }
-            self.garbage_len += noisy;
+            self.garbage_len = self.garbage_len.saturating_add(noisy);
         }
         let Some(i) = start else { return chunk.len() };
         self.flush_garbage(out);
         self.dropping = false;
         self.cur.clear();
-        self.cur_start = self.pos + i;
+        self.cur_start = self.pos.saturating_add(i);
         self.cur_parity = parity;
         self.cur.push(chunk[i]);
         self.state = if chunk[i] == STX {
@@ -193,7 +194,8 @@ impl Framer {
         } else {
             State::Dsmr
         };
-        i + 1
+        // `i` < `chunk.len()`: these `saturating_add(1)`s below never saturate.
+        i.saturating_add(1)
     }
 
     fn in_dsmr(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
@@ -210,7 +212,8 @@ impl Framer {
                 // '/' only ever opens a telegram: the meter restarted mid-telegram.
                 let n = self.append(&chunk[..i], out);
                 if self.state == State::Dsmr {
-                    self.truncated(out, self.pos + i, "a new telegram started before '!'");
+                    let at = self.pos.saturating_add(i);
+                    self.truncated(out, at, "a new telegram started before '!'");
                 }
                 n
             }
@@ -221,13 +224,14 @@ impl Framer {
         // The tail starts at the frame's first '!' (the body cannot contain one), wherever
         // the reads were split.
         let bang = memchr(b'!', &self.cur).unwrap_or(0);
-        let room = MAX_CRC_TAIL.saturating_sub(self.cur.len() - bang - 1);
+        let tail_len = self.cur.len().saturating_sub(bang).saturating_sub(1);
+        let room = MAX_CRC_TAIL.saturating_sub(tail_len);
         let window = &chunk[..chunk.len().min(room)];
         match memchr(b'\n', window) {
             Some(i) => {
                 self.cur.extend_from_slice(&chunk[..=i]);
                 self.emit(FrameKind::Dsmr, out);
-                i + 1
+                i.saturating_add(1)
             }
             None if window.len() == room => {
                 // No end of line after the CRC: hand the frame over, the parser names the fault.
@@ -254,14 +258,16 @@ impl Framer {
                     ETX => {
                         self.cur.push(ETX);
                         self.emit(FrameKind::Tic, out);
-                        i + 1
+                        i.saturating_add(1)
                     }
                     EOT => {
-                        self.truncated(out, self.pos + i, "frame interrupted by EOT");
-                        i + 1
+                        let at = self.pos.saturating_add(i);
+                        self.truncated(out, at, "frame interrupted by EOT");
+                        i.saturating_add(1)
                     }
                     _ => {
-                        self.truncated(out, self.pos + i, "a new frame started before ETX");
+                        let at = self.pos.saturating_add(i);
+                        self.truncated(out, at, "a new frame started before ETX");
                         i
                     }
                 }
@@ -271,7 +277,7 @@ impl Framer {
 
     /// Append to the current frame, enforcing the size limit; returns the bytes consumed.
     fn append(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> usize {
-        if self.cur.len() + bytes.len() > MAX_FRAME {
+        if self.cur.len().saturating_add(bytes.len()) > MAX_FRAME {
             let err = ParseError::new(
                 ErrorKind::TooLarge,
                 self.cur_start,
@@ -282,7 +288,7 @@ impl Framer {
             // Drop exactly the first MAX_FRAME bytes of the frame, then resynchronise on the
             // next start byte (the same wherever the reads were split); the skipped rest is
             // not reported as garbage.
-            let room = MAX_FRAME - self.cur.len();
+            let room = MAX_FRAME.saturating_sub(self.cur.len());
             self.state = State::Hunting;
             self.cur.clear();
             self.dropping = true;
@@ -304,10 +310,10 @@ impl Framer {
     }
 
     fn truncated(&mut self, out: &mut Vec<Event>, at: usize, why: &str) {
-        let line = 1 + self.cur.iter().filter(|&&b| b == b'\n').count();
+        let line = 1usize.saturating_add(self.cur.iter().filter(|&&b| b == b'\n').count());
         let msg = format!(
             "{why} ({} bytes since the frame start at byte {})",
-            at - self.cur_start,
+            at.saturating_sub(self.cur_start),
             self.cur_start
         );
         out.push(Event::Error(ParseError::new(

@@ -61,7 +61,7 @@ impl MeterKind {
     /// mono / ≈1.4 s three-phase, historic ≈2 s (P1-04, P1-07).
     pub fn interval_ms(self) -> i64 {
         match self {
-            MeterKind::Dsmr(k) => i64::from(k.interval_s()) * 1000,
+            MeterKind::Dsmr(k) => i64::from(k.interval_s()).saturating_mul(1000),
             MeterKind::Tic(k) if !k.is_standard() => 2000,
             MeterKind::Tic(k) if k.three_phase() => 1400,
             MeterKind::Tic(_) => 900,
@@ -87,6 +87,7 @@ impl MeterKind {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,11 @@
 //! Meter protocols: pure parsers and encoders for DSMR/e-MUCS P1 telegrams and Linky TIC
 //! frames, the streaming framer, and the shared `Reading`/`ParseError` types. No I/O here.
 
+// Values from the wire (telegram, TIC, Modbus, MQTT/HTTP fields) must never overflow into a
+// panic (debug) or a silent wrap (release): every arithmetic is checked or saturating, with the
+// outcome chosen where it happens. Test modules opt out with `#[allow]`.
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod dsmr;
 pub mod error;
 pub mod fault;

@@ -180,6 +180,7 @@ impl From<ReadingRecord> for Reading {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -25,8 +25,13 @@ pub fn parse_yymmddhhmmss(digits: &[u8]) -> Option<NaiveDateTime> {
     if digits.len() != 12 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n = |i: usize| u32::from(digits[i] - b'0') * 10 + u32::from(digits[i + 1] - b'0');
-    NaiveDate::from_ymd_opt(2000 + n(0) as i32, n(2), n(4))?.and_hms_opt(n(6), n(8), n(10))
+    // Two ASCII digits (checked above) → 0..=99: no overflow anywhere below.
+    let n = |i: usize| {
+        let d = |j: usize| u32::from(digits[j].wrapping_sub(b'0'));
+        d(i).wrapping_mul(10).wrapping_add(d(i.wrapping_add(1)))
+    };
+    let year = 2000i32.wrapping_add(n(0) as i32);
+    NaiveDate::from_ymd_opt(year, n(2), n(4))?.and_hms_opt(n(6), n(8), n(10))
 }
 
 /// True for the placeholder dates meters print when they have no time
@@ -38,9 +43,9 @@ pub fn is_placeholder(dt: &NaiveDateTime) -> bool {
 
 /// Local meter time with its season flag → UTC epoch seconds.
 pub fn local_to_utc(dt: NaiveDateTime, season: Season, tz: Tz) -> Option<i64> {
-    let offset_h = match season {
-        Season::Summer => 2,
-        Season::Winter => 1,
+    let offset_s = match season {
+        Season::Summer => 2 * 3600,
+        Season::Winter => 3600,
         Season::Unknown => {
             return tz
                 .from_local_datetime(&dt)
@@ -48,14 +53,15 @@ pub fn local_to_utc(dt: NaiveDateTime, season: Season, tz: Tz) -> Option<i64> {
                 .map(|t| t.timestamp());
         }
     };
-    Some(dt.and_utc().timestamp() - offset_h * 3600)
+    // Years 2000–2099 from the parsers; `None` rather than a wrap for anything else.
+    dt.and_utc().timestamp().checked_sub(offset_s)
 }
 
 /// UTC epoch seconds → local meter time and its season flag, by the zone's DST rules.
 pub fn utc_to_local(ts: i64, tz: Tz) -> Option<(NaiveDateTime, Season)> {
     let utc = chrono::DateTime::from_timestamp(ts, 0)?;
     let local = utc.with_timezone(&tz);
-    let offset = local.naive_local().and_utc().timestamp() - ts;
+    let offset = local.naive_local().and_utc().timestamp().checked_sub(ts)?;
     let season = if offset >= 7200 {
         Season::Summer
     } else {
@@ -78,6 +84,7 @@ pub fn format_yymmddhhmmss(dt: &NaiveDateTime) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -166,10 +166,10 @@ pub fn check_prefix(s: &str) -> Result<(), String> {
     }
     let mut msg = String::from("must be a prefix length \"0\"..\"32\" as a string (e.g. \"24\")");
     if check_ipv4(s).is_ok() {
-        let m = s
-            .split('.')
-            .fold(0u32, |acc, o| acc << 8 | o.parse::<u32>().unwrap_or(0));
-        if m.leading_ones() + m.trailing_zeros() == 32 {
+        let m = s.split('.').fold(0u32, |acc, o| {
+            acc.checked_shl(8).unwrap_or(0) | o.parse::<u32>().unwrap_or(0)
+        });
+        if m.leading_ones().saturating_add(m.trailing_zeros()) == 32 {
             msg += &format!("; for {s} write \"{}\"", m.leading_ones());
         }
     }

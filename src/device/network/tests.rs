@@ -1,4 +1,5 @@
 //! Unit tests of the network state machine.
+#![allow(clippy::arithmetic_side_effects)]
 
 use super::*;
 
@@ -148,4 +149,51 @@ fn link_local_addresses_stay_in_range() {
         assert_eq!(a[..2], [169, 254]);
         assert!((1..=254).contains(&a[2]));
     }
+}
+
+/// A DHCP server that appears in the middle of an attempt (more than `DHCP_ANSWER_MS` after
+/// it started) answers at that instant: before, the deadline stayed at the attempt's answer
+/// time, which had already passed, and the next tick went back in time to it.
+#[test]
+fn a_dhcp_server_appearing_mid_attempt_answers_now() {
+    let no_dhcp = Lan {
+        dhcp: false,
+        ..Lan::default()
+    };
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
+    n.set_lan(Lan::default(), 1_000);
+    assert!(n.has_ip(), "answered at 1000");
+    assert_eq!(n.deadline(), None);
+}
+
+/// Without the link-local fallback (the `network-no-link-local` defect) and without DHCP,
+/// the retries change nothing: no deadline, so a jump of years in device time takes one
+/// step, not one per 4 s attempt; a DHCP server appearing later answers at once.
+#[test]
+fn endless_retries_are_not_stepped_through() {
+    let no_dhcp = Lan {
+        dhcp: false,
+        ..Lan::default()
+    };
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
+    n.disable_link_local();
+    assert_eq!(n.deadline(), None);
+    n.tick(Millis::MAX);
+    assert!(!n.has_ip());
+    n.set_lan(Lan::default(), Millis::MAX / 2);
+    assert!(n.has_ip());
+}
+
+/// At the end of device time an attempt that would end after `Millis::MAX` never ends (a
+/// saturated deadline at `Millis::MAX` would otherwise be due forever).
+#[test]
+fn attempts_at_the_end_of_time_terminate() {
+    let no_dhcp = Lan {
+        dhcp: false,
+        ..Lan::default()
+    };
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, Millis::MAX - 10);
+    assert_eq!(n.deadline(), Some(Millis::MAX));
+    n.tick(Millis::MAX);
+    assert!(!n.has_ip());
 }

@@ -168,7 +168,7 @@ pub fn encode(r: &Reading, kind: DsmrKind) -> Vec<u8> {
         }
     }
     let dec = kind.current_decimals();
-    let width = if dec == 0 { 3 } else { 4 + dec };
+    let width = if dec == 0 { 3 } else { dec.saturating_add(4) };
     for (p, obis) in ["1-0:31.7.0", "1-0:51.7.0", "1-0:71.7.0"]
         .iter()
         .enumerate()
@@ -279,7 +279,7 @@ pub fn with_version(telegram: &[u8], version: &str) -> Vec<u8> {
     let body = format!(
         "{}1-3:0.2.8({version}{}",
         &text[..start],
-        &text[start + len..=bang]
+        &text[start.saturating_add(len)..=bang]
     );
     let crc = CRC.checksum(body.as_bytes());
     format!("{body}{crc:04X}\r\n").into_bytes()

@@ -53,7 +53,9 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
             "telegram ends without the '!' end marker".into(),
         )
     })?;
-    let tail = &b[bang + 1..];
+    // `bang` < `b.len()`: the `+ 1`s on it below never saturate.
+    let after_bang = bang.saturating_add(1);
+    let tail = &b[after_bang..];
     let digits = tail.iter().take_while(|c| c.is_ascii_hexdigit()).count();
     let rest = &tail[digits..];
     if digits == 0 && matches!(rest, b"" | b"\r\n" | b"\n" | b"\r") {
@@ -67,7 +69,7 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
         let shown = String::from_utf8_lossy(&tail[..tail.len().min(8)]).into_owned();
         return Err(err(
             ErrorKind::Malformed,
-            bang + 1,
+            after_bang,
             format!("CRC field {shown:?} is not 1-4 hex digits + CRLF"),
         ));
     }
@@ -79,7 +81,7 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
     if printed != computed {
         return Err(err(
             ErrorKind::BadCrc,
-            bang + 1,
+            after_bang,
             format!(
                 "CRC printed {}, computed {computed:04X}",
                 String::from_utf8_lossy(printed_txt)
@@ -97,9 +99,10 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
 
 fn hex_val(c: u8) -> u16 {
     match c {
-        b'0'..=b'9' => u16::from(c - b'0'),
-        b'a'..=b'f' => u16::from(c - b'a' + 10),
-        _ => u16::from(c - b'A' + 10),
+        // Only hex digits reach here (checked by the caller): 0..=15, no wrap.
+        b'0'..=b'9' => u16::from(c.saturating_sub(b'0')),
+        b'a'..=b'f' => u16::from(c.saturating_sub(b'a').saturating_add(10)),
+        _ => u16::from(c.saturating_sub(b'A').saturating_add(10)),
     }
 }
 
@@ -136,13 +139,14 @@ fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
     let mut st = State::default();
     let mut pos = header_end;
     while pos < body.len() {
-        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos + i);
+        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
         let line = trim_line(&body[pos..end]);
-        pos = end + 1;
+        pos = end.saturating_add(1);
         if line.is_empty() {
             continue;
         }
-        let at = line.as_ptr() as usize - b.as_ptr() as usize;
+        // `line` is a sub-slice of `b`: its address is at or after `b`'s.
+        let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
         apply_line(line, &mut t, &mut st, opts)
             .map_err(|m| ParseError::new(ErrorKind::Malformed, at, line_of(b, at), m))?;
     }
@@ -245,7 +249,7 @@ fn map_obis(
     r: &mut Reading,
     st: &mut State,
 ) -> Result<Mapped, ValueError> {
-    let phase = |c: u8| usize::from((c - b'3') / 2); // '3'→0, '5'→1, '7'→2
+    let phase = |c: u8| usize::from(c.saturating_sub(b'3') / 2); // '3'→0, '5'→1, '7'→2
     match obis {
         b"1-3:0.2.8" => r.version = v.text(0)?.map(version_name),
         b"0-0:96.1.4" => r.version = v.text(0)?.map(|s| format!("e-MUCS {s}")),
@@ -267,7 +271,7 @@ fn map_obis(
         }
         [b'1', b'-', b'0', b':', p @ (b'2' | b'4' | b'6'), d @ (b'1' | b'2'), b'.', b'7', b'.', b'0'] =>
         {
-            let i = usize::from((p - b'2') / 2);
+            let i = usize::from(p.saturating_sub(b'2') / 2);
             let w = v.quantity(0, &[("kW", 3), ("W", 0)])?;
             if *d == b'1' {
                 st.delivered[i] = w;
@@ -282,11 +286,14 @@ fn map_obis(
         b"1-0:2.8.1" => r.energy.export_t1_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
         b"1-0:2.8.2" => r.energy.export_t2_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
         [b'0', b'-', ch @ b'1'..=b'8', b':', b'2', b'4', b'.', b'1', b'.', b'0'] => {
-            st.mbus_type[usize::from(ch - b'1')] = v.integer(0)?.unwrap_or(0) as u16;
+            // A device type that does not fit a u16 is unknown (0), not wrapped into a known
+            // one (65539 used to read as 3, gas).
+            let kind = v.integer(0)?.unwrap_or(0);
+            st.mbus_type[usize::from(ch.saturating_sub(b'1'))] = u16::try_from(kind).unwrap_or(0);
             return Ok(Mapped::No);
         }
         [b'0', b'-', ch @ b'1'..=b'8', b':', b'2', b'4', b'.', b'2', b'.', b'1' | b'3'] => {
-            return mbus_value(st.mbus_type[usize::from(ch - b'1')], v, r);
+            return mbus_value(st.mbus_type[usize::from(ch.saturating_sub(b'1'))], v, r);
         }
         _ => return Ok(Mapped::No),
     }

@@ -1,4 +1,5 @@
 //! Unit tests of the DSMR parser and encoder on hand-made telegrams.
+#![allow(clippy::arithmetic_side_effects)]
 
 use super::*;
 use crate::protocol::fault::{apply, FrameFault};

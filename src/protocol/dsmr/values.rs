@@ -21,7 +21,7 @@ impl fmt::Display for ValueError {
             ValueError::Unbalanced => {
                 write!(f, "values must be '(…)' groups with nothing between them")
             }
-            ValueError::Missing(i) => write!(f, "value {} is missing", i + 1),
+            ValueError::Missing(i) => write!(f, "value {} is missing", i.saturating_add(1)),
             ValueError::BadNumber(s) => write!(f, "{s:?} is not a decimal number"),
             ValueError::BadUnit { found, expected } => {
                 write!(f, "unit {found:?} where {expected} was expected")
@@ -46,15 +46,16 @@ impl<'a> Values<'a> {
         // Two locals, not an array indexed by `count`: they stay in registers (the indexed
         // stores followed by a 16-byte reload of the array stalled store forwarding).
         let (mut first, mut second): (&[u8], &[u8]) = (&[], &[]);
-        let mut count = 0;
+        let mut count: usize = 0;
         let mut rest = s;
         while !rest.is_empty() {
             if rest[0] != b'(' {
                 return None;
             }
             // The first '(' or ')' after the opening one: a '(' (nested) or none is unbalanced.
-            let close = match memchr2(b'(', b')', &rest[1..]) {
-                Some(i) if rest[1 + i] == b')' => 1 + i,
+            // Indices inside `rest`: the `saturating_add`s never saturate.
+            let close = match memchr2(b'(', b')', &rest[1..]).map(|i| i.saturating_add(1)) {
+                Some(c) if rest[c] == b')' => c,
                 _ => return None,
             };
             let inner = &rest[1..close];
@@ -63,8 +64,8 @@ impl<'a> Values<'a> {
                 1 => second = inner,
                 _ => {}
             }
-            count += 1;
-            rest = &rest[close + 1..];
+            count = count.saturating_add(1);
+            rest = &rest[close.saturating_add(1)..];
         }
         Some(Values {
             spans: [first, second],
@@ -146,12 +147,14 @@ fn bad_number(s: &[u8]) -> ValueError {
 
 fn split_unit(raw: &[u8]) -> (&[u8], Option<&[u8]>) {
     match raw.iter().position(|&c| c == b'*') {
-        Some(star) => (&raw[..star], Some(&raw[star + 1..])),
+        Some(star) => (&raw[..star], Some(&raw[star.saturating_add(1)..])),
         None => (raw, None),
     }
 }
 
-/// `-012.345` → (-12345, 3). At most 18 digits; `None` for anything else.
+/// `-012.345` → (-12345, 3). At most 19 characters; `None` for anything else, and for a
+/// number whose digits do not fit an `i64` (`9999999999999999999`): a bad number, never a
+/// wrapped one.
 pub fn decimal(s: &[u8]) -> Option<(i64, u32)> {
     let (neg, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
@@ -161,45 +164,50 @@ pub fn decimal(s: &[u8]) -> Option<(i64, u32)> {
         return None;
     }
     let mut m: i64 = 0;
-    let mut scale = 0;
+    let mut scale: u32 = 0;
     let mut seen_dot = false;
     let mut seen_digit = false;
     for &c in digits {
         match c {
             b'0'..=b'9' => {
-                m = m * 10 + i64::from(c - b'0');
+                m = m
+                    .checked_mul(10)?
+                    .checked_add(i64::from(c.wrapping_sub(b'0')))?;
                 seen_digit = true;
                 if seen_dot {
-                    scale += 1;
+                    // At most 19 characters: no overflow.
+                    scale = scale.saturating_add(1);
                 }
             }
             b'.' if !seen_dot => seen_dot = true,
             _ => return None,
         }
     }
-    seen_digit.then_some((if neg { -m } else { m }, scale))
+    // `m` ≥ 0, so its negation always fits.
+    seen_digit.then_some((if neg { m.checked_neg()? } else { m }, scale))
 }
 
 /// mantissa · 10^(exp − scale), exact whenever the result is representable.
 pub fn scaled(mantissa: i64, scale: u32, exp: i32) -> f64 {
-    let k = exp - scale as i32;
+    // `scale` ≤ 19 and `exp` is a unit's small power of ten: saturating never bites.
+    let k = exp.saturating_sub(i32::try_from(scale).unwrap_or(i32::MAX));
     if k >= 0 {
-        mantissa as f64 * pow10(k)
+        mantissa as f64 * pow10(k.unsigned_abs())
     } else {
-        mantissa as f64 / pow10(-k)
+        mantissa as f64 / pow10(k.unsigned_abs())
     }
 }
 
 /// 10^k for k ≥ 0. Up to 10^22 every power of ten is an exact `f64`, so the table gives the
 /// same value as `10f64.powi(k)` (whose squarings and products stay exact), without the call.
-fn pow10(k: i32) -> f64 {
+fn pow10(k: u32) -> f64 {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
     match POW10.get(k as usize) {
         Some(&p) => p,
-        None => 10f64.powi(k),
+        None => 10f64.powi(i32::try_from(k).unwrap_or(i32::MAX)),
     }
 }
 
@@ -223,6 +231,7 @@ pub fn decode_id(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 
@@ -235,12 +244,19 @@ mod tests {
         assert_eq!(decimal(b"1.2.3"), None);
         assert_eq!(decimal(b"."), None);
         assert_eq!(decimal(b""), None);
+        // 19 digits: the largest i64 fits, one more does not (a bad number, not a panic).
+        assert_eq!(decimal(b"9223372036854775807"), Some((i64::MAX, 0)));
+        assert_eq!(decimal(b"9223372036854775808"), None);
+        assert_eq!(decimal(b"9999999999999999999"), None);
+        assert_eq!(decimal(b"-9223372036854775807"), Some((-i64::MAX, 0)));
+        assert_eq!(decimal(b"999999999999999999.9"), None);
+        assert_eq!(scaled(1, 19, 0), 1e-19);
     }
 
     #[test]
     fn pow10_table_matches_powi() {
         for k in 0..40 {
-            assert_eq!(pow10(k), 10f64.powi(k), "10^{k}");
+            assert_eq!(pow10(k), 10f64.powi(k as i32), "10^{k}");
         }
     }
 

@@ -21,10 +21,12 @@ pub(crate) fn sum(bytes: &[u8]) -> u32 {
 /// The checksum character for a byte sum.
 #[inline]
 pub(crate) fn checksum_of_sum(sum: u32) -> u8 {
-    (sum & 0x3F) as u8 + 0x20
+    // 0x00..=0x3F + 0x20 ≤ 0x5F: never wraps.
+    ((sum & 0x3F) as u8).wrapping_add(0x20)
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -142,7 +142,9 @@ impl Writer {
 
 /// `value` zero-padded to `width` digits, saturated at the largest value that fits.
 fn fit(value: u64, width: usize) -> String {
-    let max = 10u64.checked_pow(width as u32).map_or(u64::MAX, |p| p - 1);
+    let max = 10u64
+        .checked_pow(width as u32)
+        .map_or(u64::MAX, |p| p.saturating_sub(1));
     format!("{:0width$}", value.min(max))
 }
 
@@ -235,7 +237,7 @@ impl Clock {
         let dt = match dt.minute().checked_div(floor_min) {
             Some(q) => dt
                 .with_second(0)
-                .and_then(|d| d.with_minute(q * floor_min))
+                .and_then(|d| d.with_minute(q.saturating_mul(floor_min)))
                 .unwrap_or(dt),
             None => dt,
         };
@@ -252,7 +254,7 @@ impl Clock {
 fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
     let tri = kind.three_phase();
     let producer = kind.producer();
-    let phases = if tri { 3 } else { 1 };
+    let phases: usize = if tri { 3 } else { 1 };
     let clock = Clock::new(r.timestamp);
     let now = clock.at(TimeDelta::zero(), 0);
     let day = TimeDelta::days(1);
@@ -282,10 +284,14 @@ fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
         }
     }
     for i in 0..phases {
-        w.num(&format!("IRMS{}", i + 1), whole(r.current_a[i]), 3);
+        w.num(
+            &format!("IRMS{}", i.saturating_add(1)),
+            whole(r.current_a[i]),
+            3,
+        );
     }
     for (i, v) in volts.iter().enumerate().take(phases) {
-        w.num(&format!("URMS{}", i + 1), *v, 3);
+        w.num(&format!("URMS{}", i.saturating_add(1)), *v, 3);
     }
     let pref = if tri { "18" } else { "09" };
     w.text("PREF", pref);
@@ -293,19 +299,24 @@ fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
     w.num("SINSTS", sinsts, 5);
     if tri {
         for (i, va) in phase_va.iter().enumerate() {
-            w.num(&format!("SINSTS{}", i + 1), *va, 5);
+            w.num(&format!("SINSTS{}", i.saturating_add(1)), *va, 5);
         }
     }
     w.dated("SMAXSN", &now, sinsts, 5);
     if tri {
         for (i, va) in phase_va.iter().enumerate() {
-            w.dated(&format!("SMAXSN{}", i + 1), &now, *va, 5);
+            w.dated(&format!("SMAXSN{}", i.saturating_add(1)), &now, *va, 5);
         }
     }
     w.dated("SMAXSN-1", &clock.at(day, 0), sinsts, 5);
     if tri {
         for (i, va) in phase_va.iter().enumerate() {
-            w.dated(&format!("SMAXSN{}-1", i + 1), &clock.at(day, 0), *va, 5);
+            w.dated(
+                &format!("SMAXSN{}-1", i.saturating_add(1)),
+                &clock.at(day, 0),
+                *va,
+                5,
+            );
         }
     }
     if producer {
@@ -321,7 +332,7 @@ fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
     }
     for (i, v) in volts.iter().enumerate().take(phases) {
         w.dated(
-            &format!("UMOY{}", i + 1),
+            &format!("UMOY{}", i.saturating_add(1)),
             &clock.at(TimeDelta::zero(), 10),
             *v,
             3,

@@ -55,13 +55,17 @@ pub(super) struct Acc {
     eait_wh: Option<u64>,
 }
 
-/// A whole number made of ASCII digits only (at most 18).
+/// A whole number made of ASCII digits only (at most 18, so it always fits a u64; checked
+/// anyway: a number that did not fit would be "not a number", never a wrapped one).
 fn uint(data: &[u8]) -> Option<u64> {
     if data.is_empty() || data.len() > 18 {
         return None;
     }
     data.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+        let digit = b
+            .is_ascii_digit()
+            .then(|| u64::from(b.wrapping_sub(b'0')))?;
+        acc.checked_mul(10)?.checked_add(digit)
     })
 }
 

@@ -57,7 +57,7 @@ pub fn parse_with(frame: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
 /// error here, which the caller then replaces by the envelope error.
 fn parse_groups(f: &[u8], opts: ParseOptions, parity: bool) -> Result<Telegram, ParseError> {
     let etx = match f {
-        [STX, .., ETX] => f.len() - 1,
+        [STX, .., ETX] => f.len().saturating_sub(1),
         _ => frame_end(f)?,
     };
     let mut tel = Telegram::new(Reading::empty(Protocol::TicStandard));
@@ -80,12 +80,13 @@ fn parse_groups(f: &[u8], opts: ParseOptions, parity: bool) -> Result<Telegram, 
                 msg,
             ));
         }
-        let start = pos + 1;
+        // Positions are inside `f` (`pos` < `etx` < `f.len()`): saturating never bites.
+        let start = pos.saturating_add(1);
         let Some(len) = find_byte(&f[start..etx], CR) else {
             let msg = "group has no CR before ETX";
             return Err(group_error(f, pos, ErrorKind::Malformed, msg));
         };
-        let end = start + len;
+        let end = start.saturating_add(len);
         let g = split_group(&f[start..end], &mut mode)
             .map_err(|(kind, msg)| group_error(f, pos, kind, msg))?;
         if g.mode2 {
@@ -97,7 +98,7 @@ fn parse_groups(f: &[u8], opts: ParseOptions, parity: bool) -> Result<Telegram, 
         if opts.keep_raw && !mapped {
             tel.raw.push(raw_text(&g));
         }
-        pos = end + 1;
+        pos = end.saturating_add(1);
     }
     let mode =
         mode.ok_or_else(|| ParseError::new(ErrorKind::Empty, 1, 1, "frame has no groups"))?;
@@ -121,10 +122,11 @@ fn frame_end(f: &[u8]) -> Result<usize, ParseError> {
     }
     for (i, &b) in f.iter().enumerate().skip(1) {
         match b {
-            ETX if i + 1 == f.len() => return Ok(i),
+            ETX if i.saturating_add(1) == f.len() => return Ok(i),
             ETX => {
-                let msg = format!("{} byte(s) after ETX", f.len() - i - 1);
-                return Err(err(ErrorKind::Malformed, i + 1, msg));
+                let after = f.len().saturating_sub(i).saturating_sub(1);
+                let msg = format!("{after} byte(s) after ETX");
+                return Err(err(ErrorKind::Malformed, i.saturating_add(1), msg));
             }
             EOT => {
                 let msg = "frame interrupted by EOT (0x04) before ETX".to_string();
@@ -146,7 +148,7 @@ fn frame_end(f: &[u8]) -> Result<usize, ParseError> {
 
 /// An error about the group whose LF is at `lf`; the line is the one the group's text is on.
 fn group_error(f: &[u8], lf: usize, kind: ErrorKind, msg: impl Into<String>) -> ParseError {
-    ParseError::new(kind, lf, line_of(f, lf + 1), msg)
+    ParseError::new(kind, lf, line_of(f, lf.saturating_add(1)), msg)
 }
 
 /// A byte for an error message: printable as `'x'`, otherwise as hex.
@@ -208,7 +210,8 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
     if n < 2 {
         return Err(malformed(format!("group {:?} is too short", name())));
     }
-    let sep = c[n - 2];
+    // n ≥ 2 (checked above).
+    let sep = c[n.saturating_sub(2)];
     let m = match (*mode, sep) {
         (Some(m), _) => m,
         (None, HT) => Mode::Standard,
@@ -232,7 +235,7 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
         );
         return Err(malformed(msg));
     }
-    let head = &c[..n - 2];
+    let head = &c[..n.saturating_sub(2)];
     let Some(i) = head.iter().position(|&b| b == sep) else {
         let msg = format!("group {:?}: no separator after the label", name());
         return Err(malformed(msg));
@@ -241,11 +244,11 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
     if label.is_empty() {
         return Err(malformed("group with an empty label".to_string()));
     }
-    let rest = &head[i + 1..];
+    let rest = &head[i.saturating_add(1)..];
     // Standard groups have 2 HTs, or 3 with a horodate.
     let (horodate, data) = match (m, scan.tabs) {
         (Mode::Standard, 3) => match rest.iter().position(|&b| b == HT) {
-            Some(j) => (Some(&rest[..j]), &rest[j + 1..]),
+            Some(j) => (Some(&rest[..j]), &rest[j.saturating_add(1)..]),
             None => (None, rest),
         },
         (Mode::Standard, 4..) => {
@@ -255,12 +258,16 @@ fn split_group<'a>(c: &'a [u8], mode: &mut Option<Mode>) -> Result<Group<'a>, Gr
         _ => (None, rest),
     };
 
-    let found = c[n - 1];
+    let found = c[n.saturating_sub(1)];
     let mut mode2 = false;
     let expected = match m {
         Mode::Standard => checksum_of_sum(scan.sum.wrapping_sub(u32::from(found))),
         Mode::Historic => {
-            let s = scan.sum.wrapping_sub(u32::from(found) + u32::from(sep));
+            // The checksum is a modular sum: wrapping is its definition here.
+            let s = scan
+                .sum
+                .wrapping_sub(u32::from(found))
+                .wrapping_sub(u32::from(sep));
             mode2 = checksum_of_sum(s.wrapping_add(u32::from(SP))) == found;
             checksum_of_sum(s)
         }
@@ -305,7 +312,7 @@ impl Scan {
         let (mut sum, mut tabs, mut control) = (0u32, 0u32, 0u32);
         for &b in c {
             sum = sum.wrapping_add(u32::from(b));
-            tabs += u32::from(b == HT);
+            tabs = tabs.saturating_add(u32::from(b == HT));
             control |= u32::from(b < SP) & u32::from(b != HT);
         }
         Scan {
@@ -320,7 +327,8 @@ impl Scan {
 fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
+    // 0x01 repeated × a byte: the byte repeated, no carries.
+    let pattern = LO.wrapping_mul(u64::from(needle));
     let mut chunks = hay.chunks_exact(8);
     for (k, chunk) in chunks.by_ref().enumerate() {
         let mut word = [0u8; 8];
@@ -329,17 +337,25 @@ fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
         // The lowest set bit marks the first zero byte of `x` exactly.
         let zero = x.wrapping_sub(LO) & !x & HI;
         if zero != 0 {
-            return Some(k * 8 + zero.trailing_zeros() as usize / 8);
+            let in_word = (zero.trailing_zeros() / 8) as usize;
+            return Some(k.saturating_mul(8).saturating_add(in_word));
         }
     }
     let tail = chunks.remainder();
-    let base = hay.len() - tail.len();
-    tail.iter().position(|&b| b == needle).map(|p| base + p)
+    let base = hay.len().saturating_sub(tail.len());
+    tail.iter()
+        .position(|&b| b == needle)
+        .map(|p| base.saturating_add(p))
 }
 
 /// `LABEL DATA` or `LABEL HORODATE DATA` for [`Telegram::raw`].
 fn raw_text(g: &Group<'_>) -> String {
-    let mut s = String::with_capacity(g.label.len() + g.data.len() + 16);
+    let mut s = String::with_capacity(
+        g.label
+            .len()
+            .saturating_add(g.data.len())
+            .saturating_add(16),
+    );
     s.push_str(&String::from_utf8_lossy(g.label));
     if let Some(h) = g.horodate {
         s.push(' ');

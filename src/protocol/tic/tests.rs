@@ -1,5 +1,6 @@
 //! Unit tests of the TIC parser and encoder: captured frames (copied inline, byte-exact),
 //! checksum and framing errors, quirks, the producer/exporting mapping and encode → parse.
+#![allow(clippy::arithmetic_side_effects)]
 
 mod frames;
 
