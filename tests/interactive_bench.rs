@@ -10,7 +10,7 @@ use common::BIN;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
-/// `smart-connect-sim rig --at URL ARGS…`; its stdout.
+/// `smart-connect-sim rig --at URL ARGS…` (the rig's token in the environment); its stdout.
 fn rig(url: &str, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(["rig", "--at", url])
@@ -62,6 +62,8 @@ fn an_operator_answers_for_the_power_switch_the_button_and_the_led() {
     let dir = common::work("interactive");
     let device = common::start(&dir, "smr5", &[]);
     let url = device.rig.clone();
+    // The engineer's shell, the hook and the suite all know the rig's token.
+    std::env::set_var("SMART_CONNECT_RIG_TOKEN", &device.token);
     // The bench: addresses and label as a lab writes them down; only time is hooked.
     let target = device.bench_target(
         &dir,
