@@ -58,11 +58,12 @@
 //! rules both apply, their log and the relay), `connect_parse.rs` (the MQTT CONNECT parser
 //! and rewriter, packet boundaries, the certificate CN), `subscribe.rs` (in-process subscribe
 //! and publish), `listeners.rs` (rumqttd's router and listener settings, free ports, the
-//! readiness probe). This file holds the options, the errors and the broker's lifetime.
+//! readiness probe). `options.rs` holds the options and the errors; this file the broker's lifetime.
 
 mod connect_parse;
 mod guard;
 mod listeners;
+mod options;
 mod plain_front;
 mod subscribe;
 mod tls_front;
@@ -70,17 +71,21 @@ mod tls_front;
 pub use self::connect_parse::{
     cert_cn, connect_packet, parse_connect, with_credentials, ConnectParse,
 };
+pub use self::options::{
+    BrokerError, BrokerOptions, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, MAX_PAYLOAD,
+    OWN_BROKER_HOST, OWN_BROKER_PASSWORD, OWN_BROKER_USER,
+};
 
 use self::guard::{FrontLog, Guard};
 use self::listeners::{free_port, probe, router_config, server_settings};
+use self::options::{random_password, FRONT_USER};
 use self::plain_front::plain_front;
 use self::tls_front::{front, front_config, Upstreams};
-use super::certs::{PkiError, PkiOptions, PkiPaths, TestPki};
+use super::certs::{PkiPaths, TestPki};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::{LinkType, Router, Server};
 use std::collections::HashMap;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,119 +93,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
-
-/// The largest MQTT packet the broker accepts.
-pub const MAX_PAYLOAD: usize = 256 * 1024;
-/// Concurrent connections each front (plain, TLS) takes by default.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
-/// How long a client may take from the TCP accept to a complete CONNECT (TLS handshake
-/// included), by default.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The TLS front's account on rumqttd's internal listener (its password is random per start).
-const FRONT_USER: &str = "smart-connect-tls-front";
-
-/// What can go wrong when starting the broker or talking to it in-process.
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
-    #[error("test PKI: {0}")]
-    Pki(#[from] PkiError),
-    #[error("{0}")]
-    Io(#[from] io::Error),
-    #[error("the embedded broker did not start: {0}")]
-    Start(String),
-    #[error("in-process link to the broker: {0}")]
-    Link(String),
-}
-
-/// How to start an `EmbeddedBroker`.
-#[derive(Clone)]
-pub struct BrokerOptions {
-    /// The public plain MQTT port (`mqtt://`); 0 = any free port.
-    pub plain_port: u16,
-    /// The TLS front's port (`mqtts://`, client certificate required); 0 = any free port.
-    pub tls_port: u16,
-    /// Reuse this PKI (e.g. to restart a broker that devices already trust); else one is made
-    /// from `pki_options`.
-    pub pki: Option<Arc<TestPki>>,
-    /// Names, validity windows and the device certificate's CN (= the device serial, MQ-05).
-    pub pki_options: PkiOptions,
-    /// Username/password pairs (MQ-07), the installer's accounts. The public plain listener
-    /// takes only these. Empty: one account `installer` with a random password is made at
-    /// start (`EmbeddedBroker::installer`). Given here: the TLS front also lets clients
-    /// without a certificate through to the public listener (password over TLS).
-    pub credentials: Vec<(String, String)>,
-    /// Concurrent connections each front (plain, TLS) takes; more are closed at once.
-    pub max_connections: usize,
-    /// From the TCP accept to a complete CONNECT (TLS handshake included), at most.
-    pub connect_timeout: Duration,
-    /// Where to write `ca.pem`, `server.pem`/`.key`, `device.pem`/`.key`; kept after the broker
-    /// stops. `None`: a fresh temporary folder, removed when the broker is dropped.
-    pub cert_dir: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for BrokerOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BrokerOptions")
-            .field("plain_port", &self.plain_port)
-            .field("tls_port", &self.tls_port)
-            .field("pki", &self.pki.is_some())
-            .field("pki_options", &self.pki_options)
-            .field(
-                "credentials",
-                &self.credentials.iter().map(|(u, _)| u).collect::<Vec<_>>(),
-            )
-            .field("cert_dir", &self.cert_dir)
-            .field("max_connections", &self.max_connections)
-            .field("connect_timeout", &self.connect_timeout)
-            .finish()
-    }
-}
-
-impl Default for BrokerOptions {
-    fn default() -> Self {
-        BrokerOptions {
-            plain_port: 0,
-            tls_port: 0,
-            pki: None,
-            pki_options: PkiOptions::default(),
-            credentials: Vec::new(),
-            cert_dir: None,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        }
-    }
-}
-
-/// A random password: 20 letters and digits.
-fn random_password() -> String {
-    use rand::Rng;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(20)
-        .map(char::from)
-        .collect()
-}
-
-impl BrokerOptions {
-    /// Ephemeral ports, a fresh PKI whose device certificate has `serial` as its CN.
-    pub fn for_device(serial: &str) -> Self {
-        BrokerOptions {
-            pki_options: PkiOptions {
-                client_cn: serial.into(),
-                ..PkiOptions::default()
-            },
-            ..Self::default()
-        }
-    }
-}
-
-/// The installer's own broker as the simulator offers it (MQ-07): a name the device resolves
-/// to the embedded broker's password-checked listener, and the account on it (the fixed
-/// password is for the conformance targets; `run` uses a random one, see
-/// `BrokerOptions::credentials`).
-pub const OWN_BROKER_HOST: &str = "mqtt.installer.test";
-pub const OWN_BROKER_USER: &str = "installer";
-pub const OWN_BROKER_PASSWORD: &str = "own-broker-secret";
 
 /// A connection the TLS front let through.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -7,7 +7,6 @@ use super::guard::{read_connect, refuse, relay, Guard, Who};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -18,12 +17,16 @@ pub(super) async fn plain_front(
     guard: Arc<Guard>,
     budget: Arc<Semaphore>,
 ) {
+    let mut errors = crate::adapters::accept::AcceptErrors::default();
     loop {
         let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
+            Ok(c) => {
+                errors.accepted("mqtt plain front");
+                c
+            }
             Err(e) => {
-                tracing::warn!("mqtt plain front: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // e.g. out of descriptors: logged once, backed off, still listening.
+                tokio::time::sleep(errors.failed("mqtt plain front", &e)).await;
                 continue;
             }
         };

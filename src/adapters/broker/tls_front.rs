@@ -11,7 +11,6 @@ use crate::adapters::certs::{PkiError, TestPki};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -57,12 +56,16 @@ pub(super) async fn front(
     budget: Arc<Semaphore>,
 ) {
     let log = Arc::clone(&guard.log);
+    let mut errors = crate::adapters::accept::AcceptErrors::default();
     loop {
         let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
+            Ok(c) => {
+                errors.accepted("mqtt TLS front");
+                c
+            }
             Err(e) => {
-                tracing::warn!("mqtt TLS front: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // e.g. out of descriptors: logged once, backed off, still listening.
+                tokio::time::sleep(errors.failed("mqtt TLS front", &e)).await;
                 continue;
             }
         };

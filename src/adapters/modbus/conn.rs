@@ -28,6 +28,8 @@ pub(super) async fn serve(
     generation: u64,
 ) {
     let end = run(&host, &defects, &held, &mut stream, generation).await;
+    // Free the slot before the client can see the close, so it can reconnect at once.
+    drop(held);
     match end {
         End::Closed => tracing::info!("modbus: {peer} disconnected"),
         End::Stopped(why) => tracing::info!("modbus: {peer} dropped: {why}"),

@@ -82,9 +82,6 @@ async fn accept_loop(
     // The connections live in this task's set: aborting the server ends them too.
     let mut conns = JoinSet::new();
     loop {
-        if spare.is_none() {
-            spare = open_spare();
-        }
         let accepted = tokio::select! {
             a = listener.accept() => a,
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
@@ -95,13 +92,21 @@ async fn accept_loop(
                 if let Some(conn) = admit(&host, &defects, &slot, stream, peer).await {
                     conns.spawn(conn);
                 }
+                if spare.is_none() {
+                    spare = open_spare(); // fails harmlessly while descriptors are short
+                }
             }
             Err(e) => {
                 let wait = errors.failed("modbus", &e);
                 if out_of_descriptors(&e) && spare.take().is_some() {
-                    continue; // retry at once with the spare descriptor free
+                    // Retry at once with the spare descriptor free; it is taken again only
+                    // after an accept or a back-off, or it would take the freed one back.
+                    continue;
                 }
                 tokio::time::sleep(wait).await;
+                if spare.is_none() {
+                    spare = open_spare();
+                }
             }
         }
     }
