@@ -57,7 +57,8 @@ pub struct RunArgs {
     /// Port of the embedded broker's mTLS listener (0: any free port).
     #[arg(long, default_value = "8883")]
     pub mqtt_tls_port: u16,
-    /// Port of the embedded broker's plain listener (0: any free port).
+    /// Port of the embedded broker's plain listener (0: any free port); it takes only the
+    /// installer account the banner prints (a new random password each start).
     #[arg(long, default_value = "1883")]
     pub mqtt_plain_port: u16,
     /// Advertise `smart-connect.local` (an `_http._tcp` service pointing at the web
