@@ -224,13 +224,18 @@ async fn connections_beyond_the_budget_are_closed_at_once_and_the_device_keeps_p
 
     for (addr, taken) in [(broker.plain_addr(), 0), (broker.tls_addr(), 1)] {
         // budget + 10 idle connections (the device holds one TLS slot).
+        let turned_away = broker.turned_away();
         let mut conns = Vec::new();
         for _ in 0..BUDGET + 10 {
             conns.push(TcpStream::connect(addr).await.unwrap());
         }
         let started = std::time::Instant::now();
-        // Real time: the fronts' budget and CONNECT deadline are network rules, not device ones.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Wait until the front has turned the extra ones away (its own count), not a fixed time.
+        while broker.turned_away() < turned_away + 10 + taken as u64
+            && started.elapsed() < Duration::from_millis(1_000)
+        {
+            tokio::task::yield_now().await;
+        }
         let mut closed = Vec::new();
         for c in conns.iter_mut() {
             closed.push(closed_within(c, Duration::from_millis(20)).await);
