@@ -152,6 +152,18 @@ impl FaultyMeter {
         self.meter.kind()
     }
 
+    /// Add a fault now: it takes effect on the next telegram (the live house's "fault now").
+    /// Checked as in [`FaultyMeter::new`].
+    pub fn inject(&mut self, kind: FaultKind, now: Millis) -> Result<(), FaultError> {
+        let at_ms = now.saturating_sub(self.meter.start()).max(0);
+        let f = Fault { at_ms, kind };
+        // The same checks as a scenario's fault list.
+        Self::new(self.meter.clone(), vec![f.clone()])?;
+        let pos = self.faults[self.fired..].partition_point(|g| g.at_ms <= at_ms);
+        self.faults.insert(self.fired + pos, f);
+        Ok(())
+    }
+
     pub fn meter(&self) -> &SyntheticMeter {
         &self.meter
     }

@@ -5,4 +5,5 @@ pub mod clock;
 pub mod drive;
 pub mod faults;
 pub mod generator;
+pub mod house;
 pub mod scenario;

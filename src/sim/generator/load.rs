@@ -1,6 +1,8 @@
 //! The physical load model: the true (unquantised) voltage, current and power per phase at
 //! an instant, from fixed values or a household (base load with noise, PV half-sine, EV
-//! charging window, three-phase imbalance), drawn from the values stream at `t`.
+//! charging window, three-phase imbalance; the live house's per-phase loads, charger
+//! current, battery and PV now), drawn from the values stream at `t`. Active power adds per
+//! phase; only base loads are reactive, so the current is √(P² + Q²) / U.
 
 use super::local_time::minute_and_weekday;
 use super::{Load, LoadComponent, SyntheticMeter, STREAM_VALUES};
@@ -47,10 +49,15 @@ impl SyntheticMeter {
                 let noise: [f64; 3] = std::array::from_fn(|_| self.rng.random::<f64>());
                 let cos_phi: [f64; 3] = std::array::from_fn(|_| self.rng.random_range(0.9..1.0));
                 let (minute, _) = minute_and_weekday(self.local.local_ms(t));
+                // Per phase: reactive (base) load, its reactive power, resistive load in W
+                // and in A (drawn at the phase voltage).
                 let mut base = 0.0;
-                let mut pv = 0.0;
                 let mut factor = [1.0; 3];
+                let mut phase_p = [0.0; 3];
+                let mut phase_q = [0.0; 3];
+                let mut even = 0.0;
                 let mut ev = [0.0; 3];
+                let mut amps_drawn = [0.0; 3];
                 for part in parts {
                     match *part {
                         LoadComponent::Base { watts, noise } => {
@@ -61,7 +68,9 @@ impl SyntheticMeter {
                             peak_watts,
                             sunrise_min,
                             sunset_min,
-                        } => pv -= pv_power(peak_watts, sunrise_min, sunset_min, minute),
+                        } => even -= pv_power(peak_watts, sunrise_min, sunset_min, minute),
+                        LoadComponent::PvNow { watts } => even -= watts.max(0.0),
+                        LoadComponent::Battery { watts } => even += watts,
                         LoadComponent::Ev {
                             start_min,
                             amps,
@@ -75,6 +84,23 @@ impl SyntheticMeter {
                                 }
                             }
                         }
+                        LoadComponent::Current { amps } => {
+                            for (d, a) in amps_drawn.iter_mut().zip(amps).take(n) {
+                                *d += a.max(0.0);
+                            }
+                        }
+                        LoadComponent::PhaseBase {
+                            watts,
+                            cos_phi,
+                            noise,
+                        } => {
+                            for i in 0..n {
+                                let u: f64 = self.rng.random();
+                                let w = watts[i].max(0.0) * (1.0 + noise * (2.0 * u - 1.0));
+                                phase_p[i] += w;
+                                phase_q[i] += w * tan_phi(cos_phi[i]);
+                            }
+                        }
                         LoadComponent::Imbalance { l1, l2, l3 } if n == 3 => {
                             for (f, x) in factor.iter_mut().zip([l1, l2, l3]) {
                                 *f *= x;
@@ -84,10 +110,16 @@ impl SyntheticMeter {
                     }
                 }
                 for i in 0..n {
-                    let w = base / n as f64 * factor[i] + pv / n as f64 + ev[i];
+                    let b = base / n as f64 * factor[i];
+                    let resistive = even / n as f64 + ev[i];
+                    let w_nominal = b + phase_p[i] + resistive + amps_drawn[i] * NOMINAL_V;
                     // Export lifts the local voltage a little (≈0.5 V per kW).
-                    let u = NOMINAL_V + self.volt_offset[i] + 3.0 * (noise[i] - 0.5) - w * 0.0005;
-                    let amps = w.abs() / (u * cos_phi[i]);
+                    let u = NOMINAL_V + self.volt_offset[i] + 3.0 * (noise[i] - 0.5)
+                        - w_nominal * 0.0005;
+                    // Active power adds; only the appliances (base loads) are reactive.
+                    let w = b + phase_p[i] + resistive + amps_drawn[i] * u;
+                    let q = b * tan_phi(cos_phi[i]) + phase_q[i];
+                    let amps = w.hypot(q) / u;
                     p.voltage[i] = Some(u);
                     p.current[i] = Some(amps);
                     p.power[i] = Some(w);
@@ -96,6 +128,15 @@ impl SyntheticMeter {
             }
         }
         p
+    }
+}
+
+/// tan φ of a power factor (0 for a factor of 1 or out of range).
+fn tan_phi(cos_phi: f64) -> f64 {
+    if cos_phi > 0.0 && cos_phi < 1.0 {
+        (1.0 - cos_phi * cos_phi).sqrt() / cos_phi
+    } else {
+        0.0
     }
 }
 

@@ -65,6 +65,20 @@ pub enum LoadComponent {
     },
     /// Factors on each phase's share of the base load (three-phase meters only).
     Imbalance { l1: f64, l2: f64, l3: f64 },
+    /// Consumption per phase (W, ≥ 0) at power factor `cos_phi`, with multiplicative noise
+    /// `1 ± noise` (the live house's per-phase base load).
+    PhaseBase {
+        watts: [f64; 3],
+        cos_phi: [f64; 3],
+        noise: f64,
+    },
+    /// A resistive draw of `amps` on each phase at the phase's voltage (an EV charger now).
+    Current { amps: [f64; 3] },
+    /// A home battery: `watts` charging (+, import) or discharging (−, export), split
+    /// evenly over the meter's phases.
+    Battery { watts: f64 },
+    /// PV output now (W, ≥ 0), split evenly over the phases.
+    PvNow { watts: f64 },
 }
 
 /// Exact values for Gherkin steps: per phase voltage (V), current (A), active power (W, signed:
