@@ -6,6 +6,7 @@
 pub mod accept;
 pub mod broker;
 pub mod certs;
+pub mod control;
 pub mod host;
 pub mod http;
 pub mod mdns;
@@ -14,3 +15,4 @@ pub mod modbus_client;
 pub mod mqtt;
 pub mod rig;
 pub mod runner;
+pub mod speed_clock;

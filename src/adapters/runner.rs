@@ -7,6 +7,7 @@
 
 use super::host::Host;
 use super::rig::FeedCounter;
+use super::speed_clock::SpeedClock;
 use crate::device::Event;
 use crate::protocol::framer::{frame_all, Event as FrameEvent, FramerMode};
 use crate::sim::clock::{Millis, VirtualClock};
@@ -18,8 +19,8 @@ use tokio::io::AsyncReadExt;
 /// How time passes for a running device.
 #[derive(Debug, Clone)]
 pub enum Pace {
-    /// The host's clock is a system clock running at this speed (1.0 = real time).
-    RealTime { speed: f64 },
+    /// The host's clock is this scaled wall clock (speed 1.0 = real time; it can change).
+    RealTime(Arc<SpeedClock>),
     /// The host's clock is this virtual clock; the feed moves it without waiting.
     Max(VirtualClock),
 }
@@ -28,14 +29,9 @@ impl Pace {
     /// Wait until the host's clock reads `t` (or move the virtual clock there).
     pub async fn until(&self, host: &Host, t: Millis) {
         match self {
-            Pace::RealTime { speed } => {
-                let ahead = t - host.now();
-                if ahead > 0 {
-                    tokio::time::sleep(Duration::from_secs_f64(
-                        ahead as f64 / 1000.0 / speed.max(1e-6),
-                    ))
-                    .await;
-                }
+            Pace::RealTime(clock) => {
+                let _ = host;
+                clock.until(t).await;
             }
             Pace::Max(clock) => {
                 clock.advance_to(t);

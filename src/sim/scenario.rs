@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 /// Which Smart Connect variant the scenario runs (the device's own type).
 pub use crate::device::Variant;
+pub use de::SetPointSource;
 
 /// How the device's network comes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -96,6 +97,12 @@ pub struct Scenario {
     pub load: Vec<LoadComponent>,
     pub faults: Vec<Fault>,
     pub device: DeviceSettings,
+    /// The live house's starting point (`house:`, the control API's change vocabulary).
+    pub house: Option<serde_json::Value>,
+    /// Who may move the EV set-point while `run` runs.
+    pub setpoint: SetPointSource,
+    /// Changes to the live house at times from the start (ms), in order.
+    pub events: Vec<(Millis, serde_json::Value)>,
 }
 
 impl Scenario {
@@ -211,5 +218,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         load: file.load.into_iter().map(|l| l.0).collect(),
         faults: file.faults.into_iter().map(|f| f.0).collect(),
         device: file.device.into(),
+        house: file.house.map(|h| h.0),
+        setpoint: file.setpoint,
+        events: {
+            let mut e: Vec<_> = file.events.into_iter().map(|e| (e.0, e.1)).collect();
+            e.sort_by_key(|e| e.0);
+            e
+        },
     })
 }

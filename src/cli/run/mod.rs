@@ -3,21 +3,21 @@
 //! on 127.0.0.1:5020 (502 needs privileges), real time. A scenario, `--meter`, `--seed`,
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
+mod house;
 mod services;
 mod state;
 
 use crate::adapters::host::Host;
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::rig::{FeedCounter, Rig};
-use crate::adapters::runner::{feed_file, feed_meter, feed_serial, feed_tcp, tick_loop, Pace};
+use crate::adapters::runner::{feed_file, feed_serial, feed_tcp, tick_loop, Pace};
+use crate::adapters::speed_clock::SpeedClock;
 use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
 use crate::device::store::{ConfigStore, FileStore};
 use crate::device::{DeviceConfig, Effect, Event, Variant};
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock};
-use crate::sim::faults::FaultyMeter;
-use crate::sim::generator::{Load, SyntheticMeter};
 use crate::sim::scenario::{self, Scenario};
 use clap::Args;
 use services::{start_mqtt, start_web};
@@ -81,6 +81,18 @@ pub struct RunArgs {
     /// and written to `<state dir>/rig-token` (mode 0600).
     #[arg(long, env = "SMART_CONNECT_RIG_TOKEN", hide_env_values = true)]
     pub rig_token: Option<String>,
+    /// The live house's control surface (HTTP JSON + console page), or `off`. Loopback by
+    /// default: it has no password. Not with `--feed` (the house is the synthetic meter's).
+    #[arg(long, default_value = "127.0.0.1:8090", value_parser = house::parse_control)]
+    pub control: Option<SocketAddr>,
+    /// The EV set-point as a Modbus TCP holding register (0 = amps × 10, 1 = phases), for a
+    /// charger under test; never the device's own Modbus port. `off` to disable.
+    #[arg(long, default_value = "127.0.0.1:5021", value_parser = house::parse_control)]
+    pub control_modbus: Option<SocketAddr>,
+    /// Write the live house's KPIs (overload seconds, max current per phase, worst
+    /// overshoot, trips, energy imported/exported, EV energy) to this JSON file at the end.
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
     /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH`, `tcp:HOST:PORT`
     /// or `serial:/dev/ttyUSB0` (115200 8N1 for P1, 9600/1200 7E1 for TIC by `--meter`).
     #[arg(long)]
@@ -129,6 +141,12 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         MeterKind::Dsmr(_) => Variant::P1,
         MeterKind::Tic(_) => Variant::Tic,
     };
+    if args.summary.is_some() && args.feed.is_some() {
+        return Err(
+            "--summary: the KPIs are the live house's, which needs the synthetic meter (drop --feed)"
+                .into(),
+        );
+    }
     let rig_time = args.speed == "rig";
     if rig_time && args.rig.is_none() {
         return Err(
@@ -205,18 +223,21 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .scenario
         .as_ref()
         .map_or_else(|| SystemClock::new(1.0).now(), |s| s.start);
-    let (clock, pace, virtual_clock): (Arc<dyn Clock>, Pace, Option<VirtualClock>) =
-        match plan.speed {
-            Some(speed) => (
-                Arc::new(SystemClock::starting_at(start, speed)),
-                Pace::RealTime { speed },
-                None,
-            ),
-            None => {
-                let c = VirtualClock::new(start);
-                (Arc::new(c.clone()), Pace::Max(c.clone()), Some(c))
-            }
-        };
+    let (clock, pace, virtual_clock, speed_clock): (
+        Arc<dyn Clock>,
+        Pace,
+        Option<VirtualClock>,
+        Option<Arc<SpeedClock>>,
+    ) = match plan.speed {
+        Some(speed) => {
+            let c = Arc::new(SpeedClock::new(start, speed));
+            (c.clone(), Pace::RealTime(c.clone()), None, Some(c))
+        }
+        None => {
+            let c = VirtualClock::new(start);
+            (Arc::new(c.clone()), Pace::Max(c.clone()), Some(c), None)
+        }
+    };
     let state_dir = args
         .state_dir
         .clone()
@@ -251,6 +272,31 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         None
     };
     let mqtt = start_mqtt(&host, &identity, &state_dir, args, plan.seed)?;
+    let house = match args.feed {
+        None => {
+            let account = mqtt.broker.as_ref().map(|b| {
+                (
+                    b.plain_addr(),
+                    (b.installer().0.to_string(), b.installer().1.to_string()),
+                )
+            });
+            Some(
+                house::start(
+                    args,
+                    &plan,
+                    &host,
+                    speed_clock,
+                    start,
+                    account,
+                    &identity.serial,
+                )
+                .await?,
+            )
+        }
+        Some(_) => None,
+    };
+    let mut lines = mqtt.lines.clone();
+    lines.extend(house.iter().flat_map(|h| h.lines.iter().cloned()));
     let web_line = format!(
         "http://{}  https://{}  (CA {})",
         web.http.local_addr(),
@@ -262,7 +308,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         &identity,
         modbus.local_addr(),
         &web_line,
-        &mqtt.lines,
+        &lines,
         &state_dir,
         recovered.as_deref(),
         args,
@@ -278,15 +324,10 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     }
     let until = args.duration.map(|d| start + d);
     let fed = FeedCounter::default();
-    let feed = feed_task(
-        args,
-        &plan,
-        Arc::clone(&host),
-        pace.clone(),
-        start,
-        until,
-        fed.clone(),
-    )?;
+    let feed = match &house {
+        Some(h) => house::feed(h, &plan, pace.clone(), until),
+        None => feed_task(args, &plan, Arc::clone(&host), pace.clone(), fed.clone())?,
+    };
     let _rig = match args.rig {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -326,7 +367,10 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
             match until {
                 Some(u) => {
                     pace.until(&host, u).await;
-                    tracing::info!("{} of device time done: stopping", args.speed);
+                    tracing::info!(
+                        "{} s of device time done: stopping",
+                        args.duration.unwrap_or(0) / 1000
+                    );
                 }
                 None => {
                     tracing::info!("meter feed ended; still serving (Ctrl-C to stop)");
@@ -335,36 +379,25 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
             }
         }
     }
+    if let (Some(h), Some(path)) = (&house, &args.summary) {
+        house::write_summary(h, path)?;
+    }
     drop(modbus);
     drop(web);
     drop(mqtt);
     Ok(())
 }
 
+/// Meter bytes from `--feed` (the synthetic meter is the live house's: `house.rs`).
 fn feed_task(
     args: &RunArgs,
     plan: &Plan,
     host: Arc<Host>,
     pace: Pace,
-    start: Millis,
-    until: Option<Millis>,
     fed: FeedCounter,
 ) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, String> {
     Ok(match args.feed.as_deref() {
-        None => {
-            let meter = match &plan.scenario {
-                Some(s) => s.try_meter().map_err(|e| e.to_string())?,
-                None => {
-                    let load = Load::Household(crate::cli::generate::default_load());
-                    FaultyMeter::new(
-                        SyntheticMeter::new(plan.kind, load, plan.seed, start),
-                        Vec::new(),
-                    )
-                    .map_err(|e| e.to_string())?
-                }
-            };
-            Box::pin(feed_meter(host, meter, pace, until))
-        }
+        None => return Err("no --feed: the synthetic meter is the live house's".into()),
         Some(f) if f.starts_with("file:") => {
             let path = &f[5..];
             let bytes = std::fs::read(path).map_err(|e| format!("--feed {f}: {e}"))?;

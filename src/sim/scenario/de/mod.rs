@@ -12,11 +12,14 @@
 
 mod context;
 mod faults;
+mod house;
 mod load;
 mod values;
 
 use super::{DeviceSettings, Mqtt, Network, Variant};
 use faults::FaultSpec;
+pub use house::SetPointSource;
+use house::{EventSpec, HouseSpec};
 use load::LoadItem;
 use serde::Deserialize;
 use values::{MeterName, MqttSetting, Name, Phases, PositiveDur, Start};
@@ -116,4 +119,10 @@ pub struct ScenarioFile {
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
     pub device: DeviceSpec,
+    #[serde(default)]
+    pub house: Option<HouseSpec>,
+    #[serde(default)]
+    pub setpoint: SetPointSource,
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
 }
