@@ -3,7 +3,8 @@
 //! (`Effect::P1ExtOut`) go to every connected TCP reader, raw, byte-exact and in order, from
 //! the moment it connects. No framing and no handshake, so anything that reads a P1 port
 //! through ser2net reads this: Home Assistant's DSMR integration ("network"), dsmr_parser,
-//! evcc, dsmr-reader. Bytes a reader sends are read and thrown away.
+//! evcc, dsmr-reader. Bytes a reader sends are read and thrown away; a reader that closes its
+//! side is disconnected (as ser2net does).
 //!
 //! A reader never slows the device or the other readers: each one takes its own copy from
 //! the host's effect broadcast into its own bounded queue. A reader that falls more than

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${BIN:-target/debug/smart-connect-sim}
 [ -x "$bin" ] || cargo build --locked --bin smart-connect-sim
-exec timeout 120 python3 tests/external/p1_stream.py "$bin"
+exec timeout 60 python3 tests/external/p1_stream.py "$bin"
