@@ -9,6 +9,7 @@ mod state;
 
 use crate::adapters::host::Host;
 use crate::adapters::modbus::ModbusServer;
+use crate::adapters::p1_stream::P1Stream;
 use crate::adapters::rig::{FeedCounter, Rig};
 use crate::adapters::runner::{feed_file, feed_serial, feed_tcp, tick_loop, Pace};
 use crate::adapters::speed_clock::SpeedClock;
@@ -93,6 +94,13 @@ pub struct RunArgs {
     /// overshoot, trips, energy imported/exported, EV energy) to this JSON file at the end.
     #[arg(long)]
     pub summary: Option<PathBuf>,
+    /// Serve the P1 ext copy (every byte the P1 input receives, raw, ser2net-style) to any
+    /// number of TCP readers at ADDR (`127.0.0.1:2001`; port 0: any free port). Point Home
+    /// Assistant's DSMR integration at it ("network", host + port, DSMR version 5), or
+    /// dsmr_parser's `create_tcp_dsmr_reader`, evcc's `dsmr` meter, dsmr-reader's network
+    /// datalogger. Off by default; see docs/charger-developers.md.
+    #[arg(long, value_name = "ADDR")]
+    pub p1_tcp: Option<SocketAddr>,
     /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH`, `tcp:HOST:PORT`
     /// or `serial:/dev/ttyUSB0` (115200 8N1 for P1, 9600/1200 7E1 for TIC by `--meter`).
     #[arg(long)]
@@ -258,6 +266,18 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .await
         .map_err(|e| bind_error(args.modbus, e))?;
     let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
+    let p1_stream = match args.p1_tcp {
+        Some(addr) if plan.variant != Variant::P1 => {
+            return Err(format!("--p1-tcp {addr}: the {} variant (meter {}) has no P1 ext port; use a P1 meter (smr5, dsmr42, emucs …)", plan.variant.label(), plan.kind.name()));
+        }
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| bind_error(addr, e))?;
+            Some(P1Stream::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     let web = start_web(&host, &identity, &state_dir, args).await?;
     let _mdns = if args.mdns {
         let ip = if args.http.ip().is_unspecified() {
@@ -313,6 +333,9 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         recovered.as_deref(),
         args,
     );
+    if let Some(p1) = &p1_stream {
+        println!("  P1 stream    tcp://{}  (raw telegrams, P1 ext copy; Home Assistant DSMR \"network\", evcc, dsmr-reader)", p1.local_addr());
+    }
     let effects = host.effects();
     tokio::spawn(log_effects(effects));
     host.handle(Event::Power(PowerInputs {
