@@ -375,9 +375,6 @@ impl Host {
                 Effect::Rebooted | Effect::PoweredOff => reboot = true,
                 _ => {}
             }
-            if self.effects.receiver_count() > 0 {
-                let _ = self.effects.send(Arc::new(e.clone()));
-            }
         }
         let d = &inner.device;
         let old = self.served();
@@ -394,6 +391,13 @@ impl Host {
             };
             if next != *old {
                 *self.served.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
+            }
+        }
+        // After the snapshot: whoever sees an effect (a P1 ext reader, the console) finds the
+        // registers already showing it.
+        if self.effects.receiver_count() > 0 {
+            for e in fx {
+                let _ = self.effects.send(Arc::new(e.clone()));
             }
         }
         failed

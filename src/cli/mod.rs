@@ -4,6 +4,7 @@ pub mod conformance;
 mod conformance_estimate;
 pub mod coverage;
 pub mod generate;
+pub mod house;
 pub mod parse;
 pub mod replay;
 pub mod rig;
@@ -29,6 +30,9 @@ pub enum Command {
     /// Run the Gherkin conformance suite against the virtual device or a remote one; JUnit
     /// XML and a requirement report.
     Conformance(conformance::ConformanceArgs),
+    /// Drive the live house behind a running simulator's meter (`run --control`): EV
+    /// set-point, base load, PV, battery, fuse, faults now, pause/speed.
+    House(house::HouseArgs),
     /// Talk to a simulator's bench rig (`run --rig`): for hook commands and by hand.
     Rig(rig::RigArgs),
     /// Requirement-ID coverage table of the last conformance run (markdown).
@@ -48,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Conformance(args) => conformance::run(&args),
         Command::Coverage(args) => coverage::run(&args),
         Command::Rig(args) => rig::run(&args),
+        Command::House(args) => house::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Generate(args) => generate::run(&args),
     }

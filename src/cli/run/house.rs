@@ -34,12 +34,15 @@ impl Drop for HouseRun {
     }
 }
 
-/// `--control` / `--control-modbus`: an address, or `off`.
-pub(super) fn parse_control(s: &str) -> Result<Option<SocketAddr>, String> {
+/// `--control` / `--control-modbus`: an address, or `off` (None).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<SocketAddr>);
+
+pub(super) fn parse_control(s: &str) -> Result<Listen, String> {
     if s == "off" {
-        return Ok(None);
+        return Ok(Listen(None));
     }
-    s.parse().map(Some).map_err(|_| {
+    s.parse().map(|a| Listen(Some(a))).map_err(|_| {
         format!(
             "`{s}`: an address such as 127.0.0.1:8090 (IP:PORT; port 0 picks a free one), or `off`"
         )
@@ -82,7 +85,7 @@ pub(super) async fn start(
     }
     let mut lines = Vec::new();
     let mut tasks = Vec::new();
-    if let Some(addr) = args.control {
+    if let Some(addr) = args.control.0 {
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("--control: {}", bind_error(addr, e)))?;
@@ -95,7 +98,7 @@ pub(super) async fn start(
         ));
         tasks.push(control::http::serve(Arc::clone(&ctl), l));
     }
-    if let Some(addr) = args.control_modbus {
+    if let Some(addr) = args.control_modbus.0 {
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("--control-modbus: {}", bind_error(addr, e)))?;

@@ -3,7 +3,7 @@
 //! on 127.0.0.1:5020 (502 needs privileges), real time. A scenario, `--meter`, `--seed`,
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
-mod house;
+pub mod house;
 mod services;
 mod state;
 
@@ -85,11 +85,11 @@ pub struct RunArgs {
     /// The live house's control surface (HTTP JSON + console page), or `off`. Loopback by
     /// default: it has no password. Not with `--feed` (the house is the synthetic meter's).
     #[arg(long, default_value = "127.0.0.1:8090", value_parser = house::parse_control)]
-    pub control: Option<SocketAddr>,
+    pub control: house::Listen,
     /// The EV set-point as a Modbus TCP holding register (0 = amps × 10, 1 = phases), for a
     /// charger under test; never the device's own Modbus port. `off` to disable.
     #[arg(long, default_value = "127.0.0.1:5021", value_parser = house::parse_control)]
-    pub control_modbus: Option<SocketAddr>,
+    pub control_modbus: house::Listen,
     /// Write the live house's KPIs (overload seconds, max current per phase, worst
     /// overshoot, trips, energy imported/exported, EV energy) to this JSON file at the end.
     #[arg(long)]
