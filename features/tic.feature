@@ -81,7 +81,7 @@ Feature: Reading a French Linky meter on the TIC terminals
 
   @MB-12 @sim-convention @needs-http
   Scenario: An unknown template is refused with the valid names
-    When the Smart Connect is configured with MeterType "ABB-B23"
+    When the Smart Connect is configured with MeterType "Acme-X1"
     Then the configuration is refused naming "PhoenixContact-EMPro" and "Eastron-SDM630"
 
   @P1-06 @TIC-01 @needs-modbus @needs-status @smoke

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the virtual device fed with a real capture and read it with pymodbus (PyPI) — a Modbus
 # client written elsewhere — checking every register against the replay of the same capture.
+# Then every register map template (pymodbus_templates.py).
 # Called by .ci/run after `cargo test`; needs python3 with pymodbus installed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,4 +23,7 @@ for capture in fixtures/dsmr/nb-dsmr50-iskra-am550t-3ph.txt fixtures/dsmr/p1dong
   wait "$pid" 2>/dev/null || true
   rm -rf "$expected" "$state"
 done
+# Every MeterType template (MB-12), each decoded per its vendor's format; ephemeral ports.
+echo "== register map templates"
+BIN="$BIN" python3 tests/external/pymodbus_templates.py || status=1
 exit $status
