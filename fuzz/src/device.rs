@@ -239,11 +239,24 @@ impl Run {
                     .d
                     .read_registers(3, addr, qty)
                     .unwrap_or_else(|e| panic!("{template:?} read {addr:#x}+{qty}: {e:?}"));
-                for (i, w) in words.chunks_exact(2).enumerate() {
-                    let x = match template {
-                        Template::PhoenixContactEmpro => f32_cdab([w[0], w[1]]),
-                        Template::EastronSdm630 => f32_abcd([w[0], w[1]]),
+                // Integer templates (ABB, EM24, Socomec, SunSpec): any word is a valid
+                // integer, so the read succeeding is the check.
+                let decode: Option<fn([u16; 2]) -> f32> = match template {
+                    Template::PhoenixContactEmpro => Some(f32_cdab),
+                    Template::EastronSdm630
+                    | Template::EastronSdm72dm
+                    | Template::ChintDtsu666 => Some(f32_abcd),
+                    _ => None,
+                };
+                let Some(decode) = decode else {
+                    addr = match addr.checked_add(qty) {
+                        Some(a) => a,
+                        None => break,
                     };
+                    continue;
+                };
+                for (i, w) in words.chunks_exact(2).enumerate() {
+                    let x = decode([w[0], w[1]]);
                     let reg = usize::from(addr) + 2 * i;
                     assert!(x.is_finite(), "register {reg:#x} serves {x}");
                 }
