@@ -104,8 +104,10 @@ fn request(verb: &Verb) -> Result<(&'static str, &'static str, Option<Value>), S
             ramp,
         } => {
             let mut ev = json!({"amps": amps, "on": *amps > 0.0});
+            if let Some(p) = phases {
+                ev["phases"] = json!(p);
+            }
             for (k, v) in [
-                ("phases", phases.map(f64::from)),
                 ("delay_s", *delay),
                 ("ramp_s", *ramp),
             ] {

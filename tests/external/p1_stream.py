@@ -71,6 +71,7 @@ class Device:
         args = [BIN, "run", "--speed", str(SPEED), "--p1-tcp", "127.0.0.1:0",
                 "--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
                 "--mqtt-tls-port", "0", "--mqtt-plain-port", "0",
+                "--control", "127.0.0.1:0", "--control-modbus", "127.0.0.1:0",
                 "--state-dir", os.path.join(self.work, "state"), "--duration", "10m"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(self.log_path, "w"),
                                      text=True, preexec_fn=die_with_parent)

@@ -32,6 +32,7 @@ class Device:
         self.log_path = os.path.join(work, name, "device.log")
         args = [BIN, "run", "--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0",
                 "--https", "127.0.0.1:0", "--mqtt-tls-port", "0", "--mqtt-plain-port", "0",
+                "--control", "127.0.0.1:0", "--control-modbus", "127.0.0.1:0",
                 "--state-dir", self.state, *extra]
 
         def limits():

@@ -6,7 +6,7 @@
 //!
 //! | register | access | meaning |
 //! |---|---|---|
-//! | 0 | read/write | EV set-point, 0.1 A per phase (0 = off; below `ev.min_amps` pauses) — 0..=800 |
+//! | 0 | read/write | EV set-point, 0.1 A per phase, 0..=800 (below `ev.min_amps`, e.g. 0, pauses charging; a car that is not connected draws nothing) |
 //! | 1 | read/write | EV phases: 1 or 3 |
 //! | 2 | read | EV current drawn now, 0.1 A |
 //! | 3 | read | EV phases now |
@@ -195,7 +195,6 @@ fn write(ctl: &Control, addr: u16, values: &[u16]) -> Result<(), u8> {
         match usize::from(addr) + i {
             0 if *v <= 800 => {
                 ev.insert("amps".into(), json!(f64::from(*v) / 10.0));
-                ev.insert("on".into(), json!(*v > 0));
             }
             1 if *v == 1 || *v == 3 => {
                 ev.insert("phases".into(), json!(v));

@@ -1,6 +1,6 @@
 //! The EV set-point from an MQTT topic: `run` subscribes (on the embedded broker's plain
 //! listener, with the installer account) to `smart-connect-sim/<serial>/house/ev/set`. A
-//! payload is a number (amps per phase; 0 = off) or an `ev` object of the control vocabulary
+//! payload is a number (amps per phase; below the minimum, e.g. 0, pauses charging) or an `ev` object of the control vocabulary
 //! (`{"amps": 10, "phases": 1}`); the outcome goes to `…/house/ev/result` as
 //! `{"ok": true}` or `{"ok": false, "errors": [{"field", "message"}]}`.
 
@@ -76,7 +76,7 @@ pub fn set_point(ctl: &Control, payload: &[u8]) -> Result<(), ControlError> {
     let ev = match v {
         Value::Number(ref n) => {
             let amps = n.as_f64().unwrap_or(f64::NAN);
-            json!({"amps": amps, "on": amps > 0.0})
+            json!({ "amps": amps })
         }
         other => other,
     };

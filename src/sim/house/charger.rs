@@ -43,7 +43,7 @@ pub struct SetPoint {
     pub amps: f64,
     /// 1 or 3.
     pub phases: u8,
-    /// A car is connected and wants to charge.
+    /// A car is connected and wants to charge (off: it draws nothing whatever the amps).
     pub on: bool,
 }
 
@@ -63,14 +63,15 @@ pub struct Charger {
 }
 
 impl Charger {
-    /// An idle charger (no car) answering set-points with `response`.
+    /// A charger with a car connected and a set-point of 0 A (so it draws nothing until a
+    /// set-point of at least `min_a` arrives), answering with `response`.
     pub fn new(response: Response) -> Self {
         Charger {
             response,
             set_point: SetPoint {
                 amps: 0.0,
                 phases: 3,
-                on: false,
+                on: true,
             },
             set_at: 0,
             from_a: 0.0,

@@ -143,7 +143,7 @@ impl House {
             let phases = c.ev_phases.unwrap_or(sp.phases);
             self.ev.set(
                 SetPoint {
-                    on: c.ev_on.unwrap_or(sp.on || c.ev_amps.is_some()),
+                    on: c.ev_on.unwrap_or(sp.on),
                     amps: c.ev_amps.unwrap_or(sp.amps),
                     phases: if self.phases == 1 { 1 } else { phases },
                 },

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The live house's numbers at real time (`run --speed 1`), measured from outside:
+1. a control change (PATCH /api/house) → visible in the device's Modbus registers (pymodbus
+   polling every 10 ms): target ≤ 1.1 s at the SMR5 cadence;
+2. a telegram → its sample on the console's event stream (SSE): target ≤ 200 ms;
+3. CPU the console and the P1 stream add with 10 readers each: target ≤ 5 % of a core.
+Prints every figure beside its target; exits 1 when one is missed."""
+import http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys
+import tempfile, threading, time
+from pymodbus.client import ModbusTcpClient
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/smart-connect-sim"
+WORK = tempfile.mkdtemp(prefix="house-latency-")
+FAILURES = []
+
+
+def check(name, ok, text):
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: {text}", flush=True)
+    if not ok:
+        FAILURES.append(name)
+
+
+def die_with_parent():
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+args = [BIN, "run", "--speed", "1", "--state-dir", os.path.join(WORK, "state"),
+        "--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
+        "--mqtt-tls-port", "0", "--mqtt-plain-port", "0", "--p1-tcp", "127.0.0.1:0",
+        "--control", "127.0.0.1:0", "--control-modbus", "127.0.0.1:0", "--duration", "10m"]
+proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(os.path.join(WORK, "log"), "w"),
+                        text=True, preexec_fn=die_with_parent)
+banner, ready = [], threading.Event()
+
+
+def read_banner():
+    for line in proc.stdout:
+        banner.append(line)
+        if "Ctrl-C stops" in line or "P1 stream" in line:
+            ready.set()
+threading.Thread(target=read_banner, daemon=True).start()
+
+
+def cpu_s():
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+try:
+    ready.wait(30)
+    time.sleep(0.5)
+    text = "".join(banner)
+    mb = re.search(r"Modbus TCP\s+(\S+):(\d+)", text)
+    ctl = re.search(r"house\s+http://(\S+):(\d+)/", text)
+    p1 = re.search(r"P1 stream\s+tcp://(\S+):(\d+)", text)
+    assert mb and ctl and p1, f"banner lacks Modbus / house / P1 stream:\n{text}"
+    ctl_addr = (ctl.group(1), int(ctl.group(2)))
+    time.sleep(6)  # boot: 3 s red, 2 s colours, then telegrams
+
+    def patch(body):
+        c = http.client.HTTPConnection(*ctl_addr, timeout=5)
+        c.request("PATCH", "/api/house", json.dumps(body), {"content-type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+
+    m = ModbusTcpClient(mb.group(1), port=int(mb.group(2)), timeout=2)
+    assert m.connect()
+
+    def total_w():
+        regs = m.read_holding_registers(0x8016, count=2).registers
+        return m.convert_from_registers(regs, data_type=m.DATATYPE.FLOAT32, word_order="little")
+
+    # 1. control change → Modbus.
+    lat = []
+    for i in range(10):
+        on = i % 2 == 0
+        patch({"ev": {"on": on, "amps": 16, "phases": 3}})
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3:
+            w = total_w()
+            if (w > 8000) == on:
+                lat.append(time.monotonic() - t0)
+                break
+            time.sleep(0.01)
+        else:
+            lat.append(float("inf"))
+        time.sleep(0.3)
+    m.close()
+    check("control change → Modbus registers", max(lat) <= 1.1,
+          f"p50 {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms over {len(lat)} changes (target ≤ 1100 ms: the next telegram)")
+
+    # 2. telegram → console event (device time = wall time at --speed 1 with no scenario).
+    s = socket.create_connection(ctl_addr, timeout=5)
+    s.sendall(b"GET /api/house/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    f = s.makefile("rb")
+    delays, backlog_done = [], False
+    t_end = time.monotonic() + 20
+    for raw in f:
+        if time.monotonic() > t_end:
+            break
+        line = raw.decode(errors="replace").strip()
+        if not line.startswith("data: "):
+            continue
+        sample = json.loads(line[6:])
+        now_ms = time.time() * 1000
+        if not backlog_done:
+            if now_ms - sample["at"] < 900:
+                backlog_done = True
+            else:
+                continue  # the recent samples a new console gets first
+        delays.append(now_ms - sample["at"])
+    s.close()
+    delays.sort()
+    p90 = delays[int(0.9 * (len(delays) - 1))]
+    # The median is held to the target; a shared 2-core CI machine can stall a single
+    # sample, so the slowest only has to stay under a second (both are printed).
+    check("telegram → console sample", delays and statistics.median(delays) <= 200 and max(delays) <= 1000,
+          f"p50 {statistics.median(delays):.0f} ms, p90 {p90:.0f} ms, max {max(delays):.0f} ms over {len(delays)} telegrams (target ≤ 200 ms)")
+
+    # 3. CPU with and without 10 console readers and 10 P1 stream readers.
+    def cpu_over(seconds):
+        c0, t0 = cpu_s(), time.monotonic()
+        time.sleep(seconds)
+        return 100 * (cpu_s() - c0) / (time.monotonic() - t0)
+
+    idle = cpu_over(15)
+    readers, stop = [], threading.Event()
+
+    def drain(addr, request):
+        sk = socket.create_connection(addr, timeout=5)
+        if request:
+            sk.sendall(request)
+        sk.settimeout(1)
+        while not stop.is_set():
+            try:
+                if not sk.recv(65536):
+                    break
+            except socket.timeout:
+                pass
+        sk.close()
+    for _ in range(10):
+        readers.append(threading.Thread(target=drain, args=(ctl_addr, b"GET /api/house/events HTTP/1.1\r\nHost: x\r\n\r\n"), daemon=True))
+        readers.append(threading.Thread(target=drain, args=((p1.group(1), int(p1.group(2))), None), daemon=True))
+    for r in readers:
+        r.start()
+    time.sleep(1)
+    busy = cpu_over(15)
+    stop.set()
+    check("CPU added by 10 console + 10 P1 stream readers", busy - idle <= 5.0,
+          f"{idle:.1f} % of a core without readers, {busy:.1f} % with: +{busy - idle:.1f} points (target ≤ 5)")
+finally:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if FAILURES or os.environ.get("KEEP"):
+        print(open(os.path.join(WORK, "log"), errors="replace").read()[-3000:])
+    shutil.rmtree(WORK, ignore_errors=True)
+sys.exit(1 if FAILURES else 0)
