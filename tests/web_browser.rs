@@ -5,11 +5,11 @@
 //!
 //! The live house console (`run --control`, `GET /`) in the same browser: samples stream in
 //! over SSE while a feed puts a virtual-time house's telegrams on the device; the page's own
-//! controls switch the EV on at 16 A on 3 phases, and the register table (0x8016 total W),
-//! the power chart (its series and its pixels) and the device's register snapshot all show
-//! > 11 kW; 99 A shows the API's `ev.amps` error and changes nothing. It prints the time
-//! from a telegram being fed to the page having (and having drawn) its sample. Screenshot:
-//! `target/console-screenshot.png` (copied to `docs/console.png` for the README).
+//! controls switch the EV on at 16 A on 3 phases, and the register table (0x8016 total W), the
+//! power chart (its series and its pixels) and the device's register snapshot all show over
+//! 11 kW; 99 A shows the API's `ev.amps` error and changes nothing; a dropout leaves a gap. It
+//! prints the time from a telegram being fed to the page having (and having drawn) its sample.
+//! Screenshot: `target/console-screenshot.png` (copied to `docs/console.png` for the README).
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test fails in CI
 //! (`CI=true`) or with `SC_REQUIRE_BROWSER=1`, and elsewhere prints that it was skipped and why.
@@ -537,6 +537,31 @@ async fn console_shows_a_control_change_in_the_chart_and_the_registers() {
     );
     assert_eq!(ctl.state()["house"]["ev"], ev_before, "the EV is as it was");
     assert_eq!(ctl.log().len(), log_len, "nothing logged");
+
+    // A dropout: telegrams with nothing on the wire show no meter values and leave a gap in
+    // the chart (not the values the meter would have sent), then the values come back.
+    ctl.fault(
+        "test",
+        &serde_json::json!({"kind": "dropout", "duration_s": 3}),
+    )
+    .unwrap();
+    browser
+        .wait_within(
+            "document.getElementById('telegram').textContent === '(nothing sent)' \
+             && document.getElementById('p0').textContent === '–' \
+             && consolePowerSeries.every((s) => s.at(-1) === null)",
+            "a dropout on the console",
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .wait_within(
+            "Number(document.getElementById('p0').textContent) > 3600 \
+             && consolePowerSeries[3].at(-1) > 11000",
+            "the values back after the dropout",
+            Duration::from_secs(10),
+        )
+        .await;
 
     // Latency: 20 telegrams from just before the feed to the page having the sample (the
     // SSE event handled) and to the page having drawn it.
