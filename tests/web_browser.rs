@@ -538,11 +538,12 @@ async fn console_shows_a_control_change_in_the_chart_and_the_registers() {
     assert_eq!(ctl.state()["house"]["ev"], ev_before, "the EV is as it was");
     assert_eq!(ctl.log().len(), log_len, "nothing logged");
 
-    // A dropout: telegrams with nothing on the wire show no meter values and leave a gap in
-    // the chart (not the values the meter would have sent), then the values come back.
+    // A dropout (20 telegrams, ≥ 1 s real): telegrams with nothing on the wire show no meter
+    // values and leave a gap in the chart (not the values the meter would have sent), then
+    // the values come back.
     ctl.fault(
         "test",
-        &serde_json::json!({"kind": "dropout", "duration_s": 3}),
+        &serde_json::json!({"kind": "dropout", "duration_s": 20}),
     )
     .unwrap();
     browser
@@ -562,6 +563,13 @@ async fn console_shows_a_control_change_in_the_chart_and_the_registers() {
             Duration::from_secs(10),
         )
         .await;
+    assert_eq!(
+        browser
+            .eval("consoleData.filter((s) => s.sent === (s.power_w[0] === null)).length")
+            .await,
+        0,
+        "the chart's data has a gap exactly where nothing was sent"
+    );
 
     // Latency: 20 telegrams from just before the feed to the page having the sample (the
     // SSE event handled) and to the page having drawn it.
