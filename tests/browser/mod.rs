@@ -121,7 +121,12 @@ impl Browser {
 
     /// Wait (up to 30 s wall time) until `expr` is truthy.
     pub async fn wait_for(&self, expr: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_within(expr, what, Duration::from_secs(30)).await
+    }
+
+    /// Wait (up to `limit` wall time) until `expr` is truthy.
+    pub async fn wait_within(&self, expr: &str, what: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
         loop {
             if self
                 .client
@@ -136,7 +141,7 @@ impl Browser {
             if Instant::now() > deadline {
                 let body = self.eval("document.body.innerText").await;
                 panic!(
-                    "timed out waiting for {what} ({expr}); the page shows:\n{}",
+                    "timed out after {limit:?} waiting for {what} ({expr}); the page shows:\n{}",
                     body.as_str().unwrap_or("")
                 );
             }
