@@ -10,7 +10,11 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct HouseArgs {
     /// The control surface's base URL (`run --control`).
-    #[arg(long, default_value = "http://127.0.0.1:8090", env = "SMART_CONNECT_HOUSE")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8090",
+        env = "SMART_CONNECT_HOUSE"
+    )]
     pub at: String,
     #[command(subcommand)]
     pub verb: Verb,
@@ -107,10 +111,7 @@ fn request(verb: &Verb) -> Result<(&'static str, &'static str, Option<Value>), S
             if let Some(p) = phases {
                 ev["phases"] = json!(p);
             }
-            for (k, v) in [
-                ("delay_s", *delay),
-                ("ramp_s", *ramp),
-            ] {
+            for (k, v) in [("delay_s", *delay), ("ramp_s", *ramp)] {
                 if let Some(v) = v {
                     ev[k] = json!(v);
                 }

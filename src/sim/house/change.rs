@@ -324,7 +324,9 @@ fn ev_fields(r: &mut Reader<'_>, c: &mut HouseChange, v: &Value, phases: usize) 
         c.ev_amps = r.number("ev.amps", x, 0.0, 80.0, " A");
     }
     if let Some(x) = m.get("phases") {
-        let whole = x.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9.0);
+        let whole = x
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9.0);
         c.ev_phases = match whole.map(|f| f as u64) {
             Some(1) => Some(1),
             Some(3) if phases == 3 => Some(3),

@@ -414,3 +414,43 @@ fn scenario_files_show_what_they_promise() {
     assert!(ev_seen);
     assert_eq!(kinds, ["bad_crc", "dropout", "noise"]);
 }
+
+#[test]
+fn the_live_house_keys_load_and_are_checked_where_they_stand() {
+    let text = format!(
+        "{BASE}house:\n  fuse: {{amps: 25, trip: true}}\n  battery: {{watts: -1500}}\nsetpoint: modbus\nevents:\n  - {{at: 40m, ev: {{on: false}}}}\n  - {{at: 5m, ev: {{on: true, amps: 16}}}}\n"
+    );
+    let s = parse(&text, Path::new("scenarios/t.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.house.as_ref().unwrap()["fuse"]["amps"], 25);
+    assert_eq!(s.setpoint, SetPointSource::Modbus);
+    let at: Vec<i64> = s.events.iter().map(|e| e.0).collect();
+    assert_eq!(at, [300_000, 2_400_000], "in time order");
+    // A wrong value inside `house:` or an event names the field and the line.
+    assert_err(
+        &format!("{BASE}house:\n  fuse: {{amps: 0}}\n"),
+        17,
+        &["house", "fuse.amps: must be 1..=400 A, got 0"],
+    );
+    assert_err(
+        &format!("{BASE}events:\n  - {{at: 5m, ev: {{on: true}}}}\n  - {{at: 6m, ev: {{amps: 99, volts: 3}}}}\n"),
+        18,
+        &["events[1]", "ev.amps: must be 0..=80 A, got 99", "ev.volts: unknown field"],
+    );
+    assert_err(
+        &format!("{BASE}events:\n  - {{ev: {{on: true}}}}\n"),
+        17,
+        &["events[0]", "at: missing"],
+    );
+    assert_err(
+        &format!("{BASE}setpoint: carrier-pigeon\n"),
+        16,
+        &["setpoint", "modbus"],
+    );
+    // Per-phase values are checked against the meter's phases.
+    let one_phase = with_line(5, "phases: 1").replace("phases: 3, minutes", "phases: 1, minutes");
+    assert_err(
+        &format!("{one_phase}house:\n  base: {{l3: {{watts: 100}}}}\n"),
+        17,
+        &["base.l3: this meter has 1 phase(s)"],
+    );
+}

@@ -7,9 +7,10 @@
 use super::context::context;
 use crate::sim::clock::parse_duration;
 use crate::sim::house::change::{self, Limits};
-use serde::de::{self, Deserializer};
+use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
+use std::fmt;
 
 /// Check a change against the scenario's meter.
 fn check(v: &Value) -> Result<(), String> {
@@ -29,14 +30,42 @@ fn check(v: &Value) -> Result<(), String> {
     .map_err(|e| change::join(&e))
 }
 
+/// Read a map as JSON inside the map's visitor, so an error raised by `then` points at the map.
+fn map_value<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expecting: &'static str,
+    then: fn(Value) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    struct V<T> {
+        expecting: &'static str,
+        then: fn(Value) -> Result<T, String>,
+    }
+    impl<'de, T> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            let v = Value::deserialize(MapAccessDeserializer::new(map))?;
+            (self.then)(v).map_err(de::Error::custom)
+        }
+    }
+    d.deserialize_map(V { expecting, then })
+}
+
 /// `house:`: the house's starting point, applied before the first telegram.
 pub struct HouseSpec(pub Value);
 
 impl<'de> Deserialize<'de> for HouseSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        check(&v).map_err(de::Error::custom)?;
-        Ok(HouseSpec(v))
+        map_value(
+            d,
+            "a map of house settings {fuse, base, pv, ev, battery}",
+            |v| {
+                check(&v)?;
+                Ok(HouseSpec(v))
+            },
+        )
     }
 }
 
@@ -45,21 +74,22 @@ pub struct EventSpec(pub i64, pub Value);
 
 impl<'de> Deserialize<'de> for EventSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut v = Value::deserialize(d)?;
-        let Some(m) = v.as_object_mut() else {
-            return Err(de::Error::custom("an event is a map {at: 30m, <change>…}"));
-        };
-        let at = match m.remove("at") {
-            Some(Value::String(s)) => parse_duration(&s).map_err(de::Error::custom)?,
-            Some(other) => {
-                return Err(de::Error::custom(format!(
-                    "at: a duration such as 90s, 10m or 2h, got {other}"
-                )))
-            }
-            None => return Err(de::Error::custom("at: missing (when, from the start)")),
-        };
-        check(&v).map_err(de::Error::custom)?;
-        Ok(EventSpec(at, v))
+        map_value(d, "an event map {at: 30m, <change>…}", |mut v| {
+            let m = v
+                .as_object_mut()
+                .ok_or("an event is a map {at: 30m, <change>…}")?;
+            let at = match m.remove("at") {
+                Some(Value::String(s)) => parse_duration(&s).map_err(|e| format!("at: {e}"))?,
+                Some(other) => {
+                    return Err(format!(
+                        "at: a duration such as 90s, 10m or 2h, got {other}"
+                    ))
+                }
+                None => return Err("at: missing (when, from the start)".into()),
+            };
+            check(&v)?;
+            Ok(EventSpec(at, v))
+        })
     }
 }
 
