@@ -200,9 +200,17 @@ impl Control {
             meter: house.kind(),
         };
         let c = change::parse(body, limits).map_err(ControlError::Invalid)?;
+        let before = serde_json::to_value(&house.house).ok();
+        let kind = house.kind();
         house.apply(&c, now);
+        let same = before == serde_json::to_value(&house.house).ok() && kind == house.kind();
         drop(house);
-        self.note(source, body.to_string());
+        if same {
+            // A charger repeating its set-point every poll: nothing to log.
+            tracing::debug!("house {source}: {body} (no change)");
+        } else {
+            self.note(source, body.to_string());
+        }
         Ok(())
     }
 

@@ -141,18 +141,22 @@ impl House {
         if c.ev_on.is_some() || c.ev_amps.is_some() || c.ev_phases.is_some() {
             let sp = self.ev.set_point;
             let phases = c.ev_phases.unwrap_or(sp.phases);
-            self.ev.set(
-                SetPoint {
-                    on: c.ev_on.unwrap_or(sp.on),
-                    amps: c.ev_amps.unwrap_or(sp.amps),
-                    phases: if self.phases == 1 { 1 } else { phases },
-                },
-                now,
-            );
+            let next = SetPoint {
+                on: c.ev_on.unwrap_or(sp.on),
+                amps: c.ev_amps.unwrap_or(sp.amps),
+                phases: if self.phases == 1 { 1 } else { phases },
+            };
+            // The same set-point again (a charger repeating it every poll) changes nothing:
+            // the charger does not start its delay or ramp over.
+            if next != sp {
+                self.ev.set(next, now);
+            }
         }
         if let Some(f) = c.fuse {
-            self.fuse
-                .set_rating(f.map(|(amps, trips)| FuseRating { amps, trips }), now);
+            let rating = f.map(|(amps, trips)| FuseRating { amps, trips });
+            if rating != self.fuse.rating {
+                self.fuse.set_rating(rating, now);
+            }
         }
     }
 

@@ -199,3 +199,21 @@ fn the_meter_kind_changes_at_the_next_telegram_and_energy_adds_up() {
         Some("4.2")
     );
 }
+
+#[test]
+fn repeating_a_set_point_does_not_restart_the_charger() {
+    let mut h = house("smr5");
+    change(
+        &mut h,
+        json!({"ev": {"on": true, "amps": 16, "delay_s": 2, "ramp_s": 4}}),
+        START,
+    );
+    let before = h.house.clone();
+    change(&mut h, json!({"ev": {"amps": 16}}), START + 3_000);
+    assert_eq!(h.house, before, "same set-point: same charger state");
+    assert_eq!(
+        h.house.ev.current_at(START + 6_000).0,
+        16.0,
+        "the ramp went on"
+    );
+}
