@@ -3,7 +3,9 @@
 1. a control change (PATCH /api/house) → visible in the device's Modbus registers (pymodbus
    polling every 10 ms): target ≤ 1.1 s at the SMR5 cadence;
 2. a telegram → its sample on the console's event stream (SSE): target ≤ 200 ms;
-3. CPU the console and the P1 stream add with 10 readers each: target ≤ 5 % of a core.
+3. CPU the console and the P1 stream add with 10 readers each: target ≤ 5 % of a core;
+and from outside too: the EV set-point published with mosquitto_pub (an MQTT client written
+elsewhere) on the embedded broker; pause stops device time, resume and speed restart it.
 Prints every figure beside its target; exits 1 when one is missed."""
 import http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys
 import tempfile, threading, time
@@ -122,6 +124,48 @@ try:
     # sample, so the slowest only has to stay under a second (both are printed).
     check("telegram → console sample", delays and statistics.median(delays) <= 200 and max(delays) <= 1000,
           f"p50 {statistics.median(delays):.0f} ms, p90 {p90:.0f} ms, max {max(delays):.0f} ms over {len(delays)} telegrams (target ≤ 200 ms)")
+
+    # 4. The EV set-point over MQTT, published by mosquitto_pub with the installer account.
+    plain = re.search(r"MQTT plain\s+mqtt://(\S+):(\d+)\s+(\S+)/(\S+)", text)
+    serial = re.search(r"serial (\S+)", text).group(1)
+
+    def state():
+        c = http.client.HTTPConnection(*ctl_addr, timeout=5)
+        c.request("GET", "/api/house")
+        return json.loads(c.getresponse().read())
+    if shutil.which("mosquitto_pub") and plain:
+        subprocess.run(["mosquitto_pub", "-h", plain.group(1), "-p", plain.group(2),
+                        "-u", plain.group(3), "-P", plain.group(4), "-q", "1",
+                        "-t", f"smart-connect-sim/{serial}/house/ev/set", "-m", '{"amps": 7.5, "phases": 1}'],
+                       check=True, timeout=10)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5 and state()["house"]["ev"]["set_point"]["amps"] != 7.5:
+            time.sleep(0.05)
+        sp = state()["house"]["ev"]["set_point"]
+        check("EV set-point from mosquitto_pub", sp["amps"] == 7.5 and sp["phases"] == 1,
+              f"set-point now {sp} ({(time.monotonic() - t0) * 1000:.0f} ms after the publish)")
+    else:
+        check("EV set-point from mosquitto_pub", False, "mosquitto_pub or the MQTT plain line missing")
+
+    # 5. Pause stops device time; resume and a new speed move it again.
+    def post(method, path, body=None):
+        c = http.client.HTTPConnection(*ctl_addr, timeout=5)
+        c.request(method, path, json.dumps(body) if body is not None else None,
+                  {"content-type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        return r.status
+    assert post("POST", "/api/house/pause") == 200
+    a = state()["device_time_ms"]
+    time.sleep(1.0)
+    b = state()["device_time_ms"]
+    assert post("PUT", "/api/house/speed", {"speed": 5}) == 200
+    time.sleep(1.0)
+    c_ = state()["device_time_ms"]
+    bad = post("PUT", "/api/house/speed", {"speed": -1})
+    assert post("PUT", "/api/house/speed", {"speed": 1}) == 200
+    check("pause, speed", b - a <= 5 and 4000 <= c_ - b <= 6500 and bad == 422,
+          f"paused: {b - a} ms of device time in 1 s; at speed 5: {c_ - b} ms in 1 s; speed -1 → {bad}")
 
     # 3. CPU with and without 10 console readers and 10 P1 stream readers.
     def cpu_over(seconds):
