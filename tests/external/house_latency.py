@@ -99,9 +99,10 @@ try:
 
     # 2. telegram → console event (device time = wall time at --speed 1 with no scenario).
     s = socket.create_connection(ctl_addr, timeout=5)
+    connected_ms = time.time() * 1000
     s.sendall(b"GET /api/house/events HTTP/1.1\r\nHost: x\r\n\r\n")
     f = s.makefile("rb")
-    delays, backlog_done = [], False
+    delays = []
     t_end = time.monotonic() + 20
     for raw in f:
         if time.monotonic() > t_end:
@@ -111,11 +112,8 @@ try:
             continue
         sample = json.loads(line[6:])
         now_ms = time.time() * 1000
-        if not backlog_done:
-            if now_ms - sample["at"] < 900:
-                backlog_done = True
-            else:
-                continue  # the recent samples a new console gets first
+        if sample["at"] <= connected_ms:
+            continue  # the recent samples a new console gets first
         delays.append(now_ms - sample["at"])
     s.close()
     delays.sort()
