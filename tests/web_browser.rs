@@ -56,17 +56,8 @@ fn telegram() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_interface_saves_settings_and_shows_field_errors_in_chromium() {
-    let browser = match Browser::start(1280, 1800).await {
-        Ok(b) => b,
-        Err(why) if browser::skip_allowed() => {
-            eprintln!(
-                "web_browser: SKIPPED because {why} (apt-get install chromium chromium-driver to run it; CI requires it)"
-            );
-            return;
-        }
-        Err(why) => {
-            panic!("the browser test cannot run: {why} (CI / SC_REQUIRE_BROWSER=1 require it)")
-        }
+    let Some(browser) = Browser::start_or_skip(1280, 1800).await else {
+        return;
     };
 
     // A running device on 2025-06-01 12:00 UTC with a few telegrams.
@@ -310,17 +301,8 @@ fn percentile(v: &[i64], q: f64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_shows_a_control_change_in_the_chart_and_the_registers() {
-    let browser = match Browser::start(1280, 900).await {
-        Ok(b) => b,
-        Err(why) if browser::skip_allowed() => {
-            eprintln!(
-                "web_browser: SKIPPED because {why} (apt-get install chromium chromium-driver to run it; CI requires it)"
-            );
-            return;
-        }
-        Err(why) => {
-            panic!("the browser test cannot run: {why} (CI / SC_REQUIRE_BROWSER=1 require it)")
-        }
+    let Some(browser) = Browser::start_or_skip(1280, 900).await else {
+        return;
     };
 
     // A live house (460 W base load, an EV charger that is off) on a device on virtual time,

@@ -20,7 +20,14 @@
 //!   - {at: 10m, kind: bad_crc}          # | dropout (duration) | incompatible
 //!   - {at: 20m, kind: dropout, duration: 45s}   # | clock_skew (seconds)
 //! device: {usb_power: true, network: dhcp, mqtt: embedded}   # network: dhcp|static|none
-//! ```                                                         # mqtt: embedded|off|URL
+//!                                                             # mqtt: embedded|off|URL
+//! house:                 # the live house at the start (`run`): the control API's vocabulary
+//!   fuse: {amps: 25, trip: true}
+//!   ev: {on: false, amps: 16, phases: 3, delay_s: 1, ramp_s: 5}
+//! setpoint: modbus       # who may move the EV set-point: any | http | modbus | mqtt | events
+//! events:                # changes to the live house at times from the start
+//!   - {at: 5m, ev: {on: true}}
+//! ```
 //!
 //! Validation runs in two passes: the first reads `variant`, `meter` and `phases`; the second
 //! reads everything, checking each value against them where it stands (see `de/mod.rs`).

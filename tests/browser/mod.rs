@@ -39,6 +39,22 @@ pub fn skip_allowed() -> bool {
 impl Browser {
     /// Start ChromeDriver on a free port and open a headless Chromium session with a fresh
     /// profile and a `width`×`height` window.
+    /// `start`, or None (printing why) where a missing browser may be skipped; panics in CI.
+    pub async fn start_or_skip(width: u32, height: u32) -> Option<Browser> {
+        match Browser::start(width, height).await {
+            Ok(b) => Some(b),
+            Err(why) if skip_allowed() => {
+                eprintln!(
+                    "web_browser: SKIPPED because {why} (apt-get install chromium chromium-driver to run it; CI requires it)"
+                );
+                None
+            }
+            Err(why) => {
+                panic!("the browser test cannot run: {why} (CI / SC_REQUIRE_BROWSER=1 require it)")
+            }
+        }
+    }
+
     pub async fn start(width: u32, height: u32) -> Result<Browser, String> {
         let driver_bin = binary("SC_CHROMEDRIVER", "/usr/bin/chromedriver");
         let chromium = binary("SC_CHROMIUM", "/usr/bin/chromium");

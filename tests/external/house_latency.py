@@ -7,9 +7,11 @@
 and from outside too: the EV set-point published with mosquitto_pub (an MQTT client written
 elsewhere) on the embedded broker; pause stops device time, resume and speed restart it.
 Prints every figure beside its target; exits 1 when one is missed."""
-import http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys
+import http.client, json, os, re, shutil, socket, statistics, subprocess, sys
 import tempfile, threading, time
-from pymodbus.client import ModbusTcpClient
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simrun  # noqa: E402
+from pymodbus.client import ModbusTcpClient  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/smart-connect-sim"
 WORK = tempfile.mkdtemp(prefix="house-latency-")
@@ -22,29 +24,11 @@ def check(name, ok, text):
         FAILURES.append(name)
 
 
-def die_with_parent():
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 args = [BIN, "run", "--speed", "1", "--state-dir", os.path.join(WORK, "state"),
         "--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
         "--mqtt-tls-port", "0", "--mqtt-plain-port", "0", "--p1-tcp", "127.0.0.1:0",
         "--control", "127.0.0.1:0", "--control-modbus", "127.0.0.1:0", "--duration", "10m"]
-proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(os.path.join(WORK, "log"), "w"),
-                        text=True, preexec_fn=die_with_parent)
-banner, ready = [], threading.Event()
-
-
-def read_banner():
-    for line in proc.stdout:
-        banner.append(line)
-        if "Ctrl-C stops" in line or "P1 stream" in line:
-            ready.set()
-threading.Thread(target=read_banner, daemon=True).start()
+proc, text = simrun.start(args, os.path.join(WORK, "log"), until=("P1 stream",))
 
 
 def cpu_s():
@@ -54,9 +38,6 @@ def cpu_s():
 
 
 try:
-    ready.wait(30)
-    time.sleep(0.5)
-    text = "".join(banner)
     mb = re.search(r"Modbus TCP\s+(\S+):(\d+)", text)
     ctl = re.search(r"house\s+http://(\S+):(\d+)/", text)
     p1 = re.search(r"P1 stream\s+tcp://(\S+):(\d+)", text)

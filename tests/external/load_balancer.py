@@ -5,7 +5,9 @@ against `run examples/load-balancer/evening.yaml --speed 10` for one simulated h
 The same evening without the balancer (`--speed max`: no loop to wait for) must show the
 overload on the fuse KPIs; with it, the overload must be a small fraction of that.
 Prints both KPI sets (the issue's closing numbers)."""
-import json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time
+import json, os, re, shutil, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import simrun  # noqa: E402
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/smart-connect-sim"
 SCENARIO = "examples/load-balancer/evening.yaml"
@@ -14,20 +16,10 @@ PORTS = ["--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0
          "--mqtt-tls-port", "0", "--mqtt-plain-port", "0"]
 
 
-def die_with_parent():
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 def run(name, speed, control, summary):
     args = [BIN, "run", SCENARIO, "--speed", speed, "--duration", "1h", "--summary", summary,
             "--state-dir", os.path.join(WORK, name), *PORTS, *control]
-    log = open(os.path.join(WORK, name + ".log"), "w")
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
-                            preexec_fn=die_with_parent)
+    return simrun.start(args, os.path.join(WORK, name + ".log"), wait_s=60)
 
 
 def kpis(path):
@@ -44,32 +36,21 @@ def show(name, k):
 
 try:
     t0 = time.monotonic()
-    off = run("unbalanced", "max", ["--control", "off", "--control-modbus", "off"],
-              os.path.join(WORK, "unbalanced.json"))
-    off.communicate(timeout=120)
+    off, _ = run("unbalanced", "max", ["--control", "off", "--control-modbus", "off"],
+                 os.path.join(WORK, "unbalanced.json"))
+    off.wait(timeout=120)
     assert off.returncode == 0, f"unbalanced run failed ({off.returncode})"
     unbalanced = kpis(os.path.join(WORK, "unbalanced.json"))
 
-    on = run("balanced", "10", ["--control", "127.0.0.1:0", "--control-modbus", "127.0.0.1:0"],
-             os.path.join(WORK, "balanced.json"))
-    banner, ready = [], threading.Event()
-
-    def read():
-        for line in on.stdout:
-            banner.append(line)
-            if "Ctrl-C stops" in line:
-                ready.set()
-        ready.set()
-    threading.Thread(target=read, daemon=True).start()
-    ready.wait(30)
-    text = "".join(banner)
+    on, text = run("balanced", "10", ["--control", "127.0.0.1:0", "--control-modbus", "127.0.0.1:0"],
+                   os.path.join(WORK, "balanced.json"))
     meter = re.search(r"Modbus TCP\s+(\S+)\s", text)
     charger = re.search(r"EV setpoint\s+modbus://(\S+)\s", text)
     assert meter and charger, f"no Modbus / EV set-point line on the banner:\n{text}"
     time.sleep(6)  # the device boots (5 s device time = 0.5 s) and reads its first telegrams
     balancer = subprocess.Popen([sys.executable, "examples/load-balancer/balancer.py",
                                  "--meter", meter.group(1), "--charger", charger.group(1)],
-                                preexec_fn=die_with_parent)
+                                preexec_fn=simrun.die_with_parent)
     on.wait(timeout=600)
     balancer.wait(timeout=30)
     assert on.returncode == 0, f"balanced run failed ({on.returncode})"

@@ -79,16 +79,16 @@ async fn samples(State(ctl): State<Shared>) -> Response {
 }
 
 /// The body as JSON, or 400 naming where it broke.
-fn body_json(body: &Bytes) -> Result<Value, Response> {
+fn body_json(body: &Bytes) -> Result<Value, Box<Response>> {
     if body.is_empty() {
         return Ok(json!({}));
     }
     serde_json::from_slice(body).map_err(|e| {
-        problem(
+        Box::new(problem(
             StatusCode::BAD_REQUEST,
             "the body is not JSON",
             json!({"detail": format!("line {} column {}: {e}", e.line(), e.column())}),
-        )
+        ))
     })
 }
 
@@ -128,7 +128,7 @@ fn answer(
 ) -> Response {
     let v = match body_json(body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match op(&v) {
         Ok(()) => Json(ctl.state()).into_response(),
