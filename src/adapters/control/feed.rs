@@ -40,7 +40,12 @@ pub async fn feed_house(ctl: Arc<Control>, pace: Pace, until: Option<Millis>) {
         if sent {
             host.handle(Event::SerialBytes(tel.bytes.clone()));
         }
-        let r = &tel.reading;
+        // Nothing on the wire (dropout, slow cadence, no power): no meter values either.
+        let r = if sent {
+            tel.reading.clone()
+        } else {
+            crate::protocol::Reading::empty(tel.reading.protocol)
+        };
         ctl.publish(Sample {
             at: tel.at,
             time: rfc3339(tel.at),

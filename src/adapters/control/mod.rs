@@ -63,7 +63,8 @@ pub struct Sample {
     pub time: String,
     /// Bytes went on the wire (false: dropout, slow cadence, no power).
     pub sent: bool,
-    /// What the meter measured: V, A, W per phase (null: not measured), import/export W.
+    /// What the meter sent: V, A, W per phase, import/export W (null: not in the telegram, or
+    /// nothing was sent).
     pub voltage_v: [Option<f32>; 3],
     pub current_a: [Option<f32>; 3],
     pub power_w: [Option<f32>; 3],
