@@ -396,25 +396,12 @@ async fn console_shows_a_control_change_in_the_chart_and_the_registers() {
         .await
         .unwrap();
     amps.send_keys("16").await.unwrap();
-    form.find(Locator::Css("select[name=ev_on]"))
-        .await
-        .unwrap()
-        .select_by_label("on")
-        .await
-        .unwrap();
-    form.find(Locator::Css("select[name=ev_phases]"))
-        .await
-        .unwrap()
-        .select_by_label("3")
-        .await
-        .unwrap();
+    browser.choose("#controls select[name=ev_on]", "on").await;
+    browser
+        .choose("#controls select[name=ev_phases]", "3")
+        .await;
     let clicked = wall_ms();
-    form.find(Locator::Css("[data-testid=apply]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#controls [data-testid=apply]").await;
     browser
         .wait_within(
             "document.getElementById('message').textContent.includes('applied')",
@@ -480,12 +467,7 @@ async fn console_shows_a_control_change_in_the_chart_and_the_registers() {
     let ev_before = ctl.state()["house"]["ev"].clone();
     amps.clear().await.unwrap();
     amps.send_keys("99").await.unwrap();
-    form.find(Locator::Css("[data-testid=apply]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#controls [data-testid=apply]").await;
     browser
         .wait_within(
             "document.getElementById('message').textContent === 'ev.amps: must be 0..=80 A, got 99'",

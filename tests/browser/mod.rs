@@ -7,6 +7,7 @@
 //! skipped, why, and how to install the browser.
 
 use fantoccini::wd::Capabilities;
+use fantoccini::Locator;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
@@ -53,6 +54,18 @@ impl Browser {
                 panic!("the browser test cannot run: {why} (CI / SC_REQUIRE_BROWSER=1 require it)")
             }
         }
+    }
+
+    /// Choose the option labelled `label` in the select at `css`.
+    pub async fn choose(&self, css: &str, label: &str) {
+        let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.select_by_label(label).await.unwrap();
+    }
+
+    /// Click the element at `css`.
+    pub async fn click(&self, css: &str) {
+        let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.click().await.unwrap();
     }
 
     pub async fn start(width: u32, height: u32) -> Result<Browser, String> {
