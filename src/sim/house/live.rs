@@ -49,7 +49,7 @@ pub struct EnergyKpis {
 /// What a run of the house comes to: the figures a charger team's CI asserts on.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// Device time covered by telegrams, s.
+    /// Device time from the first to the last telegram slot (sent or not), s.
     pub duration_s: f64,
     /// Telegram slots (sent or not).
     pub telegrams: u64,
@@ -71,6 +71,8 @@ pub struct LiveHouse {
     /// The last telegram's time, net power (W, + import) and EV power (W).
     last: Option<(Millis, f64, f64)>,
     first_at: Option<Millis>,
+    /// The last telegram slot (sent or not).
+    last_at: Option<Millis>,
     telegrams: u64,
 }
 
@@ -90,6 +92,7 @@ impl LiveHouse {
             energy: EnergyKpis::default(),
             last: None,
             first_at: None,
+            last_at: None,
             telegrams: 0,
         }
     }
@@ -159,6 +162,7 @@ impl LiveHouse {
         }
         let t = self.meter.next();
         self.first_at.get_or_insert(at);
+        self.last_at = Some(at);
         self.telegrams += 1;
         if self.dark() {
             return LiveTelegram {
@@ -208,8 +212,8 @@ impl LiveHouse {
     pub fn summary(&self) -> Summary {
         let rating = self.house.fuse.rating;
         Summary {
-            duration_s: match (self.first_at, self.last) {
-                (Some(a), Some((b, ..))) => (b - a) as f64 / 1000.0,
+            duration_s: match (self.first_at, self.last_at) {
+                (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
                 _ => 0.0,
             },
             telegrams: self.telegrams,

@@ -151,6 +151,15 @@ fn the_fuse_counts_overload_and_trips_the_house_dark() {
     assert!(s.fuse.worst_overshoot_a > 40.0, "{s:?}");
     assert!(s.fuse.max_current_a[0] >= 70.0, "{s:?}");
     assert!(h.dark() && h.next().bytes.is_empty());
+    for _ in 0..10 {
+        h.next();
+    }
+    let s = h.summary();
+    assert_eq!(
+        s.telegrams,
+        s.duration_s as u64 + 1,
+        "the dark slots count as time: {s:?}"
+    );
     let now = h.next_at();
     h.reset_fuse(now);
     change(&mut h, json!({"ev": {"on": false}, "base": null}), now);
