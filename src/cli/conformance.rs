@@ -56,7 +56,8 @@ pub struct ConformanceArgs {
     pub defects: Vec<Defect>,
 }
 
-const REQUIREMENTS: &str = include_str!("../../spec/requirements.md");
+/// The requirement list the binary carries.
+pub(crate) const REQUIREMENTS: &str = include_str!("../../spec/requirements.md");
 
 pub fn run(args: &ConformanceArgs) -> ExitCode {
     let rt = match tokio::runtime::Runtime::new() {
@@ -87,6 +88,31 @@ fn features_dir(args: &ConformanceArgs) -> Result<PathBuf, String> {
         std::env::temp_dir().join(format!("smart-connect-sim-features-{}", std::process::id()));
     features::write_to(&dir)
         .map_err(|e| format!("writing the built-in features to {}: {e}", dir.display()))
+}
+
+/// Every `@tag` of `--tags` must be on some scenario of the features that will run (the
+/// built-in ones, or `--features DIR`); else nothing would run, silently.
+fn check_tags(args: &ConformanceArgs, expr: &str) -> Result<(), String> {
+    let known = match &args.features {
+        None => crate::conformance::tags::known(features::FEATURES),
+        Some(dir) => {
+            let mut texts = Vec::new();
+            let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for e in entries.flatten() {
+                if e.path().extension().is_some_and(|x| x == "feature") {
+                    let text = std::fs::read_to_string(e.path())
+                        .map_err(|err| format!("{}: {err}", e.path().display()))?;
+                    texts.push((e.path().display().to_string(), text));
+                }
+            }
+            let pairs: Vec<(&str, &str)> = texts
+                .iter()
+                .map(|(n, t)| (n.as_str(), t.as_str()))
+                .collect();
+            crate::conformance::tags::known(&pairs)
+        }
+    };
+    crate::conformance::tags::check(expr, &known)
 }
 
 /// Where the results go: `--results`, else next to the JUnit file or the report, else the
@@ -152,6 +178,9 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     };
     if let Some(seed) = args.seed {
         world::set_base_seed(seed);
+    }
+    if let Some(expr) = &args.tags {
+        check_tags(args, expr)?;
     }
     let mut target = TargetSpec::parse(&args.target)?;
     match &mut target {

@@ -13,12 +13,14 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
-    /// The requirement list.
-    #[arg(long, default_value = "spec/requirements.md")]
-    pub requirements: PathBuf,
-    /// Folder of `.feature` files.
-    #[arg(long, default_value = "features")]
-    pub features: PathBuf,
+    /// The requirement list (default: `spec/requirements.md` when it exists here, else the
+    /// list this binary carries).
+    #[arg(long)]
+    pub requirements: Option<PathBuf>,
+    /// Folder of `.feature` files (default: `features/` when it exists here, else the suite
+    /// this binary carries).
+    #[arg(long)]
+    pub features: Option<PathBuf>,
     /// Results of a run (default: where `conformance` writes them without `--results`,
     /// `--junit` or `--report`: `~/.cache/smart-connect-sim/conformance/results.jsonl`).
     #[arg(long)]
@@ -51,26 +53,64 @@ fn read(p: &PathBuf) -> Result<String, String> {
 
 /// The table and whether every ID of the required areas passes.
 pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
-    let reqs = parse_requirements(&read(&args.requirements)?);
+    let local_reqs = PathBuf::from("spec/requirements.md");
+    let (reqs_text, reqs_name) = match &args.requirements {
+        Some(p) => (read(p)?, p.display().to_string()),
+        None if local_reqs.exists() => (read(&local_reqs)?, local_reqs.display().to_string()),
+        None => (
+            super::conformance::REQUIREMENTS.to_string(),
+            "the built-in requirement list".to_string(),
+        ),
+    };
+    let reqs = parse_requirements(&reqs_text);
     if reqs.is_empty() {
+        return Err(format!("no requirement rows in {reqs_name}"));
+    }
+    let mut known: Vec<&str> = reqs.iter().map(|r| r.area()).collect();
+    known.sort_unstable();
+    known.dedup();
+    let unknown: Vec<&String> = args
+        .areas
+        .iter()
+        .filter(|a| !known.contains(&a.as_str()))
+        .collect();
+    if !unknown.is_empty() {
         return Err(format!(
-            "no requirement rows in {}",
-            args.requirements.display()
+            "--areas: no requirement ID has the area {}; areas: {}",
+            unknown
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            known.join(",")
         ));
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.features)
-        .map_err(|e| format!("cannot read {}: {e}", args.features.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "feature"))
-        .collect();
-    files.sort();
     let mut scenarios = Vec::new();
-    for f in &files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        scenarios.extend(parse_feature(&name, &read(f)?));
+    let dir = args
+        .features
+        .clone()
+        .or_else(|| Some(PathBuf::from("features")).filter(|d| d.is_dir()));
+    match dir {
+        Some(dir) => {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "feature"))
+                .collect();
+            files.sort();
+            for f in &files {
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                scenarios.extend(parse_feature(&name, &read(f)?));
+            }
+        }
+        None => {
+            for (name, text) in crate::conformance::features::FEATURES {
+                scenarios.extend(parse_feature(name, text));
+            }
+        }
     }
     let path = args
         .results
@@ -103,4 +143,22 @@ pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
         ));
     }
     Ok((table, missing.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_area_is_refused_before_anything_is_read() {
+        let args = CoverageArgs {
+            requirements: None,
+            features: None,
+            results: Some(PathBuf::from("/nonexistent/results.jsonl")),
+            areas: vec!["MB".into(), "XYZ".into()],
+        };
+        let e = report(&args).unwrap_err();
+        assert!(e.contains("no requirement ID has the area \"XYZ\""), "{e}");
+        assert!(e.contains("MB") && e.contains("P1"), "lists the areas: {e}");
+    }
 }

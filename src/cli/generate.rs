@@ -149,22 +149,43 @@ pub fn run(args: &GenerateArgs) -> ExitCode {
             &mut std::io::BufWriter::new(std::io::stdout().lock()),
         ),
     };
-    match written {
-        Ok(_) => ExitCode::SUCCESS,
+    let to = args
+        .out
+        .as_ref()
+        .map_or("standard output".into(), |p| p.display().to_string());
+    match written_outcome(written.map(|_| ()), args.out.is_none()) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let to = args
-                .out
-                .as_ref()
-                .map_or("standard output".into(), |p| p.display().to_string());
             eprintln!("smart-connect-sim generate: cannot write {to}: {e}");
             ExitCode::from(1)
         }
     }
 }
 
+/// A write failure, except a closed pipe on standard output (`generate | head`: the reader
+/// took what it wanted — not a failure).
+fn written_outcome(r: std::io::Result<()>, to_stdout: bool) -> std::io::Result<()> {
+    match r {
+        Err(e) if to_stdout && e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_pipe_on_stdout_is_not_a_failure() {
+        let pipe = || Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(written_outcome(pipe(), true).is_ok());
+        assert!(
+            written_outcome(pipe(), false).is_err(),
+            "a file that breaks is"
+        );
+        let full = Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert!(written_outcome(full, true).is_err());
+    }
     use crate::protocol::framer::{decode_all, FramerMode};
     use crate::protocol::ParseOptions;
     use clap::Parser;

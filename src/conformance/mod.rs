@@ -11,3 +11,4 @@ pub mod report;
 pub mod step_tap;
 pub mod steps;
 pub mod suite;
+pub mod tags;

@@ -134,7 +134,16 @@ impl RigClient {
         let res = req
             .send()
             .await
-            .map_err(|e| TargetError::bench(format!("bench rig {method} {url}: {e}")))?;
+            .map_err(|e| {
+                let hint = if e.is_connect() {
+                    "; nothing answers there: is `smart-connect-sim run --rig ADDR` running, and is the address (`--at`, `$RIG`, the target file's `rig:`) the one it printed?"
+                } else if e.is_timeout() {
+                    "; the rig did not answer in time"
+                } else {
+                    ""
+                };
+                TargetError::bench(format!("bench rig {method} {url}: {e}{hint}"))
+            })?;
         let status = res.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(TargetError::bench(format!(
@@ -221,5 +230,25 @@ impl RigClient {
         base64::engine::general_purpose::STANDARD
             .decode(r.base64)
             .map_err(|e| TargetError::bench(format!("bench rig /rig/p1-ext: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn nothing_listening_says_what_to_check() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let rig = RigClient::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
+        let e = rig.info().await.unwrap_err().0;
+        assert!(
+            e.contains("nothing answers there") && e.contains("--rig ADDR"),
+            "{e}"
+        );
     }
 }

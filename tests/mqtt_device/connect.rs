@@ -203,3 +203,21 @@ async fn username_and_password_instead_of_mtls() {
     assert!(!s.connected);
     assert_eq!(s.connects, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_broker_port_is_named_with_its_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let opts = BrokerOptions {
+        plain_port: port,
+        ..BrokerOptions::for_device("SN1")
+    };
+    let e = EmbeddedBroker::start(opts)
+        .err()
+        .expect("the port is taken")
+        .to_string();
+    assert!(
+        e.contains(&format!("127.0.0.1:{port}")) && e.contains("--mqtt-plain-port"),
+        "{e}"
+    );
+}

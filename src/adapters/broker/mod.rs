@@ -178,11 +178,17 @@ impl EmbeddedBroker {
         // The fronts bind the requested ports themselves, once: a taken port is final. Only
         // rumqttd's two loopback ports are picked and can lose a race (then retried).
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let bound = std::net::TcpListener::bind((lo, opts.tls_port)).and_then(|t| {
-            let p = std::net::TcpListener::bind((lo, opts.plain_port))?;
-            t.set_nonblocking(true)?;
-            p.set_nonblocking(true)?;
-            Ok((t, p))
+        let bind = |port: u16, what: &'static str| {
+            let addr = std::net::SocketAddr::new(lo, port);
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| BrokerError::Bind { addr, what, source })
+        };
+        let bound = bind(opts.tls_port, "mTLS listener, --mqtt-tls-port").and_then(|t| {
+            Ok((
+                t,
+                bind(opts.plain_port, "plain listener, --mqtt-plain-port")?,
+            ))
         });
         let (tls_listener, plain_listener) = match bound {
             Ok(l) => l,
@@ -190,7 +196,7 @@ impl EmbeddedBroker {
                 if remove_dir {
                     let _ = std::fs::remove_dir_all(&cert_dir);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         let mut last_err = String::new();

@@ -24,6 +24,13 @@ pub enum BrokerError {
     Pki(#[from] PkiError),
     #[error("{0}")]
     Io(#[from] io::Error),
+    /// A listener port cannot be bound (taken, or below 1024 without privileges).
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        what: &'static str,
+        source: io::Error,
+    },
     #[error("the embedded broker did not start: {0}")]
     Start(String),
     #[error("in-process link to the broker: {0}")]

@@ -42,11 +42,9 @@ pub(super) fn parse_control(s: &str) -> Result<Listen, String> {
     if s == "off" {
         return Ok(Listen(None));
     }
-    s.parse().map(|a| Listen(Some(a))).map_err(|_| {
-        format!(
-            "`{s}`: an address such as 127.0.0.1:8090 (IP:PORT; port 0 picks a free one), or `off`"
-        )
-    })
+    super::listen::parse_listen(s)
+        .map(|a| Listen(Some(a)))
+        .map_err(|e| format!("{e}, or `off`"))
 }
 
 /// Build the house and start its control surfaces.

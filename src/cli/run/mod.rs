@@ -4,8 +4,11 @@
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
 pub mod house;
+mod listen;
 mod services;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use crate::adapters::host::Host;
 use crate::adapters::modbus::ModbusServer;
@@ -21,6 +24,7 @@ use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock};
 use crate::sim::scenario::{self, Scenario};
 use clap::Args;
+use listen::parse_listen;
 use services::{start_mqtt, start_web};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,13 +43,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Modbus TCP address (the real device uses port 502).
-    #[arg(long, default_value = "127.0.0.1:5020")]
+    #[arg(long, default_value = "127.0.0.1:5020", value_parser = parse_listen)]
     pub modbus: SocketAddr,
     /// HTTP configuration API and web interface.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub http: SocketAddr,
     /// The same over HTTPS, with a device certificate from the local test CA (WEB-06).
-    #[arg(long, default_value = "127.0.0.1:8443")]
+    #[arg(long, default_value = "127.0.0.1:8443", value_parser = parse_listen)]
     pub https: SocketAddr,
     /// MQTT broker: `embedded` (default: a broker in this process, mTLS with the local test
     /// CA, the config's default broker name mapped to it) or a URL such as
@@ -76,7 +80,7 @@ pub struct RunArgs {
     /// Serve the bench-rig endpoint at ADDR (`127.0.0.1:7100`): power, button, LED, device
     /// clock, LAN, broker, firmware images, P1 ext and a fresh device for each conformance
     /// scenario (the `Remote` target's `rig:`).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_listen)]
     pub rig: Option<SocketAddr>,
     /// The token the rig requires (`Authorization: Bearer …`); default: a random one, printed
     /// and written to `<state dir>/rig-token` (mode 0600).
@@ -99,7 +103,7 @@ pub struct RunArgs {
     /// Assistant's DSMR integration at it ("network", host + port, DSMR version 5), or
     /// dsmr_parser's `create_tcp_dsmr_reader`, evcc's `dsmr` meter, dsmr-reader's network
     /// datalogger. Off by default; see docs/charger-developers.md.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub p1_tcp: Option<SocketAddr>,
     /// Meter bytes from elsewhere instead of the synthetic meter: `file:PATH`, `tcp:HOST:PORT`
     /// or `serial:/dev/ttyUSB0` (115200 8N1 for P1, 9600/1200 7E1 for TIC by `--meter`).
@@ -149,6 +153,14 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         MeterKind::Dsmr(_) => Variant::P1,
         MeterKind::Tic(_) => Variant::Tic,
     };
+    if args.mqtt != "embedded" {
+        crate::adapters::mqtt::BrokerUrl::parse(&args.mqtt).map_err(|e| {
+            format!(
+                "--mqtt {}: {e} (or `embedded` for the broker in this process)",
+                args.mqtt
+            )
+        })?;
+    }
     if args.summary.is_some() && args.feed.is_some() {
         return Err(
             "--summary: the KPIs are the live house's, which needs the synthetic meter (drop --feed)"
