@@ -14,6 +14,7 @@ pub mod modbus;
 pub mod modbus_client;
 pub mod mqtt;
 pub mod p1_stream;
+pub mod rate_log;
 pub mod rig;
 pub mod runner;
 pub mod speed_clock;

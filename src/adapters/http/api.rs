@@ -395,6 +395,7 @@ async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Body)
         Ok(v) => v,
         Err(p) => return p.into_response(),
     };
+    let logged = redacted(&patch);
     let (fx, failed) = s.host.handle_saving(Event::PatchConfig(patch));
     if let Some(f) = failed {
         return Problem::typed(
@@ -409,7 +410,13 @@ async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Body)
         .into_response();
     }
     match reply_of(fx) {
-        Some(Reply::Config(Ok(c))) => json_response(StatusCode::OK, &c.to_json()),
+        Some(Reply::Config(Ok(c))) => {
+            tracing::info!(
+                "[{}] http API: configuration saved: {logged}",
+                crate::adapters::control::rfc3339(s.host.now())
+            );
+            json_response(StatusCode::OK, &c.to_json())
+        }
         Some(Reply::Config(Err(e))) => Problem::config(&e).at(CONFIG).into_response(),
         Some(Reply::NotRunning) => not_running(CONFIG),
         _ => no_reply(CONFIG),
@@ -492,8 +499,13 @@ async fn post_firmware(State(s): State<AppState>, headers: HeaderMap, body: Body
         Ok(v) => v,
         Err(p) => return p.into_response(),
     };
+    let asked = version.clone();
     match reply_of(s.host.handle(Event::FirmwareUpdate { version })) {
         Some(Reply::Firmware(Ok(()))) => {
+            tracing::info!(
+                "[{}] http API: firmware update to {asked:?} started",
+                crate::adapters::control::rfc3339(s.host.now())
+            );
             let mut r = json_response(StatusCode::ACCEPTED, &firmware_doc(&s));
             r.headers_mut()
                 .insert(header::LOCATION, HeaderValue::from_static(FIRMWARE));
@@ -518,6 +530,10 @@ async fn get_status(State(s): State<AppState>) -> Response {
 
 /// Soft reset (API-07): the device reboots with the stored settings and reconnects.
 async fn post_reset(State(s): State<AppState>) -> Response {
+    tracing::info!(
+        "[{}] http API: soft reset",
+        crate::adapters::control::rfc3339(s.host.now())
+    );
     s.host.handle(Event::SoftReset);
     let msg =
         "the device restarts and reconnects to the network; the API answers 503 until it is back";
@@ -525,6 +541,25 @@ async fn post_reset(State(s): State<AppState>) -> Response {
         StatusCode::ACCEPTED,
         &json!({"Reset": "accepted", "Message": msg}),
     )
+}
+
+/// A config patch for the log: every `Password` value replaced (secrets never reach a log).
+fn redacted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = if k.to_ascii_lowercase().contains("password") && !x.is_null() {
+                        json!("***")
+                    } else {
+                        redacted(x)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 async fn openapi() -> Response {

@@ -64,3 +64,15 @@ fn the_openapi_document_is_json_with_every_route() {
         );
     }
 }
+
+#[test]
+fn a_logged_config_change_never_shows_a_password() {
+    let v = serde_json::json!({"MQTT": {"Username": "u", "Password": "hunter2", "Site": "s"}, "WiFi": {"Password": null}});
+    let shown = super::redacted(&v).to_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("\"Password\":\"***\"") && shown.contains("\"Site\":\"s\""),
+        "{shown}"
+    );
+    assert!(shown.contains("\"WiFi\":{\"Password\":null}"), "{shown}");
+}

@@ -76,7 +76,9 @@ impl Manager {
                     // Overload: effects were skipped (some of them measurements, perhaps a
                     // reboot). Count them all as dropped (an upper bound) and follow the
                     // host's generation from here.
-                    tracing::warn!("mqtt: {n} device effects missed; the client is overloaded");
+                    if let Some(total) = self.missed_log.note(n) {
+                        tracing::warn!("mqtt: {total} device effects missed since the last such line (at most one per 10 s); the client cannot keep up (e.g. at --speed max), so those telegrams were not published");
+                    }
                     if let Some(a) = self.active.as_mut() {
                         a.queue.add_dropped(n);
                     }

@@ -108,6 +108,7 @@ impl MqttClient {
             active: None,
             reported: None,
             now: 0,
+            missed_log: crate::adapters::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
         };
         let task = tokio::spawn(manager.run(time, effects));
         MqttClient { task, stats }
@@ -211,4 +212,6 @@ struct Manager {
     active: Option<Active>,
     reported: Option<MqttLink>,
     now: Millis,
+    /// Overload warnings at a readable rate.
+    missed_log: crate::adapters::rate_log::RateLog,
 }

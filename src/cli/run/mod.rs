@@ -121,6 +121,12 @@ pub struct RunArgs {
     pub defects: Vec<crate::device::defect::Defect>,
 }
 
+/// What `run` logs unless `RUST_LOG` says otherwise. Normal events of the libraries are not
+/// errors here: rumqttd logs every subscriber that leaves as an ERROR `router-drop`, and rustls
+/// warns about every client that sends an IP address as SNI (`mosquitto_sub -h 127.0.0.1`).
+const DEFAULT_LOG: &str =
+    "info,rumqttd=warn,rumqttd::server::broker=off,rumqttc=warn,rustls::msgs::handshake=error";
+
 fn parse_meter(s: &str) -> Result<MeterKind, String> {
     MeterKind::from_name(s)
         .ok_or_else(|| format!("unknown meter `{s}`; valid meters: {}", MeterKind::names()))
@@ -208,7 +214,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rumqttd=warn,rumqttc=warn".into()),
+                .unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
         .with_target(false)
         .with_writer(std::io::stderr)
@@ -349,7 +355,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         println!("  P1 stream    tcp://{}  (raw telegrams, P1 ext copy; Home Assistant DSMR \"network\", evcc, dsmr-reader)", p1.local_addr());
     }
     let effects = host.effects();
-    tokio::spawn(log_effects(effects));
+    tokio::spawn(log_effects(Arc::clone(&host), effects));
     host.handle(Event::Power(PowerInputs {
         usb: plan.usb,
         p1_supply: plan.kind.supplies_p1_power(),
@@ -559,19 +565,36 @@ fn banner(
     println!("  Ctrl-C stops.");
 }
 
-/// Log what the device does: telegrams, rejections, meter state and LED changes.
-async fn log_effects(mut rx: tokio::sync::broadcast::Receiver<Arc<Effect>>) {
+/// Log what the device does, with device time: a telegram line at most once a second (with
+/// how many were read and rejected since the last one), rejections, meter state, LED,
+/// reboots, power.
+async fn log_effects(host: Arc<Host>, mut rx: tokio::sync::broadcast::Receiver<Arc<Effect>>) {
+    let mut lines = crate::adapters::rate_log::RateLog::new(std::time::Duration::from_secs(1));
+    let mut rejected = 0u64;
+    let at = |host: &Host| crate::adapters::control::rfc3339(host.now());
     loop {
         match rx.recv().await {
             Ok(e) => match &*e {
                 Effect::Measurement(r) => {
-                    tracing::debug!("telegram: {} W total", r.active_power_w.unwrap_or(0.0))
+                    if let Some(n) = lines.note(1) {
+                        tracing::info!(
+                            "[{}] telegram: {} W total ({:?} {}; {n} read, {rejected} rejected since the last line)",
+                            at(&host),
+                            r.active_power_w.unwrap_or(0.0),
+                            r.protocol,
+                            r.version.as_deref().unwrap_or(""),
+                        );
+                        rejected = 0;
+                    }
                 }
-                Effect::TelegramRejected(err) => tracing::warn!("telegram rejected: {err}"),
-                Effect::MeterStateChanged(s) => tracing::info!("meter: {s:?}"),
-                Effect::Led(p) => tracing::info!("LED: {p:?}"),
-                Effect::Rebooted => tracing::info!("device (re)booting"),
-                Effect::PoweredOff => tracing::info!("device powered off"),
+                Effect::TelegramRejected(err) => {
+                    rejected += 1;
+                    tracing::warn!("[{}] telegram rejected: {err}", at(&host))
+                }
+                Effect::MeterStateChanged(s) => tracing::info!("[{}] meter: {s:?}", at(&host)),
+                Effect::Led(p) => tracing::info!("[{}] LED: {p:?}", at(&host)),
+                Effect::Rebooted => tracing::info!("[{}] device (re)booting", at(&host)),
+                Effect::PoweredOff => tracing::info!("[{}] device powered off", at(&host)),
                 _ => {}
             },
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
