@@ -76,18 +76,43 @@ pub fn run(args: &ConformanceArgs) -> ExitCode {
     }
 }
 
-fn features_dir(args: &ConformanceArgs) -> Result<PathBuf, String> {
+/// The feature folder a run reads; a folder written from the built-in features is removed
+/// when this is dropped (a run leaves nothing in the temp dir).
+struct FeaturesDir {
+    path: PathBuf,
+    written: bool,
+}
+
+impl Drop for FeaturesDir {
+    fn drop(&mut self) {
+        if self.written {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn features_dir(args: &ConformanceArgs) -> Result<FeaturesDir, String> {
     if let Some(f) = &args.features {
-        return Ok(f.clone());
+        return Ok(FeaturesDir {
+            path: f.clone(),
+            written: false,
+        });
     }
     let local = Path::new("features");
     if local.is_dir() {
-        return Ok(local.to_path_buf());
+        return Ok(FeaturesDir {
+            path: local.to_path_buf(),
+            written: false,
+        });
     }
     let dir =
         std::env::temp_dir().join(format!("smart-connect-sim-features-{}", std::process::id()));
-    features::write_to(&dir)
-        .map_err(|e| format!("writing the built-in features to {}: {e}", dir.display()))
+    let path = features::write_to(&dir)
+        .map_err(|e| format!("writing the built-in features to {}: {e}", dir.display()))?;
+    Ok(FeaturesDir {
+        path,
+        written: true,
+    })
 }
 
 /// Every `@tag` of `--tags` must be on some scenario of the features that will run (the
@@ -198,9 +223,10 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     let statement = target.statement().await?;
     let description = statement.description.clone();
     eprintln!("conformance: {description}");
+    let features_dir = features_dir(args)?;
     let opts = SuiteOptions {
         target,
-        features: features_dir(args)?,
+        features: features_dir.path.clone(),
         tags: args.tags.clone(),
         results: results_file.clone(),
         concurrency: args.jobs,

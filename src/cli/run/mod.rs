@@ -545,8 +545,13 @@ fn banner(
     }
     println!("  HTTP login   user / {}", id.label_password);
     println!(
-        "  hostname     {}  (mDNS smart-connect.local)",
-        id.hostname()
+        "  hostname     {}  ({})",
+        id.hostname(),
+        if args.mdns {
+            "mDNS: advertised as smart-connect.local"
+        } else {
+            "mDNS off; --mdns advertises smart-connect.local"
+        }
     );
     println!(
         "  speed        {}",

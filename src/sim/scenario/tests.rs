@@ -454,3 +454,75 @@ fn the_live_house_keys_load_and_are_checked_where_they_stand() {
         &["base.l3: this meter has 1 phase(s)"],
     );
 }
+
+#[test]
+fn docs_scenarios_md_examples_load_and_every_key_is_documented() {
+    let doc = include_str!("../../../docs/scenarios.md");
+    let examples: Vec<&str> = doc
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(examples.len() >= 3, "the examples");
+    for (i, text) in examples.iter().enumerate() {
+        parse(
+            text,
+            Path::new(&format!("docs/scenarios.md example {}", i + 1)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    for key in [
+        "name",
+        "seed",
+        "variant",
+        "meter",
+        "phases",
+        "duration",
+        "start",
+        "load",
+        "faults",
+        "device",
+        "house",
+        "setpoint",
+        "events",
+        "watts",
+        "noise",
+        "peak_watts",
+        "sunrise",
+        "sunset",
+        "amps",
+        "minutes",
+        "l1",
+        "l2",
+        "l3",
+        "at",
+        "kind",
+        "bytes",
+        "seconds",
+        "usb_power",
+        "network",
+        "mqtt",
+        "bad_crc",
+        "truncate",
+        "garbage",
+        "dropout",
+        "incompatible",
+        "clock_skew",
+        "imbalance",
+        "cos_phi",
+        "irradiance_w_m2",
+        "delay_s",
+        "ramp_s",
+        "min_amps",
+        "max_amps",
+        "phase_switch_s",
+        "battery",
+        "fuse",
+        "trip",
+    ] {
+        assert!(
+            doc.contains(&format!("`{key}`")),
+            "docs/scenarios.md lacks `{key}`"
+        );
+    }
+}
