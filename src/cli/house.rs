@@ -55,7 +55,7 @@ pub enum Verb {
         #[arg(long)]
         irradiance: Option<f64>,
     },
-    /// Home battery: W (+ charging, − discharging; write negatives after `--`).
+    /// Home battery: W (+ charging, − discharging, e.g. -2000).
     Battery {
         #[arg(allow_negative_numbers = true)]
         watts: f64,
