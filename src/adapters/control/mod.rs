@@ -7,6 +7,7 @@
 //! next telegram, and logs it with device time. `feed.rs` puts the house's telegrams on the
 //! device's input and publishes a [`Sample`] per telegram for the console.
 
+mod fault;
 pub mod feed;
 pub mod http;
 pub mod modbus;
@@ -20,9 +21,8 @@ use crate::device::power::PowerInputs;
 use crate::device::registers::MeterValues;
 use crate::device::Event;
 use crate::sim::clock::Millis;
-use crate::sim::faults::FaultKind;
 use crate::sim::house::change::{self, FieldError, Limits};
-use crate::sim::house::live::{LiveFault, LiveHouse, Summary};
+use crate::sim::house::live::{LiveHouse, Summary};
 use crate::sim::scenario::SetPointSource;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -218,7 +218,7 @@ impl Control {
     /// Add a fault now (the `POST /api/house/faults` body): `{"kind": "bad_crc"}`,
     /// `{"kind": "dropout", "duration_s": 45}`, `{"kind": "noise", "bytes": 12}`, …
     pub fn fault(&self, source: &str, body: &Value) -> Result<(), ControlError> {
-        let f = parse_fault(body)?;
+        let f = fault::parse(body)?;
         let now = self.host.now();
         lock(&self.house)
             .inject(f, now)
@@ -345,86 +345,5 @@ impl Control {
         recent.push_back(Arc::clone(&s));
         drop(recent);
         let _ = self.samples.send(s);
-    }
-}
-
-/// A fault body: `kind` and its parameters, every wrong field at once.
-fn parse_fault(body: &Value) -> Result<LiveFault, ControlError> {
-    let mut errors = Vec::new();
-    let mut err = |field: &str, message: String| {
-        errors.push(FieldError {
-            field: field.into(),
-            message,
-        })
-    };
-    let Some(m) = body.as_object() else {
-        return Err(ControlError::field("", "must be an object {\"kind\": …}"));
-    };
-    const KINDS: &str =
-        "bad_crc, truncate, noise (bytes), garbage (bytes), dropout (duration_s), slow_cadence (duration_s), incompatible";
-    for k in m.keys() {
-        if !["kind", "bytes", "duration_s"].contains(&k.as_str()) {
-            err(k, "unknown field; known: kind, bytes, duration_s".into());
-        }
-    }
-    let bytes = match m.get("bytes").map(Value::as_u64) {
-        None => None,
-        Some(Some(b)) if (1..=4096).contains(&b) => Some(b as usize),
-        Some(_) => {
-            err("bytes", format!("must be 1..=4096, got {}", m["bytes"]));
-            None
-        }
-    };
-    let duration_ms = match m.get("duration_s").map(Value::as_f64) {
-        None => None,
-        Some(Some(s)) if s > 0.0 && s <= 86_400.0 => Some((s * 1000.0).round() as Millis),
-        Some(_) => {
-            err(
-                "duration_s",
-                format!("must be in (0, 86400] s, got {}", m["duration_s"]),
-            );
-            None
-        }
-    };
-    let kind = m.get("kind").and_then(Value::as_str);
-    let need = |what: Option<()>, field: &str, err: &mut dyn FnMut(&str, String)| {
-        if what.is_none() {
-            err(field, format!("missing for this kind ({KINDS})"));
-        }
-    };
-    let f = match kind {
-        Some("bad_crc") => Some(LiveFault::Meter(FaultKind::BadCrc)),
-        Some("truncate") => Some(LiveFault::Meter(FaultKind::Truncate)),
-        Some("incompatible") => Some(LiveFault::Meter(FaultKind::Incompatible)),
-        Some("noise") => {
-            need(bytes.map(|_| ()), "bytes", &mut err);
-            bytes.map(|bytes| LiveFault::Meter(FaultKind::Noise { bytes }))
-        }
-        Some("garbage") => {
-            need(bytes.map(|_| ()), "bytes", &mut err);
-            bytes.map(|bytes| LiveFault::Meter(FaultKind::Garbage { bytes }))
-        }
-        Some("dropout") => {
-            need(duration_ms.map(|_| ()), "duration_s", &mut err);
-            duration_ms.map(|duration_ms| LiveFault::Meter(FaultKind::Dropout { duration_ms }))
-        }
-        Some("slow_cadence") => {
-            need(duration_ms.map(|_| ()), "duration_s", &mut err);
-            duration_ms.map(|duration_ms| LiveFault::SlowCadence { duration_ms })
-        }
-        other => {
-            err(
-                "kind",
-                format!(
-                    "{}; valid: {KINDS}",
-                    other.map_or("missing".to_string(), |k| format!("unknown fault `{k}`"))
-                ),
-            );
-            None
-        }
-    };
-    match (f, errors.is_empty()) {
-        (Some(f), true) => Ok(f),
-        _ => Err(ControlError::Invalid(errors)),
     }
 }
