@@ -87,6 +87,14 @@ impl Clock for SystemClock {
     }
 }
 
+/// Device time as RFC 3339 UTC with milliseconds (for logs and the control API).
+pub fn rfc3339(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || format!("{ms} ms"),
+        |d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
+}
+
 /// Parse a duration such as `90s`, `10m`, `2h`, `1h30m`, `500ms`, `1d` into milliseconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let s = s.trim();

@@ -114,26 +114,7 @@ impl FaultyMeter {
     /// empty noise, non-positive dropout).
     pub fn new(meter: SyntheticMeter, mut faults: Vec<Fault>) -> Result<Self, FaultError> {
         for f in &faults {
-            let invalid = |problem: &str| FaultError::Invalid {
-                fault: f.kind.name(),
-                at_ms: f.at_ms,
-                problem: problem.to_string(),
-            };
-            match f.kind {
-                FaultKind::Incompatible if matches!(meter.kind(), MeterKind::Tic(_)) => {
-                    return Err(FaultError::IncompatibleOnTic {
-                        meter: meter.kind().name(),
-                    })
-                }
-                FaultKind::Noise { bytes: 0 } | FaultKind::Garbage { bytes: 0 } => {
-                    return Err(invalid("needs at least one byte"))
-                }
-                FaultKind::Dropout { duration_ms } if duration_ms <= 0 => {
-                    return Err(invalid("the duration must be positive"))
-                }
-                _ if f.at_ms < 0 => return Err(invalid("the time must not be negative")),
-                _ => {}
-            }
+            check(f, meter.kind())?;
         }
         faults.sort_by_key(|f| f.at_ms);
         let mut rng = ChaCha8Rng::seed_from_u64(meter.seed());
@@ -157,8 +138,7 @@ impl FaultyMeter {
     pub fn inject(&mut self, kind: FaultKind, now: Millis) -> Result<(), FaultError> {
         let at_ms = now.saturating_sub(self.meter.start()).max(0);
         let f = Fault { at_ms, kind };
-        // The same checks as a scenario's fault list.
-        Self::new(self.meter.clone(), vec![f.clone()])?;
+        check(&f, self.kind())?;
         let pos = self.faults[self.fired..].partition_point(|g| g.at_ms <= at_ms);
         self.faults.insert(self.fired + pos, f);
         Ok(())
@@ -282,6 +262,29 @@ impl FaultyMeter {
             bytes = apply(&bytes, &FrameFault::BadIntegrity);
         }
         bytes
+    }
+}
+
+/// Whether `f` can apply to a meter of `kind` (`incompatible` on a TIC meter, empty noise,
+/// non-positive dropout, negative time are refused).
+fn check(f: &Fault, kind: MeterKind) -> Result<(), FaultError> {
+    let invalid = |problem: &str| FaultError::Invalid {
+        fault: f.kind.name(),
+        at_ms: f.at_ms,
+        problem: problem.to_string(),
+    };
+    match f.kind {
+        FaultKind::Incompatible if matches!(kind, MeterKind::Tic(_)) => {
+            Err(FaultError::IncompatibleOnTic { meter: kind.name() })
+        }
+        FaultKind::Noise { bytes: 0 } | FaultKind::Garbage { bytes: 0 } => {
+            Err(invalid("needs at least one byte"))
+        }
+        FaultKind::Dropout { duration_ms } if duration_ms <= 0 => {
+            Err(invalid("the duration must be positive"))
+        }
+        _ if f.at_ms < 0 => Err(invalid("the time must not be negative")),
+        _ => Ok(()),
     }
 }
 

@@ -37,6 +37,9 @@ from dsmr_parser.exceptions import InvalidChecksumError, ParseError
 from dsmr_parser.parsers import TelegramParser
 from pymodbus.client import AsyncModbusTcpClient
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simrun import die_with_parent  # noqa: E402
+
 BIN = sys.argv[1] if len(sys.argv) > 1 else "target/debug/smart-connect-sim"
 SPEED = 10  # device seconds per real second
 TELEGRAMS = 20
@@ -52,15 +55,6 @@ def check(name, ok, numbers):
 
 
 # --- the device ------------------------------------------------------------------------------
-
-def die_with_parent():
-    """Linux: the device gets SIGTERM if this script dies in any way (even SIGKILL)."""
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
 
 class Device:
     """`run` on loopback ports the OS picks; the banner says where everything is."""

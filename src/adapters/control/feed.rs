@@ -2,10 +2,11 @@
 //! one publishes a [`Sample`]: what the meter measured and the register snapshot the device
 //! serves now. A tripped fuse powers the device off (it comes back with `reset_fuse`).
 
-use super::{rfc3339, Control, Sample};
+use super::{Control, Sample};
 use crate::adapters::runner::Pace;
 use crate::device::power::PowerInputs;
 use crate::device::Event;
+use crate::sim::clock::rfc3339;
 use crate::sim::clock::Millis;
 use std::sync::Arc;
 

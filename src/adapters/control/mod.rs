@@ -20,7 +20,7 @@ use super::speed_clock::SpeedClock;
 use crate::device::power::PowerInputs;
 use crate::device::registers::MeterValues;
 use crate::device::Event;
-use crate::sim::clock::Millis;
+use crate::sim::clock::{rfc3339, Millis};
 use crate::sim::house::change::{self, FieldError, Limits};
 use crate::sim::house::live::{LiveHouse, Summary};
 use crate::sim::scenario::SetPointSource;
@@ -113,14 +113,6 @@ impl std::fmt::Debug for Control {
     }
 }
 
-/// Device time as RFC 3339 UTC with milliseconds.
-pub fn rfc3339(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
-        || format!("{ms} ms"),
-        |d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    )
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -201,10 +193,9 @@ impl Control {
             meter: house.kind(),
         };
         let c = change::parse(body, limits).map_err(ControlError::Invalid)?;
-        let before = serde_json::to_value(&house.house).ok();
-        let kind = house.kind();
+        let (before, kind) = (house.house.clone(), house.kind());
         house.apply(&c, now);
-        let same = before == serde_json::to_value(&house.house).ok() && kind == house.kind();
+        let same = house.house == before && house.kind() == kind;
         drop(house);
         if same {
             // A charger repeating its set-point every poll: nothing to log.

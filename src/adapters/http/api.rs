@@ -413,7 +413,7 @@ async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Body)
         Some(Reply::Config(Ok(c))) => {
             tracing::info!(
                 "[{}] http API: configuration saved: {logged}",
-                crate::adapters::control::rfc3339(s.host.now())
+                crate::sim::clock::rfc3339(s.host.now())
             );
             json_response(StatusCode::OK, &c.to_json())
         }
@@ -504,7 +504,7 @@ async fn post_firmware(State(s): State<AppState>, headers: HeaderMap, body: Body
         Some(Reply::Firmware(Ok(()))) => {
             tracing::info!(
                 "[{}] http API: firmware update to {asked:?} started",
-                crate::adapters::control::rfc3339(s.host.now())
+                crate::sim::clock::rfc3339(s.host.now())
             );
             let mut r = json_response(StatusCode::ACCEPTED, &firmware_doc(&s));
             r.headers_mut()
@@ -532,7 +532,7 @@ async fn get_status(State(s): State<AppState>) -> Response {
 async fn post_reset(State(s): State<AppState>) -> Response {
     tracing::info!(
         "[{}] http API: soft reset",
-        crate::adapters::control::rfc3339(s.host.now())
+        crate::sim::clock::rfc3339(s.host.now())
     );
     s.host.handle(Event::SoftReset);
     let msg =

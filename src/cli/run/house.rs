@@ -150,7 +150,7 @@ pub(super) fn feed(
             }
             feed_house(Arc::clone(&ctl), pace.clone(), Some(at - 1)).await;
             if let Err(e) = ctl.change("scenario", &change) {
-                tracing::warn!("scenario event at {}: {e}", control::rfc3339(at));
+                tracing::warn!("scenario event at {}: {e}", crate::sim::clock::rfc3339(at));
             }
         }
         feed_house(ctl, pace, until).await;

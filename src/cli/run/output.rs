@@ -82,7 +82,7 @@ pub(super) async fn log_effects(
 ) {
     let mut lines = crate::adapters::rate_log::RateLog::new(std::time::Duration::from_secs(1));
     let mut rejected = 0u64;
-    let at = |host: &Host| crate::adapters::control::rfc3339(host.now());
+    let at = |host: &Host| crate::sim::clock::rfc3339(host.now());
     loop {
         match rx.recv().await {
             Ok(e) => match &*e {
