@@ -18,3 +18,6 @@ pub mod rate_log;
 pub mod rig;
 pub mod runner;
 pub mod speed_clock;
+
+#[cfg(test)]
+mod glossary_tests;
