@@ -1,9 +1,94 @@
-//! What a listener does when `accept` fails (e.g. out of descriptors): log once per kind of
-//! error, back off (10 ms doubling to 1 s of wall time: it waits for the OS, not the device)
-//! and keep listening. Shared by the Modbus and HTTP accept loops.
+//! The accept loop every TCP listener of the simulator shares (`accept_forever`: the device's
+//! Modbus, the P1 stream, the control Modbus), and what it does when `accept` fails (e.g. out
+//! of descriptors): log once per kind of error, back off (10 ms doubling to 1 s of wall time:
+//! it waits for the OS, not the device) and keep listening (`AcceptErrors`, also used by the
+//! HTTP listeners).
 
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// Accept on `listener` until the calling task is aborted. Each accepted stream goes to
+/// `admit`, which answers with the connection's future, or `None` to close the stream at
+/// once (it logs why). The connections run in this task's set: aborting the listener ends
+/// them too. An accept error is logged once per kind and backed off, never fatal; a spare
+/// descriptor is held so that, when the process runs out, it can be given up to accept the
+/// pending client (and is taken again later).
+pub async fn accept_forever<A, F, C>(listener: TcpListener, name: &str, mut admit: A)
+where
+    A: FnMut(TcpStream, SocketAddr) -> F,
+    F: Future<Output = Option<C>>,
+    C: Future<Output = ()> + Send + 'static,
+{
+    let mut spare = open_spare();
+    let mut errors = AcceptErrors::default();
+    let mut conns = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                errors.accepted(name);
+                if let Some(conn) = admit(stream, peer).await {
+                    conns.spawn(conn);
+                }
+                if spare.is_none() {
+                    spare = open_spare(); // fails harmlessly while descriptors are short
+                }
+            }
+            Err(e) => {
+                let wait = errors.failed(name, &e);
+                if out_of_descriptors(&e) && spare.take().is_some() {
+                    // Retry at once with the spare descriptor free; it is taken again only
+                    // after an accept or a back-off, or it would take the freed one back.
+                    continue;
+                }
+                tokio::time::sleep(wait).await;
+                if spare.is_none() {
+                    spare = open_spare();
+                }
+            }
+        }
+    }
+}
+
+/// One of a listener's limited places (readers, clients); given back when dropped, also
+/// when the connection's task is aborted.
+pub struct Seat(Arc<AtomicUsize>);
+
+impl Seat {
+    /// A place if fewer than `max` are taken.
+    pub fn take(taken: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        taken
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n.saturating_add(1))
+            })
+            .ok()
+            .map(|_| Seat(Arc::clone(taken)))
+    }
+
+    /// Places taken now, this one included.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn open_spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}
 
 /// The accept-error state of one listener.
 #[derive(Debug, Default)]

@@ -75,5 +75,9 @@ fn docs_fields_md_names_every_field() {
     assert!(record["energy"]["heat_gj"].is_number(), "{record}");
     gaps.extend(missing(&record));
 
-    assert!(gaps.is_empty(), "docs/fields.md lacks {gaps:?}");
+    assert!(
+        gaps.is_empty(),
+        "docs/fields.md lacks {gaps:?} (len {})",
+        DOC.len()
+    );
 }

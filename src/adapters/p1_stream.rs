@@ -12,9 +12,9 @@
 //! broadcast itself (`Lagged`), is disconnected with a log line naming its address: better
 //! to cut a reader than to hand it a torn telegram. At most `MAX_READERS` readers; a further
 //! one is closed at once (logged). Accept errors are logged once per kind and backed off
-//! (`AcceptErrors`); the listener never stops.
+//! (`accept_forever`); the listener never stops.
 
-use super::accept::AcceptErrors;
+use super::accept::{accept_forever, Seat};
 use super::host::Host;
 use crate::device::Effect;
 use std::collections::VecDeque;
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// Readers connected at the same time; a further one is closed at once.
 pub const MAX_READERS: usize = 64;
@@ -94,72 +94,37 @@ impl Drop for P1Stream {
     }
 }
 
-/// Accept until aborted; the readers' tasks live in this task's set and end with it.
+/// Accept until aborted (`accept_forever`); the readers' tasks end with it.
 async fn accept_loop(listener: TcpListener, host: Arc<Host>, readers: Arc<AtomicUsize>) {
-    let mut errors = AcceptErrors::default();
-    let mut conns = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                errors.accepted("p1 stream");
-                // Subscribe before anything else: the reader gets every byte from now on.
-                let effects = host.effects();
-                let Some(seat) = Seat::take(&readers) else {
-                    tracing::info!(
-                        "p1 stream: {peer} refused, {MAX_READERS} readers already connected"
-                    );
-                    drop(stream);
-                    continue;
-                };
-                tracing::info!("p1 stream: {peer} connected ({} readers)", seat.count());
-                conns.spawn(async move {
-                    let why = serve(stream, effects).await;
-                    let left = seat.count().saturating_sub(1);
-                    match why {
-                        Disconnect::Closed => {
-                            tracing::info!("p1 stream: {peer} disconnected ({left} readers left)")
-                        }
-                        e => tracing::warn!(
-                            "p1 stream: {peer} disconnected: {e} ({left} readers left)"
-                        ),
+    accept_forever(listener, "p1 stream", |stream, peer| {
+        // Subscribe before anything else: the reader gets every byte from now on.
+        let effects = host.effects();
+        let seat = Seat::take(&readers, MAX_READERS);
+        async move {
+            let Some(seat) = seat else {
+                tracing::info!(
+                    "p1 stream: {peer} refused, {MAX_READERS} readers already connected"
+                );
+                drop(stream);
+                return None;
+            };
+            tracing::info!("p1 stream: {peer} connected ({} readers)", seat.count());
+            Some(async move {
+                let why = serve(stream, effects).await;
+                let left = seat.count().saturating_sub(1);
+                match why {
+                    Disconnect::Closed => {
+                        tracing::info!("p1 stream: {peer} disconnected ({left} readers left)")
                     }
-                    drop(seat);
-                });
-            }
-            Err(e) => {
-                let wait = errors.failed("p1 stream", &e);
-                tokio::time::sleep(wait).await;
-            }
-        }
-    }
-}
-
-/// One of the `MAX_READERS` places; given back when dropped (also when the task is aborted).
-struct Seat(Arc<AtomicUsize>);
-
-impl Seat {
-    fn take(readers: &Arc<AtomicUsize>) -> Option<Self> {
-        readers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_READERS).then_some(n.saturating_add(1))
+                    e => {
+                        tracing::warn!("p1 stream: {peer} disconnected: {e} ({left} readers left)")
+                    }
+                }
+                drop(seat);
             })
-            .ok()
-            .map(|_| Seat(Arc::clone(readers)))
-    }
-
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+        }
+    })
+    .await
 }
 
 /// The bytes of a P1 ext write (`None` for every other effect).

@@ -19,10 +19,10 @@
 //! a value out of range or a bad quantity; a refused write changes nothing.
 
 use super::Control;
-use crate::adapters::accept::AcceptErrors;
+use crate::adapters::accept::{accept_forever, Seat};
 use crate::adapters::modbus::mbap::{self, Mbap};
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,36 +33,32 @@ const LAST: u16 = 6;
 /// Clients served at once.
 const MAX_CLIENTS: usize = 8;
 
-/// Serve the set-point registers on `listener` until the handle is aborted.
+/// Serve the set-point registers on `listener` until the handle is aborted (the
+/// connections end with it).
 pub fn serve(ctl: Arc<Control>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    let clients = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
-        let clients = Arc::new(AtomicUsize::new(0));
-        let mut errors = AcceptErrors::default();
-        loop {
-            match listener.accept().await {
-                Ok((stream, peer)) => {
-                    errors.accepted("control modbus");
-                    if clients.load(Ordering::SeqCst) >= MAX_CLIENTS {
-                        tracing::info!(
-                            "control modbus: {peer} refused, {MAX_CLIENTS} clients connected"
-                        );
-                        continue;
+        accept_forever(listener, "control modbus", |stream, peer| {
+            let seat = Seat::take(&clients, MAX_CLIENTS);
+            let ctl = Arc::clone(&ctl);
+            async move {
+                let Some(seat) = seat else {
+                    tracing::info!(
+                        "control modbus: {peer} refused, {MAX_CLIENTS} clients connected"
+                    );
+                    return None;
+                };
+                tracing::info!("control modbus: {peer} connected");
+                Some(async move {
+                    match connection(&ctl, stream).await {
+                        Err(e) => tracing::info!("control modbus: {peer} closed: {e}"),
+                        Ok(()) => tracing::info!("control modbus: {peer} disconnected"),
                     }
-                    clients.fetch_add(1, Ordering::SeqCst);
-                    let (ctl, clients) = (Arc::clone(&ctl), Arc::clone(&clients));
-                    tokio::spawn(async move {
-                        tracing::info!("control modbus: {peer} connected");
-                        if let Err(e) = connection(&ctl, stream).await {
-                            tracing::info!("control modbus: {peer} closed: {e}");
-                        } else {
-                            tracing::info!("control modbus: {peer} disconnected");
-                        }
-                        clients.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-                Err(e) => tokio::time::sleep(errors.failed("control modbus", &e)).await,
+                    drop(seat);
+                })
             }
-        }
+        })
+        .await
     })
 }
 

@@ -22,7 +22,7 @@ mod slot;
 pub use mbap::{FrameError, PARTIAL_MS};
 pub use service::MalformedPdu;
 
-use super::accept::{out_of_descriptors, AcceptErrors};
+use super::accept::accept_forever;
 use super::host::Host;
 use crate::device::defect::{Defect, Defects};
 use crate::sim::clock::Millis;
@@ -31,7 +31,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// A client that sends no complete request for this long is disconnected (MB-10).
 pub const IDLE_MS: Millis = 60_000;
@@ -68,52 +68,19 @@ impl Drop for ModbusServer {
     }
 }
 
-/// Accept until aborted. An accept error (e.g. out of descriptors) is logged once per kind,
-/// backed off (`AcceptErrors`) and never stops the listener; on descriptor exhaustion the spare descriptor is given up so the
-/// pending client can be accepted, and taken again later.
+/// Accept until aborted (`accept_forever`: errors backed off, a spare descriptor for when
+/// the process runs out); each client is admitted or closed at once.
 async fn accept_loop(
     listener: TcpListener,
     host: Arc<Host>,
     defects: Arc<Defects>,
     slot: Arc<Slot>,
 ) {
-    let mut spare = open_spare();
-    let mut errors = AcceptErrors::default();
-    // The connections live in this task's set: aborting the server ends them too.
-    let mut conns = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                errors.accepted("modbus");
-                if let Some(conn) = admit(&host, &defects, &slot, stream, peer).await {
-                    conns.spawn(conn);
-                }
-                if spare.is_none() {
-                    spare = open_spare(); // fails harmlessly while descriptors are short
-                }
-            }
-            Err(e) => {
-                let wait = errors.failed("modbus", &e);
-                if out_of_descriptors(&e) && spare.take().is_some() {
-                    // Retry at once with the spare descriptor free; it is taken again only
-                    // after an accept or a back-off, or it would take the freed one back.
-                    continue;
-                }
-                tokio::time::sleep(wait).await;
-                if spare.is_none() {
-                    spare = open_spare();
-                }
-            }
-        }
-    }
-}
-
-fn open_spare() -> Option<std::fs::File> {
-    std::fs::File::open("/dev/null").ok()
+    accept_forever(listener, "modbus", |stream, peer| {
+        let (host, defects, slot) = (Arc::clone(&host), Arc::clone(&defects), Arc::clone(&slot));
+        async move { admit(&host, &defects, &slot, stream, peer).await }
+    })
+    .await
 }
 
 /// Give the connection the slot (returns its task), or close it at once (device not
