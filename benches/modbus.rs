@@ -6,7 +6,7 @@
 //!
 //! Three servers on 127.0.0.1, measured in one run with the same client:
 //! - (a) `ModbusServer`: the simulator's server (tokio-modbus) serving a virtual P1 device,
-//!   booted as in `tests/modbus_server.rs` (USB power, 6 s of virtual time, tick) and fed one
+//!   booted as in `tests/integration/modbus_server.rs` (USB power, 6 s of virtual time, tick) and fed one
 //!   `dsmr::encode` telegram, EMPro map.
 //! - (b) pymodbus: `benches/pymodbus_server.py` run with `python3`, holding 0x8000–0x803F
 //!   with the very register words (a) serves (read from the device), so both answer the same

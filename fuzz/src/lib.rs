@@ -211,7 +211,7 @@ fn without_parity_flag(mut events: Vec<Event>) -> Vec<Event> {
 }
 
 /// encode → parse is the identity for every meter kind on values at wire resolution (the
-/// domain of `tests/dsmr_props.rs`), with the values drawn from the fuzzer's bytes.
+/// domain of `tests/integration/dsmr_props.rs`), with the values drawn from the fuzzer's bytes.
 pub fn dsmr_roundtrip(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok((kind, r)) = reading(&mut u) else {

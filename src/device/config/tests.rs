@@ -1,5 +1,5 @@
 //! Each rule through `apply_patch` (the error names the pointer); the value tables of the
-//! string checkers are in `tests/config_props.rs`.
+//! string checkers are in `tests/integration/config_props.rs`.
 #![allow(clippy::arithmetic_side_effects)]
 
 use super::*;

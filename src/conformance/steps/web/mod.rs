@@ -3,7 +3,7 @@
 //! Forms, fields and labels are found in the HTML the way a person reads them: a field is a
 //! `<label>` with its text and the control it names (`for=` or wrapped), a panel is a heading.
 //! Saving "the way the page does" sends the request the page's script sends (the same API);
-//! the script itself runs in a real browser in `tests/web_browser.rs`.
+//! the script itself runs in a real browser in `tests/integration/web_browser/`.
 //!
 //! Files: `html.rs` (the HTML reader), `open.rs` (opening pages, WEB-01), `status_panel.rs`
 //! (WEB-02), `forms.rs` (WEB-03..05), `saving.rs` (saving as the page does), `https.rs` (WEB-06).

@@ -1,7 +1,7 @@
 //! One schema-valid measurement per valid telegram (MQ-04, MQ-08..MQ-12, MQ-14), with the
 //! serial as client id and certificate CN (MQ-03, MQ-05).
 
-use crate::support::{boot, device, next, schema, serial, status, telegram, until, T0};
+use super::support::{boot, device, next, schema, serial, status, telegram, until, T0};
 use smart_connect_sim::adapters::broker::{BrokerOptions, EmbeddedBroker};
 use smart_connect_sim::adapters::mqtt::{MqttClient, MqttOptions};
 use smart_connect_sim::device::Event;

@@ -26,7 +26,7 @@ fn decode_file(path: &Path) -> serde_json::Value {
 
 #[test]
 fn every_fixture_snapshot() {
-    insta::glob!("../fixtures", "*/*.txt", |path| {
+    insta::glob!("../../fixtures", "*/*.txt", |path| {
         insta::assert_json_snapshot!(decode_file(path));
     });
 }
@@ -124,7 +124,7 @@ fn fixture_table_in_readme_matches_parser() {
 fn every_fixture_register_dump_snapshot() {
     use smart_connect_sim::cli::replay::replay;
     use smart_connect_sim::device::Variant;
-    insta::glob!("../fixtures", "*/*.txt", |path| {
+    insta::glob!("../../fixtures", "*/*.txt", |path| {
         let bytes = std::fs::read(path).unwrap();
         let variant = if bytes.contains(&0x02) {
             Variant::Tic

@@ -1,7 +1,7 @@
 //! Every `curl` example of `docs/http-api.md` run against a device, and the small shell-word
 //! parser that reads them.
 
-use crate::support::{client, Dev};
+use super::support::{client, Dev};
 use reqwest::{Client, Method};
 use smart_connect_sim::adapters::http::api_routes;
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The broker unreachable (MQ-16): bounded back-off, a bounded queue, and Modbus keeps answering.
 
-use crate::support::{boot, device, modbus_power, next, serial, status, telegram, until, T0};
+use super::support::{boot, device, modbus_power, next, serial, status, telegram, until, T0};
 use smart_connect_sim::adapters::broker::{BrokerOptions, EmbeddedBroker};
 use smart_connect_sim::adapters::modbus::ModbusServer;
 use smart_connect_sim::adapters::modbus_client::ModbusClient;

@@ -1,7 +1,7 @@
 //! Authentication (API-01, 401 with the Basic challenge) and the single session on the device
 //! clock (409 for a second client), shared by the plain and HTTPS servers.
 
-use crate::support::{client, ctype, Dev};
+use super::support::{client, ctype, Dev};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use smart_connect_sim::adapters::http::SESSION_IDLE_MS;

@@ -1,6 +1,6 @@
 //! HTTPS with the test CA as the only root.
 
-use crate::support::{client, Dev};
+use super::support::{client, Dev};
 use reqwest::{Client, StatusCode};
 use smart_connect_sim::adapters::certs::TestPki;
 

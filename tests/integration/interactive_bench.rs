@@ -4,16 +4,23 @@
 //! clock a `time` hook drives, so no real time passes), and types the answer — the colour it
 //! sees, or Enter.
 
-mod common;
+use crate::common;
 
 use common::BIN;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
+/// The rig: its URL and token.
+struct Rig<'a> {
+    url: &'a str,
+    token: &'a str,
+}
+
 /// `smart-connect-sim rig --at URL ARGS…` (the rig's token in the environment); its stdout.
-fn rig(url: &str, args: &[&str]) -> String {
+fn rig(r: &Rig, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["rig", "--at", url])
+        .env("SMART_CONNECT_RIG_TOKEN", r.token)
+        .args(["rig", "--at", r.url])
         .args(args)
         .output()
         .expect("rig");
@@ -26,7 +33,7 @@ fn rig(url: &str, args: &[&str]) -> String {
 }
 
 /// What the engineer does for a prompt; the line they type.
-fn answer(url: &str, prompt: &str) -> String {
+fn answer(url: &Rig, prompt: &str) -> String {
     if prompt.contains("Which colour is the LED") {
         return match rig(url, &["led"]).as_str() {
             "off" => "f".into(),
@@ -62,8 +69,9 @@ fn an_operator_answers_for_the_power_switch_the_button_and_the_led() {
     let dir = common::work("interactive");
     let device = common::start(&dir, "smr5", &[]);
     let url = device.rig.clone();
-    // The engineer's shell, the hook and the suite all know the rig's token.
-    std::env::set_var("SMART_CONNECT_RIG_TOKEN", &device.token);
+    // The suite and its hook (a child of the suite) know the rig's token from the
+    // environment, as in an engineer's shell; set on the suite's command only, since the
+    // other tests of this binary run in the same process.
     // The bench: addresses and label as a lab writes them down; only time is hooked.
     let target = device.bench_target(
         &dir,
@@ -72,6 +80,7 @@ fn an_operator_answers_for_the_power_switch_the_button_and_the_led() {
     let results = dir.join("results.jsonl");
     let mut suite = Command::new(BIN)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SMART_CONNECT_RIG_TOKEN", &device.token)
         .args([
             "conformance",
             "--interactive",
@@ -109,7 +118,13 @@ fn an_operator_answers_for_the_power_switch_the_button_and_the_led() {
             };
             let prompt = rest[..end].trim().to_string();
             colours += usize::from(prompt.contains("Which colour"));
-            let line = answer(&url, &prompt);
+            let line = answer(
+                &Rig {
+                    url: &url,
+                    token: &device.token,
+                },
+                &prompt,
+            );
             writeln!(to_suite, "{line}").expect("answer the suite");
             answered += 1;
             seen = rest[end..].to_string();

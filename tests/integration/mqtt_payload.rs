@@ -48,7 +48,7 @@ fn payloads(bytes: &[u8]) -> Vec<Measurement> {
 #[test]
 fn every_fixture_payload_matches_the_schema_and_its_snapshot() {
     let validator = schema();
-    insta::glob!("../fixtures", "*/*.txt", |path| {
+    insta::glob!("../../fixtures", "*/*.txt", |path| {
         let list = payloads(&std::fs::read(path).unwrap());
         for m in &list {
             let v = serde_json::to_value(m).unwrap();
@@ -66,7 +66,7 @@ fn every_fixture_payload_matches_the_schema_and_its_snapshot() {
 #[test]
 fn the_schema_refuses_counters_and_missing_keys() {
     let validator = schema();
-    let list = payloads(include_bytes!("../fixtures/dsmr/dsmr5-kaifa-42-3ph.txt"));
+    let list = payloads(include_bytes!("../../fixtures/dsmr/dsmr5-kaifa-42-3ph.txt"));
     let mut v = serde_json::to_value(&list[0]).unwrap();
     assert!(validator.is_valid(&v));
     v["energy"] = serde_json::json!({"import_kwh": 1.0});

@@ -1,6 +1,6 @@
 //! The web page and its assets (WEB-01/06), and the link to HTTPS.
 
-use crate::support::{client, ctype, USB};
+use super::support::{client, ctype, USB};
 use reqwest::StatusCode;
 use smart_connect_sim::adapters::host::Host;
 use smart_connect_sim::adapters::http::{HttpOptions, HttpServer};

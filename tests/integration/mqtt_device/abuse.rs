@@ -2,7 +2,7 @@
 //! listener wants the installer account, the device's client id and commands are reserved,
 //! connection budgets, and a 60 s outage that loses nothing and is over within 10 s.
 
-use crate::support::{boot, device, eventually, next, serial, telegram, until, T0};
+use super::support::{boot, device, eventually, next, serial, telegram, until, T0};
 use smart_connect_sim::adapters::broker::{connect_packet, BrokerOptions, EmbeddedBroker};
 use smart_connect_sim::adapters::mqtt::{MqttClient, MqttOptions};
 use smart_connect_sim::device::Event;

@@ -1,7 +1,7 @@
 //! The configuration document (GET) and merge patches: only the fields given change, errors
 //! name the field and change nothing, and the configuration survives power cycles and resets.
 
-use crate::support::{ctype, Dev, OFF, USB};
+use super::support::{ctype, Dev, OFF, USB};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use smart_connect_sim::device::config::Config;

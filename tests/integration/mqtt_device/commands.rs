@@ -1,6 +1,6 @@
 //! Remote commands (MQ-13, FW-01): firmware update and reset answer on `…/data/events`.
 
-use crate::support::{boot, device, next, serial, status, until, T0};
+use super::support::{boot, device, next, serial, status, until, T0};
 use smart_connect_sim::adapters::broker::{BrokerOptions, EmbeddedBroker};
 use smart_connect_sim::adapters::mqtt::{MqttClient, MqttOptions};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The live house console in headless Chromium (part of `tests/web_browser.rs`): a change
+//! The live house console in headless Chromium (part of `tests/integration/web_browser/`): a change
 //! made with the page's own controls shows in the chart, the register table and the device's
 //! register snapshot; a bad value shows the API's field error and changes nothing.
 

@@ -1,7 +1,7 @@
 //! Firmware version and update states with their refusals (FW-01/02), the status document,
 //! and reset (reboots the device and ends the session).
 
-use crate::support::{client, send, Dev};
+use super::support::{client, send, Dev};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use smart_connect_sim::device::firmware::{FirmwareImage, DOWNLOAD_MS};

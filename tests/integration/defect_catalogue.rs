@@ -6,9 +6,9 @@
 //! `target/conformance/defects.md`) and the kill ratio; the target is 100 %.
 //!
 //! Slow (one simulator process and one suite run per defect, a few minutes on 2 cores), so
-//! it is ignored by `cargo test`; CI runs it with `cargo test --test defect_catalogue -- --ignored`.
+//! it is ignored by `cargo test`; CI runs it with `cargo test --test integration defect_catalogue -- --ignored`.
 
-mod common;
+use crate::common;
 
 use smart_connect_sim::conformance::coverage::parse_results;
 use smart_connect_sim::device::defect::Defect;

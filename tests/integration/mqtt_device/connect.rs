@@ -1,7 +1,7 @@
 //! How the device connects: certificates checked on the device clock (MQ-06), a device
 //! certificate from another CA refused (MQ-05), username and password instead of mTLS (MQ-07).
 
-use crate::support::{
+use super::support::{
     boot, device, eventually, modbus_power, next, serial, status, telegram, until, T0,
 };
 use smart_connect_sim::adapters::broker::{BrokerOptions, EmbeddedBroker};

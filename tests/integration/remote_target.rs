@@ -4,7 +4,7 @@
 //! LED are reported as skipped with the reason instead of run. (CI runs the whole suite this
 //! way: `tests/external/remote_conformance.sh`.)
 
-mod common;
+use crate::common;
 
 use smart_connect_sim::conformance::coverage::parse_results;
 

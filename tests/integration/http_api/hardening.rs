@@ -3,7 +3,7 @@
 //! (429 with `Retry-After`, device time) while the right password always gets in; control
 //! characters are refused in every config string.
 
-use crate::support::{client, send, Dev};
+use super::support::{client, send, Dev};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use smart_connect_sim::device::store::FileStore;

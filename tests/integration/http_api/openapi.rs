@@ -1,7 +1,7 @@
 //! The OpenAPI document: served without authentication, the file in the repo, every route
 //! documented and every `$ref` resolving.
 
-use crate::support::{client, ctype, Dev};
+use super::support::{client, ctype, Dev};
 use reqwest::StatusCode;
 use serde_json::Value;
 use smart_connect_sim::adapters::http::{api_routes, OPENAPI_JSON};

@@ -1,7 +1,7 @@
 //! The settings in force: disabled MQTT sends nothing and enabling takes effect after a restart
 //! (MQ-01); Home Assistant discovery is retained and off by default.
 
-use crate::support::{boot, device, next, serial, status, telegram, until, T0};
+use super::support::{boot, device, next, serial, status, telegram, until, T0};
 use smart_connect_sim::adapters::broker::{BrokerOptions, EmbeddedBroker};
 use smart_connect_sim::adapters::mqtt::{MqttClient, MqttOptions};
 use smart_connect_sim::device::config::Config;
