@@ -442,7 +442,11 @@ mod pending_tests {
         let saved = json!({"MeterType": "A", "Ethernet": {"IpMode": "Static", "StaticIPv4": {"Gateway": "10.0.0.1"}}, "MQTT": {"Site": "a/b"}});
         assert_eq!(
             pending_settings(&saved, &active),
-            ["/Ethernet/IpMode", "/Ethernet/StaticIPv4/Gateway", "/MQTT/Site"]
+            [
+                "/Ethernet/IpMode",
+                "/Ethernet/StaticIPv4/Gateway",
+                "/MQTT/Site"
+            ]
         );
     }
 }

@@ -32,7 +32,11 @@ async fn logout_ends_the_session_so_another_client_gets_in_at_once() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    let r = dev.req(Method::POST, "/api/v1/logout").send().await.unwrap();
+    let r = dev
+        .req(Method::POST, "/api/v1/logout")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(r.bytes().await.unwrap().is_empty(), "204 has no body");
     assert_eq!(
@@ -74,11 +78,15 @@ async fn meter_shows_the_register_snapshot_under_the_design_names() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["telegram_seq"], 0, "no telegram yet: {v}");
     assert_eq!(v["timestamp"], Value::Null);
-    assert_eq!(v["voltage_l1_v"], 0.0, "the registers hold 0 before a telegram");
+    assert_eq!(
+        v["voltage_l1_v"], 0.0,
+        "the registers hold 0 before a telegram"
+    );
     assert_eq!(v["register_map"], "PhoenixContact-EMPro");
 
     dev.run_for(1_000);
-    dev.host.handle(Event::SerialBytes(telegram(230.0, 4.0, 900.0)));
+    dev.host
+        .handle(Event::SerialBytes(telegram(230.0, 4.0, 900.0)));
     let (_, v) = dev.get("/api/v1/meter").await;
     assert_eq!(v["telegram_seq"], 1, "{v}");
     assert_eq!(v["voltage_l1_v"], 230.0);
@@ -94,13 +102,18 @@ async fn meter_shows_the_register_snapshot_under_the_design_names() {
     assert_eq!(served.active_power_w, 2700.0);
 
     dev.run_for(1_000);
-    dev.host.handle(Event::SerialBytes(telegram(228.5, 2.0, 450.0)));
+    dev.host
+        .handle(Event::SerialBytes(telegram(228.5, 2.0, 450.0)));
     let (_, v) = dev.get("/api/v1/meter").await;
     assert_eq!(v["telegram_seq"], 2);
     assert_eq!(v["voltage_l1_v"], 228.5);
     assert_eq!(v["active_power_w"], 1350.0);
 
-    let r = client("127.0.0.2").get(dev.url("/api/v1/meter")).send().await.unwrap();
+    let r = client("127.0.0.2")
+        .get(dev.url("/api/v1/meter"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "authenticated only");
 }
 
@@ -126,11 +139,19 @@ async fn pending_lists_the_saved_settings_until_a_restart_applies_them() {
     );
     // Saving the value in force again: no longer pending.
     assert_eq!(
-        dev.patch(&json!({"MQTT": {"Site": "unknown-site"}})).await.0,
+        dev.patch(&json!({"MQTT": {"Site": "unknown-site"}}))
+            .await
+            .0,
         StatusCode::OK
     );
     let (_, v) = dev.get("/api/v1/status").await;
-    assert!(!pending(&v).as_array().unwrap().contains(&json!("/MQTT/Site")), "{v}");
+    assert!(
+        !pending(&v)
+            .as_array()
+            .unwrap()
+            .contains(&json!("/MQTT/Site")),
+        "{v}"
+    );
     let r = dev.req(Method::POST, "/api/v1/reset").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     dev.run_for(10_000);

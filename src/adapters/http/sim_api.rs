@@ -41,9 +41,11 @@ pub(super) async fn post_logout(
 /// The meter values document of `GET /api/v1/meter`.
 pub(super) async fn get_meter(State(s): State<AppState>) -> Response {
     let served = s.host.served();
-    let last = s
-        .host
-        .with_device(|d| d.meter_status().last_telegram_at.map(|t| t.div_euclid(1000)));
+    let last = s.host.with_device(|d| {
+        d.meter_status()
+            .last_telegram_at
+            .map(|t| t.div_euclid(1000))
+    });
     let mut doc = meter_values(&served.values);
     doc.insert("timestamp".into(), json!(last));
     doc.insert("register_map".into(), json!(served.template));
