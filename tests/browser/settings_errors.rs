@@ -2,7 +2,9 @@
 //! every field a 422 names (`errors: [{detail, pointer}]`) is marked with its message — the
 //! server's own answer to a patch with several bad fields, and a faked answer with three
 //! field errors and one for a key the form does not show — and the next successful save
-//! clears every mark. Screenshot: `docs/settings-errors.png`.
+//! clears every mark. The device's reasons (`System.FirmwareError`, `Network.Problem`) show
+//! when the status has them and the page works without them. Screenshot:
+//! `docs/settings-errors.png`.
 
 use super::browser::Browser;
 use super::screenshot_path;
@@ -202,5 +204,45 @@ async fn every_field_error_is_marked_and_a_good_save_clears_them() {
             .with_device(|d| d.config().ethernet.static_ipv4.gateway.clone()),
         "192.168.10.1"
     );
+
+    // The device's reasons, when a (newer) server's status has them: beside the firmware and
+    // in the Network card; hidden again when the keys are absent.
+    let rows = "['status-firmware-error', 'status-net-problem'].map((id) => { \
+        const dd = document.getElementById(id); \
+        return dd.classList.contains('hidden') || dd.previousElementSibling.classList.contains('hidden') ? '' : dd.textContent; })";
+    assert_eq!(
+        browser.eval(rows).await,
+        json!(["", ""]),
+        "no keys, no rows"
+    );
+    browser
+        .eval(
+            "(window.fetch = async (url, init) => { \
+               const r = await window.realFetch(url, init); \
+               if (!String(url).endsWith('/api/v1/status') || r.status !== 200) return r; \
+               const d = await r.json(); \
+               d.System.FirmwareError = 'image 9.9.9 not found on the update server'; \
+               d.Network.Problem = 'Wi-Fi network \"home\" not found'; \
+               return new Response(JSON.stringify(d), {status: 200, headers: {'Content-Type': 'application/json'}}); }, \
+             window.SC.refreshStatus(), true)",
+        )
+        .await;
+    browser
+        .wait_for(&format!("{rows}[1] !== ''"), "the reasons on the page")
+        .await;
+    assert_eq!(
+        browser.eval(rows).await,
+        json!([
+            "image 9.9.9 not found on the update server",
+            "Wi-Fi network \"home\" not found"
+        ])
+    );
+    browser
+        .eval("(window.fetch = window.realFetch, window.SC.refreshStatus(), true)")
+        .await;
+    browser
+        .wait_for(&format!("{rows}[1] === ''"), "the reasons gone")
+        .await;
+    assert_eq!(browser.eval(rows).await, json!(["", ""]));
     browser.close().await;
 }

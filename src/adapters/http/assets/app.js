@@ -254,6 +254,8 @@ window.SC = (() => {
       SC.notice(null);
       SC.renderStatus(r.data);
     } else if (r.status === 503 || r.status === 0) {
+      // Restarting by itself (button, MQTT command, firmware update) or gone: not known.
+      SC.markUnknown();
       SC.notice(SC.problemText(r), true);
     } else if (r.status === 401 || r.status === 409 || r.status === 429) {
       SC.signOut(SC.problemText(r));
