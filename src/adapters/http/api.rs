@@ -8,6 +8,8 @@
 //! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 409 an update is running; 400/413/415/422 as for PATCH |
 //! | `/api/v1/status` | GET | 200 the status document (`Host::status_json`: `Device::status` plus `Config`) |
 //! | `/api/v1/reset` | POST | 202, then the device reboots (503 until it serves again) |
+//! | `/api/v1/logout` | POST | [sim] 204, the caller's session ends at once (`sim_api.rs`) |
+//! | `/api/v1/meter` | GET | [sim] 200 the register snapshot's meter values, design §6 names (`sim_api.rs`) |
 //! | `/api/v1/openapi.json` | GET | 200 the OpenAPI 3.1 document, no authentication |
 //!
 //! Every route but `openapi.json` needs Basic authentication as user `user` with the label
@@ -24,7 +26,7 @@
 use super::problem::{self, Problem};
 use super::session::{Slot, SESSION_IDLE_MS};
 use super::throttle::{Throttle, Verdict};
-use super::{web, HttpOptions};
+use super::{sim_api, web, HttpOptions};
 use crate::adapters::host::Host;
 use crate::device::defect::{Defect, Defects};
 use crate::device::{Effect, Event, Reply};
@@ -78,6 +80,8 @@ fn protected() -> Vec<Route> {
         (FIRMWARE, "POST", post(post_firmware)),
         (STATUS, "GET", get(get_status)),
         (RESET, "POST", post(post_reset)),
+        (sim_api::LOGOUT, "POST", post(sim_api::post_logout)),
+        (sim_api::METER, "GET", get(sim_api::get_meter)),
     ]
 }
 

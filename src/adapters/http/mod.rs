@@ -3,7 +3,8 @@
 //!
 //! - `api.rs`: the routes, Basic authentication and the single session; `session.rs`: the
 //!   session rule; `throttle.rs`: the wrong-password limit per source (429);
-//!   `problem.rs`: RFC 9457 error bodies; `web.rs` + `assets/`: the page.
+//!   `problem.rs`: RFC 9457 error bodies; `sim_api.rs`: the simulator's additions (logout,
+//!   meter values); `web.rs` + `assets/`: the page.
 //! - Every request is answered 503 while the device does not serve (off, booting, no
 //!   address). A real device would not answer at all then; the simulator's socket stays
 //!   open so tests and tools see why.
@@ -26,6 +27,7 @@
 mod api;
 mod problem;
 mod session;
+mod sim_api;
 mod throttle;
 mod web;
 

@@ -12,6 +12,8 @@
 //!   holder, measured on the host's clock (`Host::now()`: virtual in tests, the simulated
 //!   device clock in runs), never wall time.
 //! - A reboot or power loss of the device (a new `Served::generation`) ends the session.
+//! - The holder can end it at once (`POST /api/v1/logout`, `release`; a simulator
+//!   convenience): another client is then admitted without waiting.
 //! - The source port does not matter: a browser opens several connections.
 //! - The session belongs to the device, not to one server: the plain-HTTP and the HTTPS
 //!   server of one `Host` share it (`Slot::for_host`).
@@ -87,6 +89,16 @@ impl Slot {
         });
         Ok(())
     }
+
+    /// End the session if `user` at `ip` holds it (logout); true when it was theirs.
+    pub fn release(&self, user: &str, ip: IpAddr) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = held.as_ref().is_some_and(|s| s.user == user && s.ip == ip);
+        if mine {
+            *held = None;
+        }
+        mine
+    }
 }
 
 #[cfg(test)]
@@ -125,5 +137,18 @@ mod tests {
             s.admit("other", a, 200_000 + SESSION_IDLE_MS, 1).is_err(),
             "other credentials, same IP"
         );
+    }
+
+    #[test]
+    fn the_holder_releases_it_and_another_client_gets_in_at_once() {
+        let s = Slot::default();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(s.admit("user", a, 0, 0).is_ok());
+        assert!(!s.release("user", b), "only the holder can release it");
+        assert!(s.admit("user", b, 1_000, 0).is_err(), "still held by a");
+        assert!(s.release("user", a));
+        assert!(s.admit("user", b, 1_000, 0).is_ok(), "b at once");
+        assert!(!s.release("user", a), "a no longer holds it");
     }
 }

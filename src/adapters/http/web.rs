@@ -7,7 +7,13 @@
 //! fight with the explicit header). The password is kept in the tab's `sessionStorage` so a
 //! reload stays logged in; closing the tab forgets it. The page polls the status every 5 s,
 //! which keeps the session alive while it is open (see `session.rs`); a second browser gets
-//! the API's 409 text on the login form.
+//! the API's 409 text on the login form. "Log out" ends the session on the device
+//! (`POST /api/v1/logout`), so another client can sign in at once.
+//!
+//! Scripts: `app.js` (helpers, login, status, pollers; `window.SC`), `settings.js` (the
+//! forms, every field error of a 422, settings pending a restart), `live.js` (the meter
+//! values card, polled every second, and the restart: confirmation dialog, grey indicators
+//! while waiting, "Restarted (up N s)" or, after 60 s, what happened and what to do).
 //!
 //! Pages served over plain HTTP show a banner linking to the HTTPS page on the same host
 //! name (port from `HttpOptions::https_port`, injected into a `<meta>` tag): the manual's
@@ -24,6 +30,8 @@ use axum::Router;
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
+const SETTINGS_JS: &str = include_str!("assets/settings.js");
+const LIVE_JS: &str = include_str!("assets/live.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 const LOGO_SVG: &str = include_str!("assets/logo.svg");
 
@@ -37,6 +45,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/assets/app.js",
             get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/assets/settings.js",
+            get(|| asset(SETTINGS_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/assets/live.js",
+            get(|| asset(LIVE_JS, "text/javascript; charset=utf-8")),
         )
         .route(
             "/assets/style.css",

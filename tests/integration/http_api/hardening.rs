@@ -102,7 +102,7 @@ async fn a_corrupt_file_is_kept_aside_and_reported_and_the_device_runs_on_factor
     let (_, status) = fine.get("/api/v1/status").await;
     assert_eq!(
         status["Config"],
-        json!({"Recovered": null, "RecoveredReason": null, "SaveError": null})
+        json!({"Recovered": null, "RecoveredReason": null, "SaveError": null, "Pending": []})
     );
 }
 

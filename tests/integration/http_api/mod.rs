@@ -11,5 +11,6 @@ mod hardening;
 mod https;
 mod limits;
 mod openapi;
+mod sim_routes;
 mod support;
 mod web_page;

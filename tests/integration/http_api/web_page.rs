@@ -61,6 +61,8 @@ async fn the_web_page_and_its_assets_are_served_and_link_to_https() {
     }
     for (path, ct) in [
         ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/settings.js", "text/javascript; charset=utf-8"),
+        ("/assets/live.js", "text/javascript; charset=utf-8"),
         ("/assets/style.css", "text/css; charset=utf-8"),
         ("/assets/logo.svg", "image/svg+xml"),
     ] {

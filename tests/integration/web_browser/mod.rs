@@ -11,12 +11,23 @@
 //! prints the time from a telegram being fed to the page having (and having drawn) its sample.
 //! Screenshot: `target/console-screenshot.png` (copied to `docs/console.png` for the README).
 //!
+//! The settings page's live parts (`browser/settings_page.rs`): the Meter values card follows
+//! the telegrams, a saved setting is marked pending until a restart, the restart asks first,
+//! waits with grey indicators and says "Restarted (up N s)" or why the device did not come
+//! back, and "Log out" frees the device's session. Every field error of a 422 is marked
+//! (`browser/settings_errors.rs`). Screenshots: `target/settings-page.png`,
+//! `target/settings-errors.png` (copied to `docs/` for the README).
+//!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test fails in CI
 //! (`CI=true`) or with `SC_REQUIRE_BROWSER=1`, and elsewhere prints that it was skipped and why.
 
 mod browser;
 #[path = "browser/console_page.rs"]
 mod console_page;
+#[path = "browser/settings_errors.rs"]
+mod settings_errors;
+#[path = "browser/settings_page.rs"]
+mod settings_page;
 
 use browser::Browser;
 use fantoccini::Locator;

@@ -1,21 +1,33 @@
-// Smart Connect web interface: vanilla JavaScript on the same /api/v1 as every other client.
-// Login: a form asks for the label password; every API call sends it as a Basic
+// Smart Connect web interface, core: vanilla JavaScript on the same /api/v1 as every other
+// client. Login: a form asks for the label password; every API call sends it as a Basic
 // Authorization header (credentials: "omit", so the browser never shows its own prompt).
 // The encoded credentials live in this tab's sessionStorage: a reload stays signed in.
+// "Log out" ends the device's session too (POST /api/v1/logout), so another client can sign
+// in at once.
+//
+// This file: helpers, login/logout, the status cards and the pollers; it publishes them as
+// `window.SC` for settings.js (configuration forms, field errors, pending settings) and
+// live.js (meter values, restart), which load after it.
 "use strict";
 
-(() => {
+window.SC = (() => {
   const KEY = "sc-auth";
-  const POLL_MS = 5000;
-  const DEFAULT_SITE = "unknown-site";
+  const STATUS_POLL_MS = 5000;
   const $ = (id) => document.getElementById(id);
 
-  let auth = sessionStorage.getItem(KEY);
-  let config = null;
-  let drafts = {};
-  let iface = "Ethernet";
-  let pollTimer = null;
-  let restarting = false;
+  const SC = {
+    $,
+    auth: sessionStorage.getItem(KEY),
+    // Running API calls (logout waits for them, so no late poll takes the session back).
+    inflight: new Set(),
+    // Periodic jobs while signed in: {fn, ms}; live.js adds the meter poll.
+    pollers: [],
+    timers: [],
+    // Hooks the other files set: what to do with a status document and at sign-in.
+    onStatus: [],
+    onSignIn: [],
+    onSignOut: [],
+  };
 
   // ---------- helpers ----------
   function meta(name) {
@@ -30,9 +42,9 @@
     return btoa(bin);
   }
 
-  async function api(method, path, body) {
+  async function call(method, path, body) {
     const headers = { Accept: "application/json" };
-    if (auth) headers.Authorization = `Basic ${auth}`;
+    if (SC.auth) headers.Authorization = `Basic ${SC.auth}`;
     const init = { method, headers, credentials: "omit", cache: "no-store" };
     if (body !== undefined) {
       headers["Content-Type"] = method === "PATCH" ? "application/merge-patch+json" : "application/json";
@@ -49,29 +61,38 @@
     return { status: res.status, data: data || {} };
   }
 
-  function text(id, value) {
+  SC.api = (method, path, body) => {
+    const p = call(method, path, body);
+    SC.inflight.add(p);
+    p.finally(() => SC.inflight.delete(p));
+    return p;
+  };
+
+  SC.text = (id, value) => {
     const el = $(id);
     if (el) el.textContent = value === null || value === undefined || value === "" ? "–" : String(value);
-  }
+  };
 
-  function fmtDuration(s) {
+  SC.fmtDuration = (s) => {
     if (s === null || s === undefined) return "–";
     const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
     if (d) return `${d} d ${h} h ${m} min`;
     if (h) return `${h} h ${m} min`;
     if (m) return `${m} min ${sec} s`;
     return `${sec} s`;
-  }
+  };
 
-  function fmtEpoch(sec) {
+  SC.fmtEpoch = (sec) => {
     if (sec === null || sec === undefined) return "never";
     return new Date(sec * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
-  }
+  };
 
   const PROTOCOLS = { dsmr: "DSMR / e-MUCS (P1)", "tic-historic": "TIC historic", "tic-standard": "TIC standard" };
   const REASONS = { never_received: "no telegram yet", timeout: "telegrams stopped", incompatible: "incompatible meter" };
 
-  function problemText(r) {
+  function capitalise(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+
+  SC.problemText = (r) => {
     const d = r.data || {};
     switch (r.status) {
       case 0: return d.detail;
@@ -81,23 +102,21 @@
       case 503: return "The Smart Connect is starting up or has no network address. Try again in a moment.";
       default: return d.detail || `The device answered ${r.status}.`;
     }
-  }
+  };
 
-  function capitalise(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
-
-  function message(id, msg, kind) {
+  SC.message = (id, msg, kind) => {
     const el = $(id);
     el.textContent = msg || "";
     el.className = `form-message ${kind || ""}`;
-  }
+  };
 
-  function notice(msg, isError) {
+  SC.notice = (msg, isError) => {
     const el = $("device-notice");
     if (!msg) { el.classList.add("hidden"); return; }
     el.textContent = msg;
     el.classList.toggle("error", !!isError);
     el.classList.remove("hidden");
-  }
+  };
 
   // ---------- secure link (WEB-01, WEB-06) ----------
   function setupSecureLink() {
@@ -114,54 +133,85 @@
     $("secure-banner").classList.remove("hidden");
   }
 
-  // ---------- login ----------
-  function showLogin(msg) {
-    stopPolling();
+  // ---------- login / logout ----------
+  SC.showLogin = (msg) => {
+    SC.stopPolling();
+    SC.onSignOut.forEach((f) => f());
     $("app").classList.add("hidden");
     $("logout").classList.add("hidden");
     $("login").classList.remove("hidden");
     $("login-error").textContent = msg || "";
     document.body.dataset.state = "login";
-  }
+  };
+
+  // The device refused the credentials or the session: forget them and ask again.
+  SC.signOut = (msg) => {
+    SC.auth = null;
+    sessionStorage.removeItem(KEY);
+    SC.showLogin(msg);
+  };
 
   async function signIn() {
-    const r = await api("GET", "/api/v1/status");
+    const r = await SC.api("GET", "/api/v1/status");
     if (r.status !== 200) {
-      auth = null;
-      sessionStorage.removeItem(KEY);
-      showLogin(problemText(r));
+      SC.signOut(SC.problemText(r));
       return;
     }
-    sessionStorage.setItem(KEY, auth);
+    sessionStorage.setItem(KEY, SC.auth);
     $("login").classList.add("hidden");
     $("app").classList.remove("hidden");
     $("logout").classList.remove("hidden");
     $("login-password").value = "";
-    renderStatus(r.data);
-    await loadConfig();
-    startPolling();
+    SC.renderStatus(r.data);
+    for (const f of SC.onSignIn) await f();
+    SC.startPolling();
     document.body.dataset.state = "ready";
   }
 
+  // End the device's session, then forget the credentials.
+  async function logout() {
+    SC.stopPolling();
+    document.body.dataset.state = "logging-out";
+    await Promise.allSettled([...SC.inflight]);
+    const r = await SC.api("POST", "/api/v1/logout");
+    const msg = r.status === 204 || r.status === 401
+      ? "Signed out."
+      : `Signed out on this page, but the device did not confirm it (${SC.problemText(r)}); its session ends after 5 minutes without requests.`;
+    SC.signOut(msg);
+  }
+
   // ---------- status (WEB-02) ----------
-  function dot(id, on, idle) {
+  SC.dot = (id, on, idle) => {
     const el = $(id);
     el.className = `dot ${idle ? "idle" : on ? "on" : "off"}`;
     el.parentElement.title = idle ? "disabled" : on ? "up" : "down";
+  };
+
+  // Show `value` in the row `id` (dt + dd), or hide the row when there is none.
+  function optionalRow(id, value) {
+    const dd = $(id);
+    const show = typeof value === "string" && value !== "";
+    dd.textContent = show ? value : "";
+    dd.classList.toggle("hidden", !show);
+    dd.previousElementSibling.classList.toggle("hidden", !show);
   }
 
-  function renderStatus(s) {
+  SC.renderStatus = (s) => {
     const sys = s.System || {}, m = s.Meter || {}, n = s.Network || {}, q = s.MQTT || {};
-    text("status-serial", sys.Serial);
-    text("status-variant", sys.Variant ? sys.Variant.toUpperCase() : null);
+    document.querySelectorAll(".stale").forEach((el) => el.classList.remove("stale"));
+    SC.text("status-serial", sys.Serial);
+    SC.text("status-variant", sys.Variant ? sys.Variant.toUpperCase() : null);
     const upd = sys.FirmwareUpdate && sys.FirmwareUpdate !== "idle" ? ` (update ${sys.FirmwareUpdate})` : "";
-    text("status-firmware", sys.Firmware ? `${sys.Firmware}${upd}` : null);
-    text("status-uptime", fmtDuration(sys.UptimeS));
-    text("status-hostname", sys.Hostname);
+    SC.text("status-firmware", sys.Firmware ? `${sys.Firmware}${upd}` : null);
+    // Newer servers say why the last firmware update failed; older ones lack the key.
+    optionalRow("status-firmware-error", sys.FirmwareError);
+    SC.text("status-uptime", SC.fmtDuration(sys.UptimeS));
+    SC.text("status-hostname", sys.Hostname);
     const cfg = s.Config || {};
     const settings = $("status-settings");
     settings.textContent = cfg.SaveError ? `Not saved: ${cfg.SaveError}`
       : cfg.Recovered ? `Saved settings were unreadable; factory settings in use (kept as ${cfg.Recovered})`
+      : Array.isArray(cfg.Pending) && cfg.Pending.length ? "Saved; restart to apply"
       : "Saved";
     settings.className = cfg.SaveError || cfg.Recovered ? "pill bad" : "";
     $("page-subtitle").textContent = sys.Hostname ? `${sys.Hostname} · serial ${sys.Serial}` : "";
@@ -170,217 +220,62 @@
     const receiving = m.State === "receiving";
     st.textContent = receiving ? "Receiving" : `No data${m.Reason ? " – " + (REASONS[m.Reason] || m.Reason) : ""}`;
     st.className = `pill ${receiving ? "ok" : "bad"}`;
-    text("status-protocol", m.Protocol ? PROTOCOLS[m.Protocol] || m.Protocol : null);
-    text("status-meter-version", m.Version);
-    text("status-last-telegram", fmtEpoch(m.LastTelegram));
-    text("status-telegrams", `${m.TelegramsOk || 0} ok · ${m.TelegramsRejected || 0} rejected`);
+    SC.text("status-protocol", m.Protocol ? PROTOCOLS[m.Protocol] || m.Protocol : null);
+    SC.text("status-meter-version", m.Version);
+    SC.text("status-last-telegram", SC.fmtEpoch(m.LastTelegram));
+    SC.text("status-telegrams", `${m.TelegramsOk || 0} ok · ${m.TelegramsRejected || 0} rejected`);
 
-    text("status-interface", n.ActiveInterface === "WiFi" ? "Wi-Fi" : n.ActiveInterface);
+    SC.text("status-interface", n.ActiveInterface === "WiFi" ? "Wi-Fi" : n.ActiveInterface);
     const addr = n.Address ? `${n.Address}${n.IpMode ? " (" + n.IpMode + ")" : ""}` : n.AccessPoint ? `access point ${n.AccessPoint}` : null;
-    text("status-address", addr);
-    text("status-mdns", n.Mdns);
-    dot("ind-link", n.Link);
-    dot("ind-network", n.Network);
-    dot("ind-internet", n.Internet);
-    dot("ind-mqtt", n.MQTT, q.Enabled === false);
-  }
+    SC.text("status-address", addr);
+    SC.text("status-mdns", n.Mdns);
+    // Newer servers say why the configured network cannot be joined.
+    optionalRow("status-net-problem", n.Problem);
+    SC.dot("ind-link", n.Link);
+    SC.dot("ind-network", n.Network);
+    SC.dot("ind-internet", n.Internet);
+    SC.dot("ind-mqtt", n.MQTT, q.Enabled === false);
+    SC.onStatus.forEach((f) => f(s));
+  };
 
-  async function poll() {
-    const r = await api("GET", "/api/v1/status");
-    if (r.status === 200) {
-      notice(null);
-      renderStatus(r.data);
-      if (restarting) {
-        restarting = false;
-        $("restart").disabled = false;
-        message("restart-message", "Restarted: the saved settings are in use.", "ok");
-        await loadConfig();
-      }
-    } else if (r.status === 503 || r.status === 0) {
-      notice(restarting ? "The Smart Connect is restarting. This page reconnects by itself." : problemText(r), !restarting);
-    } else if (r.status === 401 || r.status === 409 || r.status === 429) {
-      auth = null;
-      sessionStorage.removeItem(KEY);
-      showLogin(problemText(r));
-    }
-  }
-
-  function startPolling() {
-    stopPolling();
-    pollTimer = setInterval(poll, POLL_MS);
-  }
-
-  function stopPolling() {
-    if (pollTimer) clearInterval(pollTimer);
-    pollTimer = null;
-  }
-
-  // ---------- configuration forms (WEB-03..05) ----------
-  async function loadConfig() {
-    const r = await api("GET", "/api/v1/config");
-    if (r.status !== 200) {
-      notice(problemText(r), true);
-      return;
-    }
-    config = r.data;
-    fillNet(config);
-    fillMqtt(config);
-  }
-
-  function copyStatic(s) {
-    return { IpAddress: s.IpAddress || "", Netmask: s.Netmask || "", Gateway: s.Gateway || "", DNS: s.DNS || "" };
-  }
-
-  function fillNet(c) {
-    drafts = {
-      Ethernet: { IpMode: c.Ethernet.IpMode, StaticIPv4: copyStatic(c.Ethernet.StaticIPv4) },
-      WiFi: { IpMode: c.WiFi.IpMode, StaticIPv4: copyStatic(c.WiFi.StaticIPv4) },
-    };
-    $("wifi-ssid").value = c.WiFi.SSID || "";
-    $("wifi-password").value = c.WiFi.Password || "";
-    $(c.DefaultNetIf === "WiFi" ? "netif-wifi" : "netif-ethernet").checked = true;
-    showIface(c.DefaultNetIf);
-  }
-
-  const STATIC_INPUTS = ["static-ip", "static-netmask", "static-gateway", "static-dns"];
-  const STATIC_KEYS = ["IpAddress", "Netmask", "Gateway", "DNS"];
-
-  function saveDraft() {
-    const d = drafts[iface];
-    if (!d) return;
-    d.IpMode = $("ipmode-static").checked ? "Static" : "DHCP";
-    STATIC_INPUTS.forEach((id, i) => { d.StaticIPv4[STATIC_KEYS[i]] = $(id).value.trim(); });
-  }
-
-  function showIface(name) {
-    iface = name === "WiFi" ? "WiFi" : "Ethernet";
-    const d = drafts[iface];
-    $(d.IpMode === "Static" ? "ipmode-static" : "ipmode-dhcp").checked = true;
-    STATIC_INPUTS.forEach((id, i) => {
+  // While the device's state is not known (restarting): grey indicators, stale values.
+  SC.markUnknown = () => {
+    ["ind-link", "ind-network", "ind-internet", "ind-mqtt"].forEach((id) => {
       const el = $(id);
-      el.value = d.StaticIPv4[STATIC_KEYS[i]];
-      el.dataset.pointer = `/${iface}/${el.dataset.field}`;
+      el.className = "dot unknown";
+      el.parentElement.title = "unknown";
     });
-    $("ipmode-field").dataset.pointer = `/${iface}/IpMode`;
-    $("wifi-fields").classList.toggle("hidden", iface !== "WiFi");
-    toggleStatic();
-  }
+    document.querySelectorAll(".status-card, #meter-card").forEach((el) => el.classList.add("stale"));
+  };
 
-  function toggleStatic() {
-    $("static-fields").classList.toggle("hidden", !$("ipmode-static").checked);
-  }
-
-  function fillMqtt(c) {
-    const m = c.MQTT;
-    $(m.Enabled ? "mqtt-enable" : "mqtt-disable").checked = true;
-    $("mqtt-broker").value = m.Broker;
-    $("mqtt-username").value = m.Username;
-    $("mqtt-password").value = m.Password;
-    $("mqtt-site").value = m.Site;
-    toggleMqtt();
-  }
-
-  function toggleMqtt() {
-    const on = $("mqtt-enable").checked;
-    document.querySelectorAll("#mqtt-fields input").forEach((el) => { el.disabled = !on; });
-  }
-
-  function clearErrors(form) {
-    form.querySelectorAll(".field-error").forEach((el) => { el.textContent = ""; });
-    form.querySelectorAll(".invalid").forEach((el) => {
-      el.classList.remove("invalid");
-      el.removeAttribute("aria-invalid");
-    });
-  }
-
-  // Put the API's field error (RFC 9457 problem with a JSON pointer) next to its input.
-  function showFieldError(form, pointer, msg) {
-    if (pointer === undefined || pointer === null || pointer === "") return false;
-    const el = form.querySelector(`[data-pointer="${CSS.escape(pointer)}"]`);
-    if (!el) return false;
-    const field = el.closest(".field");
-    const err = field && field.querySelector(".field-error");
-    if (err) err.textContent = msg;
-    if (el.tagName === "INPUT") {
-      el.classList.add("invalid");
-      el.setAttribute("aria-invalid", "true");
-      el.focus();
-    }
-    return true;
-  }
-
-  async function submit(form, patch, msgId, okText, after) {
-    clearErrors(form);
-    message(msgId, "");
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    const r = await api("PATCH", "/api/v1/config", patch);
-    button.disabled = false;
+  async function pollStatus() {
+    const r = await SC.api("GET", "/api/v1/status");
     if (r.status === 200) {
-      config = r.data;
-      after(config);
-      message(msgId, okText, "ok");
-      return;
-    }
-    if (r.status === 401 || r.status === 409) {
-      auth = null;
-      sessionStorage.removeItem(KEY);
-      showLogin(problemText(r));
-      return;
-    }
-    const d = r.data || {};
-    const detail = (d.errors && d.errors[0] && d.errors[0].detail) || d.message || d.detail;
-    if (showFieldError(form, d.pointer, detail)) {
-      message(msgId, "Not saved: please correct the field marked in red.", "error");
-    } else {
-      message(msgId, `Not saved: ${d.detail || problemText(r)}`, "error");
+      SC.notice(null);
+      SC.renderStatus(r.data);
+    } else if (r.status === 503 || r.status === 0) {
+      // Restarting by itself (button, MQTT command, firmware update) or gone: not known.
+      SC.markUnknown();
+      SC.notice(SC.problemText(r), true);
+    } else if (r.status === 401 || r.status === 409 || r.status === 429) {
+      SC.signOut(SC.problemText(r));
     }
   }
+  SC.refreshStatus = pollStatus;
+  SC.pollers.push({ fn: pollStatus, ms: STATUS_POLL_MS, now: false });
 
-  function saveNetwork(ev) {
-    ev.preventDefault();
-    saveDraft();
-    const d = drafts[iface];
-    const part = { IpMode: d.IpMode };
-    if (d.IpMode === "Static") part.StaticIPv4 = Object.assign({}, d.StaticIPv4);
-    if (iface === "WiFi") {
-      part.SSID = $("wifi-ssid").value;
-      part.Password = $("wifi-password").value;
-    }
-    const patch = { DefaultNetIf: iface };
-    patch[iface] = part;
-    submit($("net-form"), patch, "net-message", "Network settings saved. Restart the device to apply them.", fillNet);
-  }
+  SC.startPolling = () => {
+    SC.stopPolling();
+    SC.timers = SC.pollers.map((p) => {
+      if (p.now) p.fn();
+      return setInterval(p.fn, p.ms);
+    });
+  };
 
-  function saveMqtt(ev) {
-    ev.preventDefault();
-    const patch = {
-      MQTT: {
-        Enabled: $("mqtt-enable").checked,
-        Broker: $("mqtt-broker").value.trim(),
-        Username: $("mqtt-username").value,
-        Password: $("mqtt-password").value,
-        Site: $("mqtt-site").value.trim() || DEFAULT_SITE,
-      },
-    };
-    submit($("mqtt-form"), patch, "mqtt-message", "MQTT settings saved. Restart the device to apply them.", fillMqtt);
-  }
-
-  async function restart() {
-    $("restart").disabled = true;
-    message("restart-message", "Restarting…");
-    const r = await api("POST", "/api/v1/reset");
-    if (r.status !== 202) {
-      $("restart").disabled = false;
-      message("restart-message", problemText(r), "error");
-      return;
-    }
-    restarting = true;
-    notice("The Smart Connect is restarting. This page reconnects by itself.");
-    stopPolling();
-    pollTimer = setInterval(poll, 2000);
-    setTimeout(() => { if (!restarting) startPolling(); }, 120000);
-  }
+  SC.stopPolling = () => {
+    SC.timers.forEach(clearInterval);
+    SC.timers = [];
+  };
 
   // ---------- wiring ----------
   function init() {
@@ -396,25 +291,15 @@
     });
     $("login-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
-      auth = encodeAuth("user", $("login-password").value);
+      SC.auth = encodeAuth("user", $("login-password").value);
       signIn();
     });
-    $("logout").addEventListener("click", () => {
-      auth = null;
-      sessionStorage.removeItem(KEY);
-      showLogin("Signed out.");
-    });
-    document.querySelectorAll('input[name="netif"]').forEach((r) => r.addEventListener("change", () => {
-      saveDraft();
-      showIface(r.value);
-    }));
-    document.querySelectorAll('input[name="ipmode"]').forEach((r) => r.addEventListener("change", toggleStatic));
-    document.querySelectorAll('input[name="mqtt-enabled"]').forEach((r) => r.addEventListener("change", toggleMqtt));
-    $("net-form").addEventListener("submit", saveNetwork);
-    $("mqtt-form").addEventListener("submit", saveMqtt);
-    $("restart").addEventListener("click", restart);
-    if (auth) signIn(); else showLogin("");
+    $("logout").addEventListener("click", logout);
+    if (SC.settings) SC.settings.init();
+    if (SC.live) SC.live.init();
+    if (SC.auth) signIn(); else SC.showLogin("");
   }
 
   document.addEventListener("DOMContentLoaded", init);
+  return SC;
 })();
