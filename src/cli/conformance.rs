@@ -7,6 +7,7 @@
 
 use crate::conformance::coverage::{parse_requirements, parse_results, RunResult};
 use crate::conformance::report::{self, ReportMeta};
+use super::conformance_device;
 use crate::conformance::suite::{self, SuiteOptions};
 use crate::conformance::{features, junit, steps::world};
 use crate::device::defect::Defect;
@@ -235,6 +236,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     if matches!(opts.target, TargetSpec::Remote(_)) {
         super::conformance_estimate::announce(&opts, &statement, args.tags.as_deref());
     }
+    let target = opts.target.clone();
     let outcome = suite::run(opts).await?;
     let text = std::fs::read_to_string(&results_file)
         .map_err(|e| format!("{}: {e}", results_file.display()))?;
@@ -260,12 +262,16 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
         eprintln!("conformance: JUnit XML in {}", path.display());
     }
     if let Some(path) = &args.report {
+        let seed = world::base_seed();
+        let (firmware, serial) = conformance_device::facts(&target, &statement, &outcome.device);
         let meta = ReportMeta {
             date: date.clone(),
-            target: description.clone(),
-            firmware: statement.firmware.clone(),
+            target: conformance_device::target_line(&target, &statement, seed),
+            firmware,
+            serial,
             tags: args.tags.clone(),
-            seed: world::base_seed(),
+            seed,
+            suite_scenarios: conformance_device::suite_scenarios(&features_dir.path),
         };
         let body = if path.extension().is_some_and(|e| e == "html") {
             report::html(&meta, &reqs, &results)
