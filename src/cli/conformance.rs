@@ -1,13 +1,15 @@
 //! `smart-connect-sim conformance`: run the Gherkin suite against the virtual device or a
 //! remote one (`--target remote.yaml`), then write JUnit XML for CI and a report for product
-//! owners (Markdown, or HTML when the file name ends in `.html`): per requirement ID, manual
-//! vs simulator convention, pass / FAIL / blocked / skipped with the reason. Exits 0 when
+//! owners (Markdown, or HTML when the file name ends in `.html`): the run date, target and the
+//! device's firmware and serial (`conformance_device`), a summary linking every failure, then
+//! per requirement ID, manual vs simulator convention, pass / FAIL / blocked / skipped with
+//! the reason, the requirements not run last. Exits 0 when
 //! every applicable scenario passed, 1 when the device failed one, 2 when the bench blocked
 //! scenarios (and none failed), nothing ran, or the run could not start.
 
+use super::conformance_device;
 use crate::conformance::coverage::{parse_requirements, parse_results, RunResult};
 use crate::conformance::report::{self, ReportMeta};
-use super::conformance_device;
 use crate::conformance::suite::{self, SuiteOptions};
 use crate::conformance::{features, junit, steps::world};
 use crate::device::defect::Defect;

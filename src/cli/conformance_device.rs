@@ -190,8 +190,7 @@ mod tests {
         assert_eq!(
             serial,
             Fact::Unknown(
-                "not read from the device: GET /api/v1/status after a.feature:3: no answer"
-                    .into()
+                "not read from the device: GET /api/v1/status after a.feature:3: no answer".into()
             )
         );
         let (fw, _) = remote_facts(&statement(None, false), None, &Seen::NotAsked);

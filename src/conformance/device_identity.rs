@@ -89,7 +89,8 @@ mod tests {
 
     #[test]
     fn firmware_and_serial_come_from_the_system_object() {
-        let status = json!({"System": {"Firmware": "1.4.3", "Serial": "0A1B2C3D4E5F", "UptimeS": 5}});
+        let status =
+            json!({"System": {"Firmware": "1.4.3", "Serial": "0A1B2C3D4E5F", "UptimeS": 5}});
         let id = from_status(&status, "modbus.feature:12");
         assert_eq!(id.firmware.as_deref(), Some("1.4.3"));
         assert_eq!(id.serial.as_deref(), Some("0A1B2C3D4E5F"));
@@ -105,7 +106,10 @@ mod tests {
     fn update_scenarios_and_enough_attempts_stop_the_asking() {
         assert!(may_change_firmware(&["@firmware".into(), "@FW-02".into()]));
         assert!(may_change_firmware(&["@needs-update-server".into()]));
-        assert!(!may_change_firmware(&["@MB-01".into(), "@needs-http".into()]));
+        assert!(!may_change_firmware(&[
+            "@MB-01".into(),
+            "@needs-http".into()
+        ]));
         assert!(Seen::NotAsked.wants(0));
         assert!(Seen::Failed("off".into()).wants(MAX_ATTEMPTS - 1));
         assert!(!Seen::Failed("off".into()).wants(MAX_ATTEMPTS));

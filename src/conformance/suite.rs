@@ -210,8 +210,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
         eprintln!("conformance: BLOCKED before the first scenario — {cause}");
     }
     // A remote device with an HTTP API is asked who it is during the run (for the report).
-    let ask_identity =
-        matches!(opts.target, TargetSpec::Remote(_)) && statement.capabilities.http;
+    let ask_identity = matches!(opts.target, TargetSpec::Remote(_)) && statement.capabilities.http;
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let records: Arc<Mutex<Vec<RunResult>>> = Arc::default();
 

@@ -25,9 +25,11 @@ th{background:#f3f3f3}.pass{color:#17692b;font-weight:bold}.fail{color:#b00020;f
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;margin:0 0 1em}\
 dl.meta dt{font-weight:bold}dl.meta dd{margin:0}\
 .verdict{font-size:1.25em;margin:.5em 0}\
-table.counts{width:auto}table.counts td{text-align:right}table.counts td:first-child{text-align:left}\
+table.requirements td:first-child,table.notrun td:first-child{white-space:nowrap}\
+table.requirements td:nth-child(2){width:40%}table.counts{width:auto}table.counts td{text-align:right}table.counts td:first-child{text-align:left}\
 .conv{font-size:.8em;background:#e8eefc;padding:0 .3em;border-radius:3px}\
-pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}\
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}\
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}.note{color:#555;font-size:.9em}\
 ul.runs{margin:0;padding-left:1.1em}details summary{cursor:pointer;font-weight:bold}\
 :target{background:#fff6c8}";
 
@@ -131,6 +133,14 @@ impl Fmt {
         }
     }
 
+    /// A paragraph of explanation (smaller and grey in HTML).
+    pub(super) fn note(self, inline: &str) -> String {
+        match self {
+            Fmt::Html => format!("<p class=\"note\">{inline}</p>\n"),
+            Fmt::Md => format!("{inline}\n\n"),
+        }
+    }
+
     /// A bulleted list of already formatted items (nothing when empty).
     pub(super) fn list(self, items: &[String]) -> String {
         match self {
@@ -171,7 +181,10 @@ impl Fmt {
         for (id, cells) in rows {
             o.push_str(&match (self, id) {
                 (Fmt::Html, Some(id)) => {
-                    format!("<tr id=\"{id}\"><td>{}</td></tr>\n", cells.join("</td><td>"))
+                    format!(
+                        "<tr id=\"{id}\"><td>{}</td></tr>\n",
+                        cells.join("</td><td>")
+                    )
                 }
                 (Fmt::Html, None) => format!("<tr><td>{}</td></tr>\n", cells.join("</td><td>")),
                 (Fmt::Md, Some(id)) => format!("| <a id=\"{id}\"></a>{} |\n", cells.join(" | ")),

@@ -56,7 +56,11 @@ pub(super) fn render(
 fn fact(f: Fmt, fact: &Fact) -> String {
     match fact {
         Fact::Known(v) if !v.trim().is_empty() => f.text(v.trim()),
-        Fact::Known(_) => f.status("unknown", "unknown (the target reported an empty value)", false),
+        Fact::Known(_) => f.status(
+            "unknown",
+            "unknown (the target reported an empty value)",
+            false,
+        ),
         Fact::Unknown(why) => {
             let why = if why.trim().is_empty() {
                 "no reason recorded"
@@ -109,7 +113,11 @@ fn verdict(s: Summary, rows: &[RequirementRuns]) -> (&'static str, &'static str,
     // `1 requirement fails` / `2 requirements fail`.
     let reqs = |v, one: &str, many: &str| {
         let n = rows.iter().filter(|r| r.verdict == v).count();
-        format!("{} {}", count(n, "requirement", "requirements"), if n == 1 { one } else { many })
+        format!(
+            "{} {}",
+            count(n, "requirement", "requirements"),
+            if n == 1 { one } else { many }
+        )
     };
     let ran = s.passed + s.failed + s.blocked;
     match s {
@@ -193,12 +201,8 @@ fn summary_block(
     let head = [
         "", "passed", "failed", "blocked", "skipped", "not run", "in all",
     ];
-    o.push_str(&f.table(
-        "counts",
-        &head,
-        &[(None, requirements), (None, scenarios)],
-    ));
-    o.push_str(&f.para(&format!(
+    o.push_str(&f.table("counts", &head, &[(None, requirements), (None, scenarios)]));
+    o.push_str(&f.note(&format!(
         "A requirement is {} when one of its scenarios failed, {} when the bench (not the \
          device) kept one from running, {} when all its scenarios were skipped (not \
          applicable or missing a bench capability), {} when no scenario of this run carries \
@@ -208,13 +212,19 @@ fn summary_block(
         f.strong("skipped"),
         f.strong("not run"),
         match &meta.tags {
-            Some(t) if !t.trim().is_empty() => format!(" (the tag filter {} left them out, or no scenario covers them)", f.code(t)),
+            Some(t) if !t.trim().is_empty() => format!(
+                " (the tag filter {} left them out, or no scenario covers them)",
+                f.code(t)
+            ),
             _ => " (no scenario covers them)".to_string(),
         }
     )));
     o.push_str(&links(f, "Failures", failed, Entry::Failure));
     o.push_str(&links(f, "Blocked by the bench", blocked, Entry::Blocked));
-    let ran = rows.iter().filter(|r| r.verdict != RunVerdict::NotRun).count();
+    let ran = rows
+        .iter()
+        .filter(|r| r.verdict != RunVerdict::NotRun)
+        .count();
     let sections = [
         f.link("failures", &format!("Failures ({})", failed.len())),
         f.link("blocked", &format!("Blocked ({})", blocked.len())),
@@ -232,12 +242,7 @@ fn summary_block(
 
 /// `Failures (2):` and a list of links to them, `[MB-06 Voltage registers](#fail-1)` with
 /// the place after each; nothing when there are none.
-fn links(
-    f: Fmt,
-    title: &str,
-    runs: &[&RunResult],
-    entry: fn(usize) -> Entry,
-) -> String {
+fn links(f: Fmt, title: &str, runs: &[&RunResult], entry: fn(usize) -> Entry) -> String {
     if runs.is_empty() {
         return String::new();
     }

@@ -112,7 +112,7 @@ pub(super) fn requirements(
     entry: &dyn Fn(&RunResult) -> Option<Entry>,
 ) -> String {
     let mut o = f.h2(&format!("Requirements ({})", rows.len()), "requirements");
-    o.push_str(&f.para(&format!(
+    o.push_str(&f.note(&format!(
         "The requirements at least one scenario of this run checks, failures first. {} — \
          stated by the vendor manual: real firmware must pass it. {} — the manual is silent \
          or vague: the simulator's documented choice, from the underlying standard.",

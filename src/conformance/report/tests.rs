@@ -210,7 +210,11 @@ fn markdown_report() {
         "req-net-09\"></a>NET-09 |",
     ];
     assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{m}");
-    assert_eq!(m.matches("NET-09").count(), 1, "a not-run row once, at the end");
+    assert_eq!(
+        m.matches("NET-09").count(),
+        1,
+        "a not-run row once, at the end"
+    );
     // A failure: heading with requirements and scenario, links to the rows, place, the
     // replay seed, the reason (control characters removed).
     let failure = &m[at("### <a id=\"fail-1\">")..at("## <a id=\"blocked\">")];
@@ -222,7 +226,10 @@ fn markdown_report() {
          ```text\nThen the register reads 230 V\n  expected <230> & got \"0\" ('V')!\n```\n\n"
     );
     let block = &m[at("### <a id=\"blocked-1\">")..at("## <a id=\"requirements\">")];
-    assert!(block.contains("- **Requirements:** [NET-01](#req-net-01)\n"), "{block}");
+    assert!(
+        block.contains("- **Requirements:** [NET-01](#req-net-01)\n"),
+        "{block}"
+    );
     assert!(block.contains("**Cause:**\n\n```text\nmeter line tcp:192.168.1.20:3001 unreachable: connection refused\n```"));
     assert!(m.ends_with("| Nobody tested this yet. | manual |\n") && !m.ends_with("\n\n"));
     assert_links_resolve(&m);
@@ -262,8 +269,14 @@ fn markdown_report_when_all_passed_or_nothing_ran() {
         "{m}"
     );
     let m = markdown(&meta(None), &[], &[]);
-    assert!(m.contains("**Verdict: NOT JUDGED** — no scenario ran."), "{m}");
-    assert!(m.contains("## <a id=\"requirements\"></a>Requirements (0)"), "{m}");
+    assert!(
+        m.contains("**Verdict: NOT JUDGED** — no scenario ran."),
+        "{m}"
+    );
+    assert!(
+        m.contains("## <a id=\"requirements\"></a>Requirements (0)"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -22,7 +22,10 @@ fn html_report_escapes_orders_and_links() {
     let h = html(&m, &parse_requirements(REQS), &results);
     assert!(h.starts_with("<!DOCTYPE html>") && h.contains("<style>") && h.ends_with("</html>\n"));
     assert!(!h.contains("<script") && !h.contains("<b>"));
-    assert!(!h.contains("src=") && !h.contains("<link"), "self-contained");
+    assert!(
+        !h.contains("src=") && !h.contains("<link"),
+        "self-contained"
+    );
     for want in [
         "<dt>Run date</dt><dd>2025-06-01T12:00:00Z</dd>",
         "<dt>Target</dt><dd>virtual Smart Connect P1 (DSMR 5.0); base seed 42</dd>",
@@ -103,5 +106,8 @@ fn html_keeps_pipes_and_line_breaks_as_text() {
         h.contains("<td>The topic is `a|b`\nand the pipe | stays text.</td>"),
         "{h}"
     );
-    assert!(h.contains("no scenario ran") || h.contains("Verdict: PASS"), "{h}");
+    assert!(
+        h.contains("no scenario ran") || h.contains("Verdict: PASS"),
+        "{h}"
+    );
 }
