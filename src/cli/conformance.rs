@@ -158,7 +158,10 @@ fn results_path(args: &ConformanceArgs) -> PathBuf {
 }
 
 /// An earlier run's records, and the scenarios (file, line) that failed or were blocked.
-fn failed_in(path: &Path) -> Result<(Vec<RunResult>, Vec<(String, usize)>), String> {
+type Earlier = (Vec<RunResult>, Vec<(String, usize)>);
+
+/// The earlier run in `path` and its failed and blocked scenarios.
+fn failed_in(path: &Path) -> Result<Earlier, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--rerun-failed {}: {e}", path.display()))?;
     let earlier = parse_results(&text)?;
