@@ -1,10 +1,13 @@
 //! `smart-connect-sim conformance`: run the Gherkin suite against the virtual device or a
 //! remote one (`--target remote.yaml`), then write JUnit XML for CI and a report for product
-//! owners (Markdown, or HTML when the file name ends in `.html`): per requirement ID, manual
-//! vs simulator convention, pass / FAIL / blocked / skipped with the reason. Exits 0 when
+//! owners (Markdown, or HTML when the file name ends in `.html`): the run date, target and the
+//! device's firmware and serial (`conformance_device`), a summary linking every failure, then
+//! per requirement ID, manual vs simulator convention, pass / FAIL / blocked / skipped with
+//! the reason, the requirements not run last. Exits 0 when
 //! every applicable scenario passed, 1 when the device failed one, 2 when the bench blocked
 //! scenarios (and none failed), nothing ran, or the run could not start.
 
+use super::conformance_device;
 use crate::conformance::coverage::{parse_requirements, parse_results, RunResult};
 use crate::conformance::report::{self, ReportMeta};
 use crate::conformance::suite::{self, SuiteOptions};
@@ -155,7 +158,10 @@ fn results_path(args: &ConformanceArgs) -> PathBuf {
 }
 
 /// An earlier run's records, and the scenarios (file, line) that failed or were blocked.
-fn failed_in(path: &Path) -> Result<(Vec<RunResult>, Vec<(String, usize)>), String> {
+type Earlier = (Vec<RunResult>, Vec<(String, usize)>);
+
+/// The earlier run in `path` and its failed and blocked scenarios.
+fn failed_in(path: &Path) -> Result<Earlier, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--rerun-failed {}: {e}", path.display()))?;
     let earlier = parse_results(&text)?;
@@ -235,6 +241,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     if matches!(opts.target, TargetSpec::Remote(_)) {
         super::conformance_estimate::announce(&opts, &statement, args.tags.as_deref());
     }
+    let target = opts.target.clone();
     let outcome = suite::run(opts).await?;
     let text = std::fs::read_to_string(&results_file)
         .map_err(|e| format!("{}: {e}", results_file.display()))?;
@@ -260,12 +267,16 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
         eprintln!("conformance: JUnit XML in {}", path.display());
     }
     if let Some(path) = &args.report {
+        let seed = world::base_seed();
+        let (firmware, serial) = conformance_device::facts(&target, &statement, &outcome.device);
         let meta = ReportMeta {
             date: date.clone(),
-            target: description.clone(),
-            firmware: statement.firmware.clone(),
+            target: conformance_device::target_line(&target, &statement, seed),
+            firmware,
+            serial,
             tags: args.tags.clone(),
-            seed: world::base_seed(),
+            seed,
+            suite_scenarios: conformance_device::suite_scenarios(&features_dir.path),
         };
         let body = if path.extension().is_some_and(|e| e == "html") {
             report::html(&meta, &reqs, &results)

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions and dispatch to one file per subcommand.
 
 pub mod conformance;
+mod conformance_device;
 mod conformance_estimate;
 pub mod coverage;
 pub mod generate;

@@ -4,6 +4,7 @@
 
 pub mod applicability;
 pub mod coverage;
+pub mod device_identity;
 pub mod duration;
 pub mod features;
 pub mod junit;

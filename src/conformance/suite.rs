@@ -8,6 +8,7 @@
 
 use super::applicability::{applies, Applicability};
 use super::coverage::RunResult;
+use super::device_identity::{self, Seen};
 use super::step_tap::{file_of, FailedSteps, StepTap};
 use super::steps::world::{self, DeviceWorld};
 use crate::target::{TargetSpec, BENCH_FAULT};
@@ -41,7 +42,7 @@ pub struct SuiteOptions {
 }
 
 /// How the run went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     pub passed: usize,
     pub failed: usize,
@@ -51,6 +52,8 @@ pub struct Outcome {
     pub blocked: usize,
     /// Steps without a definition, ambiguous steps or a parse error: the suite itself is broken.
     pub broken: bool,
+    /// A remote device's firmware and serial as it reported them during the run.
+    pub device: Seen,
 }
 
 impl Outcome {
@@ -153,6 +156,32 @@ fn locate(results: &mut [RunResult], failed: &FailedSteps) {
     }
 }
 
+/// Ask the device under test for its identity after the scenario at `place`, unless it
+/// answered already or was asked often enough; the answer (or the cause) goes in `outcome`.
+async fn ask_device(
+    outcome: &Mutex<Outcome>,
+    attempts: &Mutex<usize>,
+    world: Option<&mut DeviceWorld>,
+    place: &str,
+) {
+    let Some(target) = world.and_then(|w| w.target.as_mut()) else {
+        return;
+    };
+    {
+        let mut n = attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let o = outcome.lock().unwrap_or_else(|p| p.into_inner());
+        if !o.device.wants(*n) {
+            return;
+        }
+        *n += 1;
+    }
+    let seen = match device_identity::read(target.as_mut(), place).await {
+        Ok(id) => Seen::Read(id),
+        Err(why) => Seen::Failed(why),
+    };
+    outcome.lock().unwrap_or_else(|p| p.into_inner()).device = seen;
+}
+
 /// Rewrite the results file from the run's records.
 fn rewrite(path: &Path, results: &[RunResult]) -> Result<(), String> {
     let mut text = String::new();
@@ -180,6 +209,8 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     if let Some(cause) = &preflight {
         eprintln!("conformance: BLOCKED before the first scenario — {cause}");
     }
+    // A remote device with an HTTP API is asked who it is during the run (for the report).
+    let ask_identity = matches!(opts.target, TargetSpec::Remote(_)) && statement.capabilities.http;
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let records: Arc<Mutex<Vec<RunResult>>> = Arc::default();
 
@@ -228,6 +259,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     let results = opts.results.clone();
     let done = Arc::clone(&outcome);
     let run_records = Arc::clone(&records);
+    let identity_attempts = Arc::new(Mutex::new(0usize));
     let tap = StepTap::default();
     let failed_steps = tap.failed();
     let writer = DeviceWorld::cucumber()
@@ -288,7 +320,12 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
                 duration_ms,
                 ..record_of(feature, scenario, status, reason)
             };
+            let attempts = Arc::clone(&identity_attempts);
             Box::pin(async move {
+                if ask_identity && status != "blocked" && !device_identity::may_change_firmware(&record.tags) {
+                    let place = format!("{}:{}", record.file, record.line);
+                    ask_device(&done, &attempts, w, &place).await;
+                }
                 {
                     let mut o = done.lock().unwrap_or_else(|p| p.into_inner());
                     match status {
@@ -325,7 +362,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
         })
         .filter_run(opts.features.clone(), filter)
         .await;
-    let mut out = *outcome.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = outcome.lock().unwrap_or_else(|p| p.into_inner()).clone();
     out.broken = writer.parsing_errors() > 0 || writer.hook_errors() > 0;
     let mut all = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
     locate(&mut all, &failed_steps);

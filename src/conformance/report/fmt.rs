@@ -14,15 +14,24 @@ pub(super) enum Fmt {
 pub(super) const TITLE: &str = "Smart Connect conformance report";
 
 pub(super) const CSS: &str =
-    "body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:80em}\
+    "body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1.5em;color:#222;\
+max-width:80em;line-height:1.45}h1{margin-bottom:.4em}h2{margin-top:1.6em;\
+border-bottom:1px solid #ddd;padding-bottom:.2em}h3{margin:1.2em 0 .4em}\
 table{border-collapse:collapse;width:100%;margin-bottom:1.5em}\
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}\
 th{background:#f3f3f3}.pass{color:#17692b;font-weight:bold}.fail{color:#b00020;font-weight:bold}\
 .blocked{color:#a04b00;font-weight:bold}.skipped{color:#8a6d00}.notrun,.notjudged{color:#777}\
-.verdict{font-size:1.2em}\
+.unknown{color:#a04b00}\
+dl.meta{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;margin:0 0 1em}\
+dl.meta dt{font-weight:bold}dl.meta dd{margin:0}\
+.verdict{font-size:1.25em;margin:.5em 0}\
+table.requirements td:first-child,table.notrun td:first-child{white-space:nowrap}\
+table.requirements td:nth-child(2){width:40%}table.counts{width:auto}table.counts td{text-align:right}table.counts td:first-child{text-align:left}\
 .conv{font-size:.8em;background:#e8eefc;padding:0 .3em;border-radius:3px}\
-pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}dt{font-weight:bold}\
-ul.runs{margin:0;padding-left:1.1em}";
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}\
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}.note{color:#555;font-size:.9em}\
+ul.runs{margin:0;padding-left:1.1em}details summary{cursor:pointer;font-weight:bold}\
+:target{background:#fff6c8}";
 
 /// A numbered entry of the Failures or Blocked section that the table links to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -40,13 +49,11 @@ impl Entry {
         }
     }
 
-    /// The anchor: HTML `id`s `fail-N` / `blocked-N`; in Markdown the slug renderers
-    /// (GitHub, GitLab) give the heading `Failure #N` / `Blocked #N`.
-    pub(super) fn anchor(self, f: Fmt) -> String {
-        match (self, f) {
-            (Entry::Failure(n), Fmt::Html) => format!("fail-{n}"),
-            (Entry::Failure(n), Fmt::Md) => format!("failure-{n}"),
-            (Entry::Blocked(n), _) => format!("blocked-{n}"),
+    /// The anchor, `fail-N` / `blocked-N`: an HTML `id` in both formats.
+    pub(super) fn anchor(self) -> String {
+        match self {
+            Entry::Failure(n) => format!("fail-{n}"),
+            Entry::Blocked(n) => format!("blocked-{n}"),
         }
     }
 }
@@ -100,11 +107,12 @@ impl Fmt {
         }
     }
 
-    /// A section heading (`##`, `<h2>`), with `id` in HTML.
+    /// A section heading (`##`, `<h2>`) with the anchor `id` (in Markdown an inline
+    /// `<a id>`, since heading slugs differ between renderers).
     pub(super) fn h2(self, title: &str, id: &str) -> String {
         match self {
             Fmt::Html => format!("<h2 id=\"{id}\">{}</h2>\n", escape_text(title)),
-            Fmt::Md => format!("## {}\n\n", self.text(title)),
+            Fmt::Md => format!("## <a id=\"{id}\"></a>{}\n\n", self.text(title)),
         }
     }
 
@@ -112,10 +120,7 @@ impl Fmt {
     pub(super) fn section(self, title: &str, id: &str, n: usize) -> String {
         let mut s = self.h2(&format!("{title} ({n})"), id);
         if n == 0 {
-            s.push_str(match self {
-                Fmt::Html => "<p>None.</p>\n",
-                Fmt::Md => "None.\n\n",
-            });
+            s.push_str(&self.para("None."));
         }
         s
     }
@@ -124,6 +129,14 @@ impl Fmt {
     pub(super) fn para(self, inline: &str) -> String {
         match self {
             Fmt::Html => format!("<p>{inline}</p>\n"),
+            Fmt::Md => format!("{inline}\n\n"),
+        }
+    }
+
+    /// A paragraph of explanation (smaller and grey in HTML).
+    pub(super) fn note(self, inline: &str) -> String {
+        match self {
+            Fmt::Html => format!("<p class=\"note\">{inline}</p>\n"),
             Fmt::Md => format!("{inline}\n\n"),
         }
     }
@@ -137,11 +150,61 @@ impl Fmt {
         }
     }
 
-    /// One numbered Failures/Blocked entry: its heading (the anchor the table links to),
-    /// its facts (name, formatted value), then `label` and the text kept verbatim.
+    /// A table of already formatted cells; a row's anchor (`id`) goes on the `<tr>`, or in
+    /// Markdown on an inline `<a id>` in its first cell. Nothing when there are no rows.
+    pub(super) fn table(
+        self,
+        class: &str,
+        head: &[&str],
+        rows: &[(Option<String>, Vec<String>)],
+    ) -> String {
+        if rows.is_empty() {
+            return String::new();
+        }
+        let mut o = match self {
+            Fmt::Html => format!(
+                "<table class=\"{class}\">\n<tr><th>{}</th></tr>\n",
+                head.iter()
+                    .map(|h| escape_text(h))
+                    .collect::<Vec<_>>()
+                    .join("</th><th>")
+            ),
+            Fmt::Md => format!(
+                "| {} |\n|{}\n",
+                head.iter()
+                    .map(|h| self.text(h))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                "---|".repeat(head.len())
+            ),
+        };
+        for (id, cells) in rows {
+            o.push_str(&match (self, id) {
+                (Fmt::Html, Some(id)) => {
+                    format!(
+                        "<tr id=\"{id}\"><td>{}</td></tr>\n",
+                        cells.join("</td><td>")
+                    )
+                }
+                (Fmt::Html, None) => format!("<tr><td>{}</td></tr>\n", cells.join("</td><td>")),
+                (Fmt::Md, Some(id)) => format!("| <a id=\"{id}\"></a>{} |\n", cells.join(" | ")),
+                (Fmt::Md, None) => format!("| {} |\n", cells.join(" | ")),
+            });
+        }
+        o.push_str(match self {
+            Fmt::Html => "</table>\n",
+            Fmt::Md => "\n",
+        });
+        o
+    }
+
+    /// One numbered Failures/Blocked entry: its heading (with the anchor the summary and
+    /// the table link to) naming `what` (already formatted), its facts (name, formatted
+    /// value), then `label` and the text kept verbatim.
     pub(super) fn entry(
         self,
         e: Entry,
+        what: &str,
         facts: &[(&str, String)],
         label: &str,
         text: &str,
@@ -150,9 +213,10 @@ impl Fmt {
             .iter()
             .map(|(k, v)| format!("{} {v}", self.strong(&format!("{k}:"))))
             .collect();
+        let (id, title) = (e.anchor(), e.title());
         let head = match self {
-            Fmt::Html => format!("<h3 id=\"{}\">{}</h3>\n", e.anchor(self), e.title()),
-            Fmt::Md => format!("### {}\n\n", e.title()),
+            Fmt::Html => format!("<h3 id=\"{id}\">{title} — {what}</h3>\n"),
+            Fmt::Md => format!("### <a id=\"{id}\"></a>{title} — {what}\n\n"),
         };
         let label = self.para(&self.strong(&format!("{label}:")));
         format!("{head}{}{label}{}", self.list(&facts), self.block(text))
@@ -199,7 +263,7 @@ impl Fmt {
             _ => r.status.as_str(),
         };
         let see = entry.map_or(String::new(), |e| {
-            format!(", see {}", self.link(&e.anchor(self), &e.title()))
+            format!(", see {}", self.link(&e.anchor(), &e.title()))
         });
         format!(
             "{} — {} ({}{see}){}",

@@ -1,34 +1,53 @@
 //! The conformance report for firmware engineers and product owners. It opens with what ran
-//! (date, target, firmware, tag filter, seed) and the verdict, then every failure (with its
-//! requirements, place, message and seed) and every run the bench blocked (with the cause),
-//! then per requirement of `spec/requirements.md` (manual statements first, then simulator
-//! conventions) its full statement, verdict and scenarios, and last the skipped scenarios
-//! grouped by reason. Rendered as Markdown ([`markdown`]) or as a self-contained HTML page
-//! ([`html`]) from one walk (`render`), so both carry the same content. Pure: callers pass
-//! the parsed requirements and results in.
+//! (date, target, firmware and serial of the device under test, tag filter, seed), then a
+//! summary (the verdict, requirement and scenario counts, links to every failure and every
+//! run the bench blocked), then each failure (requirements, place, message, replay seed) and
+//! each blocked run (with the cause), then per requirement that ran (failures first) its full
+//! statement, verdict and scenarios, then the skipped scenarios grouped by reason, and last
+//! the requirements no scenario of the run checked. Rendered as Markdown ([`markdown`]) or as
+//! a self-contained HTML page ([`html`]) from one walk (`render`), so both carry the same
+//! content and the same anchors. Pure: callers pass the date, target facts, requirements and
+//! results in.
 
 mod fmt;
 mod render;
+mod sections;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_html;
 
 use super::coverage::{Requirement, RunResult};
 use super::junit::order_key;
+
+/// A fact about the device under test: known (with where it came from, when that matters),
+/// or unknown with the reason — the report never guesses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    Known(String),
+    /// Why it is not known, e.g. `GET /api/v1/status: no answer (connection refused)`.
+    Unknown(String),
+}
 
 /// What the report was run against, shown in its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportMeta {
     /// When the run happened, RFC 3339 UTC (e.g. `2025-06-01T12:00:00Z`), as the caller
-    /// formats it.
+    /// formats it (from the wall clock at the CLI; tests pass a fixed one).
     pub date: String,
-    /// The target, e.g. `virtual Smart Connect P1 (DSMR 5.0)`.
+    /// The target: what it is and where (`virtual Smart Connect …`, `remote … (http://…)`).
     pub target: String,
-    /// The firmware version the target reported, if it reported one.
-    pub firmware: Option<String>,
+    /// The firmware version of the device under test.
+    pub firmware: Fact,
+    /// The serial number of the device under test.
+    pub serial: Fact,
     /// The tag filter expression used, if any.
     pub tags: Option<String>,
     /// The run's base seed (`SC_SEED`).
     pub seed: u64,
+    /// How many scenarios the feature files hold (each Scenario Outline row counted), when
+    /// known: those without a result were not run (outside the tag filter).
+    pub suite_scenarios: Option<usize>,
 }
 
 /// Scenario runs per outcome.
@@ -125,6 +144,17 @@ impl RunVerdict {
         self.as_str().to_lowercase().replace(' ', "")
     }
 
+    /// Where its row goes in the table: failures first, then blocked, passed, skipped.
+    fn rank(self) -> u8 {
+        match self {
+            RunVerdict::Fail => 0,
+            RunVerdict::Blocked => 1,
+            RunVerdict::Pass => 2,
+            RunVerdict::Skipped => 3,
+            RunVerdict::NotRun => 4,
+        }
+    }
+
     /// The verdict of a requirement whose runs tally `s`: a failure anywhere fails it; else
     /// a blocked run leaves it blocked; else a pass passes it.
     fn of(s: Summary) -> RunVerdict {
@@ -179,6 +209,18 @@ pub fn requirement_runs<'a>(
             }
         })
         .collect()
+}
+
+/// The anchor of a requirement's row (`req-mb-06`), the same in both formats.
+fn requirement_anchor(id: &str) -> String {
+    let id: String = id
+        .chars()
+        .map(|c| match c {
+            c if c.is_ascii_alphanumeric() => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect();
+    format!("req-{id}")
 }
 
 fn has_tag(r: &RunResult, tag: &str) -> bool {

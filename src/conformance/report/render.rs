@@ -1,9 +1,12 @@
 //! One walk over the requirements and the results that writes the report in either format:
-//! header and verdict, Failures, Blocked, the per-requirement table, Skipped.
+//! the header (what ran), the summary (verdict, counts, links to each failure and blocked
+//! run), then the sections of `sections.rs` — Failures, Blocked, Requirements, Skipped, and
+//! last the requirements that did not run.
 
 use super::fmt::{Entry, Fmt, CSS, TITLE};
+use super::sections::{blocked_runs, failures, not_run, requirements, skipped};
 use super::{
-    location, requirement_runs, sorted, summary, Outcome, ReportMeta, RequirementRuns, RunVerdict,
+    requirement_runs, sorted, summary, Fact, Outcome, ReportMeta, RequirementRuns, RunVerdict,
     Summary,
 };
 use crate::conformance::coverage::{Requirement, RunResult};
@@ -29,15 +32,19 @@ pub(super) fn render(
         Fmt::Md => format!("# {TITLE}\n\n"),
         Fmt::Html => format!(
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
              <title>{TITLE}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{TITLE}</h1>\n"
         ),
     };
+    let (ran, idle): (Vec<&RequirementRuns>, Vec<&RequirementRuns>) =
+        rows.iter().partition(|r| r.verdict != RunVerdict::NotRun);
     o.push_str(&header(f, meta));
-    o.push_str(&verdict(f, summary(results), &rows));
+    o.push_str(&summary_block(f, meta, results, &rows, &failed, &blocked));
     o.push_str(&failures(f, meta, reqs, &failed));
     o.push_str(&blocked_runs(f, reqs, &blocked));
-    o.push_str(&table(f, &rows, &entry));
+    o.push_str(&requirements(f, &ran, &entry));
     o.push_str(&skipped(f, results));
+    o.push_str(&not_run(f, meta, &idle));
     match f {
         Fmt::Html => o.push_str("</body>\n</html>\n"),
         Fmt::Md => o.truncate(o.trim_end().len() + 1),
@@ -45,21 +52,44 @@ pub(super) fn render(
     o
 }
 
-/// What ran: date, target, firmware (when reported), tag filter, seed.
+/// A fact about the device: its value, or `unknown` with the reason.
+fn fact(f: Fmt, fact: &Fact) -> String {
+    match fact {
+        Fact::Known(v) if !v.trim().is_empty() => f.text(v.trim()),
+        Fact::Known(_) => f.status(
+            "unknown",
+            "unknown (the target reported an empty value)",
+            false,
+        ),
+        Fact::Unknown(why) => {
+            let why = if why.trim().is_empty() {
+                "no reason recorded"
+            } else {
+                why.trim()
+            };
+            format!("{} — {}", f.status("unknown", "unknown", true), f.text(why))
+        }
+    }
+}
+
+/// What ran: date, target, firmware and serial, tag filter, seed.
 fn header(f: Fmt, meta: &ReportMeta) -> String {
     let or = |s: &str, none: &str| f.text(if s.trim().is_empty() { none } else { s });
-    let mut facts = vec![
+    let tags = meta.tags.as_deref().unwrap_or("");
+    let tags = if tags.trim().is_empty() {
+        f.text("none (all scenarios)")
+    } else {
+        f.code(tags)
+    };
+    let replay = f.code(&format!("SC_SEED={}", meta.seed));
+    let facts = [
         ("Run date", or(&meta.date, "not recorded")),
         ("Target", or(&meta.target, "not described")),
+        ("Firmware", fact(f, &meta.firmware)),
+        ("Serial", fact(f, &meta.serial)),
+        ("Tag filter", tags),
+        ("Seed", format!("{} (replay with {replay})", meta.seed)),
     ];
-    let firmware = meta.firmware.as_deref().map(str::trim);
-    if let Some(fw) = firmware.filter(|fw| !fw.is_empty()) {
-        facts.push(("Firmware", f.text(fw)));
-    }
-    let tags = meta.tags.as_deref().unwrap_or("");
-    facts.push(("Tag filter", or(tags, "none (all scenarios)")));
-    let replay = f.code(&format!("SC_SEED={}", meta.seed));
-    facts.push(("Seed", format!("{} (replay with {replay})", meta.seed)));
     let lines: Vec<String> = facts
         .into_iter()
         .map(|(name, value)| match f {
@@ -69,199 +99,176 @@ fn header(f: Fmt, meta: &ReportMeta) -> String {
         .collect();
     match f {
         Fmt::Md => format!("{}\n", lines.concat()),
-        Fmt::Html => format!("<dl>\n{}</dl>\n", lines.concat()),
+        Fmt::Html => format!("<dl class=\"meta\">\n{}</dl>\n", lines.concat()),
     }
 }
 
-/// The one-line verdict (requirements per verdict), then the scenario counts.
-fn verdict(f: Fmt, s: Summary, rows: &[RequirementRuns]) -> String {
-    let (word, class) = match s {
-        _ if s.failed > 0 => ("FAIL", "fail"),
-        _ if s.blocked > 0 => ("BLOCKED", "blocked"),
-        _ if s.passed > 0 => ("PASS", "pass"),
-        _ => ("NOT JUDGED", "notjudged"),
+/// `1 requirement` / `2 requirements`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The one-line overall verdict: its word, CSS class and why.
+fn verdict(s: Summary, rows: &[RequirementRuns]) -> (&'static str, &'static str, String) {
+    // `1 requirement fails` / `2 requirements fail`.
+    let reqs = |v, one: &str, many: &str| {
+        let n = rows.iter().filter(|r| r.verdict == v).count();
+        format!(
+            "{} {}",
+            count(n, "requirement", "requirements"),
+            if n == 1 { one } else { many }
+        )
     };
-    let count = |v| rows.iter().filter(|r| r.verdict == v).count();
-    let fails = count(RunVerdict::Fail);
-    let mut reqs = format!(
-        "{fails} {}, {} pass, {} blocked, {} not judged (skipped)",
-        if fails == 1 {
-            "requirement fails"
-        } else {
-            "requirements fail"
-        },
-        count(RunVerdict::Pass),
-        count(RunVerdict::Blocked),
-        count(RunVerdict::Skipped),
-    );
-    match count(RunVerdict::NotRun) {
-        0 => {}
-        n => reqs.push_str(&format!(", {n} not run")),
-    }
-    let scenarios = format!(
-        "{} {} passed, {} failed, {} blocked, {} skipped (not applicable or missing capability); {} in all",
-        f.strong("Scenarios:"),
-        s.passed,
-        s.failed,
-        s.blocked,
-        s.skipped,
-        s.passed + s.failed + s.blocked + s.skipped
-    );
-    match f {
-        Fmt::Md => format!("**Verdict: {word}** — {reqs}\n\n{scenarios}\n\n"),
-        Fmt::Html => format!(
-            "<p class=\"verdict\"><strong class=\"{class}\">Verdict: {word}</strong> — {reqs}</p>\n\
-             <p>{scenarios}</p>\n"
+    let ran = s.passed + s.failed + s.blocked;
+    match s {
+        _ if s.failed > 0 => (
+            "FAIL",
+            "fail",
+            format!(
+                "the device failed {} of the {ran} scenarios that ran; {}",
+                s.failed,
+                reqs(RunVerdict::Fail, "fails", "fail")
+            ),
         ),
+        _ if s.blocked > 0 => (
+            "BLOCKED",
+            "blocked",
+            format!(
+                "the bench blocked {} of the {ran} scenarios that ran and none failed; {}",
+                s.blocked,
+                reqs(RunVerdict::Blocked, "is not judged", "are not judged")
+            ),
+        ),
+        _ if s.passed > 0 => (
+            "PASS",
+            "pass",
+            format!(
+                "all {} that ran passed; {}",
+                count(ran, "scenario", "scenarios"),
+                reqs(RunVerdict::Pass, "passes", "pass")
+            ),
+        ),
+        _ => ("NOT JUDGED", "notjudged", "no scenario ran".into()),
     }
 }
 
-/// The requirement IDs among a run's tags, linked to their rows in HTML.
-fn requirement_ids(f: Fmt, reqs: &[Requirement], r: &RunResult) -> String {
-    let ids: Vec<String> = r
-        .tags
+/// The verdict, the counts of requirements and scenarios, links to every failure and blocked
+/// run, and to each section.
+fn summary_block(
+    f: Fmt,
+    meta: &ReportMeta,
+    results: &[RunResult],
+    rows: &[RequirementRuns],
+    failed: &[&RunResult],
+    blocked: &[&RunResult],
+) -> String {
+    let s = summary(results);
+    let mut o = f.h2("Summary", "summary");
+    let (word, class, why) = verdict(s, rows);
+    o.push_str(&match f {
+        Fmt::Md => format!("**Verdict: {word}** — {why}.\n\n"),
+        Fmt::Html => format!(
+            "<p class=\"verdict\"><strong class=\"{class}\">Verdict: {word}</strong> — {why}.</p>\n"
+        ),
+    });
+    let n = |v| rows.iter().filter(|r| r.verdict == v).count().to_string();
+    let requirements = vec![
+        f.strong("Requirements"),
+        n(RunVerdict::Pass),
+        n(RunVerdict::Fail),
+        n(RunVerdict::Blocked),
+        n(RunVerdict::Skipped),
+        n(RunVerdict::NotRun),
+        rows.len().to_string(),
+    ];
+    let in_results = results.len();
+    let (idle, all) = match meta.suite_scenarios {
+        Some(total) => {
+            let idle = total.saturating_sub(in_results);
+            (idle.to_string(), (in_results + idle).to_string())
+        }
+        None => ("?".to_string(), format!("{in_results}+")),
+    };
+    let scenarios = vec![
+        f.strong("Scenarios"),
+        s.passed.to_string(),
+        s.failed.to_string(),
+        s.blocked.to_string(),
+        s.skipped.to_string(),
+        idle,
+        all,
+    ];
+    let head = [
+        "", "passed", "failed", "blocked", "skipped", "not run", "in all",
+    ];
+    o.push_str(&f.table("counts", &head, &[(None, requirements), (None, scenarios)]));
+    o.push_str(&f.note(&format!(
+        "A requirement is {} when one of its scenarios failed, {} when the bench (not the \
+         device) kept one from running, {} when all its scenarios were skipped (not \
+         applicable or missing a bench capability), {} when no scenario of this run carries \
+         its ID{}.",
+        f.strong("failed"),
+        f.strong("blocked"),
+        f.strong("skipped"),
+        f.strong("not run"),
+        match &meta.tags {
+            Some(t) if !t.trim().is_empty() => format!(
+                " (the tag filter {} left them out, or no scenario covers them)",
+                f.code(t)
+            ),
+            _ => " (no scenario covers them)".to_string(),
+        }
+    )));
+    o.push_str(&links(f, "Failures", failed, Entry::Failure));
+    o.push_str(&links(f, "Blocked by the bench", blocked, Entry::Blocked));
+    let ran = rows
+        .iter()
+        .filter(|r| r.verdict != RunVerdict::NotRun)
+        .count();
+    let sections = [
+        f.link("failures", &format!("Failures ({})", failed.len())),
+        f.link("blocked", &format!("Blocked ({})", blocked.len())),
+        f.link("requirements", &format!("Requirements ({ran})")),
+        f.link("skipped", &format!("Skipped ({})", s.skipped)),
+        f.link("not-run", &format!("Not run ({})", rows.len() - ran)),
+    ];
+    o.push_str(&f.para(&format!(
+        "{} {}",
+        f.strong("Sections:"),
+        sections.join(" · ")
+    )));
+    o
+}
+
+/// `Failures (2):` and a list of links to them, `[MB-06 Voltage registers](#fail-1)` with
+/// the place after each; nothing when there are none.
+fn links(f: Fmt, title: &str, runs: &[&RunResult], entry: fn(usize) -> Entry) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let text = format!("{} {}", plain_ids(r), r.scenario);
+            format!(
+                "{} — {}",
+                f.link(&entry(i + 1).anchor(), text.trim_start()),
+                f.code(&super::location(r))
+            )
+        })
+        .collect();
+    let mut o = f.para(&f.strong(&format!("{title} ({}):", runs.len())));
+    o.push_str(&f.list(&items));
+    o
+}
+
+/// The requirement IDs among a run's tags, comma-separated (empty when it has none).
+pub(super) fn plain_ids(r: &RunResult) -> String {
+    r.tags
         .iter()
         .map(|t| t.trim_start_matches('@'))
         .filter(|t| is_requirement_id(t))
-        .map(|id| match f {
-            Fmt::Html if reqs.iter().any(|q| q.id == id) => f.link(id, id),
-            _ => f.text(id),
-        })
-        .collect();
-    if ids.is_empty() {
-        "— (no requirement tag)".into()
-    } else {
-        ids.join(", ")
-    }
-}
-
-fn failures(f: Fmt, meta: &ReportMeta, reqs: &[Requirement], failed: &[&RunResult]) -> String {
-    let mut o = f.section("Failures", "failures", failed.len());
-    for (i, r) in failed.iter().enumerate() {
-        let mut replay = f.code(&format!("SC_SEED={}", meta.seed));
-        if let Some(seed) = r.seed {
-            replay.push_str(&format!(" (scenario seed {seed})"));
-        }
-        let mut facts = vec![
-            ("Requirements", requirement_ids(f, reqs, r)),
-            ("Scenario", f.name(r)),
-            ("Where", f.code(&location(r))),
-        ];
-        if r.status != "failed" {
-            let unknown = format!("status {:?}, unknown: counted as a failure", r.status);
-            facts.push(("Outcome", f.text(&unknown)));
-        }
-        facts.push(("Replay", replay));
-        let reason = r.reason.as_deref().unwrap_or("(no reason recorded)");
-        o.push_str(&f.entry(Entry::Failure(i + 1), &facts, "Message", reason));
-    }
-    o
-}
-
-fn blocked_runs(f: Fmt, reqs: &[Requirement], blocked: &[&RunResult]) -> String {
-    let mut o = f.section("Blocked by the bench", "blocked", blocked.len());
-    if !blocked.is_empty() {
-        o.push_str(&f.para(
-            "The bench, not the device, failed (meter line unreachable, a bench hook failed, \
-             no answer at the pre-flight check): these scenarios judge nothing. \
-             Fix the cause and run them again.",
-        ));
-    }
-    for (i, r) in blocked.iter().enumerate() {
-        let facts = [
-            ("Requirements", requirement_ids(f, reqs, r)),
-            ("Scenario", f.name(r)),
-            ("Where", f.code(&location(r))),
-        ];
-        let cause = r.reason.as_deref().unwrap_or("(no cause recorded)");
-        o.push_str(&f.entry(Entry::Blocked(i + 1), &facts, "Cause", cause));
-    }
-    o
-}
-
-/// Per requirement: full statement, kind, verdict and the scenarios behind it; manual
-/// statements first, then simulator conventions, then any other kind, each in spec order.
-fn table(f: Fmt, rows: &[RequirementRuns], entry: &dyn Fn(&RunResult) -> Option<Entry>) -> String {
-    let mut o = f.h2(&format!("Requirements ({})", rows.len()), "requirements");
-    o.push_str(&f.para(&format!(
-        "{} — stated by the vendor manual: real firmware must pass it. {} — the manual is \
-         silent or vague: the simulator's documented choice, from the underlying standard.",
-        f.strong("manual"),
-        f.strong("sim convention")
-    )));
-    if rows.is_empty() {
-        return o;
-    }
-    let rank = |k: &str| match k {
-        "manual" => 0,
-        "sim" => 1,
-        _ => 2,
-    };
-    let mut rows: Vec<&RequirementRuns> = rows.iter().collect();
-    rows.sort_by_key(|r| rank(r.requirement.kind.as_str()));
-    o.push_str(match f {
-        Fmt::Md => "| ID | statement | kind | verdict | scenarios |\n|---|---|---|---|---|\n",
-        Fmt::Html => {
-            "<table>\n<tr><th>ID</th><th>statement</th><th>kind</th><th>verdict</th>\
-                      <th>scenarios</th></tr>\n"
-        }
-    });
-    for row in rows {
-        let v = row.verdict;
-        let strong = matches!(v, RunVerdict::Pass | RunVerdict::Fail | RunVerdict::Blocked);
-        let mut verdict = f.status(&v.css(), v.as_str(), strong);
-        if v == RunVerdict::Skipped && !row.skip_reasons.is_empty() {
-            verdict.push_str(&format!(" ({})", f.text(&row.skip_reasons.join("; "))));
-        }
-        let req = row.requirement;
-        let kind = f.text(match req.kind.as_str() {
-            "sim" => "sim convention",
-            k => k,
-        });
-        let (id, statement) = (f.text(&req.id), f.text(&req.statement));
-        let runs: Vec<String> = row.runs.iter().map(|r| f.run(r, entry(r))).collect();
-        o.push_str(&match f {
-            Fmt::Md if runs.is_empty() => {
-                format!("| {id} | {statement} | {kind} | {verdict} | — |\n")
-            }
-            Fmt::Md => format!(
-                "| {id} | {statement} | {kind} | {verdict} | {} |\n",
-                runs.join("<br>")
-            ),
-            Fmt::Html => format!(
-                "<tr id=\"{id}\"><td>{id}</td><td>{statement}</td><td>{kind}</td><td>{verdict}</td><td>{}</td></tr>\n",
-                if runs.is_empty() {
-                    "—".to_string()
-                } else {
-                    format!("<ul class=\"runs\"><li>{}</li></ul>", runs.join("</li><li>"))
-                }
-            ),
-        });
-    }
-    o.push_str(match f {
-        Fmt::Md => "\n",
-        Fmt::Html => "</table>\n",
-    });
-    o
-}
-
-/// Skipped runs grouped by reason, the most frequent reason first.
-fn skipped(f: Fmt, results: &[RunResult]) -> String {
-    let skipped = sorted(results, |r| Outcome::of(r) == Outcome::Skipped);
-    let mut o = f.section("Skipped", "skipped", skipped.len());
-    let mut groups: Vec<(&str, Vec<&RunResult>)> = Vec::new();
-    for r in skipped {
-        let reason = r.reason.as_deref().unwrap_or("no reason given");
-        match groups.iter_mut().find(|(g, _)| *g == reason) {
-            Some((_, runs)) => runs.push(r),
-            None => groups.push((reason, vec![r])),
-        }
-    }
-    groups.sort_by_key(|(_, runs)| std::cmp::Reverse(runs.len()));
-    for (reason, runs) in groups {
-        o.push_str(&f.para(&format!("{} ({})", f.strong(reason), runs.len())));
-        let items: Vec<String> = runs.iter().map(|r| f.place(r)).collect();
-        o.push_str(&f.list(&items));
-    }
-    o
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,8 +1,8 @@
 use super::*;
-use crate::conformance::coverage::parse_requirements;
-use crate::conformance::junit::tests::{assert_well_formed, sample};
+use crate::conformance::coverage::{parse_requirements, Requirement};
+use crate::conformance::junit::tests::sample;
 
-const REQS: &str = "| ID | kind | statement |\n|---|---|---|\n\
+pub(super) const REQS: &str = "| ID | kind | statement |\n|---|---|---|\n\
     | P1-06 | sim | A telegram is used only if its framing and CRC16 are valid. |\n\
     | MB-06 | manual | Voltage registers read the telegram's voltages. |\n\
     | LED-06 | manual | The LED shows no meter data. |\n\
@@ -12,13 +12,17 @@ const REQS: &str = "| ID | kind | statement |\n|---|---|---|\n\
     and on well past the hundred and twenty characters a table cell should hold. |\n\
     | NET-01 | manual | The device takes its address from DHCP. |\n";
 
-fn meta(tags: Option<&str>, firmware: Option<&str>) -> ReportMeta {
+/// A run on 2025-06-01 against the virtual device, firmware 1.4.2, serial 0A1B2C3D4E5F, of
+/// a suite of 20 scenarios.
+pub(super) fn meta(tags: Option<&str>) -> ReportMeta {
     ReportMeta {
         date: "2025-06-01T12:00:00Z".into(),
-        target: "virtual Smart Connect P1 (DSMR 5.0)".into(),
-        firmware: firmware.map(Into::into),
+        target: "virtual Smart Connect P1 (DSMR 5.0); base seed 42".into(),
+        firmware: Fact::Known("1.4.2".into()),
+        serial: Fact::Known("0A1B2C3D4E5F".into()),
         tags: tags.map(Into::into),
         seed: 42,
+        suite_scenarios: Some(20),
     }
 }
 
@@ -38,7 +42,7 @@ fn blocked(tag: &str, line: usize) -> RunResult {
 }
 
 /// The sample plus a blocked run of NET-01.
-fn with_blocked() -> Vec<RunResult> {
+pub(super) fn with_blocked() -> Vec<RunResult> {
     [sample(), vec![blocked("@NET-01", 7)]].concat()
 }
 
@@ -99,163 +103,196 @@ fn summary_and_verdicts() {
     assert_eq!(summary(&[odd("blocked", "@MB-01")]).blocked, 1);
 }
 
+/// Every `#anchor` a report links to (`](#x)` in Markdown, `href="#x"` in HTML) is an `id`
+/// in it, and each `id` is there once.
+pub(super) fn assert_links_resolve(doc: &str) {
+    let targets = |open: &str, close: char| -> Vec<String> {
+        doc.split(open)
+            .skip(1)
+            .filter_map(|rest| rest.split(close).next())
+            .map(str::to_string)
+            .collect()
+    };
+    let ids = targets("id=\"", '"');
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "an id twice: {ids:?}");
+    let links = [targets("](#", ')'), targets("href=\"#", '"')].concat();
+    assert!(!links.is_empty(), "no links in\n{doc}");
+    for l in links {
+        assert!(ids.contains(&l), "link to #{l} but no such id in\n{doc}");
+    }
+}
+
+/// A requirement whose statement has a pipe and a line break, and a passed run of it.
+pub(super) fn piped() -> (Requirement, RunResult) {
+    let req = Requirement {
+        id: "MQ-09".into(),
+        kind: "sim".into(),
+        statement: "The topic is `a|b`\nand the pipe | stays text.".into(),
+    };
+    let run = RunResult {
+        tags: vec!["@MQ-09".into()],
+        scenario: "Pipes | in names".into(),
+        line: 40,
+        ..sample()[1].clone()
+    };
+    (req, run)
+}
+
 #[test]
 fn markdown_report() {
     let results = with_blocked();
-    let m = markdown(
-        &meta(Some("@p1 and not @slow"), Some("1.4.2")),
-        &parse_requirements(REQS),
-        &results,
-    );
+    let reqs = parse_requirements(REQS);
+    let m = markdown(&meta(Some("@p1 and not @slow")), &reqs, &results);
     for want in [
         "# Smart Connect conformance report\n\n- **Run date:** 2025-06-01T12:00:00Z\n",
-        "- **Target:** virtual Smart Connect P1 (DSMR 5.0)\n",
+        "- **Target:** virtual Smart Connect P1 (DSMR 5.0); base seed 42\n",
         "- **Firmware:** 1.4.2\n",
-        "- **Tag filter:** @p1 and not @slow\n",
+        "- **Serial:** 0A1B2C3D4E5F\n",
+        "- **Tag filter:** `@p1 and not @slow`\n",
         "- **Seed:** 42 (replay with `SC_SEED=42`)\n",
-        "\n**Verdict: FAIL** — 1 requirement fails, 3 pass, 1 blocked, 1 not judged (skipped), \
-         1 not run\n",
-        "**Scenarios:** 4 passed, 1 failed, 1 blocked, 1 skipped (not applicable or missing \
-         capability); 7 in all\n",
-        "| MB-06 | Voltage registers read the telegram's voltages. | manual | **FAIL** | \
-         modbus.feature:20 — Voltage registers (FAILED, see [Failure #1](#failure-1)) |\n",
-        "| MB-01 | Modbus TCP listens on port 502. | manual | **pass** |",
-        "| LED-06 | The LED shows no meter data. | manual | skipped (missing capability: led) |",
-        "| NET-09 | Nobody tested this yet. | manual | not run | — |\n",
-        "| NET-01 | The device takes its address from DHCP. | manual | **blocked** | \
-         network.feature:7 — Blocked at line 7 (BLOCKED, see [Blocked #1](#blocked-1)) |\n",
-        "| P1-06 | A telegram is used only if its framing and CRC16 are valid. | sim convention |",
+        "## <a id=\"summary\"></a>Summary\n\n**Verdict: FAIL** — the device failed 1 of the 6 \
+         scenarios that ran; 1 requirement fails.\n",
+        "|  | passed | failed | blocked | skipped | not run | in all |\n|---|---|---|---|---|---|---|\n\
+         | **Requirements** | 3 | 1 | 1 | 1 | 1 | 7 |\n\
+         | **Scenarios** | 4 | 1 | 1 | 1 | 13 | 20 |\n",
+        "(the tag filter `@p1 and not @slow` left them out, or no scenario covers them)",
+        "**Failures (1):**\n\n- [MB-06 Voltage registers](#fail-1) — `modbus.feature:20`\n",
+        "**Blocked by the bench (1):**\n\n- [NET-01 Blocked at line 7](#blocked-1) — \
+         `network.feature:7`\n",
+        "[Failures (1)](#failures) · [Blocked (1)](#blocked) · [Requirements (6)](#requirements) \
+         · [Skipped (1)](#skipped) · [Not run (1)](#not-run)",
+        "| <a id=\"req-mb-06\"></a>MB-06 | Voltage registers read the telegram's voltages. | manual \
+         | **FAIL** | modbus.feature:20 — Voltage registers (FAILED, see [Failure #1](#fail-1)) |\n",
+        "| <a id=\"req-mb-01\"></a>MB-01 | Modbus TCP listens on port 502. | manual | **pass** |",
+        "| <a id=\"req-led-06\"></a>LED-06 | The LED shows no meter data. | manual | skipped \
+         (missing capability: led) |",
+        "| <a id=\"req-net-01\"></a>NET-01 | The device takes its address from DHCP. | manual | \
+         **blocked** | network.feature:7 — Blocked at line 7 (BLOCKED, see [Blocked #1](#blocked-1)) |\n",
+        "| <a id=\"req-p1-06\"></a>P1-06 | A telegram is used only if its framing and CRC16 are \
+         valid. | sim convention |",
         "p1.feature:30 — Old meters refused (passed) _(sim-convention)_ |\n",
         "p1.feature:11 — Reads DSMR 4.2 (passed)<br>p1.feature:12 — Reads DSMR 5.0 (passed) |",
         // The full statement, not cut.
-        "and on well past the hundred and twenty characters a table cell should hold. |",
-        // Skipped, grouped by reason.
-        "## Skipped (1)\n\n**missing capability: led** (1)\n\n- led.feature:5 — LED shows no data\n",
+        "| The P1 variant reads DSMR 4.2 and newer, and this statement goes on and on well past \
+         the hundred and twenty characters a table cell should hold. |",
+        "## <a id=\"skipped\"></a>Skipped (1)\n\n**missing capability: led** (1)\n\n\
+         - led.feature:5 — LED shows no data\n",
+        "## <a id=\"not-run\"></a>Not run (1)\n\nNo scenario of this run checks these: the tag \
+         filter `@p1 and not @slow` left their scenarios out, or no scenario covers them",
+        "| ID | statement | kind |\n|---|---|---|\n\
+         | <a id=\"req-net-09\"></a>NET-09 | Nobody tested this yet. | manual |\n",
     ] {
         assert!(m.contains(want), "missing {want:?} in\n{m}");
     }
-    // Summary, then failures, then blocked, then the table (manual first, then sim
-    // conventions, each in the order given), then the skips.
+    // Summary, then the failures, then blocked, then the table (failed, blocked, passed —
+    // manual before sim conventions — skipped), then the skips, and the not run last.
     let at = |s: &str| m.find(s).unwrap_or_else(|| panic!("{s} missing in\n{m}"));
     let order = [
         "- **Run date:**",
         "**Verdict: FAIL**",
-        "## Failures (1)",
-        "### Failure #1",
-        "## Blocked by the bench (1)",
-        "### Blocked #1",
-        "## Requirements (7)",
-        "| MB-06 |",
-        "| NET-09 |",
-        "| P1-01 |",
-        "| NET-01 |",
-        "| P1-06 |",
-        "## Skipped (1)",
+        "](#fail-1)",
+        "## <a id=\"failures\"></a>Failures (1)",
+        "### <a id=\"fail-1\"></a>Failure #1",
+        "## <a id=\"blocked\"></a>Blocked by the bench (1)",
+        "### <a id=\"blocked-1\"></a>Blocked #1",
+        "## <a id=\"requirements\"></a>Requirements (6)",
+        "req-mb-06\"></a>MB-06 |",
+        "req-net-01\"></a>NET-01 |",
+        "req-mb-01\"></a>MB-01 |",
+        "req-p1-01\"></a>P1-01 |",
+        "req-p1-06\"></a>P1-06 |",
+        "req-led-06\"></a>LED-06 |",
+        "## <a id=\"skipped\"></a>Skipped (1)",
+        "## <a id=\"not-run\"></a>Not run (1)",
+        "req-net-09\"></a>NET-09 |",
     ];
     assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{m}");
-    // A failure: requirements, scenario, place, the replay seed, the reason (control
-    // characters removed).
-    let failure = &m[at("### Failure #1")..at("## Blocked")];
+    assert_eq!(
+        m.matches("NET-09").count(),
+        1,
+        "a not-run row once, at the end"
+    );
+    // A failure: heading with requirements and scenario, links to the rows, place, the
+    // replay seed, the reason (control characters removed).
+    let failure = &m[at("### <a id=\"fail-1\">")..at("## <a id=\"blocked\">")];
     assert_eq!(
         failure,
-        "### Failure #1\n\n- **Requirements:** MB-06\n- **Scenario:** Voltage registers\n\
-         - **Where:** `modbus.feature:20`\n- **Replay:** `SC_SEED=42` (scenario seed 140)\n\n\
-         **Message:**\n\n\
+        "### <a id=\"fail-1\"></a>Failure #1 — MB-06: Voltage registers\n\n\
+         - **Requirements:** [MB-06](#req-mb-06)\n- **Where:** `modbus.feature:20`\n\
+         - **Replay:** `SC_SEED=42` (scenario seed 140)\n\n**Message:**\n\n\
          ```text\nThen the register reads 230 V\n  expected <230> & got \"0\" ('V')!\n```\n\n"
     );
-    let block = &m[at("### Blocked #1")..at("## Requirements")];
-    assert!(block.contains("- **Requirements:** NET-01\n"), "{block}");
-    assert!(block.contains("**Cause:**\n\n```text\nmeter line tcp:192.168.1.20:3001 unreachable: connection refused\n```"));
-    assert!(m.ends_with(" — LED shows no data\n") && !m.ends_with("\n\n"));
-    // No firmware reported: no firmware line. Nothing failed, blocked or skipped: the
-    // sections say so.
-    let m = markdown(
-        &meta(None, None),
-        &parse_requirements(REQS),
-        &sample()[1..2],
-    );
-    assert!(!m.contains("Firmware"), "{m}");
-    for want in [
-        "## Failures (0)\n\nNone.\n",
-        "## Blocked by the bench (0)\n\nNone.\n",
-        "## Skipped (0)\n\nNone.\n",
-        "- **Tag filter:** none (all scenarios)",
-        "**Verdict: PASS** — 0 requirements fail, 1 pass, 0 blocked, 0 not judged (skipped), 6 not run",
-    ] {
-        assert!(m.contains(want), "missing {want:?} in\n{m}");
-    }
-    // Only blocked and skipped: blocked; nothing at all: not judged.
-    let m = markdown(&meta(None, None), &[], &results[2..]);
+    let block = &m[at("### <a id=\"blocked-1\">")..at("## <a id=\"requirements\">")];
     assert!(
-        m.contains("**Verdict: BLOCKED** — 0 requirements fail"),
-        "{m}"
+        block.contains("- **Requirements:** [NET-01](#req-net-01)\n"),
+        "{block}"
     );
-    assert!(markdown(&meta(None, None), &[], &[]).contains("**Verdict: NOT JUDGED**"));
+    assert!(block.contains("**Cause:**\n\n```text\nmeter line tcp:192.168.1.20:3001 unreachable: connection refused\n```"));
+    assert!(m.ends_with("| Nobody tested this yet. | manual |\n") && !m.ends_with("\n\n"));
+    assert_links_resolve(&m);
 }
 
 #[test]
-fn html_report_escapes_and_links() {
-    let mut results = with_blocked();
-    results.push(RunResult {
-        scenario: "Status page <b>".into(),
-        tags: vec!["@MB-01".into(), "@sim-convention".into()],
-        reason: Some("page contained <script>alert('x')</script> & more".into()),
-        seed: Some(9),
-        ..results[0].clone()
-    });
-    let h = html(
-        &meta(None, Some("1.4.2 <beta>")),
-        &parse_requirements(REQS),
-        &results,
-    );
-    assert!(h.starts_with("<!DOCTYPE html>") && h.contains("<style>") && h.ends_with("</html>\n"));
-    assert!(!h.contains("<script") && !h.contains("<b>"));
+fn markdown_report_when_all_passed_or_nothing_ran() {
+    // Nothing failed, blocked or skipped: the sections say so; no tag filter.
+    let mut unknown = meta(None);
+    unknown.firmware = Fact::Unknown("GET /api/v1/status: no answer (connection refused)".into());
+    unknown.serial = Fact::Known(" ".into());
+    unknown.suite_scenarios = None;
+    let m = markdown(&unknown, &parse_requirements(REQS), &sample()[1..2]);
     for want in [
-        "<dt>Run date</dt><dd>2025-06-01T12:00:00Z</dd>",
-        "<dt>Firmware</dt><dd>1.4.2 &lt;beta&gt;</dd>",
-        "<dt>Tag filter</dt><dd>none (all scenarios)</dd>",
-        "<p class=\"verdict\"><strong class=\"fail\">Verdict: FAIL</strong> — 2 requirements fail,",
-        "<pre>page contained &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more</pre>",
-        "<tr id=\"MB-01\"><td>MB-01</td><td>Modbus TCP listens on port 502.</td><td>manual</td>\
-         <td><span class=\"fail\">FAIL</span>",
-        "<h2 id=\"failures\">Failures (2)</h2>",
-        "<h3 id=\"fail-1\">Failure #1</h3>",
-        "<h3 id=\"fail-2\">Failure #2</h3>",
-        "<li><strong>Requirements:</strong> <a href=\"#MB-06\">MB-06</a></li>",
-        "<li><strong>Replay:</strong> <code>SC_SEED=42</code> (scenario seed 9)</li>",
-        "Status page &lt;b&gt; (<span class=\"fail\">FAILED</span>, see \
-         <a href=\"#fail-1\">Failure #1</a>) <span class=\"conv\">sim-convention</span>",
-        "<h3 id=\"blocked-1\">Blocked #1</h3>",
-        "(<span class=\"blocked\">BLOCKED</span>, see <a href=\"#blocked-1\">Blocked #1</a>)",
-        "<td><span class=\"blocked\">blocked</span></td>",
-        "<span class=\"skipped\">skipped</span> (missing capability: led)",
+        "- **Firmware:** **unknown** — GET /api/v1/status: no answer (connection refused)\n",
+        "- **Serial:** unknown (the target reported an empty value)\n",
+        "## <a id=\"failures\"></a>Failures (0)\n\nNone.\n",
+        "## <a id=\"blocked\"></a>Blocked by the bench (0)\n\nNone.\n",
+        "## <a id=\"skipped\"></a>Skipped (0)\n\nNone.\n",
+        "- **Tag filter:** none (all scenarios)",
+        "**Verdict: PASS** — all 1 scenario that ran passed; 1 requirement passes.",
+        // The suite's size unknown: the scenarios not run are not counted.
+        "| **Scenarios** | 1 | 0 | 0 | 0 | ? | 1+ |",
+        "not run** when no scenario of this run carries its ID (no scenario covers them).",
+        "## <a id=\"not-run\"></a>Not run (6)",
     ] {
-        assert!(h.contains(want), "missing {want:?} in\n{h}");
+        assert!(m.contains(want), "missing {want:?} in\n{m}");
     }
-    let at = |s: &str| h.find(s).unwrap_or_else(|| panic!("{s} missing"));
-    let order = [
-        "<dl>",
-        "class=\"verdict\"",
-        "id=\"failures\"",
-        "id=\"blocked\"",
-        "id=\"requirements\"",
-        "id=\"skipped\"",
-    ];
-    assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{h}");
+    assert!(!m.contains("**Failures ("), "no failure links: {m}");
+    // Only blocked and skipped: blocked; nothing at all: not judged.
+    let m = markdown(&meta(None), &parse_requirements(REQS), &with_blocked()[2..]);
     assert!(
-        at("<tr id=\"NET-01\">") < at("<tr id=\"P1-06\">"),
-        "manual first"
+        m.contains(
+            "**Verdict: BLOCKED** — the bench blocked 1 of the 4 scenarios that ran and none \
+             failed; 1 requirement is not judged."
+        ),
+        "{m}"
     );
-    // Well-formed once the HTML-only doctype and void <meta> are set aside.
-    assert_well_formed(
-        &h.replace("<!DOCTYPE html>\n", "")
-            .replace("<meta charset=\"utf-8\">", ""),
+    let m = markdown(&meta(None), &[], &[]);
+    assert!(
+        m.contains("**Verdict: NOT JUDGED** — no scenario ran."),
+        "{m}"
     );
-    // No firmware reported (or an empty one): no firmware line.
-    let h = html(&meta(None, Some(" ")), &parse_requirements(REQS), &results);
-    assert!(!h.contains("Firmware"));
-    // The Markdown escapes the same markup instead of letting it through as HTML.
-    let m = markdown(&meta(None, None), &parse_requirements(REQS), &results);
-    assert!(m.contains("Status page &lt;b&gt; (FAILED, see [Failure #1](#failure-1))"));
-    assert!(!m.contains("<b>"), "{m}");
+    assert!(
+        m.contains("## <a id=\"requirements\"></a>Requirements (0)"),
+        "{m}"
+    );
+}
+
+#[test]
+fn markdown_tables_escape_pipes_and_line_breaks() {
+    let (req, run) = piped();
+    let m = markdown(&meta(None), std::slice::from_ref(&req), &[run]);
+    let row = m
+        .lines()
+        .find(|l| l.contains("req-mq-09"))
+        .unwrap_or_else(|| panic!("no MQ-09 row in\n{m}"));
+    assert_eq!(
+        row,
+        "| <a id=\"req-mq-09\"></a>MQ-09 | The topic is `a\\|b` and the pipe \\| stays text. | \
+         sim convention | **pass** | modbus.feature:40 — Pipes \\| in names (passed) |"
+    );
+    // Five cells: six pipes that are not escaped.
+    let bare = row.replace("\\|", "").matches('|').count();
+    assert_eq!(bare, 6, "{row}");
 }
