@@ -6,6 +6,7 @@
 
 mod common;
 mod config_props;
+mod conformance_report;
 mod defect_catalogue;
 mod device_props;
 mod dsmr_props;
