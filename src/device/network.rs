@@ -34,6 +34,31 @@ fn yes() -> bool {
     true
 }
 
+impl WifiNetwork {
+    /// A 2.4 GHz network for the simulated LAN (`run --wifi`, a scenario's `device.wifi`):
+    /// the SSID checked by [`check_ssid`], the password by `config::check_wpa_psk` (empty: an
+    /// open network, which the device joins with an empty password).
+    pub fn checked(ssid: &str, password: &str, dhcp: bool) -> Result<Self, String> {
+        check_ssid(ssid).map_err(|e| format!("SSID {ssid:?}: {e}"))?;
+        super::config::check_wpa_psk(password).map_err(|e| format!("password: {e}"))?;
+        Ok(WifiNetwork {
+            ssid: ssid.into(),
+            password: password.into(),
+            band_ghz: 2.4,
+            dhcp,
+        })
+    }
+}
+
+/// A Wi-Fi network name: 1 to 32 bytes (IEEE 802.11).
+pub fn check_ssid(ssid: &str) -> Result<(), String> {
+    match ssid.len() {
+        0 => Err("must not be empty".into()),
+        1..=32 => Ok(()),
+        n => Err(format!("must be at most 32 bytes, got {n}")),
+    }
+}
+
 /// The network around the device, as the scenario (or a test step) sets it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lan {
