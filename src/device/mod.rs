@@ -15,6 +15,7 @@ pub mod firmware;
 pub mod identity;
 pub mod led;
 mod lifecycle;
+pub use lifecycle::net_settings;
 pub mod measurement;
 pub mod meter;
 pub mod network;

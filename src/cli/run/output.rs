@@ -20,8 +20,7 @@ pub(super) fn banner(
     modbus: SocketAddr,
     web: &str,
     mqtt_lines: &[String],
-    state: &std::path::Path,
-    recovered: Option<&str>,
+    settings_lines: &[String],
     args: &RunArgs,
 ) {
     let feed = args
@@ -66,9 +65,12 @@ pub(super) fn banner(
             format!("{}x", args.speed)
         }
     );
-    println!("  settings     {}", state.display());
-    if let Some(name) = recovered {
-        println!("  !! settings  the saved configuration was corrupt: kept as {name}; running on factory settings");
+    for line in settings_lines {
+        println!("  {line}");
+    }
+    for w in &plan.lan.wifi {
+        let psk = if w.password.is_empty() { "open" } else { "WPA2" };
+        println!("  Wi-Fi        {:?} in range ({psk}, 2.4 GHz)", w.ssid);
     }
     println!("  Ctrl-C stops.");
 }
