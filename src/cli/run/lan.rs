@@ -10,7 +10,7 @@ use crate::sim::scenario::Scenario;
 pub fn parse_wifi(s: &str) -> Result<WifiNetwork, String> {
     let (ssid, psk) = s.split_once(':').unwrap_or((s, ""));
     WifiNetwork::checked(ssid, psk, true).map_err(|e| {
-        format!("`{s}`: {e}; expected SSID (an open network) or SSID:PSK (PSK 8..63 characters)")
+        format!("{e}; expected SSID (an open network) or SSID:PSK (PSK 8..63 characters)")
     })
 }
 

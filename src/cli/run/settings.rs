@@ -102,7 +102,7 @@ pub(super) fn banner_lines(
         let network = Network::start(crate::device::net_settings(loaded), lan.clone(), mac, 0);
         if let Some(p) = network.problem() {
             lines.push(format!(
-                "!! network   {p}: the device will get no address with these settings \
+                "!! network   {p}; the device will get no address with these settings \
                  (start with --factory-reset to discard them)"
             ));
         }
