@@ -35,8 +35,10 @@ fn text(o: &Output) -> (String, String) {
 
 /// Settings that select the Wi-Fi network "Home", as the web page saves them.
 fn save_wifi_settings(state: &Path) -> std::path::PathBuf {
-    let mut c = Config::default();
-    c.default_net_if = NetIf::WiFi;
+    let mut c = Config {
+        default_net_if: NetIf::WiFi,
+        ..Config::default()
+    };
     c.wifi.ssid = "Home".into();
     c.wifi.password = "secret123".into();
     std::fs::create_dir_all(state).expect("state folder");
@@ -102,7 +104,10 @@ fn carried_over_wifi_settings_are_announced_and_warned_about() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("Wi-Fi        \"Home\" in range"), "{out}");
-    assert!(!out.contains("!! network") && !err.contains("network: Wi-Fi"), "{out}\n{err}");
+    assert!(
+        !out.contains("!! network") && !err.contains("network: Wi-Fi"),
+        "{out}\n{err}"
+    );
     assert!(err.contains("LED: Normal"), "joined and serving: {err}");
 }
 
@@ -124,7 +129,10 @@ fn factory_reset_discards_the_saved_wifi_settings() {
         out.contains("settings     factory defaults (--factory-reset discarded"),
         "{out}"
     );
-    assert!(!out.contains("!! network") && !err.contains("network: Wi-Fi"), "{out}\n{err}");
+    assert!(
+        !out.contains("!! network") && !err.contains("network: Wi-Fi"),
+        "{out}\n{err}"
+    );
     assert!(!path.exists(), "the saved settings are gone");
     let o = run(&state, &[]);
     let (out, _) = text(&o);

@@ -288,9 +288,13 @@ impl Host {
         let now = self.clock.now();
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let d = &inner.device;
-        let problem = d.network().and_then(crate::device::network::Network::problem);
+        let problem = d
+            .network()
+            .and_then(crate::device::network::Network::problem);
         let detail = match problem {
-            _ if !d.powered() => "the device is off (no power); try again once it is powered".into(),
+            _ if !d.powered() => {
+                "the device is off (no power); try again once it is powered".into()
+            }
             _ if !d.running() => "the device is booting; try again shortly".into(),
             Some(p) if d.active_config().is_factory() => format!(
                 "the device has no network address: {p}. In factory settings, holding the \

@@ -16,8 +16,7 @@ pub const DHCP_ANSWER_MS: Millis = 200;
 /// The access point's own address (NET-07).
 pub const AP_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 71, 1);
 /// How a simulated LAN gets Wi-Fi networks (the end of a "not found" problem).
-pub const ADD_WIFI_HINT: &str =
-    "add networks with --wifi SSID[:PSK] or a scenario's device.wifi";
+pub const ADD_WIFI_HINT: &str = "add networks with --wifi SSID[:PSK] or a scenario's device.wifi";
 
 /// A Wi-Fi network in range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -245,7 +245,10 @@ fn a_network_problem_is_reported_once_when_it_arises_and_when_it_goes() {
     let cable = Some("Ethernet: no cable (no link to a switch or router)".to_string());
     assert_eq!(problems(&fx), vec![cable.clone()]);
     assert_eq!(d.status(T0).network.problem, cable);
-    assert!(problems(&d.handle(Event::Tick, T0 + 60_000)).is_empty(), "not repeated");
+    assert!(
+        problems(&d.handle(Event::Tick, T0 + 60_000)).is_empty(),
+        "not repeated"
+    );
     assert!(problems(&d.handle(Event::Lan(unplugged), T0 + 61_000)).is_empty());
     let mut fx = d.handle(Event::SoftReset, T0 + 62_000);
     fx.extend(d.handle(Event::Tick, 2 * T0 + 62_000));

@@ -69,7 +69,11 @@ pub(super) fn banner(
         println!("  {line}");
     }
     for w in &plan.lan.wifi {
-        let psk = if w.password.is_empty() { "open" } else { "WPA2" };
+        let psk = if w.password.is_empty() {
+            "open"
+        } else {
+            "WPA2"
+        };
         println!("  Wi-Fi        {:?} in range ({psk}, 2.4 GHz)", w.ssid);
     }
     println!("  Ctrl-C stops.");

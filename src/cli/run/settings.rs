@@ -40,12 +40,8 @@ pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
         Ok(None) => "nothing".into(),
         Err(e) => format!("unreadable settings: {}", e.cause()),
     };
-    std::fs::remove_file(&path).map_err(|e| {
-        format!(
-            "--factory-reset: cannot remove {}: {e}",
-            path.display()
-        )
-    })?;
+    std::fs::remove_file(&path)
+        .map_err(|e| format!("--factory-reset: cannot remove {}: {e}", path.display()))?;
     tracing::warn!(
         "--factory-reset: discarded the saved settings {} ({held}); starting from factory settings",
         path.display()
@@ -55,7 +51,13 @@ pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
 
 /// The settings in a few words: the connection and MQTT.
 pub(super) fn describe(c: &Config) -> String {
-    let ip = |m: IpMode| if m == IpMode::Static { "static IP" } else { "DHCP" };
+    let ip = |m: IpMode| {
+        if m == IpMode::Static {
+            "static IP"
+        } else {
+            "DHCP"
+        }
+    };
     let net = match c.default_net_if {
         NetIf::Ethernet => format!("Ethernet, {}", ip(c.ethernet.ip_mode)),
         NetIf::WiFi => format!("Wi-Fi {:?}, {}", c.wifi.ssid, ip(c.wifi.ip_mode)),

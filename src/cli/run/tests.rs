@@ -49,7 +49,13 @@ fn address_flags_take_host_names_and_off() {
 
 #[test]
 fn wifi_networks_join_the_lan_and_replace_a_scenario_network_of_the_same_name() {
-    let p = plan(&args(&["--wifi", "Zolder:geheim-wachtwoord", "--wifi", "Gasten"])).expect("ok");
+    let p = plan(&args(&[
+        "--wifi",
+        "Zolder:geheim-wachtwoord",
+        "--wifi",
+        "Gasten",
+    ]))
+    .expect("ok");
     let nets: Vec<(&str, &str, bool)> = p
         .lan
         .wifi

@@ -278,7 +278,9 @@ async fn no_problem(w: &mut DeviceWorld) {
 #[then(regex = r"^the simulator's answer names the problem and a factory reset as the way out$")]
 async fn way_out(w: &mut DeviceWorld) {
     let (p, detail) = network_problem(w).await;
-    let p = p.as_str().unwrap_or_else(|| panic!("no Network.Problem; detail {detail:?}"));
+    let p = p
+        .as_str()
+        .unwrap_or_else(|| panic!("no Network.Problem; detail {detail:?}"));
     assert!(
         detail.contains(p) && detail.contains("factory reset"),
         "the 503 detail {detail:?} lacks the problem {p:?} or the factory reset"

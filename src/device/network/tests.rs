@@ -291,7 +291,8 @@ fn a_joined_wifi_network_has_no_problem_and_one_going_away_brings_it_back() {
     n.set_lan(Lan::default(), 1_000);
     assert!(!n.has_ip());
     assert!(
-        n.problem().is_some_and(|p| p.contains("\"Home\" not found")),
+        n.problem()
+            .is_some_and(|p| p.contains("\"Home\" not found")),
         "{:?}",
         n.problem()
     );

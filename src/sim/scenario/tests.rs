@@ -343,18 +343,45 @@ fn wifi_networks_in_range_are_checked_where_they_stand() {
     let s = parse(&with_line(15, wifi), Path::new("t.yaml")).unwrap();
     let lan = s.lan();
     assert_eq!(lan.wifi.len(), 2);
-    assert_eq!((lan.wifi[0].password.as_str(), lan.wifi[0].dhcp), ("geheim-wachtwoord", true));
-    assert_eq!((lan.wifi[1].password.as_str(), lan.wifi[1].dhcp), ("", false), "open");
+    assert_eq!(
+        (lan.wifi[0].password.as_str(), lan.wifi[0].dhcp),
+        ("geheim-wachtwoord", true)
+    );
+    assert_eq!(
+        (lan.wifi[1].password.as_str(), lan.wifi[1].dhcp),
+        ("", false),
+        "open"
+    );
     assert!(lan.wifi.iter().all(|w| w.band_ghz == 2.4) && lan.ethernet_link);
     let bad = |item: &str| with_line(15, &format!("device:\n  wifi:\n    - {item}"));
-    assert_err(&bad("{ssid: Zolder, psk: kort}"), 17, &["device.wifi[0].psk: ", "8..63"]);
-    assert_err(&bad("{ssid: \"\"}"), 17, &["device.wifi[0].ssid: must not be empty"]);
+    assert_err(
+        &bad("{ssid: Zolder, psk: kort}"),
+        17,
+        &["device.wifi[0].psk: ", "8..63"],
+    );
+    assert_err(
+        &bad("{ssid: \"\"}"),
+        17,
+        &["device.wifi[0].ssid: must not be empty"],
+    );
     let long = format!("{{ssid: {}}}", "x".repeat(33));
-    assert_err(&bad(&long), 17, &["device.wifi[0].ssid: must be at most 32 bytes, got 33"]);
-    assert_err(&bad("{ssid: Zolder, band: 5}"), 17, &["unknown field `band`", "psk"]);
+    assert_err(
+        &bad(&long),
+        17,
+        &["device.wifi[0].ssid: must be at most 32 bytes, got 33"],
+    );
+    assert_err(
+        &bad("{ssid: Zolder, band: 5}"),
+        17,
+        &["unknown field `band`", "psk"],
+    );
     let twice = "device:\n  wifi:\n    - {ssid: Zolder}\n    - {ssid: Zolder}";
     let e = err(&with_line(15, twice));
-    assert!(e.to_string().contains("device.wifi: Wi-Fi network \"Zolder\" is listed twice"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("device.wifi: Wi-Fi network \"Zolder\" is listed twice"),
+        "{e}"
+    );
     assert!(e.line.is_some_and(|l| l >= 16), "{e}");
 }
 
