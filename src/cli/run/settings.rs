@@ -25,7 +25,15 @@ pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
     let path = store.path().to_path_buf();
     let saved = match std::fs::metadata(&path) {
         Ok(m) => m.modified().ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Origin::Factory),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if reset {
+                tracing::info!(
+                    "--factory-reset: no saved settings in {}; starting from factory settings",
+                    path.display()
+                );
+            }
+            return Ok(Origin::Factory);
+        }
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     if !reset {
