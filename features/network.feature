@@ -72,6 +72,41 @@ Feature: Getting onto the network
     Then the device does not answer on the network
     And the LED alternates green and orange at 1 Hz
 
+  @API-11 @sim-convention @needs-network @needs-http @needs-modbus @needs-status
+  Scenario: A saved Wi-Fi network that is not in range is named until it comes into range
+    Given a Smart Connect P1 on a DHCP network
+    And a 2.4 GHz Wi-Fi network "Zolder" with password "geheim-wachtwoord" is in range
+    When the Wi-Fi settings are saved with SSID "Thuis" and password "geheim-wachtwoord"
+    And the connection type is set to Wi-Fi
+    And the device is restarted
+    Then the device does not answer on the network
+    And the reported network problem mentions Wi-Fi network "Thuis" not found (the simulated LAN offers: "Zolder";
+    And the simulator's answer names the problem and a factory reset as the way out
+    When a 2.4 GHz Wi-Fi network "Thuis" with password "geheim-wachtwoord" comes into range
+    And 5 seconds pass
+    Then the status shows WiFi as the active interface with an address from DHCP
+    And no network problem is reported
+
+  @API-11 @sim-convention @needs-network @needs-http @needs-modbus @needs-status
+  Scenario: A wrong Wi-Fi password is reported as the network problem
+    Given a Smart Connect P1 on a DHCP network
+    And a 2.4 GHz Wi-Fi network "Zolder" with password "geheim-wachtwoord" is in range
+    When the Wi-Fi settings are saved with SSID "Zolder" and password "verkeerd-wachtwoord"
+    And the connection type is set to Wi-Fi
+    And the device is restarted
+    Then the device does not answer on the network
+    And the reported network problem mentions Wi-Fi network "Zolder": wrong password
+
+  @API-11 @sim-convention @needs-network @needs-http @needs-status
+  Scenario: A saved Wi-Fi network in range is joined without a network problem
+    Given a Smart Connect P1 on a DHCP network
+    And a 2.4 GHz Wi-Fi network "Zolder" with password "geheim-wachtwoord" is in range
+    When the Wi-Fi settings are saved with SSID "Zolder" and password "geheim-wachtwoord"
+    And the connection type is set to Wi-Fi
+    And the device is restarted
+    Then the status shows WiFi as the active interface with an address from DHCP
+    And no network problem is reported
+
   @NET-04 @needs-http
   Scenario Outline: An IPv6 static address is refused
     Given a Smart Connect P1

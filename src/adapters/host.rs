@@ -22,6 +22,22 @@ use crate::sim::clock::{Clock, Millis};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
+/// The way out of settings that leave the device without an address (the end of the
+/// simulator's 503 detail and of the log line of a network problem).
+pub const FACTORY_RESET_HINT: &str = "to start over, hold the button for more than 10 s \
+     (factory reset, BTN-03; with `run --rig`: `smart-connect-sim rig button down`, 11 s later \
+     `rig button up`) or restart the simulator with `run --factory-reset`";
+
+/// Why the device does not serve, for the simulator's 503 answer (a real device would not
+/// answer at all): see `Host::not_serving`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotServing {
+    /// In words: off, booting, or no address with the network problem and the way out.
+    pub detail: String,
+    /// The status document's `Network` member while the device runs (with `Problem`).
+    pub network: Option<serde_json::Value>,
+}
+
 /// What the network-facing adapters serve, replaced as a whole on every change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Served {
@@ -269,6 +285,40 @@ impl Host {
             m.insert("Config".into(), report);
         }
         v
+    }
+
+    /// Why the device does not serve right now (meaningful while `served().serving` is false).
+    pub fn not_serving(&self) -> NotServing {
+        let now = self.clock.now();
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let d = &inner.device;
+        let problem = d
+            .network()
+            .and_then(crate::device::network::Network::problem);
+        let detail = match problem {
+            _ if !d.powered() => {
+                "the device is off (no power); try again once it is powered".into()
+            }
+            _ if !d.running() => "the device is booting; try again shortly".into(),
+            Some(p) if d.active_config().is_factory() => format!(
+                "the device has no network address: {p}. In factory settings, holding the \
+                 button for 5 s starts its access point (NET-07, BTN-02)"
+            ),
+            Some(p) => format!(
+                "the device has no network address: {p}. It keeps trying with these settings; \
+                 {FACTORY_RESET_HINT}"
+            ),
+            None => "the device has no network address yet (it is asking for one); try again \
+                     shortly"
+                .into(),
+        };
+        NotServing {
+            detail,
+            network: d
+                .running()
+                .then(|| serde_json::to_value(d.status(now).network).ok())
+                .flatten(),
+        }
     }
 
     /// What happened to the stored settings (recovery at start, last failed save).

@@ -103,6 +103,7 @@ impl Device {
             Event::Mqtt(link) => self.mqtt = link,
         }
         self.update_led(now, &mut fx);
+        self.update_problem(&mut fx);
         fx
     }
 
@@ -134,6 +135,7 @@ impl Device {
         while let Some(t) = self.internal_deadline().filter(|&t| t <= now) {
             self.step(t, fx);
             self.update_led(t, fx);
+            self.update_problem(fx);
         }
     }
 
@@ -232,6 +234,8 @@ impl Device {
             until: now.saturating_add(BOOT_MS),
         };
         self.booted_at = now;
+        // A new boot reports its network problem afresh (the old one went with the network).
+        self.net_problem = None;
         self.meter = MeterInput::with_defects(self.hw.variant, self.hw.defects.clone());
         self.network = None;
         self.active = self.stored.clone();
@@ -257,6 +261,7 @@ impl Device {
             self.stored = self.persisted.clone();
         }
         self.network = None;
+        self.net_problem = None;
         self.button.reset();
         self.firmware.power_lost();
         self.mqtt = Default::default();
@@ -286,6 +291,18 @@ impl Device {
         if self.led.pattern_at(now) != p || self.led.changes().is_empty() {
             self.led.set(now, p);
             fx.push(Effect::Led(p));
+        }
+    }
+
+    /// Report the network's problem when it changes (once when it arises, once when gone).
+    fn update_problem(&mut self, fx: &mut Vec<Effect>) {
+        let Some(n) = self.network.as_ref() else {
+            return;
+        };
+        let p = n.problem();
+        if p != self.net_problem {
+            self.net_problem.clone_from(&p);
+            fx.push(Effect::NetworkProblem(p));
         }
     }
 

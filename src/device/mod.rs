@@ -15,6 +15,7 @@ pub mod firmware;
 pub mod identity;
 pub mod led;
 mod lifecycle;
+pub use lifecycle::net_settings;
 pub mod measurement;
 pub mod meter;
 pub mod network;
@@ -146,6 +147,9 @@ pub enum Effect {
     TelegramRejected(ParseError),
     /// The LED shows a new pattern from now on.
     Led(LedPattern),
+    /// The network's problem changed (`Network::problem`): a new one arose, or (`None`) the
+    /// last one is gone. Not repeated while it stays the same; a boot starts afresh.
+    NetworkProblem(Option<String>),
     /// Write this configuration to the store (atomically).
     PersistConfig(Config),
     /// The device (re)started its software: connections drop, settings are re-read.
@@ -185,6 +189,8 @@ pub struct Device {
     button: Button,
     firmware: Firmware,
     led: LedTimeline,
+    /// The network problem last reported (`Effect::NetworkProblem`).
+    net_problem: Option<String>,
     mqtt: MqttLink,
     scratch: Vec<meter::MeterEffect>,
 }
@@ -209,6 +215,7 @@ impl Device {
             network: None,
             button: Button::default(),
             led: LedTimeline::default(),
+            net_problem: None,
             mqtt: MqttLink::default(),
             scratch: Vec::new(),
         }

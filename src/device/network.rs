@@ -15,6 +15,8 @@ pub const DHCP_ATTEMPTS: u32 = 3;
 pub const DHCP_ANSWER_MS: Millis = 200;
 /// The access point's own address (NET-07).
 pub const AP_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 71, 1);
+/// How a simulated LAN gets Wi-Fi networks (the end of a "not found" problem).
+pub const ADD_WIFI_HINT: &str = "add networks with --wifi SSID[:PSK] or a scenario's device.wifi";
 
 /// A Wi-Fi network in range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +31,31 @@ pub struct WifiNetwork {
 
 fn yes() -> bool {
     true
+}
+
+impl WifiNetwork {
+    /// A 2.4 GHz network for the simulated LAN (`run --wifi`, a scenario's `device.wifi`):
+    /// the SSID checked by [`check_ssid`], the password by `config::check_wpa_psk` (empty: an
+    /// open network, which the device joins with an empty password).
+    pub fn checked(ssid: &str, password: &str, dhcp: bool) -> Result<Self, String> {
+        check_ssid(ssid).map_err(|e| format!("SSID {ssid:?}: {e}"))?;
+        super::config::check_wpa_psk(password).map_err(|e| format!("password: {e}"))?;
+        Ok(WifiNetwork {
+            ssid: ssid.into(),
+            password: password.into(),
+            band_ghz: 2.4,
+            dhcp,
+        })
+    }
+}
+
+/// A Wi-Fi network name: 1 to 32 bytes (IEEE 802.11).
+pub fn check_ssid(ssid: &str) -> Result<(), String> {
+    match ssid.len() {
+        0 => Err("must not be empty".into()),
+        1..=32 => Ok(()),
+        n => Err(format!("must be at most 32 bytes, got {n}")),
+    }
 }
 
 /// The network around the device, as the scenario (or a test step) sets it.
@@ -127,6 +154,8 @@ pub struct NetStatus {
     pub internet: bool,
     /// SSID of the access point while it is on.
     pub access_point: Option<String>,
+    /// Why the client interface has no link (`Network::problem`).
+    pub problem: Option<String>,
 }
 
 /// The network state machine.
@@ -272,7 +301,42 @@ impl Network {
             link: self.link(),
             internet: routable && self.lan.internet,
             access_point: self.ap_ssid.clone(),
+            problem: self.problem(),
         }
+    }
+
+    /// Why the selected interface has no link, in words for the status page and the log
+    /// (`Network.Problem`, a simulator addition: the manual only has the LED); `None` while
+    /// the device has an address or is asking for one.
+    pub fn problem(&self) -> Option<String> {
+        if self.client != ClientState::NoLink {
+            return None;
+        }
+        Some(match self.settings.interface {
+            Interface::Ethernet => "Ethernet: no cable (no link to a switch or router)".into(),
+            Interface::WiFi => self.wifi_problem(),
+        })
+    }
+
+    /// Why the Wi-Fi network the settings name cannot be joined.
+    fn wifi_problem(&self) -> String {
+        let ssid = &self.settings.wifi_ssid;
+        if ssid.is_empty() {
+            return "Wi-Fi: no network name (SSID) is set".into();
+        }
+        let named: Vec<&WifiNetwork> = self.lan.wifi.iter().filter(|w| &w.ssid == ssid).collect();
+        if named.is_empty() {
+            return format!(
+                "Wi-Fi network {ssid:?} not found ({}; {ADD_WIFI_HINT})",
+                offered(&self.lan)
+            );
+        }
+        if named.iter().all(|w| w.band_ghz >= 3.0) {
+            return format!(
+                "Wi-Fi network {ssid:?} is on 5 GHz only; the device joins only 2.4 GHz networks"
+            );
+        }
+        format!("Wi-Fi network {ssid:?}: wrong password")
     }
 
     fn wifi_client_connected(&self) -> bool {
@@ -331,6 +395,15 @@ impl Network {
         };
         self.tick(now);
     }
+}
+
+/// The Wi-Fi networks a LAN offers, for a problem text.
+fn offered(lan: &Lan) -> String {
+    if lan.wifi.is_empty() {
+        return "the simulated LAN offers no Wi-Fi networks".into();
+    }
+    let names: Vec<String> = lan.wifi.iter().map(|w| format!("{:?}", w.ssid)).collect();
+    format!("the simulated LAN offers: {}", names.join(", "))
 }
 
 /// When a DHCP server answers the attempt that times out at `until` (device time saturates).

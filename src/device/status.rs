@@ -67,6 +67,9 @@ pub struct NetworkReport {
     pub mqtt: bool,
     pub access_point: Option<String>,
     pub mdns: &'static str,
+    /// Why the selected interface has no link (a Wi-Fi network not in range, a wrong
+    /// password, no cable), or `null`: a simulator addition (`Network::problem`).
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -145,6 +148,7 @@ impl NetworkReport {
             mqtt: mqtt_connected,
             access_point: n.access_point.clone(),
             mdns: "smart-connect.local",
+            problem: n.problem.clone(),
         }
     }
 }
@@ -163,6 +167,7 @@ impl NetworkReport {
             mqtt: false,
             access_point: None,
             mdns: "smart-connect.local",
+            problem: None,
         }
     }
 }

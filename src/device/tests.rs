@@ -215,3 +215,45 @@ fn bytes_during_boot_are_not_read_but_still_copied_to_p1_ext() {
     assert!(fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))));
     assert_eq!(d.meter_status().telegrams_ok, 0);
 }
+
+/// The network problem is an effect once when it arises (and again after a reboot, which
+/// starts the network afresh), once `None` when it is gone; the status shows it meanwhile.
+#[test]
+fn a_network_problem_is_reported_once_when_it_arises_and_when_it_goes() {
+    let problems = |fx: &[Effect]| -> Vec<Option<String>> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::NetworkProblem(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut d = Device::new(DeviceConfig::new(Variant::P1), Config::default());
+    let unplugged = network::Lan {
+        ethernet_link: false,
+        ..network::Lan::default()
+    };
+    d.handle(Event::Lan(unplugged.clone()), 0);
+    let mut fx = d.handle(
+        Event::Power(PowerInputs {
+            usb: true,
+            p1_supply: false,
+        }),
+        0,
+    );
+    fx.extend(d.handle(Event::Tick, T0));
+    let cable = Some("Ethernet: no cable (no link to a switch or router)".to_string());
+    assert_eq!(problems(&fx), vec![cable.clone()]);
+    assert_eq!(d.status(T0).network.problem, cable);
+    assert!(
+        problems(&d.handle(Event::Tick, T0 + 60_000)).is_empty(),
+        "not repeated"
+    );
+    assert!(problems(&d.handle(Event::Lan(unplugged), T0 + 61_000)).is_empty());
+    let mut fx = d.handle(Event::SoftReset, T0 + 62_000);
+    fx.extend(d.handle(Event::Tick, 2 * T0 + 62_000));
+    assert_eq!(problems(&fx), vec![cable], "a reboot reports it afresh");
+    let fx = d.handle(Event::Lan(network::Lan::default()), 2 * T0 + 63_000);
+    assert_eq!(problems(&fx), vec![None], "gone");
+    assert_eq!(d.status(2 * T0 + 63_000).network.problem, None);
+}

@@ -42,6 +42,7 @@ pub const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 pub fn scenario_device(s: &Scenario) -> Device {
     let mut hw = DeviceConfig::new(s.variant);
     hw.identity = Identity::from_seed(s.seed);
+    hw.lan = s.lan();
     let mut d = Device::new(hw, Config::default());
     let power = PowerInputs {
         usb: s.device.usb_power,

@@ -21,6 +21,7 @@
 //!   - {at: 20m, kind: dropout, duration: 45s}   # | clock_skew (seconds)
 //! device: {usb_power: true, network: dhcp, mqtt: embedded}   # network: dhcp|static|none
 //!                                                             # mqtt: embedded|off|URL
+//!   # wifi: [{ssid: Zolder, psk: geheim-wachtwoord, dhcp: true}]  (networks in range)
 //! house:                 # the live house at the start (`run`): the control API's vocabulary
 //!   fuse: {amps: 25, trip: true}
 //!   ev: {on: false, amps: 16, phases: 3, delay_s: 1, ramp_s: 5}
@@ -36,6 +37,7 @@ mod de;
 #[cfg(test)]
 mod tests;
 
+use crate::device::network::{Lan, WifiNetwork};
 use crate::protocol::MeterKind;
 use crate::sim::clock::Millis;
 use crate::sim::faults::{Fault, FaultError, FaultyMeter};
@@ -71,12 +73,36 @@ pub enum Mqtt {
     Url(String),
 }
 
+/// A 2.4 GHz Wi-Fi network in range of the device (`device.wifi`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WifiSetting {
+    pub ssid: String,
+    /// WPA2 password; empty: an open network.
+    pub psk: String,
+    /// A DHCP server answers on it.
+    pub dhcp: bool,
+}
+
+impl WifiSetting {
+    /// The network on the simulated LAN.
+    pub fn network(&self) -> WifiNetwork {
+        WifiNetwork {
+            ssid: self.ssid.clone(),
+            password: self.psk.clone(),
+            band_ghz: 2.4,
+            dhcp: self.dhcp,
+        }
+    }
+}
+
 /// Device settings at the start of the scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceSettings {
     pub usb_power: bool,
     pub network: Network,
     pub mqtt: Mqtt,
+    /// Wi-Fi networks in range (the simulated LAN's).
+    pub wifi: Vec<WifiSetting>,
 }
 
 impl Default for DeviceSettings {
@@ -85,6 +111,7 @@ impl Default for DeviceSettings {
             usb_power: true,
             network: Network::Dhcp,
             mqtt: Mqtt::Embedded,
+            wifi: Vec::new(),
         }
     }
 }
@@ -136,6 +163,15 @@ impl Scenario {
             self.seed,
             self.start,
         )
+    }
+
+    /// The LAN around the device: the default wired DHCP LAN with the scenario's Wi-Fi
+    /// networks in range.
+    pub fn lan(&self) -> Lan {
+        Lan {
+            wifi: self.device.wifi.iter().map(WifiSetting::network).collect(),
+            ..Lan::default()
+        }
     }
 
     /// End of the scenario (exclusive), UTC epoch ms.

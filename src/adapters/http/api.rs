@@ -131,13 +131,15 @@ pub(super) fn router(host: Arc<Host>, tls: bool, options: HttpOptions) -> Router
 async fn gate(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
     if !s.host.served().serving {
-        let detail = "the device is off, booting or has no network address; try again shortly";
+        // Why, and with no address the network problem and the way out (`Host::not_serving`).
+        let why = s.host.not_serving();
         return Problem::typed(
             StatusCode::SERVICE_UNAVAILABLE,
             problem::NOT_SERVING,
             "Device not serving",
-            detail,
+            why.detail,
         )
+        .with("Network", why.network.unwrap_or_default())
         .header(header::RETRY_AFTER, "5")
         .at(req.uri().path())
         .into_response();

@@ -4,9 +4,11 @@
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
 pub mod house;
+mod lan;
 mod listen;
 mod output;
 mod services;
+mod settings;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -118,6 +120,16 @@ pub struct RunArgs {
     /// per serial in the temp dir); kept owner-only (0700, secrets 0600).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// A Wi-Fi network in range of the device (2.4 GHz, with DHCP): `SSID` for an open one,
+    /// `SSID:PSK` (split at the first colon; PSK 8..63 printable ASCII characters).
+    /// Repeatable; adds to a scenario's `device.wifi`. Without one the simulated LAN has no
+    /// Wi-Fi, and settings that select Wi-Fi leave the device without an address.
+    #[arg(long = "wifi", value_name = "SSID[:PSK]", value_parser = lan::parse_wifi)]
+    pub wifi: Vec<crate::device::network::WifiNetwork>,
+    /// Start from factory settings: the settings saved in the state folder by an earlier run
+    /// are discarded (the log names the file and what it held). The label password stays.
+    #[arg(long)]
+    pub factory_reset: bool,
     /// Plant a firmware bug from the defect catalogue (repeatable; for testing test suites).
     #[arg(long = "defect", hide = true, value_parser = crate::device::defect::parse_defect)]
     pub defects: Vec<crate::device::defect::Defect>,
@@ -138,6 +150,8 @@ struct Plan {
     speed: Option<f64>,
     /// Time moves only when the bench rig says so (`--speed rig`).
     rig_time: bool,
+    /// The simulated LAN: wired DHCP plus the scenario's and `--wifi`'s Wi-Fi networks.
+    lan: crate::device::network::Lan,
 }
 
 fn plan(args: &RunArgs) -> Result<Plan, String> {
@@ -195,7 +209,9 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
                 .ok_or(format!("--speed {s}: a positive number or `max`"))?,
         ),
     };
+    let lan = lan::lan(scenario.as_ref(), &args.wifi)?;
     Ok(Plan {
+        lan,
         seed: args.seed.or(scenario.as_ref().map(|s| s.seed)).unwrap_or(1),
         usb: scenario.as_ref().is_none_or(|s| s.device.usb_power),
         scenario,
@@ -266,16 +282,25 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("smart-connect-sim-{serial}")));
     let file_store = FileStore::new(state_dir.join("config.json"));
     state::prepare(&state_dir, &file_store)?;
+    let origin = settings::take(&file_store, args.factory_reset)?;
     // The serial and MAC replay `--seed`; the label password belongs to this installation.
     let identity = Identity::with_label_seed(plan.seed, state::label_seed(&state_dir)?);
     let store: Box<dyn ConfigStore> = Box::new(file_store);
     let mut hw = DeviceConfig::new(plan.variant);
     hw.identity = identity.clone();
     hw.defects = args.defects.iter().copied().collect();
+    hw.lan = plan.lan.clone();
     crate::device::defect::warn_if_any(&hw.defects);
     let fresh_hw = hw.clone();
     let host = Host::new(hw, Some(store), clock);
-    let recovered = host.config_report().recovered;
+    let settings_lines = settings::banner_lines(
+        &origin,
+        &state_dir,
+        host.config_report().recovered.as_deref(),
+        &host.with_device(|d| d.config().clone()),
+        &plan.lan,
+        identity.mac,
+    );
     let listener = tokio::net::TcpListener::bind(args.modbus)
         .await
         .map_err(|e| bind_error(args.modbus, e))?;
@@ -343,8 +368,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         modbus.local_addr(),
         &web_line,
         &lines,
-        &state_dir,
-        recovered.as_deref(),
+        &settings_lines,
         args,
     );
     if let Some(p1) = &p1_stream {

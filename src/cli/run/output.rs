@@ -2,7 +2,7 @@
 //! device time on every line.
 
 use super::{Plan, RunArgs};
-use crate::adapters::host::Host;
+use crate::adapters::host::{Host, FACTORY_RESET_HINT};
 use crate::device::identity::Identity;
 use crate::device::Effect;
 use std::net::SocketAddr;
@@ -20,8 +20,7 @@ pub(super) fn banner(
     modbus: SocketAddr,
     web: &str,
     mqtt_lines: &[String],
-    state: &std::path::Path,
-    recovered: Option<&str>,
+    settings_lines: &[String],
     args: &RunArgs,
 ) {
     let feed = args
@@ -66,9 +65,16 @@ pub(super) fn banner(
             format!("{}x", args.speed)
         }
     );
-    println!("  settings     {}", state.display());
-    if let Some(name) = recovered {
-        println!("  !! settings  the saved configuration was corrupt: kept as {name}; running on factory settings");
+    for line in settings_lines {
+        println!("  {line}");
+    }
+    for w in &plan.lan.wifi {
+        let psk = if w.password.is_empty() {
+            "open"
+        } else {
+            "WPA2"
+        };
+        println!("  Wi-Fi        {:?} in range ({psk}, 2.4 GHz)", w.ssid);
     }
     println!("  Ctrl-C stops.");
 }
@@ -104,6 +110,20 @@ pub(super) async fn log_effects(
                 }
                 Effect::MeterStateChanged(s) => tracing::info!("[{}] meter: {s:?}", at(&host)),
                 Effect::Led(p) => tracing::info!("[{}] LED: {p:?}", at(&host)),
+                Effect::NetworkProblem(Some(p)) => {
+                    // The way out only where factory settings would change something.
+                    match host.with_device(|d| d.active_config().is_factory()) {
+                        true => tracing::warn!("[{}] network: {p}", at(&host)),
+                        false => tracing::warn!(
+                            "[{}] network: {p}; no address with these settings: \
+                             {FACTORY_RESET_HINT}",
+                            at(&host)
+                        ),
+                    }
+                }
+                Effect::NetworkProblem(None) => {
+                    tracing::info!("[{}] network: link up again", at(&host))
+                }
                 Effect::Rebooted => tracing::info!("[{}] device (re)booting", at(&host)),
                 Effect::PoweredOff => tracing::info!("[{}] device powered off", at(&host)),
                 _ => {}

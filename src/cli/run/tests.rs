@@ -46,3 +46,43 @@ fn address_flags_take_host_names_and_off() {
         .to_string();
     assert!(e.contains("`localhost` has no port"), "{e}");
 }
+
+#[test]
+fn wifi_networks_join_the_lan_and_replace_a_scenario_network_of_the_same_name() {
+    let p = plan(&args(&[
+        "--wifi",
+        "Zolder:geheim-wachtwoord",
+        "--wifi",
+        "Gasten",
+    ]))
+    .expect("ok");
+    let nets: Vec<(&str, &str, bool)> = p
+        .lan
+        .wifi
+        .iter()
+        .map(|w| (w.ssid.as_str(), w.password.as_str(), w.dhcp))
+        .collect();
+    assert_eq!(
+        nets,
+        [("Zolder", "geheim-wachtwoord", true), ("Gasten", "", true)]
+    );
+    let dir = std::env::temp_dir().join(format!("sc-wifi-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("s.yaml");
+    std::fs::write(
+        &file,
+        "name: s\nseed: 1\nmeter: smr5\nduration: 1m\nstart: 2026-01-01T00:00:00Z\nload: []\n\
+         device: {wifi: [{ssid: Zolder, psk: oud-wachtwoord}, {ssid: Lab}]}\n",
+    )
+    .expect("scenario");
+    let path = file.to_string_lossy().into_owned();
+    let p = plan(&args(&[&path, "--wifi", "Zolder:geheim-wachtwoord"])).expect("ok");
+    let _ = std::fs::remove_dir_all(&dir);
+    let nets: Vec<(&str, &str)> = p
+        .lan
+        .wifi
+        .iter()
+        .map(|w| (w.ssid.as_str(), w.password.as_str()))
+        .collect();
+    assert_eq!(nets, [("Lab", ""), ("Zolder", "geheim-wachtwoord")]);
+}

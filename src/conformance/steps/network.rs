@@ -7,6 +7,7 @@ use super::world::DeviceWorld;
 use crate::device::network::WifiNetwork;
 use crate::device::Variant;
 use cucumber::{given, then, when};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 /// A device on a LAN that differs from the default one from power-on, booted.
@@ -47,6 +48,7 @@ async fn cable(w: &mut DeviceWorld, how: String) {
 #[given(
     regex = r#"^(?:only )?a (2\.4|5) GHz Wi-Fi network "(.+)" with password "(.+)" is in range$"#
 )]
+#[when(regex = r#"^a (2\.4|5) GHz Wi-Fi network "(.+)" with password "(.+)" comes into range$"#)]
 async fn wifi_in_range(w: &mut DeviceWorld, band: f32, ssid: String, password: String) {
     w.bench.lan.wifi.retain(|n| n.ssid != ssid);
     w.bench.lan.wifi.push(WifiNetwork {
@@ -236,4 +238,51 @@ async fn hostname(w: &mut DeviceWorld) {
 async fn mdns(w: &mut DeviceWorld, name: String) {
     let n = network(w).await;
     assert_eq!(n["Mdns"].as_str(), Some(name.as_str()), "Network: {n}");
+}
+
+/// `Network.Problem` (a simulator addition): from the status document, or, while the device
+/// has no address, from the simulator's 503 answer, which carries the same `Network` member
+/// (a real device would not answer at all: these scenarios are `@sim-convention`).
+async fn network_problem(w: &mut DeviceWorld) -> (Value, String) {
+    let a = w
+        .target()
+        .api()
+        .send(Method::GET, "/api/v1/status", None)
+        .await
+        .expect("the simulator answers, with or without an address");
+    assert!(
+        a.status == 200 || a.status == 503,
+        "GET /api/v1/status: {} {}",
+        a.status,
+        a.body
+    );
+    let detail = a.body["detail"].as_str().unwrap_or("").to_string();
+    (a.body["Network"]["Problem"].clone(), detail)
+}
+
+#[then(regex = r"^the reported network problem mentions (.+)$")]
+async fn problem_mentions(w: &mut DeviceWorld, text: String) {
+    let (p, _) = network_problem(w).await;
+    assert!(
+        p.as_str().is_some_and(|p| p.contains(&text)),
+        "Network.Problem {p} does not mention {text}"
+    );
+}
+
+#[then(regex = r"^no network problem is reported$")]
+async fn no_problem(w: &mut DeviceWorld) {
+    let (p, _) = network_problem(w).await;
+    assert!(p.is_null(), "Network.Problem: {p}");
+}
+
+#[then(regex = r"^the simulator's answer names the problem and a factory reset as the way out$")]
+async fn way_out(w: &mut DeviceWorld) {
+    let (p, detail) = network_problem(w).await;
+    let p = p
+        .as_str()
+        .unwrap_or_else(|| panic!("no Network.Problem; detail {detail:?}"));
+    assert!(
+        detail.contains(p) && detail.contains("factory reset"),
+        "the 503 detail {detail:?} lacks the problem {p:?} or the factory reset"
+    );
 }

@@ -197,3 +197,115 @@ fn attempts_at_the_end_of_time_terminate() {
     n.tick(Millis::MAX);
     assert!(!n.has_ip());
 }
+
+fn wifi_settings(ssid: &str, password: &str) -> NetSettings {
+    NetSettings {
+        interface: Interface::WiFi,
+        wifi_ssid: ssid.into(),
+        wifi_password: password.into(),
+        static_ip: None,
+    }
+}
+
+fn lan_with(networks: &[(&str, &str, f32)]) -> Lan {
+    Lan {
+        wifi: networks
+            .iter()
+            .map(|&(ssid, password, band_ghz)| WifiNetwork {
+                ssid: ssid.into(),
+                password: password.into(),
+                band_ghz,
+                dhcp: true,
+            })
+            .collect(),
+        ..Lan::default()
+    }
+}
+
+#[test]
+fn a_wifi_network_the_lan_lacks_is_named_with_what_the_lan_offers() {
+    let n = Network::start(wifi_settings("Home", "secret123"), Lan::default(), MAC, 0);
+    assert_eq!(
+        n.problem().as_deref(),
+        Some(
+            "Wi-Fi network \"Home\" not found (the simulated LAN offers no Wi-Fi networks; \
+             add networks with --wifi SSID[:PSK] or a scenario's device.wifi)"
+        )
+    );
+    assert_eq!(n.status().problem, n.problem(), "in the status too");
+    let lan = lan_with(&[("Lab", "", 2.4), ("Zolder", "geheim-wachtwoord", 2.4)]);
+    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    assert_eq!(
+        n.problem().as_deref(),
+        Some(
+            "Wi-Fi network \"Home\" not found (the simulated LAN offers: \"Lab\", \"Zolder\"; \
+             add networks with --wifi SSID[:PSK] or a scenario's device.wifi)"
+        )
+    );
+}
+
+#[test]
+fn a_wrong_wifi_password_is_the_problem() {
+    let lan = lan_with(&[("Home", "the-right-one", 2.4)]);
+    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    assert_eq!(n.status().client, ClientState::NoLink);
+    assert_eq!(
+        n.problem().as_deref(),
+        Some("Wi-Fi network \"Home\": wrong password")
+    );
+}
+
+#[test]
+fn a_5_ghz_only_network_and_a_missing_ssid_and_cable_are_problems_too() {
+    let lan = lan_with(&[("Home", "secret123", 5.0)]);
+    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    assert_eq!(
+        n.problem().as_deref(),
+        Some("Wi-Fi network \"Home\" is on 5 GHz only; the device joins only 2.4 GHz networks")
+    );
+    let n = Network::start(wifi_settings("", ""), Lan::default(), MAC, 0);
+    assert_eq!(
+        n.problem().as_deref(),
+        Some("Wi-Fi: no network name (SSID) is set")
+    );
+    let unplugged = Lan {
+        ethernet_link: false,
+        ..Lan::default()
+    };
+    let n = Network::start(NetSettings::default(), unplugged, MAC, 0);
+    assert_eq!(
+        n.problem().as_deref(),
+        Some("Ethernet: no cable (no link to a switch or router)")
+    );
+}
+
+#[test]
+fn a_joined_wifi_network_has_no_problem_and_one_going_away_brings_it_back() {
+    let lan = lan_with(&[("Home", "secret123", 2.4)]);
+    let mut n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    assert_eq!(n.problem(), None, "asking for an address is no problem");
+    n.tick(DHCP_ANSWER_MS);
+    assert!(n.has_ip());
+    assert_eq!(n.problem(), None);
+    assert_eq!(n.status().problem, None);
+    n.set_lan(Lan::default(), 1_000);
+    assert!(!n.has_ip());
+    assert!(
+        n.problem()
+            .is_some_and(|p| p.contains("\"Home\" not found")),
+        "{:?}",
+        n.problem()
+    );
+}
+
+#[test]
+fn a_link_local_address_is_no_problem() {
+    let no_dhcp = Lan {
+        dhcp: false,
+        ..Lan::default()
+    };
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
+    n.tick(3 * DHCP_ATTEMPT_MS);
+    assert!(n.has_ip());
+    assert_eq!(n.problem(), None);
+}

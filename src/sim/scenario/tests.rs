@@ -120,7 +120,8 @@ fn defaults_and_phase_models() {
         DeviceSettings {
             usb_power: true,
             network: Network::None,
-            mqtt: Mqtt::Url("mqtts://broker.local:8883".into())
+            mqtt: Mqtt::Url("mqtts://broker.local:8883".into()),
+            wifi: Vec::new(),
         }
     );
     let one = with_line(5, "phases: 1").replace("phases: 3, minutes", "phases: 1, minutes");
@@ -149,9 +150,9 @@ fn unknown_key_at_top_level_and_inside_a_map() {
         &["load[0]", "heat_pump", "base", "imbalance"],
     );
     assert_err(
-        &with_line(15, "device: {usb_power: true, wifi: on}"),
+        &with_line(15, "device: {usb_power: true, bluetooth: on}"),
         15,
-        &["device: unknown field `wifi`"],
+        &["device: unknown field `bluetooth`"],
     );
     assert_err(
         &with_line(13, "  - {at: 10m, kind: bad_crc, bytes: 3}"),
@@ -337,6 +338,54 @@ fn start_needs_an_offset_and_device_values_are_checked() {
 }
 
 #[test]
+fn wifi_networks_in_range_are_checked_where_they_stand() {
+    let wifi = "device:\n  wifi:\n    - {ssid: Zolder, psk: geheim-wachtwoord}\n    - {ssid: Lab, dhcp: false}";
+    let s = parse(&with_line(15, wifi), Path::new("t.yaml")).unwrap();
+    let lan = s.lan();
+    assert_eq!(lan.wifi.len(), 2);
+    assert_eq!(
+        (lan.wifi[0].password.as_str(), lan.wifi[0].dhcp),
+        ("geheim-wachtwoord", true)
+    );
+    assert_eq!(
+        (lan.wifi[1].password.as_str(), lan.wifi[1].dhcp),
+        ("", false),
+        "open"
+    );
+    assert!(lan.wifi.iter().all(|w| w.band_ghz == 2.4) && lan.ethernet_link);
+    let bad = |item: &str| with_line(15, &format!("device:\n  wifi:\n    - {item}"));
+    assert_err(
+        &bad("{ssid: Zolder, psk: kort}"),
+        17,
+        &["device.wifi[0].psk: ", "8..63"],
+    );
+    assert_err(
+        &bad("{ssid: \"\"}"),
+        17,
+        &["device.wifi[0].ssid: must not be empty"],
+    );
+    let long = format!("{{ssid: {}}}", "x".repeat(33));
+    assert_err(
+        &bad(&long),
+        17,
+        &["device.wifi[0].ssid: must be at most 32 bytes, got 33"],
+    );
+    assert_err(
+        &bad("{ssid: Zolder, band: 5}"),
+        17,
+        &["unknown field `band`", "psk"],
+    );
+    let twice = "device:\n  wifi:\n    - {ssid: Zolder}\n    - {ssid: Zolder}";
+    let e = err(&with_line(15, twice));
+    assert!(
+        e.to_string()
+            .contains("device.wifi: Wi-Fi network \"Zolder\" is listed twice"),
+        "{e}"
+    );
+    assert!(e.line.is_some_and(|l| l >= 16), "{e}");
+}
+
+#[test]
 fn missing_fields_and_syntax_errors() {
     let text = BASE.replace("seed: 42\n", "");
     let e = err(&text);
@@ -502,6 +551,10 @@ fn docs_scenarios_md_examples_load_and_every_key_is_documented() {
         "usb_power",
         "network",
         "mqtt",
+        "wifi",
+        "ssid",
+        "psk",
+        "dhcp",
         "bad_crc",
         "truncate",
         "garbage",

@@ -162,3 +162,35 @@ async fn reset_reboots_the_device_and_ends_the_session() {
     let v: Value = other.json().await.unwrap();
     assert_eq!(v["System"]["UptimeS"], 6, "uptime counts from the reboot");
 }
+
+/// Saved Wi-Fi settings for a network the LAN lacks: after the restart the simulator's 503
+/// says why (`Network.Problem`, also in `detail`) and names the way out; booting says booting.
+#[tokio::test]
+async fn without_an_address_the_503_names_the_network_problem_and_the_way_out() {
+    let dev = Dev::new().await;
+    let patch = json!({"DefaultNetIf": "WiFi", "WiFi": {"SSID": "Home", "Password": "secret123"}});
+    let (s, v) = dev.patch(&patch).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = dev.req(Method::POST, "/api/v1/reset").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let (s, v) = dev.get("/api/v1/status").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("booting"), "{v}");
+    assert_eq!(v["Network"], Value::Null, "no network while booting: {v}");
+    dev.run_for(60_000);
+    let (s, v) = dev.get("/api/v1/status").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "no address: {v}");
+    let problem = v["Network"]["Problem"].as_str().expect("Network.Problem");
+    assert!(
+        problem.starts_with("Wi-Fi network \"Home\" not found (the simulated LAN offers no Wi-Fi networks; add networks with --wifi"),
+        "{problem}"
+    );
+    assert_eq!(v["Network"]["ActiveInterface"], "WiFi", "{v}");
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(problem)
+            && detail.contains("factory reset")
+            && detail.contains("--factory-reset"),
+        "{detail}"
+    );
+}

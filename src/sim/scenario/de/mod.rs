@@ -8,13 +8,14 @@
 //! Layout: this file holds the document structure (the first-pass `Head`, the device
 //! settings, the whole `ScenarioFile`) and the `checked_map!` helper; `context.rs` the
 //! first-pass context; `values.rs` the checked scalar newtypes; `load.rs` the `load:`
-//! items; `faults.rs` the `faults:` items.
+//! items; `faults.rs` the `faults:` items; `wifi.rs` the `device.wifi:` list.
 
 mod context;
 mod faults;
 mod house;
 mod load;
 mod values;
+mod wifi;
 
 use super::{DeviceSettings, Mqtt, Network, Variant};
 use faults::FaultSpec;
@@ -23,6 +24,7 @@ use house::{EventSpec, HouseSpec};
 use load::LoadItem;
 use serde::Deserialize;
 use values::{MeterName, MqttSetting, Name, Phases, PositiveDur, Start};
+use wifi::WifiList;
 
 pub(super) use context::{variant_of, with_context, with_phases, Context};
 
@@ -71,6 +73,8 @@ pub struct DeviceSpec {
     network: Network,
     #[serde(default = "embedded")]
     mqtt: MqttSetting,
+    #[serde(default)]
+    wifi: WifiList,
 }
 
 fn yes() -> bool {
@@ -87,6 +91,7 @@ impl Default for DeviceSpec {
             usb_power: true,
             network: Network::default(),
             mqtt: embedded(),
+            wifi: WifiList::default(),
         }
     }
 }
@@ -97,6 +102,7 @@ impl From<DeviceSpec> for DeviceSettings {
             usb_power: d.usb_power,
             network: d.network,
             mqtt: d.mqtt.0,
+            wifi: d.wifi.0,
         }
     }
 }

@@ -262,3 +262,16 @@ text!(
         ms => Ok(ms),
     }
 );
+
+text!(
+    /// A Wi-Fi network name, 1..=32 bytes (`network::check_ssid`).
+    Ssid(String), "a Wi-Fi network name (SSID)", |s| {
+        crate::device::network::check_ssid(s).map(|()| s.to_string())
+    }
+);
+text!(
+    /// A WPA2 password: empty (an open network) or 8..=63 printable ASCII characters.
+    Psk(String), "a WPA2 password", |s| {
+        crate::device::config::check_wpa_psk(s).map(|()| s.to_string())
+    }
+);

@@ -1,0 +1,140 @@
+//! `run` as a process: `--wifi` values are checked at start (the error names the flag and the
+//! value), settings saved by an earlier run are carried over and the banner says so (warning
+//! when they select a Wi-Fi network the simulated LAN lacks), and `--factory-reset` discards
+//! them. Every run binds port 0, keeps its settings in its own folder under `target/` and
+//! stops after a few seconds of device time at full speed.
+
+mod common;
+
+use smart_connect_sim::device::config::{Config, NetIf};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `run` with every listener on port 0, the control surfaces off, settings in `state`.
+fn run(state: &Path, extra: &[&str]) -> Output {
+    Command::new(common::BIN)
+        .args(["run", "--speed", "max", "--duration", "20s"])
+        .args(["--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--https", "127.0.0.1:0"])
+        .args(["--mqtt-tls-port", "0", "--mqtt-plain-port", "0"])
+        .args(["--control", "off", "--control-modbus", "off"])
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run the simulator")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Settings that select the Wi-Fi network "Home", as the web page saves them.
+fn save_wifi_settings(state: &Path) -> std::path::PathBuf {
+    let mut c = Config {
+        default_net_if: NetIf::WiFi,
+        ..Config::default()
+    };
+    c.wifi.ssid = "Home".into();
+    c.wifi.password = "secret123".into();
+    std::fs::create_dir_all(state).expect("state folder");
+    let path = state.join("config.json");
+    std::fs::write(&path, serde_json::to_vec(&c).expect("JSON")).expect("config.json");
+    path
+}
+
+#[test]
+fn bad_wifi_values_are_refused_naming_the_flag_and_the_value() {
+    let state = common::work("run-settings-bad-wifi").join("state");
+    let long = format!("{}:secret123", "x".repeat(33));
+    for (value, why) in [
+        ("Home:short", "8..63"),
+        (":secret123", "must not be empty"),
+        (long.as_str(), "at most 32 bytes"),
+        ("Home:tab\there-1", "printable ASCII"),
+    ] {
+        let o = run(&state, &["--wifi", value]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "--wifi {value:?}: {err}");
+        assert!(
+            err.contains("--wifi") && err.contains(value) && err.contains(why),
+            "--wifi {value:?}: {err}"
+        );
+    }
+    let o = run(&state, &["--wifi", "Lab", "--wifi", "Lab:secret123"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--wifi Lab") && err.contains("twice"), "{err}");
+    assert!(
+        !state.join("config.json").exists(),
+        "nothing started, nothing saved"
+    );
+}
+
+#[test]
+fn carried_over_wifi_settings_are_announced_and_warned_about() {
+    let state = common::work("run-settings-carried").join("state");
+    let path = save_wifi_settings(&state);
+    let o = run(&state, &[]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "settings     carried over from {} (saved ",
+            path.display()
+        )) && out.contains("start with --factory-reset to discard them"),
+        "{out}"
+    );
+    assert!(
+        out.contains("!! network   Wi-Fi network \"Home\" not found"),
+        "the banner warns: {out}"
+    );
+    assert!(
+        err.contains("WARN")
+            && err.contains("network: Wi-Fi network \"Home\" not found")
+            && err.contains("--factory-reset"),
+        "the log says why and the way out: {err}"
+    );
+    // With the network in range the device joins it: no warning, no problem in the log.
+    let o = run(&state, &["--wifi", "Home:secret123"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("Wi-Fi        \"Home\" in range"), "{out}");
+    assert!(
+        !out.contains("!! network") && !err.contains("network: Wi-Fi"),
+        "{out}\n{err}"
+    );
+    assert!(err.contains("LED: Normal"), "joined and serving: {err}");
+}
+
+#[test]
+fn factory_reset_discards_the_saved_wifi_settings() {
+    let state = common::work("run-settings-factory-reset").join("state");
+    let path = save_wifi_settings(&state);
+    let o = run(&state, &["--factory-reset"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "--factory-reset: discarded the saved settings {} (Wi-Fi \"Home\"",
+            path.display()
+        )),
+        "the log names the file and what it held: {err}"
+    );
+    assert!(
+        out.contains("settings     factory defaults (--factory-reset discarded"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("!! network") && !err.contains("network: Wi-Fi"),
+        "{out}\n{err}"
+    );
+    assert!(!path.exists(), "the saved settings are gone");
+    let o = run(&state, &[]);
+    let (out, _) = text(&o);
+    assert!(out.contains("settings     factory defaults\n"), "{out}");
+}
