@@ -4,7 +4,7 @@
 //! during the run, and puts the summary (with links to the failures) before the failures,
 //! and the failures before the requirements that passed and the ones that did not run.
 
-mod common;
+use crate::common;
 
 #[test]
 fn a_filtered_run_with_a_failure_reports_summary_failures_then_not_run() {

@@ -21,6 +21,7 @@ mod mqtt_device;
 mod mqtt_payload;
 mod negative_fixtures;
 mod remote_target;
+mod run_settings;
 mod sim_convention_audit;
 mod suite_audit;
 mod tic_props;

@@ -347,7 +347,7 @@ async fn a_restart_that_does_not_come_back_says_why_and_logout_frees_the_session
     let msg = msg.as_str().unwrap();
     assert!(msg.contains("did not come back within 3 s"), "{msg}");
     assert!(
-        msg.contains("the device is off, booting or has no network address"),
+        msg.contains("the device is off (no power)"),
         "the device's 503 reason: {msg}"
     );
     assert!(msg.contains("factory settings"), "what to do: {msg}");

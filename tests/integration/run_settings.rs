@@ -4,7 +4,7 @@
 //! them. Every run binds port 0, keeps its settings in its own folder under `target/` and
 //! stops after a few seconds of device time at full speed.
 
-mod common;
+use crate::common;
 
 use smart_connect_sim::device::config::{Config, NetIf};
 use std::path::Path;
