@@ -27,12 +27,9 @@ pub enum Pace {
 
 impl Pace {
     /// Wait until the host's clock reads `t` (or move the virtual clock there).
-    pub async fn until(&self, host: &Host, t: Millis) {
+    pub async fn until(&self, t: Millis) {
         match self {
-            Pace::RealTime(clock) => {
-                let _ = host;
-                clock.until(t).await;
-            }
+            Pace::RealTime(clock) => clock.until(t).await,
             Pace::Max(clock) => {
                 clock.advance_to(t);
                 tokio::task::yield_now().await;
@@ -49,7 +46,7 @@ pub async fn tick_loop(host: Arc<Host>, pace: Pace) {
             .next_deadline()
             .unwrap_or(now + 1000)
             .clamp(now + 1, now + 1000);
-        pace.until(&host, next).await;
+        pace.until(next).await;
         host.handle(Event::Tick);
     }
 }
@@ -64,11 +61,11 @@ pub async fn feed_meter(
     loop {
         let t = meter.next_at();
         if until.is_some_and(|u| t > u) {
-            pace.until(&host, until.unwrap_or(t)).await;
+            pace.until(until.unwrap_or(t)).await;
             host.handle(Event::Tick);
             return;
         }
-        pace.until(&host, t).await;
+        pace.until(t).await;
         let tel = meter.next();
         if !tel.bytes.is_empty() {
             host.handle(Event::SerialBytes(tel.bytes));
@@ -80,7 +77,7 @@ pub async fn feed_meter(
 pub async fn until_running(host: &Host, pace: &Pace) {
     while !host.with_device(|d| d.running()) {
         let t = host.now() + 100;
-        pace.until(host, t).await;
+        pace.until(t).await;
         host.handle(Event::Tick);
     }
 }
@@ -100,7 +97,7 @@ pub async fn feed_file(host: Arc<Host>, bytes: Vec<u8>, pace: Pace, interval_ms:
         if end <= pos {
             continue;
         }
-        pace.until(&host, t).await;
+        pace.until(t).await;
         host.handle(Event::SerialBytes(bytes[pos..end].to_vec()));
         pos = end;
         t += interval_ms;

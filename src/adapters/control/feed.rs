@@ -16,11 +16,11 @@ pub async fn feed_house(ctl: Arc<Control>, pace: Pace, until: Option<Millis>) {
     loop {
         let t = ctl.with_house(|h| h.next_at());
         if let Some(u) = until.filter(|u| t > *u) {
-            pace.until(&host, u).await;
+            pace.until(u).await;
             host.handle(Event::Tick);
             return;
         }
-        pace.until(&host, t).await;
+        pace.until(t).await;
         let (tel, ev_a, fuse_a, margin) = ctl.with_house(|h| {
             let tel = h.next();
             let ev = h.house.ev.phase_amps(tel.at);

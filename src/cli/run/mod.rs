@@ -427,7 +427,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         () = feed => {
             match until {
                 Some(u) => {
-                    pace.until(&host, u).await;
+                    pace.until(u).await;
                     tracing::info!(
                         "{} s of device time done: stopping",
                         args.duration.unwrap_or(0) / 1000
