@@ -3,9 +3,9 @@
 //! | route | method | answers |
 //! |---|---|---|
 //! | `/api/v1/config` | GET | 200 the whole configuration (`Config::to_json`, the manual's shape) |
-//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid value (control characters included) or unknown key (problem+json with the field's JSON pointer); 500 the configuration could not be saved (problem+json with `file` and the OS `error`; the old settings stay); nothing changes on error |
-//! | `/api/v1/firmware` | GET | 200 `{"Version", "Update": {"state", …}}` |
-//! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 409 an update is running; 400/413/415/422 as for PATCH |
+//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid values (control characters included) or unknown keys (problem+json: every refused field in `errors`, the first one's JSON pointer in `pointer`); 500 the configuration could not be saved (problem+json with `file` and the OS `error`; the old settings stay); nothing changes on error |
+//! | `/api/v1/firmware` | GET | 200 `{"Version", "Update": {"state", …}, "Offered": [versions]}` |
+//! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 422 a version the update server does not offer (with `offered`); 409 an update is running; 400/413/415/422 as for PATCH |
 //! | `/api/v1/status` | GET | 200 the status document (`Host::status_json`: `Device::status` plus `Config`) |
 //! | `/api/v1/reset` | POST | 202, then the device reboots (503 until it serves again) |
 //! | `/api/v1/openapi.json` | GET | 200 the OpenAPI 3.1 document, no authentication |
@@ -27,6 +27,7 @@ use super::throttle::{Throttle, Verdict};
 use super::{web, HttpOptions};
 use crate::adapters::host::Host;
 use crate::device::defect::{Defect, Defects};
+use crate::device::firmware::UpdateRefused;
 use crate::device::{Effect, Event, Reply};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -426,7 +427,7 @@ async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Body)
 fn firmware_doc(s: &AppState) -> Value {
     s.host.with_device(|d| {
         let f = d.firmware();
-        json!({"Version": f.version(), "Update": f.state()})
+        json!({"Version": f.version(), "Update": f.state(), "Offered": f.offered()})
     })
 }
 
@@ -511,17 +512,34 @@ async fn post_firmware(State(s): State<AppState>, headers: HeaderMap, body: Body
                 .insert(header::LOCATION, HeaderValue::from_static(FIRMWARE));
             r
         }
-        Some(Reply::Firmware(Err(reason))) => Problem::typed(
-            StatusCode::CONFLICT,
-            problem::FIRMWARE_REFUSED,
-            "Firmware update refused",
-            reason,
-        )
-        .at(FIRMWARE)
-        .into_response(),
+        Some(Reply::Firmware(Err(refused))) => update_refused(&refused).into_response(),
         Some(Reply::NotRunning) => not_running(FIRMWARE),
         _ => no_reply(FIRMWARE),
     }
+}
+
+/// A refused update: 422 for a version the update server does not offer (naming the ones it
+/// does, also in `offered`), 409 while an update runs.
+fn update_refused(refused: &UpdateRefused) -> Problem {
+    let detail = refused.to_string();
+    match refused {
+        UpdateRefused::NotOffered { version, offered } => Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problem::UNKNOWN_FIRMWARE_VERSION,
+            "Unknown firmware version",
+            "/Version",
+            &detail,
+            json!(version),
+        )
+        .with("offered", json!(offered)),
+        UpdateRefused::Running { .. } => Problem::typed(
+            StatusCode::CONFLICT,
+            problem::FIRMWARE_REFUSED,
+            "Firmware update refused",
+            detail,
+        ),
+    }
+    .at(FIRMWARE)
 }
 
 async fn get_status(State(s): State<AppState>) -> Response {
