@@ -393,7 +393,10 @@ mod tests {
             })
         );
         let none = Firmware::new("1.4.2", Vec::new()).start("1.5.0", 0);
-        assert!(none.unwrap_err().to_string().ends_with("it offers none at the moment"));
+        assert!(none
+            .unwrap_err()
+            .to_string()
+            .ends_with("it offers none at the moment"));
     }
 
     #[test]

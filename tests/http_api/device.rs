@@ -30,16 +30,25 @@ async fn firmware_version_update_states_and_refusals() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(ctype(&r), "application/problem+json");
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["type"], "tag:smart-connect.local,2025:unknown-firmware-version");
+    assert_eq!(
+        v["type"],
+        "tag:smart-connect.local,2025:unknown-firmware-version"
+    );
     assert_eq!(v["offered"], json!(["1.4.3", "1.5.0"]));
-    assert_eq!((&v["pointer"], &v["value"]), (&json!("/Version"), &json!("banana")));
+    assert_eq!(
+        (&v["pointer"], &v["value"]),
+        (&json!("/Version"), &json!("banana"))
+    );
     let detail = v["detail"].as_str().unwrap();
     assert!(
         detail.contains("\"banana\"") && detail.contains("offered: 1.4.3, 1.5.0"),
         "{v}"
     );
     assert_eq!(v["errors"][0]["pointer"], "/Version");
-    assert_eq!(dev.get("/api/v1/firmware").await.1["Update"]["state"], "idle");
+    assert_eq!(
+        dev.get("/api/v1/firmware").await.1["Update"]["state"],
+        "idle"
+    );
 
     // A corrupt image: accepted, then it fails; the reason is in the status, 1.4.2 stays.
     dev.host.with_device_mut(|d| {
@@ -57,7 +66,10 @@ async fn firmware_version_update_states_and_refusals() {
     assert_eq!(v["Offered"], json!(["1.4.3", "1.5.0", "1.6.0"]));
     let (s, v) = send(post(r#"{"Version": "1.5.0"}"#)).await;
     assert_eq!(s, StatusCode::CONFLICT, "an update is running: {v}");
-    assert_eq!(v["type"], "tag:smart-connect.local,2025:firmware-update-refused");
+    assert_eq!(
+        v["type"],
+        "tag:smart-connect.local,2025:firmware-update-refused"
+    );
     assert!(
         v["detail"]
             .as_str()

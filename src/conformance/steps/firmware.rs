@@ -73,7 +73,10 @@ async fn refused_naming_offer(w: &mut DeviceWorld, version: String) {
     let Err(why) = r else {
         panic!("the update request was accepted")
     };
-    assert!(why.contains(&version), "the refusal does not name {version}: {why}");
+    assert!(
+        why.contains(&version),
+        "the refusal does not name {version}: {why}"
+    );
     let fw = get_firmware(w).await;
     let offered = fw["Offered"]
         .as_array()
@@ -81,7 +84,10 @@ async fn refused_naming_offer(w: &mut DeviceWorld, version: String) {
     assert!(!offered.is_empty(), "nothing on offer: {fw}");
     for v in offered {
         let v = v.as_str().unwrap_or_else(|| panic!("not a version: {v}"));
-        assert!(why.contains(v), "the refusal does not name {v}, on offer: {why}");
+        assert!(
+            why.contains(v),
+            "the refusal does not name {v}, on offer: {why}"
+        );
     }
 }
 

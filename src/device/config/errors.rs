@@ -49,7 +49,8 @@ impl std::error::Error for ConfigError {}
 /// keys first at their level). Never empty; at most one error per field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigErrors {
-    first: ConfigError,
+    /// Boxed: a `Result<_, ConfigErrors>` stays small.
+    first: Box<ConfigError>,
     rest: Vec<ConfigError>,
 }
 
@@ -69,7 +70,7 @@ impl ConfigErrors {
         match it.next() {
             None => Ok(()),
             Some(first) => Err(ConfigErrors {
-                first,
+                first: Box::new(first),
                 rest: it.collect(),
             }),
         }
@@ -77,7 +78,7 @@ impl ConfigErrors {
 
     /// `earlier` and these errors together, in document order.
     pub fn after(self, earlier: Vec<ConfigError>) -> ConfigErrors {
-        let fallback = self.first.clone();
+        let fallback = (*self.first).clone();
         let mut all = earlier;
         all.extend(self.into_vec());
         ConfigErrors::check(all)
@@ -92,12 +93,12 @@ impl ConfigErrors {
 
     /// Every error, in document order.
     pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
-        std::iter::once(&self.first).chain(&self.rest)
+        std::iter::once(&*self.first).chain(&self.rest)
     }
 
     pub fn into_vec(self) -> Vec<ConfigError> {
         let mut v = Vec::with_capacity(self.rest.len().saturating_add(1));
-        v.push(self.first);
+        v.push(*self.first);
         v.extend(self.rest);
         v
     }
@@ -111,7 +112,7 @@ impl ConfigErrors {
 impl From<ConfigError> for ConfigErrors {
     fn from(first: ConfigError) -> Self {
         ConfigErrors {
-            first,
+            first: Box::new(first),
             rest: Vec::new(),
         }
     }

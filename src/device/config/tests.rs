@@ -35,7 +35,10 @@ fn factory_settings_validate_and_match_the_manual_shape() {
     assert_eq!(j, want);
     // The shape table and the structs agree: the factory JSON is a whole document.
     let mut errs = Vec::new();
-    assert_eq!(check_shape(&j, &SCHEMA, "", false, &mut errs), Some(j.clone()));
+    assert_eq!(
+        check_shape(&j, &SCHEMA, "", false, &mut errs),
+        Some(j.clone())
+    );
     assert_eq!(errs, []);
     assert_eq!(Config::from_json(&j), Ok(c));
 }
@@ -121,7 +124,10 @@ fn null_and_unknown_keys_are_refused_naming_the_key() {
     let mut j = Config::default().to_json();
     j["MQTT"]["Port"] = json!(1);
     assert!(serde_json::from_value::<Config>(j.clone()).is_err());
-    assert_eq!(Config::from_json(&j).unwrap_err().pointers(), ["/MQTT/Port"]);
+    assert_eq!(
+        Config::from_json(&j).unwrap_err().pointers(),
+        ["/MQTT/Port"]
+    );
 }
 
 #[test]

@@ -128,8 +128,11 @@ fn a_gateway_outside_the_static_subnet_is_refused() {
         e.message
     );
     // Moving the address away from a kept gateway is refused the same way.
-    let cur = apply_patch(&cur, &json!({"Ethernet": {"StaticIPv4": {"Gateway": "192.168.1.1"}}}))
-        .unwrap();
+    let cur = apply_patch(
+        &cur,
+        &json!({"Ethernet": {"StaticIPv4": {"Gateway": "192.168.1.1"}}}),
+    )
+    .unwrap();
     let p = json!({"Ethernet": {"StaticIPv4": {"IpAddress": "192.168.2.10"}}});
     let e = apply_patch(&cur, &p).unwrap_err();
     assert_eq!(e.pointers(), ["/Ethernet/StaticIPv4/Gateway"]);
@@ -137,7 +140,10 @@ fn a_gateway_outside_the_static_subnet_is_refused() {
     // On Wi-Fi, in DHCP mode too (the static values are kept for later).
     let p = json!({"WiFi": {"StaticIPv4": {"IpAddress": "10.1.2.3", "Netmask": "16",
         "Gateway": "10.2.0.1"}}});
-    assert_eq!(patch(p).unwrap_err().pointers(), ["/WiFi/StaticIPv4/Gateway"]);
+    assert_eq!(
+        patch(p).unwrap_err().pointers(),
+        ["/WiFi/StaticIPv4/Gateway"]
+    );
 }
 
 #[test]
@@ -164,7 +170,8 @@ fn a_gateway_inside_the_static_subnet_is_accepted() {
 fn a_gateway_without_a_static_address_follows_the_other_rules() {
     // No address or no netmask: no subnet to compare with; the gateway is only an IPv4.
     assert!(patch(json!({"Ethernet": {"StaticIPv4": {"Gateway": "10.0.0.1"}}})).is_ok());
-    let p = json!({"Ethernet": {"StaticIPv4": {"IpAddress": "192.168.1.10", "Gateway": "10.0.0.1"}}});
+    let p =
+        json!({"Ethernet": {"StaticIPv4": {"IpAddress": "192.168.1.10", "Gateway": "10.0.0.1"}}});
     assert!(patch(p).is_ok());
     // Static mode still needs the address and the netmask; the gateway is not blamed.
     let p = json!({"Ethernet": {"IpMode": "Static", "StaticIPv4": {"Gateway": "10.0.0.1"}}});

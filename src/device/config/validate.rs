@@ -23,7 +23,8 @@ impl Config {
             errs.push(e);
         }
         let eth = &self.ethernet;
-        eth.static_ipv4.validate("/Ethernet", eth.ip_mode, &mut errs);
+        eth.static_ipv4
+            .validate("/Ethernet", eth.ip_mode, &mut errs);
         let w = &self.wifi;
         let mut ssid_err = |m: &str| errs.push(ConfigError::new("/WiFi/SSID", m, json!(w.ssid)));
         if w.ssid.len() > 32 {
