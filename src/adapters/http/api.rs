@@ -27,7 +27,6 @@ use super::throttle::{Throttle, Verdict};
 use super::{web, HttpOptions};
 use crate::adapters::host::Host;
 use crate::device::defect::{Defect, Defects};
-use crate::device::firmware::UpdateRefused;
 use crate::device::{Effect, Event, Reply};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -512,34 +511,12 @@ async fn post_firmware(State(s): State<AppState>, headers: HeaderMap, body: Body
                 .insert(header::LOCATION, HeaderValue::from_static(FIRMWARE));
             r
         }
-        Some(Reply::Firmware(Err(refused))) => update_refused(&refused).into_response(),
+        Some(Reply::Firmware(Err(refused))) => Problem::update_refused(&refused)
+            .at(FIRMWARE)
+            .into_response(),
         Some(Reply::NotRunning) => not_running(FIRMWARE),
         _ => no_reply(FIRMWARE),
     }
-}
-
-/// A refused update: 422 for a version the update server does not offer (naming the ones it
-/// does, also in `offered`), 409 while an update runs.
-fn update_refused(refused: &UpdateRefused) -> Problem {
-    let detail = refused.to_string();
-    match refused {
-        UpdateRefused::NotOffered { version, offered } => Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            problem::UNKNOWN_FIRMWARE_VERSION,
-            "Unknown firmware version",
-            "/Version",
-            &detail,
-            json!(version),
-        )
-        .with("offered", json!(offered)),
-        UpdateRefused::Running { .. } => Problem::typed(
-            StatusCode::CONFLICT,
-            problem::FIRMWARE_REFUSED,
-            "Firmware update refused",
-            detail,
-        ),
-    }
-    .at(FIRMWARE)
 }
 
 async fn get_status(State(s): State<AppState>) -> Response {

@@ -10,6 +10,7 @@
 //! describe the first one.
 
 use crate::device::config::ConfigErrors;
+use crate::device::firmware::UpdateRefused;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -99,6 +100,30 @@ impl Problem {
             }
         }
         p
+    }
+
+    /// A refused firmware update: 422 for a version the update server does not offer (a field
+    /// error at `/Version`, naming the offered versions, also in `offered`), 409 while an
+    /// update runs.
+    pub fn update_refused(refused: &UpdateRefused) -> Self {
+        let detail = refused.to_string();
+        match refused {
+            UpdateRefused::NotOffered { version, offered } => Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                UNKNOWN_FIRMWARE_VERSION,
+                "Unknown firmware version",
+                "/Version",
+                &detail,
+                json!(version),
+            )
+            .with("offered", json!(offered)),
+            UpdateRefused::Running { .. } => Problem::typed(
+                StatusCode::CONFLICT,
+                FIRMWARE_REFUSED,
+                "Firmware update refused",
+                detail,
+            ),
+        }
     }
 
     /// Add an extension member.
