@@ -105,6 +105,31 @@ Feature: Settings over the HTTP API
     Then the change is refused naming MQTT.Broker
     And the configuration is unchanged
 
+  @API-09 @sim-convention
+  Scenario: Every bad value is named at once, in the order of the configuration
+    Given the configuration has been read
+    When the settings are changed with
+      """
+      { "MQTT": { "Site": "a/b", "Broker": "broker.example.com" }, "Ethernet": { "StaticIPv4": { "Netmask": "33", "IpAddress": "300.1.1.1" } } }
+      """
+    Then the change is refused naming each of Ethernet.StaticIPv4.IpAddress, Ethernet.StaticIPv4.Netmask, MQTT.Broker and MQTT.Site
+    And the configuration is unchanged
+
+  @API-09 @sim-convention
+  Scenario: A static gateway must be in the subnet of the static address
+    Given the configuration has been read
+    When the settings are changed with
+      """
+      { "Ethernet": { "IpMode": "Static", "StaticIPv4": { "IpAddress": "192.168.1.10", "Netmask": "24", "Gateway": "10.0.0.1" } } }
+      """
+    Then the change is refused naming Ethernet.StaticIPv4.Gateway
+    And the configuration is unchanged
+    When the settings are changed with
+      """
+      { "Ethernet": { "IpMode": "Static", "StaticIPv4": { "IpAddress": "192.168.1.10", "Netmask": "24", "Gateway": "192.168.1.1" } } }
+      """
+    Then the change is accepted
+
   @API-10 @sim-convention
   Scenario: A saved setting survives a restart
     When the setting MQTT.Site is set to "garage-3"

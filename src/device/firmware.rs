@@ -1,6 +1,12 @@
 //! Firmware updates (FW-01/02): idle → downloading → verifying → installing → rebooting →
 //! idle with the new version; an image that fails verification ends `failed` with a reason
-//! and the old version keeps running. The scenario declares which images exist.
+//! (also the status's `System.FirmwareError`) and the old version keeps running.
+//!
+//! The update server offers a known list of images: by default the factory firmware's
+//! successors (`DEFAULT_OFFERED`: 1.4.3 and 1.5.0, both good); a scenario or the bench rig
+//! stages more, good or corrupt. A version the server does not offer is refused at once
+//! (`UpdateRefused::NotOffered`, listing the offered ones), as is a request while an update
+//! runs (`UpdateRefused::Running`).
 
 use super::defect::{Defect, Defects};
 use crate::sim::clock::Millis;
@@ -24,6 +30,50 @@ pub struct FirmwareImage {
 
 fn yes() -> bool {
     true
+}
+
+/// The versions the simulated update server offers unless told otherwise: the factory
+/// firmware's (1.4.2) next patch and next minor release.
+pub const DEFAULT_OFFERED: [&str; 2] = ["1.4.3", "1.5.0"];
+
+/// `DEFAULT_OFFERED` as good images.
+pub fn default_images() -> Vec<FirmwareImage> {
+    DEFAULT_OFFERED
+        .iter()
+        .map(|v| FirmwareImage {
+            version: (*v).to_string(),
+            good: true,
+        })
+        .collect()
+}
+
+/// Add `image` to `images`, replacing an image of the same version where it stands.
+pub fn offer(images: &mut Vec<FirmwareImage>, image: FirmwareImage) {
+    match images.iter_mut().find(|i| i.version == image.version) {
+        Some(old) => *old = image,
+        None => images.push(image),
+    }
+}
+
+/// Why an update request is refused (nothing starts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateRefused {
+    /// The update server does not offer `version`.
+    #[error("version {version:?} is not offered by the update server; {}", offered_text(.offered))]
+    NotOffered {
+        version: String,
+        offered: Vec<String>,
+    },
+    /// An update is running (`state` is its state's name).
+    #[error("an update is already {state}")]
+    Running { state: &'static str },
+}
+
+fn offered_text(offered: &[String]) -> String {
+    match offered {
+        [] => "it offers none at the moment".into(),
+        _ => format!("offered: {}", offered.join(", ")),
+    }
 }
 
 /// Where an update is.
@@ -112,17 +162,41 @@ impl Firmware {
 
     /// The update server offers `image` from now on (replacing an image of the same version).
     pub fn offer_image(&mut self, image: FirmwareImage) {
-        self.images.retain(|i| i.version != image.version);
-        self.images.push(image);
+        offer(&mut self.images, image);
     }
 
-    /// Start an update to `version`; refused while one is running.
-    pub fn start(&mut self, version: &str, now: Millis) -> Result<(), String> {
+    /// The versions the update server offers, in the order it lists them.
+    pub fn offered(&self) -> Vec<String> {
+        self.images.iter().map(|i| i.version.clone()).collect()
+    }
+
+    /// Why the last update failed (`update to 1.6.0 failed: …`), while the state is `failed`;
+    /// `None` otherwise (a new update clears it).
+    pub fn last_error(&self) -> Option<String> {
+        match &self.state {
+            UpdateState::Failed { version, reason } => {
+                Some(format!("update to {version} failed: {reason}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Start an update to `version`; refused when the update server does not offer it, and
+    /// while an update is running.
+    pub fn start(&mut self, version: &str, now: Millis) -> Result<(), UpdateRefused> {
+        if !self.images.iter().any(|i| i.version == version) {
+            return Err(UpdateRefused::NotOffered {
+                version: version.to_string(),
+                offered: self.offered(),
+            });
+        }
         let idle = matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. });
         let restartable =
             self.restart_running && !matches!(self.state, UpdateState::Rebooting { .. });
         if !idle && !restartable {
-            return Err(format!("an update is already {}", self.state.name()));
+            return Err(UpdateRefused::Running {
+                state: self.state.name(),
+            });
         }
         self.state = UpdateState::Downloading {
             version: version.to_string(),
@@ -249,7 +323,7 @@ mod tests {
             version: "1.5.0".into(),
             good: true,
         });
-        assert_eq!(f.images().len(), 1);
+        assert_eq!(f.offered(), ["1.5.0"]);
         f.start("1.5.0", 0).unwrap();
         assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         f.rebooted();
@@ -280,10 +354,66 @@ mod tests {
             matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("verification"))
         );
         assert_eq!(f.version(), "1.4.2");
-        f.start("9.9.9", 60_000).unwrap();
-        f.tick(120_000);
+        let why = f.last_error().unwrap();
         assert!(
-            matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("no image"))
+            why.starts_with("update to 1.6.0 failed: image verification failed"),
+            "{why}"
         );
+        // A new update clears the reason.
+        f.start("1.5.0", 60_000).unwrap();
+        assert_eq!(f.last_error(), None);
+    }
+
+    #[test]
+    fn a_version_not_offered_is_refused_at_once_listing_the_offered_ones() {
+        let mut f = Firmware::new("1.4.2", images());
+        let e = f.start("banana", 0).unwrap_err();
+        assert_eq!(
+            e,
+            UpdateRefused::NotOffered {
+                version: "banana".into(),
+                offered: vec!["1.5.0".into(), "1.6.0".into()],
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "version \"banana\" is not offered by the update server; offered: 1.5.0, 1.6.0"
+        );
+        assert_eq!((f.state().name(), f.last_error()), ("idle", None));
+        // Also while an update runs: the version is named before the busy state.
+        f.start("1.5.0", 0).unwrap();
+        assert!(matches!(
+            f.start("9.9.9", 1),
+            Err(UpdateRefused::NotOffered { .. })
+        ));
+        assert_eq!(
+            f.start("1.5.0", 1),
+            Err(UpdateRefused::Running {
+                state: "downloading"
+            })
+        );
+        let none = Firmware::new("1.4.2", Vec::new()).start("1.5.0", 0);
+        assert!(none
+            .unwrap_err()
+            .to_string()
+            .ends_with("it offers none at the moment"));
+    }
+
+    #[test]
+    fn the_default_offer_is_the_factory_firmwares_successors() {
+        let f = Firmware::new(crate::device::FACTORY_FIRMWARE, default_images());
+        assert_eq!(f.offered(), DEFAULT_OFFERED);
+        assert!(f.images().iter().all(|i| i.good));
+        // A re-staged image keeps its place in the list.
+        let mut images = default_images();
+        offer(
+            &mut images,
+            FirmwareImage {
+                version: "1.4.3".into(),
+                good: false,
+            },
+        );
+        assert_eq!(images[0].version, "1.4.3");
+        assert!(!images[0].good);
     }
 }

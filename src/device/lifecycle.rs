@@ -315,6 +315,7 @@ impl Device {
                 variant: self.hw.variant,
                 firmware: self.firmware.version().to_string(),
                 firmware_update: self.firmware.state().name().to_string(),
+                firmware_error: self.firmware.last_error(),
                 uptime_s: if self.powered() {
                     // Never negative, even for a `now` before the boot.
                     now.saturating_sub(self.booted_at).max(0) / 1000

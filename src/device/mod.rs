@@ -27,8 +27,8 @@ pub mod store;
 use crate::protocol::{ParseError, Reading};
 use crate::sim::clock::Millis;
 use button::Button;
-use config::{Config, ConfigError};
-use firmware::{Firmware, FirmwareImage};
+use config::{Config, ConfigErrors};
+use firmware::{Firmware, FirmwareImage, UpdateRefused};
 use identity::Identity;
 use led::{LedPattern, LedTimeline};
 use meter::{MeterInput, MeterState, MeterStatus};
@@ -77,7 +77,7 @@ pub struct DeviceConfig {
     pub variant: Variant,
     pub identity: Identity,
     pub firmware_version: String,
-    /// Images the update server offers (FW-01/02).
+    /// Images the update server offers (FW-01/02); by default `firmware::default_images()`.
     pub firmware_images: Vec<FirmwareImage>,
     /// The network around the device at power-on.
     pub lan: Lan,
@@ -86,13 +86,14 @@ pub struct DeviceConfig {
 }
 
 impl DeviceConfig {
-    /// A device of `variant` with the identity of seed 0, factory firmware, a DHCP LAN.
+    /// A device of `variant` with the identity of seed 0, factory firmware, an update server
+    /// offering the factory firmware's successors, a DHCP LAN.
     pub fn new(variant: Variant) -> Self {
         DeviceConfig {
             variant,
             identity: Identity::from_seed(0),
             firmware_version: FACTORY_FIRMWARE.into(),
-            firmware_images: Vec::new(),
+            firmware_images: firmware::default_images(),
             lan: Lan::default(),
             defects: defect::Defects::new(),
         }
@@ -127,8 +128,9 @@ pub enum Event {
 /// The answer to a request event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
-    Config(Result<Config, ConfigError>),
-    Firmware(Result<(), String>),
+    /// The new configuration, or every refused field (nothing changed).
+    Config(Result<Config, ConfigErrors>),
+    Firmware(Result<(), UpdateRefused>),
     /// The device is not running (off or booting) and cannot take requests.
     NotRunning,
 }
@@ -305,10 +307,7 @@ impl Device {
 
     /// The update server offers `image` from now on (the surroundings, like the LAN; FW-01/02).
     pub fn offer_firmware(&mut self, image: FirmwareImage) {
-        self.hw
-            .firmware_images
-            .retain(|i| i.version != image.version);
-        self.hw.firmware_images.push(image.clone());
+        firmware::offer(&mut self.hw.firmware_images, image.clone());
         self.firmware.offer_image(image);
     }
 

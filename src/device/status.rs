@@ -30,6 +30,9 @@ pub struct SystemStatus {
     pub variant: Variant,
     pub firmware: String,
     pub firmware_update: String,
+    /// Why the last firmware update failed (`update to 1.6.0 failed: …`) while its state is
+    /// `failed`; `null` otherwise (FW-02).
+    pub firmware_error: Option<String>,
     pub uptime_s: i64,
     pub hostname: String,
 }

@@ -16,7 +16,7 @@
 //!   (it holds the Wi-Fi and MQTT passwords); `FileStore::restrict_permissions` fixes an
 //!   existing file.
 
-use super::config::{Config, ConfigError};
+use super::config::{Config, ConfigErrors};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
@@ -52,7 +52,7 @@ pub enum StoreError {
     #[error("config file {} is corrupt: {message}", .path.display())]
     Corrupt { path: PathBuf, message: String },
     #[error("config file {} holds an invalid configuration: {source}", .path.display())]
-    Invalid { path: PathBuf, source: ConfigError },
+    Invalid { path: PathBuf, source: ConfigErrors },
     /// `MemStore` only: the simulated power loss struck after `step` steps of a save.
     #[error(
         "simulated power loss after step {step} of {} of a save",

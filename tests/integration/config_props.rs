@@ -192,9 +192,14 @@ proptest! {
                 }
                 Err(e) => {
                     prop_assert_eq!(&cur.to_json(), &before);
-                    // The error names a field of the patch or of the config.
-                    prop_assert!(e.pointer.is_empty() || p.pointer(&e.pointer).is_some()
-                        || before.pointer(&e.pointer).is_some(), "{e}");
+                    // Every error names a field of the patch or of the config, once.
+                    for x in e.iter() {
+                        prop_assert!(x.pointer.is_empty() || p.pointer(&x.pointer).is_some()
+                            || before.pointer(&x.pointer).is_some(), "{}", x);
+                    }
+                    let mut ptrs = e.pointers();
+                    ptrs.dedup();
+                    prop_assert_eq!(ptrs.len(), e.iter().count(), "one error per field: {}", e);
                 }
             }
             prop_assert!(cur.validate().is_ok());

@@ -3,9 +3,9 @@
 //! | route | method | answers |
 //! |---|---|---|
 //! | `/api/v1/config` | GET | 200 the whole configuration (`Config::to_json`, the manual's shape) |
-//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid value (control characters included) or unknown key (problem+json with the field's JSON pointer); 500 the configuration could not be saved (problem+json with `file` and the OS `error`; the old settings stay); nothing changes on error |
-//! | `/api/v1/firmware` | GET | 200 `{"Version", "Update": {"state", …}}` |
-//! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 409 an update is running; 400/413/415/422 as for PATCH |
+//! | `/api/v1/config` | PATCH | 200 the new configuration; 400 malformed JSON; 408 body not complete 10 s after the head; 413 body > limit; 415 not `application/json` / `application/merge-patch+json`; 422 invalid values (control characters included) or unknown keys (problem+json: every refused field in `errors`, the first one's JSON pointer in `pointer`); 500 the configuration could not be saved (problem+json with `file` and the OS `error`; the old settings stay); nothing changes on error |
+//! | `/api/v1/firmware` | GET | 200 `{"Version", "Update": {"state", …}, "Offered": [versions]}` |
+//! | `/api/v1/firmware` | POST | `{"Version": "1.5.0"}` → 202 update started; 422 a version the update server does not offer (with `offered`); 409 an update is running; 400/413/415/422 as for PATCH |
 //! | `/api/v1/status` | GET | 200 the status document (`Host::status_json`: `Device::status` plus `Config`) |
 //! | `/api/v1/reset` | POST | 202, then the device reboots (503 until it serves again) |
 //! | `/api/v1/logout` | POST | [sim] 204, the caller's session ends at once (`sim_api.rs`) |
@@ -432,7 +432,7 @@ async fn patch_config(State(s): State<AppState>, headers: HeaderMap, body: Body)
 fn firmware_doc(s: &AppState) -> Value {
     s.host.with_device(|d| {
         let f = d.firmware();
-        json!({"Version": f.version(), "Update": f.state()})
+        json!({"Version": f.version(), "Update": f.state(), "Offered": f.offered()})
     })
 }
 
@@ -517,14 +517,9 @@ async fn post_firmware(State(s): State<AppState>, headers: HeaderMap, body: Body
                 .insert(header::LOCATION, HeaderValue::from_static(FIRMWARE));
             r
         }
-        Some(Reply::Firmware(Err(reason))) => Problem::typed(
-            StatusCode::CONFLICT,
-            problem::FIRMWARE_REFUSED,
-            "Firmware update refused",
-            reason,
-        )
-        .at(FIRMWARE)
-        .into_response(),
+        Some(Reply::Firmware(Err(refused))) => Problem::update_refused(&refused)
+            .at(FIRMWARE)
+            .into_response(),
         Some(Reply::NotRunning) => not_running(FIRMWARE),
         _ => no_reply(FIRMWARE),
     }

@@ -5,9 +5,12 @@
 //! may want to tell apart have a `tag:` URI (RFC 9457 3.1.1: an identifier, not a locator).
 //! Field errors add `pointer` (RFC 6901 JSON pointer into the request body) and an `errors`
 //! array of `{detail, pointer}` (the shape of RFC 9457's example), plus the device's own
-//! error members (`ConfigError::to_json`: `error`, `field`, `message`, `value`).
+//! error members (`ConfigError::to_json`: `error`, `field`, `message`, `value`). A refused
+//! configuration lists every refused field in `errors` (document order); the other members
+//! describe the first one.
 
-use crate::device::config::ConfigError;
+use crate::device::config::ConfigErrors;
+use crate::device::firmware::UpdateRefused;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
@@ -17,6 +20,7 @@ pub const INVALID_REQUEST: &str = "tag:smart-connect.local,2025:invalid-request"
 pub const MALFORMED_JSON: &str = "tag:smart-connect.local,2025:malformed-json";
 pub const SESSION_BUSY: &str = "tag:smart-connect.local,2025:session-busy";
 pub const FIRMWARE_REFUSED: &str = "tag:smart-connect.local,2025:firmware-update-refused";
+pub const UNKNOWN_FIRMWARE_VERSION: &str = "tag:smart-connect.local,2025:unknown-firmware-version";
 pub const NOT_SERVING: &str = "tag:smart-connect.local,2025:not-serving";
 pub const CONFIG_NOT_SAVED: &str = "tag:smart-connect.local,2025:config-not-saved";
 pub const TOO_MANY_FAILURES: &str = "tag:smart-connect.local,2025:too-many-failed-logins";
@@ -73,8 +77,10 @@ impl Problem {
         p
     }
 
-    /// A refused configuration (422).
-    pub fn config(e: &ConfigError) -> Self {
+    /// A refused configuration (422): every refused field in `errors`, the first one in
+    /// `pointer`, `detail`, `value` and the device's own members.
+    pub fn config(errors: &ConfigErrors) -> Self {
+        let e = errors.first();
         let mut p = Problem::field(
             StatusCode::UNPROCESSABLE_ENTITY,
             INVALID_CONFIG,
@@ -83,12 +89,41 @@ impl Problem {
             &e.message,
             e.value.clone(),
         );
+        let all: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({"detail": e.message, "pointer": e.pointer}))
+            .collect();
+        p.body.insert("errors".into(), Value::Array(all));
         if let Value::Object(extra) = e.to_json() {
             for (k, v) in extra {
                 p.body.entry(k).or_insert(v);
             }
         }
         p
+    }
+
+    /// A refused firmware update: 422 for a version the update server does not offer (a field
+    /// error at `/Version`, naming the offered versions, also in `offered`), 409 while an
+    /// update runs.
+    pub fn update_refused(refused: &UpdateRefused) -> Self {
+        let detail = refused.to_string();
+        match refused {
+            UpdateRefused::NotOffered { version, offered } => Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                UNKNOWN_FIRMWARE_VERSION,
+                "Unknown firmware version",
+                "/Version",
+                &detail,
+                json!(version),
+            )
+            .with("offered", json!(offered)),
+            UpdateRefused::Running { .. } => Problem::typed(
+                StatusCode::CONFLICT,
+                FIRMWARE_REFUSED,
+                "Firmware update refused",
+                detail,
+            ),
+        }
     }
 
     /// Add an extension member.

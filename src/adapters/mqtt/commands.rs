@@ -31,7 +31,9 @@ impl Manager {
                 let outcome = fx
                     .iter()
                     .find_map(|e| match e {
-                        Effect::Reply(Reply::Firmware(r)) => Some(r.clone()),
+                        Effect::Reply(Reply::Firmware(r)) => {
+                            Some(r.clone().map_err(|e| e.to_string()))
+                        }
                         Effect::Reply(Reply::NotRunning) => Some(Err(NOT_RUNNING.to_string())),
                         _ => None,
                     })

@@ -95,6 +95,28 @@ fn change_refused(w: &mut DeviceWorld, name: String) {
     }
 }
 
+/// Every refused setting is listed in the error's `errors` (RFC 9457), in the order the
+/// scenario names them — the order of the configuration document ([sim], API-09).
+#[then(regex = r"^the change is refused naming each of (.+)$")]
+fn change_refused_naming_each(w: &mut DeviceWorld, names: String) {
+    let want: Vec<String> = names
+        .split(", ")
+        .flat_map(|n| n.split(" and "))
+        .map(|n| format!("/{}", n.trim().replace('.', "/")))
+        .collect();
+    let e = match w.bench.patch.clone().expect("no change was sent") {
+        Ok(c) => panic!("the change was accepted: {c}"),
+        Err(e) => e,
+    };
+    let got: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the refusal has no \"errors\" list: {e}"))
+        .iter()
+        .map(|x| x["pointer"].as_str().unwrap_or("(no pointer)"))
+        .collect();
+    assert_eq!(got, want, "the settings the refusal names: {e}");
+}
+
 #[then(regex = r"^the configuration is unchanged$")]
 async fn unchanged(w: &mut DeviceWorld) {
     let before = w

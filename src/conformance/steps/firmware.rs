@@ -65,6 +65,44 @@ fn refused(w: &mut DeviceWorld) {
     assert!(r.is_err(), "the update request was accepted");
 }
 
+/// The refusal names the version asked for and every version the firmware API lists under
+/// `Offered` ([sim], FW-02).
+#[then(regex = r"^the update is refused naming (\S+) and the versions on offer$")]
+async fn refused_naming_offer(w: &mut DeviceWorld, version: String) {
+    let r = w.bench.update.clone().expect("no update was requested");
+    let Err(why) = r else {
+        panic!("the update request was accepted")
+    };
+    assert!(
+        why.contains(&version),
+        "the refusal does not name {version}: {why}"
+    );
+    let fw = get_firmware(w).await;
+    let offered = fw["Offered"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the firmware API lists no \"Offered\" versions: {fw}"));
+    assert!(!offered.is_empty(), "nothing on offer: {fw}");
+    for v in offered {
+        let v = v.as_str().unwrap_or_else(|| panic!("not a version: {v}"));
+        assert!(
+            why.contains(v),
+            "the refusal does not name {v}, on offer: {why}"
+        );
+    }
+}
+
+/// `System.FirmwareError` in the status says why the update to `version` failed ([sim],
+/// FW-02).
+#[then(regex = r"^the status shows why the update to (\S+) failed$")]
+async fn status_says_why(w: &mut DeviceWorld, version: String) {
+    let s = status(w).await;
+    let why = s["System"]["FirmwareError"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(&version) && why.len() > version.len(),
+        "System.FirmwareError does not say why the update to {version} failed: {s}"
+    );
+}
+
 #[then(regex = r#"^the firmware API reports a version number and the update state "(\w+)"$"#)]
 async fn reports(w: &mut DeviceWorld, state: String) {
     let fw = get_firmware(w).await;

@@ -8,22 +8,28 @@
 //! with a hint giving its prefix); an empty static field means "not set"; secrets are not
 //! echoed in errors (`value` is `null` for the two passwords).
 //!
-//! Layout: this file holds the model, the factory settings, the error type and
-//! `apply_patch`; `shape.rs` checks the JSON shape of a patch or document against the
+//! Every refused field is reported at once (`ConfigErrors`, document order), so a client
+//! fixes all its mistakes after one answer.
+//!
+//! Layout: this file holds the model, the factory settings and `apply_patch`; `errors.rs`
+//! the error types; `shape.rs` checks the JSON shape of a patch or document against the
 //! key table; `validate.rs` checks the field values (and has the public string checkers);
-//! `tests.rs` has the unit tests.
+//! `tests.rs` and `tests_all_errors.rs` have the unit tests.
 
+mod errors;
 mod shape;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_all_errors;
 mod validate;
 
 use super::registers::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shape::{check_shape, kind, SCHEMA};
-use std::fmt;
 
+pub use errors::{ConfigError, ConfigErrors};
 pub use validate::{check_broker, check_ipv4, check_prefix, check_wpa_psk};
 
 /// The whole configuration; serialises to the `GET /api/v1/config` body.
@@ -132,64 +138,32 @@ impl Default for Config {
     }
 }
 
-/// A refused configuration: the field's JSON pointer (RFC 6901), why, and the offending value
-/// (`null` when there is none, or for a secret).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    pub pointer: String,
-    pub message: String,
-    pub value: Value,
-}
-
-impl ConfigError {
-    pub fn new(pointer: impl Into<String>, message: impl Into<String>, value: Value) -> Self {
-        ConfigError {
-            pointer: pointer.into(),
-            message: message.into(),
-            value,
-        }
-    }
-
-    /// The JSON error body for the HTTP layer.
-    pub fn to_json(&self) -> Value {
-        json!({"error": self.to_string(), "field": self.pointer,
-               "message": self.message, "value": self.value})
-    }
-}
-
-impl fmt::Display for ConfigError {
-    /// `"{pointer}: {message}"`; just the message for the document root (pointer `""`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pointer.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.pointer, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// Apply an RFC 7396 merge patch to `current` and validate the whole result. On error nothing
-/// changes (`current` is only read): the caller keeps its config (API-09).
-pub fn apply_patch(current: &Config, patch: &Value) -> Result<Config, ConfigError> {
+/// changes (`current` is only read): the caller keeps its config (API-09). Every error is
+/// reported: a part of the patch with the wrong shape is left out and the rest is still
+/// merged and validated.
+pub fn apply_patch(current: &Config, patch: &Value) -> Result<Config, ConfigErrors> {
     if !patch.is_object() {
         let msg = format!("the patch must be a JSON object, got {}", kind(patch));
-        return Err(ConfigError::new("", msg, patch.clone()));
+        return Err(ConfigError::new("", msg, patch.clone()).into());
     }
-    check_shape(patch, &SCHEMA, "", true)?;
+    let mut errs = Vec::new();
+    let shaped = check_shape(patch, &SCHEMA, "", true, &mut errs).unwrap_or_else(|| json!({}));
     let mut doc = current.to_json();
-    json_patch::merge(&mut doc, patch);
-    Config::from_json(&doc)
+    json_patch::merge(&mut doc, &shaped);
+    match Config::from_json(&doc) {
+        Ok(c) => ConfigErrors::check(errs).map(|()| c),
+        Err(more) => Err(more.after(errs)),
+    }
 }
 
 /// What a firmware without all-or-nothing PATCH does (the `config-patch-partial` defect):
 /// every leaf of the patch is applied on its own, in document order; the valid ones stay
-/// applied. Returns the configuration it ends with and the first error (or that config).
+/// applied. Returns the configuration it ends with and the errors (or that config).
 pub fn apply_patch_partially(
     current: &Config,
     patch: &Value,
-) -> (Config, Result<Config, ConfigError>) {
+) -> (Config, Result<Config, ConfigErrors>) {
     fn leaves(path: &mut Vec<String>, v: &Value, out: &mut Vec<Value>) {
         match v {
             Value::Object(map) if !map.is_empty() => {
@@ -212,16 +186,14 @@ pub fn apply_patch_partially(
     let mut parts = Vec::new();
     leaves(&mut Vec::new(), patch, &mut parts);
     let mut acc = current.clone();
-    let mut first_error = None;
+    let mut errs = Vec::new();
     for part in &parts {
         match apply_patch(&acc, part) {
             Ok(c) => acc = c,
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+            Err(e) => errs.extend(e.into_vec()),
         }
     }
-    let res = first_error.map_or_else(|| Ok(acc.clone()), Err);
+    let res = ConfigErrors::check(errs).map(|()| acc.clone());
     (acc, res)
 }
 
@@ -232,8 +204,11 @@ impl Config {
     }
 
     /// A whole configuration document: every key present, none unknown, all values valid.
-    pub fn from_json(v: &Value) -> Result<Config, ConfigError> {
-        check_shape(v, &SCHEMA, "", false)?;
+    /// Values are checked only once the shape is right (every shape error is reported).
+    pub fn from_json(v: &Value) -> Result<Config, ConfigErrors> {
+        let mut errs = Vec::new();
+        check_shape(v, &SCHEMA, "", false, &mut errs);
+        ConfigErrors::check(errs)?;
         let c =
             Config::deserialize(v).map_err(|e| ConfigError::new("", e.to_string(), v.clone()))?;
         c.validate()?;

@@ -4,13 +4,18 @@
 
 use super::*;
 
-fn patch(p: Value) -> Result<Config, ConfigError> {
+fn patch(p: Value) -> Result<Config, ConfigErrors> {
     apply_patch(&Config::default(), &p)
 }
 
-/// The pointer of the error a patch gets (and Display starts with it).
+/// The first error a patch gets.
+fn err(p: Value) -> ConfigError {
+    patch(p.clone()).expect_err(&p.to_string()).first().clone()
+}
+
+/// The pointer of the (first) error a patch gets (and Display starts with it).
 fn refused(p: Value) -> String {
-    let e = patch(p.clone()).expect_err(&p.to_string());
+    let e = err(p);
     assert!(e.pointer.is_empty() || e.to_string().starts_with(&format!("{}: ", e.pointer)));
     e.pointer
 }
@@ -29,7 +34,12 @@ fn factory_settings_validate_and_match_the_manual_shape() {
             "Site": "unknown-site", "Username": "", "Password": ""}});
     assert_eq!(j, want);
     // The shape table and the structs agree: the factory JSON is a whole document.
-    check_shape(&j, &SCHEMA, "", false).unwrap();
+    let mut errs = Vec::new();
+    assert_eq!(
+        check_shape(&j, &SCHEMA, "", false, &mut errs),
+        Some(j.clone())
+    );
+    assert_eq!(errs, []);
     assert_eq!(Config::from_json(&j), Ok(c));
 }
 
@@ -94,7 +104,7 @@ fn a_patch_must_be_an_object() {
     for p in [json!(null), json!([]), json!("x"), json!(3)] {
         assert_eq!(refused(p), "");
     }
-    let msg = patch(json!([1])).unwrap_err().to_string();
+    let msg = err(json!([1])).to_string();
     assert_eq!(msg, "the patch must be a JSON object, got an array");
 }
 
@@ -106,7 +116,7 @@ fn null_and_unknown_keys_are_refused_naming_the_key() {
     let p = json!({"WiFi": {"StaticIPv4": {"Mask": "24"}}});
     assert_eq!(refused(p), "/WiFi/StaticIPv4/Mask");
     assert_eq!(refused(json!({"a/b~c": 1})), "/a~1b~0c");
-    let e = patch(json!({"Ethernet": {"StaticIPv4": {"Dns": "1.1.1.1"}}})).unwrap_err();
+    let e = err(json!({"Ethernet": {"StaticIPv4": {"Dns": "1.1.1.1"}}}));
     let msg = "/Ethernet/StaticIPv4/Dns: unknown key; did you mean \"DNS\"?";
     assert_eq!(e.to_string(), msg);
     assert_eq!(e.value, json!("1.1.1.1"));
@@ -114,7 +124,10 @@ fn null_and_unknown_keys_are_refused_naming_the_key() {
     let mut j = Config::default().to_json();
     j["MQTT"]["Port"] = json!(1);
     assert!(serde_json::from_value::<Config>(j.clone()).is_err());
-    assert_eq!(Config::from_json(&j).unwrap_err().pointer, "/MQTT/Port");
+    assert_eq!(
+        Config::from_json(&j).unwrap_err().pointers(),
+        ["/MQTT/Port"]
+    );
 }
 
 #[test]
@@ -130,13 +143,13 @@ fn all_or_nothing_one_bad_field_refuses_the_whole_patch() {
     let cur = patch(json!({"MQTT": {"Site": "a"}})).unwrap();
     let before = cur.clone();
     let p = json!({"MQTT": {"Site": "b", "Broker": "broker.example.com"}});
-    let e = apply_patch(&cur, &p).unwrap_err();
+    let e = apply_patch(&cur, &p).unwrap_err().first().clone();
     assert_eq!(e.pointer, "/MQTT/Broker");
     assert_eq!(e.value, json!("broker.example.com"));
     assert_eq!(cur, before);
-    // The first error in document order is reported.
+    // Every error is reported, in document order.
     let e = patch(json!({"MQTT": {"Site": "a/b"}, "MeterType": "x"})).unwrap_err();
-    assert_eq!(e.pointer, "/MeterType");
+    assert_eq!(e.pointers(), ["/MeterType", "/MQTT/Site"]);
 }
 
 #[test]
@@ -147,7 +160,7 @@ fn ipv4_rule_on_every_address_field() {
             for bad in ["300.1.1.1", "1.2.3", "+1.2.3.4", "01.2.3.4", " 1.2.3.4"] {
                 assert_eq!(refused(json!({iface: {"StaticIPv4": {field: bad}}})), ptr);
             }
-            let e = patch(json!({iface: {"StaticIPv4": {field: "fe80::1"}}})).unwrap_err();
+            let e = err(json!({iface: {"StaticIPv4": {field: "fe80::1"}}}));
             assert!(e.message.starts_with("IPv6 is not supported"));
             assert_eq!((e.pointer, e.value), (ptr, json!("fe80::1")));
             assert!(patch(json!({iface: {"StaticIPv4": {field: "192.168.1.1"}}})).is_ok());
@@ -161,7 +174,7 @@ fn netmask_rule() {
         assert!(patch(json!({"WiFi": {"StaticIPv4": {"Netmask": good}}})).is_ok());
     }
     for bad in ["33", "024", "+24", "-1", "255.255.255.0"] {
-        let e = patch(json!({"WiFi": {"StaticIPv4": {"Netmask": bad}}})).unwrap_err();
+        let e = err(json!({"WiFi": {"StaticIPv4": {"Netmask": bad}}}));
         assert_eq!(
             (e.pointer.as_str(), e.value),
             ("/WiFi/StaticIPv4/Netmask", json!(bad))
@@ -177,9 +190,10 @@ fn netmask_rule() {
 fn static_mode_requires_address_and_netmask_only() {
     for iface in ["Ethernet", "WiFi"] {
         let p = json!({iface: {"IpMode": "Static"}});
-        assert_eq!(refused(p), format!("/{iface}/StaticIPv4/IpAddress"));
+        let want = ["IpAddress", "Netmask"].map(|f| format!("/{iface}/StaticIPv4/{f}"));
+        assert_eq!(patch(p).unwrap_err().pointers(), want);
         let p = json!({iface: {"IpMode": "Static", "StaticIPv4": {"IpAddress": "10.0.0.5"}}});
-        let e = patch(p).unwrap_err();
+        let e = err(p);
         assert_eq!(e.pointer, format!("/{iface}/StaticIPv4/Netmask"));
         assert_eq!(
             e.message,
@@ -215,7 +229,7 @@ fn broker_rule() {
             "{bad}"
         );
     }
-    let e = patch(json!({"MQTT": {"Broker": "mqtts://[::1]:8883"}})).unwrap_err();
+    let e = err(json!({"MQTT": {"Broker": "mqtts://[::1]:8883"}}));
     assert!(e.message.starts_with("IPv6 is not supported"));
 }
 
@@ -229,7 +243,7 @@ fn wifi_rules() {
         "pässwort1".into(),
         "tab\there1".into(),
     ] {
-        let e = patch(json!({"WiFi": {"Password": pw}})).unwrap_err();
+        let e = err(json!({"WiFi": {"Password": pw}}));
         assert_eq!(
             (e.pointer.as_str(), e.value),
             ("/WiFi/Password", Value::Null)
@@ -263,7 +277,7 @@ fn mqtt_site_and_credentials_rules() {
             format!("/MQTT/{f}")
         );
     }
-    let e = patch(json!({"MQTT": {"Password": "x".repeat(129)}})).unwrap_err();
+    let e = err(json!({"MQTT": {"Password": "x".repeat(129)}}));
     assert_eq!(e.value, Value::Null, "secrets are not echoed");
     assert!(patch(json!({"MQTT": {"Enabled": false}})).is_ok());
 }
@@ -272,7 +286,7 @@ fn mqtt_site_and_credentials_rules() {
 fn meter_type_rule_lists_the_valid_names() {
     let c = patch(json!({"MeterType": "Eastron-SDM630"})).unwrap();
     assert_eq!(c.template(), Ok(Template::EastronSdm630));
-    let e = patch(json!({"MeterType": "SDM630"})).unwrap_err();
+    let e = err(json!({"MeterType": "SDM630"}));
     assert_eq!(e.pointer, "/MeterType");
     assert!(e.message.contains("PhoenixContact-EMPro") && e.message.contains("Eastron-SDM630"));
     assert_eq!(e.to_json()["field"], "/MeterType");

@@ -1,43 +1,52 @@
-//! Field checks of a configuration: `Config::validate` (every value, first error in
-//! document order, secrets not echoed) and the string checkers it uses (Wi-Fi passphrase,
-//! IPv4 address, netmask prefix, broker URL), public for the property tests.
+//! Field checks of a configuration: `Config::validate` (every value, every error in
+//! document order, one per field, secrets not echoed) and the string checkers it uses
+//! (Wi-Fi passphrase, IPv4 address, netmask prefix, broker URL), public for the property
+//! tests. Cross-field rules: Static mode needs `IpAddress` and `Netmask`; a `Gateway` must
+//! be in the subnet of `IpAddress`/`Netmask` when all three are set; Wi-Fi as the default
+//! interface needs an `SSID`.
 //!
 //! No configuration string may hold a control character (U+0000..U+001F, U+007F): a NUL in
 //! `MQTT.Username` is a protocol error on a real broker, a newline in `WiFi.SSID` breaks the
 //! page and the logs. Checked first, for every string, so every path (API, stored file)
 //! shares it; the error names the field (`value` is `null` for the passwords).
 
-use super::{Config, ConfigError, IpMode, NetIf, StaticIpv4};
+use super::{Config, ConfigError, ConfigErrors, IpMode, NetIf, StaticIpv4};
 use serde_json::{json, Value};
+use std::net::Ipv4Addr;
 
 impl Config {
-    /// Check every value; the first error in document order.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check_no_control_chars(&self.to_json(), "")?;
-        self.template()?;
+    /// Check every value; every error, in document order, one per field.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errs = Vec::new();
+        check_no_control_chars(&self.to_json(), "", &mut errs);
+        if let Err(e) = self.template() {
+            errs.push(e);
+        }
         let eth = &self.ethernet;
-        eth.static_ipv4.validate("/Ethernet", eth.ip_mode)?;
+        eth.static_ipv4
+            .validate("/Ethernet", eth.ip_mode, &mut errs);
         let w = &self.wifi;
-        let ssid_err = |m: &str| Err(ConfigError::new("/WiFi/SSID", m, json!(w.ssid)));
+        let mut ssid_err = |m: &str| errs.push(ConfigError::new("/WiFi/SSID", m, json!(w.ssid)));
         if w.ssid.len() > 32 {
-            return ssid_err("must be at most 32 bytes");
+            ssid_err("must be at most 32 bytes");
+        } else if w.ssid.is_empty() && self.default_net_if == NetIf::WiFi {
+            ssid_err("required when /DefaultNetIf is \"WiFi\"");
         }
-        if w.ssid.is_empty() && self.default_net_if == NetIf::WiFi {
-            return ssid_err("required when /DefaultNetIf is \"WiFi\"");
+        if let Err(e) = check_wpa_psk(&w.password) {
+            errs.push(ConfigError::new("/WiFi/Password", e, Value::Null));
         }
-        check_wpa_psk(&w.password)
-            .map_err(|e| ConfigError::new("/WiFi/Password", e, Value::Null))?;
-        w.static_ipv4.validate("/WiFi", w.ip_mode)?;
+        w.static_ipv4.validate("/WiFi", w.ip_mode, &mut errs);
         let m = &self.mqtt;
-        check_broker(&m.broker)
-            .map_err(|e| ConfigError::new("/MQTT/Broker", e, json!(m.broker)))?;
+        if let Err(e) = check_broker(&m.broker) {
+            errs.push(ConfigError::new("/MQTT/Broker", e, json!(m.broker)));
+        }
         let site_ok = (1..=64).contains(&m.site.len())
             && m.site
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !site_ok {
             let msg = "must be 1..64 characters of A-Z a-z 0-9 _ - (it is one MQTT topic level)";
-            return Err(ConfigError::new("/MQTT/Site", msg, json!(m.site)));
+            errs.push(ConfigError::new("/MQTT/Site", msg, json!(m.site)));
         }
         for (ptr, s, secret) in [
             ("/MQTT/Username", &m.username, false),
@@ -46,25 +55,22 @@ impl Config {
             let n = s.chars().count();
             if n > 128 {
                 let v = if secret { Value::Null } else { json!(s) };
-                return Err(ConfigError::new(
-                    ptr,
-                    format!("must be at most 128 characters, got {n}"),
-                    v,
-                ));
+                let msg = format!("must be at most 128 characters, got {n}");
+                errs.push(ConfigError::new(ptr, msg, v));
             }
         }
-        Ok(())
+        ConfigErrors::check(errs)
     }
 }
 
 /// Secrets: not echoed in errors.
 const SECRETS: [&str; 2] = ["/WiFi/Password", "/MQTT/Password"];
 
-/// The first string in `v` (below `pointer`) holding a control character.
-fn check_no_control_chars(v: &Value, pointer: &str) -> Result<(), ConfigError> {
+/// Every string in `v` (below `pointer`) holding a control character.
+fn check_no_control_chars(v: &Value, pointer: &str, errs: &mut Vec<ConfigError>) {
     match v {
-        Value::String(s) => match s.chars().enumerate().find(|(_, c)| c.is_ascii_control()) {
-            Some((i, c)) => {
+        Value::String(s) => {
+            if let Some((i, c)) = s.chars().enumerate().find(|(_, c)| c.is_ascii_control()) {
                 let msg = format!(
                     "must not contain control characters (U+0000..U+001F, U+007F); found U+{:04X} at character {}",
                     u32::from(c),
@@ -74,20 +80,23 @@ fn check_no_control_chars(v: &Value, pointer: &str) -> Result<(), ConfigError> {
                     true => Value::Null,
                     false => json!(s),
                 };
-                Err(ConfigError::new(pointer, msg, value))
+                errs.push(ConfigError::new(pointer, msg, value));
             }
-            None => Ok(()),
-        },
-        Value::Object(map) => map
-            .iter()
-            .try_for_each(|(k, x)| check_no_control_chars(x, &format!("{pointer}/{k}"))),
-        _ => Ok(()),
+        }
+        Value::Object(map) => {
+            for (k, x) in map {
+                check_no_control_chars(x, &format!("{pointer}/{k}"), errs);
+            }
+        }
+        _ => {}
     }
 }
 
 impl StaticIpv4 {
-    /// `base` is the interface's pointer; `IpAddress` and `Netmask` are required in Static mode.
-    fn validate(&self, base: &str, mode: IpMode) -> Result<(), ConfigError> {
+    /// `base` is the interface's pointer; `IpAddress` and `Netmask` are required in Static
+    /// mode. A `Gateway` given with `IpAddress` and `Netmask` must be in their subnet (the
+    /// device reaches its gateway directly), in either mode: the values are kept for Static.
+    fn validate(&self, base: &str, mode: IpMode, errs: &mut Vec<ConfigError>) {
         type Check = fn(&str) -> Result<(), String>;
         let fields: [(&str, &String, Check, bool); 4] = [
             ("IpAddress", &self.ip_address, check_ipv4, true),
@@ -100,13 +109,39 @@ impl StaticIpv4 {
             if value.is_empty() {
                 if required && mode == IpMode::Static {
                     let msg = format!("required when {base}/IpMode is \"Static\"");
-                    return Err(ConfigError::new(ptr, msg, json!(value)));
+                    errs.push(ConfigError::new(ptr, msg, json!(value)));
                 }
-            } else {
-                check(value).map_err(|e| ConfigError::new(ptr, e, json!(value)))?;
+            } else if let Err(e) = check(value) {
+                errs.push(ConfigError::new(ptr, e, json!(value)));
             }
         }
-        Ok(())
+        // The subnet rule only when the three values are each valid.
+        let ptrs = ["IpAddress", "Netmask", "Gateway"].map(|n| format!("{base}/StaticIPv4/{n}"));
+        let clean = !errs.iter().any(|e| ptrs.contains(&e.pointer));
+        if let (true, Some(msg)) = (clean, self.gateway_outside_subnet()) {
+            let [.., gateway] = ptrs;
+            errs.push(ConfigError::new(gateway, msg, json!(self.gateway)));
+        }
+    }
+
+    /// Why `Gateway` is not in the subnet of `IpAddress`/`Netmask`; `None` when it is, or when
+    /// one of the three is not set (or not parseable).
+    fn gateway_outside_subnet(&self) -> Option<String> {
+        let ip: Ipv4Addr = self.ip_address.parse().ok()?;
+        let gw: Ipv4Addr = self.gateway.parse().ok()?;
+        let prefix: u32 = self.netmask.parse().ok().filter(|p| *p <= 32)?;
+        let mask = u32::MAX
+            .checked_shl(32u32.saturating_sub(prefix))
+            .unwrap_or(0);
+        let net = u32::from(ip) & mask;
+        if u32::from(gw) & mask == net {
+            return None;
+        }
+        Some(format!(
+            "must be in the subnet {}/{prefix} of IpAddress ({ip} with Netmask \"{prefix}\"): \
+             the device reaches its gateway directly; change IpAddress, Netmask or Gateway",
+            Ipv4Addr::from(net)
+        ))
     }
 }
 

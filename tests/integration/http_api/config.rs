@@ -206,6 +206,67 @@ async fn patch_errors_name_the_field_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn every_refused_field_is_listed_at_once_and_nothing_changes() {
+    let dev = Dev::new().await;
+    let before = dev.config().await;
+    let body = json!({
+        "MQTT": {"Site": "a/b", "Broker": "broker.example.com", "Password": "x".repeat(129)},
+        "WiFi": {"Password": "short"},
+        "Ethernet": {"IpMode": "Static", "StaticIPv4": {"IpAddress": "192.168.1.10",
+            "Netmask": "24", "Gateway": "10.0.0.1"}},
+        "DefaultNetIf": "Wifi"
+    });
+    let (s, v) = dev.patch(&body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let pointers: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/DefaultNetIf",
+            "/Ethernet/StaticIPv4/Gateway",
+            "/WiFi/Password",
+            "/MQTT/Broker",
+            "/MQTT/Site",
+            "/MQTT/Password",
+        ],
+        "{v}"
+    );
+    for e in v["errors"].as_array().unwrap() {
+        assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
+    }
+    let gw = &v["errors"][1]["detail"];
+    assert!(
+        gw.as_str()
+            .unwrap()
+            .starts_with("must be in the subnet 192.168.1.0/24 of IpAddress"),
+        "{gw}"
+    );
+    // The top-level members describe the first error, as with a single one.
+    assert_eq!(v["pointer"], "/DefaultNetIf");
+    assert_eq!(v["field"], "/DefaultNetIf");
+    assert_eq!(v["value"], "Wifi");
+    assert!(v["detail"].as_str().unwrap().starts_with("/DefaultNetIf: "));
+    assert!(v["error"].as_str().unwrap().starts_with("/DefaultNetIf: "));
+    assert_eq!(v["message"], v["errors"][0]["detail"]);
+    // Secrets are not echoed anywhere in the answer.
+    assert!(!v.to_string().contains("xxxxxxxx"), "{v}");
+    assert!(!v.to_string().contains("short"), "{v}");
+    assert_eq!(dev.config().await, before, "nothing changed");
+
+    // A gateway inside the subnet is accepted.
+    let ok = json!({"Ethernet": {"IpMode": "Static", "StaticIPv4": {"IpAddress": "192.168.1.10",
+        "Netmask": "24", "Gateway": "192.168.1.1"}}});
+    let (s, v) = dev.patch(&ok).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["Ethernet"]["StaticIPv4"]["Gateway"], "192.168.1.1");
+}
+
+#[tokio::test]
 async fn configuration_survives_power_cycles_resets_and_a_new_host() {
     let dir = std::env::temp_dir().join(format!("sc-http-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

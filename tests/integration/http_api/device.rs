@@ -1,32 +1,75 @@
 //! Firmware version and update states with their refusals (FW-01/02), the status document,
 //! and reset (reboots the device and ends the session).
 
-use super::support::{client, send, Dev};
+use super::support::{client, ctype, send, Dev};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use smart_connect_sim::device::firmware::{FirmwareImage, DOWNLOAD_MS};
+use smart_connect_sim::device::firmware::{FirmwareImage, DOWNLOAD_MS, VERIFY_MS};
 
 #[tokio::test]
 async fn firmware_version_update_states_and_refusals() {
     let dev = Dev::new().await;
     let (s, v) = dev.get("/api/v1/firmware").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v, json!({"Version": "1.4.2", "Update": {"state": "idle"}}));
+    assert_eq!(
+        v,
+        json!({"Version": "1.4.2", "Update": {"state": "idle"}, "Offered": ["1.4.3", "1.5.0"]})
+    );
+    assert_eq!(
+        dev.get("/api/v1/status").await.1["System"]["FirmwareError"],
+        Value::Null
+    );
 
     let post = |body: &str| {
         dev.req(Method::POST, "/api/v1/firmware")
             .header("content-type", "application/json")
             .body(body.to_string())
     };
-    // No image on the update server: accepted, then it fails and 1.4.2 stays.
-    let r = post(r#"{"Version": "1.5.0"}"#).send().await.unwrap();
+    // A version the update server does not offer: 422 at once, naming the offered ones.
+    let r = post(r#"{"Version": "banana"}"#).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(ctype(&r), "application/problem+json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["type"],
+        "tag:smart-connect.local,2025:unknown-firmware-version"
+    );
+    assert_eq!(v["offered"], json!(["1.4.3", "1.5.0"]));
+    assert_eq!(
+        (&v["pointer"], &v["value"]),
+        (&json!("/Version"), &json!("banana"))
+    );
+    let detail = v["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("\"banana\"") && detail.contains("offered: 1.4.3, 1.5.0"),
+        "{v}"
+    );
+    assert_eq!(v["errors"][0]["pointer"], "/Version");
+    assert_eq!(
+        dev.get("/api/v1/firmware").await.1["Update"]["state"],
+        "idle"
+    );
+
+    // A corrupt image: accepted, then it fails; the reason is in the status, 1.4.2 stays.
+    dev.host.with_device_mut(|d| {
+        d.offer_firmware(FirmwareImage {
+            version: "1.6.0".into(),
+            good: false,
+        })
+    });
+    let r = post(r#"{"Version": "1.6.0"}"#).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(r.headers()["location"], "/api/v1/firmware");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["Update"]["state"], "downloading");
-    assert_eq!(v["Update"]["version"], "1.5.0");
+    assert_eq!(v["Update"]["version"], "1.6.0");
+    assert_eq!(v["Offered"], json!(["1.4.3", "1.5.0", "1.6.0"]));
     let (s, v) = send(post(r#"{"Version": "1.5.0"}"#)).await;
     assert_eq!(s, StatusCode::CONFLICT, "an update is running: {v}");
+    assert_eq!(
+        v["type"],
+        "tag:smart-connect.local,2025:firmware-update-refused"
+    );
     assert!(
         v["detail"]
             .as_str()
@@ -34,22 +77,26 @@ async fn firmware_version_update_states_and_refusals() {
             .contains("already downloading"),
         "{v}"
     );
-    dev.run_for(DOWNLOAD_MS);
+    dev.run_for(DOWNLOAD_MS + VERIFY_MS);
     let (_, v) = dev.get("/api/v1/firmware").await;
     assert_eq!(v["Version"], "1.4.2");
     assert_eq!(v["Update"]["state"], "failed");
     assert!(
-        v["Update"]["reason"].as_str().unwrap().contains("no image"),
+        v["Update"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("verification failed"),
         "{v}"
     );
+    let system = dev.get("/api/v1/status").await.1["System"].clone();
+    assert_eq!(system["FirmwareUpdate"], "failed");
+    let why = system["FirmwareError"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("update to 1.6.0 failed: image verification failed"),
+        "{system}"
+    );
 
-    // A good image: every state, a reboot, the new version.
-    dev.host.with_device_mut(|d| {
-        d.offer_firmware(FirmwareImage {
-            version: "1.5.0".into(),
-            good: true,
-        })
-    });
+    // A good image (offered by default): every state, a reboot, the new version.
     assert_eq!(
         post(r#"{"Version": "1.5.0"}"#)
             .send()
@@ -82,10 +129,9 @@ async fn firmware_version_update_states_and_refusals() {
         ]
     );
     assert_eq!(dev.get("/api/v1/firmware").await.1["Version"], "1.5.0");
-    assert_eq!(
-        dev.get("/api/v1/status").await.1["System"]["Firmware"],
-        "1.5.0"
-    );
+    let system = dev.get("/api/v1/status").await.1["System"].clone();
+    assert_eq!(system["Firmware"], "1.5.0");
+    assert_eq!(system["FirmwareError"], Value::Null, "{system}");
 
     // Bodies that are not {"Version": "x"}.
     for (body, pointer) in [
