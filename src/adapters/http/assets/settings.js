@@ -202,7 +202,7 @@
   const NAMES = {
     MeterType: "register map", DefaultNetIf: "network connection", IpMode: "IP mode",
     IpAddress: "IP address", Netmask: "netmask", Gateway: "gateway", DNS: "DNS server",
-    SSID: "Wi-Fi network", Password: "password", Enabled: "enabled", Broker: "broker URL",
+    SSID: "network (SSID)", Password: "password", Enabled: "enabled", Broker: "broker URL",
     Username: "username", Site: "site", Ethernet: "Ethernet", WiFi: "Wi-Fi", MQTT: "MQTT",
   };
 

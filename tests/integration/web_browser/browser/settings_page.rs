@@ -400,3 +400,78 @@ async fn a_restart_that_does_not_come_back_says_why_and_logout_frees_the_session
     );
     browser.close().await;
 }
+
+/// The Wi-Fi trap, closed: Wi-Fi settings for a network the simulated LAN does not have are
+/// saved, the device restarts and gets no address; the page does not say "Restarting…" for
+/// ever but, after its timeout, quotes the device's reason (the network not found, what the
+/// LAN offers) and the way out. Screenshot: `target/settings-wifi-trap.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wifi_settings_for_a_missing_network_end_in_the_reason_not_in_restarting_for_ever() {
+    let Some(browser) = Browser::start_or_skip(1280, 1000).await else {
+        return;
+    };
+    let page = Page::start().await;
+    page.sign_in(&browser).await;
+    browser.click("#netif-wifi").await;
+    browser
+        .wait_for(
+            "!document.getElementById('wifi-fields').classList.contains('hidden')",
+            "the Wi-Fi fields",
+        )
+        .await;
+    browser
+        .eval(
+            "(document.getElementById('wifi-ssid').value = 'Home', \
+              document.getElementById('wifi-password').value = 'correct horse', true)",
+        )
+        .await;
+    browser.click("#net-save").await;
+    browser
+        .wait_for(
+            "document.getElementById('wifi-ssid').closest('.field').classList.contains('pending')",
+            "the Wi-Fi settings saved and pending",
+        )
+        .await;
+
+    browser
+        .eval("(window.SC.restartTimeoutMs = 3000, true)")
+        .await;
+    browser.click("#restart").await;
+    browser
+        .wait_for(&el("restart-dialog", ".open"), "the confirmation dialog")
+        .await;
+    browser.click("#restart-confirm").await;
+    browser
+        .wait_for(
+            "document.body.dataset.restart === 'waiting'",
+            "the page waiting for the device",
+        )
+        .await;
+    // The device boots on its new settings and looks for "Home" in vain.
+    page.run_for(30_000);
+    assert!(!page.host.served().serving, "no address, nothing served");
+    browser
+        .wait_within(
+            "document.body.dataset.restart === 'late'",
+            "the timeout message",
+            Duration::from_secs(15),
+        )
+        .await;
+    let msg = browser.eval(&el("restart-message", ".textContent")).await;
+    let msg = msg.as_str().unwrap();
+    assert!(msg.contains("did not come back within 3 s"), "{msg}");
+    assert!(
+        msg.contains("Wi-Fi network \"Home\" not found"),
+        "the device's reason: {msg}"
+    );
+    assert!(msg.contains("factory settings"), "the way out: {msg}");
+    browser
+        .eval("document.getElementById('restart-message').scrollIntoView({block: 'center'}), true")
+        .await;
+    std::fs::write(
+        screenshot_path("settings-wifi-trap.png"),
+        browser.client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    browser.close().await;
+}
