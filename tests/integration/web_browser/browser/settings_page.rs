@@ -304,20 +304,9 @@ async fn meter_values_pending_settings_and_a_confirmed_restart() {
     browser.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_that_does_not_come_back_says_why_and_logout_frees_the_session() {
-    let Some(browser) = Browser::start_or_skip(1280, 1000).await else {
-        return;
-    };
-    let page = Page::start().await;
-    page.sign_in(&browser).await;
-    assert_eq!(
-        page.get_from("127.0.0.2", "/api/v1/status").await,
-        409,
-        "the page holds the session"
-    );
-
-    // The device loses power during the restart and stays off past the (shortened) timeout.
+/// Restart from the page (confirmed) with the page's timeout cut to 3 s; returns once the
+/// page waits for the device.
+async fn restart_with_a_3_s_timeout(browser: &Browser) {
     browser
         .eval("(window.SC.restartTimeoutMs = 3000, true)")
         .await;
@@ -332,10 +321,10 @@ async fn a_restart_that_does_not_come_back_says_why_and_logout_frees_the_session
             "the page waiting for the device",
         )
         .await;
-    page.host.handle(Event::Power(PowerInputs {
-        usb: false,
-        p1_supply: false,
-    }));
+}
+
+/// The page's message once its restart timeout has passed.
+async fn the_late_message(browser: &Browser) -> String {
     browser
         .wait_within(
             "document.body.dataset.restart === 'late'",
@@ -344,7 +333,30 @@ async fn a_restart_that_does_not_come_back_says_why_and_logout_frees_the_session
         )
         .await;
     let msg = browser.eval(&el("restart-message", ".textContent")).await;
-    let msg = msg.as_str().unwrap();
+    msg.as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_that_does_not_come_back_says_why_and_logout_frees_the_session() {
+    let Some(browser) = Browser::start_or_skip(1280, 1000).await else {
+        return;
+    };
+    let page = Page::start().await;
+    page.sign_in(&browser).await;
+    assert_eq!(
+        page.get_from("127.0.0.2", "/api/v1/status").await,
+        409,
+        "the page holds the session"
+    );
+
+    // The device loses power during the restart and stays off past the (shortened) timeout.
+    restart_with_a_3_s_timeout(&browser).await;
+    page.host.handle(Event::Power(PowerInputs {
+        usb: false,
+        p1_supply: false,
+    }));
+    let msg = the_late_message(&browser).await;
+    let msg = msg.as_str();
     assert!(msg.contains("did not come back within 3 s"), "{msg}");
     assert!(
         msg.contains("the device is off (no power)"),
@@ -433,32 +445,12 @@ async fn wifi_settings_for_a_missing_network_end_in_the_reason_not_in_restarting
         )
         .await;
 
-    browser
-        .eval("(window.SC.restartTimeoutMs = 3000, true)")
-        .await;
-    browser.click("#restart").await;
-    browser
-        .wait_for(&el("restart-dialog", ".open"), "the confirmation dialog")
-        .await;
-    browser.click("#restart-confirm").await;
-    browser
-        .wait_for(
-            "document.body.dataset.restart === 'waiting'",
-            "the page waiting for the device",
-        )
-        .await;
+    restart_with_a_3_s_timeout(&browser).await;
     // The device boots on its new settings and looks for "Home" in vain.
     page.run_for(30_000);
     assert!(!page.host.served().serving, "no address, nothing served");
-    browser
-        .wait_within(
-            "document.body.dataset.restart === 'late'",
-            "the timeout message",
-            Duration::from_secs(15),
-        )
-        .await;
-    let msg = browser.eval(&el("restart-message", ".textContent")).await;
-    let msg = msg.as_str().unwrap();
+    let msg = the_late_message(&browser).await;
+    let msg = msg.as_str();
     assert!(msg.contains("did not come back within 3 s"), "{msg}");
     assert!(
         msg.contains("Wi-Fi network \"Home\" not found"),
