@@ -213,8 +213,7 @@ async fn a_taken_broker_port_is_named_with_its_flag() {
         ..BrokerOptions::for_device("SN1")
     };
     let e = EmbeddedBroker::start(opts)
-        .err()
-        .expect("the port is taken")
+        .expect_err("the port is taken")
         .to_string();
     assert!(
         e.contains(&format!("127.0.0.1:{port}")) && e.contains("--mqtt-plain-port"),
