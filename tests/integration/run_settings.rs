@@ -138,3 +138,74 @@ fn factory_reset_discards_the_saved_wifi_settings() {
     let (out, _) = text(&o);
     assert!(out.contains("settings     factory defaults\n"), "{out}");
 }
+
+/// The log a user reads: at `--speed max` 20 s of device time pass in milliseconds, so the
+/// `telegram:` lines are sampled (at most one per wall-clock second, each with the device time
+/// in brackets and how many were read since the last line) and the last line gives the totals
+/// and the device time done (it once printed the speed instead); no flood of "missed"
+/// warnings, and the embedded broker's shutdown is not logged as a refused connection.
+#[test]
+fn the_log_samples_telegrams_with_device_time_and_ends_with_the_totals() {
+    let state = common::work("run-log");
+    let out = Command::new(common::BIN)
+        .args(["run", "--speed", "max", "--duration", "20s"])
+        .args(["--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args(["--https", "127.0.0.1:0"])
+        .args(["--mqtt-tls-port", "0", "--mqtt-plain-port", "0"])
+        .args(["--control", "off", "--control-modbus", "off"])
+        .arg("--state-dir")
+        .arg(&state)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run the simulator");
+    let (_stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let telegrams: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("] telegram: "))
+        .collect();
+    assert!(
+        (1..=5).contains(&telegrams.len()),
+        "sampled telegram lines, got {}:\n{stderr}",
+        telegrams.len()
+    );
+    for l in &telegrams {
+        let bracket = l.split('[').nth(1).and_then(|r| r.split(']').next());
+        assert!(
+            bracket.is_some_and(|t| t.len() == 24 && t.ends_with('Z') && t.contains('T')),
+            "device time as RFC 3339 in brackets: {l}"
+        );
+        assert!(
+            l.contains(" read, ") && l.contains(" rejected since the last line"),
+            "{l}"
+        );
+    }
+    let end = stderr
+        .lines()
+        .find(|l| l.contains("20 s of device time done: stopping ("))
+        .unwrap_or_else(|| panic!("the end names the device time done:\n{stderr}"));
+    let read: u32 = end
+        .split("stopping (")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count of telegrams: {end}"));
+    assert!(read >= 10, "over 10 telegrams in 20 s less the boot: {end}");
+    assert!(end.contains("0 rejected"), "{end}");
+    let missed = stderr
+        .lines()
+        .filter(|l| l.contains("effects missed"))
+        .count();
+    assert!(
+        missed <= 3,
+        "at most one 'missed' line per 10 s: {missed}\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("closed the connection before accepting it"),
+        "the broker's own shutdown is not a refused connection:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("ERROR") && !stderr.contains("rumqttd"),
+        "routine broker messages stay hidden by default:\n{stderr}"
+    );
+}

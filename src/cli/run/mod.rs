@@ -422,15 +422,16 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => {
             r.map_err(|e| e.to_string())?;
-            tracing::info!("Ctrl-C: stopping");
+            tracing::info!("Ctrl-C: stopping ({})", telegram_totals(&host));
         }
         () = feed => {
             match until {
                 Some(u) => {
                     pace.until(u).await;
                     tracing::info!(
-                        "{} s of device time done: stopping",
-                        args.duration.unwrap_or(0) / 1000
+                        "{} s of device time done: stopping ({})",
+                        args.duration.unwrap_or(0) / 1000,
+                        telegram_totals(&host)
                     );
                 }
                 None => {
@@ -447,6 +448,16 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     drop(web);
     drop(mqtt);
     Ok(())
+}
+
+/// `N telegrams read, M rejected` since the device last booted: the log samples
+/// telegram lines at high speed, so the last line gives the totals.
+fn telegram_totals(host: &Host) -> String {
+    let m = host.with_device(|d| d.status(host.now()).meter);
+    format!(
+        "{} telegrams read, {} rejected since the device booted",
+        m.telegrams_ok, m.telegrams_rejected
+    )
 }
 
 /// Meter bytes from `--feed` (the synthetic meter is the live house's: `house.rs`).

@@ -23,8 +23,10 @@ use std::sync::Arc;
 
 /// The device's MQTT client and, by default, the embedded broker it talks to.
 pub(super) struct Mqtt {
-    pub(super) broker: Option<Arc<EmbeddedBroker>>,
+    /// Declared (so dropped) before the broker: at the end of a run the client stops first,
+    /// instead of logging the embedded broker's shutdown as a refused connection.
     pub(super) _client: MqttClient,
+    pub(super) broker: Option<Arc<EmbeddedBroker>>,
     pub(super) lines: Vec<String>,
     /// With `--rig`: an account on the embedded broker to watch the device with, which is
     /// also the installer's own broker (MQ-07) at `OWN_BROKER_HOST`.
