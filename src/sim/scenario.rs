@@ -50,7 +50,9 @@ use std::path::{Path, PathBuf};
 pub use crate::device::Variant;
 pub use de::SetPointSource;
 
-/// How the device's network comes up.
+/// The wired LAN around the device (`device.network`): a DHCP server (`dhcp`), none so the
+/// device needs a static address in its settings or falls back to link-local (`static`), or
+/// no cable at all (`none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
@@ -67,7 +69,7 @@ pub enum Mqtt {
     /// The simulator's embedded broker.
     #[default]
     Embedded,
-    /// MQTT disabled.
+    /// MQTT disabled in the settings a device on factory settings starts with.
     Off,
     /// An external broker, e.g. `mqtts://broker.local:8883`.
     Url(String),
@@ -165,11 +167,13 @@ impl Scenario {
         )
     }
 
-    /// The LAN around the device: the default wired DHCP LAN with the scenario's Wi-Fi
-    /// networks in range.
+    /// The LAN around the device: the wired LAN `device.network` describes (DHCP, no DHCP
+    /// server, or no cable) with the scenario's Wi-Fi networks in range.
     pub fn lan(&self) -> Lan {
         Lan {
             wifi: self.device.wifi.iter().map(WifiSetting::network).collect(),
+            ethernet_link: self.device.network != Network::None,
+            dhcp: self.device.network == Network::Dhcp,
             ..Lan::default()
         }
     }

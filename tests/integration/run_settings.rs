@@ -209,3 +209,29 @@ fn the_log_samples_telegrams_with_device_time_and_ends_with_the_totals() {
         "routine broker messages stay hidden by default:\n{stderr}"
     );
 }
+
+/// A scenario's `device:` as `run` starts it: `mqtt: off` on factory settings is a device
+/// with MQTT off (the banner says so and the saved settings hold it), `network: none` is no
+/// cable (the log names the problem).
+#[test]
+fn a_scenarios_device_mqtt_off_and_no_cable_are_what_run_starts() {
+    let state = common::work("run-scenario-device");
+    let scenario = state.join("no-cable.yaml");
+    std::fs::write(
+        &scenario,
+        "name: no-cable\nseed: 3\nmeter: smr5\nduration: 1m\nstart: 2026-06-01T12:00:00+02:00\nload:\n  - base: {watts: 500}\ndevice: {network: none, mqtt: off}\n",
+    )
+    .expect("scenario");
+    let out = run(&state, &[scenario.to_str().expect("utf-8 path")]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("factory defaults with MQTT off (the scenario's device.mqtt: off)"),
+        "{stdout}"
+    );
+    let saved: Config =
+        serde_json::from_slice(&std::fs::read(state.join("config.json")).expect("saved settings"))
+            .expect("JSON");
+    assert!(!saved.mqtt.enabled, "saved with MQTT off");
+    assert!(stderr.contains("Ethernet: no cable"), "{stderr}");
+}

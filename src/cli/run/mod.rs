@@ -150,8 +150,13 @@ struct Plan {
     speed: Option<f64>,
     /// Time moves only when the bench rig says so (`--speed rig`).
     rig_time: bool,
-    /// The simulated LAN: wired DHCP plus the scenario's and `--wifi`'s Wi-Fi networks.
+    /// The simulated LAN: wired DHCP (or what the scenario's `device.network` says) plus the
+    /// scenario's and `--wifi`'s Wi-Fi networks.
     lan: crate::device::network::Lan,
+    /// The broker: `--mqtt`, else the scenario's `device.mqtt` URL, else `embedded`.
+    mqtt: String,
+    /// The scenario's `device.mqtt: off`: a device on factory settings starts with MQTT off.
+    mqtt_off: bool,
 }
 
 fn plan(args: &RunArgs) -> Result<Plan, String> {
@@ -169,14 +174,19 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         MeterKind::Dsmr(_) => Variant::P1,
         MeterKind::Tic(_) => Variant::Tic,
     };
-    if args.mqtt != "embedded" {
-        crate::adapters::mqtt::BrokerUrl::parse(&args.mqtt).map_err(|e| {
-            format!(
-                "--mqtt {}: {e} (or `embedded` for the broker in this process)",
-                args.mqtt
-            )
+    let scenario_mqtt = scenario.as_ref().map(|s| &s.device.mqtt);
+    let (mqtt, from) = match scenario_mqtt {
+        Some(scenario::Mqtt::Url(u)) if args.mqtt == "embedded" => {
+            (u.clone(), "the scenario's device.mqtt")
+        }
+        _ => (args.mqtt.clone(), "--mqtt"),
+    };
+    if mqtt != "embedded" {
+        crate::adapters::mqtt::BrokerUrl::parse(&mqtt).map_err(|e| {
+            format!("{from} {mqtt}: {e} (or `embedded` for the broker in this process)")
         })?;
     }
+    let mqtt_off = matches!(scenario_mqtt, Some(scenario::Mqtt::Off));
     if args.summary.is_some() && args.feed.is_some() {
         return Err(
             "--summary: the KPIs are the live house's, which needs the synthetic meter (drop --feed)"
@@ -212,6 +222,8 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
     let lan = lan::lan(scenario.as_ref(), &args.wifi)?;
     Ok(Plan {
         lan,
+        mqtt,
+        mqtt_off,
         seed: args.seed.or(scenario.as_ref().map(|s| s.seed)).unwrap_or(1),
         usb: scenario.as_ref().is_none_or(|s| s.device.usb_power),
         scenario,
@@ -283,6 +295,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     let file_store = FileStore::new(state_dir.join("config.json"));
     state::prepare(&state_dir, &file_store)?;
     let origin = settings::take(&file_store, args.factory_reset)?;
+    let origin = settings::scenario_mqtt_off(&file_store, origin, plan.mqtt_off)?;
     // The serial and MAC replay `--seed`; the label password belongs to this installation.
     let identity = Identity::with_label_seed(plan.seed, state::label_seed(&state_dir)?);
     let store: Box<dyn ConfigStore> = Box::new(file_store);
@@ -330,7 +343,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     } else {
         None
     };
-    let mqtt = start_mqtt(&host, &identity, &state_dir, args, plan.seed)?;
+    let mqtt = start_mqtt(&host, &identity, &state_dir, args, &plan.mqtt, plan.seed)?;
     let house = match args.feed {
         None => {
             let account = mqtt.broker.as_ref().map(|b| {

@@ -39,6 +39,7 @@ pub(super) fn start_mqtt(
     id: &Identity,
     state_dir: &std::path::Path,
     args: &RunArgs,
+    broker_url: &str,
     seed: u64,
 ) -> Result<Mqtt, String> {
     let resolve = args
@@ -46,7 +47,7 @@ pub(super) fn start_mqtt(
         .iter()
         .map(|r| MqttOptions::parse_resolve(r).map_err(|e| format!("--resolve {r}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    if args.mqtt == "embedded" {
+    if broker_url == "embedded" {
         // No credentials given: the broker makes the installer account with a random password
         // (`broker.installer()`), and the TLS front keeps requiring a client certificate.
         let opts = BrokerOptions {
@@ -107,7 +108,7 @@ pub(super) fn start_mqtt(
         })
     } else {
         let options = MqttOptions {
-            broker: Some(args.mqtt.clone()),
+            broker: Some(broker_url.to_string()),
             resolve,
             seed,
             ha_discovery: args.ha_discovery,
@@ -117,7 +118,7 @@ pub(super) fn start_mqtt(
         Ok(Mqtt {
             broker: None,
             _client: client,
-            lines: vec![format!("MQTT broker  {}", args.mqtt)],
+            lines: vec![format!("MQTT broker  {broker_url}")],
             watch: None,
             own_broker: None,
         })

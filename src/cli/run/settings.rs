@@ -17,6 +17,9 @@ pub(super) enum Origin {
     Discarded(PathBuf),
     /// The file an earlier run saved, with its modification time (UTC, RFC 3339).
     CarriedOver { path: PathBuf, saved: String },
+    /// Factory settings but MQTT off, as the scenario's `device.mqtt: off` says (saved like a
+    /// change on the device's page); `discarded` is what `--factory-reset` removed.
+    ScenarioMqttOff { discarded: Option<PathBuf> },
 }
 
 /// Before the device loads its store: with `reset`, remove the saved settings (logging the
@@ -57,6 +60,35 @@ pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
     Ok(Origin::Discarded(path))
 }
 
+/// A scenario's `device.mqtt: off`: a device that starts from factory settings starts with
+/// MQTT disabled (saved in `store`, as if switched off on its page). Settings carried over
+/// from an earlier run win, and the log says so.
+pub(super) fn scenario_mqtt_off(
+    store: &FileStore,
+    origin: Origin,
+    off: bool,
+) -> Result<Origin, String> {
+    if !off {
+        return Ok(origin);
+    }
+    let discarded = match origin {
+        Origin::Factory => None,
+        Origin::Discarded(p) => Some(p),
+        carried => {
+            tracing::info!(
+                "the scenario's device.mqtt: off is not applied: the settings carried over from an earlier run win (start with --factory-reset to apply it)"
+            );
+            return Ok(carried);
+        }
+    };
+    let mut c = Config::default();
+    c.mqtt.enabled = false;
+    FileStore::new(store.path())
+        .save(&c)
+        .map_err(|e| format!("device.mqtt: off: cannot save the settings: {e}"))?;
+    Ok(Origin::ScenarioMqttOff { discarded })
+}
+
 /// The settings in a few words: the connection and MQTT.
 pub(super) fn describe(c: &Config) -> String {
     let ip = |m: IpMode| {
@@ -94,6 +126,13 @@ pub(super) fn banner_lines(
             "!! settings  the saved configuration was corrupt: kept as {name}; running on factory settings"
         ),
         (Origin::Factory, None) => "settings     factory defaults".into(),
+        (Origin::ScenarioMqttOff { discarded }, None) => format!(
+            "settings     factory defaults with MQTT off (the scenario's device.mqtt: off){}",
+            discarded.as_ref().map_or_else(String::new, |p| format!(
+                "; --factory-reset discarded {}",
+                p.display()
+            ))
+        ),
         (Origin::Discarded(p), None) => format!(
             "settings     factory defaults (--factory-reset discarded {})",
             p.display()

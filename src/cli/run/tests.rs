@@ -86,3 +86,42 @@ fn wifi_networks_join_the_lan_and_replace_a_scenario_network_of_the_same_name() 
         .collect();
     assert_eq!(nets, [("Lab", ""), ("Zolder", "geheim-wachtwoord")]);
 }
+
+/// A scenario file under `target/` with `device:` set to `device`.
+fn scenario_with(name: &str, device: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/run-plan-tests");
+    std::fs::create_dir_all(&dir).expect("folder");
+    let path = dir.join(format!("{name}.yaml"));
+    let yaml = format!(
+        "name: {name}\nseed: 3\nmeter: smr5\nduration: 1m\nstart: 2026-06-01T12:00:00+02:00\nload:\n  - base: {{watts: 500}}\ndevice: {device}\n"
+    );
+    std::fs::write(&path, yaml).expect("scenario");
+    path.display().to_string()
+}
+
+#[test]
+fn the_scenarios_device_network_and_mqtt_take_effect() {
+    let none = scenario_with("no-cable", "{network: none, mqtt: off}");
+    let p = plan(&args(&[none.as_str()])).expect("plan");
+    assert!(!p.lan.ethernet_link, "network: none is no cable");
+    assert!(p.mqtt_off, "mqtt: off");
+    assert_eq!(p.mqtt, "embedded");
+
+    let fixed = scenario_with(
+        "no-dhcp",
+        "{network: static, mqtt: 'mqtts://broker.lab:8883'}",
+    );
+    let p = plan(&args(&[fixed.as_str()])).expect("plan");
+    assert!(
+        p.lan.ethernet_link && !p.lan.dhcp,
+        "network: static is no DHCP server"
+    );
+    assert_eq!(p.mqtt, "mqtts://broker.lab:8883", "the scenario's broker");
+    assert!(!p.mqtt_off);
+    let p = plan(&args(&["--mqtt", "mqtt://127.0.0.1:1883", fixed.as_str()])).expect("plan");
+    assert_eq!(p.mqtt, "mqtt://127.0.0.1:1883", "an explicit --mqtt wins");
+
+    let p = plan(&args(&[])).expect("plan");
+    assert!(p.lan.ethernet_link && p.lan.dhcp && !p.mqtt_off);
+    assert_eq!(p.mqtt, "embedded");
+}
