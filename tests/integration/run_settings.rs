@@ -10,17 +10,24 @@ use smart_connect_sim::device::config::{Config, NetIf};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// `run` with every listener on port 0, the control surfaces off, settings in `state`.
-fn run(state: &Path, extra: &[&str]) -> Output {
-    Command::new(common::BIN)
-        .args(["run", "--speed", "max", "--duration", "20s"])
+/// `run` for 20 s of device time at full speed with every listener on port 0, the control
+/// surfaces off, settings in `state`.
+fn run_command(state: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(common::BIN);
+    c.args(["run", "--speed", "max", "--duration", "20s"])
         .args(["--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .args(["--https", "127.0.0.1:0"])
         .args(["--mqtt-tls-port", "0", "--mqtt-plain-port", "0"])
         .args(["--control", "off", "--control-modbus", "off"])
         .arg("--state-dir")
         .arg(state)
-        .args(extra)
+        .args(extra);
+    c
+}
+
+/// `run_command` at log level info.
+fn run(state: &Path, extra: &[&str]) -> Output {
+    run_command(state, extra)
         .env("RUST_LOG", "info")
         .output()
         .expect("run the simulator")
@@ -147,14 +154,8 @@ fn factory_reset_discards_the_saved_wifi_settings() {
 #[test]
 fn the_log_samples_telegrams_with_device_time_and_ends_with_the_totals() {
     let state = common::work("run-log");
-    let out = Command::new(common::BIN)
-        .args(["run", "--speed", "max", "--duration", "20s"])
-        .args(["--modbus", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .args(["--https", "127.0.0.1:0"])
-        .args(["--mqtt-tls-port", "0", "--mqtt-plain-port", "0"])
-        .args(["--control", "off", "--control-modbus", "off"])
-        .arg("--state-dir")
-        .arg(&state)
+    // The default log filter, as a user gets it.
+    let out = run_command(&state, &[])
         .env_remove("RUST_LOG")
         .output()
         .expect("run the simulator");
