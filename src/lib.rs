@@ -5,6 +5,6 @@ pub mod adapters;
 pub mod cli;
 pub mod conformance;
 pub mod device;
+pub mod dut;
 pub mod protocol;
 pub mod sim;
-pub mod target;

@@ -7,7 +7,7 @@
 
 use smart_connect_sim::conformance::suite::{self, SuiteOptions};
 use smart_connect_sim::device::defect;
-use smart_connect_sim::target::TargetSpec;
+use smart_connect_sim::dut::TargetSpec;
 use std::path::Path;
 
 fn options() -> Result<SuiteOptions, String> {

@@ -12,12 +12,12 @@ use crate::device::firmware::FirmwareImage;
 use crate::device::network::Lan;
 use crate::device::power::PowerInputs;
 use crate::device::{DeviceConfig, Event};
-use crate::sim::clock::VirtualClock;
-use crate::target::rig_client::{
+use crate::dut::rig_client::{
     Button, DeviceClock, FirmwareOffer, LedReading, P1Ext, Power, Reachable, RigInfo, TimeAsk,
     TimeNow,
 };
-use crate::target::OwnBroker;
+use crate::dut::OwnBroker;
+use crate::sim::clock::VirtualClock;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -172,7 +172,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
-async fn info(State(rig): State<Shared>) -> Json<crate::target::rig_client::RigInfo> {
+async fn info(State(rig): State<Shared>) -> Json<crate::dut::rig_client::RigInfo> {
     Json(rig.info())
 }
 

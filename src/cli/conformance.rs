@@ -13,7 +13,7 @@ use crate::conformance::report::{self, ReportMeta};
 use crate::conformance::suite::{self, SuiteOptions};
 use crate::conformance::{features, junit, steps::world};
 use crate::device::defect::Defect;
-use crate::target::TargetSpec;
+use crate::dut::TargetSpec;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -8,7 +8,7 @@
 use crate::conformance::device_identity::Seen;
 use crate::conformance::duration::{self, run_count, Source};
 use crate::conformance::report::Fact;
-use crate::target::{Statement, TargetSpec};
+use crate::dut::{Statement, TargetSpec};
 use std::path::Path;
 
 /// The target: what it is and where, e.g. `virtual Smart Connect (…); base seed 42` or
@@ -131,7 +131,7 @@ pub fn suite_scenarios(dir: &Path) -> Option<usize> {
 mod tests {
     use super::*;
     use crate::conformance::device_identity::DeviceIdentity;
-    use crate::target::Capabilities;
+    use crate::dut::Capabilities;
 
     fn statement(firmware: Option<&str>, http: bool) -> Statement {
         Statement {

@@ -6,7 +6,7 @@
 use crate::conformance::applicability::{applies, Applicability};
 use crate::conformance::duration::{self, Source, Timing};
 use crate::conformance::suite::{parse_tags, SuiteOptions};
-use crate::target::{Statement, TargetSpec};
+use crate::dut::{Statement, TargetSpec};
 use cucumber::tag::Ext as _;
 
 /// Print the estimate on stderr (nothing when the harness drives the device's clock).

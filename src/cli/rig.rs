@@ -2,7 +2,7 @@
 //! commands and for poking a running simulator by hand (`run --rig`). Prints what a hook
 //! must print: the LED colour for `led`, the device time for `time`, JSON for `info`.
 
-use crate::target::rig_client::RigClient;
+use crate::dut::rig_client::RigClient;
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::process::ExitCode;
@@ -69,7 +69,7 @@ pub fn run(args: &RigArgs) -> ExitCode {
 }
 
 /// A call whose answer a hook does not print.
-fn done<T>(r: Result<T, crate::target::TargetError>) -> Result<Vec<u8>, String> {
+fn done<T>(r: Result<T, crate::dut::TargetError>) -> Result<Vec<u8>, String> {
     r.map(|_| Vec::new()).map_err(|e| e.0)
 }
 

@@ -6,7 +6,7 @@
 
 use super::steps::setup::METERS;
 use crate::device::Variant;
-use crate::target::{Capabilities, Statement};
+use crate::dut::{Capabilities, Statement};
 use cucumber::gherkin::{Feature, Scenario, Step};
 
 /// Whether a scenario runs against a target.

@@ -6,7 +6,7 @@
 //! file declares. A virtual device is not asked: each scenario builds its own, with the
 //! label its scenario seed gives.
 
-use crate::target::Target;
+use crate::dut::Target;
 use serde_json::Value;
 use std::time::Duration;
 

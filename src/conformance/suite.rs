@@ -11,7 +11,7 @@ use super::coverage::RunResult;
 use super::device_identity::{self, Seen};
 use super::step_tap::{file_of, FailedSteps, StepTap};
 use super::steps::world::{self, DeviceWorld};
-use crate::target::{TargetSpec, BENCH_FAULT};
+use crate::dut::{TargetSpec, BENCH_FAULT};
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin::tagexpr::TagOperation;
 use cucumber::gherkin::{Feature, Scenario};
@@ -202,7 +202,7 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     std::fs::write(&opts.results, b"").map_err(|e| format!("{}: {e}", opts.results.display()))?;
-    crate::target::set_spec(opts.target.clone())?;
+    crate::dut::set_spec(opts.target.clone())?;
     let statement = opts.target.statement().await?;
     // Pre-flight: a bench that cannot work blocks the whole run before a long wait.
     let preflight = opts.target.preflight(&statement).await.err();

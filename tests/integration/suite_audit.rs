@@ -5,7 +5,7 @@
 
 use smart_connect_sim::conformance::coverage::parse_results;
 use smart_connect_sim::conformance::suite::{self, SuiteOptions};
-use smart_connect_sim::target::TargetSpec;
+use smart_connect_sim::dut::TargetSpec;
 use std::path::Path;
 
 const FEATURE: &str = "@led

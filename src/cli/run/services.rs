@@ -17,7 +17,7 @@ use crate::adapters::host::Host;
 use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::mqtt::{MqttClient, MqttOptions};
 use crate::device::identity::Identity;
-use crate::target::OwnBroker;
+use crate::dut::OwnBroker;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -98,7 +98,7 @@ async fn ext_since_usb(w: &mut DeviceWorld) {
 }
 
 /// A Modbus answer in words: the registers in hex, or the exception by name.
-pub fn reply_text(reply: &crate::target::ModbusReply) -> String {
+pub fn reply_text(reply: &crate::dut::ModbusReply) -> String {
     match reply {
         Ok(words) => format!("registers {}", super::registers::hex_bytes(words)),
         Err(code) => crate::adapters::modbus_client::exception_text(*code),

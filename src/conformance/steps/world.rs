@@ -2,11 +2,11 @@
 //! harness, as a bench rig would), and the seed that makes the run replayable.
 
 use crate::device::Variant;
+use crate::dut::Target;
 use crate::protocol::fault::{apply, FrameFault};
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;
 use crate::sim::generator::SyntheticMeter;
-use crate::target::Target;
 use cucumber::World;
 
 /// Power-on to running, with DHCP answered: 3 s red + 2 s colour cycle + margin (the
@@ -88,7 +88,7 @@ pub struct DeviceWorld {
     /// What the MQTT steps remember.
     pub mqtt: super::mqtt::MqttBench,
     /// The installer's own broker, when a scenario uses one (MQ-07).
-    pub own_broker: Option<crate::target::OwnBroker>,
+    pub own_broker: Option<crate::dut::OwnBroker>,
     /// The reads made while a telegram was applied (MB-08).
     pub hammer: Option<super::snapshot::Hammer>,
 }
@@ -119,7 +119,7 @@ impl DeviceWorld {
 
     /// Create the target for this variant (the suite's target: virtual or remote), unpowered.
     pub async fn install(&mut self, variant: Variant) {
-        let target = crate::target::spec()
+        let target = crate::dut::spec()
             .install(variant, self.seed)
             .await
             .unwrap_or_else(|e| panic!("cannot set up the Smart Connect {}: {e}", variant.label()));

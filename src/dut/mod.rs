@@ -1,4 +1,4 @@
-//! What the conformance suite talks to. A `Target` is observed only through what a real
+//! The device under test (`dut`): what the conformance suite talks to. A `Target` is observed only through what a real
 //! Smart Connect offers (Modbus, the HTTP API, the P1 ext output, the LED) and set up only
 //! through what a bench rig can do (meter line, power, button, network, clock), so the same
 //! scenario can judge the virtual device or real firmware.

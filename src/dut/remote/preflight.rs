@@ -6,7 +6,7 @@
 
 use super::feed::MeterLine;
 use super::RemoteBench;
-use crate::target::Statement;
+use crate::dut::Statement;
 use std::path::Path;
 use std::time::Duration;
 
@@ -108,8 +108,8 @@ impl RemoteBench {
 }
 
 /// A bench fault's message without its marker (the whole run is blocked anyway).
-fn plain(e: &crate::target::TargetError) -> &str {
-    e.0.trim_start_matches(crate::target::BENCH_FAULT)
+fn plain(e: &crate::dut::TargetError) -> &str {
+    e.0.trim_start_matches(crate::dut::BENCH_FAULT)
 }
 
 /// `HOST:PORT` of an `http://` or `https://` URL.

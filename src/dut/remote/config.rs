@@ -6,8 +6,8 @@
 
 use super::watch::Watch;
 use crate::device::Variant;
+use crate::dut::OwnBroker;
 use crate::protocol::MeterKind;
-use crate::target::OwnBroker;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -136,8 +136,8 @@ pub type CapabilityOverrides = std::collections::BTreeMap<String, bool>;
 /// `caps` with the target file's overrides applied.
 pub fn apply_overrides(
     overrides: &CapabilityOverrides,
-    mut caps: crate::target::Capabilities,
-) -> crate::target::Capabilities {
+    mut caps: crate::dut::Capabilities,
+) -> crate::dut::Capabilities {
     for (name, has) in caps.fields_mut() {
         if let Some(v) = overrides.get(name) {
             *has = *v;
@@ -218,9 +218,7 @@ impl RemoteConfig {
         }
         self.variant()?;
         self.meter_kinds()?;
-        let names = crate::target::Capabilities::default()
-            .fields()
-            .map(|(n, _)| n);
+        let names = crate::dut::Capabilities::default().fields().map(|(n, _)| n);
         if let Some(bad) = self
             .capabilities
             .keys()
@@ -335,7 +333,7 @@ mod tests {
             "rig: x\nfeed: {tcp: a}\ncapabilities: {led: false, p1_ext: false}\n",
         )
         .unwrap();
-        let caps = apply_overrides(&c.capabilities, crate::target::Capabilities::ALL);
+        let caps = apply_overrides(&c.capabilities, crate::dut::Capabilities::ALL);
         assert!(!caps.led && !caps.p1_ext && caps.power && caps.button);
         let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\ncapabilities: {lde: false}\n")
             .unwrap_err();
