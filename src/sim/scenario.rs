@@ -196,7 +196,7 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
-    fn from_yaml(path: &Path, e: &serde_yaml::Error) -> Self {
+    fn from_yaml(path: &Path, e: &yaml_serde::Error) -> Self {
         let mut message = e.to_string();
         let loc = e.location();
         if let Some(l) = &loc {
@@ -207,8 +207,8 @@ impl ScenarioError {
         }
         ScenarioError {
             path: path.to_path_buf(),
-            line: loc.as_ref().map(serde_yaml::Location::line),
-            column: loc.as_ref().map(serde_yaml::Location::column),
+            line: loc.as_ref().map(yaml_serde::Location::line),
+            column: loc.as_ref().map(yaml_serde::Location::column),
             message,
         }
     }
@@ -239,8 +239,8 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Validate scenario `text`; `path` names it in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-    let err = |e: serde_yaml::Error| ScenarioError::from_yaml(path, &e);
-    let head: de::Head = serde_yaml::from_str(text).map_err(err)?;
+    let err = |e: yaml_serde::Error| ScenarioError::from_yaml(path, &e);
+    let head: de::Head = yaml_serde::from_str(text).map_err(err)?;
     let meter = head.meter.map(|m| m.0);
     let kind = meter
         .and_then(|m| de::with_phases(m, head.phases.map_or(m.phases(), |p| usize::from(p.0))));
@@ -250,7 +250,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         kind,
     };
     let file: de::ScenarioFile =
-        de::with_context(ctx, || serde_yaml::from_str(text)).map_err(err)?;
+        de::with_context(ctx, || yaml_serde::from_str(text)).map_err(err)?;
     let named = file.meter.0;
     let phases = file.phases.map_or(named.phases(), |p| usize::from(p.0));
     let meter_kind = de::with_phases(named, phases).expect("checked while reading `phases`");

@@ -199,7 +199,7 @@ impl RemoteConfig {
 
     /// Parse target-file text; errors read `line:column: message`.
     pub fn parse(text: &str) -> Result<RemoteConfig, String> {
-        let cfg: RemoteConfig = serde_yaml::from_str(text).map_err(|e| match e.location() {
+        let cfg: RemoteConfig = yaml_serde::from_str(text).map_err(|e| match e.location() {
             Some(l) => format!("{}:{}: {e}", l.line(), l.column()),
             None => format!(" {e}"),
         })?;

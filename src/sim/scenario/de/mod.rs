@@ -1,5 +1,5 @@
 //! The YAML shape of a scenario file and its validation. Every value is checked by its own
-//! visitor while serde_yaml is positioned on it, so an error carries the line, column and
+//! visitor while yaml_serde is positioned on it, so an error carries the line, column and
 //! field path (`load[2].ev.amps`) of the offending value; checks across fields run inside the
 //! visitor of the enclosing map (`load[1].pv`: sunrise before sunset) or against the
 //! [`Context`] read in a first pass (variant, meter, phases), so they point at the right
