@@ -259,12 +259,15 @@ impl Host {
     /// the settings the store holds (the effects still show what the device tried, e.g. a
     /// `Reply::Config(Ok(..))` that did not stick).
     pub fn handle_saving(&self, event: Event) -> (Vec<Effect>, Option<SaveFailure>) {
-        let now = self.clock.now();
+        // The clock is read under the lock: callers racing for it hand the device their
+        // times in the order they get it, so device time never goes backwards.
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
         let fx = inner.device.handle(event, now);
         let failed = self.carry_out(&mut inner, &fx);
-        drop(inner);
+        // Published under the lock too, so the watch never steps back either.
         self.time.send_replace(now);
+        drop(inner);
         (fx, failed)
     }
 
@@ -272,8 +275,8 @@ impl Host {
     /// `Pending`: the settings saved but not in force until a restart, `pending_settings`):
     /// what `GET /api/v1/status` answers.
     pub fn status_json(&self) -> serde_json::Value {
-        let now = self.clock.now();
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
         let mut v = serde_json::to_value(inner.device.status(now)).unwrap_or_default();
         let mut report = serde_json::to_value(&inner.report).unwrap_or_default();
         if let Some(r) = report.as_object_mut() {
@@ -289,8 +292,8 @@ impl Host {
 
     /// Why the device does not serve right now (meaningful while `served().serving` is false).
     pub fn not_serving(&self) -> NotServing {
-        let now = self.clock.now();
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now();
         let d = &inner.device;
         let problem = d
             .network()

@@ -115,7 +115,13 @@ pub struct ColourSpan {
     pub to: Millis,
 }
 
-/// Every pattern change since power-on, so the colour at any instant can be told.
+/// How many pattern changes a timeline keeps: a pattern changes at most a few times a
+/// minute in use, so this is days of history; a flapping input cannot grow it for ever (the
+/// oldest half goes, and the colour before what is kept reads as off).
+pub const MAX_LED_CHANGES: usize = 4096;
+
+/// Every pattern change since power-on (up to `MAX_LED_CHANGES`), so the colour at any
+/// instant can be told.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LedTimeline {
     changes: Vec<(Millis, LedPattern)>,
@@ -123,8 +129,20 @@ pub struct LedTimeline {
 
 impl LedTimeline {
     /// Record that `pattern` starts at `at` (ignored when it is already showing).
+    /// Changes come in time order (asserted in debug builds; a late one is taken as
+    /// happening at the last change). Only the newest `MAX_LED_CHANGES` are kept.
     pub fn set(&mut self, at: Millis, pattern: LedPattern) {
-        if self.changes.last().map(|c| c.1) != Some(pattern) {
+        let last = self.changes.last().copied();
+        debug_assert!(
+            last.is_none_or(|c| at >= c.0),
+            "LED change at {at} ms before the last one at {:?}",
+            last
+        );
+        let at = last.map_or(at, |c| at.max(c.0));
+        if last.map(|c| c.1) != Some(pattern) {
+            if self.changes.len() >= MAX_LED_CHANGES {
+                self.changes.drain(..MAX_LED_CHANGES / 2);
+            }
             self.changes.push((at, pattern));
         }
     }
@@ -284,5 +302,38 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_flapping_led_keeps_a_bounded_history_and_the_newest_pattern() {
+        let mut t = LedTimeline::default();
+        for i in 0..10_000i64 {
+            let p = match i % 2 {
+                0 => LedPattern::NoIp,
+                _ => LedPattern::Normal,
+            };
+            t.set(i * 10, p);
+        }
+        assert!(
+            t.changes().len() <= MAX_LED_CHANGES,
+            "{}",
+            t.changes().len()
+        );
+        assert!(t.changes().len() > MAX_LED_CHANGES / 2);
+        assert_eq!(t.pattern_at(99_990), LedPattern::Normal);
+        assert_eq!(t.pattern_at(99_980), LedPattern::NoIp);
+        assert!(
+            t.changes().windows(2).all(|w| w[0].0 <= w[1].0),
+            "in time order"
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "before the last one")]
+    fn a_change_out_of_time_order_is_a_bug() {
+        let mut t = LedTimeline::default();
+        t.set(1_000, LedPattern::Booting);
+        t.set(500, LedPattern::Normal);
     }
 }

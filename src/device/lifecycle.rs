@@ -20,7 +20,16 @@ use std::net::Ipv4Addr;
 
 impl Device {
     /// Feed one event at device time `now`; returns what the device does.
+    /// Device time never goes backwards: an earlier `now` than the last one is a caller's
+    /// bug (asserted in debug builds) and is taken as the last one.
     pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Effect> {
+        debug_assert!(
+            now >= self.last_now_ms,
+            "device time went backwards: {now} ms after {} ms",
+            self.last_now_ms
+        );
+        let now = now.max(self.last_now_ms);
+        self.last_now_ms = now;
         let mut fx = Vec::new();
         self.advance(now, &mut fx);
         match event {

@@ -195,6 +195,8 @@ pub struct Device {
     net_problem: Option<String>,
     mqtt: MqttLink,
     scratch: Vec<meter::MeterEffect>,
+    /// The latest `now` handed to `handle` (device time only moves forward).
+    last_now_ms: Millis,
 }
 
 impl Device {
@@ -220,6 +222,7 @@ impl Device {
             net_problem: None,
             mqtt: MqttLink::default(),
             scratch: Vec::new(),
+            last_now_ms: Millis::MIN,
         }
     }
 

@@ -257,3 +257,12 @@ fn a_network_problem_is_reported_once_when_it_arises_and_when_it_goes() {
     assert_eq!(problems(&fx), vec![None], "gone");
     assert_eq!(d.status(2 * T0 + 63_000).network.problem, None);
 }
+
+#[test]
+#[cfg(debug_assertions)]
+#[should_panic(expected = "device time went backwards")]
+fn device_time_going_backwards_is_a_callers_bug() {
+    let mut d = running(Variant::P1);
+    tick(&mut d, 5_000);
+    tick(&mut d, 4_000);
+}
