@@ -16,15 +16,19 @@ use tokio::task::JoinSet;
 /// Accept on `listener` until the calling task is aborted. Each accepted stream goes to
 /// `admit`, which answers with the connection's future, or `None` to close the stream at
 /// once (it logs why). The connections run in this task's set: aborting the listener ends
-/// them too. An accept error is logged once per kind and backed off, never fatal; a spare
-/// descriptor is held so that, when the process runs out, it can be given up to accept the
-/// pending client (and is taken again later).
-pub async fn accept_forever<A, F, C>(listener: TcpListener, name: &str, mut admit: A)
+/// them too. An accept error is logged once per kind and backed off, never fatal. With
+/// `Spare::Held` a spare descriptor is held so that, when the process runs out, it can be
+/// given up to accept the pending client (and is taken again later): for the device's Modbus,
+/// which a charger must reach; the other listeners hold none, so they take no descriptor
+/// from the rest under exhaustion.
+pub async fn accept_forever<A, F, C>(listener: TcpListener, name: &str, spare: Spare, mut admit: A)
 where
     A: FnMut(TcpStream, SocketAddr) -> F,
     F: Future<Output = Option<C>>,
     C: Future<Output = ()> + Send + 'static,
 {
+    let held = spare == Spare::Held;
+    let open_spare = || if held { open_spare() } else { None };
     let mut spare = open_spare();
     let mut errors = AcceptErrors::default();
     let mut conns = JoinSet::new();
@@ -84,6 +88,13 @@ impl Drop for Seat {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whether a listener keeps a spare descriptor for when the process runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spare {
+    Held,
+    None,
 }
 
 fn open_spare() -> Option<std::fs::File> {

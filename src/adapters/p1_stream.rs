@@ -14,7 +14,7 @@
 //! one is closed at once (logged). Accept errors are logged once per kind and backed off
 //! (`accept_forever`); the listener never stops.
 
-use super::accept::{accept_forever, Seat};
+use super::accept::{accept_forever, Seat, Spare};
 use super::host::Host;
 use crate::device::Effect;
 use std::collections::VecDeque;
@@ -96,7 +96,7 @@ impl Drop for P1Stream {
 
 /// Accept until aborted (`accept_forever`); the readers' tasks end with it.
 async fn accept_loop(listener: TcpListener, host: Arc<Host>, readers: Arc<AtomicUsize>) {
-    accept_forever(listener, "p1 stream", |stream, peer| {
+    accept_forever(listener, "p1 stream", Spare::None, |stream, peer| {
         // Subscribe before anything else: the reader gets every byte from now on.
         let effects = host.effects();
         let seat = Seat::take(&readers, MAX_READERS);

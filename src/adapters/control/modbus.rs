@@ -19,7 +19,7 @@
 //! a value out of range or a bad quantity; a refused write changes nothing.
 
 use super::Control;
-use crate::adapters::accept::{accept_forever, Seat};
+use crate::adapters::accept::{accept_forever, Seat, Spare};
 use crate::adapters::modbus::mbap::{self, Mbap};
 use serde_json::json;
 use std::sync::atomic::AtomicUsize;
@@ -38,7 +38,7 @@ const MAX_CLIENTS: usize = 8;
 pub fn serve(ctl: Arc<Control>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
     let clients = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
-        accept_forever(listener, "control modbus", |stream, peer| {
+        accept_forever(listener, "control modbus", Spare::None, |stream, peer| {
             let seat = Seat::take(&clients, MAX_CLIENTS);
             let ctl = Arc::clone(&ctl);
             async move {

@@ -22,7 +22,7 @@ mod slot;
 pub use mbap::{FrameError, PARTIAL_MS};
 pub use service::MalformedPdu;
 
-use super::accept::accept_forever;
+use super::accept::{accept_forever, Spare};
 use super::host::Host;
 use crate::device::defect::{Defect, Defects};
 use crate::sim::clock::Millis;
@@ -76,7 +76,7 @@ async fn accept_loop(
     defects: Arc<Defects>,
     slot: Arc<Slot>,
 ) {
-    accept_forever(listener, "modbus", |stream, peer| {
+    accept_forever(listener, "modbus", Spare::Held, |stream, peer| {
         let (host, defects, slot) = (Arc::clone(&host), Arc::clone(&defects), Arc::clone(&slot));
         async move { admit(&host, &defects, &slot, stream, peer).await }
     })
