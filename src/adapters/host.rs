@@ -272,7 +272,7 @@ impl Host {
     }
 
     /// The status document (`Device::status`) with the `Config` member (`ConfigReport` plus
-    /// `Pending`: the settings saved but not in force until a restart, `pending_settings`):
+    /// `Pending`: the settings saved but not in force until a restart, `Config::pending_against`):
     /// what `GET /api/v1/status` answers.
     pub fn status_json(&self) -> serde_json::Value {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -281,7 +281,7 @@ impl Host {
         let mut report = serde_json::to_value(&inner.report).unwrap_or_default();
         if let Some(r) = report.as_object_mut() {
             let d = &inner.device;
-            let pending = pending_settings(&d.config().to_json(), &d.active_config().to_json());
+            let pending = d.config().pending_against(d.active_config());
             r.insert("Pending".into(), serde_json::json!(pending));
         }
         if let Some(m) = v.as_object_mut() {
@@ -458,48 +458,5 @@ impl Host {
             }
         }
         failed
-    }
-}
-
-/// JSON pointers (`/Ethernet/IpMode`, …) of the leaves where the saved configuration `saved`
-/// differs from the one in force since the last boot, `active`: every setting applies at a
-/// restart (network, MQTT, the register map template), so these wait for one. Sorted by key.
-pub fn pending_settings(saved: &serde_json::Value, active: &serde_json::Value) -> Vec<String> {
-    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
-        match (a, b) {
-            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
-                for (k, v) in x {
-                    let key = k.replace('~', "~0").replace('/', "~1");
-                    let null = serde_json::Value::Null;
-                    walk(&format!("{path}/{key}"), v, y.get(k).unwrap_or(&null), out);
-                }
-            }
-            _ if a != b => out.push(path.to_string()),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("", saved, active, &mut out);
-    out
-}
-
-#[cfg(test)]
-mod pending_tests {
-    use super::pending_settings;
-    use serde_json::json;
-
-    #[test]
-    fn the_leaves_that_differ_as_json_pointers() {
-        let active = json!({"MeterType": "A", "Ethernet": {"IpMode": "DHCP", "StaticIPv4": {"Gateway": ""}}, "MQTT": {"Site": "x"}});
-        assert!(pending_settings(&active, &active).is_empty());
-        let saved = json!({"MeterType": "A", "Ethernet": {"IpMode": "Static", "StaticIPv4": {"Gateway": "10.0.0.1"}}, "MQTT": {"Site": "a/b"}});
-        assert_eq!(
-            pending_settings(&saved, &active),
-            [
-                "/Ethernet/IpMode",
-                "/Ethernet/StaticIPv4/Gateway",
-                "/MQTT/Site"
-            ]
-        );
     }
 }

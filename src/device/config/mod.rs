@@ -215,6 +215,32 @@ impl Config {
         Ok(c)
     }
 
+    /// JSON pointers (`/Ethernet/IpMode`, …) of the settings where these (the saved ones)
+    /// differ from `active`, the ones in force since the last boot: every setting applies at
+    /// a restart (network, MQTT, the register map template), so these wait for one. Sorted
+    /// by key (serde_json's map order).
+    pub fn pending_against(&self, active: &Config) -> Vec<String> {
+        fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+            match (a, b) {
+                (Value::Object(x), Value::Object(y)) => {
+                    for (k, v) in x {
+                        walk(
+                            &shape::join(path, k),
+                            v,
+                            y.get(k).unwrap_or(&Value::Null),
+                            out,
+                        );
+                    }
+                }
+                _ if a != b => out.push(path.to_string()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &self.to_json(), &active.to_json(), &mut out);
+        out
+    }
+
     /// Whether these are the factory settings.
     pub fn is_factory(&self) -> bool {
         *self == Config::default()

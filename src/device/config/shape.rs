@@ -169,6 +169,6 @@ pub(super) fn document_order(pointer: &str) -> Vec<usize> {
 }
 
 /// Append one reference token (escaped per RFC 6901) to a JSON pointer.
-fn join(ptr: &str, key: &str) -> String {
+pub(super) fn join(ptr: &str, key: &str) -> String {
     format!("{ptr}/{}", key.replace('~', "~0").replace('/', "~1"))
 }

@@ -291,3 +291,21 @@ fn meter_type_rule_lists_the_valid_names() {
     assert!(e.message.contains("PhoenixContact-EMPro") && e.message.contains("Eastron-SDM630"));
     assert_eq!(e.to_json()["field"], "/MeterType");
 }
+
+#[test]
+fn pending_settings_are_the_differing_leaves_as_json_pointers() {
+    let active = Config::default();
+    assert!(active.pending_against(&active).is_empty());
+    let mut saved = active.clone();
+    saved.ethernet.ip_mode = IpMode::Static;
+    saved.ethernet.static_ipv4.gateway = "10.0.0.1".into();
+    saved.mqtt.site = "garage-2".into();
+    assert_eq!(
+        saved.pending_against(&active),
+        [
+            "/Ethernet/IpMode",
+            "/Ethernet/StaticIPv4/Gateway",
+            "/MQTT/Site"
+        ]
+    );
+}
