@@ -18,6 +18,7 @@ use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event as DevEvent,
 use smart_connect_sim::protocol::{MeterKind, Reading};
 use smart_connect_sim::sim::clock::Millis;
 use smart_connect_sim::sim::generator::{Load, LoadComponent, SyntheticMeter};
+use smart_connect_sim::time::at;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -83,9 +84,9 @@ impl DeviceStage {
                 usb: false,
                 p1_supply: true,
             }),
-            START - 10_000,
+            at(START - 10_000),
         );
-        d.run_until_running(START - 10_000);
+        d.run_until_running(at(START - 10_000));
         DeviceStage(d)
     }
 }
@@ -96,7 +97,7 @@ impl Stage for DeviceStage {
     }
     fn run(&mut self, slot: &mut Slot) {
         let bytes = std::mem::take(&mut slot.bytes);
-        for e in self.0.handle(DevEvent::SerialBytes(bytes), slot.at) {
+        for e in self.0.handle(DevEvent::SerialBytes(bytes), at(slot.at)) {
             match e {
                 Effect::Measurement(r) => slot.parsed.push(*r),
                 Effect::RegistersChanged(_) => slot.snapshots += 1,

@@ -8,3 +8,4 @@ pub mod device;
 pub mod dut;
 pub mod protocol;
 pub mod sim;
+pub mod time;

@@ -8,6 +8,7 @@ use crate::device::measurement::Measurement;
 use crate::device::{DeviceConfig, Variant};
 use crate::protocol::reading::{Energy, ReadingRecord};
 use crate::protocol::{Protocol, Reading};
+use crate::time::at;
 use serde_json::Value;
 
 const DOC: &str = include_str!("../../docs/fields.md");
@@ -46,7 +47,7 @@ fn docs_fields_md_names_every_field() {
     assert!(top >= 6, "the status has its sections: {status}");
     let mut gaps = missing(&status);
 
-    let m = Measurement::from_reading(&Reading::empty(Protocol::Dsmr), "S", "site", 0);
+    let m = Measurement::from_reading(&Reading::empty(Protocol::Dsmr), "S", "site", at(0));
     gaps.extend(missing(&serde_json::to_value(m).expect("payload")));
 
     let r = CommandResult::new("reset", Ok(()), None, "S", "site", 0);

@@ -19,6 +19,7 @@ use crate::device::store::{file_stamp, ConfigStore, StoreError};
 use crate::device::{Device, DeviceConfig, Effect, Event};
 use crate::protocol::Reading;
 use crate::sim::clock::{Clock, Millis};
+use crate::time::Instant;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
@@ -263,7 +264,7 @@ impl Host {
         // times in the order they get it, so device time never goes backwards.
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.now();
-        let fx = inner.device.handle(event, now);
+        let fx = inner.device.handle(event, Instant::from_epoch_ms(now));
         let failed = self.carry_out(&mut inner, &fx);
         // Published under the lock too, so the watch never steps back either.
         self.time.send_replace(now);
@@ -276,7 +277,7 @@ impl Host {
     /// what `GET /api/v1/status` answers.
     pub fn status_json(&self) -> serde_json::Value {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let now = self.clock.now();
+        let now = Instant::from_epoch_ms(self.clock.now());
         let mut v = serde_json::to_value(inner.device.status(now)).unwrap_or_default();
         let mut report = serde_json::to_value(&inner.report).unwrap_or_default();
         if let Some(r) = report.as_object_mut() {
@@ -293,7 +294,7 @@ impl Host {
     /// Why the device does not serve right now (meaningful while `served().serving` is false).
     pub fn not_serving(&self) -> NotServing {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let now = self.clock.now();
+        let now = Instant::from_epoch_ms(self.clock.now());
         let d = &inner.device;
         let problem = d
             .network()
@@ -349,6 +350,7 @@ impl Host {
     /// When the device next needs a tick.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.with_device(Device::next_deadline)
+            .map(Instant::epoch_ms)
     }
 
     /// Bytes written to the P1 ext output since the last call.

@@ -8,6 +8,7 @@ use crate::device::registers::MeterValues;
 use crate::device::{Device, DeviceConfig, Effect, Event, Variant};
 use crate::protocol::reading::ReadingRecord;
 use crate::protocol::Reading;
+use crate::time::Instant;
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -32,9 +33,9 @@ pub fn replay(file: &str, bytes: &[u8], variant: Variant) -> Vec<String> {
             usb: true,
             p1_supply: false,
         }),
-        0,
+        Instant::EPOCH,
     );
-    let t = device.run_until_running(0);
+    let t = device.run_until_running(Instant::EPOCH);
     let mut out = Vec::new();
     let mut effects = device.handle(Event::SerialBytes(bytes.to_vec()), t);
     effects.extend(device.handle(Event::Tick, t + crate::device::meter::IDLE_MS));

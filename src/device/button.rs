@@ -1,6 +1,6 @@
 //! The button (BTN-01..04): how long it was held decides what happens when it is released.
 
-use crate::sim::clock::Millis;
+use crate::time::{Duration, Instant};
 use serde::Serialize;
 
 /// What a press asks for.
@@ -17,13 +17,13 @@ pub enum ButtonAction {
     Nothing,
 }
 
-/// Band edges in milliseconds.
-pub const SHORT_MAX_MS: Millis = 2_000;
-pub const AP_MIN_MS: Millis = 5_000;
-pub const FACTORY_MIN_MS: Millis = 10_000;
+/// Band edges.
+pub const SHORT_MAX_MS: Duration = Duration::from_ms(2_000);
+pub const AP_MIN_MS: Duration = Duration::from_ms(5_000);
+pub const FACTORY_MIN_MS: Duration = Duration::from_ms(10_000);
 
-/// The action for a press held `held` ms, given whether the device is in factory settings.
-pub fn action(held: Millis, factory_settings: bool) -> ButtonAction {
+/// The action for a press held for `held`, given whether the device is in factory settings.
+pub fn action(held: Duration, factory_settings: bool) -> ButtonAction {
     if held < SHORT_MAX_MS {
         ButtonAction::SoftReset
     } else if held > FACTORY_MIN_MS {
@@ -38,19 +38,19 @@ pub fn action(held: Millis, factory_settings: bool) -> ButtonAction {
 /// Tracks the button between down and up.
 #[derive(Debug, Clone, Default)]
 pub struct Button {
-    down_since: Option<Millis>,
+    down_since: Option<Instant>,
 }
 
 impl Button {
-    pub fn down(&mut self, now: Millis) {
+    pub fn down(&mut self, now: Instant) {
         self.down_since.get_or_insert(now);
     }
 
     /// Released: the action, or `None` if it was not pressed.
-    pub fn up(&mut self, now: Millis, factory_settings: bool) -> Option<ButtonAction> {
+    pub fn up(&mut self, now: Instant, factory_settings: bool) -> Option<ButtonAction> {
         self.down_since
             .take()
-            .map(|t| action(now.saturating_sub(t), factory_settings))
+            .map(|t| action(now.elapsed_since(t), factory_settings))
     }
 
     /// Power loss forgets a press in progress.
@@ -66,22 +66,49 @@ mod tests {
 
     #[test]
     fn bands() {
-        assert_eq!(action(100, false), ButtonAction::SoftReset);
-        assert_eq!(action(1_999, true), ButtonAction::SoftReset);
-        assert_eq!(action(2_000, true), ButtonAction::Nothing);
-        assert_eq!(action(4_999, true), ButtonAction::Nothing);
-        assert_eq!(action(5_000, true), ButtonAction::AccessPoint);
-        assert_eq!(action(6_000, false), ButtonAction::Nothing);
-        assert_eq!(action(10_000, true), ButtonAction::AccessPoint);
-        assert_eq!(action(10_001, false), ButtonAction::FactoryReset);
+        assert_eq!(
+            action(Duration::from_ms(100), false),
+            ButtonAction::SoftReset
+        );
+        assert_eq!(
+            action(Duration::from_ms(1_999), true),
+            ButtonAction::SoftReset
+        );
+        assert_eq!(
+            action(Duration::from_ms(2_000), true),
+            ButtonAction::Nothing
+        );
+        assert_eq!(
+            action(Duration::from_ms(4_999), true),
+            ButtonAction::Nothing
+        );
+        assert_eq!(
+            action(Duration::from_ms(5_000), true),
+            ButtonAction::AccessPoint
+        );
+        assert_eq!(
+            action(Duration::from_ms(6_000), false),
+            ButtonAction::Nothing
+        );
+        assert_eq!(
+            action(Duration::from_ms(10_000), true),
+            ButtonAction::AccessPoint
+        );
+        assert_eq!(
+            action(Duration::from_ms(10_001), false),
+            ButtonAction::FactoryReset
+        );
     }
 
     #[test]
     fn press_and_release() {
         let mut b = Button::default();
-        assert_eq!(b.up(5, true), None);
-        b.down(1_000);
-        b.down(1_500);
-        assert_eq!(b.up(7_000, true), Some(ButtonAction::AccessPoint));
+        assert_eq!(b.up(Instant::from_epoch_ms(5), true), None);
+        b.down(Instant::from_epoch_ms(1_000));
+        b.down(Instant::from_epoch_ms(1_500));
+        assert_eq!(
+            b.up(Instant::from_epoch_ms(7_000), true),
+            Some(ButtonAction::AccessPoint)
+        );
     }
 }

@@ -12,6 +12,7 @@ use crate::protocol::dsmr::{self, DsmrKind};
 use crate::protocol::fault::{apply, FrameFault};
 use crate::protocol::tic::{self, TicKind};
 use crate::protocol::Protocol;
+use crate::time::{at, ms, Instant};
 use serde_json::json;
 
 const USB: PowerInputs = PowerInputs {
@@ -20,12 +21,12 @@ const USB: PowerInputs = PowerInputs {
 };
 
 /// A device with `defects` powered at 0 and ticked until it runs; returns it and that time.
-fn running(variant: Variant, defects: &[Defect]) -> (Device, Millis) {
+fn running(variant: Variant, defects: &[Defect]) -> (Device, Instant) {
     let mut hw = DeviceConfig::new(variant);
     hw.defects = defects.iter().copied().collect::<Defects>();
     let mut d = Device::new(hw, Config::default());
-    d.handle(Event::Power(USB), 0);
-    let t0 = d.run_until_running(0);
+    d.handle(Event::Power(USB), at(0));
+    let t0 = d.run_until_running(at(0));
     (d, t0)
 }
 
@@ -39,7 +40,7 @@ fn smr5(watts: f32) -> Vec<u8> {
     telegram(DsmrKind::Smr5ThreePhase, watts)
 }
 
-fn feed(d: &mut Device, bytes: Vec<u8>, at: Millis) -> Vec<Effect> {
+fn feed(d: &mut Device, bytes: Vec<u8>, at: Instant) -> Vec<Effect> {
     d.handle(Event::SerialBytes(bytes), at)
 }
 
@@ -50,13 +51,13 @@ fn meter_value_defects() {
     feed(
         &mut d,
         apply(&smr5(900.0), &FrameFault::BadIntegrity),
-        t + 1000,
+        t + ms(1000),
     );
     assert_eq!(d.values().active_power_w, 900.0, "bad CRC used");
 
     let (mut d, t) = running(Variant::P1, &[Defect::ModbusTornReads]);
     feed(&mut d, smr5(1000.0), t);
-    feed(&mut d, smr5(4000.0), t + 1000);
+    feed(&mut d, smr5(4000.0), t + ms(1000));
     let v = d.values();
     assert_eq!(v.active_power_w, 4000.0);
     assert_eq!(
@@ -66,10 +67,10 @@ fn meter_value_defects() {
 
     let (mut d, t) = running(Variant::P1, &[Defect::P1RegistersNotUpdated]);
     for i in 0..10 {
-        feed(&mut d, smr5(100.0 * (i + 1) as f32), t + 1000 * i);
+        feed(&mut d, smr5(100.0 * (i + 1) as f32), t + ms(1000) * i);
     }
     assert_eq!(d.values().active_power_w, 100.0, "still the first telegram");
-    feed(&mut d, smr5(5000.0), t + 10_000);
+    feed(&mut d, smr5(5000.0), t + ms(10_000));
     assert_eq!(d.values().active_power_w, 5000.0, "the 11th refreshes");
 
     let (mut d, t) = running(Variant::P1, &[Defect::P1Dsmr42VoltageNominal]);
@@ -78,7 +79,7 @@ fn meter_value_defects() {
 
     let (mut d, t) = running(Variant::P1, &[Defect::P1Dsmr42ShortTimeout]);
     feed(&mut d, telegram(DsmrKind::Dsmr42, 1500.0), t);
-    assert_eq!(d.next_deadline(), Some(t + 3_000));
+    assert_eq!(d.next_deadline(), Some(t + ms(3_000)));
 
     let (mut d, t) = running(Variant::P1, &[Defect::P1OldDsmrAccepted]);
     let v40 = dsmr::with_version(&telegram(DsmrKind::Dsmr42, 100.0), "40");
@@ -113,7 +114,7 @@ fn a_rejected_telegram_is_republished_and_dropped_from_p1_ext() {
     let fx = feed(
         &mut d,
         apply(&smr5(900.0), &FrameFault::BadIntegrity),
-        t + 1000,
+        t + ms(1000),
     );
     assert!(fx
         .iter()
@@ -122,7 +123,7 @@ fn a_rejected_telegram_is_republished_and_dropped_from_p1_ext() {
         !fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))),
         "{fx:?}"
     );
-    let fx = feed(&mut d, smr5(600.0), t + 2000);
+    let fx = feed(&mut d, smr5(600.0), t + ms(2000));
     assert!(fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))));
 }
 
@@ -135,14 +136,14 @@ fn power_defects() {
         usb: false,
         p1_supply: true,
     };
-    d.handle(Event::Power(p1), 0);
+    d.handle(Event::Power(p1), at(0));
     assert!(!d.powered(), "the SMR 5 meter's power does not start it");
 
     let mut hw = DeviceConfig::new(Variant::P1);
     hw.defects = Defects::from([Defect::PowerExtWithoutUsb]);
     let mut d = Device::new(hw, Config::default());
-    d.handle(Event::Power(p1), 0);
-    let t = d.run_until_running(0);
+    d.handle(Event::Power(p1), at(0));
+    let t = d.run_until_running(at(0));
     let fx = feed(&mut d, smr5(800.0), t);
     assert!(fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))));
 }
@@ -161,7 +162,7 @@ fn led_defects() {
         ethernet_link: false,
         ..Default::default()
     };
-    d.handle(Event::Lan(lan), t + 10);
+    d.handle(Event::Lan(lan), t + ms(10));
     assert!(!d.network().unwrap().has_ip());
     assert_eq!(d.led_pattern(), LedPattern::Normal);
 }
@@ -172,13 +173,13 @@ fn button_defects() {
     let (mut d, t) = running(Variant::P1, &[Defect::ButtonApOutsideFactory]);
     d.handle(Event::PatchConfig(patch.clone()), t);
     d.handle(Event::ButtonDown, t);
-    d.handle(Event::ButtonUp, t + 6_000);
+    d.handle(Event::ButtonUp, t + ms(6_000));
     assert!(d.network().unwrap().access_point().is_some());
 
     let (mut d, t) = running(Variant::P1, &[Defect::ButtonFactoryResetKeepsSettings]);
     d.handle(Event::PatchConfig(patch), t);
     d.handle(Event::ButtonDown, t);
-    let fx = d.handle(Event::ButtonUp, t + 11_000);
+    let fx = d.handle(Event::ButtonUp, t + ms(11_000));
     assert!(fx.contains(&Effect::Rebooted));
     assert_eq!(d.config().mqtt.site, "garage-3");
 }
@@ -200,10 +201,10 @@ fn config_defects() {
     let (mut d, t) = running(Variant::P1, &[Defect::ConfigNotPersisted]);
     let fx = d.handle(Event::PatchConfig(json!({"MQTT": {"Site": "garage-3"}})), t);
     assert!(!fx.iter().any(|e| matches!(e, Effect::PersistConfig(_))));
-    d.handle(Event::SoftReset, t + 1);
+    d.handle(Event::SoftReset, t + ms(1));
     assert_eq!(d.config().mqtt.site, "garage-3", "kept over a soft reset");
-    d.handle(Event::Power(PowerInputs::default()), t + 2);
-    d.handle(Event::Power(USB), t + 3);
+    d.handle(Event::Power(PowerInputs::default()), t + ms(2));
+    d.handle(Event::Power(USB), t + ms(3));
     assert_eq!(d.config().mqtt.site, "unknown-site", "lost at a power cut");
 }
 
@@ -215,7 +216,7 @@ fn network_defects() {
     d.handle(Event::PatchConfig(patch), t);
     d.handle(Event::SoftReset, t);
     let t = d.run_until_running(t);
-    d.handle(Event::Tick, t + 1_000);
+    d.handle(Event::Tick, t + ms(1_000));
     assert_eq!(
         d.network().unwrap().address(),
         Some(network::Lan::default().dhcp_pool)
@@ -225,9 +226,9 @@ fn network_defects() {
     hw.defects = Defects::from([Defect::NetworkNoLinkLocal]);
     hw.lan.dhcp = false;
     let mut d = Device::new(hw, Config::default());
-    d.handle(Event::Power(USB), 0);
-    let t = d.run_until_running(0);
-    d.handle(Event::Tick, t + 60_000);
+    d.handle(Event::Power(USB), at(0));
+    let t = d.run_until_running(at(0));
+    d.handle(Event::Tick, t + ms(60_000));
     assert!(!d.network().unwrap().has_ip(), "no link-local fallback");
 }
 

@@ -9,15 +9,15 @@
 //! runs (`UpdateRefused::Running`).
 
 use super::defect::{Defect, Defects};
-use crate::sim::clock::Millis;
+use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
-pub const DOWNLOAD_MS: Millis = 4_000;
-pub const VERIFY_MS: Millis = 1_000;
-pub const INSTALL_MS: Millis = 3_000;
+pub const DOWNLOAD_MS: Duration = Duration::from_ms(4_000);
+pub const VERIFY_MS: Duration = Duration::from_ms(1_000);
+pub const INSTALL_MS: Duration = Duration::from_ms(3_000);
 /// How long the device reports `rebooting` before it restarts into the new image, so a client
 /// polling the API can see the state (FW-02).
-pub const REBOOT_MS: Millis = 1_000;
+pub const REBOOT_MS: Duration = Duration::from_ms(1_000);
 
 /// A firmware image the update server offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,20 +83,20 @@ pub enum UpdateState {
     Idle,
     Downloading {
         version: String,
-        until: Millis,
+        until: Instant,
     },
     Verifying {
         version: String,
-        until: Millis,
+        until: Instant,
     },
     Installing {
         version: String,
-        until: Millis,
+        until: Instant,
     },
     /// The device reboots into `version` at `until`.
     Rebooting {
         version: String,
-        until: Millis,
+        until: Instant,
     },
     Failed {
         version: String,
@@ -183,7 +183,7 @@ impl Firmware {
 
     /// Start an update to `version`; refused when the update server does not offer it, and
     /// while an update is running.
-    pub fn start(&mut self, version: &str, now: Millis) -> Result<(), UpdateRefused> {
+    pub fn start(&mut self, version: &str, now: Instant) -> Result<(), UpdateRefused> {
         if !self.images.iter().any(|i| i.version == version) {
             return Err(UpdateRefused::NotOffered {
                 version: version.to_string(),
@@ -200,14 +200,14 @@ impl Firmware {
         }
         self.state = UpdateState::Downloading {
             version: version.to_string(),
-            // Device time saturates at `Millis::MAX` (the end of time), never wraps.
+            // Device time saturates at `Instant::MAX` (the end of time), never wraps.
             until: now.saturating_add(DOWNLOAD_MS),
         };
         Ok(())
     }
 
     /// Time passed; returns `true` when the device must reboot into the new version now.
-    pub fn tick(&mut self, now: Millis) -> bool {
+    pub fn tick(&mut self, now: Instant) -> bool {
         loop {
             let next = match &self.state {
                 UpdateState::Downloading { version, until } if now >= *until => {
@@ -250,7 +250,7 @@ impl Firmware {
     }
 
     /// When `tick` next changes something.
-    pub fn deadline(&self) -> Option<Millis> {
+    pub fn deadline(&self) -> Option<Instant> {
         match &self.state {
             UpdateState::Downloading { until, .. }
             | UpdateState::Verifying { until, .. }
@@ -280,6 +280,7 @@ impl Firmware {
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::time::at;
 
     fn images() -> Vec<FirmwareImage> {
         vec![
@@ -297,16 +298,16 @@ mod tests {
     #[test]
     fn a_good_image_goes_through_every_state() {
         let mut f = Firmware::new("1.4.2", images());
-        f.start("1.5.0", 0).unwrap();
+        f.start("1.5.0", at(0)).unwrap();
         assert_eq!(f.state().name(), "downloading");
-        assert!(f.start("1.5.0", 1).is_err());
-        assert!(!f.tick(DOWNLOAD_MS));
+        assert!(f.start("1.5.0", at(1)).is_err());
+        assert!(!f.tick(at(0) + DOWNLOAD_MS));
         assert_eq!(f.state().name(), "verifying");
-        assert!(!f.tick(DOWNLOAD_MS + VERIFY_MS));
+        assert!(!f.tick(at(0) + DOWNLOAD_MS + VERIFY_MS));
         assert_eq!(f.state().name(), "installing");
-        assert!(!f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS));
+        assert!(!f.tick(at(0) + DOWNLOAD_MS + VERIFY_MS + INSTALL_MS));
         assert_eq!(f.state().name(), "rebooting");
-        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
+        assert!(f.tick(at(0) + DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         assert_eq!(f.version(), "1.4.2");
         f.rebooted();
         assert_eq!((f.version(), f.state().name()), ("1.5.0", "idle"));
@@ -324,8 +325,8 @@ mod tests {
             good: true,
         });
         assert_eq!(f.offered(), ["1.5.0"]);
-        f.start("1.5.0", 0).unwrap();
-        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
+        f.start("1.5.0", at(0)).unwrap();
+        assert!(f.tick(at(0) + DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         f.rebooted();
         assert_eq!(f.version(), "1.5.0");
     }
@@ -334,22 +335,22 @@ mod tests {
     fn planted_defects() {
         let bad = Defects::from([Defect::FirmwareAcceptsBadImage]);
         let mut f = Firmware::new("1.4.2", images()).with_defects(&bad);
-        f.start("1.6.0", 0).unwrap();
-        assert!(f.tick(DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
+        f.start("1.6.0", at(0)).unwrap();
+        assert!(f.tick(at(0) + DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         f.rebooted();
         assert_eq!(f.version(), "1.6.0", "the corrupt image was installed");
         let again = Defects::from([Defect::FirmwareSecondUpdateRestarts]);
         let mut f = Firmware::new("1.4.2", images()).with_defects(&again);
-        f.start("1.5.0", 0).unwrap();
-        assert!(f.start("1.5.0", 2_000).is_ok(), "not refused");
-        assert_eq!(f.deadline(), Some(2_000 + DOWNLOAD_MS));
+        f.start("1.5.0", at(0)).unwrap();
+        assert!(f.start("1.5.0", at(2_000)).is_ok(), "not refused");
+        assert_eq!(f.deadline(), Some(at(2_000) + DOWNLOAD_MS));
     }
 
     #[test]
     fn a_corrupt_image_fails_and_the_old_version_stays() {
         let mut f = Firmware::new("1.4.2", images());
-        f.start("1.6.0", 0).unwrap();
-        assert!(!f.tick(60_000));
+        f.start("1.6.0", at(0)).unwrap();
+        assert!(!f.tick(at(60_000)));
         assert!(
             matches!(f.state(), UpdateState::Failed { reason, .. } if reason.contains("verification"))
         );
@@ -360,14 +361,14 @@ mod tests {
             "{why}"
         );
         // A new update clears the reason.
-        f.start("1.5.0", 60_000).unwrap();
+        f.start("1.5.0", at(60_000)).unwrap();
         assert_eq!(f.last_error(), None);
     }
 
     #[test]
     fn a_version_not_offered_is_refused_at_once_listing_the_offered_ones() {
         let mut f = Firmware::new("1.4.2", images());
-        let e = f.start("banana", 0).unwrap_err();
+        let e = f.start("banana", at(0)).unwrap_err();
         assert_eq!(
             e,
             UpdateRefused::NotOffered {
@@ -381,18 +382,18 @@ mod tests {
         );
         assert_eq!((f.state().name(), f.last_error()), ("idle", None));
         // Also while an update runs: the version is named before the busy state.
-        f.start("1.5.0", 0).unwrap();
+        f.start("1.5.0", at(0)).unwrap();
         assert!(matches!(
-            f.start("9.9.9", 1),
+            f.start("9.9.9", at(1)),
             Err(UpdateRefused::NotOffered { .. })
         ));
         assert_eq!(
-            f.start("1.5.0", 1),
+            f.start("1.5.0", at(1)),
             Err(UpdateRefused::Running {
                 state: "downloading"
             })
         );
-        let none = Firmware::new("1.4.2", Vec::new()).start("1.5.0", 0);
+        let none = Firmware::new("1.4.2", Vec::new()).start("1.5.0", at(0));
         assert!(none
             .unwrap_err()
             .to_string()

@@ -2,7 +2,7 @@
 //! the rule that picks the pattern from the state, and a timeline that tells the colour at
 //! any instant, so tests can assert on it without sampling real time.
 
-use crate::sim::clock::Millis;
+use crate::time::{Duration, Instant};
 use serde::Serialize;
 
 /// A colour the LED can show.
@@ -41,12 +41,12 @@ pub enum LedPattern {
 }
 
 /// Half a 1 Hz period: each colour of an alternation shows for 500 ms.
-pub const HALF_PERIOD_MS: Millis = 500;
+pub const HALF_PERIOD_MS: Duration = Duration::from_ms(500);
 /// How long the initialising colour cycle lasts.
-pub const INIT_CYCLE_MS: Millis = 2_000;
+pub const INIT_CYCLE_MS: Duration = Duration::from_ms(2_000);
 const CYCLE: [Color; 4] = [Color::Red, Color::Orange, Color::Blue, Color::Green];
 /// How long each colour of the initialising cycle shows.
-const CYCLE_STEP_MS: Millis = INIT_CYCLE_MS / CYCLE.len() as Millis;
+const CYCLE_STEP_MS: i64 = INIT_CYCLE_MS.as_ms() / CYCLE.len() as i64;
 
 impl LedPattern {
     /// The requirement ID that defines this pattern.
@@ -79,15 +79,15 @@ impl LedPattern {
         }
     }
 
-    /// The colour `elapsed` ms after the pattern started.
-    pub fn colour_after(self, elapsed: Millis) -> Color {
-        let elapsed = elapsed.max(0);
+    /// The colour `elapsed` after the pattern started.
+    pub fn colour_after(self, elapsed: Duration) -> Color {
+        let elapsed = elapsed.as_ms().max(0);
         if self == LedPattern::Initialising {
             let k = usize::try_from(elapsed / CYCLE_STEP_MS).unwrap_or(usize::MAX);
             return CYCLE[k.min(CYCLE.len().saturating_sub(1))];
         }
         let (a, b) = self.colours();
-        if (elapsed / HALF_PERIOD_MS) % 2 == 0 {
+        if (elapsed / HALF_PERIOD_MS.as_ms()) % 2 == 0 {
             a
         } else {
             b
@@ -111,8 +111,8 @@ impl LedPattern {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ColourSpan {
     pub colour: Color,
-    pub from: Millis,
-    pub to: Millis,
+    pub from: Instant,
+    pub to: Instant,
 }
 
 /// How many pattern changes a timeline keeps: a pattern changes at most a few times a
@@ -124,18 +124,18 @@ pub const MAX_LED_CHANGES: usize = 4096;
 /// instant can be told.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LedTimeline {
-    changes: Vec<(Millis, LedPattern)>,
+    changes: Vec<(Instant, LedPattern)>,
 }
 
 impl LedTimeline {
     /// Record that `pattern` starts at `at` (ignored when it is already showing).
     /// Changes come in time order (asserted in debug builds; a late one is taken as
     /// happening at the last change). Only the newest `MAX_LED_CHANGES` are kept.
-    pub fn set(&mut self, at: Millis, pattern: LedPattern) {
+    pub fn set(&mut self, at: Instant, pattern: LedPattern) {
         let last = self.changes.last().copied();
         debug_assert!(
             last.is_none_or(|c| at >= c.0),
-            "LED change at {at} ms before the last one at {:?}",
+            "LED change at {at} before the last one at {:?}",
             last
         );
         let at = last.map_or(at, |c| at.max(c.0));
@@ -148,7 +148,7 @@ impl LedTimeline {
     }
 
     /// The pattern showing at `t`.
-    pub fn pattern_at(&self, t: Millis) -> LedPattern {
+    pub fn pattern_at(&self, t: Instant) -> LedPattern {
         self.changes
             .iter()
             .rev()
@@ -157,20 +157,20 @@ impl LedTimeline {
     }
 
     /// The colour showing at `t`.
-    pub fn colour_at(&self, t: Millis) -> Color {
+    pub fn colour_at(&self, t: Instant) -> Color {
         match self.changes.iter().rev().find(|c| c.0 <= t) {
-            Some(&(since, p)) => p.colour_after(t.saturating_sub(since)),
+            Some(&(since, p)) => p.colour_after(t.elapsed_since(since)),
             None => Color::Off,
         }
     }
 
     /// The pattern changes, oldest first.
-    pub fn changes(&self) -> &[(Millis, LedPattern)] {
+    pub fn changes(&self) -> &[(Instant, LedPattern)] {
         &self.changes
     }
 
     /// The colours shown between `from` and `to`, merged into spans.
-    pub fn spans(&self, from: Millis, to: Millis) -> Vec<ColourSpan> {
+    pub fn spans(&self, from: Instant, to: Instant) -> Vec<ColourSpan> {
         let mut out: Vec<ColourSpan> = Vec::new();
         let mut t = from;
         while t < to {
@@ -190,28 +190,28 @@ impl LedTimeline {
     }
 
     /// The next instant after `t` at which the colour may change.
-    fn next_change_after(&self, t: Millis) -> Millis {
+    fn next_change_after(&self, t: Instant) -> Instant {
         let next_pattern = self
             .changes
             .iter()
             .find(|c| c.0 > t)
-            .map_or(Millis::MAX, |c| c.0);
+            .map_or(Instant::MAX, |c| c.0);
         let step = match self.changes.iter().rev().find(|c| c.0 <= t) {
             Some(&(since, LedPattern::Initialising)) => {
-                let step = CYCLE_STEP_MS;
-                // Device time saturates at `Millis::MAX`: a change after it never comes.
-                let k = (t.saturating_sub(since) / step).saturating_add(1);
-                if k >= CYCLE.len() as Millis {
-                    Millis::MAX
+                // Device time saturates at `Instant::MAX`: a change after it never comes.
+                let k = (t.elapsed_since(since).as_ms() / CYCLE_STEP_MS).saturating_add(1);
+                if k >= CYCLE.len() as i64 {
+                    Instant::MAX
                 } else {
-                    since.saturating_add(k.saturating_mul(step))
+                    since + Duration::from_ms(k.saturating_mul(CYCLE_STEP_MS))
                 }
             }
             Some(&(since, p)) if p.colours().0 != p.colours().1 => {
-                let halves = (t.saturating_sub(since) / HALF_PERIOD_MS).saturating_add(1);
-                since.saturating_add(halves.saturating_mul(HALF_PERIOD_MS))
+                let half = HALF_PERIOD_MS.as_ms();
+                let halves = (t.elapsed_since(since).as_ms() / half).saturating_add(1);
+                since + HALF_PERIOD_MS.saturating_mul(halves)
             }
-            _ => Millis::MAX,
+            _ => Instant::MAX,
         };
         next_pattern.min(step)
     }
@@ -222,25 +222,33 @@ impl LedTimeline {
 mod tests {
     use super::*;
 
+    fn ms(v: i64) -> Duration {
+        Duration::from_ms(v)
+    }
+
+    fn at(v: i64) -> Instant {
+        Instant::from_epoch_ms(v)
+    }
+
     #[test]
     fn alternations_are_1_hz() {
         let p = LedPattern::NoMeterData;
-        assert_eq!(p.colour_after(0), Color::Red);
-        assert_eq!(p.colour_after(499), Color::Red);
-        assert_eq!(p.colour_after(500), Color::Green);
-        assert_eq!(p.colour_after(1000), Color::Red);
-        assert_eq!(LedPattern::AccessPoint.colour_after(600), Color::Off);
+        assert_eq!(p.colour_after(ms(0)), Color::Red);
+        assert_eq!(p.colour_after(ms(499)), Color::Red);
+        assert_eq!(p.colour_after(ms(500)), Color::Green);
+        assert_eq!(p.colour_after(ms(1000)), Color::Red);
+        assert_eq!(LedPattern::AccessPoint.colour_after(ms(600)), Color::Off);
     }
 
     #[test]
     fn initialising_ends_in_green() {
-        assert_eq!(LedPattern::Initialising.colour_after(0), Color::Red);
+        assert_eq!(LedPattern::Initialising.colour_after(ms(0)), Color::Red);
         assert_eq!(
-            LedPattern::Initialising.colour_after(INIT_CYCLE_MS - 1),
+            LedPattern::Initialising.colour_after(ms(INIT_CYCLE_MS.as_ms() - 1)),
             Color::Green
         );
         assert_eq!(
-            LedPattern::Initialising.colour_after(INIT_CYCLE_MS * 5),
+            LedPattern::Initialising.colour_after(INIT_CYCLE_MS.saturating_mul(5)),
             Color::Green
         );
     }
@@ -270,35 +278,35 @@ mod tests {
     #[test]
     fn timeline_spans() {
         let mut t = LedTimeline::default();
-        t.set(0, LedPattern::Booting);
-        t.set(3000, LedPattern::NoMeterData);
-        t.set(3000, LedPattern::NoMeterData);
+        t.set(at(0), LedPattern::Booting);
+        t.set(at(3000), LedPattern::NoMeterData);
+        t.set(at(3000), LedPattern::NoMeterData);
         assert_eq!(t.changes().len(), 2);
-        assert_eq!(t.colour_at(-1), Color::Off);
-        assert_eq!(t.colour_at(2999), Color::Red);
-        let spans = t.spans(0, 4600);
+        assert_eq!(t.colour_at(at(-1)), Color::Off);
+        assert_eq!(t.colour_at(at(2999)), Color::Red);
+        let spans = t.spans(at(0), at(4600));
         assert_eq!(
             spans,
             vec![
                 ColourSpan {
                     colour: Color::Red,
-                    from: 0,
-                    to: 3500
+                    from: at(0),
+                    to: at(3500)
                 },
                 ColourSpan {
                     colour: Color::Green,
-                    from: 3500,
-                    to: 4000
+                    from: at(3500),
+                    to: at(4000)
                 },
                 ColourSpan {
                     colour: Color::Red,
-                    from: 4000,
-                    to: 4500
+                    from: at(4000),
+                    to: at(4500)
                 },
                 ColourSpan {
                     colour: Color::Green,
-                    from: 4500,
-                    to: 4600
+                    from: at(4500),
+                    to: at(4600)
                 },
             ]
         );
@@ -312,7 +320,7 @@ mod tests {
                 0 => LedPattern::NoIp,
                 _ => LedPattern::Normal,
             };
-            t.set(i * 10, p);
+            t.set(at(i * 10), p);
         }
         assert!(
             t.changes().len() <= MAX_LED_CHANGES,
@@ -320,8 +328,8 @@ mod tests {
             t.changes().len()
         );
         assert!(t.changes().len() > MAX_LED_CHANGES / 2);
-        assert_eq!(t.pattern_at(99_990), LedPattern::Normal);
-        assert_eq!(t.pattern_at(99_980), LedPattern::NoIp);
+        assert_eq!(t.pattern_at(at(99_990)), LedPattern::Normal);
+        assert_eq!(t.pattern_at(at(99_980)), LedPattern::NoIp);
         assert!(
             t.changes().windows(2).all(|w| w[0].0 <= w[1].0),
             "in time order"
@@ -333,7 +341,7 @@ mod tests {
     #[should_panic(expected = "before the last one")]
     fn a_change_out_of_time_order_is_a_bug() {
         let mut t = LedTimeline::default();
-        t.set(1_000, LedPattern::Booting);
-        t.set(500, LedPattern::Normal);
+        t.set(at(1_000), LedPattern::Booting);
+        t.set(at(500), LedPattern::Normal);
     }
 }

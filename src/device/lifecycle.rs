@@ -15,14 +15,14 @@ use super::power::PowerInputs;
 use super::registers::Template;
 use super::status::{LedReport, MeterReport, MqttReport, NetworkReport, Status, SystemStatus};
 use super::{Device, Effect, Event, Phase, Reply, BOOT_MS};
-use crate::sim::clock::Millis;
+use crate::time::Instant;
 use std::net::Ipv4Addr;
 
 impl Device {
     /// Feed one event at device time `now`; returns what the device does.
     /// Device time never goes backwards: an earlier `now` than the last one is a caller's
     /// bug (asserted in debug builds) and is taken as the last one.
-    pub fn handle(&mut self, event: Event, now: Millis) -> Vec<Effect> {
+    pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Effect> {
         debug_assert!(
             now >= self.last_now_ms,
             "device time went backwards: {now} ms after {} ms",
@@ -117,14 +117,14 @@ impl Device {
     }
 
     /// The earliest instant at which something changes by itself.
-    pub(super) fn internal_deadline(&self) -> Option<Millis> {
+    pub(super) fn internal_deadline(&self) -> Option<Instant> {
         let phase = match self.phase {
             Phase::Booting { until } | Phase::Initialising { until } => Some(until),
             _ => None,
         };
         let running = self.phase == Phase::Running;
-        // Deadlines saturate at `Millis::MAX`: one that would fall after the end of device
-        // time never comes (else `advance` would step at `Millis::MAX` forever).
+        // Deadlines saturate at `Instant::MAX`: one that would fall after the end of device
+        // time never comes (else `advance` would step at `Instant::MAX` forever).
         [
             phase,
             self.network.as_ref().and_then(Network::deadline),
@@ -135,12 +135,12 @@ impl Device {
         ]
         .into_iter()
         .flatten()
-        .filter(|&t| t < Millis::MAX)
+        .filter(|&t| t < Instant::MAX)
         .min()
     }
 
     /// Run every internal transition due up to `now`, each at its own instant.
-    fn advance(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+    fn advance(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         while let Some(t) = self.internal_deadline().filter(|&t| t <= now) {
             self.step(t, fx);
             self.update_led(t, fx);
@@ -148,7 +148,7 @@ impl Device {
         }
     }
 
-    fn step(&mut self, t: Millis, fx: &mut Vec<Effect>) {
+    fn step(&mut self, t: Instant, fx: &mut Vec<Effect>) {
         match self.phase {
             Phase::Booting { until } if t >= until => {
                 self.phase = Phase::Initialising {
@@ -188,7 +188,7 @@ impl Device {
         matches!(self.phase, Phase::Initialising { .. } | Phase::Running)
     }
 
-    fn serial(&mut self, bytes: Vec<u8>, now: Millis, fx: &mut Vec<Effect>) {
+    fn serial(&mut self, bytes: Vec<u8>, now: Instant, fx: &mut Vec<Effect>) {
         let mut rejected = false;
         if self.meter_listening() {
             let mut m = std::mem::take(&mut self.scratch);
@@ -237,9 +237,9 @@ impl Device {
     }
 
     /// Power-on or reboot: RAM is cleared, the stored settings are applied.
-    fn boot(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+    fn boot(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         self.phase = Phase::Booting {
-            // Device time saturates at `Millis::MAX` (the end of time), never wraps.
+            // Device time saturates at `Instant::MAX` (the end of time), never wraps.
             until: now.saturating_add(BOOT_MS),
         };
         self.booted_at = now;
@@ -257,7 +257,7 @@ impl Device {
         fx.push(Effect::RegistersChanged(*self.meter.values()));
     }
 
-    fn reboot(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+    fn reboot(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         self.button.reset();
         self.boot(now, fx);
     }
@@ -295,7 +295,7 @@ impl Device {
         }
     }
 
-    fn update_led(&mut self, now: Millis, fx: &mut Vec<Effect>) {
+    fn update_led(&mut self, now: Instant, fx: &mut Vec<Effect>) {
         let p = self.led_pattern();
         if self.led.pattern_at(now) != p || self.led.changes().is_empty() {
             self.led.set(now, p);
@@ -315,7 +315,7 @@ impl Device {
         }
     }
 
-    pub(super) fn build_status(&self, now: Millis) -> Status {
+    pub(super) fn build_status(&self, now: Instant) -> Status {
         let id = &self.hw.identity;
         let net = self.network.as_ref().map(Network::status);
         Status {
@@ -327,7 +327,7 @@ impl Device {
                 firmware_error: self.firmware.last_error(),
                 uptime_s: if self.powered() {
                     // Never negative, even for a `now` before the boot.
-                    now.saturating_sub(self.booted_at).max(0) / 1000
+                    now.elapsed_since(self.booted_at).as_secs()
                 } else {
                     0
                 },
@@ -341,7 +341,7 @@ impl Device {
             mqtt: MqttReport {
                 enabled: self.active.mqtt.enabled,
                 connected: self.mqtt.connected,
-                last_publish: self.mqtt.last_publish.map(|t| t.div_euclid(1000)),
+                last_publish: self.mqtt.last_publish.map(Instant::epoch_secs),
                 dropped: self.mqtt.dropped,
                 error: self.mqtt.error.clone(),
             },

@@ -8,7 +8,7 @@
 use super::defect::{Defect, Defects};
 use crate::protocol::reading::ReadingRecord;
 use crate::protocol::{Protocol, Reading};
-use crate::sim::clock::Millis;
+use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 
 /// The JSON published on `…/data/measurements`.
@@ -50,10 +50,10 @@ pub enum TimeSource {
 impl Measurement {
     /// The payload for one valid telegram, at device time `now`. TIC per-phase power is
     /// reported as the registers show it: never negative (TIC-02).
-    pub fn from_reading(r: &Reading, serial: &str, site: &str, now: Millis) -> Self {
+    pub fn from_reading(r: &Reading, serial: &str, site: &str, now: Instant) -> Self {
         let (timestamp, time_source) = match r.timestamp {
             Some(t) => (t, TimeSource::Meter),
-            None => (now.div_euclid(1000), TimeSource::Device),
+            None => (now.epoch_secs(), TimeSource::Device),
         };
         let tic = r.protocol != Protocol::Dsmr;
         let phase = |p: Option<f32>| if tic { p.map(|v| v.max(0.0)) } else { p };
@@ -85,7 +85,7 @@ impl Measurement {
 
 /// The JSON published for one valid telegram at device time `now` on a device with
 /// `defects` (none: `Measurement::from_reading` as it is).
-pub fn payload(r: &Reading, serial: &str, site: &str, now: Millis, defects: &Defects) -> Vec<u8> {
+pub fn payload(r: &Reading, serial: &str, site: &str, now: Instant, defects: &Defects) -> Vec<u8> {
     let m = Measurement::from_reading(r, serial, site, now);
     let planted = [Defect::MqttNoTimestamp, Defect::MqttCumulativeCounters];
     if !planted.iter().any(|d| defects.contains(d)) {
@@ -142,6 +142,7 @@ pub fn command_filter(site: &str, serial: &str) -> String {
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::time::at;
 
     #[test]
     fn keys_nulls_and_no_counters() {
@@ -150,7 +151,7 @@ mod tests {
         r.active_power_w = Some(-120.0);
         r.active_power_phase_w[1] = Some(-120.0);
         r.energy.import_t1_kwh = Some(1.0);
-        let m = Measurement::from_reading(&r, "02584D000001", "home", 5_000);
+        let m = Measurement::from_reading(&r, "02584D000001", "home", at(5_000));
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v["timestamp"], 1_700_000_000);
         assert_eq!(v["time_source"], "meter");
@@ -170,7 +171,7 @@ mod tests {
     fn tic_without_time_uses_the_device_clock_and_clamps_phase_power() {
         let mut r = Reading::empty(Protocol::TicHistoric);
         r.active_power_phase_w[0] = Some(-5.0);
-        let m = Measurement::from_reading(&r, "S", "unknown-site", 1_700_000_123_456);
+        let m = Measurement::from_reading(&r, "S", "unknown-site", at(1_700_000_123_456));
         assert_eq!(
             (m.timestamp, m.time_source),
             (1_700_000_123, TimeSource::Device)
@@ -186,9 +187,9 @@ mod tests {
         r.energy.import_t2_kwh = Some(2.0);
         let json = |d: &[Defect]| -> serde_json::Value {
             let d: Defects = d.iter().copied().collect();
-            serde_json::from_slice(&payload(&r, "S", "x", 0, &d)).unwrap()
+            serde_json::from_slice(&payload(&r, "S", "x", at(0), &d)).unwrap()
         };
-        let plain = Measurement::from_reading(&r, "S", "x", 0);
+        let plain = Measurement::from_reading(&r, "S", "x", at(0));
         assert_eq!(json(&[]), serde_json::to_value(&plain).unwrap());
         assert!(json(&[Defect::MqttNoTimestamp]).get("timestamp").is_none());
         assert_eq!(

@@ -9,7 +9,7 @@ use super::registers::MeterValues;
 use super::Variant;
 use crate::protocol::framer::{Event as FrameEvent, Frame, Framer, FramerMode};
 use crate::protocol::{ErrorKind, ParseError, ParseOptions, Protocol, Reading};
-use crate::sim::clock::Millis;
+use crate::time::{Duration, Instant};
 use serde::Serialize;
 
 /// Why the device has no meter data.
@@ -38,7 +38,7 @@ pub struct MeterStatus {
     pub protocol: Option<Protocol>,
     pub version: Option<String>,
     /// Device time (UTC epoch ms) of the last valid telegram.
-    pub last_telegram_at: Option<Millis>,
+    pub last_telegram_at: Option<Instant>,
     pub telegrams_ok: u64,
     pub telegrams_rejected: u64,
     pub state: MeterState,
@@ -66,10 +66,10 @@ pub struct MeterInput {
     values: MeterValues,
     status: MeterStatus,
     /// Silence after which the device declares "no meter data" (P1-07).
-    timeout_ms: i64,
+    timeout_ms: Duration,
     frames: Vec<FrameEvent>,
     /// Device time of the last byte received, for the inter-byte timeout.
-    last_byte_at: Millis,
+    last_byte_at: Instant,
     /// Planted bugs (empty for a correct device).
     defects: Defects,
     /// The last valid reading, kept only for the `mqtt-publishes-rejected` defect.
@@ -80,7 +80,7 @@ pub struct MeterInput {
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
 /// well under this at 115200 Bd, and historic TIC sends a byte every 8 ms).
-pub const IDLE_MS: i64 = 500;
+pub const IDLE_MS: Duration = Duration::from_ms(500);
 
 impl MeterInput {
     pub fn new(variant: Variant) -> Self {
@@ -109,7 +109,7 @@ impl MeterInput {
             },
             timeout_ms: default_timeout(variant),
             frames: Vec::new(),
-            last_byte_at: 0,
+            last_byte_at: Instant::EPOCH,
             defects,
             last_reading: None,
             lagging_phase_w: [0.0; 3],
@@ -125,7 +125,7 @@ impl MeterInput {
     }
 
     /// Bytes from the meter line.
-    pub fn on_bytes(&mut self, bytes: &[u8], now: Millis, out: &mut Vec<MeterEffect>) {
+    pub fn on_bytes(&mut self, bytes: &[u8], now: Instant, out: &mut Vec<MeterEffect>) {
         let mut frames = std::mem::take(&mut self.frames);
         self.framer.push(bytes, &mut frames);
         self.last_byte_at = now;
@@ -137,7 +137,7 @@ impl MeterInput {
     fn handle_frames(
         &mut self,
         frames: &mut Vec<FrameEvent>,
-        now: Millis,
+        now: Instant,
         out: &mut Vec<MeterEffect>,
     ) {
         for ev in frames.drain(..) {
@@ -154,7 +154,7 @@ impl MeterInput {
     }
 
     /// Time passed: declare "no meter data" once the meter has been silent too long.
-    pub fn on_tick(&mut self, now: Millis, out: &mut Vec<MeterEffect>) {
+    pub fn on_tick(&mut self, now: Instant, out: &mut Vec<MeterEffect>) {
         if self.framer.in_frame() && now >= self.last_byte_at.saturating_add(IDLE_MS) {
             let mut frames = std::mem::take(&mut self.frames);
             self.framer.idle(&mut frames);
@@ -173,7 +173,7 @@ impl MeterInput {
     }
 
     /// When the device must next look at the meter input, if ever.
-    pub fn deadline(&self) -> Option<Millis> {
+    pub fn deadline(&self) -> Option<Instant> {
         let silence = match self.status.state {
             MeterState::Receiving => self
                 .status
@@ -237,7 +237,7 @@ impl MeterInput {
         }
     }
 
-    fn on_valid(&mut self, r: Reading, now: Millis, out: &mut Vec<MeterEffect>) {
+    fn on_valid(&mut self, r: Reading, now: Instant, out: &mut Vec<MeterEffect>) {
         // Counters saturate at u64::MAX (never wrap back to "no telegram yet").
         let seq = self.values.telegram_seq.saturating_add(1);
         let mut next = to_values(&r, self.variant, seq);
@@ -348,19 +348,19 @@ pub(super) fn numeric_version(v: &str) -> Option<u32> {
     major.checked_mul(10)?.checked_add(minor)
 }
 
-fn default_timeout(variant: Variant) -> i64 {
+fn default_timeout(variant: Variant) -> Duration {
     match variant {
-        Variant::P1 => 3_000,
-        Variant::Tic => 10_000,
+        Variant::P1 => Duration::from_secs(3),
+        Variant::Tic => Duration::from_secs(10),
     }
 }
 
 /// P1-07: three telegram intervals (30 s for DSMR 4.x, 3 s for SMR5/e-MUCS), 10 s on TIC.
-fn timeout_for(r: &Reading, variant: Variant) -> i64 {
+fn timeout_for(r: &Reading, variant: Variant) -> Duration {
     match (variant, r.version.as_deref().and_then(numeric_version)) {
-        (Variant::Tic, _) => 10_000,
-        (Variant::P1, Some(v)) if v < 50 => 30_000,
-        (Variant::P1, _) => 3_000,
+        (Variant::Tic, _) => Duration::from_secs(10),
+        (Variant::P1, Some(v)) if v < 50 => Duration::from_secs(30),
+        (Variant::P1, _) => Duration::from_secs(3),
     }
 }
 

@@ -25,7 +25,7 @@ pub mod status;
 pub mod store;
 
 use crate::protocol::{ParseError, Reading};
-use crate::sim::clock::Millis;
+use crate::time::{Duration, Instant};
 use button::Button;
 use config::{Config, ConfigErrors};
 use firmware::{Firmware, FirmwareImage, UpdateRefused};
@@ -67,7 +67,7 @@ impl Variant {
 }
 
 /// Time from power-on to the end of the red "booting" light (LED-02).
-pub const BOOT_MS: Millis = 3_000;
+pub const BOOT_MS: Duration = Duration::from_ms(3_000);
 /// The factory firmware version of simulated devices.
 pub const FACTORY_FIRMWARE: &str = "1.4.2";
 
@@ -165,8 +165,8 @@ pub enum Effect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Off,
-    Booting { until: Millis },
-    Initialising { until: Millis },
+    Booting { until: Instant },
+    Initialising { until: Instant },
     Running,
 }
 
@@ -184,7 +184,7 @@ pub struct Device {
     template: Template,
     power: PowerInputs,
     phase: Phase,
-    booted_at: Millis,
+    booted_at: Instant,
     meter: MeterInput,
     network: Option<Network>,
     lan: Lan,
@@ -196,7 +196,7 @@ pub struct Device {
     mqtt: MqttLink,
     scratch: Vec<meter::MeterEffect>,
     /// The latest `now` handed to `handle` (device time only moves forward).
-    last_now_ms: Millis,
+    last_now_ms: Instant,
 }
 
 impl Device {
@@ -215,14 +215,14 @@ impl Device {
             template,
             power: PowerInputs::default(),
             phase: Phase::Off,
-            booted_at: 0,
+            booted_at: Instant::EPOCH,
             network: None,
             button: Button::default(),
             led: LedTimeline::default(),
             net_problem: None,
             mqtt: MqttLink::default(),
             scratch: Vec::new(),
-            last_now_ms: Millis::MIN,
+            last_now_ms: Instant::MIN,
         }
     }
 
@@ -261,7 +261,7 @@ impl Device {
     }
 
     /// The earliest time at which a `Tick` may change something.
-    pub fn next_deadline(&self) -> Option<Millis> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         self.internal_deadline()
     }
 
@@ -320,7 +320,7 @@ impl Device {
     }
 
     /// The status document at `now` (API-06).
-    pub fn status(&self, now: Millis) -> status::Status {
+    pub fn status(&self, now: Instant) -> status::Status {
         self.build_status(now)
     }
 }
@@ -334,7 +334,7 @@ mod wire_limits_tests;
 
 impl Device {
     /// Tick through boot and initialisation; returns the instant the device runs (≥ `now`).
-    pub fn run_until_running(&mut self, mut now: Millis) -> Millis {
+    pub fn run_until_running(&mut self, mut now: Instant) -> Instant {
         while self.powered() && !self.running() {
             match self.next_deadline() {
                 Some(t) => {

@@ -3,16 +3,16 @@
 //! static IPv4 (NET-08), the access point for provisioning (NET-07), over a simulated LAN the
 //! scenario describes. Pure: settings, the LAN and time in; addresses and indicators out.
 
-use crate::sim::clock::Millis;
+use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 
 /// How long one DHCP attempt waits for an answer.
-pub const DHCP_ATTEMPT_MS: Millis = 4_000;
+pub const DHCP_ATTEMPT_MS: Duration = Duration::from_ms(4_000);
 /// Attempts before falling back to link-local (NET-02).
 pub const DHCP_ATTEMPTS: u32 = 3;
 /// A DHCP server on the simulated LAN answers this fast.
-pub const DHCP_ANSWER_MS: Millis = 200;
+pub const DHCP_ANSWER_MS: Duration = Duration::from_ms(200);
 /// The access point's own address (NET-07).
 pub const AP_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 168, 71, 1);
 /// How a simulated LAN gets Wi-Fi networks (the end of a "not found" problem).
@@ -137,7 +137,7 @@ pub enum ClientState {
     /// No link (no cable, Wi-Fi network absent, wrong password, 5 GHz only).
     NoLink,
     /// Waiting for DHCP attempt `attempt` (1-based) to be answered until `until`.
-    Dhcp { attempt: u32, until: Millis },
+    Dhcp { attempt: u32, until: Instant },
     Up {
         address: Ipv4Addr,
         prefix: u8,
@@ -173,7 +173,7 @@ pub struct Network {
 
 impl Network {
     /// Bring the network up with `settings` on `lan` at `now` (boot, soft reset).
-    pub fn start(settings: NetSettings, lan: Lan, mac: [u8; 6], now: Millis) -> Self {
+    pub fn start(settings: NetSettings, lan: Lan, mac: [u8; 6], now: Instant) -> Self {
         let mut n = Network {
             settings,
             lan,
@@ -193,7 +193,7 @@ impl Network {
     }
 
     /// The LAN changed (cable plugged/unplugged, DHCP server gone, Wi-Fi networks).
-    pub fn set_lan(&mut self, lan: Lan, now: Millis) {
+    pub fn set_lan(&mut self, lan: Lan, now: Instant) {
         let had_link = self.link();
         self.lan = lan;
         if self.link() != had_link || !self.link() {
@@ -219,8 +219,8 @@ impl Network {
     /// link-local fallback (the `network-no-link-local` defect) the retries change nothing
     /// until the LAN does, so they are not stepped through one by one (a jump of years in
     /// device time would otherwise take as many steps); `set_lan` ticks again. An attempt
-    /// that would end after `Millis::MAX` never ends.
-    pub fn tick(&mut self, now: Millis) {
+    /// that would end after `Instant::MAX` never ends.
+    pub fn tick(&mut self, now: Instant) {
         while let ClientState::Dhcp { attempt, until } = self.client {
             let available = self.dhcp_available();
             if available && now >= answer_at(until) {
@@ -231,7 +231,7 @@ impl Network {
                 };
             } else if !available && !self.link_local {
                 break;
-            } else if now >= until && until < Millis::MAX {
+            } else if now >= until && until < Instant::MAX {
                 self.client = if attempt >= DHCP_ATTEMPTS && self.link_local {
                     ClientState::Up {
                         address: link_local(&self.mac),
@@ -254,7 +254,7 @@ impl Network {
     }
 
     /// When `tick` next changes something (see `tick` for the retries that change nothing).
-    pub fn deadline(&self) -> Option<Millis> {
+    pub fn deadline(&self) -> Option<Instant> {
         match self.client {
             ClientState::Dhcp { until, .. } if self.dhcp_available() => Some(answer_at(until)),
             ClientState::Dhcp { .. } if !self.link_local => None,
@@ -378,7 +378,7 @@ impl Network {
         }
     }
 
-    fn relink(&mut self, now: Millis) {
+    fn relink(&mut self, now: Instant) {
         self.client = if !self.link() {
             ClientState::NoLink
         } else if let Some(s) = self.settings.static_ip {
@@ -407,7 +407,7 @@ fn offered(lan: &Lan) -> String {
 }
 
 /// When a DHCP server answers the attempt that times out at `until` (device time saturates).
-fn answer_at(until: Millis) -> Millis {
+fn answer_at(until: Instant) -> Instant {
     until
         .saturating_sub(DHCP_ATTEMPT_MS)
         .saturating_add(DHCP_ANSWER_MS)

@@ -8,7 +8,7 @@ use super::meter::{MeterState, MeterStatus};
 use super::network::{ClientState, IpMode, NetStatus};
 use super::Variant;
 use crate::protocol::Protocol;
-use crate::sim::clock::Millis;
+use crate::time::Instant;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,7 +96,7 @@ pub struct LedReport {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MqttLink {
     pub connected: bool,
-    pub last_publish: Option<Millis>,
+    pub last_publish: Option<Instant>,
     pub dropped: u64,
     pub error: Option<String>,
 }
@@ -115,7 +115,7 @@ impl MeterReport {
         MeterReport {
             protocol: m.protocol,
             version: m.version.clone(),
-            last_telegram: m.last_telegram_at.map(|t| t.div_euclid(1000)),
+            last_telegram: m.last_telegram_at.map(Instant::epoch_secs),
             telegrams_ok: m.telegrams_ok,
             telegrams_rejected: m.telegrams_rejected,
             state,

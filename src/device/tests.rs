@@ -9,10 +9,11 @@ use crate::protocol::dsmr::{self, DsmrKind};
 use crate::protocol::fault::{apply, FrameFault};
 use crate::protocol::tic::{self, TicKind};
 use crate::protocol::{ErrorKind, Protocol};
+use crate::time::{at, ms, Instant};
 use meter::NoDataReason;
 
 /// When a device powered at 0 runs: red, then the colour cycle.
-const T0: i64 = BOOT_MS + crate::device::led::INIT_CYCLE_MS;
+const T0: Instant = at(0).saturating_add(BOOT_MS.saturating_add(crate::device::led::INIT_CYCLE_MS));
 
 /// A device powered by USB-C at 0 and ticked until it runs (at `T0`).
 fn running(variant: Variant) -> Device {
@@ -22,18 +23,18 @@ fn running(variant: Variant) -> Device {
             usb: true,
             p1_supply: false,
         }),
-        0,
+        at(0),
     );
-    assert_eq!(d.run_until_running(0), T0);
+    assert_eq!(d.run_until_running(at(0)), T0);
     d
 }
 
 fn feed(d: &mut Device, bytes: Vec<u8>, now: i64) -> Vec<Effect> {
-    d.handle(Event::SerialBytes(bytes), T0 + now)
+    d.handle(Event::SerialBytes(bytes), T0 + ms(now))
 }
 
 fn tick(d: &mut Device, now: i64) -> Vec<Effect> {
-    d.handle(Event::Tick, T0 + now)
+    d.handle(Event::Tick, T0 + ms(now))
 }
 
 fn smr5(watts: f32) -> Vec<u8> {
@@ -110,7 +111,7 @@ fn a_rejected_telegram_changes_only_the_counter_and_p1_ext() {
 fn silence_means_no_meter_data_with_last_values_kept() {
     let mut d = running(Variant::P1);
     feed(&mut d, smr5(500.0), 0);
-    assert_eq!(d.next_deadline(), Some(T0 + 3000));
+    assert_eq!(d.next_deadline(), Some(T0 + ms(3000)));
     assert!(tick(&mut d, 2999).is_empty());
     let fx = tick(&mut d, 3000);
     assert_eq!(
@@ -131,7 +132,7 @@ fn dsmr42_times_out_after_30_s_and_reads_zero_voltage() {
         dsmr::encode(&reading(DsmrKind::Dsmr42, 1500.0), DsmrKind::Dsmr42),
         0,
     );
-    assert_eq!(d.next_deadline(), Some(T0 + 30_000));
+    assert_eq!(d.next_deadline(), Some(T0 + ms(30_000)));
     assert_eq!(d.values().voltage_v, [0.0; 3]);
 }
 
@@ -140,7 +141,7 @@ fn dsmr_older_than_4_2_is_no_meter_data() {
     let mut d = running(Variant::P1);
     feed(
         &mut d,
-        crate::sim::faults::encode_dsmr22(&reading(DsmrKind::Dsmr42, 100.0)),
+        crate::protocol::dsmr::encode_dsmr22(&reading(DsmrKind::Dsmr42, 100.0)),
         0,
     );
     assert_eq!(
@@ -176,7 +177,7 @@ fn tic_phase_power_is_never_negative_but_the_total_may_be() {
     );
     assert_eq!(d.values().active_power_w, -2480.0);
     assert!(d.values().active_power_phase_w.iter().all(|&p| p >= 0.0));
-    assert_eq!(d.next_deadline(), Some(T0 + 10_000));
+    assert_eq!(d.next_deadline(), Some(T0 + ms(10_000)));
 }
 
 #[test]
@@ -198,7 +199,7 @@ fn boot_shows_red_then_the_colour_cycle_then_the_state() {
             LedPattern::NoMeterData
         ]
     );
-    assert_eq!(d.led().changes()[1].0, BOOT_MS);
+    assert_eq!(d.led().changes()[1].0, at(0) + BOOT_MS);
 }
 
 #[test]
@@ -209,9 +210,9 @@ fn bytes_during_boot_are_not_read_but_still_copied_to_p1_ext() {
             usb: true,
             p1_supply: false,
         }),
-        0,
+        at(0),
     );
-    let fx = d.handle(Event::SerialBytes(smr5(700.0)), 100);
+    let fx = d.handle(Event::SerialBytes(smr5(700.0)), at(100));
     assert!(fx.iter().any(|e| matches!(e, Effect::P1ExtOut(_))));
     assert_eq!(d.meter_status().telegrams_ok, 0);
 }
@@ -233,29 +234,35 @@ fn a_network_problem_is_reported_once_when_it_arises_and_when_it_goes() {
         ethernet_link: false,
         ..network::Lan::default()
     };
-    d.handle(Event::Lan(unplugged.clone()), 0);
+    d.handle(Event::Lan(unplugged.clone()), at(0));
     let mut fx = d.handle(
         Event::Power(PowerInputs {
             usb: true,
             p1_supply: false,
         }),
-        0,
+        at(0),
     );
     fx.extend(d.handle(Event::Tick, T0));
     let cable = Some("Ethernet: no cable (no link to a switch or router)".to_string());
     assert_eq!(problems(&fx), vec![cable.clone()]);
     assert_eq!(d.status(T0).network.problem, cable);
     assert!(
-        problems(&d.handle(Event::Tick, T0 + 60_000)).is_empty(),
+        problems(&d.handle(Event::Tick, T0 + ms(60_000))).is_empty(),
         "not repeated"
     );
-    assert!(problems(&d.handle(Event::Lan(unplugged), T0 + 61_000)).is_empty());
-    let mut fx = d.handle(Event::SoftReset, T0 + 62_000);
-    fx.extend(d.handle(Event::Tick, 2 * T0 + 62_000));
+    assert!(problems(&d.handle(Event::Lan(unplugged), T0 + ms(61_000))).is_empty());
+    let mut fx = d.handle(Event::SoftReset, T0 + ms(62_000));
+    fx.extend(d.handle(Event::Tick, T0 + ms(T0.epoch_ms() + 62_000)));
     assert_eq!(problems(&fx), vec![cable], "a reboot reports it afresh");
-    let fx = d.handle(Event::Lan(network::Lan::default()), 2 * T0 + 63_000);
+    let fx = d.handle(
+        Event::Lan(network::Lan::default()),
+        T0 + ms(T0.epoch_ms() + 63_000),
+    );
     assert_eq!(problems(&fx), vec![None], "gone");
-    assert_eq!(d.status(2 * T0 + 63_000).network.problem, None);
+    assert_eq!(
+        d.status(T0 + ms(T0.epoch_ms() + 63_000)).network.problem,
+        None
+    );
 }
 
 #[test]

@@ -9,16 +9,17 @@ use crate::device::config::Config;
 use crate::device::meter::MeterState;
 use crate::device::power::PowerInputs;
 use crate::protocol::dsmr::{self, DsmrKind};
+use crate::time::{at, ms, Instant};
 
 /// A P1 device powered by USB-C at 0 and ticked until it runs; returns it and that time.
-fn running_p1() -> (Device, Millis) {
+fn running_p1() -> (Device, Instant) {
     let mut d = Device::new(DeviceConfig::new(Variant::P1), Config::default());
     let usb = PowerInputs {
         usb: true,
         p1_supply: false,
     };
-    d.handle(Event::Power(usb), 0);
-    let t0 = d.run_until_running(0);
+    d.handle(Event::Power(usb), at(0));
+    let t0 = d.run_until_running(at(0));
     (d, t0)
 }
 
@@ -73,7 +74,7 @@ fn a_huge_dsmr_version_is_unknown_and_accepted() {
     assert_eq!(parsed.reading.version.as_deref(), Some("999999999.9"));
 
     let (mut d, t) = running_p1();
-    let fx = d.handle(Event::SerialBytes(bytes), t + 1000);
+    let fx = d.handle(Event::SerialBytes(bytes), t + ms(1000));
     assert!(
         !fx.iter().any(|e| matches!(e, Effect::TelegramRejected(_))),
         "{fx:?}"
@@ -82,7 +83,11 @@ fn a_huge_dsmr_version_is_unknown_and_accepted() {
     assert!(fx.contains(&Effect::MeterStateChanged(MeterState::Receiving)));
     assert_eq!(d.values().active_power_phase_w[0], 1380.0);
     assert_eq!(d.meter_status().version.as_deref(), Some("999999999.9"));
-    assert_eq!(d.next_deadline(), Some(t + 1000 + 3_000), "SMR 5 timing");
+    assert_eq!(
+        d.next_deadline(),
+        Some(t + ms(1000) + ms(3_000)),
+        "SMR 5 timing"
+    );
 }
 
 /// A version that wrapped in release builds to a value below 42 was refused as "older than

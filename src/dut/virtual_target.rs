@@ -200,7 +200,7 @@ impl Target for VirtualTarget {
 
     async fn led_colour(&mut self) -> Result<Color, TargetError> {
         self.uses(|c| c.led = true);
-        let now = self.host.now();
+        let now = crate::time::Instant::from_epoch_ms(self.host.now());
         Ok(self.host.with_device(|d| d.led().colour_at(now)))
     }
 

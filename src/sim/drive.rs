@@ -10,6 +10,7 @@ use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
 use crate::device::registers::MeterValues;
 use crate::device::{Device, DeviceConfig, Effect, Event};
+use crate::time::Instant;
 use serde::Serialize;
 
 /// One register snapshot and when it appeared, relative to the scenario start.
@@ -48,7 +49,7 @@ pub fn scenario_device(s: &Scenario) -> Device {
         usb: s.device.usb_power,
         p1_supply: s.meter_kind.supplies_p1_power(),
     };
-    d.handle(Event::Power(power), s.start);
+    d.handle(Event::Power(power), Instant::from_epoch_ms(s.start));
     d
 }
 
@@ -76,10 +77,13 @@ pub fn register_timeline(s: &Scenario, duration_ms: Millis) -> Timeline {
         let tel = meter.next();
         t.bytes_hash = fnv1a(t.bytes_hash, &tel.bytes);
         t.telegrams += 1;
-        let fx = device.handle(Event::SerialBytes(tel.bytes), tel.at);
+        let fx = device.handle(
+            Event::SerialBytes(tel.bytes),
+            Instant::from_epoch_ms(tel.at),
+        );
         record(fx, &mut t, tel.at);
     }
-    let fx = device.handle(Event::Tick, end);
+    let fx = device.handle(Event::Tick, Instant::from_epoch_ms(end));
     record(fx, &mut t, end);
     t
 }

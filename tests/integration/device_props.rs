@@ -11,6 +11,7 @@ use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event, Variant};
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::{Protocol, Reading};
+use smart_connect_sim::time::{at, Duration};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -68,14 +69,14 @@ proptest! {
     #[test]
     fn any_sequence_leaves_a_valid_device(ops in prop::collection::vec(op(), 1..40)) {
         let mut d = Device::new(DeviceConfig::new(Variant::P1), Config::default());
-        let mut now = 0i64;
+        let mut now = at(0);
         let mut persisted = Config::default();
         for op in ops {
             let fx = match op {
                 Op::Power { usb, p1 } => d.handle(Event::Power(PowerInputs { usb, p1_supply: p1 }), now),
                 Op::Button { held_ms } => {
                     d.handle(Event::ButtonDown, now);
-                    now += held_ms;
+                    now += Duration::from_ms(held_ms);
                     d.handle(Event::ButtonUp, now)
                 }
                 Op::Patch(p) => d.handle(Event::PatchConfig(p), now),
@@ -83,7 +84,7 @@ proptest! {
                 Op::SoftReset => d.handle(Event::SoftReset, now),
                 Op::Telegram => d.handle(Event::SerialBytes(telegram()), now),
                 Op::Pass { ms } => {
-                    now += ms;
+                    now += Duration::from_ms(ms);
                     d.handle(Event::Tick, now)
                 }
             };

@@ -8,6 +8,7 @@ use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{Device, DeviceConfig, Event, Variant};
 use smart_connect_sim::protocol::dsmr::{self, DsmrKind};
 use smart_connect_sim::protocol::{Protocol, Reading};
+use smart_connect_sim::time::at;
 
 fn device(lan: Lan) -> Device {
     let mut hw = DeviceConfig::new(Variant::P1);
@@ -18,7 +19,7 @@ fn device(lan: Lan) -> Device {
             usb: true,
             p1_supply: false,
         }),
-        0,
+        at(0),
     );
     d
 }
@@ -34,14 +35,14 @@ fn telegram() -> Vec<u8> {
 fn meter(d: &mut Device, from: i64, to: i64) {
     let mut t = from;
     while t < to {
-        d.handle(Event::SerialBytes(telegram()), t);
+        d.handle(Event::SerialBytes(telegram()), at(t));
         t += 1000;
     }
 }
 
 fn spans(d: &mut Device, to: i64) -> Vec<ColourSpan> {
-    d.handle(Event::Tick, to);
-    d.led().spans(0, to)
+    d.handle(Event::Tick, at(to));
+    d.led().spans(at(0), at(to))
 }
 
 #[test]
@@ -84,9 +85,9 @@ fn access_point_mode() {
         ..Lan::default()
     });
     meter(&mut d, 0, 7_000);
-    d.handle(Event::ButtonDown, 7_000);
+    d.handle(Event::ButtonDown, at(7_000));
     meter(&mut d, 7_000, 13_000);
-    d.handle(Event::ButtonUp, 13_000);
+    d.handle(Event::ButtonUp, at(13_000));
     meter(&mut d, 13_000, 16_000);
     insta::assert_json_snapshot!(spans(&mut d, 18_000));
 }

@@ -15,6 +15,7 @@ mod framer_props;
 mod generator_props;
 mod http_api;
 mod interactive_bench;
+mod layering;
 mod led_timelines;
 mod modbus_server;
 mod mqtt_device;

@@ -5,6 +5,7 @@ use smart_connect_sim::device::config::Config;
 use smart_connect_sim::device::measurement::Measurement;
 use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event, Variant};
+use smart_connect_sim::time::at;
 
 fn schema() -> jsonschema::Validator {
     let text = std::fs::read_to_string(concat!(
@@ -24,7 +25,7 @@ fn payloads(bytes: &[u8]) -> Vec<Measurement> {
         Variant::P1
     };
     let mut d = Device::new(DeviceConfig::new(variant), Config::default());
-    let t0 = 1_781_517_600_000;
+    let t0 = at(1_781_517_600_000);
     d.handle(
         Event::Power(PowerInputs {
             usb: true,

@@ -44,7 +44,7 @@ pub(super) async fn get_meter(State(s): State<AppState>) -> Response {
     let last = s.host.with_device(|d| {
         d.meter_status()
             .last_telegram_at
-            .map(|t| t.div_euclid(1000))
+            .map(crate::time::Instant::epoch_secs)
     });
     let mut doc = meter_values(&served.values);
     doc.insert("timestamp".into(), json!(last));

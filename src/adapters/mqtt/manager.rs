@@ -333,6 +333,7 @@ impl Manager {
         let Some(a) = self.active.as_mut() else {
             return;
         };
+        let now = crate::time::Instant::from_epoch_ms(now);
         let payload = measurement_payload(r, &a.serial, &a.site, now, &self.defects);
         a.queue.push(Out {
             topic: measurements_topic_with(&a.site, &a.serial, &self.defects),

@@ -44,7 +44,7 @@ impl Manager {
             None => MqttLink::default(),
             Some(a) => MqttLink {
                 connected: a.conn.as_ref().is_some_and(|c| c.connected),
-                last_publish: a.last_publish,
+                last_publish: a.last_publish.map(crate::time::Instant::from_epoch_ms),
                 dropped: a.queue.dropped(),
                 error: a.error.clone(),
             },

@@ -466,7 +466,8 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
 /// `N telegrams read, M rejected` since the device last booted: the log samples
 /// telegram lines at high speed, so the last line gives the totals.
 fn telegram_totals(host: &Host) -> String {
-    let m = host.with_device(|d| d.status(host.now()).meter);
+    let now = crate::time::Instant::from_epoch_ms(host.now());
+    let m = host.with_device(|d| d.status(now).meter);
     format!(
         "{} telegrams read, {} rejected since the device booted",
         m.telegrams_ok, m.telegrams_rejected

@@ -6,6 +6,7 @@
 use crate::device::config::{Config, IpMode, NetIf};
 use crate::device::network::{Lan, Network};
 use crate::device::store::{ConfigStore, FileStore};
+use crate::time::Instant;
 use std::path::{Path, PathBuf};
 
 /// Where the settings the device starts with come from.
@@ -148,7 +149,12 @@ pub(super) fn banner_lines(
         ),
     });
     if matches!(origin, Origin::CarriedOver { .. }) && recovered.is_none() {
-        let network = Network::start(crate::device::net_settings(loaded), lan.clone(), mac, 0);
+        let network = Network::start(
+            crate::device::net_settings(loaded),
+            lan.clone(),
+            mac,
+            Instant::EPOCH,
+        );
         if let Some(p) = network.problem() {
             lines.push(format!(
                 "!! network   {p}; the device will get no address with these settings \

@@ -381,10 +381,11 @@ impl Clock<'_> {
             return; // refused: one is running
         }
         let took = match self.images.iter().rev().find(|(v, _)| v == version) {
-            None => DOWNLOAD_MS,
-            Some((_, false)) => DOWNLOAD_MS + VERIFY_MS,
+            None => DOWNLOAD_MS.as_ms(),
+            Some((_, false)) => (DOWNLOAD_MS + VERIFY_MS).as_ms(),
             Some((_, true)) => {
-                DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS + self.timing.boot_ms as Millis
+                (DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS).as_ms()
+                    + self.timing.boot_ms as Millis
             }
         };
         self.update_ends = Some(self.now + took);

@@ -2,15 +2,16 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 use super::*;
+use crate::time::{at, ms, Instant};
 
 const MAC: [u8; 6] = [0x02, 0x58, 0x4D, 0x12, 0x34, 0x56];
 
 #[test]
 fn dhcp_answers_on_the_first_attempt() {
-    let mut n = Network::start(NetSettings::default(), Lan::default(), MAC, 0);
+    let mut n = Network::start(NetSettings::default(), Lan::default(), MAC, at(0));
     assert!(!n.has_ip());
-    assert_eq!(n.deadline(), Some(DHCP_ANSWER_MS));
-    n.tick(DHCP_ANSWER_MS);
+    assert_eq!(n.deadline(), Some(at(0) + DHCP_ANSWER_MS));
+    n.tick(at(0) + DHCP_ANSWER_MS);
     assert_eq!(n.address(), Some(Ipv4Addr::new(192, 168, 1, 50)));
     assert!(n.status().internet);
 }
@@ -21,15 +22,15 @@ fn three_failed_attempts_give_a_link_local_address() {
         dhcp: false,
         ..Lan::default()
     };
-    let mut n = Network::start(NetSettings::default(), lan, MAC, 0);
-    n.tick(2 * DHCP_ATTEMPT_MS);
+    let mut n = Network::start(NetSettings::default(), lan, MAC, at(0));
+    n.tick(at(0) + 2 * DHCP_ATTEMPT_MS);
     assert!(matches!(
         n.status().client,
         ClientState::Dhcp { attempt: 3, .. }
     ));
-    n.tick(3 * DHCP_ATTEMPT_MS - 1);
+    n.tick(at(0) + 3 * DHCP_ATTEMPT_MS - ms(1));
     assert!(!n.has_ip());
-    n.tick(3 * DHCP_ATTEMPT_MS);
+    n.tick(at(0) + 3 * DHCP_ATTEMPT_MS);
     let a = n.address().unwrap();
     assert_eq!(a.octets()[..2], [169, 254]);
     assert!((1..=254).contains(&a.octets()[2]));
@@ -55,7 +56,7 @@ fn static_address_needs_only_a_link() {
             ..Lan::default()
         },
         MAC,
-        0,
+        at(0),
     );
     assert_eq!(n.address(), Some(Ipv4Addr::new(10, 0, 0, 7)));
     let n = Network::start(
@@ -65,7 +66,7 @@ fn static_address_needs_only_a_link() {
             ..Lan::default()
         },
         MAC,
-        0,
+        at(0),
     );
     assert_eq!(n.status().client, ClientState::NoLink);
 }
@@ -85,11 +86,11 @@ fn wifi_joins_only_a_known_2_4_ghz_network_and_ethernet_is_ignored() {
         band_ghz: 5.0,
         dhcp: true,
     });
-    let n = Network::start(s.clone(), lan.clone(), MAC, 0);
+    let n = Network::start(s.clone(), lan.clone(), MAC, at(0));
     assert_eq!(n.status().client, ClientState::NoLink, "5 GHz only");
     lan.wifi[0].band_ghz = 2.4;
-    let mut n = Network::start(s, lan, MAC, 0);
-    n.tick(1000);
+    let mut n = Network::start(s, lan, MAC, at(0));
+    n.tick(at(1000));
     assert_eq!(n.status().interface, Interface::WiFi);
     assert_eq!(n.address(), Some(Ipv4Addr::new(192, 168, 1, 51)));
 }
@@ -102,7 +103,7 @@ fn access_point_switches_off_once_the_wifi_client_connects() {
         wifi_password: "secret123".into(),
         static_ip: None,
     };
-    let mut n = Network::start(s, Lan::default(), MAC, 0);
+    let mut n = Network::start(s, Lan::default(), MAC, at(0));
     n.start_access_point("SC-02584D123456".into());
     assert_eq!(n.access_point(), Some("SC-02584D123456"));
     assert!(n.addresses().contains(&AP_ADDRESS));
@@ -113,32 +114,32 @@ fn access_point_switches_off_once_the_wifi_client_connects() {
         band_ghz: 2.4,
         dhcp: true,
     });
-    n.set_lan(lan, 10_000);
-    n.tick(10_000 + DHCP_ANSWER_MS);
+    n.set_lan(lan, at(10_000));
+    n.tick(at(10_000) + DHCP_ANSWER_MS);
     assert!(n.has_ip());
     assert_eq!(n.access_point(), None);
 }
 
 #[test]
 fn unplugging_the_cable_drops_the_address_and_replugging_restarts_dhcp() {
-    let mut n = Network::start(NetSettings::default(), Lan::default(), MAC, 0);
-    n.tick(1000);
+    let mut n = Network::start(NetSettings::default(), Lan::default(), MAC, at(0));
+    n.tick(at(1000));
     assert!(n.has_ip());
     n.set_lan(
         Lan {
             ethernet_link: false,
             ..Lan::default()
         },
-        2000,
+        at(2000),
     );
     assert!(!n.has_ip());
     assert!(!n.status().link);
-    n.set_lan(Lan::default(), 3000);
+    n.set_lan(Lan::default(), at(3000));
     assert!(matches!(
         n.status().client,
         ClientState::Dhcp { attempt: 1, .. }
     ));
-    n.tick(3000 + DHCP_ANSWER_MS);
+    n.tick(at(3000) + DHCP_ANSWER_MS);
     assert!(n.has_ip());
 }
 
@@ -160,8 +161,8 @@ fn a_dhcp_server_appearing_mid_attempt_answers_now() {
         dhcp: false,
         ..Lan::default()
     };
-    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
-    n.set_lan(Lan::default(), 1_000);
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, at(0));
+    n.set_lan(Lan::default(), at(1_000));
     assert!(n.has_ip(), "answered at 1000");
     assert_eq!(n.deadline(), None);
 }
@@ -175,26 +176,26 @@ fn endless_retries_are_not_stepped_through() {
         dhcp: false,
         ..Lan::default()
     };
-    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, at(0));
     n.disable_link_local();
     assert_eq!(n.deadline(), None);
-    n.tick(Millis::MAX);
+    n.tick(Instant::MAX);
     assert!(!n.has_ip());
-    n.set_lan(Lan::default(), Millis::MAX / 2);
+    n.set_lan(Lan::default(), at(i64::MAX / 2));
     assert!(n.has_ip());
 }
 
-/// At the end of device time an attempt that would end after `Millis::MAX` never ends (a
-/// saturated deadline at `Millis::MAX` would otherwise be due forever).
+/// At the end of device time an attempt that would end after `Instant::MAX` never ends (a
+/// saturated deadline at `Instant::MAX` would otherwise be due forever).
 #[test]
 fn attempts_at_the_end_of_time_terminate() {
     let no_dhcp = Lan {
         dhcp: false,
         ..Lan::default()
     };
-    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, Millis::MAX - 10);
-    assert_eq!(n.deadline(), Some(Millis::MAX));
-    n.tick(Millis::MAX);
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, Instant::MAX - ms(10));
+    assert_eq!(n.deadline(), Some(Instant::MAX));
+    n.tick(Instant::MAX);
     assert!(!n.has_ip());
 }
 
@@ -224,7 +225,12 @@ fn lan_with(networks: &[(&str, &str, f32)]) -> Lan {
 
 #[test]
 fn a_wifi_network_the_lan_lacks_is_named_with_what_the_lan_offers() {
-    let n = Network::start(wifi_settings("Home", "secret123"), Lan::default(), MAC, 0);
+    let n = Network::start(
+        wifi_settings("Home", "secret123"),
+        Lan::default(),
+        MAC,
+        at(0),
+    );
     assert_eq!(
         n.problem().as_deref(),
         Some(
@@ -234,7 +240,7 @@ fn a_wifi_network_the_lan_lacks_is_named_with_what_the_lan_offers() {
     );
     assert_eq!(n.status().problem, n.problem(), "in the status too");
     let lan = lan_with(&[("Lab", "", 2.4), ("Zolder", "geheim-wachtwoord", 2.4)]);
-    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, at(0));
     assert_eq!(
         n.problem().as_deref(),
         Some(
@@ -247,7 +253,7 @@ fn a_wifi_network_the_lan_lacks_is_named_with_what_the_lan_offers() {
 #[test]
 fn a_wrong_wifi_password_is_the_problem() {
     let lan = lan_with(&[("Home", "the-right-one", 2.4)]);
-    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, at(0));
     assert_eq!(n.status().client, ClientState::NoLink);
     assert_eq!(
         n.problem().as_deref(),
@@ -258,12 +264,12 @@ fn a_wrong_wifi_password_is_the_problem() {
 #[test]
 fn a_5_ghz_only_network_and_a_missing_ssid_and_cable_are_problems_too() {
     let lan = lan_with(&[("Home", "secret123", 5.0)]);
-    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    let n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, at(0));
     assert_eq!(
         n.problem().as_deref(),
         Some("Wi-Fi network \"Home\" is on 5 GHz only; the device joins only 2.4 GHz networks")
     );
-    let n = Network::start(wifi_settings("", ""), Lan::default(), MAC, 0);
+    let n = Network::start(wifi_settings("", ""), Lan::default(), MAC, at(0));
     assert_eq!(
         n.problem().as_deref(),
         Some("Wi-Fi: no network name (SSID) is set")
@@ -272,7 +278,7 @@ fn a_5_ghz_only_network_and_a_missing_ssid_and_cable_are_problems_too() {
         ethernet_link: false,
         ..Lan::default()
     };
-    let n = Network::start(NetSettings::default(), unplugged, MAC, 0);
+    let n = Network::start(NetSettings::default(), unplugged, MAC, at(0));
     assert_eq!(
         n.problem().as_deref(),
         Some("Ethernet: no cable (no link to a switch or router)")
@@ -282,13 +288,13 @@ fn a_5_ghz_only_network_and_a_missing_ssid_and_cable_are_problems_too() {
 #[test]
 fn a_joined_wifi_network_has_no_problem_and_one_going_away_brings_it_back() {
     let lan = lan_with(&[("Home", "secret123", 2.4)]);
-    let mut n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, 0);
+    let mut n = Network::start(wifi_settings("Home", "secret123"), lan, MAC, at(0));
     assert_eq!(n.problem(), None, "asking for an address is no problem");
-    n.tick(DHCP_ANSWER_MS);
+    n.tick(at(0) + DHCP_ANSWER_MS);
     assert!(n.has_ip());
     assert_eq!(n.problem(), None);
     assert_eq!(n.status().problem, None);
-    n.set_lan(Lan::default(), 1_000);
+    n.set_lan(Lan::default(), at(1_000));
     assert!(!n.has_ip());
     assert!(
         n.problem()
@@ -304,8 +310,8 @@ fn a_link_local_address_is_no_problem() {
         dhcp: false,
         ..Lan::default()
     };
-    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
-    n.tick(3 * DHCP_ATTEMPT_MS);
+    let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, at(0));
+    n.tick(at(0) + 3 * DHCP_ATTEMPT_MS);
     assert!(n.has_ip());
     assert_eq!(n.problem(), None);
 }

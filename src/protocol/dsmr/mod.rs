@@ -4,11 +4,13 @@
 //! `Incompatible` (P1-02). The encoder lives in `encode.rs`.
 
 mod encode;
+mod legacy;
 #[cfg(test)]
 mod tests;
 mod values;
 
 pub use encode::{encode, with_version, DsmrKind};
+pub use legacy::encode_dsmr22;
 
 use super::error::line_of;
 use super::time::{self, Season, METER_TZ};

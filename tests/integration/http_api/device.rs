@@ -5,6 +5,7 @@ use super::support::{client, ctype, send, Dev};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use smart_connect_sim::device::firmware::{FirmwareImage, DOWNLOAD_MS, VERIFY_MS};
+use smart_connect_sim::time::at;
 
 #[tokio::test]
 async fn firmware_version_update_states_and_refusals() {
@@ -77,7 +78,7 @@ async fn firmware_version_update_states_and_refusals() {
             .contains("already downloading"),
         "{v}"
     );
-    dev.run_for(DOWNLOAD_MS + VERIFY_MS);
+    dev.run_for((DOWNLOAD_MS + VERIFY_MS).as_ms());
     let (_, v) = dev.get("/api/v1/firmware").await;
     assert_eq!(v["Version"], "1.4.2");
     assert_eq!(v["Update"]["state"], "failed");
@@ -176,7 +177,7 @@ async fn status_reports_system_meter_and_network() {
     device_only.as_object_mut().unwrap().remove("Config");
     assert_eq!(
         device_only,
-        serde_json::to_value(dev.host.with_device(|d| d.status(dev.host.now()))).unwrap(),
+        serde_json::to_value(dev.host.with_device(|d| d.status(at(dev.host.now())))).unwrap(),
         "the device's status plus the host's Config member"
     );
 }

@@ -15,6 +15,7 @@ use smart_connect_sim::device::{DeviceConfig, Event, Variant};
 use smart_connect_sim::protocol::dsmr::DsmrKind;
 use smart_connect_sim::protocol::{dsmr, Protocol, Reading};
 use smart_connect_sim::sim::clock::{Millis, VirtualClock};
+use smart_connect_sim::time::at;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -119,7 +120,7 @@ pub fn schema() -> jsonschema::Validator {
 
 pub fn status(host: &Host) -> serde_json::Value {
     let now = host.now();
-    serde_json::to_value(host.with_device(|d| d.status(now))).unwrap()
+    serde_json::to_value(host.with_device(|d| d.status(at(now)))).unwrap()
 }
 
 /// Total import power as the Modbus register map shows it (one connection kept open: the
