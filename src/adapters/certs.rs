@@ -399,7 +399,7 @@ impl TestPki {
 /// Write a private key readable by its owner only (0600 on Unix, also when the file existed).
 fn write_private(path: &Path, pem: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = crate::device::store::create_private(path)?;
+    let mut f = crate::adapters::file_store::create_private(path)?;
     f.write_all(pem.as_bytes())
 }
 

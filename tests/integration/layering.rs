@@ -1,6 +1,7 @@
 //! The layers stay apart: the device core (`src/device`) is pure, so it names neither the
 //! simulation (`sim`: clocks, meters, scenarios), the adapters, the targets nor the
-//! conformance suite, and it reads time only as `crate::time` types. The check reads the
+//! conformance suite, touches no file system (the configuration file is
+//! `adapters::file_store`), and reads time only as `crate::time` types. The check reads the
 //! source, so a violation names the file and line.
 
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use crate::adapters::file_store::FileStore;
 use crate::adapters::host::Host;
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::p1_stream::P1Stream;
@@ -21,7 +22,7 @@ use crate::adapters::runner::{feed_file, feed_serial, feed_tcp, tick_loop, Pace}
 use crate::adapters::speed_clock::SpeedClock;
 use crate::device::identity::Identity;
 use crate::device::power::PowerInputs;
-use crate::device::store::{ConfigStore, FileStore};
+use crate::device::store::ConfigStore;
 use crate::device::{DeviceConfig, Event, Variant};
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock};

@@ -3,9 +3,10 @@
 //! the banner says which, and warns when carried-over settings select a Wi-Fi network the
 //! simulated LAN does not offer (the device would get no address).
 
+use crate::adapters::file_store::FileStore;
 use crate::device::config::{Config, IpMode, NetIf};
 use crate::device::network::{Lan, Network};
-use crate::device::store::{ConfigStore, FileStore};
+use crate::device::store::ConfigStore;
 use crate::time::Instant;
 use std::path::{Path, PathBuf};
 

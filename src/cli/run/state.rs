@@ -12,7 +12,7 @@
 //! `label_seed` reads `label-seed` or, on the first start, creates it (0600, 16 hex digits):
 //! the label password is then stable for this folder and different for every other one.
 
-use crate::device::store::{create_private, set_private, FileStore};
+use crate::adapters::file_store::{create_private, set_private, FileStore};
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;

@@ -4,8 +4,8 @@
 use super::support::{ctype, Dev, OFF, USB};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use smart_connect_sim::adapters::file_store::FileStore;
 use smart_connect_sim::device::config::Config;
-use smart_connect_sim::device::store::FileStore;
 use smart_connect_sim::device::Event;
 
 fn keys(v: &Value, prefix: &str, out: &mut Vec<String>) {

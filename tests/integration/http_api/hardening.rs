@@ -6,7 +6,7 @@
 use super::support::{client, send, Dev};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use smart_connect_sim::device::store::FileStore;
+use smart_connect_sim::adapters::file_store::FileStore;
 use std::path::PathBuf;
 
 /// A fresh folder under the temp dir, removed on drop.
