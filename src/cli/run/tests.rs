@@ -46,8 +46,7 @@ fn address_flags_take_host_names_and_off() {
     assert!(a.modbus.ip().is_loopback());
     assert_eq!(a.control.0, None);
     let e = crate::cli::Cli::try_parse_from(["smart-connect-sim", "run", "--http", "localhost"])
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("`localhost` has no port"), "{e}");
 }
