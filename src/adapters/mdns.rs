@@ -11,12 +11,23 @@ pub const HOST_NAME: &str = "smart-connect.local.";
 /// The advertised service type.
 pub const SERVICE_TYPE: &str = "_http._tcp.local.";
 
+/// Why the device cannot be advertised: mdns-sd refused the record, or its daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum MdnsError {
+    #[error("mDNS record: {0}")]
+    Record(#[source] mdns_sd::Error),
+    #[error("mDNS daemon: {0}")]
+    Daemon(#[source] mdns_sd::Error),
+    #[error("mDNS register: {0}")]
+    Register(#[source] mdns_sd::Error),
+}
+
 /// The service record for the device `serial` whose web interface is at `ip:port`.
-pub fn service(serial: &str, ip: IpAddr, port: u16) -> Result<ServiceInfo, String> {
+pub fn service(serial: &str, ip: IpAddr, port: u16) -> Result<ServiceInfo, MdnsError> {
     let instance = format!("Smart Connect {serial}");
     let props = [("serial", serial), ("path", "/")];
     ServiceInfo::new(SERVICE_TYPE, &instance, HOST_NAME, ip, port, &props[..])
-        .map_err(|e| format!("mDNS record: {e}"))
+        .map_err(MdnsError::Record)
 }
 
 /// A running advertisement; withdrawn when dropped.
@@ -26,11 +37,9 @@ pub struct Advertiser {
 
 impl Advertiser {
     /// Start advertising `info` on the host's interfaces.
-    pub fn start(info: ServiceInfo) -> Result<Self, String> {
-        let daemon = ServiceDaemon::new().map_err(|e| format!("mDNS daemon: {e}"))?;
-        daemon
-            .register(info)
-            .map_err(|e| format!("mDNS register: {e}"))?;
+    pub fn start(info: ServiceInfo) -> Result<Self, MdnsError> {
+        let daemon = ServiceDaemon::new().map_err(MdnsError::Daemon)?;
+        daemon.register(info).map_err(MdnsError::Register)?;
         Ok(Advertiser { daemon })
     }
 }

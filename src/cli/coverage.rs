@@ -47,12 +47,45 @@ pub fn run(args: &CoverageArgs) -> ExitCode {
     }
 }
 
-fn read(p: &PathBuf) -> Result<String, String> {
-    std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+/// Why there is no coverage table: a file that cannot be read, or inputs that do not fit.
+#[derive(Debug, thiserror::Error)]
+pub enum CoverageError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no requirement rows in {source_name}")]
+    NoRequirements { source_name: String },
+    #[error(
+        "--areas: no requirement ID has the area {}; areas: {}",
+        .unknown.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", "),
+        .known.join(",")
+    )]
+    UnknownAreas {
+        unknown: Vec<String>,
+        known: Vec<String>,
+    },
+    #[error(
+        "no results at {}: run `smart-connect-sim conformance` first, or give --results FILE",
+        .path.display()
+    )]
+    NoResults { path: PathBuf },
+    /// A results line that is not a result (`parse_results` names the line).
+    #[error("{0}")]
+    Results(String),
+}
+
+fn read(p: &PathBuf) -> Result<String, CoverageError> {
+    std::fs::read_to_string(p).map_err(|source| CoverageError::Read {
+        path: p.clone(),
+        source,
+    })
 }
 
 /// The table and whether every ID of the required areas passes.
-pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
+pub fn report(args: &CoverageArgs) -> Result<(String, bool), CoverageError> {
     let local_reqs = PathBuf::from("spec/requirements.md");
     let (reqs_text, reqs_name) = match &args.requirements {
         Some(p) => (read(p)?, p.display().to_string()),
@@ -64,26 +97,24 @@ pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
     };
     let reqs = parse_requirements(&reqs_text);
     if reqs.is_empty() {
-        return Err(format!("no requirement rows in {reqs_name}"));
+        return Err(CoverageError::NoRequirements {
+            source_name: reqs_name,
+        });
     }
     let mut known: Vec<&str> = reqs.iter().map(|r| r.area()).collect();
     known.sort_unstable();
     known.dedup();
-    let unknown: Vec<&String> = args
+    let unknown: Vec<String> = args
         .areas
         .iter()
         .filter(|a| !known.contains(&a.as_str()))
+        .cloned()
         .collect();
     if !unknown.is_empty() {
-        return Err(format!(
-            "--areas: no requirement ID has the area {}; areas: {}",
-            unknown
-                .iter()
-                .map(|a| format!("{a:?}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            known.join(",")
-        ));
+        return Err(CoverageError::UnknownAreas {
+            unknown,
+            known: known.iter().map(ToString::to_string).collect(),
+        });
     }
     let mut scenarios = Vec::new();
     let dir = args
@@ -93,7 +124,10 @@ pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
     match dir {
         Some(dir) => {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+                .map_err(|source| CoverageError::Read {
+                    path: dir.clone(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "feature"))
                 .collect();
@@ -117,12 +151,9 @@ pub fn report(args: &CoverageArgs) -> Result<(String, bool), String> {
         .clone()
         .unwrap_or_else(crate::conformance::coverage::default_results);
     if !path.exists() {
-        return Err(format!(
-            "no results at {}: run `smart-connect-sim conformance` first, or give --results FILE",
-            path.display()
-        ));
+        return Err(CoverageError::NoResults { path });
     }
-    let results = parse_results(&read(&path)?)?;
+    let results = parse_results(&read(&path)?).map_err(CoverageError::Results)?;
     let rows = coverage(&reqs, &scenarios, &results);
     let areas = if args.areas.is_empty() {
         implemented_areas(&rows)
@@ -157,7 +188,7 @@ mod tests {
             results: Some(PathBuf::from("/nonexistent/results.jsonl")),
             areas: vec!["MB".into(), "XYZ".into()],
         };
-        let e = report(&args).unwrap_err();
+        let e = report(&args).unwrap_err().to_string();
         assert!(e.contains("no requirement ID has the area \"XYZ\""), "{e}");
         assert!(e.contains("MB") && e.contains("P1"), "lists the areas: {e}");
     }

@@ -8,10 +8,10 @@
 //! 1 the output could not be written.
 
 use crate::protocol::MeterKind;
-use crate::sim::clock::{parse_duration, Millis};
-use crate::sim::faults::FaultyMeter;
+use crate::sim::clock::{parse_duration, DurationError, Millis};
+use crate::sim::faults::{FaultError, FaultyMeter};
 use crate::sim::generator::{Load, LoadComponent, SyntheticMeter};
-use crate::sim::scenario;
+use crate::sim::scenario::{self, ScenarioError};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,23 +47,48 @@ pub struct GenerateArgs {
     pub out: Option<PathBuf>,
 }
 
-fn parse_meter(s: &str) -> Result<MeterKind, String> {
-    MeterKind::from_name(s)
-        .ok_or_else(|| format!("unknown meter `{s}`; valid meters: {}", MeterKind::names()))
+/// Why `generate` cannot start: a bad argument or scenario, named with its value.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("unknown meter `{name}`; valid meters: {}", MeterKind::names())]
+    UnknownMeter { name: String },
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    #[error("the duration must be longer than 0")]
+    ZeroDuration,
+    #[error("`{text}` is not an RFC 3339 time with offset, e.g. {DEFAULT_START} ({source})")]
+    Start {
+        text: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+    #[error("give --duration (e.g. --duration 120s) or a --scenario")]
+    NoDuration,
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Faults(#[from] FaultError),
 }
 
-fn parse_duration_arg(s: &str) -> Result<i64, String> {
+fn parse_meter(s: &str) -> Result<MeterKind, GenerateError> {
+    MeterKind::from_name(s).ok_or_else(|| GenerateError::UnknownMeter {
+        name: s.to_string(),
+    })
+}
+
+fn parse_duration_arg(s: &str) -> Result<i64, GenerateError> {
     match parse_duration(s)? {
-        0 => Err("the duration must be longer than 0".into()),
+        0 => Err(GenerateError::ZeroDuration),
         ms => Ok(ms),
     }
 }
 
-fn parse_start(s: &str) -> Result<Millis, String> {
+fn parse_start(s: &str) -> Result<Millis, GenerateError> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
-        .map_err(|e| {
-            format!("`{s}` is not an RFC 3339 time with offset, e.g. {DEFAULT_START} ({e})")
+        .map_err(|source| GenerateError::Start {
+            text: s.to_string(),
+            source,
         })
 }
 
@@ -88,9 +113,9 @@ pub fn default_load() -> Vec<LoadComponent> {
 }
 
 /// The meter and the end time (exclusive) the arguments describe.
-pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), String> {
+pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), GenerateError> {
     let sc = match &args.scenario {
-        Some(path) => Some(scenario::load(path).map_err(|e| e.to_string())?),
+        Some(path) => Some(scenario::load(path)?),
         None => None,
     };
     let kind = args
@@ -104,7 +129,7 @@ pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), String> {
     let duration = args
         .duration
         .or(sc.as_ref().map(|s| s.duration_ms))
-        .ok_or("give --duration (e.g. --duration 120s) or a --scenario")?;
+        .ok_or(GenerateError::NoDuration)?;
     let start = match (args.start, &sc) {
         (Some(t), _) => t,
         (None, Some(s)) => s.start,
@@ -113,7 +138,7 @@ pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), String> {
     let load = sc.as_ref().map_or_else(default_load, |s| s.load.clone());
     let faults = sc.map(|s| s.faults).unwrap_or_default();
     let meter = SyntheticMeter::new(kind, Load::Household(load), seed, start);
-    let meter = FaultyMeter::new(meter, faults).map_err(|e| e.to_string())?;
+    let meter = FaultyMeter::new(meter, faults)?;
     Ok((meter, start.saturating_add(duration)))
 }
 
@@ -243,7 +268,8 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("unknown unit"), "{e}");
         let e = plan(&args(&["--meter", "smr5"]).unwrap()).err().unwrap();
-        assert!(e.contains("--duration"), "{e}");
+        assert!(matches!(e, GenerateError::NoDuration), "{e}");
+        assert!(e.to_string().contains("--duration"), "{e}");
         let e = args(&["--duration", "1m", "--start", "2026-01-01 10:00"]).unwrap_err();
         assert!(e.to_string().contains("RFC 3339"), "{e}");
     }
@@ -273,6 +299,6 @@ mod tests {
         let e = plan(&args(&["--scenario", "nope.yaml"]).unwrap())
             .err()
             .unwrap();
-        assert!(e.starts_with("nope.yaml: cannot read"), "{e}");
+        assert!(e.to_string().starts_with("nope.yaml: cannot read"), "{e}");
     }
 }

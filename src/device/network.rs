@@ -37,9 +37,12 @@ impl WifiNetwork {
     /// A 2.4 GHz network for the simulated LAN (`run --wifi`, a scenario's `device.wifi`):
     /// the SSID checked by [`check_ssid`], the password by `config::check_wpa_psk` (empty: an
     /// open network, which the device joins with an empty password).
-    pub fn checked(ssid: &str, password: &str, dhcp: bool) -> Result<Self, String> {
-        check_ssid(ssid).map_err(|e| format!("SSID {ssid:?}: {e}"))?;
-        super::config::check_wpa_psk(password).map_err(|e| format!("password: {e}"))?;
+    pub fn checked(ssid: &str, password: &str, dhcp: bool) -> Result<Self, WifiError> {
+        check_ssid(ssid).map_err(|source| WifiError::Ssid {
+            ssid: ssid.to_string(),
+            source,
+        })?;
+        super::config::check_wpa_psk(password).map_err(WifiError::Password)?;
         Ok(WifiNetwork {
             ssid: ssid.into(),
             password: password.into(),
@@ -49,12 +52,34 @@ impl WifiNetwork {
     }
 }
 
+/// Why a Wi-Fi network name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SsidError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most 32 bytes, got {bytes}")]
+    TooLong { bytes: usize },
+}
+
+/// Why a Wi-Fi network for the simulated LAN is refused: its name or its password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WifiError {
+    #[error("SSID {ssid:?}: {source}")]
+    Ssid {
+        ssid: String,
+        #[source]
+        source: SsidError,
+    },
+    #[error("password: {0}")]
+    Password(#[source] super::config::ValueError),
+}
+
 /// A Wi-Fi network name: 1 to 32 bytes (IEEE 802.11).
-pub fn check_ssid(ssid: &str) -> Result<(), String> {
+pub fn check_ssid(ssid: &str) -> Result<(), SsidError> {
     match ssid.len() {
-        0 => Err("must not be empty".into()),
+        0 => Err(SsidError::Empty),
         1..=32 => Ok(()),
-        n => Err(format!("must be at most 32 bytes, got {n}")),
+        bytes => Err(SsidError::TooLong { bytes }),
     }
 }
 

@@ -215,7 +215,7 @@ impl TargetSpec {
                 defects: Default::default(),
             });
         }
-        let cfg = remote::RemoteConfig::load(std::path::Path::new(s))?;
+        let cfg = remote::RemoteConfig::load(std::path::Path::new(s)).map_err(|e| e.to_string())?;
         Ok(TargetSpec::Remote(std::sync::Arc::new(
             remote::RemoteBench::new(cfg),
         )))
@@ -239,7 +239,7 @@ impl TargetSpec {
                 capabilities: Capabilities::ALL,
                 firmware: Some(format!("{} (simulated)", crate::device::FACTORY_FIRMWARE)),
             }),
-            TargetSpec::Remote(bench) => bench.statement().await,
+            TargetSpec::Remote(bench) => bench.statement().await.map_err(|e| e.to_string()),
         }
     }
 
@@ -247,7 +247,9 @@ impl TargetSpec {
     pub async fn preflight(&self, statement: &Statement) -> Result<(), String> {
         match self {
             TargetSpec::Virtual { .. } => Ok(()),
-            TargetSpec::Remote(bench) => bench.preflight(statement).await,
+            TargetSpec::Remote(bench) => {
+                bench.preflight(statement).await.map_err(|e| e.to_string())
+            }
         }
     }
 

@@ -95,12 +95,30 @@ pub fn rfc3339(ms: Millis) -> String {
     )
 }
 
+/// Why a duration such as `90s` could not be read; each names the text as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration")]
+    Empty,
+    #[error("{text:?}: expected a number before {rest:?} (e.g. 90s, 10m, 2h)")]
+    MissingNumber { text: String, rest: String },
+    #[error("{text:?}: number too large")]
+    NumberTooLarge { text: String },
+    #[error("{text:?}: missing unit (ms, s, m, h or d)")]
+    MissingUnit { text: String },
+    #[error("{text:?}: unknown unit {unit:?} (ms, s, m, h or d)")]
+    UnknownUnit { text: String, unit: String },
+    #[error("{text:?}: duration too large")]
+    TooLarge { text: String },
+}
+
 /// Parse a duration such as `90s`, `10m`, `2h`, `1h30m`, `500ms`, `1d` into milliseconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
+pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
     let s = s.trim();
     if s.is_empty() {
-        return Err("empty duration".into());
+        return Err(DurationError::Empty);
     }
+    let text = || s.to_string();
     let mut total: i64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
@@ -108,13 +126,14 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!(
-                "{s:?}: expected a number before {rest:?} (e.g. 90s, 10m, 2h)"
-            ));
+            return Err(DurationError::MissingNumber {
+                text: text(),
+                rest: rest.to_string(),
+            });
         }
         let n: i64 = rest[..digits]
             .parse()
-            .map_err(|_| format!("{s:?}: number too large"))?;
+            .map_err(|_| DurationError::NumberTooLarge { text: text() })?;
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
@@ -125,13 +144,18 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             "m" | "min" => 60_000,
             "h" => 3_600_000,
             "d" => 86_400_000,
-            "" => return Err(format!("{s:?}: missing unit (ms, s, m, h or d)")),
-            u => return Err(format!("{s:?}: unknown unit {u:?} (ms, s, m, h or d)")),
+            "" => return Err(DurationError::MissingUnit { text: text() }),
+            u => {
+                return Err(DurationError::UnknownUnit {
+                    text: text(),
+                    unit: u.to_string(),
+                })
+            }
         };
         total = n
             .checked_mul(factor)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("{s:?}: duration too large"))?;
+            .ok_or_else(|| DurationError::TooLarge { text: text() })?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -157,8 +181,14 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
         assert_eq!(parse_duration("500ms"), Ok(500));
         assert_eq!(parse_duration("2d"), Ok(172_800_000));
-        assert!(parse_duration("10").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("10")
+            .unwrap_err()
+            .to_string()
+            .contains("missing unit"));
+        assert!(parse_duration("10x")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown unit"));
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("").is_err());
     }

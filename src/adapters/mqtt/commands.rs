@@ -23,7 +23,7 @@ impl Manager {
         a.commands += 1;
         const NOT_RUNNING: &str = "the device is not running";
         let (outcome, version, reset) = match parse_command(name, body) {
-            Err(reason) => (Err(reason), None, false),
+            Err(reason) => (Err(reason.to_string()), None, false),
             Ok(Command::FirmwareUpdate { version }) => {
                 let fx = host.handle(Event::FirmwareUpdate {
                     version: version.clone(),

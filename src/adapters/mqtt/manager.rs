@@ -180,8 +180,9 @@ impl Manager {
     }
 
     fn plan(&self, cfg: &crate::device::config::Mqtt) -> Result<Plan, String> {
-        let url = BrokerUrl::parse(self.opts.broker.as_deref().unwrap_or(&cfg.broker))?;
-        let addr = self.opts.address_for(&url)?;
+        let url = BrokerUrl::parse(self.opts.broker.as_deref().unwrap_or(&cfg.broker))
+            .map_err(|e| e.to_string())?;
+        let addr = self.opts.address_for(&url).map_err(|e| e.to_string())?;
         let tls = if url.tls {
             let ca = self.opts.ca_pem.as_deref().ok_or(
                 "mqtts:// needs a CA certificate to check the broker with; none is configured",

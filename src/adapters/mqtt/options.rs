@@ -89,23 +89,27 @@ impl MqttOptions {
     }
 
     /// Parse `HOST=IP:PORT`, `HOST=IP` (keep the URL's port) or `HOST:PORT=IP:PORT`.
-    pub fn parse_resolve(s: &str) -> Result<(String, SocketAddr), String> {
-        let (host, addr) = s.split_once('=').ok_or_else(|| {
-            format!("{s:?}: expected HOST=ADDR, e.g. broker.xemex-cloud.eu=127.0.0.1:8883")
-        })?;
+    pub fn parse_resolve(s: &str) -> Result<(String, SocketAddr), BrokerAddressError> {
+        let given = || s.to_string();
+        let (host, addr) = s
+            .split_once('=')
+            .ok_or_else(|| BrokerAddressError::ResolveSyntax { given: given() })?;
         if host.is_empty() {
-            return Err(format!("{s:?}: the host is empty"));
+            return Err(BrokerAddressError::ResolveEmptyHost { given: given() });
         }
         let addr = addr
             .parse::<SocketAddr>()
             .or_else(|_| addr.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
-            .map_err(|_| format!("{s:?}: {addr:?} is not an IP address or IP:PORT"))?;
+            .map_err(|_| BrokerAddressError::ResolveAddress {
+                given: given(),
+                addr: addr.to_string(),
+            })?;
         Ok((host.to_ascii_lowercase(), addr))
     }
 
     /// Where `url` leads: a resolve entry for `host:port` or `host`, else an IP address or
     /// `localhost` as given; other host names are refused (no DNS, nothing leaves the machine).
-    pub fn address_for(&self, url: &BrokerUrl) -> Result<SocketAddr, String> {
+    pub fn address_for(&self, url: &BrokerUrl) -> Result<SocketAddr, BrokerAddressError> {
         let host = url.host.to_ascii_lowercase();
         let with_port = format!("{host}:{}", url.port);
         let hit = self
@@ -130,10 +134,30 @@ impl MqttOptions {
         if host == "localhost" {
             return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), url.port));
         }
-        Err(format!(
-            "broker host {host} is not in the resolve map (the simulator connects only to mapped hosts, IP addresses and localhost; map it with --resolve {host}=ADDR)"
-        ))
+        Err(BrokerAddressError::Unmapped { host })
     }
+}
+
+/// Why a broker URL or a `--resolve` entry is refused, or a broker host has no address; each
+/// names the text as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerAddressError {
+    #[error("{given:?}: expected HOST=ADDR, e.g. broker.xemex-cloud.eu=127.0.0.1:8883")]
+    ResolveSyntax { given: String },
+    #[error("{given:?}: the host is empty")]
+    ResolveEmptyHost { given: String },
+    #[error("{given:?}: {addr:?} is not an IP address or IP:PORT")]
+    ResolveAddress { given: String, addr: String },
+    #[error(
+        "broker host {host} is not in the resolve map (the simulator connects only to mapped hosts, IP addresses and localhost; map it with --resolve {host}=ADDR)"
+    )]
+    Unmapped { host: String },
+    #[error("broker {url:?} must start with mqtt:// or mqtts://")]
+    Scheme { url: String },
+    #[error("broker {url:?}: bad port {port:?}")]
+    Port { url: String, port: String },
+    #[error("broker {url:?}: bad host {host:?}")]
+    Host { url: String, host: String },
 }
 
 /// A broker URL as the configuration holds it: `mqtt[s]://host[:port]`.
@@ -146,27 +170,32 @@ pub struct BrokerUrl {
 
 impl BrokerUrl {
     /// Parse `mqtts://host[:port]` (default 8883) or `mqtt://host[:port]` (default 1883).
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, BrokerAddressError> {
         let (tls, rest) = if let Some(r) = s.strip_prefix("mqtts://") {
             (true, r)
         } else if let Some(r) = s.strip_prefix("mqtt://") {
             (false, r)
         } else {
-            return Err(format!("broker {s:?} must start with mqtt:// or mqtts://"));
+            return Err(BrokerAddressError::Scheme { url: s.to_string() });
         };
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (
                 h,
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|&p| p > 0)
-                    .ok_or_else(|| format!("broker {s:?}: bad port {p:?}"))?,
+                p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| {
+                    BrokerAddressError::Port {
+                        url: s.to_string(),
+                        port: p.to_string(),
+                    }
+                })?,
             ),
             None => (rest, if tls { 8883 } else { 1883 }),
         };
         if host.is_empty() || host.contains(['/', '@', '?', '#']) {
-            return Err(format!("broker {s:?}: bad host {host:?}"));
+            return Err(BrokerAddressError::Host {
+                url: s.to_string(),
+                host: host.to_string(),
+            });
         }
         Ok(BrokerUrl {
             tls,
@@ -246,6 +275,13 @@ mod tests {
         let e = o
             .address_for(&url("mqtts://elsewhere.example"))
             .unwrap_err();
+        assert_eq!(
+            e,
+            BrokerAddressError::Unmapped {
+                host: "elsewhere.example".into()
+            }
+        );
+        let e = e.to_string();
         assert!(
             e.contains("not in the resolve map") && e.contains("--resolve"),
             "{e}"

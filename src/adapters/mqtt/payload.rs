@@ -27,37 +27,59 @@ pub enum Command {
     Reset,
 }
 
+/// The shape of a `firmware-update` payload, for the errors.
+const SHAPE: &str = "the payload must be a JSON object like {\"Version\": \"1.5.0\"}";
+
+/// Why a remote command is refused (published as the result's `reason`).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown command {name:?}; known: {CMD_FIRMWARE_UPDATE}, {CMD_RESET}")]
+    Unknown { name: String },
+    #[error("{SHAPE}: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("{SHAPE}")]
+    NotObject,
+    #[error("unknown key {key:?}; {SHAPE}")]
+    UnknownKey { key: String },
+    #[error("\"Version\" is missing; {SHAPE}")]
+    MissingVersion,
+    #[error("\"Version\" must be a version string of 1..32 characters A-Z a-z 0-9 . - + _ (e.g. \"1.5.0\")")]
+    BadVersion,
+}
+
 /// The command named by the last topic level, with its payload; `Err` says why it is refused.
-pub fn parse_command(name: &str, payload: &[u8]) -> Result<Command, String> {
+pub fn parse_command(name: &str, payload: &[u8]) -> Result<Command, CommandError> {
     match name {
         CMD_FIRMWARE_UPDATE => {
             firmware_version(payload).map(|version| Command::FirmwareUpdate { version })
         }
         CMD_RESET => Ok(Command::Reset),
-        other => Err(format!(
-            "unknown command {other:?}; known: {CMD_FIRMWARE_UPDATE}, {CMD_RESET}"
-        )),
+        other => Err(CommandError::Unknown {
+            name: other.to_string(),
+        }),
     }
 }
 
 /// `{"Version": "x.y.z"}` → the version (the rules of `POST /api/v1/firmware`).
-fn firmware_version(payload: &[u8]) -> Result<String, String> {
-    const SHAPE: &str = "the payload must be a JSON object like {\"Version\": \"1.5.0\"}";
-    let v: Value = serde_json::from_slice(payload).map_err(|e| format!("{SHAPE}: {e}"))?;
+fn firmware_version(payload: &[u8]) -> Result<String, CommandError> {
+    let v: Value = serde_json::from_slice(payload).map_err(CommandError::NotJson)?;
     let Value::Object(map) = v else {
-        return Err(SHAPE.into());
+        return Err(CommandError::NotObject);
     };
     if let Some(k) = map.keys().find(|k| *k != "Version") {
-        return Err(format!("unknown key {k:?}; {SHAPE}"));
+        return Err(CommandError::UnknownKey { key: k.clone() });
     }
     match map.get("Version") {
-        None => Err(format!("\"Version\" is missing; {SHAPE}")),
+        None => Err(CommandError::MissingVersion),
         Some(Value::String(s))
-            if !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".-+_".contains(&b)) =>
+            if !s.is_empty()
+                && s.len() <= 32
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-+_".contains(&b)) =>
         {
             Ok(s.clone())
         }
-        Some(_) => Err("\"Version\" must be a version string of 1..32 characters A-Z a-z 0-9 . - + _ (e.g. \"1.5.0\")".into()),
+        Some(_) => Err(CommandError::BadVersion),
     }
 }
 
@@ -166,13 +188,13 @@ mod tests {
     #[test]
     fn parses_commands_like_the_http_api() {
         assert_eq!(
-            parse_command("firmware-update", br#"{"Version":"1.5.0"}"#),
-            Ok(Command::FirmwareUpdate {
+            parse_command("firmware-update", br#"{"Version":"1.5.0"}"#).unwrap(),
+            Command::FirmwareUpdate {
                 version: "1.5.0".into()
-            })
+            }
         );
-        assert_eq!(parse_command("reset", b""), Ok(Command::Reset));
-        assert_eq!(parse_command("reset", b"whatever"), Ok(Command::Reset));
+        assert_eq!(parse_command("reset", b"").unwrap(), Command::Reset);
+        assert_eq!(parse_command("reset", b"whatever").unwrap(), Command::Reset);
         for bad in [
             &b"1.5.0"[..],
             br#"{"version":"1.5.0"}"#,
@@ -182,10 +204,12 @@ mod tests {
             br#"[]"#,
             b"",
         ] {
-            let e = parse_command("firmware-update", bad).unwrap_err();
+            let e = parse_command("firmware-update", bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("Version"), "{e}");
         }
-        let e = parse_command("reboot-now", b"").unwrap_err();
+        let e = parse_command("reboot-now", b"").unwrap_err().to_string();
         assert!(
             e.contains("unknown command") && e.contains("firmware-update"),
             "{e}"

@@ -3,7 +3,7 @@
 //! — HTTP and the console (`--control`), the EV set-point register (`--control-modbus`) and
 //! the MQTT set-point topic on the embedded broker. `--summary FILE` gets the KPIs at the end.
 
-use super::{bind_error, Plan, RunArgs};
+use super::{Plan, RunArgs, RunError};
 use crate::adapters::control::{self, feed::feed_house, Control};
 use crate::adapters::host::Host;
 use crate::adapters::runner::Pace;
@@ -38,13 +38,13 @@ impl Drop for HouseRun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listen(pub Option<SocketAddr>);
 
-pub(super) fn parse_control(s: &str) -> Result<Listen, String> {
+pub(super) fn parse_control(s: &str) -> Result<Listen, RunError> {
     if s == "off" {
         return Ok(Listen(None));
     }
     super::listen::parse_listen(s)
         .map(|a| Listen(Some(a)))
-        .map_err(|e| format!("{e}, or `off`"))
+        .map_err(|source| RunError::ControlArg { source })
 }
 
 /// Build the house and start its control surfaces.
@@ -57,16 +57,15 @@ pub(super) async fn start(
     start: Millis,
     mqtt: Option<(SocketAddr, (String, String))>,
     serial: &str,
-) -> Result<HouseRun, String> {
+) -> Result<HouseRun, RunError> {
     let meter = match &plan.scenario {
-        Some(s) => s.try_meter().map_err(|e| e.to_string())?,
+        Some(s) => s.try_meter()?,
         None => {
             let load = Load::Household(crate::cli::generate::default_load());
             FaultyMeter::new(
                 SyntheticMeter::new(plan.kind, load, plan.seed, start),
                 Vec::new(),
-            )
-            .map_err(|e| e.to_string())?
+            )?
         }
     };
     let power = PowerInputs {
@@ -77,7 +76,10 @@ pub(super) async fn start(
     if let Some(s) = &plan.scenario {
         if let Some(h) = &s.house {
             ctl.change("scenario", h)
-                .map_err(|e| format!("{}: house: {e}", s.name))?;
+                .map_err(|source| RunError::House {
+                    scenario: s.name.clone(),
+                    source,
+                })?;
         }
         ctl.restrict_ev_source(s.setpoint);
     }
@@ -86,8 +88,12 @@ pub(super) async fn start(
     if let Some(addr) = args.control.0 {
         let l = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("--control: {}", bind_error(addr, e)))?;
-        let at = l.local_addr().map_err(|e| e.to_string())?;
+            .map_err(|source| RunError::Bind {
+                flag: Some("--control"),
+                addr,
+                source,
+            })?;
+        let at = l.local_addr().map_err(RunError::LocalAddr)?;
         if !at.ip().is_loopback() {
             tracing::warn!("--control {at}: the house control has no password; anyone who reaches this address can drive the meter");
         }
@@ -99,8 +105,12 @@ pub(super) async fn start(
     if let Some(addr) = args.control_modbus.0 {
         let l = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("--control-modbus: {}", bind_error(addr, e)))?;
-        let at = l.local_addr().map_err(|e| e.to_string())?;
+            .map_err(|source| RunError::Bind {
+                flag: Some("--control-modbus"),
+                addr,
+                source,
+            })?;
+        let at = l.local_addr().map_err(RunError::LocalAddr)?;
         lines.push(format!(
             "EV setpoint  modbus://{at}  holding register 0 = amps × 10, 1 = phases (not the device's Modbus)"
         ));
@@ -158,9 +168,12 @@ pub(super) fn feed(
 }
 
 /// Write the KPIs to `--summary FILE` (JSON).
-pub(super) fn write_summary(run: &HouseRun, path: &std::path::Path) -> Result<(), String> {
-    let json = serde_json::to_string_pretty(&run.ctl.summary()).map_err(|e| e.to_string())?;
-    std::fs::write(path, json + "\n").map_err(|e| format!("--summary {}: {e}", path.display()))?;
+pub(super) fn write_summary(run: &HouseRun, path: &std::path::Path) -> Result<(), RunError> {
+    let json = serde_json::to_string_pretty(&run.ctl.summary()).map_err(RunError::SummaryJson)?;
+    std::fs::write(path, json + "\n").map_err(|source| RunError::Summary {
+        path: path.to_path_buf(),
+        source,
+    })?;
     tracing::info!("KPIs written to {}", path.display());
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! on 127.0.0.1:5020 (502 needs privileges), real time. A scenario, `--meter`, `--seed`,
 //! `--speed` and `--feed` change that; the banner prints what runs where.
 
+mod error;
 pub mod house;
 mod lan;
 mod listen;
@@ -28,6 +29,7 @@ use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Clock, Millis, SystemClock, VirtualClock};
 use crate::sim::scenario::{self, Scenario};
 use clap::Args;
+pub use error::RunError;
 use listen::parse_listen;
 use output::{banner, log_effects, DEFAULT_LOG};
 use services::{start_mqtt, start_web};
@@ -136,9 +138,10 @@ pub struct RunArgs {
     pub defects: Vec<crate::device::defect::Defect>,
 }
 
-fn parse_meter(s: &str) -> Result<MeterKind, String> {
-    MeterKind::from_name(s)
-        .ok_or_else(|| format!("unknown meter `{s}`; valid meters: {}", MeterKind::names()))
+fn parse_meter(s: &str) -> Result<MeterKind, RunError> {
+    MeterKind::from_name(s).ok_or_else(|| RunError::UnknownMeter {
+        name: s.to_string(),
+    })
 }
 
 /// Everything `run` decided before starting.
@@ -160,9 +163,9 @@ struct Plan {
     mqtt_off: bool,
 }
 
-fn plan(args: &RunArgs) -> Result<Plan, String> {
+fn plan(args: &RunArgs) -> Result<Plan, RunError> {
     let scenario = match &args.scenario {
-        Some(p) => Some(scenario::load(p).map_err(|e| e.to_string())?),
+        Some(p) => Some(scenario::load(p)?),
         None => None,
     };
     let kind = args
@@ -183,22 +186,19 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         _ => (args.mqtt.clone(), "--mqtt"),
     };
     if mqtt != "embedded" {
-        crate::adapters::mqtt::BrokerUrl::parse(&mqtt).map_err(|e| {
-            format!("{from} {mqtt}: {e} (or `embedded` for the broker in this process)")
+        crate::adapters::mqtt::BrokerUrl::parse(&mqtt).map_err(|e| RunError::BrokerUrl {
+            flag: from,
+            url: mqtt.clone(),
+            source: e.into(),
         })?;
     }
     let mqtt_off = matches!(scenario_mqtt, Some(scenario::Mqtt::Off));
     if args.summary.is_some() && args.feed.is_some() {
-        return Err(
-            "--summary: the KPIs are the live house's, which needs the synthetic meter (drop --feed)"
-                .into(),
-        );
+        return Err(RunError::SummaryNeedsHouse);
     }
     let rig_time = args.speed == "rig";
     if rig_time && args.rig.is_none() {
-        return Err(
-            "--speed rig: time moves only on the bench rig's request; add --rig ADDR".into(),
-        );
+        return Err(RunError::RigSpeedNeedsRig);
     }
     if rig_time
         && !args
@@ -206,10 +206,7 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             .as_deref()
             .is_some_and(|f| f.starts_with("tcp:") || f.starts_with("serial:"))
     {
-        return Err(
-            "--speed rig: the harness sends the telegrams; add --feed tcp:HOST:PORT (or serial:…)"
-                .into(),
-        );
+        return Err(RunError::RigSpeedNeedsFeed);
     }
     let speed = match args.speed.as_str() {
         "max" | "rig" => None,
@@ -217,7 +214,9 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
             s.parse::<f64>()
                 .ok()
                 .filter(|v| *v > 0.0)
-                .ok_or(format!("--speed {s}: a positive number or `max`"))?,
+                .ok_or_else(|| RunError::Speed {
+                    given: s.to_string(),
+                })?,
         ),
     };
     let lan = lan::lan(scenario.as_ref(), &args.wifi)?;
@@ -268,7 +267,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
+async fn serve(args: &RunArgs, plan: Plan) -> Result<(), RunError> {
     let serial = Identity::from_seed(plan.seed).serial;
     let start = plan
         .scenario
@@ -317,17 +316,21 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     );
     let listener = tokio::net::TcpListener::bind(args.modbus)
         .await
-        .map_err(|e| bind_error(args.modbus, e))?;
-    let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::bind(args.modbus, e))?;
+    let modbus = ModbusServer::start(Arc::clone(&host), listener).map_err(RunError::Modbus)?;
     let p1_stream = match args.p1_tcp {
         Some(addr) if plan.variant != Variant::P1 => {
-            return Err(format!("--p1-tcp {addr}: the {} variant (meter {}) has no P1 ext port; use a P1 meter (smr5, dsmr42, emucs …)", plan.variant.label(), plan.kind.name()));
+            return Err(RunError::P1TcpNotP1 {
+                addr,
+                variant: plan.variant,
+                meter: plan.kind,
+            });
         }
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|e| bind_error(addr, e))?;
-            Some(P1Stream::start(Arc::clone(&host), listener).map_err(|e| e.to_string())?)
+                .map_err(|e| RunError::bind(addr, e))?;
+            Some(P1Stream::start(Arc::clone(&host), listener)?)
         }
         None => None,
     };
@@ -407,7 +410,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
-                .map_err(|e| bind_error(addr, e))?;
+                .map_err(|e| RunError::bind(addr, e))?;
             let rig = Rig {
                 host: Arc::clone(&host),
                 hw: fresh_hw,
@@ -419,13 +422,12 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
                 modbus: modbus.local_addr(),
                 http: format!("http://{}", web.http.local_addr()),
                 https: format!("https://{}", web.https.local_addr()),
-                https_ca_pem: std::fs::read_to_string(&web.ca)
-                    .map_err(|e| format!("{}: {e}", web.ca.display()))?,
+                https_ca_pem: std::fs::read_to_string(&web.ca).map_err(RunError::file(&web.ca))?,
                 token: rig_token(args.rig_token.as_deref(), &state_dir)?,
             };
             println!(
                 "  bench rig    http://{}/rig  token {} (also in {})",
-                listener.local_addr().map_err(|e| e.to_string())?,
+                listener.local_addr().map_err(RunError::LocalAddr)?,
                 rig.token,
                 state_dir.join("rig-token").display()
             );
@@ -435,7 +437,7 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), String> {
     };
     tokio::select! {
         r = tokio::signal::ctrl_c() => {
-            r.map_err(|e| e.to_string())?;
+            r.map_err(RunError::Signal)?;
             tracing::info!("Ctrl-C: stopping ({})", telegram_totals(&host));
         }
         () = feed => {
@@ -482,12 +484,15 @@ fn feed_task(
     host: Arc<Host>,
     pace: Pace,
     fed: FeedCounter,
-) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, String> {
+) -> Result<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, RunError> {
     Ok(match args.feed.as_deref() {
-        None => return Err("no --feed: the synthetic meter is the live house's".into()),
+        None => return Err(RunError::NoFeed),
         Some(f) if f.starts_with("file:") => {
             let path = &f[5..];
-            let bytes = std::fs::read(path).map_err(|e| format!("--feed {f}: {e}"))?;
+            let bytes = std::fs::read(path).map_err(|source| RunError::FeedRead {
+                feed: f.to_string(),
+                source,
+            })?;
             Box::pin(feed_file(host, bytes, pace, plan.kind.interval_ms()))
         }
         Some(f) if f.starts_with("tcp:") => {
@@ -508,22 +513,20 @@ fn feed_task(
             })
         }
         Some(f) => {
-            return Err(format!(
-                "--feed {f}: expected file:PATH, tcp:HOST:PORT or serial:/dev/…"
-            ))
+            return Err(RunError::FeedKind {
+                feed: f.to_string(),
+            })
         }
     })
 }
 
 /// The rig's token: the given one, or a new random one; written to `<state>/rig-token` (0600)
 /// either way so hook scripts can read it.
-fn rig_token(given: Option<&str>, state_dir: &std::path::Path) -> Result<String, String> {
+fn rig_token(given: Option<&str>, state_dir: &std::path::Path) -> Result<String, RunError> {
     use rand::Rng;
     let token = match given {
         Some(t) if t.is_empty() || t.chars().any(|c| c.is_control() || c == ' ') => {
-            return Err(
-                "--rig-token: must be non-empty without spaces or control characters".into(),
-            )
+            return Err(RunError::RigToken)
         }
         Some(t) => t.to_string(),
         None => {
@@ -534,7 +537,7 @@ fn rig_token(given: Option<&str>, state_dir: &std::path::Path) -> Result<String,
         }
     };
     let path = state_dir.join("rig-token");
-    write_private(&path, token.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_private(&path, token.as_bytes()).map_err(RunError::file(&path))?;
     Ok(token)
 }
 
@@ -547,12 +550,4 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     opts.open(path)?.write_all(bytes)
-}
-
-pub(super) fn bind_error(addr: SocketAddr, e: std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::PermissionDenied {
-        format!("cannot listen on {addr}: ports below 1024 need privileges (run as root or with CAP_NET_BIND_SERVICE, or choose a port above 1024)")
-    } else {
-        format!("cannot listen on {addr}: {e}")
-    }
 }

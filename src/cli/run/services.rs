@@ -10,7 +10,7 @@
 //! device's client id). Both take at most 64 connections at a time, and a client has 5 s
 //! for its CONNECT; see `adapters::broker`.
 
-use super::{bind_error, RunArgs};
+use super::{RunArgs, RunError};
 use crate::adapters::broker::{BrokerOptions, EmbeddedBroker, OWN_BROKER_HOST};
 use crate::adapters::certs::TestPki;
 use crate::adapters::host::Host;
@@ -41,11 +41,16 @@ pub(super) fn start_mqtt(
     args: &RunArgs,
     broker_url: &str,
     seed: u64,
-) -> Result<Mqtt, String> {
+) -> Result<Mqtt, RunError> {
     let resolve = args
         .resolve
         .iter()
-        .map(|r| MqttOptions::parse_resolve(r).map_err(|e| format!("--resolve {r}: {e}")))
+        .map(|r| {
+            MqttOptions::parse_resolve(r).map_err(|e| RunError::Resolve {
+                entry: r.clone(),
+                source: e.into(),
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if broker_url == "embedded" {
         // No credentials given: the broker makes the installer account with a random password
@@ -56,9 +61,7 @@ pub(super) fn start_mqtt(
             cert_dir: Some(state_dir.join("mqtt")),
             ..BrokerOptions::for_device(&id.serial)
         };
-        let broker = Arc::new(
-            EmbeddedBroker::start(opts).map_err(|e| format!("embedded MQTT broker: {e}"))?,
-        );
+        let broker = Arc::new(EmbeddedBroker::start(opts).map_err(RunError::Broker)?);
         let mut options = MqttOptions {
             seed,
             ha_discovery: args.ha_discovery,
@@ -137,25 +140,25 @@ pub(super) async fn start_web(
     id: &Identity,
     state_dir: &std::path::Path,
     args: &RunArgs,
-) -> Result<Web, String> {
-    let pki = TestPki::new(&id.serial).map_err(|e| format!("test PKI: {e}"))?;
+) -> Result<Web, RunError> {
+    let pki = TestPki::new(&id.serial).map_err(RunError::Pki)?;
     let paths = pki
         .write_to(&state_dir.join("pki"))
-        .map_err(|e| format!("writing the test PKI: {e}"))?;
-    let tls = pki.server_config().map_err(|e| format!("test PKI: {e}"))?;
+        .map_err(RunError::PkiWrite)?;
+    let tls = pki.server_config().map_err(RunError::Pki)?;
     let https_l = tokio::net::TcpListener::bind(args.https)
         .await
-        .map_err(|e| bind_error(args.https, e))?;
-    let https = HttpServer::start_tls(Arc::clone(host), https_l, tls).map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::bind(args.https, e))?;
+    let https = HttpServer::start_tls(Arc::clone(host), https_l, tls).map_err(RunError::Https)?;
     let http_l = tokio::net::TcpListener::bind(args.http)
         .await
-        .map_err(|e| bind_error(args.http, e))?;
+        .map_err(|e| RunError::bind(args.http, e))?;
     let options = HttpOptions {
         https_port: Some(https.local_addr().port()),
         ..HttpOptions::default()
     };
-    let http = HttpServer::start_with(Arc::clone(host), http_l, None, options)
-        .map_err(|e| e.to_string())?;
+    let http =
+        HttpServer::start_with(Arc::clone(host), http_l, None, options).map_err(RunError::Http)?;
     Ok(Web {
         http,
         https,

@@ -3,6 +3,7 @@
 //! the banner says which, and warns when carried-over settings select a Wi-Fi network the
 //! simulated LAN does not offer (the device would get no address).
 
+use super::RunError;
 use crate::adapters::file_store::FileStore;
 use crate::device::config::{Config, IpMode, NetIf};
 use crate::device::network::{Lan, Network};
@@ -26,7 +27,7 @@ pub(super) enum Origin {
 
 /// Before the device loads its store: with `reset`, remove the saved settings (logging the
 /// file and what it held); otherwise note whether there are any.
-pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
+pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, RunError> {
     let path = store.path().to_path_buf();
     let saved = match std::fs::metadata(&path) {
         Ok(m) => m.modified().ok(),
@@ -39,7 +40,7 @@ pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
             }
             return Ok(Origin::Factory);
         }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(RunError::file(path)(e)),
     };
     if !reset {
         let saved = saved
@@ -53,8 +54,10 @@ pub(super) fn take(store: &FileStore, reset: bool) -> Result<Origin, String> {
         Ok(None) => "nothing".into(),
         Err(e) => format!("unreadable settings: {}", e.cause()),
     };
-    std::fs::remove_file(&path)
-        .map_err(|e| format!("--factory-reset: cannot remove {}: {e}", path.display()))?;
+    std::fs::remove_file(&path).map_err(|source| RunError::FactoryReset {
+        path: path.clone(),
+        source,
+    })?;
     tracing::warn!(
         "--factory-reset: discarded the saved settings {} ({held}); starting from factory settings",
         path.display()
@@ -69,7 +72,7 @@ pub(super) fn scenario_mqtt_off(
     store: &FileStore,
     origin: Origin,
     off: bool,
-) -> Result<Origin, String> {
+) -> Result<Origin, RunError> {
     if !off {
         return Ok(origin);
     }
@@ -87,7 +90,7 @@ pub(super) fn scenario_mqtt_off(
     c.mqtt.enabled = false;
     FileStore::new(store.path())
         .save(&c)
-        .map_err(|e| format!("device.mqtt: off: cannot save the settings: {e}"))?;
+        .map_err(RunError::SaveMqttOff)?;
     Ok(Origin::ScenarioMqttOff { discarded })
 }
 

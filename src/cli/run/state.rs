@@ -12,6 +12,7 @@
 //! `label_seed` reads `label-seed` or, on the first start, creates it (0600, 16 hex digits):
 //! the label password is then stable for this folder and different for every other one.
 
+use super::RunError;
 use crate::adapters::file_store::{create_private, set_private, FileStore};
 use std::fs;
 use std::io::{self, Write};
@@ -53,8 +54,11 @@ fn restrict(dir: &Path, depth: u8) -> io::Result<()> {
 }
 
 /// Create or tidy the state folder (see the module doc); `store` is its config file.
-pub(super) fn prepare(dir: &Path, store: &FileStore) -> Result<(), String> {
-    let err = |e: io::Error| format!("state folder {}: {e}", dir.display());
+pub(super) fn prepare(dir: &Path, store: &FileStore) -> Result<(), RunError> {
+    let err = |source: io::Error| RunError::StateDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -67,20 +71,15 @@ pub(super) fn prepare(dir: &Path, store: &FileStore) -> Result<(), String> {
 }
 
 /// This state folder's label seed, created on the first start.
-pub(super) fn label_seed(dir: &Path) -> Result<u64, String> {
+pub(super) fn label_seed(dir: &Path) -> Result<u64, RunError> {
     let path = dir.join(LABEL_SEED);
     let parse = |text: &str| {
-        u64::from_str_radix(text.trim(), 16).map_err(|_| {
-            format!(
-                "{}: not a hexadecimal number; delete the file to get a new label password",
-                path.display()
-            )
-        })
+        u64::from_str_radix(text.trim(), 16).map_err(|_| RunError::LabelSeed { path: path.clone() })
     };
     match fs::read_to_string(&path) {
         Ok(text) => return parse(&text),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(RunError::file(&path)(e)),
     }
     let seed: u64 = rand::random();
     let write = || -> io::Result<()> {
@@ -88,7 +87,7 @@ pub(super) fn label_seed(dir: &Path) -> Result<u64, String> {
         writeln!(f, "{seed:016x}")?;
         f.sync_all()
     };
-    write().map_err(|e| format!("{}: {e}", path.display()))?;
+    write().map_err(RunError::file(&path))?;
     Ok(seed)
 }
 
@@ -120,7 +119,9 @@ mod tests {
         #[cfg(unix)]
         assert_eq!(mode(&a.join(LABEL_SEED)), 0o600);
         fs::write(a.join(LABEL_SEED), "zz\n").unwrap();
-        assert!(label_seed(&a).unwrap_err().contains("label-seed"));
+        let e = label_seed(&a).unwrap_err();
+        assert!(matches!(e, RunError::LabelSeed { .. }), "{e}");
+        assert!(e.to_string().contains("label-seed"), "{e}");
         for d in [a, b] {
             let _ = fs::remove_dir_all(d);
         }

@@ -18,7 +18,10 @@ fn args(extra: &[&str]) -> RunArgs {
 
 #[test]
 fn a_broker_url_that_is_not_mqtt_is_refused_at_start() {
-    let e = plan(&args(&["--mqtt", "http://x"])).err().expect("refused");
+    let e = plan(&args(&["--mqtt", "http://x"]))
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(
         e.contains("--mqtt http://x") && e.contains("mqtt:// or mqtts://"),
         "{e}"
@@ -32,6 +35,8 @@ fn the_kpi_summary_needs_the_live_house() {
     let e = plan(&args(&["--summary", "k.json", "--feed", "file:x"]))
         .err()
         .expect("refused");
+    assert!(matches!(e, super::RunError::SummaryNeedsHouse), "{e}");
+    let e = e.to_string();
     assert!(e.contains("--summary") && e.contains("--feed"), "{e}");
 }
 
@@ -41,8 +46,7 @@ fn address_flags_take_host_names_and_off() {
     assert!(a.modbus.ip().is_loopback());
     assert_eq!(a.control.0, None);
     let e = crate::cli::Cli::try_parse_from(["smart-connect-sim", "run", "--http", "localhost"])
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("`localhost` has no port"), "{e}");
 }

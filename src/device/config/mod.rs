@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 use shape::{check_shape, kind, SCHEMA};
 
 pub use errors::{ConfigError, ConfigErrors};
-pub use validate::{check_broker, check_ipv4, check_prefix, check_wpa_psk};
+pub use validate::{check_broker, check_ipv4, check_prefix, check_wpa_psk, ValueError};
 
 /// The whole configuration; serialises to the `GET /api/v1/config` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +249,6 @@ impl Config {
     /// The register map template named by `MeterType`.
     pub fn template(&self) -> Result<Template, ConfigError> {
         Template::from_name(&self.meter_type)
-            .map_err(|m| ConfigError::new("/MeterType", m, json!(self.meter_type)))
+            .map_err(|e| ConfigError::new("/MeterType", e.to_string(), json!(self.meter_type)))
     }
 }

@@ -180,10 +180,21 @@ fn netmask_rule() {
             ("/WiFi/StaticIPv4/Netmask", json!(bad))
         );
     }
+    assert_eq!(
+        check_prefix("255.255.255.0"),
+        Err(ValueError::Prefix {
+            given: "255.255.255.0".into(),
+            hint: Some(24)
+        })
+    );
     assert!(check_prefix("255.255.255.0")
         .unwrap_err()
+        .to_string()
         .ends_with("write \"24\""));
-    assert!(!check_prefix("255.0.255.0").unwrap_err().contains("write"));
+    assert!(!check_prefix("255.0.255.0")
+        .unwrap_err()
+        .to_string()
+        .contains("write"));
 }
 
 #[test]

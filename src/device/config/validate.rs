@@ -33,12 +33,20 @@ impl Config {
             ssid_err("required when /DefaultNetIf is \"WiFi\"");
         }
         if let Err(e) = check_wpa_psk(&w.password) {
-            errs.push(ConfigError::new("/WiFi/Password", e, Value::Null));
+            errs.push(ConfigError::new(
+                "/WiFi/Password",
+                e.to_string(),
+                Value::Null,
+            ));
         }
         w.static_ipv4.validate("/WiFi", w.ip_mode, &mut errs);
         let m = &self.mqtt;
         if let Err(e) = check_broker(&m.broker) {
-            errs.push(ConfigError::new("/MQTT/Broker", e, json!(m.broker)));
+            errs.push(ConfigError::new(
+                "/MQTT/Broker",
+                e.to_string(),
+                json!(m.broker),
+            ));
         }
         let site_ok = (1..=64).contains(&m.site.len())
             && m.site
@@ -97,7 +105,7 @@ impl StaticIpv4 {
     /// mode. A `Gateway` given with `IpAddress` and `Netmask` must be in their subnet (the
     /// device reaches its gateway directly), in either mode: the values are kept for Static.
     fn validate(&self, base: &str, mode: IpMode, errs: &mut Vec<ConfigError>) {
-        type Check = fn(&str) -> Result<(), String>;
+        type Check = fn(&str) -> Result<(), ValueError>;
         let fields: [(&str, &String, Check, bool); 4] = [
             ("IpAddress", &self.ip_address, check_ipv4, true),
             ("Netmask", &self.netmask, check_prefix, true),
@@ -112,7 +120,7 @@ impl StaticIpv4 {
                     errs.push(ConfigError::new(ptr, msg, json!(value)));
                 }
             } else if let Err(e) = check(value) {
-                errs.push(ConfigError::new(ptr, e, json!(value)));
+                errs.push(ConfigError::new(ptr, e.to_string(), json!(value)));
             }
         }
         // The subnet rule only when the three values are each valid.
@@ -145,52 +153,97 @@ impl StaticIpv4 {
     }
 }
 
+/// Why a value given to one of the string checkers is refused; the field it belongs to is
+/// named by the caller (`ConfigError::pointer`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error(
+        "must be empty or 8..63 printable ASCII characters (WPA2-PSK); got {chars} characters"
+    )]
+    Psk { chars: usize },
+    #[error("IPv6 is not supported; give an IPv4 address like 192.168.1.10")]
+    Ipv6Address,
+    #[error(
+        "must be an IPv4 address of 4 numbers 0..255 separated by dots (e.g. 192.168.1.10), \
+         got {parts} part(s)"
+    )]
+    Ipv4Parts { parts: usize },
+    #[error("octet {octet:?} is not a decimal number 0..255")]
+    OctetNotDecimal { octet: String },
+    #[error("octet {octet:?} has a leading zero")]
+    OctetLeadingZero { octet: String },
+    #[error("octet {octet} is greater than 255")]
+    OctetTooLarge { octet: String },
+    /// `hint`: the prefix length of a dotted mask given instead (`255.255.255.0` → 24).
+    #[error(
+        "must be a prefix length \"0\"..\"32\" as a string (e.g. \"24\"){}",
+        .hint.map_or(String::new(), |n| format!("; for {given} write \"{n}\""))
+    )]
+    Prefix { given: String, hint: Option<u32> },
+    #[error("must start with mqtt:// or mqtts:// (e.g. mqtts://broker.example.com:8883)")]
+    BrokerScheme,
+    #[error("no credentials in the URL: use /MQTT/Username and /MQTT/Password")]
+    BrokerCredentials,
+    #[error("must be scheme://host[:port] only, found {found:?}")]
+    BrokerExtra { found: char },
+    #[error("IPv6 is not supported; give a host name or IPv4 address")]
+    Ipv6Host,
+    #[error("port {port:?} must be a number 1..65535")]
+    Port { port: String },
+    #[error("the host name is missing")]
+    HostMissing,
+    #[error("host {host}: {source}")]
+    HostAddress {
+        host: String,
+        #[source]
+        source: Box<ValueError>,
+    },
+    #[error("host {host:?} is not a valid host name")]
+    HostName { host: String },
+}
+
 /// A Wi-Fi password: empty (not set) or a WPA2-PSK passphrase of 8..=63 printable ASCII.
-pub fn check_wpa_psk(s: &str) -> Result<(), String> {
+pub fn check_wpa_psk(s: &str) -> Result<(), ValueError> {
     let ok = s.is_empty()
         || ((8..=63).contains(&s.len()) && s.bytes().all(|b| (0x20..=0x7e).contains(&b)));
     match ok {
         true => Ok(()),
-        false => Err(format!(
-            "must be empty or 8..63 printable ASCII characters (WPA2-PSK); got {} characters",
-            s.chars().count()
-        )),
+        false => Err(ValueError::Psk {
+            chars: s.chars().count(),
+        }),
     }
 }
 
 /// An IPv4 address in dotted-quad form: four decimal octets 0..=255, no signs, no leading zeros
 /// (ambiguous: octal on some stacks), no spaces. IPv6 is refused as such (NET-04).
-pub fn check_ipv4(s: &str) -> Result<(), String> {
+pub fn check_ipv4(s: &str) -> Result<(), ValueError> {
     if s.trim_matches(|c| c == '[' || c == ']')
         .parse::<std::net::Ipv6Addr>()
         .is_ok()
     {
-        return Err("IPv6 is not supported; give an IPv4 address like 192.168.1.10".into());
+        return Err(ValueError::Ipv6Address);
     }
     let parts: Vec<&str> = s.split('.').collect();
     if parts.len() != 4 {
-        return Err(format!(
-            "must be an IPv4 address of 4 numbers 0..255 separated by dots (e.g. 192.168.1.10), \
-             got {} part(s)",
-            parts.len()
-        ));
+        return Err(ValueError::Ipv4Parts { parts: parts.len() });
     }
     for p in parts {
+        let octet = p.to_string();
         if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("octet {p:?} is not a decimal number 0..255"));
+            return Err(ValueError::OctetNotDecimal { octet });
         }
         if p.len() > 1 && p.starts_with('0') {
-            return Err(format!("octet {p:?} has a leading zero"));
+            return Err(ValueError::OctetLeadingZero { octet });
         }
         if p.parse::<u16>().map_or(true, |n| n > 255) {
-            return Err(format!("octet {p} is greater than 255"));
+            return Err(ValueError::OctetTooLarge { octet });
         }
     }
     Ok(())
 }
 
 /// A netmask as a prefix length string `"0"`..`"32"`. A dotted mask is refused with a hint.
-pub fn check_prefix(s: &str) -> Result<(), String> {
+pub fn check_prefix(s: &str) -> Result<(), ValueError> {
     let ok = !s.is_empty()
         && s.len() <= 2
         && s.bytes().all(|b| b.is_ascii_digit())
@@ -199,33 +252,36 @@ pub fn check_prefix(s: &str) -> Result<(), String> {
     if ok {
         return Ok(());
     }
-    let mut msg = String::from("must be a prefix length \"0\"..\"32\" as a string (e.g. \"24\")");
+    let mut hint = None;
     if check_ipv4(s).is_ok() {
         let m = s.split('.').fold(0u32, |acc, o| {
             acc.checked_shl(8).unwrap_or(0) | o.parse::<u32>().unwrap_or(0)
         });
         if m.leading_ones().saturating_add(m.trailing_zeros()) == 32 {
-            msg += &format!("; for {s} write \"{}\"", m.leading_ones());
+            hint = Some(m.leading_ones());
         }
     }
-    Err(msg)
+    Err(ValueError::Prefix {
+        given: s.to_string(),
+        hint,
+    })
 }
 
 /// `mqtt://` or `mqtts://`, a host name or IPv4 address, an optional `:port` 1..=65535, and
 /// nothing else (no credentials, path, query or fragment).
-pub fn check_broker(s: &str) -> Result<(), String> {
+pub fn check_broker(s: &str) -> Result<(), ValueError> {
     let rest = s
         .strip_prefix("mqtts://")
         .or_else(|| s.strip_prefix("mqtt://"))
-        .ok_or("must start with mqtt:// or mqtts:// (e.g. mqtts://broker.example.com:8883)")?;
+        .ok_or(ValueError::BrokerScheme)?;
     if rest.contains('@') {
-        return Err("no credentials in the URL: use /MQTT/Username and /MQTT/Password".into());
+        return Err(ValueError::BrokerCredentials);
     }
-    if let Some(c) = rest.chars().find(|c| matches!(c, '/' | '?' | '#')) {
-        return Err(format!("must be scheme://host[:port] only, found {c:?}"));
+    if let Some(found) = rest.chars().find(|c| matches!(c, '/' | '?' | '#')) {
+        return Err(ValueError::BrokerExtra { found });
     }
     if rest.starts_with('[') || rest.matches(':').count() > 1 {
-        return Err("IPv6 is not supported; give a host name or IPv4 address".into());
+        return Err(ValueError::Ipv6Host);
     }
     let (host, port) = match rest.split_once(':') {
         Some((h, p)) => (h, Some(p)),
@@ -238,22 +294,27 @@ pub fn check_broker(s: &str) -> Result<(), String> {
             && !p.starts_with('0')
             && p.parse::<u16>().is_ok();
         if !ok {
-            return Err(format!("port {p:?} must be a number 1..65535"));
+            return Err(ValueError::Port {
+                port: p.to_string(),
+            });
         }
     }
     Ok(())
 }
 
 /// A DNS host name (RFC 1123 labels) or, when the last label is numeric, an IPv4 address.
-fn check_host(h: &str) -> Result<(), String> {
+fn check_host(h: &str) -> Result<(), ValueError> {
     if h.is_empty() {
-        return Err("the host name is missing".into());
+        return Err(ValueError::HostMissing);
     }
     if h.rsplit('.')
         .next()
         .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
     {
-        return check_ipv4(h).map_err(|e| format!("host {h}: {e}"));
+        return check_ipv4(h).map_err(|e| ValueError::HostAddress {
+            host: h.to_string(),
+            source: Box::new(e),
+        });
     }
     let label_ok = |l: &str| {
         (1..=63).contains(&l.len())
@@ -262,7 +323,9 @@ fn check_host(h: &str) -> Result<(), String> {
             && !l.ends_with('-')
     };
     if h.len() > 253 || !h.split('.').all(label_ok) {
-        return Err(format!("host {h:?} is not a valid host name"));
+        return Err(ValueError::HostName {
+            host: h.to_string(),
+        });
     }
     Ok(())
 }

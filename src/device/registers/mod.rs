@@ -41,6 +41,13 @@ impl Exception {
     }
 }
 
+/// A `MeterType` that names no template; the text lists the valid names (MB-12).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown MeterType {name:?}; valid: {}", Template::ALL.map(Template::name).join(", "))]
+pub struct UnknownTemplate {
+    pub name: String,
+}
+
 /// A register map template (config key `MeterType`; `docs/register-maps.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Template {
@@ -89,13 +96,12 @@ impl Template {
     }
 
     /// The template of a `MeterType` value; the error lists the valid names (MB-12).
-    pub fn from_name(name: &str) -> Result<Self, String> {
+    pub fn from_name(name: &str) -> Result<Self, UnknownTemplate> {
         Self::ALL
             .into_iter()
             .find(|t| t.name() == name)
-            .ok_or_else(|| {
-                let valid: Vec<_> = Self::ALL.iter().map(|t| t.name()).collect();
-                format!("unknown MeterType {name:?}; valid: {}", valid.join(", "))
+            .ok_or_else(|| UnknownTemplate {
+                name: name.to_string(),
             })
     }
 

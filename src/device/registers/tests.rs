@@ -112,6 +112,8 @@ fn planted_defects_change_the_answers() {
 #[test]
 fn unknown_template_lists_valid_names() {
     let e = Template::from_name("Acme-X1").unwrap_err();
+    assert_eq!(e.name, "Acme-X1");
+    let e = e.to_string();
     for name in [
         "PhoenixContact-EMPro",
         "Eastron-SDM630",

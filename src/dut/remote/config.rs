@@ -4,6 +4,7 @@
 //! device implements (its conformance statement). Strict: unknown keys are errors, reported
 //! with file, line and column. Paths are relative to the file's folder.
 
+use super::error::TargetFileError;
 use super::watch::Watch;
 use crate::device::Variant;
 use crate::dut::OwnBroker;
@@ -189,32 +190,38 @@ pub struct Hooks {
 
 impl RemoteConfig {
     /// Read and check a target file.
-    pub fn load(path: &Path) -> Result<RemoteConfig, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("target file {}: {e}", path.display()))?;
-        let mut cfg = RemoteConfig::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<RemoteConfig, TargetFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TargetFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = RemoteConfig::parse(&text).map_err(|e| TargetFileError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
         cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
     }
 
     /// Parse target-file text; errors read `line:column: message`.
-    pub fn parse(text: &str) -> Result<RemoteConfig, String> {
-        let cfg: RemoteConfig = yaml_serde::from_str(text).map_err(|e| match e.location() {
-            Some(l) => format!("{}:{}: {e}", l.line(), l.column()),
-            None => format!(" {e}"),
-        })?;
+    pub fn parse(text: &str) -> Result<RemoteConfig, TargetFileError> {
+        let cfg: RemoteConfig =
+            yaml_serde::from_str(text).map_err(|source| TargetFileError::Yaml {
+                at: source.location().map(|l| (l.line(), l.column())),
+                source,
+            })?;
         cfg.check()?;
         Ok(cfg)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), TargetFileError> {
         let f = &self.feed;
         let n = [&f.tcp, &f.listen, &f.serial]
             .iter()
             .filter(|x| x.is_some())
             .count();
         if n != 1 {
-            return Err(" feed: give exactly one of `tcp`, `listen` or `serial`".into());
+            return Err(TargetFileError::FeedCount);
         }
         self.variant()?;
         self.meter_kinds()?;
@@ -224,32 +231,27 @@ impl RemoteConfig {
             .keys()
             .find(|k| !names.contains(&k.as_str()))
         {
-            return Err(format!(
-                " capabilities: unknown ability {bad:?}; valid: {}",
-                names.join(", ")
-            ));
+            return Err(TargetFileError::UnknownAbility {
+                name: bad.clone(),
+                valid: names.to_vec(),
+            });
         }
         if self.rig.is_none() {
             if self.modbus.is_none() && self.http.is_none() && self.mqtt.is_none() {
-                return Err(
-                    " declare at least one interface of the device: `modbus: HOST:PORT`, `http: http://HOST` or `mqtt:` (or a `rig` to ask)"
-                        .into(),
-                );
+                return Err(TargetFileError::NoInterface);
             }
             if self.label.is_none() && (self.http.is_some() || self.mqtt.is_some()) {
-                return Err(
-                    " label: required with `http:` or `mqtt:` when there is no `rig` to ask (serial, mac, password)".into(),
-                );
+                return Err(TargetFileError::LabelRequired);
             }
             if self.variant.is_none() {
-                return Err(" variant: required when there is no `rig` to ask (p1 or tic)".into());
+                return Err(TargetFileError::VariantRequired);
             }
         }
         Ok(())
     }
 
     /// The declared variant, if any.
-    pub fn variant(&self) -> Result<Option<Variant>, String> {
+    pub fn variant(&self) -> Result<Option<Variant>, TargetFileError> {
         match self
             .variant
             .as_deref()
@@ -259,24 +261,22 @@ impl RemoteConfig {
             None => Ok(None),
             Some("p1") => Ok(Some(Variant::P1)),
             Some("tic") => Ok(Some(Variant::Tic)),
-            Some(other) => Err(format!(" variant: {other:?} is not p1 or tic")),
+            Some(other) => Err(TargetFileError::Variant {
+                given: other.to_string(),
+            }),
         }
     }
 
     /// The declared meter kinds, if any.
-    pub fn meter_kinds(&self) -> Result<Option<Vec<MeterKind>>, String> {
+    pub fn meter_kinds(&self) -> Result<Option<Vec<MeterKind>>, TargetFileError> {
         self.meters
             .as_ref()
             .map(|names| {
                 names
                     .iter()
                     .map(|n| {
-                        MeterKind::from_name(n).ok_or_else(|| {
-                            format!(
-                                " meters: unknown meter {n:?}; valid: {}",
-                                MeterKind::names()
-                            )
-                        })
+                        MeterKind::from_name(n)
+                            .ok_or_else(|| TargetFileError::UnknownMeter { name: n.clone() })
                     })
                     .collect()
             })
@@ -293,13 +293,17 @@ impl RemoteConfig {
     }
 
     /// Read a PEM file named in the target file.
-    pub fn read_pem(&self, p: &Path, what: &str) -> Result<String, String> {
+    pub fn read_pem(&self, p: &Path, what: &str) -> Result<String, TargetFileError> {
         let full = self.path(p);
-        std::fs::read_to_string(&full).map_err(|e| format!("{what} {}: {e}", full.display()))
+        std::fs::read_to_string(&full).map_err(|source| TargetFileError::Pem {
+            what: what.to_string(),
+            path: full.clone(),
+            source,
+        })
     }
 
     /// The MQTT watch from the file, PEM files read.
-    pub fn watch(&self) -> Result<Option<Watch>, String> {
+    pub fn watch(&self) -> Result<Option<Watch>, TargetFileError> {
         let Some(m) = &self.mqtt else { return Ok(None) };
         let ca_pem =
             m.ca.as_deref()
@@ -311,7 +315,7 @@ impl RemoteConfig {
                 self.read_pem(k, "mqtt.key")?,
             )),
             (None, None) => None,
-            _ => return Err("mqtt: give both `cert` and `key`, or neither".into()),
+            _ => return Err(TargetFileError::CertWithoutKey),
         };
         Ok(Some(Watch {
             url: m.url.clone(),
@@ -336,7 +340,8 @@ mod tests {
         let caps = apply_overrides(&c.capabilities, crate::dut::Capabilities::ALL);
         assert!(!caps.led && !caps.p1_ext && caps.power && caps.button);
         let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\ncapabilities: {lde: false}\n")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("unknown ability \"lde\"") && e.contains("p1_ext"),
             "{e}"
@@ -378,17 +383,29 @@ mod tests {
 
     #[test]
     fn errors_name_the_place_and_the_field() {
-        let e = RemoteConfig::parse("rig: x\nfeed: {listen: a}\nmodbsu: 1\n").unwrap_err();
+        let e = RemoteConfig::parse("rig: x\nfeed: {listen: a}\nmodbsu: 1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("3:1:") && e.contains("modbsu"), "{e}");
-        let e = RemoteConfig::parse("rig: x\nfeed: {listen: a, tcp: b}\n").unwrap_err();
+        let e = RemoteConfig::parse("rig: x\nfeed: {listen: a, tcp: b}\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("exactly one"), "{e}");
-        let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\n").unwrap_err();
+        let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at least one interface"), "{e}");
-        let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\nhttp: http://x\n").unwrap_err();
+        let e = RemoteConfig::parse("feed: {tcp: a}\nvariant: p1\nhttp: http://x\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("label: required"), "{e}");
-        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nmeters: [smr6]\n").unwrap_err();
+        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nmeters: [smr6]\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown meter \"smr6\""), "{e}");
-        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nvariant: xx\n").unwrap_err();
+        let e = RemoteConfig::parse("rig: x\nfeed: {tcp: a}\nvariant: xx\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("variant"), "{e}");
     }
 }

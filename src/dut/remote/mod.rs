@@ -6,6 +6,7 @@
 //! rig or a `time` hook drives a simulator's clock — moved exactly like the virtual target's.
 
 pub mod config;
+mod error;
 mod feed;
 pub mod hooks;
 pub mod p1_ext;
@@ -14,6 +15,7 @@ mod target;
 pub mod watch;
 
 pub use config::RemoteConfig;
+pub use error::{BenchError, TargetFileError};
 pub use target::RemoteTarget;
 
 use super::rig_client::{RigClient, RigInfo};
@@ -86,7 +88,7 @@ impl RemoteBench {
 
     /// The device's variant: declared, or asked from the rig.
     async fn variant(&self) -> Result<Variant, TargetError> {
-        if let Some(v) = self.cfg.variant().map_err(TargetError)? {
+        if let Some(v) = self.cfg.variant().map_err(|e| TargetError(e.to_string()))? {
             return Ok(v);
         }
         let info = self
@@ -129,14 +131,14 @@ impl RemoteBench {
     }
 
     /// The conformance statement: variant, meters, bench capabilities.
-    pub async fn statement(&self) -> Result<Statement, String> {
-        let variant = self.variant().await.map_err(|e| e.0)?;
+    pub async fn statement(&self) -> Result<Statement, BenchError> {
+        let variant = self.variant().await?;
         let mut caps = self.capabilities();
         if caps.own_broker
             && self.cfg.own_broker.is_none()
             && !self.cfg.capabilities.contains_key("own_broker")
         {
-            let info = self.rig_info().await.map_err(|e| e.0)?;
+            let info = self.rig_info().await?;
             caps.own_broker = info.is_some_and(|i| i.own_broker.is_some());
         }
         let description = self.cfg.description.clone().unwrap_or_else(|| {

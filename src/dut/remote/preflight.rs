@@ -4,6 +4,7 @@
 //! interface of the device accepts a connection. A failure blocks the run with the cause
 //! instead of failing every scenario against the device.
 
+use super::error::BenchError;
 use super::feed::MeterLine;
 use super::RemoteBench;
 use crate::dut::Statement;
@@ -15,38 +16,36 @@ const CONNECT_WAIT: Duration = Duration::from_secs(5);
 
 impl RemoteBench {
     /// Check the bench; `Err` with the cause when a scenario could not work.
-    pub async fn preflight(&self, statement: &Statement) -> Result<(), String> {
+    pub async fn preflight(&self, statement: &Statement) -> Result<(), BenchError> {
         if self.rig.is_some() {
-            self.rig_info()
-                .await
-                .map_err(|e| format!("the bench rig does not answer: {}", plain(&e)))?;
+            self.rig_info().await.map_err(BenchError::Rig)?;
         }
         self.check_hooks()?;
-        let variant = *statement
-            .variants
-            .first()
-            .ok_or("the target declares no variant")?;
+        let variant = *statement.variants.first().ok_or(BenchError::NoVariant)?;
         {
             let mut line = self.line.lock().await;
             if line.is_none() {
                 *line = Some(
                     MeterLine::new(self.cfg.feed.clone(), variant, self.cfg.meter_kinds()?)
                         .await
-                        .map_err(|e| plain(&e).to_string())?,
+                        .map_err(BenchError::MeterLine)?,
                 );
             }
             line.as_mut()
                 .expect("set above")
                 .ensure()
                 .await
-                .map_err(|e| format!("the meter line does not connect: {}", plain(&e)))?;
+                .map_err(BenchError::MeterLineConnect)?;
         }
         // The broker the harness watches is the lab's: it must be up whatever the device does.
         if statement.capabilities.mqtt {
             if let Some(addr) = self.cfg.mqtt.as_ref().and_then(|m| broker_addr(&m.url)) {
-                connect(&addr, CONNECT_WAIT).await.map_err(|e| {
-                    format!("the MQTT broker to watch at {addr} does not accept a connection: {e}")
-                })?;
+                connect(&addr, CONNECT_WAIT)
+                    .await
+                    .map_err(|source| BenchError::Broker {
+                        addr: addr.clone(),
+                        source,
+                    })?;
             }
         }
         // A device the bench cannot switch on is on: each interface must answer.
@@ -62,18 +61,23 @@ impl RemoteBench {
                     ports.push(("HTTP", h));
                 }
             }
-            for (what, addr) in ports {
-                let boot = Duration::from_millis(self.cfg.boot_ms) + CONNECT_WAIT;
-                connect(&addr, boot)
+            for (interface, addr) in ports {
+                let within = Duration::from_millis(self.cfg.boot_ms) + CONNECT_WAIT;
+                connect(&addr, within)
                     .await
-                    .map_err(|e| format!("the device's {what} server at {addr} does not accept a connection within {boot:?}: {e} (is the device powered and on the network?)"))?;
+                    .map_err(|source| BenchError::Interface {
+                        interface,
+                        addr: addr.clone(),
+                        within,
+                        source,
+                    })?;
             }
         }
         Ok(())
     }
 
     /// Every hook's program is there: a path relative to the target file, or on `PATH`.
-    fn check_hooks(&self) -> Result<(), String> {
+    fn check_hooks(&self) -> Result<(), BenchError> {
         let h = &self.cfg.hooks;
         let hooks = [
             ("fresh", &h.fresh),
@@ -93,23 +97,15 @@ impl RemoteBench {
                 on_path(program)
             };
             if !found {
-                return Err(format!(
-                    "hook `{name}`: program {program:?} not found (relative paths start in {})",
-                    if self.cfg.dir.as_os_str().is_empty() {
-                        Path::new(".").display()
-                    } else {
-                        self.cfg.dir.display()
-                    }
-                ));
+                return Err(BenchError::HookProgram {
+                    hook: name,
+                    program: program.to_string(),
+                    dir: self.cfg.dir.clone(),
+                });
             }
         }
         Ok(())
     }
-}
-
-/// A bench fault's message without its marker (the whole run is blocked anyway).
-fn plain(e: &crate::dut::TargetError) -> &str {
-    e.0.trim_start_matches(crate::dut::BENCH_FAULT)
 }
 
 /// `HOST:PORT` of an `http://` or `https://` URL.

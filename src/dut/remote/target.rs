@@ -132,10 +132,13 @@ impl RemoteTarget {
             .or(info.as_ref().map(|i| i.https.clone()))
             .unwrap_or_else(|| http.replacen("http://", "https://", 1));
         let ca_pem = match &cfg.https_ca {
-            Some(p) => Some(cfg.read_pem(p, "https_ca").map_err(TargetError)?),
+            Some(p) => Some(
+                cfg.read_pem(p, "https_ca")
+                    .map_err(|e| TargetError(e.to_string()))?,
+            ),
             None => info.as_ref().map(|i| i.https_ca_pem.clone()),
         };
-        let watch = match cfg.watch().map_err(TargetError)? {
+        let watch = match cfg.watch().map_err(|e| TargetError(e.to_string()))? {
             Some(w) => Some(w),
             None => info.as_ref().and_then(|i| i.watch.as_ref()).map(|w| Watch {
                 url: w.url.clone(),
@@ -156,7 +159,7 @@ impl RemoteTarget {
                     MeterLine::new(
                         cfg.feed.clone(),
                         variant,
-                        cfg.meter_kinds().map_err(TargetError)?,
+                        cfg.meter_kinds().map_err(|e| TargetError(e.to_string()))?,
                     )
                     .await?,
                 );

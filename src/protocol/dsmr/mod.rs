@@ -149,8 +149,9 @@ fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
         }
         // `line` is a sub-slice of `b`: its address is at or after `b`'s.
         let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
-        apply_line(line, &mut t, &mut st, opts)
-            .map_err(|m| ParseError::new(ErrorKind::Malformed, at, line_of(b, at), m))?;
+        apply_line(line, &mut t, &mut st, opts).map_err(|e| {
+            ParseError::new(ErrorKind::Malformed, at, line_of(b, at), e.to_string())
+        })?;
     }
     st.finish(&mut t.reading);
     Ok(t)
@@ -194,18 +195,32 @@ impl State {
     }
 }
 
+/// A data line the parser cannot read; the parser adds the byte offset and line number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum LineError {
+    #[error("line {line:?} has no '(' value")]
+    NoValue { line: String },
+    #[error("bad OBIS reference {obis:?}")]
+    BadObis { obis: String },
+    #[error("{obis}: {source}")]
+    Value {
+        obis: String,
+        #[source]
+        source: ValueError,
+    },
+}
+
 fn apply_line(
     line: &[u8],
     t: &mut Telegram,
     st: &mut State,
     opts: ParseOptions,
-) -> Result<(), String> {
+) -> Result<(), LineError> {
     let open = memchr(b'(', line);
     let Some(open) = open else {
-        return Err(format!(
-            "line {:?} has no '(' value",
-            String::from_utf8_lossy(line)
-        ));
+        return Err(LineError::NoValue {
+            line: String::from_utf8_lossy(line).into_owned(),
+        });
     };
     let obis = &line[..open];
     let Some(vals) = Values::split(&line[open..]) else {
@@ -216,10 +231,9 @@ fn apply_line(
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || b"-:.*".contains(c))
     {
-        return Err(format!(
-            "bad OBIS reference {:?}",
-            String::from_utf8_lossy(obis)
-        ));
+        return Err(LineError::BadObis {
+            obis: String::from_utf8_lossy(obis).into_owned(),
+        });
     }
     let r = &mut t.reading;
     let mapped = map_obis(obis, &vals, r, st).map_err(|e| describe(obis, e))?;
@@ -235,8 +249,11 @@ fn apply_line(
     Ok(())
 }
 
-fn describe(obis: &[u8], e: ValueError) -> String {
-    format!("{}: {}", String::from_utf8_lossy(obis), e)
+fn describe(obis: &[u8], source: ValueError) -> LineError {
+    LineError::Value {
+        obis: String::from_utf8_lossy(obis).into_owned(),
+        source,
+    }
 }
 
 enum Mapped {

@@ -32,6 +32,8 @@ impl fmt::Display for ValueError {
     }
 }
 
+impl std::error::Error for ValueError {}
+
 /// The `(…)` groups of one line (the first two are located; the rest are only checked).
 pub struct Values<'a> {
     spans: [&'a [u8]; 2],

@@ -6,6 +6,15 @@ use super::{Group, Mode};
 use crate::protocol::time::{self, Season, TIC_TZ};
 use crate::protocol::{Protocol, Quirk, Reading, Telegram};
 
+/// A group whose value the reading cannot use; the parser adds the byte offset and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupValueError {
+    #[error("group {label:?}: value {value:?} is not a number")]
+    NotNumber { label: String, value: String },
+    #[error("group \"STGE\": {value:?} is not 8 hex digits")]
+    Stge { value: String },
+}
+
 /// The STGE status register of a standard-mode meter (32 bits, sent as 8 hex digits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stge(pub u32);
@@ -76,15 +85,12 @@ impl Acc {
         tel: &mut Telegram,
         mode: Mode,
         g: &Group<'_>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, GroupValueError> {
         let d = g.data;
         let num = || {
-            uint(d).ok_or_else(|| {
-                let label = String::from_utf8_lossy(g.label);
-                format!(
-                    "group {label:?}: value {:?} is not a number",
-                    String::from_utf8_lossy(d)
-                )
+            uint(d).ok_or_else(|| GroupValueError::NotNumber {
+                label: String::from_utf8_lossy(g.label).into_owned(),
+                value: String::from_utf8_lossy(d).into_owned(),
             })
         };
         let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
@@ -133,11 +139,8 @@ impl Acc {
             }
             (Mode::Standard, b"SINSTI") => self.sinsti = Some(small(num()?)),
             (Mode::Standard, b"STGE") => {
-                self.stge = Some(Stge::parse(d).ok_or_else(|| {
-                    format!(
-                        "group \"STGE\": {:?} is not 8 hex digits",
-                        String::from_utf8_lossy(d)
-                    )
+                self.stge = Some(Stge::parse(d).ok_or_else(|| GroupValueError::Stge {
+                    value: String::from_utf8_lossy(d).into_owned(),
                 })?);
             }
             (Mode::Standard, b"EAST") => self.east_wh = Some(num()?),

@@ -94,7 +94,7 @@ fn parse_groups(f: &[u8], opts: ParseOptions, parity: bool) -> Result<Telegram, 
         }
         let mapped = acc
             .apply(&mut tel, g.mode, &g)
-            .map_err(|msg| group_error(f, pos, ErrorKind::Malformed, msg))?;
+            .map_err(|e| group_error(f, pos, ErrorKind::Malformed, e.to_string()))?;
         if opts.keep_raw && !mapped {
             tel.raw.push(raw_text(&g));
         }

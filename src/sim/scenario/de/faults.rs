@@ -3,6 +3,7 @@
 
 use super::checked_map;
 use super::context::context;
+use super::error::SpecError;
 use super::values::{ByteCount, Dur, SkewSeconds};
 use crate::protocol::MeterKind;
 use crate::sim::faults::{Fault, FaultKind};
@@ -38,8 +39,8 @@ pub struct FaultRaw {
 pub struct FaultSpec(pub Fault);
 
 impl TryFrom<FaultRaw> for FaultSpec {
-    type Error = String;
-    fn try_from(r: FaultRaw) -> Result<Self, String> {
+    type Error = SpecError;
+    fn try_from(r: FaultRaw) -> Result<Self, SpecError> {
         let (name, needs) = match r.kind {
             FaultName::Dropout => ("dropout", Some("duration")),
             FaultName::Noise => ("noise", Some("bytes")),
@@ -56,10 +57,10 @@ impl TryFrom<FaultRaw> for FaultSpec {
         ];
         for (field, present) in given {
             if present && needs != Some(field) {
-                return Err(format!("`{field}` does not apply to kind {name}"));
+                return Err(SpecError::FaultFieldExtra { field, kind: name });
             }
             if !present && needs == Some(field) {
-                return Err(format!("kind {name} needs `{field}`"));
+                return Err(SpecError::FaultFieldMissing { field, kind: name });
             }
         }
         let kind = match r.kind {
@@ -74,16 +75,13 @@ impl TryFrom<FaultRaw> for FaultSpec {
             FaultName::Dropout => {
                 let d = r.duration.map_or(0, |d| d.0);
                 if d == 0 {
-                    return Err("a dropout needs a duration above 0".to_string());
+                    return Err(SpecError::ZeroDropout);
                 }
                 FaultKind::Dropout { duration_ms: d }
             }
             FaultName::Incompatible => {
-                if let Some(k @ MeterKind::Tic(_)) = context().kind {
-                    return Err(format!(
-                        "kind incompatible (a DSMR 2.2 telegram) needs a P1 meter; {} is a TIC meter",
-                        k.name()
-                    ));
+                if let Some(meter @ MeterKind::Tic(_)) = context().kind {
+                    return Err(SpecError::IncompatibleOnTic { meter });
                 }
                 FaultKind::Incompatible
             }

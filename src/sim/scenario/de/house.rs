@@ -5,6 +5,7 @@
 //! the field: `events[1].ev.amps: must be 0..=80 A, got 99`.
 
 use super::context::context;
+use super::error::SpecError;
 use crate::sim::clock::parse_duration;
 use crate::sim::house::change::{self, Limits};
 use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
@@ -13,7 +14,7 @@ use serde_json::Value;
 use std::fmt;
 
 /// Check a change against the scenario's meter.
-fn check(v: &Value) -> Result<(), String> {
+fn check(v: &Value) -> Result<(), SpecError> {
     let ctx = context();
     let Some(meter) = ctx.kind.or(ctx.meter) else {
         // The meter itself is wrong; that error is reported where it stands.
@@ -27,18 +28,18 @@ fn check(v: &Value) -> Result<(), String> {
         },
     )
     .map(|_| ())
-    .map_err(|e| change::join(&e))
+    .map_err(SpecError::Change)
 }
 
 /// Read a map as JSON inside the map's visitor, so an error raised by `then` points at the map.
 fn map_value<'de, D: Deserializer<'de>, T>(
     d: D,
     expecting: &'static str,
-    then: fn(Value) -> Result<T, String>,
+    then: fn(Value) -> Result<T, SpecError>,
 ) -> Result<T, D::Error> {
     struct V<T> {
         expecting: &'static str,
-        then: fn(Value) -> Result<T, String>,
+        then: fn(Value) -> Result<T, SpecError>,
     }
     impl<'de, T> Visitor<'de> for V<T> {
         type Value = T;
@@ -75,17 +76,11 @@ pub struct EventSpec(pub i64, pub Value);
 impl<'de> Deserialize<'de> for EventSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         map_value(d, "an event map {at: 30m, <change>…}", |mut v| {
-            let m = v
-                .as_object_mut()
-                .ok_or("an event is a map {at: 30m, <change>…}")?;
+            let m = v.as_object_mut().ok_or(SpecError::EventNotMap)?;
             let at = match m.remove("at") {
-                Some(Value::String(s)) => parse_duration(&s).map_err(|e| format!("at: {e}"))?,
-                Some(other) => {
-                    return Err(format!(
-                        "at: a duration such as 90s, 10m or 2h, got {other}"
-                    ))
-                }
-                None => return Err("at: missing (when, from the start)".into()),
+                Some(Value::String(s)) => parse_duration(&s).map_err(SpecError::EventAt)?,
+                Some(got) => return Err(SpecError::EventAtNotText { got }),
+                None => return Err(SpecError::EventAtMissing),
             };
             check(&v)?;
             Ok(EventSpec(at, v))

@@ -4,6 +4,7 @@
 
 use super::checked_map;
 use super::context::context;
+use super::error::SpecError;
 use super::values::{Amps, ClockTime, EvPhases, Factor, Minutes, Noise, Watts};
 use crate::sim::generator::LoadComponent;
 use serde::de::{self, value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
@@ -33,14 +34,13 @@ pub struct PvRaw {
 pub struct PvSpec(LoadComponent);
 
 impl TryFrom<PvRaw> for PvSpec {
-    type Error = String;
-    fn try_from(r: PvRaw) -> Result<Self, String> {
+    type Error = SpecError;
+    fn try_from(r: PvRaw) -> Result<Self, SpecError> {
         if r.sunrise.0 >= r.sunset.0 {
-            return Err(format!(
-                "sunrise {} must be before sunset {}",
-                hhmm(r.sunrise.0),
-                hhmm(r.sunset.0)
-            ));
+            return Err(SpecError::SunriseAfterSunset {
+                sunrise_min: r.sunrise.0,
+                sunset_min: r.sunset.0,
+            });
         }
         Ok(PvSpec(LoadComponent::Pv {
             peak_watts: r.peak_watts.0,
@@ -68,24 +68,21 @@ fn one_phase() -> EvPhases {
 pub struct EvSpec(LoadComponent);
 
 impl TryFrom<EvRaw> for EvSpec {
-    type Error = String;
-    fn try_from(r: EvRaw) -> Result<Self, String> {
+    type Error = SpecError;
+    fn try_from(r: EvRaw) -> Result<Self, SpecError> {
         let end = r.start.0 + r.minutes.0;
         if end > 1440 {
-            return Err(format!(
-                "the charging window {} + {} min ends after midnight; it must lie within a day",
-                hhmm(r.start.0),
-                r.minutes.0
-            ));
+            return Err(SpecError::ChargeAfterMidnight {
+                start_min: r.start.0,
+                minutes: r.minutes.0,
+            });
         }
-        if let Some(k) = context().kind {
-            if usize::from(r.phases.0) > k.phases() {
-                return Err(format!(
-                    "phases {} but meter {} has {} phase",
-                    r.phases.0,
-                    k.name(),
-                    k.phases()
-                ));
+        if let Some(meter) = context().kind {
+            if usize::from(r.phases.0) > meter.phases() {
+                return Err(SpecError::EvPhases {
+                    phases: r.phases.0,
+                    meter,
+                });
             }
         }
         Ok(EvSpec(LoadComponent::Ev {
@@ -104,10 +101,6 @@ pub struct ImbalanceSpec {
     l1: Factor,
     l2: Factor,
     l3: Factor,
-}
-
-fn hhmm(min: u32) -> String {
-    format!("{:02}:{:02}", min / 60, min % 60)
 }
 
 /// One `load:` item: a map with exactly one key, `base`, `pv`, `ev` or `imbalance`.

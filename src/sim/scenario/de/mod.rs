@@ -8,9 +8,11 @@
 //! Layout: this file holds the document structure (the first-pass `Head`, the device
 //! settings, the whole `ScenarioFile`) and the `checked_map!` helper; `context.rs` the
 //! first-pass context; `values.rs` the checked scalar newtypes; `load.rs` the `load:`
-//! items; `faults.rs` the `faults:` items; `wifi.rs` the `device.wifi:` list.
+//! items; `faults.rs` the `faults:` items; `wifi.rs` the `device.wifi:` list; `error.rs`
+//! the `SpecError` every check raises.
 
 mod context;
+mod error;
 mod faults;
 mod house;
 mod load;

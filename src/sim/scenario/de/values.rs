@@ -3,6 +3,7 @@
 //! each checked as it is read so the error points at the value.
 
 use super::context::{context, names_of, variant_of, with_phases};
+use super::error::SpecError;
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Millis};
 use crate::sim::scenario::Mqtt;
@@ -14,7 +15,7 @@ use std::marker::PhantomData;
 /// A number checked as it is read.
 struct Num<T>(&'static str, PhantomData<T>);
 
-impl<'de, T: TryFrom<f64, Error = String>> Visitor<'de> for Num<T> {
+impl<'de, T: TryFrom<f64, Error = SpecError>> Visitor<'de> for Num<T> {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0)
@@ -33,7 +34,7 @@ impl<'de, T: TryFrom<f64, Error = String>> Visitor<'de> for Num<T> {
 /// A string checked as it is read.
 struct Text<T>(&'static str, PhantomData<T>);
 
-impl<'de, T: for<'a> TryFrom<&'a str, Error = String>> Visitor<'de> for Text<T> {
+impl<'de, T: for<'a> TryFrom<&'a str, Error = SpecError>> Visitor<'de> for Text<T> {
     type Value = T;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.0)
@@ -50,9 +51,9 @@ impl<'de, T: for<'a> TryFrom<&'a str, Error = String>> Visitor<'de> for Text<T> 
 }
 
 /// A whole number in `range`, or why not.
-fn whole(v: f64, lo: f64, hi: f64, what: &str) -> Result<f64, String> {
+fn whole(v: f64, lo: f64, hi: f64, rule: &'static str) -> Result<f64, SpecError> {
     if v.fract() != 0.0 || !(lo..=hi).contains(&v) {
-        Err(format!("{what}, got {v}"))
+        Err(SpecError::OutOfRange { rule, got: v })
     } else {
         Ok(v)
     }
@@ -65,9 +66,9 @@ macro_rules! number {
         #[derive(Debug, Clone, Copy, PartialEq)]
         pub struct $name(pub $t);
         impl TryFrom<f64> for $name {
-            type Error = String;
-            fn try_from($v: f64) -> Result<Self, String> {
-                let v: Result<$t, String> = $check;
+            type Error = SpecError;
+            fn try_from($v: f64) -> Result<Self, SpecError> {
+                let v: Result<$t, SpecError> = $check;
                 v.map($name)
             }
         }
@@ -86,9 +87,9 @@ macro_rules! text {
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name(pub $t);
         impl TryFrom<&str> for $name {
-            type Error = String;
-            fn try_from($s: &str) -> Result<Self, String> {
-                let v: Result<$t, String> = $check;
+            type Error = SpecError;
+            fn try_from($s: &str) -> Result<Self, SpecError> {
+                let v: Result<$t, SpecError> = $check;
                 v.map($name)
             }
         }
@@ -105,7 +106,7 @@ number!(
     Watts(f64), "a power in W", |v| if (0.0..50_000.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("must be at least 0 and below 50000 W, got {v}"))
+        Err(SpecError::OutOfRange { rule: "must be at least 0 and below 50000 W", got: v })
     }
 );
 number!(
@@ -113,7 +114,7 @@ number!(
     Noise(f64), "a noise fraction between 0 and 1", |v| if (0.0..=1.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("must be between 0 and 1, got {v}"))
+        Err(SpecError::OutOfRange { rule: "must be between 0 and 1", got: v })
     }
 );
 number!(
@@ -121,14 +122,14 @@ number!(
     Amps(f64), "a current in A", |v| if (6.0..=32.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("must be between 6 and 32 A, got {v}"))
+        Err(SpecError::OutOfRange { rule: "must be between 6 and 32 A", got: v })
     }
 );
 number!(
     /// Phase count of an EV charger: 1 or 3.
     EvPhases(u8), "1 or 3", |v| match v {
         1.0 | 3.0 => Ok(v as u8),
-        _ => Err(format!("must be 1 or 3, got {v}")),
+        _ => Err(SpecError::OutOfRange { rule: "must be 1 or 3", got: v }),
     }
 );
 number!(
@@ -142,7 +143,7 @@ number!(
     Factor(f64), "a factor between 0 and 4", |v| if (0.0..=4.0).contains(&v) {
         Ok(v)
     } else {
-        Err(format!("must be between 0 and 4, got {v}"))
+        Err(SpecError::OutOfRange { rule: "must be between 0 and 4", got: v })
     }
 );
 number!(
@@ -155,7 +156,7 @@ number!(
     /// Clock skew in whole seconds, non-zero, at most a year either way.
     SkewSeconds(i64), "a number of seconds", |v| {
         whole(v, -31_536_000.0, 31_536_000.0, "must be whole seconds within a year")
-            .and_then(|v| if v == 0.0 { Err("must not be 0".to_string()) } else { Ok(v as i64) })
+            .and_then(|v| if v == 0.0 { Err(SpecError::ZeroSkew) } else { Ok(v as i64) })
     }
 );
 number!(
@@ -164,14 +165,12 @@ number!(
         let n = match v {
             1.0 => 1,
             3.0 => 3,
-            _ => return Err(format!("must be 1 or 3, got {v}")),
+            _ => return Err(SpecError::OutOfRange { rule: "must be 1 or 3", got: v }),
         };
         match context().meter {
-            Some(k) if with_phases(k, usize::from(n)).is_none() => Err(format!(
-                "meter {} has {} phases only; {n} is not available",
-                k.name(),
-                k.phases()
-            )),
+            Some(meter) if with_phases(meter, usize::from(n)).is_none() => {
+                Err(SpecError::PhasesUnavailable { meter, asked: n })
+            }
             _ => Ok(n),
         }
     }
@@ -180,7 +179,7 @@ number!(
 text!(
     /// A scenario name: non-empty.
     Name(String), "a name", |s| if s.trim().is_empty() {
-        Err("must not be empty".to_string())
+        Err(SpecError::EmptyName)
     } else {
         Ok(s.to_string())
     }
@@ -188,29 +187,28 @@ text!(
 text!(
     /// A meter name (`MeterKind::from_name`), of the file's variant.
     MeterName(MeterKind), "a meter name", |s| {
-        let k = MeterKind::from_name(s).ok_or_else(|| {
-            format!("unknown meter `{s}`; valid meters: {}", MeterKind::names())
+        let k = MeterKind::from_name(s).ok_or_else(|| SpecError::UnknownMeter {
+            name: s.to_string(),
         })?;
         match context().variant {
-            Some(v) if v != variant_of(k) => Err(format!(
-                "`{s}` is a {} meter but variant is {}; {} meters: {}",
-                variant_of(k).label(),
-                v.as_str(),
-                v.label(),
-                names_of(v)
-            )),
+            Some(v) if v != variant_of(k) => Err(SpecError::WrongVariant {
+                name: s.to_string(),
+                meter_variant: variant_of(k),
+                variant: v,
+                names: names_of(v),
+            }),
             _ => Ok(k),
         }
     }
 );
 text!(
     /// A duration `90s`, `10m`, `1h30m` (`clock::parse_duration`), ≥ 0.
-    Dur(i64), "a duration such as 90s, 10m or 2h", |s| parse_duration(s)
+    Dur(i64), "a duration such as 90s, 10m or 2h", |s| Ok(parse_duration(s)?)
 );
 text!(
     /// A local time of day `HH:MM` → minutes after midnight.
     ClockTime(u32), "a time of day HH:MM", |s| {
-        let bad = || format!("`{s}` is not a time of day HH:MM (00:00 to 23:59)");
+        let bad = || SpecError::ClockTime { text: s.to_string() };
         let (h, m) = s.split_once(':').ok_or_else(bad)?;
         if h.len() != 2 || m.len() != 2 {
             return Err(bad());
@@ -226,9 +224,7 @@ text!(
     Start(Millis), "an RFC 3339 time with offset", |s| {
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| t.timestamp_millis())
-            .map_err(|e| {
-                format!("`{s}` is not an RFC 3339 time with offset such as 2026-03-29T00:30:00+01:00 ({e})")
-            })
+            .map_err(|source| SpecError::Start { text: s.to_string(), source })
     }
 );
 text!(
@@ -247,9 +243,7 @@ text!(
             if ok {
                 Ok(Mqtt::Url(url.to_string()))
             } else {
-                Err(format!(
-                    "`{url}` is not embedded, off or a broker URL (mqtt://host:1883, mqtts://host:8883)"
-                ))
+                Err(SpecError::MqttSetting { text: url.to_string() })
             }
         }
     }
@@ -258,7 +252,7 @@ text!(
 text!(
     /// A duration above zero.
     PositiveDur(i64), "a duration such as 90s, 10m or 2h", |s| match parse_duration(s)? {
-        0 => Err("must be longer than 0".to_string()),
+        0 => Err(SpecError::ZeroDuration),
         ms => Ok(ms),
     }
 );
@@ -266,12 +260,14 @@ text!(
 text!(
     /// A Wi-Fi network name, 1..=32 bytes (`network::check_ssid`).
     Ssid(String), "a Wi-Fi network name (SSID)", |s| {
-        crate::device::network::check_ssid(s).map(|()| s.to_string())
+        crate::device::network::check_ssid(s)?;
+        Ok(s.to_string())
     }
 );
 text!(
     /// A WPA2 password: empty (an open network) or 8..=63 printable ASCII characters.
     Psk(String), "a WPA2 password", |s| {
-        crate::device::config::check_wpa_psk(s).map(|()| s.to_string())
+        crate::device::config::check_wpa_psk(s)?;
+        Ok(s.to_string())
     }
 );
