@@ -204,7 +204,7 @@ async fn button(State(rig): State<Shared>, Json(b): Json<Button>) -> Json<TimeNo
 async fn led(State(rig): State<Shared>) -> Json<LedReading> {
     let t = rig.host.now();
     Json(LedReading {
-        colour: rig.host.with_device(|d| d.led().colour_at(t)),
+        colour: rig.host.led_colour_at(t),
     })
 }
 

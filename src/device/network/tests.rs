@@ -166,7 +166,7 @@ fn a_dhcp_server_appearing_mid_attempt_answers_now() {
     assert_eq!(n.deadline(), None);
 }
 
-/// Without the link-local fallback (the `network-no-link-local` defect) and without DHCP,
+/// Without the link-local fallback (`set_link_local_fallback(false)`) and without DHCP,
 /// the retries change nothing: no deadline, so a jump of years in device time takes one
 /// step, not one per 4 s attempt; a DHCP server appearing later answers at once.
 #[test]
@@ -176,7 +176,7 @@ fn endless_retries_are_not_stepped_through() {
         ..Lan::default()
     };
     let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, 0);
-    n.disable_link_local();
+    n.set_link_local_fallback(false);
     assert_eq!(n.deadline(), None);
     n.tick(Millis::MAX);
     assert!(!n.has_ip());
