@@ -40,7 +40,8 @@ fn plant(target: &mut TargetSpec, names: &str) -> Result<(), String> {
     let TargetSpec::Virtual { defects } = target else {
         return Err("SC_DEFECT plants defects in the virtual target only".into());
     };
-    let more = smart_connect_sim::defects::parse_list(names).map_err(|e| format!("SC_DEFECT: {e}"))?;
+    let more =
+        smart_connect_sim::defects::parse_list(names).map_err(|e| format!("SC_DEFECT: {e}"))?;
     defects.extend(more);
     Ok(())
 }

@@ -107,7 +107,8 @@ impl FaultyDevice {
 
     /// Feed `event`; `network-static-ignored` hides static addresses from every boot.
     fn feed(&mut self, device: &mut Device, event: Event, now: Millis) -> Vec<Effect> {
-        let hide = self.has(Defect::NetworkStaticIgnored) && !matches!(event, Event::PatchConfig(_));
+        let hide =
+            self.has(Defect::NetworkStaticIgnored) && !matches!(event, Event::PatchConfig(_));
         let real = device.config().clone();
         let shown = match hide {
             true => without_static(&real),
@@ -201,9 +202,10 @@ impl FaultyDevice {
                 Reply::Config(res)
             }
             // `firmware-second-update-restarts`: a request while one runs is taken.
-            (Event::FirmwareUpdate { .. }, Reply::Firmware(Err(UpdateRefused::Running { state })))
-                if self.has(Defect::FirmwareSecondUpdateRestarts) && state != "rebooting" =>
-            {
+            (
+                Event::FirmwareUpdate { .. },
+                Reply::Firmware(Err(UpdateRefused::Running { state })),
+            ) if self.has(Defect::FirmwareSecondUpdateRestarts) && state != "rebooting" => {
                 Reply::Firmware(Ok(()))
             }
             (_, r) => r,
@@ -238,7 +240,8 @@ impl DeviceLayer for FaultyDevice {
         let before = device.config().clone();
         let event = self.event_in(device, event, now);
         let fx = self.feed(device, event.clone(), now);
-        let partial = matches!(&event, Event::PatchConfig(_)) && self.has(Defect::ConfigPatchPartial);
+        let partial =
+            matches!(&event, Event::PatchConfig(_)) && self.has(Defect::ConfigPatchPartial);
         let mut fx = self.effects_out(device, &event, original, &before, fx);
         if partial && *device.config() != before && !self.has(Defect::ConfigNotPersisted) {
             let saved = fx.iter().any(|e| matches!(e, Effect::PersistConfig(_)));

@@ -82,7 +82,14 @@ fn running(variant: Variant, defects: &[Defect]) -> (Faulty, Millis) {
 /// A DSMR reading drawing `watts` on L1.
 fn reading(kind: DsmrKind, watts: f32) -> Reading {
     let mut r = Reading::empty(Protocol::Dsmr);
-    r.version = Some(if kind == DsmrKind::Dsmr42 { "4.2" } else { "5.0" }.into());
+    r.version = Some(
+        if kind == DsmrKind::Dsmr42 {
+            "4.2"
+        } else {
+            "5.0"
+        }
+        .into(),
+    );
     r.power_import_w = Some(watts.max(0.0));
     r.power_export_w = Some((-watts).max(0.0));
     r.active_power_phase_w[0] = Some(watts);
@@ -265,7 +272,11 @@ fn config_defects() {
     assert_eq!(d.d.config().mqtt.site, "garage-3", "kept over a soft reset");
     d.handle(Event::Power(PowerInputs::default()), t + 2);
     d.handle(Event::Power(USB), t + 3);
-    assert_eq!(d.d.config().mqtt.site, "unknown-site", "lost at a power cut");
+    assert_eq!(
+        d.d.config().mqtt.site,
+        "unknown-site",
+        "lost at a power cut"
+    );
 }
 
 #[test]

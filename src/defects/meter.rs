@@ -84,7 +84,11 @@ impl ValueDefects {
                 false => 1,
             };
             let share = next.active_power_w / f32::from(phases);
-            for p in next.active_power_phase_w.iter_mut().take(usize::from(phases)) {
+            for p in next
+                .active_power_phase_w
+                .iter_mut()
+                .take(usize::from(phases))
+            {
                 *p += share;
             }
         }

@@ -102,7 +102,10 @@ mod tests {
         let plain = Measurement::from_reading(&r, "S", "x", 0);
         assert_eq!(publish(&[]).1, serde_json::to_value(&plain).unwrap());
         assert_eq!(publish(&[]).0, measurements_topic("s", "A"));
-        assert!(publish(&[Defect::MqttNoTimestamp]).1.get("timestamp").is_none());
+        assert!(publish(&[Defect::MqttNoTimestamp])
+            .1
+            .get("timestamp")
+            .is_none());
         assert_eq!(
             publish(&[Defect::MqttCumulativeCounters]).1["energy_import_kwh"],
             3.5

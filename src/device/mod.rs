@@ -257,8 +257,9 @@ impl Device {
         &self.stored
     }
 
-    /// The store refused to save: the stored settings are `c` again (what the store holds, so
-    /// what a restart loads). The settings in force (`active_config`) are not touched.
+    /// Set the stored settings to `c` without saving them: after a failed save, what the
+    /// store holds (so what a restart loads). The settings in force (`active_config`) are
+    /// not touched.
     pub fn restore_stored(&mut self, c: Config) {
         self.stored = c;
     }

@@ -4,9 +4,9 @@
 
 use super::mbap::{encode, Mbap};
 use super::service::answer;
+use super::service::Service;
 use super::slot::Held;
 use crate::adapters::host::Host;
-use super::service::Service;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

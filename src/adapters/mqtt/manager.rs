@@ -7,7 +7,9 @@ use super::connection::describe;
 use super::payload;
 use super::queue::DropOldest;
 use super::{tls, Active, BrokerUrl, Conn, Kind, Manager, Out, Plan};
-use crate::device::measurement::{command_filter, measurements_topic, payload as measurement_payload};
+use crate::device::measurement::{
+    command_filter, measurements_topic, payload as measurement_payload,
+};
 use crate::device::{Effect, Event};
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;

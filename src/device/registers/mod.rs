@@ -8,8 +8,8 @@ mod layouts;
 #[cfg(test)]
 mod tests;
 
-use layouts::{Cell, Kind, Layout, Num, SfGroup, Src};
 pub use layouts::WordOrder;
+use layouts::{Cell, Kind, Layout, Num, SfGroup, Src};
 use serde::Serialize;
 
 /// The values the register map shows: one telegram's worth (MB-08), zero before the first
