@@ -4,6 +4,8 @@
 pub mod adapters;
 pub mod cli;
 pub mod conformance;
+#[cfg(feature = "defects")]
+pub mod defects;
 pub mod device;
 pub mod dut;
 pub mod protocol;

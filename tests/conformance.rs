@@ -1,12 +1,12 @@
 //! The Gherkin conformance suite under `cargo test`: runs `features/*.feature` against the
 //! target chosen by `SC_TARGET` (`virtual`, the default, or a target file) — the same runner
 //! as `smart-connect-sim conformance`. `SC_TAGS` or `-- --tags EXPR` narrow the run;
-//! `SC_DEFECT=name,…` plants defects in the virtual device (to see the suite catch them).
+//! `SC_DEFECT=name,…` plants defects in the virtual device (to see the suite catch them;
+//! needs `--features defects`).
 //! Fails on undefined, failed or skipped-without-reason steps; results go to
 //! `target/conformance/results.jsonl` for `coverage`.
 
 use smart_connect_sim::conformance::suite::{self, SuiteOptions};
-use smart_connect_sim::device::defect;
 use smart_connect_sim::dut::TargetSpec;
 use std::path::Path;
 
@@ -14,10 +14,7 @@ fn options() -> Result<SuiteOptions, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut target = TargetSpec::parse(&std::env::var("SC_TARGET").unwrap_or("virtual".into()))?;
     if let Ok(names) = std::env::var("SC_DEFECT") {
-        let TargetSpec::Virtual { defects } = &mut target else {
-            return Err("SC_DEFECT plants defects in the virtual target only".into());
-        };
-        defects.extend(defect::parse_list(&names).map_err(|e| format!("SC_DEFECT: {e}"))?);
+        plant(&mut target, &names)?;
     }
     let args: Vec<String> = std::env::args().collect();
     let tags = args
@@ -35,6 +32,27 @@ fn options() -> Result<SuiteOptions, String> {
         concurrency: 8,
         only: None,
     })
+}
+
+/// `SC_DEFECT`: plant the defects `names` in the virtual target.
+#[cfg(feature = "defects")]
+fn plant(target: &mut TargetSpec, names: &str) -> Result<(), String> {
+    let TargetSpec::Virtual { defects } = target else {
+        return Err("SC_DEFECT plants defects in the virtual target only".into());
+    };
+    let more =
+        smart_connect_sim::defects::parse_list(names).map_err(|e| format!("SC_DEFECT: {e}"))?;
+    defects.extend(more);
+    Ok(())
+}
+
+/// `SC_DEFECT` without the `defects` feature: nothing can be planted.
+#[cfg(not(feature = "defects"))]
+fn plant(_: &mut TargetSpec, names: &str) -> Result<(), String> {
+    Err(format!(
+        "SC_DEFECT={names}: this test binary was built without the `defects` feature \
+         (run `cargo test --features defects --test conformance`)"
+    ))
 }
 
 #[tokio::main]

@@ -12,9 +12,14 @@
 //! - A corrupt or invalid config file found at start is moved aside by the store
 //!   (`config.json.corrupt-<UTC time from the host clock>`), the device boots on factory
 //!   settings, and the status says so (`Config.Recovered`, `Config.RecoveredReason`).
+//!
+//! A `DeviceLayer` may sit between the host and the device, rewriting events and effects
+//! (only the `defects` feature's faulty firmware does; a correct device has none).
 
 use crate::device::config::Config;
+use crate::device::led::LedTimeline;
 use crate::device::registers::{MeterValues, Template};
+use crate::device::status::Status;
 use crate::device::store::{file_stamp, ConfigStore, StoreError};
 use crate::device::{Device, DeviceConfig, Effect, Event};
 use crate::protocol::Reading;
@@ -50,8 +55,67 @@ pub struct Served {
     pub generation: u64,
 }
 
-struct Inner {
+/// Something between the host and its device that changes what goes in and what comes
+/// out (the faulty firmware of the `defects` feature). What the layer shows (register values,
+/// LED, status) is what the adapters serve.
+pub trait DeviceLayer: Send {
+    /// Feed `event` at `now` to `device` (or not, or another one); the effects to carry out.
+    fn handle(&mut self, device: &mut Device, event: Event, now: Instant) -> Vec<Effect>;
+    /// The register values served.
+    fn values(&self, device: &Device) -> MeterValues;
+    /// The LED as it shows.
+    fn led<'a>(&'a self, device: &'a Device) -> &'a LedTimeline;
+    /// The status document at `now`.
+    fn status(&self, device: &Device, now: Instant) -> Status;
+}
+
+/// The device and the layer around it, if any.
+struct Machine {
     device: Device,
+    layer: Option<Box<dyn DeviceLayer>>,
+}
+
+impl Machine {
+    fn new(hw: DeviceConfig, stored: Config) -> Self {
+        #[cfg(feature = "defects")]
+        let (hw, layer) = crate::defects::layer_for(hw);
+        #[cfg(not(feature = "defects"))]
+        let layer = None;
+        let device = Device::new(hw, stored);
+        Machine { device, layer }
+    }
+
+    fn handle(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        match self.layer.as_mut() {
+            Some(l) => l.handle(&mut self.device, event, now),
+            None => self.device.handle(event, now),
+        }
+    }
+
+    fn values(&self) -> MeterValues {
+        match self.layer.as_ref() {
+            Some(l) => l.values(&self.device),
+            None => *self.device.values(),
+        }
+    }
+
+    fn led(&self) -> &LedTimeline {
+        match self.layer.as_ref() {
+            Some(l) => l.led(&self.device),
+            None => self.device.led(),
+        }
+    }
+
+    fn status(&self, now: Instant) -> Status {
+        match self.layer.as_ref() {
+            Some(l) => l.status(&self.device, now),
+            None => self.device.status(now),
+        }
+    }
+}
+
+struct Inner {
+    machine: Machine,
     store: Option<Box<dyn ConfigStore>>,
     p1_ext: Vec<u8>,
     store_error: Option<String>,
@@ -159,9 +223,9 @@ impl Host {
             }
             _ => Config::default(),
         };
-        let device = Device::new(hw, stored.clone());
+        let machine = Machine::new(hw, stored.clone());
         let served = Served {
-            values: *device.values(),
+            values: machine.values(),
             template: Template::PhoenixContactEmpro,
             serving: false,
             generation: 0,
@@ -169,7 +233,7 @@ impl Host {
         let now = clock.now();
         Arc::new(Host {
             inner: Mutex::new(Inner {
-                device,
+                machine,
                 store,
                 p1_ext: Vec::new(),
                 store_error,
@@ -264,7 +328,7 @@ impl Host {
         // times in the order they get it, so device time never goes backwards.
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.now();
-        let fx = inner.device.handle(event, Instant::from_epoch_ms(now));
+        let fx = inner.machine.handle(event, Instant::from_epoch_ms(now));
         let failed = self.carry_out(&mut inner, &fx);
         // Published under the lock too, so the watch never steps back either.
         self.time.send_replace(now);
@@ -278,10 +342,10 @@ impl Host {
     pub fn status_json(&self) -> serde_json::Value {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::from_epoch_ms(self.clock.now());
-        let mut v = serde_json::to_value(inner.device.status(now)).unwrap_or_default();
+        let mut v = serde_json::to_value(inner.machine.status(now)).unwrap_or_default();
         let mut report = serde_json::to_value(&inner.report).unwrap_or_default();
         if let Some(r) = report.as_object_mut() {
-            let d = &inner.device;
+            let d = &inner.machine.device;
             let pending = d.config().pending_against(d.active_config());
             r.insert("Pending".into(), serde_json::json!(pending));
         }
@@ -295,7 +359,7 @@ impl Host {
     pub fn not_serving(&self) -> NotServing {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::from_epoch_ms(self.clock.now());
-        let d = &inner.device;
+        let d = &inner.machine.device;
         let problem = d
             .network()
             .and_then(crate::device::network::Network::problem);
@@ -320,7 +384,7 @@ impl Host {
             detail,
             network: d
                 .running()
-                .then(|| serde_json::to_value(d.status(now).network).ok())
+                .then(|| serde_json::to_value(inner.machine.status(now).network).ok())
                 .flatten(),
         }
     }
@@ -337,14 +401,20 @@ impl Host {
     /// Run `f` with the device (read-only questions: status, config, firmware, LED).
     pub fn with_device<R>(&self, f: impl FnOnce(&Device) -> R) -> R {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        f(&inner.device)
+        f(&inner.machine.device)
+    }
+
+    /// The LED's colour at `t`, as it shows (through the device layer, if any).
+    pub fn led_colour_at(&self, t: Millis) -> crate::device::led::Color {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.machine.led().colour_at(Instant::from_epoch_ms(t))
     }
 
     /// Change the device's surroundings that are not events (e.g. images on the update
     /// server); nothing is served differently until the next event.
     pub fn with_device_mut<R>(&self, f: impl FnOnce(&mut Device) -> R) -> R {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut inner.device)
+        f(&mut inner.machine.device)
     }
 
     /// When the device next needs a tick.
@@ -364,7 +434,7 @@ impl Host {
     /// ext output and the device clock offset cleared, every connection dropped.
     pub fn factory_fresh(&self, hw: DeviceConfig) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.device = Device::new(hw, Config::default());
+        inner.machine = Machine::new(hw, Config::default());
         inner.p1_ext.clear();
         inner.store_error = match inner.store.as_mut() {
             Some(store) => store.save(&Config::default()).err().map(|e| e.to_string()),
@@ -419,7 +489,7 @@ impl Host {
                                 inner.store_error = Some(e.to_string());
                                 inner.report.save_error = Some(f.to_string());
                                 let saved = inner.saved.clone();
-                                inner.device.restore_stored(saved);
+                                inner.machine.device.restore_stored(saved);
                                 failed = Some(f);
                             }
                         }
@@ -435,12 +505,12 @@ impl Host {
                 _ => {}
             }
         }
-        let d = &inner.device;
+        let d = &inner.machine.device;
         let old = self.served();
         let serving = d.serving();
         if changed || reboot || serving != old.serving {
             let next = Served {
-                values: *d.values(),
+                values: inner.machine.values(),
                 template: d
                     .active_config()
                     .template()

@@ -204,9 +204,7 @@ async fn button(State(rig): State<Shared>, Json(b): Json<Button>) -> Json<TimeNo
 async fn led(State(rig): State<Shared>) -> Json<LedReading> {
     let t = rig.host.now();
     Json(LedReading {
-        colour: rig
-            .host
-            .with_device(|d| d.led().colour_at(crate::time::Instant::from_epoch_ms(t))),
+        colour: rig.host.led_colour_at(t),
     })
 }
 

@@ -12,7 +12,6 @@ use crate::conformance::coverage::{parse_requirements, parse_results, RunResult}
 use crate::conformance::report::{self, ReportMeta};
 use crate::conformance::suite::{self, SuiteOptions};
 use crate::conformance::{features, junit, steps::world};
-use crate::device::defect::Defect;
 use crate::dut::TargetSpec;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -55,8 +54,9 @@ pub struct ConformanceArgs {
     #[arg(long, default_value = "8")]
     pub jobs: usize,
     /// Plant defects in the virtual device (to see the suite catch them).
-    #[arg(long = "defect", hide = true, value_parser = crate::device::defect::parse_defect)]
-    pub defects: Vec<Defect>,
+    /// Needs a binary built with the `defects` feature.
+    #[arg(long = "defect", hide = true, value_parser = crate::cli::parse_defect)]
+    pub defects: Vec<crate::cli::DefectName>,
 }
 
 /// The requirement list the binary carries.
@@ -215,7 +215,10 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     }
     let mut target = TargetSpec::parse(&args.target)?;
     match &mut target {
+        #[cfg(feature = "defects")]
         TargetSpec::Virtual { defects } => defects.extend(args.defects.iter().copied()),
+        #[cfg(not(feature = "defects"))]
+        TargetSpec::Virtual { .. } => {}
         TargetSpec::Remote(bench) if args.interactive => {
             let b = std::sync::Arc::get_mut(bench).expect("not shared yet");
             b.set_interactive(true);

@@ -12,6 +12,28 @@ pub mod rig;
 pub mod run;
 
 use clap::{Parser, Subcommand};
+
+/// A defect named by the hidden `--defect NAME` (the `defects` feature's catalogue).
+#[cfg(feature = "defects")]
+pub use crate::defects::Defect as DefectName;
+
+/// A defect named by the hidden `--defect NAME`: none exists in a binary built without the
+/// `defects` feature.
+#[cfg(not(feature = "defects"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefectName {}
+
+/// `--defect NAME`: the defect, or an error naming the valid ones (or saying that this
+/// binary has none).
+pub fn parse_defect(s: &str) -> Result<DefectName, String> {
+    #[cfg(feature = "defects")]
+    return crate::defects::parse_defect(s);
+    #[cfg(not(feature = "defects"))]
+    Err(format!(
+        "cannot plant defect `{s}`: this binary was built without the `defects` feature \
+         (build it with `cargo build --features defects`)"
+    ))
+}
 use std::process::ExitCode;
 
 /// Virtual Xemex Smart Connect: simulator and conformance harness.

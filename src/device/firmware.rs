@@ -8,7 +8,6 @@
 //! (`UpdateRefused::NotOffered`, listing the offered ones), as is a request while an update
 //! runs (`UpdateRefused::Running`).
 
-use super::defect::{Defect, Defects};
 use crate::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
@@ -124,10 +123,9 @@ pub struct Firmware {
     version: String,
     images: Vec<FirmwareImage>,
     state: UpdateState,
-    /// `firmware-accepts-bad-image`: verification always passes.
-    skip_verification: bool,
-    /// `firmware-second-update-restarts`: a request while one runs starts over.
-    restart_running: bool,
+    /// Whether images are checked against their signature before installing (FW-02); off
+    /// only on a development board that installs anything.
+    verify_signature: bool,
 }
 
 impl Firmware {
@@ -136,15 +134,13 @@ impl Firmware {
             version: version.into(),
             images,
             state: UpdateState::Idle,
-            skip_verification: false,
-            restart_running: false,
+            verify_signature: true,
         }
     }
 
-    /// The same, with the firmware-update defects among `defects` (`defect.rs`).
-    pub fn with_defects(mut self, defects: &Defects) -> Self {
-        self.skip_verification = defects.contains(&Defect::FirmwareAcceptsBadImage);
-        self.restart_running = defects.contains(&Defect::FirmwareSecondUpdateRestarts);
+    /// The same, checking image signatures (`true`, FW-02) or installing any image (`false`).
+    pub fn with_signature_check(mut self, verify: bool) -> Self {
+        self.verify_signature = verify;
         self
     }
 
@@ -191,9 +187,7 @@ impl Firmware {
             });
         }
         let idle = matches!(self.state, UpdateState::Idle | UpdateState::Failed { .. });
-        let restartable =
-            self.restart_running && !matches!(self.state, UpdateState::Rebooting { .. });
-        if !idle && !restartable {
+        if !idle {
             return Err(UpdateRefused::Running {
                 state: self.state.name(),
             });
@@ -223,7 +217,7 @@ impl Firmware {
                     }
                 }
                 UpdateState::Verifying { version, until } if now >= *until => {
-                    let good = |i: &FirmwareImage| i.good || self.skip_verification;
+                    let good = |i: &FirmwareImage| i.good || !self.verify_signature;
                     if self.images.iter().any(|i| &i.version == version && good(i)) {
                         UpdateState::Installing {
                             version: version.clone(),
@@ -332,18 +326,12 @@ mod tests {
     }
 
     #[test]
-    fn planted_defects() {
-        let bad = Defects::from([Defect::FirmwareAcceptsBadImage]);
-        let mut f = Firmware::new("1.4.2", images()).with_defects(&bad);
+    fn without_the_signature_check_any_image_installs() {
+        let mut f = Firmware::new("1.4.2", images()).with_signature_check(false);
         f.start("1.6.0", at(0)).unwrap();
         assert!(f.tick(at(0) + DOWNLOAD_MS + VERIFY_MS + INSTALL_MS + REBOOT_MS));
         f.rebooted();
-        assert_eq!(f.version(), "1.6.0", "the corrupt image was installed");
-        let again = Defects::from([Defect::FirmwareSecondUpdateRestarts]);
-        let mut f = Firmware::new("1.4.2", images()).with_defects(&again);
-        f.start("1.5.0", at(0)).unwrap();
-        assert!(f.start("1.5.0", at(2_000)).is_ok(), "not refused");
-        assert_eq!(f.deadline(), Some(at(2_000) + DOWNLOAD_MS));
+        assert_eq!(f.version(), "1.6.0", "the unsigned image was installed");
     }
 
     #[test]

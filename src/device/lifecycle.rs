@@ -1,13 +1,10 @@
 //! How the device's sub-machines work together: events and time in, effects out. Power-on
 //! boots (red) then initialises (colour cycle) then runs; a soft reset, factory reset or
 //! firmware update reboots with the stored settings; the LED follows the state at every
-//! instant it changes. The planted defects (`defect.rs`) of these rules are applied here.
+//! instant it changes.
 
 use super::button::ButtonAction;
-use super::config::{
-    apply_patch, apply_patch_partially, Config, IpMode as CfgIpMode, NetIf, StaticIpv4,
-};
-use super::defect::Defect;
+use super::config::{apply_patch, Config, IpMode as CfgIpMode, NetIf, StaticIpv4};
 use super::led::{LedPattern, INIT_CYCLE_MS};
 use super::meter::{MeterEffect, MeterInput, MeterState};
 use super::network::{Interface, NetSettings, Network, StaticIp};
@@ -50,8 +47,7 @@ impl Device {
                 }
             }
             Event::ButtonUp => {
-                let factory =
-                    self.stored.is_factory() || self.has_defect(Defect::ButtonApOutsideFactory);
+                let factory = self.stored.is_factory() || !self.hw.access_point_factory_only;
                 match self.button.up(now, factory).filter(|_| self.running()) {
                     Some(ButtonAction::SoftReset) => self.reboot(now, &mut fx),
                     Some(ButtonAction::AccessPoint) => {
@@ -61,10 +57,8 @@ impl Device {
                         }
                     }
                     Some(ButtonAction::FactoryReset) => {
-                        if !self.has_defect(Defect::ButtonFactoryResetKeepsSettings) {
-                            self.stored = Config::default();
-                            self.persist(&mut fx);
-                        }
+                        self.stored = Config::default();
+                        self.persist(&mut fx);
                         self.reboot(now, &mut fx);
                     }
                     Some(ButtonAction::Nothing) | None => {}
@@ -79,13 +73,6 @@ impl Device {
             Event::PatchConfig(patch) => {
                 let reply = if !self.running() {
                     Reply::NotRunning
-                } else if self.has_defect(Defect::ConfigPatchPartial) {
-                    let (partial, res) = apply_patch_partially(&self.stored, &patch);
-                    if partial != self.stored {
-                        self.stored = partial;
-                        self.persist(&mut fx);
-                    }
-                    Reply::Config(res)
                 } else {
                     let res = apply_patch(&self.stored, &patch);
                     if let Ok(c) = &res {
@@ -154,15 +141,10 @@ impl Device {
                 self.phase = Phase::Initialising {
                     until: until.saturating_add(INIT_CYCLE_MS),
                 };
-                let mut settings = net_settings(&self.active);
-                if self.has_defect(Defect::NetworkStaticIgnored) {
-                    settings.static_ip = None;
-                }
+                let settings = net_settings(&self.active);
                 let mut network =
                     Network::start(settings, self.lan.clone(), self.hw.identity.mac, t);
-                if self.has_defect(Defect::NetworkNoLinkLocal) {
-                    network.disable_link_local();
-                }
+                network.set_link_local_fallback(self.hw.link_local_fallback);
                 self.network = Some(network);
             }
             Phase::Initialising { until } if t >= until => self.phase = Phase::Running,
@@ -189,37 +171,25 @@ impl Device {
     }
 
     fn serial(&mut self, bytes: Vec<u8>, now: Instant, fx: &mut Vec<Effect>) {
-        let mut rejected = false;
         if self.meter_listening() {
             let mut m = std::mem::take(&mut self.scratch);
             self.meter.on_bytes(&bytes, now, &mut m);
-            rejected = m.iter().any(|e| matches!(e, MeterEffect::Rejected(_)));
             self.meter_effects(&mut m, fx);
             self.scratch = m;
         }
-        let ext_powered = self.power.p1_ext_powered(self.hw.variant)
-            || (self.has_defect(Defect::PowerExtWithoutUsb) && self.powered());
-        // `p1-ext-drops-rejected`: the copy is made from what the parser accepted.
-        let dropped = rejected && self.has_defect(Defect::P1ExtDropsRejected);
-        if ext_powered && !dropped {
+        if self.power.p1_ext_powered(self.hw.variant) {
             fx.push(Effect::P1ExtOut(bytes));
         }
     }
 
-    /// Whether these power inputs run the device (`power-smr5-no-p1-power`: only USB-C does).
+    /// Whether these power inputs run the device.
     fn powered_by(&self, p: PowerInputs) -> bool {
-        match self.has_defect(Defect::PowerSmr5NoP1Power) {
-            true => p.usb,
-            false => p.powers(self.hw.variant),
-        }
+        p.powers(self.hw.variant)
     }
 
-    /// Write the stored settings to flash (`config-not-persisted`: they stay in RAM only).
+    /// Write the stored settings to flash.
     fn persist(&mut self, fx: &mut Vec<Effect>) {
-        if !self.has_defect(Defect::ConfigNotPersisted) {
-            self.persisted = self.stored.clone();
-            fx.push(Effect::PersistConfig(self.stored.clone()));
-        }
+        fx.push(Effect::PersistConfig(self.stored.clone()));
     }
 
     fn meter_effects(&mut self, m: &mut Vec<MeterEffect>, fx: &mut Vec<Effect>) {
@@ -231,7 +201,6 @@ impl Device {
                 }
                 MeterEffect::Rejected(e) => fx.push(Effect::TelegramRejected(e)),
                 MeterEffect::StateChanged(s) => fx.push(Effect::MeterStateChanged(s)),
-                MeterEffect::Republished(reading) => fx.push(Effect::Measurement(reading)),
             }
         }
     }
@@ -245,7 +214,7 @@ impl Device {
         self.booted_at = now;
         // A new boot reports its network problem afresh (the old one went with the network).
         self.net_problem = None;
-        self.meter = MeterInput::with_defects(self.hw.variant, self.hw.defects.clone());
+        self.meter = MeterInput::with_params(self.hw.variant, self.hw.meter);
         self.network = None;
         self.active = self.stored.clone();
         self.template = self
@@ -264,11 +233,7 @@ impl Device {
 
     fn power_off(&mut self, fx: &mut Vec<Effect>) {
         self.phase = Phase::Off;
-        self.meter = MeterInput::with_defects(self.hw.variant, self.hw.defects.clone());
-        if self.has_defect(Defect::ConfigNotPersisted) {
-            // RAM is gone: what comes back is what was last written to flash.
-            self.stored = self.persisted.clone();
-        }
+        self.meter = MeterInput::with_params(self.hw.variant, self.hw.meter);
         self.network = None;
         self.net_problem = None;
         self.button.reset();
@@ -287,9 +252,8 @@ impl Device {
                 let net = self.network.as_ref();
                 LedPattern::for_state(
                     net.is_some_and(|n| n.access_point().is_some()),
-                    self.meter.status().state == MeterState::Receiving
-                        || self.has_defect(Defect::LedGreenWithoutMeterData),
-                    net.is_some_and(Network::has_ip) || self.has_defect(Defect::LedNoIpGreen),
+                    self.meter.status().state == MeterState::Receiving,
+                    net.is_some_and(Network::has_ip),
                 )
             }
         }

@@ -2,10 +2,8 @@
 //! telegram with the instantaneous values under the design §6 keys, `null` for what the
 //! telegram lacks, no cumulative counters, plus `serial` and `site`. The timestamp is the
 //! telegram's own time in UTC epoch seconds, or the device clock where the telegram has none
-//! (TIC historic, placeholder dates). Also the topic names. The MQTT defects of
-//! `defect.rs` change the payload and topic here (`payload`, `measurements_topic_with`).
+//! (TIC historic, placeholder dates). Also the topic names.
 
-use super::defect::{Defect, Defects};
 use crate::protocol::reading::ReadingRecord;
 use crate::protocol::{Protocol, Reading};
 use crate::time::Instant;
@@ -83,39 +81,10 @@ impl Measurement {
     }
 }
 
-/// The JSON published for one valid telegram at device time `now` on a device with
-/// `defects` (none: `Measurement::from_reading` as it is).
-pub fn payload(r: &Reading, serial: &str, site: &str, now: Instant, defects: &Defects) -> Vec<u8> {
+/// The JSON published for one valid telegram at device time `now`.
+pub fn payload(r: &Reading, serial: &str, site: &str, now: Instant) -> Vec<u8> {
     let m = Measurement::from_reading(r, serial, site, now);
-    let planted = [Defect::MqttNoTimestamp, Defect::MqttCumulativeCounters];
-    if !planted.iter().any(|d| defects.contains(d)) {
-        return serde_json::to_vec(&m).expect("a measurement serialises");
-    }
-    let mut v = serde_json::to_value(&m).expect("a measurement serialises");
-    if let Some(o) = v.as_object_mut() {
-        if defects.contains(&Defect::MqttNoTimestamp) {
-            o.remove("timestamp");
-        }
-        if defects.contains(&Defect::MqttCumulativeCounters) {
-            let e = &r.energy;
-            let sum = |a: Option<f64>, b: Option<f64>, c: Option<f64>| {
-                a.or_else(|| Some(b? + c.unwrap_or(0.0)))
-            };
-            let import = sum(e.import_kwh, e.import_t1_kwh, e.import_t2_kwh);
-            let export = sum(e.export_kwh, e.export_t1_kwh, e.export_t2_kwh);
-            o.insert("energy_import_kwh".into(), serde_json::json!(import));
-            o.insert("energy_export_kwh".into(), serde_json::json!(export));
-        }
-    }
-    serde_json::to_vec(&v).expect("a measurement serialises")
-}
-
-/// Where measurements go on a device with `defects` (`mqtt-wrong-topic`: without `data/`).
-pub fn measurements_topic_with(site: &str, serial: &str, defects: &Defects) -> String {
-    match defects.contains(&Defect::MqttWrongTopic) {
-        true => format!("{}/measurements", topic_root(site, serial)),
-        false => measurements_topic(site, serial),
-    }
+    serde_json::to_vec(&m).expect("a measurement serialises")
 }
 
 /// `devices/<site>/smart-connect/<serial>` (MQ-12, MQ-14).
@@ -177,34 +146,6 @@ mod tests {
             (1_700_000_123, TimeSource::Device)
         );
         assert_eq!(m.active_power_l1_w, Some(0.0));
-    }
-
-    #[test]
-    fn planted_defects_change_payload_and_topic() {
-        let mut r = Reading::empty(Protocol::Dsmr);
-        r.timestamp = Some(1_700_000_000);
-        r.energy.import_t1_kwh = Some(1.5);
-        r.energy.import_t2_kwh = Some(2.0);
-        let json = |d: &[Defect]| -> serde_json::Value {
-            let d: Defects = d.iter().copied().collect();
-            serde_json::from_slice(&payload(&r, "S", "x", at(0), &d)).unwrap()
-        };
-        let plain = Measurement::from_reading(&r, "S", "x", at(0));
-        assert_eq!(json(&[]), serde_json::to_value(&plain).unwrap());
-        assert!(json(&[Defect::MqttNoTimestamp]).get("timestamp").is_none());
-        assert_eq!(
-            json(&[Defect::MqttCumulativeCounters])["energy_import_kwh"],
-            3.5
-        );
-        let wrong = Defects::from([Defect::MqttWrongTopic]);
-        assert_eq!(
-            measurements_topic_with("s", "A", &wrong),
-            "devices/s/smart-connect/A/measurements"
-        );
-        assert_eq!(
-            measurements_topic_with("s", "A", &Defects::new()),
-            measurements_topic("s", "A")
-        );
     }
 
     #[test]

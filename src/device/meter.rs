@@ -2,9 +2,9 @@
 //! register snapshot per valid telegram (MB-07/08), rejected telegrams only counted (P1-06),
 //! "no meter data" after the P1-07 silence with the last values kept, DSMR older than 4.2
 //! refused (P1-02), DSMR 4.2 voltage 0 (P1-05), TIC per-phase power never negative (TIC-02/04).
-//! The planted defects of the meter path (`defect.rs`) are applied here too.
+//! What the firmware accepts (oldest DSMR version, TIC historic mode, the DSMR 4.x silence
+//! timeout) is a parameter of the hardware (`MeterParams`), the manual's values by default.
 
-use super::defect::{Defect, Defects};
 use super::registers::MeterValues;
 use super::Variant;
 use crate::protocol::framer::{Event as FrameEvent, Frame, Framer, FramerMode};
@@ -54,8 +54,28 @@ pub enum MeterEffect {
     Accepted(MeterValues, Box<Reading>),
     Rejected(ParseError),
     StateChanged(MeterState),
-    /// The last valid reading, sent again (only with the `mqtt-publishes-rejected` defect).
-    Republished(Box<Reading>),
+}
+
+/// What a firmware accepts on its meter input and how long it waits for a silent meter.
+/// The defaults are the manual's (P1-02, P1-07, TIC-01).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterParams {
+    /// The oldest DSMR version accepted, times ten (42: DSMR 4.2, P1-02).
+    pub min_dsmr_version: u32,
+    /// Whether Linky frames in historic mode are read (TIC-01); standard mode always is.
+    pub tic_historic: bool,
+    /// Silence after which a DSMR 4.x meter (a telegram every 10 s) counts as gone (P1-07).
+    pub dsmr4_silence_timeout_ms: Duration,
+}
+
+impl Default for MeterParams {
+    fn default() -> Self {
+        MeterParams {
+            min_dsmr_version: 42,
+            tic_historic: true,
+            dsmr4_silence_timeout_ms: Duration::from_secs(30),
+        }
+    }
 }
 
 /// The meter input state machine.
@@ -70,12 +90,7 @@ pub struct MeterInput {
     frames: Vec<FrameEvent>,
     /// Device time of the last byte received, for the inter-byte timeout.
     last_byte_at: Instant,
-    /// Planted bugs (empty for a correct device).
-    defects: Defects,
-    /// The last valid reading, kept only for the `mqtt-publishes-rejected` defect.
-    last_reading: Option<Box<Reading>>,
-    /// The previous telegram's per-phase power (the `modbus-torn-reads` defect).
-    lagging_phase_w: [f32; 3],
+    params: MeterParams,
 }
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
@@ -83,12 +98,13 @@ pub struct MeterInput {
 pub const IDLE_MS: Duration = Duration::from_ms(500);
 
 impl MeterInput {
+    /// A meter input of `variant` with the manual's acceptance rules.
     pub fn new(variant: Variant) -> Self {
-        MeterInput::with_defects(variant, Defects::new())
+        MeterInput::with_params(variant, MeterParams::default())
     }
 
-    /// A meter input with the planted bugs `defects` (`defect.rs`).
-    pub fn with_defects(variant: Variant, defects: Defects) -> Self {
+    /// A meter input of `variant` accepting what `params` says.
+    pub fn with_params(variant: Variant, params: MeterParams) -> Self {
         let mode = match variant {
             Variant::P1 => FramerMode::P1,
             Variant::Tic => FramerMode::Tic,
@@ -110,9 +126,7 @@ impl MeterInput {
             timeout_ms: default_timeout(variant),
             frames: Vec::new(),
             last_byte_at: Instant::EPOCH,
-            defects,
-            last_reading: None,
-            lagging_phase_w: [0.0; 3],
+            params,
         }
     }
 
@@ -191,21 +205,9 @@ impl MeterInput {
         }
     }
 
-    fn has(&self, d: Defect) -> bool {
-        self.defects.contains(&d)
-    }
-
-    /// Parse a frame; with `p1-bad-crc-accepted` a DSMR CRC mismatch is ignored.
+    /// Parse a frame (framing and checksum).
     fn parse(&self, f: &Frame) -> Result<crate::protocol::Telegram, ParseError> {
-        match f.parse(ParseOptions::default()) {
-            Err(e) if e.kind == ErrorKind::BadCrc && self.has(Defect::P1BadCrcAccepted) => {
-                match with_fixed_crc(&f.bytes) {
-                    Some(bytes) => Frame { bytes, ..f.clone() }.parse(ParseOptions::default()),
-                    None => Err(e),
-                }
-            }
-            res => res,
-        }
+        f.parse(ParseOptions::default())
     }
 
     /// Device-level acceptance beyond framing and checksums.
@@ -213,7 +215,7 @@ impl MeterInput {
         match (self.variant, r.protocol) {
             (Variant::P1, Protocol::Dsmr) => {
                 if let Some(v) = r.version.as_deref().and_then(numeric_version) {
-                    if v < 42 && !(v >= 40 && self.has(Defect::P1OldDsmrAccepted)) {
+                    if v < self.params.min_dsmr_version {
                         let msg = format!(
                             "DSMR {} meter: older than DSMR 4.2 is not supported",
                             r.version.as_deref().unwrap_or("?")
@@ -223,7 +225,7 @@ impl MeterInput {
                 }
                 Ok(r)
             }
-            (Variant::Tic, Protocol::TicHistoric) if self.has(Defect::TicHistoricRejected) => {
+            (Variant::Tic, Protocol::TicHistoric) if !self.params.tic_historic => {
                 let msg = "TIC historic mode is not supported".to_string();
                 Err(ParseError::new(ErrorKind::Incompatible, 0, 1, msg))
             }
@@ -240,20 +242,8 @@ impl MeterInput {
     fn on_valid(&mut self, r: Reading, now: Instant, out: &mut Vec<MeterEffect>) {
         // Counters saturate at u64::MAX (never wrap back to "no telegram yet").
         let seq = self.values.telegram_seq.saturating_add(1);
-        let mut next = to_values(&r, self.variant, seq);
-        if !self.defects.is_empty() {
-            self.plant(&r, &mut next);
-        }
-        if !self.has(Defect::P1RegistersNotUpdated) || self.status.telegrams_ok.is_multiple_of(10) {
-            self.values = next;
-        }
-        self.timeout_ms = match self.has(Defect::P1Dsmr42ShortTimeout) {
-            true => default_timeout(self.variant),
-            false => timeout_for(&r, self.variant),
-        };
-        if self.has(Defect::MqttPublishesRejected) {
-            self.last_reading = Some(Box::new(r.clone()));
-        }
+        self.values = to_values(&r, self.variant, seq);
+        self.timeout_ms = timeout_for(&r, self.variant, &self.params);
         self.status.telegrams_ok = self.status.telegrams_ok.saturating_add(1);
         self.status.last_telegram_at = Some(now);
         self.status.protocol = Some(r.protocol);
@@ -268,42 +258,9 @@ impl MeterInput {
         let incompatible = e.kind == ErrorKind::Incompatible;
         self.status.last_error = Some(e.clone());
         out.push(MeterEffect::Rejected(e));
-        if let Some(r) = self.last_reading.as_ref() {
-            out.push(MeterEffect::Republished(r.clone()));
-        }
         if incompatible {
             if let MeterState::NoData(_) = self.status.state {
                 self.set_state(MeterState::NoData(NoDataReason::Incompatible), out);
-            }
-        }
-    }
-
-    /// The value defects: what a buggy firmware makes of a valid reading's register values.
-    fn plant(&mut self, r: &Reading, next: &mut MeterValues) {
-        if self.has(Defect::ModbusTornReads) {
-            // The per-phase power half of the map is still the previous telegram's.
-            let fresh = next.active_power_phase_w;
-            next.active_power_phase_w = std::mem::replace(&mut self.lagging_phase_w, fresh);
-        }
-        if self.has(Defect::P1Dsmr42VoltageNominal) && self.variant == Variant::P1 {
-            for p in 0..3 {
-                if r.voltage_v[p].is_none() && r.current_a[p].is_some() {
-                    next.voltage_v[p] = 230.0;
-                }
-            }
-        }
-        if self.has(Defect::TicNegativePhasePower)
-            && self.variant == Variant::Tic
-            && next.active_power_w < 0.0
-        {
-            // The injected power is split over the phases and subtracted from each.
-            let phases = if r.current_a[1].is_some() || r.voltage_v[1].is_some() {
-                3
-            } else {
-                1
-            };
-            for p in next.active_power_phase_w.iter_mut().take(phases) {
-                *p += next.active_power_w / phases as f32;
             }
         }
     }
@@ -314,25 +271,6 @@ impl MeterInput {
             out.push(MeterEffect::StateChanged(s));
         }
     }
-}
-
-/// The frame with its DSMR CRC replaced by the right one (what a firmware that ignores the
-/// CRC effectively parses); `None` when it has no `!CRC` tail.
-fn with_fixed_crc(bytes: &[u8]) -> Option<Vec<u8>> {
-    let bang = bytes.iter().rposition(|&b| b == b'!')?;
-    let after_bang = bang.saturating_add(1); // `bang` < `bytes.len()`
-    let digits = bytes[after_bang..]
-        .iter()
-        .take_while(|b| b.is_ascii_hexdigit())
-        .count();
-    let crc = format!(
-        "{:04X}",
-        crate::protocol::dsmr::CRC.checksum(&bytes[..=bang])
-    );
-    let mut out = bytes[..=bang].to_vec();
-    out.extend_from_slice(crc.as_bytes());
-    out.extend_from_slice(&bytes[after_bang.saturating_add(digits)..]);
-    Some(out)
 }
 
 /// `4.2` → 42, `5.0` → 50; e-MUCS and unknown forms → None (accepted). The version field
@@ -355,11 +293,12 @@ fn default_timeout(variant: Variant) -> Duration {
     }
 }
 
-/// P1-07: three telegram intervals (30 s for DSMR 4.x, 3 s for SMR5/e-MUCS), 10 s on TIC.
-fn timeout_for(r: &Reading, variant: Variant) -> Duration {
+/// P1-07: three telegram intervals (30 s for DSMR 4.x by default, 3 s for SMR5/e-MUCS),
+/// 10 s on TIC.
+fn timeout_for(r: &Reading, variant: Variant, params: &MeterParams) -> Duration {
     match (variant, r.version.as_deref().and_then(numeric_version)) {
         (Variant::Tic, _) => Duration::from_secs(10),
-        (Variant::P1, Some(v)) if v < 50 => Duration::from_secs(30),
+        (Variant::P1, Some(v)) if v < 50 => params.dsmr4_silence_timeout_ms,
         (Variant::P1, _) => Duration::from_secs(3),
     }
 }

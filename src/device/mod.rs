@@ -10,7 +10,6 @@
 
 pub mod button;
 pub mod config;
-pub mod defect;
 pub mod firmware;
 pub mod identity;
 pub mod led;
@@ -31,7 +30,7 @@ use config::{Config, ConfigErrors};
 use firmware::{Firmware, FirmwareImage, UpdateRefused};
 use identity::Identity;
 use led::{LedPattern, LedTimeline};
-use meter::{MeterInput, MeterState, MeterStatus};
+use meter::{MeterInput, MeterParams, MeterState, MeterStatus};
 use network::{Lan, Network};
 use power::PowerInputs;
 use registers::{Exception, MeterValues, Template};
@@ -81,8 +80,22 @@ pub struct DeviceConfig {
     pub firmware_images: Vec<FirmwareImage>,
     /// The network around the device at power-on.
     pub lan: Lan,
-    /// Planted firmware bugs (`run --defect`); empty for a correct device.
-    pub defects: defect::Defects,
+    /// What the meter input accepts (oldest DSMR version, TIC historic mode, DSMR 4.x
+    /// silence timeout); the manual's rules by default.
+    pub meter: MeterParams,
+    /// Fall back to a link-local address when DHCP gets no answer (NET-02); `true` by
+    /// default, `false` for a firmware that retries DHCP forever.
+    pub link_local_fallback: bool,
+    /// Check firmware images against their signature before installing (FW-02); `true` by
+    /// default, `false` for a development board that installs any image.
+    pub firmware_signature_check: bool,
+    /// A 5 s press starts the access point only in factory settings (BTN-02); `true` by
+    /// default, `false` for a firmware that starts it whatever the settings.
+    pub access_point_factory_only: bool,
+    /// Planted firmware bugs (`run --defect`, the `defects` feature): the host puts the
+    /// faulty-firmware layer of `crate::defects` around the device. Empty: a correct device.
+    #[cfg(feature = "defects")]
+    pub defects: crate::defects::Defects,
 }
 
 impl DeviceConfig {
@@ -95,7 +108,12 @@ impl DeviceConfig {
             firmware_version: FACTORY_FIRMWARE.into(),
             firmware_images: firmware::default_images(),
             lan: Lan::default(),
-            defects: defect::Defects::new(),
+            meter: MeterParams::default(),
+            link_local_fallback: true,
+            firmware_signature_check: true,
+            access_point_factory_only: true,
+            #[cfg(feature = "defects")]
+            defects: crate::defects::Defects::new(),
         }
     }
 }
@@ -176,9 +194,6 @@ pub struct Device {
     hw: DeviceConfig,
     /// The configuration in the store.
     stored: Config,
-    /// What was last written to flash (differs from `stored` only with the
-    /// `config-not-persisted` defect).
-    persisted: Config,
     /// The configuration applied at the last boot (network, MQTT and template settings).
     active: Config,
     template: Template,
@@ -204,13 +219,12 @@ impl Device {
     pub fn new(hw: DeviceConfig, stored: Config) -> Self {
         let template = stored.template().unwrap_or(Template::PhoenixContactEmpro);
         Device {
-            meter: MeterInput::with_defects(hw.variant, hw.defects.clone()),
+            meter: MeterInput::with_params(hw.variant, hw.meter),
             firmware: Firmware::new(hw.firmware_version.clone(), hw.firmware_images.clone())
-                .with_defects(&hw.defects),
+                .with_signature_check(hw.firmware_signature_check),
             lan: hw.lan.clone(),
             hw,
             active: stored.clone(),
-            persisted: stored.clone(),
             stored,
             template,
             power: PowerInputs::default(),
@@ -230,11 +244,6 @@ impl Device {
         &self.hw
     }
 
-    /// Whether this device has the planted firmware bug `d` (`run --defect`).
-    pub fn has_defect(&self, d: defect::Defect) -> bool {
-        self.hw.defects.contains(&d)
-    }
-
     pub fn variant(&self) -> Variant {
         self.hw.variant
     }
@@ -248,10 +257,10 @@ impl Device {
         &self.stored
     }
 
-    /// The store refused to save: the stored settings are `c` again (what the store holds, so
-    /// what a restart loads). The settings in force (`active_config`) are not touched.
+    /// Set the stored settings to `c` without saving them: after a failed save, what the
+    /// store holds (so what a restart loads). The settings in force (`active_config`) are
+    /// not touched.
     pub fn restore_stored(&mut self, c: Config) {
-        self.persisted = c.clone();
         self.stored = c;
     }
 
@@ -292,8 +301,7 @@ impl Device {
 
     /// Answer a Modbus read from the current snapshot.
     pub fn read_registers(&self, fc: u8, addr: u16, qty: u16) -> Result<Vec<u16>, Exception> {
-        let (values, defects) = (self.meter.values(), &self.hw.defects);
-        self.template.read_with(values, 1, fc, (addr, qty), defects)
+        self.template.read(self.meter.values(), fc, addr, qty)
     }
 
     pub fn meter_status(&self) -> &MeterStatus {
@@ -325,8 +333,6 @@ impl Device {
     }
 }
 
-#[cfg(test)]
-mod defect_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -191,8 +191,8 @@ pub struct Network {
     mac: [u8; 6],
     client: ClientState,
     ap_ssid: Option<String>,
-    /// Fall back to link-local after the DHCP attempts (off only with the planted
-    /// `network-no-link-local` defect).
+    /// Fall back to link-local after the DHCP attempts (NET-02; on by default, see
+    /// `set_link_local_fallback`).
     link_local: bool,
 }
 
@@ -211,10 +211,11 @@ impl Network {
         n
     }
 
-    /// Never fall back to link-local: DHCP is retried forever (the `network-no-link-local`
-    /// defect).
-    pub fn disable_link_local(&mut self) {
-        self.link_local = false;
+    /// Whether the device falls back to a link-local address when DHCP gets no answer
+    /// (`true`, NET-02, the default) or retries DHCP forever (`false`: a firmware without
+    /// the fallback, `DeviceConfig::link_local_fallback`).
+    pub fn set_link_local_fallback(&mut self, on: bool) {
+        self.link_local = on;
     }
 
     /// The LAN changed (cable plugged/unplugged, DHCP server gone, Wi-Fi networks).
@@ -241,7 +242,7 @@ impl Network {
     }
 
     /// Time passed: DHCP answers, attempts time out. Without a DHCP server and without the
-    /// link-local fallback (the `network-no-link-local` defect) the retries change nothing
+    /// link-local fallback (`set_link_local_fallback(false)`) the retries change nothing
     /// until the LAN does, so they are not stepped through one by one (a jump of years in
     /// device time would otherwise take as many steps); `set_lan` ticks again. An attempt
     /// that would end after `Instant::MAX` never ends.

@@ -197,12 +197,13 @@ pub struct Statement {
     pub firmware: Option<String>,
 }
 
-/// Which device the suite judges: the in-process virtual device (optionally with planted
-/// defects) or a remote one described by a target file.
+/// Which device the suite judges: the in-process virtual device (with the `defects`
+/// feature, optionally with planted defects) or a remote one described by a target file.
 #[derive(Debug, Clone)]
 pub enum TargetSpec {
     Virtual {
-        defects: crate::device::defect::Defects,
+        #[cfg(feature = "defects")]
+        defects: crate::defects::Defects,
     },
     Remote(std::sync::Arc<remote::RemoteBench>),
 }
@@ -211,9 +212,7 @@ impl TargetSpec {
     /// `virtual` or the path of a target file (YAML).
     pub fn parse(s: &str) -> Result<TargetSpec, String> {
         if s == "virtual" {
-            return Ok(TargetSpec::Virtual {
-                defects: Default::default(),
-            });
+            return Ok(TargetSpec::correct_virtual());
         }
         let cfg = remote::RemoteConfig::load(std::path::Path::new(s)).map_err(|e| e.to_string())?;
         Ok(TargetSpec::Remote(std::sync::Arc::new(
@@ -221,19 +220,45 @@ impl TargetSpec {
         )))
     }
 
+    /// The virtual device as the manual describes it.
+    pub fn correct_virtual() -> TargetSpec {
+        TargetSpec::Virtual {
+            #[cfg(feature = "defects")]
+            defects: Default::default(),
+        }
+    }
+
+    /// The virtual target in words.
+    fn virtual_description(&self) -> String {
+        #[cfg(feature = "defects")]
+        if let TargetSpec::Virtual { defects } = self {
+            if !defects.is_empty() {
+                let names: Vec<&str> = defects.iter().map(|d| d.name()).collect();
+                return format!(
+                    "virtual Smart Connect with planted defects: {}",
+                    names.join(", ")
+                );
+            }
+        }
+        "virtual Smart Connect (in-process, virtual clock)".into()
+    }
+
+    /// Whether both are the same virtual target.
+    fn same_virtual(&self, other: &TargetSpec) -> bool {
+        match (self, other) {
+            #[cfg(feature = "defects")]
+            (TargetSpec::Virtual { defects: a }, TargetSpec::Virtual { defects: b }) => a == b,
+            #[cfg(not(feature = "defects"))]
+            (TargetSpec::Virtual {}, TargetSpec::Virtual {}) => true,
+            _ => false,
+        }
+    }
+
     /// The conformance statement of the target.
     pub async fn statement(&self) -> Result<Statement, String> {
         match self {
-            TargetSpec::Virtual { defects } => Ok(Statement {
-                description: if defects.is_empty() {
-                    "virtual Smart Connect (in-process, virtual clock)".into()
-                } else {
-                    let names: Vec<&str> = defects.iter().map(|d| d.name()).collect();
-                    format!(
-                        "virtual Smart Connect with planted defects: {}",
-                        names.join(", ")
-                    )
-                },
+            TargetSpec::Virtual { .. } => Ok(Statement {
+                description: self.virtual_description(),
                 variants: vec![Variant::P1, Variant::Tic],
                 meters: None,
                 capabilities: Capabilities::ALL,
@@ -261,10 +286,13 @@ impl TargetSpec {
         seed: u64,
     ) -> Result<Box<dyn Target>, TargetError> {
         match self {
-            TargetSpec::Virtual { defects } => {
+            TargetSpec::Virtual { .. } => {
                 let mut hw = crate::device::DeviceConfig::new(variant);
                 hw.identity = Identity::from_seed(seed);
-                hw.defects = defects.clone();
+                #[cfg(feature = "defects")]
+                if let TargetSpec::Virtual { defects } = self {
+                    hw.defects = defects.clone();
+                }
                 Ok(Box::new(VirtualTarget::new(hw, VIRTUAL_START)?))
             }
             TargetSpec::Remote(bench) => Ok(Box::new(
@@ -285,11 +313,7 @@ pub fn set_spec(spec: TargetSpec) -> Result<(), String> {
     // target is fine either way.
     let _ = SPEC.set(spec.clone());
     match (SPEC.get(), &spec) {
-        (Some(TargetSpec::Virtual { defects: a }), TargetSpec::Virtual { defects: b })
-            if a == b =>
-        {
-            Ok(())
-        }
+        (Some(a @ TargetSpec::Virtual { .. }), b) if a.same_virtual(b) => Ok(()),
         (Some(TargetSpec::Remote(a)), TargetSpec::Remote(b)) if std::sync::Arc::ptr_eq(a, b) => {
             Ok(())
         }
@@ -299,9 +323,7 @@ pub fn set_spec(spec: TargetSpec) -> Result<(), String> {
 
 /// The target chosen with `set_spec` (default: the virtual device).
 pub fn spec() -> &'static TargetSpec {
-    SPEC.get_or_init(|| TargetSpec::Virtual {
-        defects: Default::default(),
-    })
+    SPEC.get_or_init(TargetSpec::correct_virtual)
 }
 
 #[async_trait]

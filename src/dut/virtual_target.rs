@@ -200,8 +200,8 @@ impl Target for VirtualTarget {
 
     async fn led_colour(&mut self) -> Result<Color, TargetError> {
         self.uses(|c| c.led = true);
-        let now = crate::time::Instant::from_epoch_ms(self.host.now());
-        Ok(self.host.with_device(|d| d.led().colour_at(now)))
+        let now = self.host.now();
+        Ok(self.host.led_colour_at(now))
     }
 
     async fn set_lan(&mut self, lan: Lan) -> Result<(), TargetError> {

@@ -6,12 +6,14 @@
 //! `target/conformance/defects.md`) and the kill ratio; the target is 100 %.
 //!
 //! Slow (one simulator process and one suite run per defect, a few minutes on 2 cores), so
-//! it is ignored by `cargo test`; CI runs it with `cargo test --test integration defect_catalogue -- --ignored`.
+//! it is ignored by `cargo test`; CI runs it with
+//! `cargo test --features defects --test integration defect_catalogue -- --ignored`. Needs
+//! the `defects` feature (the simulator binary must know `--defect`).
 
 use crate::common;
 
 use smart_connect_sim::conformance::coverage::parse_results;
-use smart_connect_sim::device::defect::Defect;
+use smart_connect_sim::defects::Defect;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

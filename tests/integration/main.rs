@@ -1,12 +1,16 @@
 //! Every integration test in one binary (one link of the crate instead of one per file; the
 //! Gherkin suite, `tests/conformance.rs`, is the other binary). Each module is what was once
 //! its own test file; filter with its name, e.g. `cargo test --test integration http_api::`.
-//! `defect_catalogue`'s kill check is `#[ignore]`d (minutes long): `.ci/run` runs it with
-//! `cargo test --test integration defect_catalogue -- --ignored`.
+//! The modules that plant defects (`defect_catalogue`, `conformance_report`) need the
+//! `defects` feature. `defect_catalogue`'s kill check is `#[ignore]`d (minutes long):
+//! `.ci/run` runs it with
+//! `cargo test --features defects --test integration defect_catalogue -- --ignored`.
 
 mod common;
 mod config_props;
+#[cfg(feature = "defects")]
 mod conformance_report;
+#[cfg(feature = "defects")]
 mod defect_catalogue;
 mod device_props;
 mod dsmr_props;
@@ -21,6 +25,7 @@ mod modbus_server;
 mod mqtt_device;
 mod mqtt_payload;
 mod negative_fixtures;
+mod no_defects_in_product;
 mod remote_target;
 mod run_settings;
 mod sim_convention_audit;

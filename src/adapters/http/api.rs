@@ -19,16 +19,13 @@
 //! credentials are always accepted; then the session rule of `session.rs` applies (409 for
 //! a second client). Every route answers 503 while the device does not
 //! serve. Errors are `application/problem+json` (`problem.rs`). API responses carry
-//! `Cache-Control: no-store` (the configuration holds secrets). The planted HTTP defects
-//! (`device::defect`: any password, no session conflict) are read once when the router is
-//! built.
+//! `Cache-Control: no-store` (the configuration holds secrets).
 
 use super::problem::{self, Problem};
 use super::session::{Slot, SESSION_IDLE_MS};
 use super::throttle::{Throttle, Verdict};
 use super::{sim_api, web, HttpOptions};
 use crate::adapters::host::Host;
-use crate::device::defect::{Defect, Defects};
 use crate::device::{Effect, Event, Reply};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -65,8 +62,6 @@ pub(super) struct AppState {
     pub throttle: Arc<Throttle>,
     pub tls: bool,
     pub options: HttpOptions,
-    /// Planted bugs of the device (empty for a correct one).
-    pub defects: Arc<Defects>,
 }
 
 type Route = (&'static str, &'static str, MethodRouter<AppState>);
@@ -111,7 +106,6 @@ pub(super) fn router(host: Arc<Host>, tls: bool, options: HttpOptions) -> Router
     let state = AppState {
         slot: Slot::for_host(&host),
         throttle: Throttle::for_host(&host),
-        defects: Arc::new(host.with_device(|d| d.hardware().defects.clone())),
         host,
         tls,
         options,
@@ -163,12 +157,7 @@ async fn authenticate(
     let path = req.uri().path().to_string();
     let password = s.host.with_device(|d| d.identity().label_password.clone());
     let auth = req.headers().get(header::AUTHORIZATION);
-    let user = basic_user(auth, &password).or_else(|| {
-        // `http-any-password`: only the user name is checked.
-        let any = s.defects.contains(&Defect::HttpAnyPassword);
-        any.then(|| basic_user_any_password(auth)).flatten()
-    });
-    let Some(user) = user else {
+    let Some(user) = basic_user(auth, &password) else {
         let tried = req.headers().contains_key(header::AUTHORIZATION);
         if tried {
             let generation = s.host.served().generation;
@@ -206,10 +195,9 @@ async fn authenticate(
     };
     s.throttle.succeeded(peer.ip());
     let generation = s.host.served().generation;
-    // `http-no-session-conflict`: the one-session rule is not enforced.
-    let admitted = match s.defects.contains(&Defect::HttpNoSessionConflict) {
-        true => Ok(()),
-        false => s.slot.admit(&user, peer.ip(), s.host.now(), generation),
+    let admitted = match s.options.single_session {
+        true => s.slot.admit(&user, peer.ip(), s.host.now(), generation),
+        false => Ok(()),
     };
     if let Err(busy) = admitted {
         let secs = (busy.retry_after_ms + 999) / 1000;
@@ -244,12 +232,6 @@ fn decode_basic(value: Option<&HeaderValue>) -> Option<(String, String)> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (u, p) = decoded.split_once(':')?;
     Some((u.to_string(), p.to_string()))
-}
-
-/// The user name when `value` names the right user, whatever the password (the
-/// `http-any-password` defect).
-fn basic_user_any_password(value: Option<&HeaderValue>) -> Option<String> {
-    decode_basic(value).and_then(|(u, _)| (u == USER).then_some(u))
 }
 
 /// The user name when `value` is `Basic base64(user:password)` with the right pair.

@@ -31,7 +31,7 @@ mod sim_api;
 mod throttle;
 mod web;
 
-pub use api::{api_routes, OPENAPI_JSON};
+pub use api::{api_routes, OPENAPI_JSON, USER};
 pub use session::SESSION_IDLE_MS;
 pub use throttle::{FIRST_BLOCK_MS, FREE_FAILURES, MAX_BLOCK_MS, MAX_SOURCES};
 
@@ -72,6 +72,9 @@ pub struct HttpOptions {
     pub body_timeout: Duration,
     /// Connections served at once; further ones are closed at once.
     pub max_connections: usize,
+    /// One API session at a time (`true`, API-02/08: a second client gets 409); `false`
+    /// serves every authenticated client.
+    pub single_session: bool,
 }
 
 impl Default for HttpOptions {
@@ -82,6 +85,7 @@ impl Default for HttpOptions {
             body_limit: BODY_LIMIT,
             body_timeout: BODY_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            single_session: true,
         }
     }
 }
@@ -124,7 +128,13 @@ impl HttpServer {
             tokio_rustls::TlsAcceptor::from(Arc::new(c))
         });
         let max = options.max_connections;
+        #[cfg(feature = "defects")]
+        let options = crate::defects::http::options(&host, options);
+        #[cfg(feature = "defects")]
+        let wrap = crate::defects::http::wrapper(&host);
         let router = api::router(host, is_tls, options);
+        #[cfg(feature = "defects")]
+        let router = wrap(router);
         let task = tokio::spawn(accept_loop(listener, router, acceptor, max));
         Ok(HttpServer {
             addr,

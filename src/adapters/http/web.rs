@@ -17,11 +17,9 @@
 //!
 //! Pages served over plain HTTP show a banner linking to the HTTPS page on the same host
 //! name (port from `HttpOptions::https_port`, injected into a `<meta>` tag): the manual's
-//! "secure configuration environment" (WEB-01, WEB-06). The planted web defects
-//! (`device::defect`) change the served page.
+//! "secure configuration environment" (WEB-01, WEB-06).
 
 use super::api::AppState;
-use crate::device::defect::Defect;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -75,22 +73,14 @@ async fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 async fn index(State(s): State<AppState>) -> Response {
-    // `web-no-https-link`: the page is built without the HTTPS port, so it links nowhere.
     let port = s
         .options
         .https_port
-        .filter(|_| !s.defects.contains(&Defect::WebNoHttpsLink))
         .map(|p| p.to_string())
         .unwrap_or_default();
-    let mut html = INDEX_HTML
+    let html = INDEX_HTML
         .replace("{{HTTPS_PORT}}", &port)
         .replace("{{SCHEME}}", if s.tls { "https" } else { "http" });
-    if s.defects.contains(&Defect::WebWifiPasswordVisible) {
-        html = html.replace(
-            r#"id="wifi-password" type="password""#,
-            r#"id="wifi-password" type="text""#,
-        );
-    }
     let mut r = html.into_response();
     let h = r.headers_mut();
     h.insert(

@@ -4,9 +4,9 @@
 
 use super::mbap::{encode, Mbap};
 use super::service::answer;
+use super::service::Service;
 use super::slot::Held;
 use crate::adapters::host::Host;
-use crate::device::defect::Defects;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,13 +21,13 @@ enum End {
 /// Serve `stream` while it holds the slot; the slot is released when this returns.
 pub(super) async fn serve(
     host: Arc<Host>,
-    defects: Arc<Defects>,
+    service: Arc<dyn Service>,
     held: Held,
     mut stream: TcpStream,
     peer: SocketAddr,
     generation: u64,
 ) {
-    let end = run(&host, &defects, &held, &mut stream, generation).await;
+    let end = run(&host, service.as_ref(), &held, &mut stream, generation).await;
     // Free the slot before the client can see the close, so it can reconnect at once.
     drop(held);
     match end {
@@ -39,7 +39,7 @@ pub(super) async fn serve(
 
 async fn run(
     host: &Host,
-    defects: &Defects,
+    service: &dyn Service,
     held: &Held,
     stream: &mut TcpStream,
     generation: u64,
@@ -69,7 +69,7 @@ async fn run(
                             Err(e) => return End::Stopped(format!("not Modbus TCP: {e}")),
                         };
                         held.active(host.now());
-                        let pdu = match answer(host, defects, frame.unit, &frame.pdu) {
+                        let pdu = match answer(host, service, frame.unit, &frame.pdu) {
                             Ok(pdu) => pdu,
                             Err(e) => return End::Stopped(format!("malformed request: {e}")),
                         };

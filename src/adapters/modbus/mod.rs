@@ -12,7 +12,7 @@
 //!
 //! Files: `mbap.rs` (framing, pure), `service.rs` (request → response PDU), `slot.rs` (the
 //! single client slot), `conn.rs` (one connection), this file (the listener).
-//! The planted Modbus defects (`device::defect`) are read once at start.
+//! `ModbusOptions` says how: which service answers, the idle timeout, one client or many.
 
 mod conn;
 pub mod mbap;
@@ -20,11 +20,10 @@ mod service;
 mod slot;
 
 pub use mbap::{FrameError, PARTIAL_MS};
-pub use service::MalformedPdu;
+pub use service::{exception, response, DeviceService, MalformedPdu, Service};
 
 use super::accept::{accept_forever, Spare};
 use super::host::Host;
-use crate::device::defect::{Defect, Defects};
 use crate::sim::clock::Millis;
 use slot::Slot;
 use std::io;
@@ -36,6 +35,36 @@ use tokio::task::JoinHandle;
 /// A client that sends no complete request for this long is disconnected (MB-10).
 pub const IDLE_MS: Millis = 60_000;
 
+/// How a Modbus server serves; `Default` is the device's way (MB-02, MB-10).
+#[derive(Clone)]
+pub struct ModbusOptions {
+    /// What answers the reads (`DeviceService`: the register map).
+    pub service: Arc<dyn Service>,
+    /// A client without a complete request for this long is dropped (`IDLE_MS`).
+    pub idle_ms: Millis,
+    /// One client at a time (`true`, MB-02); `false` serves every client that connects.
+    pub single_client: bool,
+}
+
+impl Default for ModbusOptions {
+    fn default() -> Self {
+        ModbusOptions {
+            service: Arc::new(DeviceService),
+            idle_ms: IDLE_MS,
+            single_client: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for ModbusOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModbusOptions")
+            .field("idle_ms", &self.idle_ms)
+            .field("single_client", &self.single_client)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A running Modbus server; stops when dropped.
 #[derive(Debug)]
 pub struct ModbusServer {
@@ -44,16 +73,24 @@ pub struct ModbusServer {
 }
 
 impl ModbusServer {
-    /// Serve `host` on `listener` (bind port 0 in tests).
+    /// Serve `host` on `listener` (bind port 0 in tests) the device's way (with the
+    /// `defects` feature: as the device's planted defects say).
     pub fn start(host: Arc<Host>, listener: TcpListener) -> io::Result<Self> {
+        let options = ModbusOptions::default();
+        #[cfg(feature = "defects")]
+        let options = crate::defects::modbus::options(&host, options);
+        Self::start_with(host, listener, options)
+    }
+
+    /// Serve `host` on `listener` as `options` say.
+    pub fn start_with(
+        host: Arc<Host>,
+        listener: TcpListener,
+        options: ModbusOptions,
+    ) -> io::Result<Self> {
         let addr = listener.local_addr()?;
-        let defects = Arc::new(host.with_device(|d| d.hardware().defects.clone()));
-        let idle_ms = match defects.contains(&Defect::ModbusNoIdleTimeout) {
-            true => Millis::MAX / 4,
-            false => IDLE_MS,
-        };
-        let slot = Arc::new(Slot::new(idle_ms));
-        let task = tokio::spawn(accept_loop(listener, host, defects, slot));
+        let slot = Arc::new(Slot::new(options.idle_ms));
+        let task = tokio::spawn(accept_loop(listener, host, Arc::new(options), slot));
         Ok(ModbusServer { addr, task })
     }
 
@@ -73,12 +110,12 @@ impl Drop for ModbusServer {
 async fn accept_loop(
     listener: TcpListener,
     host: Arc<Host>,
-    defects: Arc<Defects>,
+    options: Arc<ModbusOptions>,
     slot: Arc<Slot>,
 ) {
     accept_forever(listener, "modbus", Spare::Held, |stream, peer| {
-        let (host, defects, slot) = (Arc::clone(&host), Arc::clone(&defects), Arc::clone(&slot));
-        async move { admit(&host, &defects, &slot, stream, peer).await }
+        let (host, options, slot) = (Arc::clone(&host), Arc::clone(&options), Arc::clone(&slot));
+        async move { admit(&host, &options, &slot, stream, peer).await }
     })
     .await
 }
@@ -87,7 +124,7 @@ async fn accept_loop(
 /// serving, or another client holds the slot).
 async fn admit(
     host: &Arc<Host>,
-    defects: &Arc<Defects>,
+    options: &ModbusOptions,
     slot: &Arc<Slot>,
     stream: TcpStream,
     peer: SocketAddr,
@@ -97,10 +134,10 @@ async fn admit(
         tracing::info!("modbus: {peer} refused, device not serving");
         return None;
     }
-    // `modbus-second-client-accepted`: every connection gets a slot of its own.
-    let slot = match defects.contains(&Defect::ModbusSecondClientAccepted) {
-        true => Arc::new(Slot::new(slot.idle_ms)),
-        false => Arc::clone(slot),
+    // Several clients at once: every connection gets a slot of its own.
+    let slot = match options.single_client {
+        true => Arc::clone(slot),
+        false => Arc::new(Slot::new(slot.idle_ms)),
     };
     // A client that has just closed may not have been seen yet by its connection task:
     // give it a few turns before calling the slot busy.
@@ -118,7 +155,7 @@ async fn admit(
     let _ = stream.set_nodelay(true);
     Some(conn::serve(
         Arc::clone(host),
-        Arc::clone(defects),
+        Arc::clone(&options.service),
         held,
         stream,
         peer,

@@ -7,9 +7,8 @@ use super::connection::describe;
 use super::payload;
 use super::queue::DropOldest;
 use super::{tls, Active, BrokerUrl, Conn, Kind, Manager, Out, Plan};
-use crate::device::defect::Defect;
 use crate::device::measurement::{
-    command_filter, measurements_topic, measurements_topic_with, payload as measurement_payload,
+    command_filter, measurements_topic, payload as measurement_payload,
 };
 use crate::device::{Effect, Event};
 use crate::protocol::Reading;
@@ -145,7 +144,11 @@ impl Manager {
                 d.firmware().version().to_string(),
             )
         });
-        if !cfg.enabled && !self.defects.contains(&Defect::MqttDisableIgnored) {
+        let cfg = match self.layer.as_ref() {
+            Some(l) => l.settings(cfg),
+            None => cfg,
+        };
+        if !cfg.enabled {
             return None;
         }
         let plan = self.plan(&cfg);
@@ -335,9 +338,13 @@ impl Manager {
             return;
         };
         let now = crate::time::Instant::from_epoch_ms(now);
-        let payload = measurement_payload(r, &a.serial, &a.site, now, &self.defects);
+        let mut payload = measurement_payload(r, &a.serial, &a.site, now);
+        let mut topic = measurements_topic(&a.site, &a.serial);
+        if let Some(l) = self.layer.as_ref() {
+            l.measurement(&mut topic, &mut payload, r);
+        }
         a.queue.push(Out {
-            topic: measurements_topic_with(&a.site, &a.serial, &self.defects),
+            topic,
             payload,
             qos: QoS::AtMostOnce,
             retain: false,

@@ -34,8 +34,9 @@
 //!   error is reported to the device with `Event::Mqtt` (status `MQTT`, network indicator).
 //! - Optional Home Assistant discovery (`ha_discovery`): retained sensor configs at every
 //!   connect.
-//! - The planted MQTT defects (`device::defect`: topic, payload, disable ignored) are read
-//!   once at start; the payload and topic rules live in `device::measurement`.
+//! - The payload and topic rules live in `device::measurement`; an `MqttLayer` (only the
+//!   `defects` feature's faulty firmware has one) may change the settings acted on and the
+//!   measurements published.
 //!
 //! Each connection attempt gets a fresh rumqttc `EventLoop` in its own task; that task only
 //! polls and forwards events, and everything else (queue, back-off, commands, reports) runs in
@@ -64,6 +65,7 @@ use self::backoff::Backoff;
 use self::queue::DropOldest;
 use super::host::Host;
 use crate::device::status::MqttLink;
+use crate::protocol::Reading;
 use crate::sim::clock::Millis;
 use rumqttc::{AsyncClient, ConnectionError, QoS};
 use std::collections::VecDeque;
@@ -84,6 +86,15 @@ const MAX_PACKET: usize = 256 * 1024;
 /// Connection attempt times kept in `MqttStats::attempt_times`.
 const ATTEMPTS_KEPT: usize = 64;
 
+/// Something between the device and its MQTT client (the faulty firmware of the `defects`
+/// feature): changes the settings the client acts on and the measurements it publishes.
+pub trait MqttLayer: Send + Sync {
+    /// The MQTT settings acted on at a boot, given the device's.
+    fn settings(&self, cfg: crate::device::config::Mqtt) -> crate::device::config::Mqtt;
+    /// A measurement about to be queued: its topic and payload, and the reading behind them.
+    fn measurement(&self, topic: &mut String, payload: &mut Vec<u8>, reading: &Reading);
+}
+
 /// The running client; stops (and disconnects) when dropped. Needs a tokio runtime.
 #[derive(Debug)]
 pub struct MqttClient {
@@ -97,9 +108,12 @@ impl MqttClient {
         let (tx, stats) = watch::channel(MqttStats::default());
         let time = host.time();
         let effects = host.effects();
-        let defects = host.with_device(|d| d.hardware().defects.clone());
+        #[cfg(feature = "defects")]
+        let layer = crate::defects::mqtt::layer(&host);
+        #[cfg(not(feature = "defects"))]
+        let layer = None;
         let manager = Manager {
-            defects,
+            layer,
             host,
             opts,
             stats: tx,
@@ -200,8 +214,8 @@ struct Active {
 
 struct Manager {
     host: Arc<Host>,
-    /// Planted bugs of the device (empty for a correct one).
-    defects: crate::device::defect::Defects,
+    /// What changes the settings acted on and the measurements (none for the device).
+    layer: Option<Arc<dyn MqttLayer>>,
     opts: MqttOptions,
     stats: watch::Sender<MqttStats>,
     /// The boot generation the current settings were read at.

@@ -134,8 +134,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub factory_reset: bool,
     /// Plant a firmware bug from the defect catalogue (repeatable; for testing test suites).
-    #[arg(long = "defect", hide = true, value_parser = crate::device::defect::parse_defect)]
-    pub defects: Vec<crate::device::defect::Defect>,
+    /// Needs a binary built with the `defects` feature.
+    #[arg(long = "defect", hide = true, value_parser = crate::cli::parse_defect)]
+    pub defects: Vec<crate::cli::DefectName>,
 }
 
 fn parse_meter(s: &str) -> Result<MeterKind, RunError> {
@@ -301,9 +302,12 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), RunError> {
     let store: Box<dyn ConfigStore> = Box::new(file_store);
     let mut hw = DeviceConfig::new(plan.variant);
     hw.identity = identity.clone();
-    hw.defects = args.defects.iter().copied().collect();
     hw.lan = plan.lan.clone();
-    crate::device::defect::warn_if_any(&hw.defects);
+    #[cfg(feature = "defects")]
+    {
+        hw.defects = args.defects.iter().copied().collect();
+        crate::defects::warn_if_any(&hw.defects);
+    }
     let fresh_hw = hw.clone();
     let host = Host::new(hw, Some(store), clock);
     let settings_lines = settings::banner_lines(

@@ -157,46 +157,6 @@ pub fn apply_patch(current: &Config, patch: &Value) -> Result<Config, ConfigErro
     }
 }
 
-/// What a firmware without all-or-nothing PATCH does (the `config-patch-partial` defect):
-/// every leaf of the patch is applied on its own, in document order; the valid ones stay
-/// applied. Returns the configuration it ends with and the errors (or that config).
-pub fn apply_patch_partially(
-    current: &Config,
-    patch: &Value,
-) -> (Config, Result<Config, ConfigErrors>) {
-    fn leaves(path: &mut Vec<String>, v: &Value, out: &mut Vec<Value>) {
-        match v {
-            Value::Object(map) if !map.is_empty() => {
-                for (k, x) in map {
-                    path.push(k.clone());
-                    leaves(path, x, out);
-                    path.pop();
-                }
-            }
-            leaf => out.push(
-                path.iter()
-                    .rev()
-                    .fold(leaf.clone(), |acc, k| json!({ k.as_str(): acc })),
-            ),
-        }
-    }
-    if !patch.is_object() {
-        return (current.clone(), apply_patch(current, patch));
-    }
-    let mut parts = Vec::new();
-    leaves(&mut Vec::new(), patch, &mut parts);
-    let mut acc = current.clone();
-    let mut errs = Vec::new();
-    for part in &parts {
-        match apply_patch(&acc, part) {
-            Ok(c) => acc = c,
-            Err(e) => errs.extend(e.into_vec()),
-        }
-    }
-    let res = ConfigErrors::check(errs).map(|()| acc.clone());
-    (acc, res)
-}
-
 impl Config {
     /// The whole configuration, secrets included (the `GET` body, API-03, API-11).
     pub fn to_json(&self) -> Value {

@@ -2,7 +2,7 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 use super::*;
-use crate::time::{at, ms, Instant};
+use crate::time::{at, ms};
 
 const MAC: [u8; 6] = [0x02, 0x58, 0x4D, 0x12, 0x34, 0x56];
 
@@ -167,7 +167,7 @@ fn a_dhcp_server_appearing_mid_attempt_answers_now() {
     assert_eq!(n.deadline(), None);
 }
 
-/// Without the link-local fallback (the `network-no-link-local` defect) and without DHCP,
+/// Without the link-local fallback (`set_link_local_fallback(false)`) and without DHCP,
 /// the retries change nothing: no deadline, so a jump of years in device time takes one
 /// step, not one per 4 s attempt; a DHCP server appearing later answers at once.
 #[test]
@@ -177,7 +177,7 @@ fn endless_retries_are_not_stepped_through() {
         ..Lan::default()
     };
     let mut n = Network::start(NetSettings::default(), no_dhcp, MAC, at(0));
-    n.disable_link_local();
+    n.set_link_local_fallback(false);
     assert_eq!(n.deadline(), None);
     n.tick(Instant::MAX);
     assert!(!n.has_ip());

@@ -6,7 +6,7 @@
 
 /// Word order of a value that spans several registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum WordOrder {
+pub enum WordOrder {
     /// Least significant word first ("CD AB": EMPro Float32, MB-06; Carlo Gavazzi int32).
     Cdab,
     /// Most significant word first ("AB CD": Eastron, Chint, ABB, Socomec, SunSpec).

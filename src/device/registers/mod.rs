@@ -8,8 +8,8 @@ mod layouts;
 #[cfg(test)]
 mod tests;
 
-use super::defect::{Defect, Defects};
-use layouts::{Cell, Kind, Layout, Num, SfGroup, Src, WordOrder};
+pub use layouts::WordOrder;
+use layouts::{Cell, Kind, Layout, Num, SfGroup, Src};
 use serde::Serialize;
 
 /// The values the register map shows: one telegram's worth (MB-08), zero before the first
@@ -30,9 +30,6 @@ pub enum Exception {
     IllegalFunction = 0x01,
     IllegalDataAddress = 0x02,
     IllegalDataValue = 0x03,
-    /// "Gateway target device failed to respond": only a device with the planted
-    /// `modbus-unit-id-filter` defect sends it (MB-03 says every unit id is answered).
-    GatewayTargetFailed = 0x0B,
 }
 
 impl Exception {
@@ -129,31 +126,16 @@ impl Template {
         self.read_as(v, self.layout().order, fc, addr, qty)
     }
 
-    /// Answer a read for `unit` on a device with `defects` (planted bugs, `defect.rs`); with
-    /// no defects this is `read` for every unit id (MB-03).
-    pub fn read_with(
+    /// Answer a read as `read` does, with every multi-register value in word order `order`
+    /// instead of the template's own (to compare how a client decodes either).
+    pub fn read_in_order(
         self,
         v: &MeterValues,
-        unit: u8,
+        order: WordOrder,
         fc: u8,
-        (addr, qty): (u16, u16),
-        defects: &Defects,
+        addr: u16,
+        qty: u16,
     ) -> Result<Vec<u16>, Exception> {
-        if defects.is_empty() {
-            return self.read(v, fc, addr, qty);
-        }
-        if defects.contains(&Defect::ModbusUnitIdFilter) && unit != 1 {
-            return Err(Exception::GatewayTargetFailed);
-        }
-        let order = match defects.contains(&Defect::ModbusWordOrderAbcd) {
-            true => WordOrder::Abcd,
-            false => self.layout().order,
-        };
-        let stale = MeterValues::default();
-        let v = match fc == 0x04 && defects.contains(&Defect::ModbusFc4Stale) {
-            true => &stale,
-            false => v,
-        };
         self.read_as(v, order, fc, addr, qty)
     }
 

@@ -1,17 +1,20 @@
-//! Unit tests of the planted defects (`defect.rs`) in the pure device: each one changes the
-//! behaviour it names, and only that.
+//! Unit tests of the faulty-firmware layer (`device.rs`) and the variant parameters
+//! `layer_for` sets: each planted defect changes the behaviour it names, and only that.
 #![allow(clippy::arithmetic_side_effects)]
 
-use super::defect::{Defect, Defects};
-use super::*;
+use super::{layer_for, Defect, Defects};
+use crate::adapters::host::DeviceLayer;
 use crate::device::config::Config;
 use crate::device::led::LedPattern;
-use crate::device::meter::MeterState;
+use crate::device::meter::{MeterState, NoDataReason};
+use crate::device::network::Lan;
 use crate::device::power::PowerInputs;
+use crate::device::registers::MeterValues;
+use crate::device::{Device, DeviceConfig, Effect, Event, Reply, Variant};
 use crate::protocol::dsmr::{self, DsmrKind};
 use crate::protocol::fault::{apply, FrameFault};
 use crate::protocol::tic::{self, TicKind};
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, Reading};
 use crate::time::{at, ms, Instant};
 use serde_json::json;
 
@@ -20,18 +23,85 @@ const USB: PowerInputs = PowerInputs {
     p1_supply: false,
 };
 
-/// A device with `defects` powered at 0 and ticked until it runs; returns it and that time.
-fn running(variant: Variant, defects: &[Defect]) -> (Device, Instant) {
+/// A device behind its planted defects' layer, fed as the host feeds it.
+struct Faulty {
+    d: Device,
+    layer: Box<dyn DeviceLayer>,
+}
+
+impl Faulty {
+    fn new(hw: DeviceConfig) -> Self {
+        let (hw, layer) = layer_for(hw);
+        let layer = layer.expect("defects planted");
+        Faulty {
+            d: Device::new(hw, Config::default()),
+            layer,
+        }
+    }
+
+    fn handle(&mut self, e: Event, now: Instant) -> Vec<Effect> {
+        self.layer.handle(&mut self.d, e, now)
+    }
+
+    fn run_until_running(&mut self, mut now: Instant) -> Instant {
+        while self.d.powered() && !self.d.running() {
+            match self.d.next_deadline() {
+                Some(t) => {
+                    now = now.max(t);
+                    self.handle(Event::Tick, now);
+                }
+                None => break,
+            }
+        }
+        now
+    }
+
+    fn values(&self) -> MeterValues {
+        self.layer.values(&self.d)
+    }
+
+    fn led_pattern(&self, now: Instant) -> LedPattern {
+        self.layer.status(&self.d, now).led.pattern
+    }
+}
+
+fn hw(variant: Variant, defects: &[Defect]) -> DeviceConfig {
     let mut hw = DeviceConfig::new(variant);
     hw.defects = defects.iter().copied().collect::<Defects>();
-    let mut d = Device::new(hw, Config::default());
+    hw
+}
+
+/// A device with `defects` powered at 0 and ticked until it runs; returns it and that time.
+fn running(variant: Variant, defects: &[Defect]) -> (Faulty, Instant) {
+    let mut d = Faulty::new(hw(variant, defects));
     d.handle(Event::Power(USB), at(0));
     let t0 = d.run_until_running(at(0));
     (d, t0)
 }
 
+/// A DSMR reading drawing `watts` on L1.
+fn reading(kind: DsmrKind, watts: f32) -> Reading {
+    let mut r = Reading::empty(Protocol::Dsmr);
+    r.version = Some(
+        if kind == DsmrKind::Dsmr42 {
+            "4.2"
+        } else {
+            "5.0"
+        }
+        .into(),
+    );
+    r.power_import_w = Some(watts.max(0.0));
+    r.power_export_w = Some((-watts).max(0.0));
+    r.active_power_phase_w[0] = Some(watts);
+    r.current_a[0] = Some(6.0);
+    if kind.has_voltage() {
+        r.voltage_v[0] = Some(230.0);
+    }
+    r
+}
+
 fn telegram(kind: DsmrKind, watts: f32) -> Vec<u8> {
-    let mut r = super::tests::reading(kind, watts);
+    let mut r = reading(kind, watts);
     r.active_power_w = Some(watts);
     dsmr::encode(&r, kind)
 }
@@ -40,7 +110,7 @@ fn smr5(watts: f32) -> Vec<u8> {
     telegram(DsmrKind::Smr5ThreePhase, watts)
 }
 
-fn feed(d: &mut Device, bytes: Vec<u8>, at: Instant) -> Vec<Effect> {
+fn feed(d: &mut Faulty, bytes: Vec<u8>, at: Instant) -> Vec<Effect> {
     d.handle(Event::SerialBytes(bytes), at)
 }
 
@@ -79,12 +149,12 @@ fn meter_value_defects() {
 
     let (mut d, t) = running(Variant::P1, &[Defect::P1Dsmr42ShortTimeout]);
     feed(&mut d, telegram(DsmrKind::Dsmr42, 1500.0), t);
-    assert_eq!(d.next_deadline(), Some(t + ms(3_000)));
+    assert_eq!(d.d.next_deadline(), Some(t + ms(3_000)));
 
     let (mut d, t) = running(Variant::P1, &[Defect::P1OldDsmrAccepted]);
     let v40 = dsmr::with_version(&telegram(DsmrKind::Dsmr42, 100.0), "40");
     feed(&mut d, v40, t);
-    assert_eq!(d.meter_status().telegrams_ok, 1, "DSMR 4.0 accepted");
+    assert_eq!(d.d.meter_status().telegrams_ok, 1, "DSMR 4.0 accepted");
 }
 
 #[test]
@@ -102,8 +172,8 @@ fn tic_defects() {
     let mut r = Reading::empty(Protocol::TicHistoric);
     r.active_power_w = Some(500.0);
     feed(&mut d, tic::encode(&r, TicKind::HistoricMono), t);
-    assert_eq!(d.meter_status().telegrams_ok, 0);
-    assert_eq!(d.meter_status().telegrams_rejected, 1);
+    assert_eq!(d.d.meter_status().telegrams_ok, 0);
+    assert_eq!(d.d.meter_status().telegrams_rejected, 1);
 }
 
 #[test]
@@ -129,19 +199,15 @@ fn a_rejected_telegram_is_republished_and_dropped_from_p1_ext() {
 
 #[test]
 fn power_defects() {
-    let mut hw = DeviceConfig::new(Variant::P1);
-    hw.defects = Defects::from([Defect::PowerSmr5NoP1Power]);
-    let mut d = Device::new(hw, Config::default());
+    let mut d = Faulty::new(hw(Variant::P1, &[Defect::PowerSmr5NoP1Power]));
     let p1 = PowerInputs {
         usb: false,
         p1_supply: true,
     };
     d.handle(Event::Power(p1), at(0));
-    assert!(!d.powered(), "the SMR 5 meter's power does not start it");
+    assert!(!d.d.powered(), "the SMR 5 meter's power does not start it");
 
-    let mut hw = DeviceConfig::new(Variant::P1);
-    hw.defects = Defects::from([Defect::PowerExtWithoutUsb]);
-    let mut d = Device::new(hw, Config::default());
+    let mut d = Faulty::new(hw(Variant::P1, &[Defect::PowerExtWithoutUsb]));
     d.handle(Event::Power(p1), at(0));
     let t = d.run_until_running(at(0));
     let fx = feed(&mut d, smr5(800.0), t);
@@ -150,21 +216,22 @@ fn power_defects() {
 
 #[test]
 fn led_defects() {
-    let (d, _) = running(Variant::P1, &[Defect::LedGreenWithoutMeterData]);
+    let (d, t) = running(Variant::P1, &[Defect::LedGreenWithoutMeterData]);
     assert_eq!(
-        d.meter_status().state,
-        MeterState::NoData(meter::NoDataReason::NeverReceived)
+        d.d.meter_status().state,
+        MeterState::NoData(NoDataReason::NeverReceived)
     );
-    assert_eq!(d.led_pattern(), LedPattern::Normal);
+    assert_eq!(d.led_pattern(t), LedPattern::Normal);
+    assert_eq!(d.layer.led(&d.d).pattern_at(t), LedPattern::Normal);
     let (mut d, t) = running(Variant::P1, &[Defect::LedNoIpGreen]);
     feed(&mut d, smr5(800.0), t);
-    let lan = network::Lan {
+    let lan = Lan {
         ethernet_link: false,
         ..Default::default()
     };
     d.handle(Event::Lan(lan), t + ms(10));
-    assert!(!d.network().unwrap().has_ip());
-    assert_eq!(d.led_pattern(), LedPattern::Normal);
+    assert!(!d.d.network().unwrap().has_ip());
+    assert_eq!(d.led_pattern(t + ms(10)), LedPattern::Normal);
 }
 
 #[test]
@@ -174,14 +241,14 @@ fn button_defects() {
     d.handle(Event::PatchConfig(patch.clone()), t);
     d.handle(Event::ButtonDown, t);
     d.handle(Event::ButtonUp, t + ms(6_000));
-    assert!(d.network().unwrap().access_point().is_some());
+    assert!(d.d.network().unwrap().access_point().is_some());
 
     let (mut d, t) = running(Variant::P1, &[Defect::ButtonFactoryResetKeepsSettings]);
     d.handle(Event::PatchConfig(patch), t);
     d.handle(Event::ButtonDown, t);
     let fx = d.handle(Event::ButtonUp, t + ms(11_000));
     assert!(fx.contains(&Effect::Rebooted));
-    assert_eq!(d.config().mqtt.site, "garage-3");
+    assert_eq!(d.d.config().mqtt.site, "garage-3");
 }
 
 #[test]
@@ -193,7 +260,7 @@ fn config_defects() {
         .iter()
         .any(|e| matches!(e, Effect::Reply(Reply::Config(Err(_))))));
     assert_eq!(
-        d.config().mqtt.site,
+        d.d.config().mqtt.site,
         "garage-3",
         "the valid half was applied"
     );
@@ -202,10 +269,14 @@ fn config_defects() {
     let fx = d.handle(Event::PatchConfig(json!({"MQTT": {"Site": "garage-3"}})), t);
     assert!(!fx.iter().any(|e| matches!(e, Effect::PersistConfig(_))));
     d.handle(Event::SoftReset, t + ms(1));
-    assert_eq!(d.config().mqtt.site, "garage-3", "kept over a soft reset");
+    assert_eq!(d.d.config().mqtt.site, "garage-3", "kept over a soft reset");
     d.handle(Event::Power(PowerInputs::default()), t + ms(2));
     d.handle(Event::Power(USB), t + ms(3));
-    assert_eq!(d.config().mqtt.site, "unknown-site", "lost at a power cut");
+    assert_eq!(
+        d.d.config().mqtt.site,
+        "unknown-site",
+        "lost at a power cut"
+    );
 }
 
 #[test]
@@ -218,25 +289,40 @@ fn network_defects() {
     let t = d.run_until_running(t);
     d.handle(Event::Tick, t + ms(1_000));
     assert_eq!(
-        d.network().unwrap().address(),
-        Some(network::Lan::default().dhcp_pool)
+        d.d.network().unwrap().address(),
+        Some(Lan::default().dhcp_pool)
+    );
+    assert_eq!(
+        d.d.config().ethernet.ip_mode,
+        crate::device::config::IpMode::Static,
+        "the setting is kept, only ignored"
     );
 
-    let mut hw = DeviceConfig::new(Variant::P1);
-    hw.defects = Defects::from([Defect::NetworkNoLinkLocal]);
+    let mut hw = hw(Variant::P1, &[Defect::NetworkNoLinkLocal]);
     hw.lan.dhcp = false;
-    let mut d = Device::new(hw, Config::default());
+    let mut d = Faulty::new(hw);
     d.handle(Event::Power(USB), at(0));
     let t = d.run_until_running(at(0));
     d.handle(Event::Tick, t + ms(60_000));
-    assert!(!d.network().unwrap().has_ip(), "no link-local fallback");
+    assert!(!d.d.network().unwrap().has_ip(), "no link-local fallback");
 }
 
 #[test]
-fn no_defects_is_the_correct_device() {
-    let (mut d, t) = running(Variant::P1, &[]);
-    let bad = apply(&smr5(900.0), &FrameFault::BadIntegrity);
-    let fx = feed(&mut d, bad.clone(), t);
-    assert!(fx.contains(&Effect::P1ExtOut(bad)));
-    assert!(!fx.iter().any(|e| matches!(e, Effect::Measurement(_))));
+fn firmware_defects() {
+    let (mut d, t) = running(Variant::P1, &[Defect::FirmwareSecondUpdateRestarts]);
+    let update = || Event::FirmwareUpdate {
+        version: "1.5.0".into(),
+    };
+    let fx = d.handle(update(), t);
+    assert!(fx.contains(&Effect::Reply(Reply::Firmware(Ok(())))));
+    let fx = d.handle(update(), t + ms(1_000));
+    assert!(
+        fx.contains(&Effect::Reply(Reply::Firmware(Ok(())))),
+        "not refused"
+    );
+}
+
+#[test]
+fn no_defects_no_layer() {
+    assert!(layer_for(DeviceConfig::new(Variant::P1)).1.is_none());
 }

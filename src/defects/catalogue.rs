@@ -2,13 +2,7 @@
 //! (`run --defect NAME`, hidden; `SC_DEFECT=NAME,…` for the conformance suite's virtual
 //! target). It exists to prove that the conformance suite bites: each defect names the
 //! feature area whose scenarios must catch it and the requirement IDs a failing scenario
-//! must carry (at least one of them). A device built without defects behaves as the manual
-//! says.
-//!
-//! Each defect is implemented where the real behaviour lives: the pure device (`meter.rs`,
-//! `registers.rs`, `lifecycle.rs`, `network.rs`, `firmware.rs`, `config`, `measurement.rs`)
-//! where possible; the adapters (Modbus slot and idle timeout, HTTP authentication and
-//! session, web page, MQTT client) read the set once when they start.
+//! must carry (at least one of them).
 
 use std::collections::BTreeSet;
 
