@@ -4,12 +4,17 @@
 //! snapshot without locking the device, so a read never waits for a telegram being parsed
 //! and never mixes two telegrams (MB-08).
 //!
+//! The store is the device's flash: at every boot (power-on, restart, firmware update) the
+//! device asks for its settings (`Effect::LoadConfig`) and the host answers at once with what
+//! the store holds (`Event::ConfigLoaded`), so what survives a power cut is what the store
+//! kept, not what the device remembered (API-10).
+//!
 //! Persistence failures are never silent:
 //! - A save that fails (`Effect::PersistConfig`) is logged, kept in the status
 //!   (`Config.SaveError`) and undone in memory: the device's stored settings go back to what
 //!   the store holds, so a GET shows the old value and a restart brings nothing new.
 //!   `Host::handle_saving` returns the failure; the HTTP API answers it with 500.
-//! - A corrupt or invalid config file found at start is moved aside by the store
+//! - A corrupt or invalid config file found at start or at a boot is moved aside by the store
 //!   (`config.json.corrupt-<UTC time from the host clock>`), the device boots on factory
 //!   settings, and the status says so (`Config.Recovered`, `Config.RecoveredReason`).
 //!
@@ -197,31 +202,9 @@ impl Host {
     ) -> Arc<Self> {
         let mut store_error = None;
         let mut report = ConfigReport::default();
-        let stored = match store.as_mut().map(|s| s.load()) {
-            Some(Ok(Some(c))) => c,
-            Some(Err(e)) => {
-                store_error = Some(e.to_string());
-                if e.is_corrupt() {
-                    report.recovered_reason = Some(e.cause());
-                    let store = store.as_mut().expect("a store reported the error");
-                    match store.quarantine(&file_stamp(clock.now())) {
-                        Ok(name) => {
-                            tracing::warn!(
-                                "config: {e}; kept as {}, running on factory settings",
-                                name.as_deref().unwrap_or("?")
-                            );
-                            report.recovered = name;
-                        }
-                        Err(q) => tracing::error!(
-                            "config: {e}; could not move it aside ({q}), running on factory settings"
-                        ),
-                    }
-                } else {
-                    tracing::error!("config: {e}; running on factory settings");
-                }
-                Config::default()
-            }
-            _ => Config::default(),
+        let stored = match store.as_mut() {
+            Some(s) => load_or_recover(s.as_mut(), &mut report, &mut store_error, clock.now()),
+            None => Config::default(),
         };
         let machine = Machine::new(hw, stored.clone());
         let served = Served {
@@ -329,7 +312,7 @@ impl Host {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = self.clock.now();
         let fx = inner.machine.handle(event, Instant::from_epoch_ms(now));
-        let failed = self.carry_out(&mut inner, &fx);
+        let failed = self.carry_out(&mut inner, &fx, now);
         // Published under the lock too, so the watch never steps back either.
         self.time.send_replace(now);
         drop(inner);
@@ -449,9 +432,10 @@ impl Host {
         };
         self.rtc_offset
             .store(0, std::sync::atomic::Ordering::SeqCst);
-        self.carry_out(&mut inner, &[Effect::PoweredOff]);
+        let now = self.clock.now();
+        self.carry_out(&mut inner, &[Effect::PoweredOff], now);
         drop(inner);
-        self.time.send_replace(self.clock.now());
+        self.time.send_replace(now);
     }
 
     /// The last failure to read or write the config store, if any.
@@ -463,7 +447,8 @@ impl Host {
             .clone()
     }
 
-    fn carry_out(&self, inner: &mut Inner, fx: &[Effect]) -> Option<SaveFailure> {
+    /// Carry out `fx`, made by the device at `now_ms` (the time of any answer it gets).
+    fn carry_out(&self, inner: &mut Inner, fx: &[Effect], now_ms: Millis) -> Option<SaveFailure> {
         let mut failed = None;
         let mut changed = false;
         let mut reboot = false;
@@ -495,13 +480,35 @@ impl Host {
                         }
                     }
                 }
+                Effect::LoadConfig => {
+                    // RAM is gone at a boot: the device reads what the store holds now.
+                    let Some(store) = inner.store.as_mut() else {
+                        continue;
+                    };
+                    let (report, error) = (&mut inner.report, &mut inner.store_error);
+                    let c = load_or_recover(store.as_mut(), report, error, now_ms);
+                    inner.saved = c.clone();
+                    let now = Instant::from_epoch_ms(now_ms);
+                    let more = inner.machine.handle(Event::ConfigLoaded(c), now);
+                    debug_assert!(
+                        !more.iter().any(|e| matches!(e, Effect::LoadConfig)),
+                        "loading the configuration asks for it again"
+                    );
+                    failed = failed.or(self.carry_out(inner, &more, now_ms));
+                }
                 Effect::Measurement(r) => {
                     let _ = self.measurements.send(Arc::new((**r).clone()));
                 }
                 Effect::RegistersChanged(_) | Effect::Led(_) | Effect::MeterStateChanged(_) => {
                     changed = true
                 }
-                Effect::Rebooted | Effect::PoweredOff => reboot = true,
+                Effect::PoweredOff => {
+                    if let Some(store) = inner.store.as_mut() {
+                        store.power_lost();
+                    }
+                    reboot = true;
+                }
+                Effect::Rebooted => reboot = true,
                 _ => {}
             }
         }
@@ -530,5 +537,41 @@ impl Host {
             }
         }
         failed
+    }
+}
+
+/// What the store holds, for a boot: factory settings when it holds nothing; an unreadable
+/// store is reported (`store_error`, and `report` for a corrupt file, which is moved aside
+/// so the next save cannot destroy it) and gives factory settings too.
+fn load_or_recover(
+    store: &mut dyn ConfigStore,
+    report: &mut ConfigReport,
+    store_error: &mut Option<String>,
+    now_ms: Millis,
+) -> Config {
+    match store.load() {
+        Ok(Some(c)) => c,
+        Ok(None) => Config::default(),
+        Err(e) => {
+            *store_error = Some(e.to_string());
+            if e.is_corrupt() {
+                report.recovered_reason = Some(e.cause());
+                match store.quarantine(&file_stamp(now_ms)) {
+                    Ok(name) => {
+                        tracing::warn!(
+                            "config: {e}; kept as {}, running on factory settings",
+                            name.as_deref().unwrap_or("?")
+                        );
+                        report.recovered = name;
+                    }
+                    Err(q) => tracing::error!(
+                        "config: {e}; could not move it aside ({q}), running on factory settings"
+                    ),
+                }
+            } else {
+                tracing::error!("config: {e}; running on factory settings");
+            }
+            Config::default()
+        }
     }
 }

@@ -109,12 +109,19 @@ impl FaultyDevice {
     fn feed(&mut self, device: &mut Device, event: Event, now: Instant) -> Vec<Effect> {
         let hide =
             self.has(Defect::NetworkStaticIgnored) && !matches!(event, Event::PatchConfig(_));
-        let real = device.config().clone();
+        // At boot the settings come from the store: hide the static address in what it read.
+        let (real, event) = match event {
+            Event::ConfigLoaded(c) if hide => {
+                let shown = without_static(&c);
+                (c, Event::ConfigLoaded(shown))
+            }
+            e => (device.config().clone(), e),
+        };
         let shown = match hide {
             true => without_static(&real),
             false => real.clone(),
         };
-        if shown != real {
+        if shown != real && !matches!(event, Event::ConfigLoaded(_)) {
             device.restore_stored(shown.clone());
         }
         let fx = device.handle(event, now);

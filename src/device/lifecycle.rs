@@ -64,6 +64,7 @@ impl Device {
                     Some(ButtonAction::Nothing) | None => {}
                 }
             }
+            Event::ConfigLoaded(c) => self.config_loaded(c),
             Event::Lan(lan) => {
                 self.lan = lan.clone();
                 if let Some(n) = self.network.as_mut() {
@@ -223,7 +224,19 @@ impl Device {
             .unwrap_or(Template::PhoenixContactEmpro);
         self.firmware.rebooted();
         fx.push(Effect::Rebooted);
+        fx.push(Effect::LoadConfig);
         fx.push(Effect::RegistersChanged(*self.meter.values()));
+    }
+
+    /// The store's configuration arrived (`Effect::LoadConfig`): while booting it becomes
+    /// the stored and the active settings; at any other time it is stale and ignored.
+    fn config_loaded(&mut self, c: Config) {
+        if !matches!(self.phase, Phase::Booting { .. }) {
+            return;
+        }
+        self.template = c.template().unwrap_or(Template::PhoenixContactEmpro);
+        self.active = c.clone();
+        self.stored = c;
     }
 
     fn reboot(&mut self, now: Instant, fx: &mut Vec<Effect>) {

@@ -141,6 +141,10 @@ pub enum Event {
     },
     /// What the MQTT client reports about its connection.
     Mqtt(MqttLink),
+    /// The store's answer to `Effect::LoadConfig`: the configuration it holds (factory
+    /// settings when it holds none or an unreadable one). Taken while booting; ignored
+    /// otherwise (the running device's settings come only from itself).
+    ConfigLoaded(Config),
 }
 
 /// The answer to a request event.
@@ -172,6 +176,9 @@ pub enum Effect {
     NetworkProblem(Option<String>),
     /// Write this configuration to the store (atomically).
     PersistConfig(Config),
+    /// Read the configuration from the store (at every boot: RAM is gone); answered with
+    /// `Event::ConfigLoaded`. Without an answer the device boots on its last copy.
+    LoadConfig,
     /// The device (re)started its software: connections drop, settings are re-read.
     Rebooted,
     /// Power went away: nothing is served any more.

@@ -35,6 +35,9 @@ pub trait ConfigStore: Send {
         let _ = stamp;
         Ok(None)
     }
+    /// The device lost power: what was not yet durable is gone (a model of a disk does
+    /// something; a real file system already did it).
+    fn power_lost(&mut self) {}
 }
 
 /// A UTC time as a file-name-safe stamp: `20261203T123410Z` (epoch milliseconds in).
@@ -251,6 +254,10 @@ impl MemStore {
 }
 
 impl ConfigStore for MemStore {
+    fn power_lost(&mut self) {
+        self.power_loss();
+    }
+
     fn load(&mut self) -> Result<Option<Config>, StoreError> {
         self.disk
             .read(NAME)

@@ -273,3 +273,26 @@ fn device_time_going_backwards_is_a_callers_bug() {
     tick(&mut d, 5_000);
     tick(&mut d, 4_000);
 }
+
+/// Every boot asks for the stored settings; an answer while booting becomes the stored and
+/// active settings, one at any other time is stale and changes nothing.
+#[test]
+fn a_boot_asks_the_store_and_takes_its_answer_only_while_booting() {
+    let mut d = Device::new(DeviceConfig::new(Variant::P1), Config::default());
+    let fx = d.handle(
+        Event::Power(PowerInputs {
+            usb: true,
+            p1_supply: false,
+        }),
+        at(0),
+    );
+    assert!(fx.contains(&Effect::LoadConfig), "{fx:?}");
+    let mut flash = Config::default();
+    flash.mqtt.site = "from-flash".into();
+    d.handle(Event::ConfigLoaded(flash.clone()), at(1));
+    assert_eq!(d.config(), &flash);
+    assert_eq!(d.active_config(), &flash);
+    let t = d.run_until_running(at(1));
+    d.handle(Event::ConfigLoaded(Config::default()), t);
+    assert_eq!(d.config(), &flash, "stale answer ignored while running");
+}

@@ -392,6 +392,15 @@ pub trait Target: Send + std::fmt::Debug {
     async fn patch_config(&mut self, patch: Value) -> Result<Result<Value, Value>, TargetError> {
         self.api().patch_config(patch).await
     }
+    /// `PATCH /api/v1/config` with `patch`, and every supply cut while the device saves it
+    /// (API-10: a power loss during a write). Whatever the device answers is not judged. A
+    /// bench can only cut once the answer is in, just after the save; the virtual target
+    /// cuts inside the save, at the step of the store's atomic replace its seed picks.
+    async fn lose_power_while_saving(&mut self, patch: Value) -> Result<(), TargetError> {
+        // A device that loses power mid-save may answer anything or nothing.
+        let _ = self.patch_config(patch).await;
+        self.set_power(false, false).await
+    }
     /// `POST /api/v1/reset`: soft reset.
     async fn reset(&mut self) -> Result<(), TargetError> {
         self.api().reset().await

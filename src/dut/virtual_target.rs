@@ -15,18 +15,46 @@ use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::modbus_client::ModbusClient;
 use crate::adapters::mqtt::{MqttClient, MqttOptions};
+use crate::device::config::Config;
 use crate::device::firmware::FirmwareImage;
 use crate::device::identity::Identity;
 use crate::device::led::Color;
 use crate::device::network::Lan;
 use crate::device::power::PowerInputs;
-use crate::device::store::MemStore;
+use crate::device::store::{ConfigStore, MemStore, StoreError};
 use crate::device::{DeviceConfig, Effect, Event, Variant};
 use crate::sim::clock::{Millis, VirtualClock};
 use async_trait::async_trait;
+use serde_json::Value;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The device's flash: the in-memory disk model, shared with the target so a step can make
+/// it lose power in the middle of a save.
+#[derive(Debug, Clone, Default)]
+struct SharedStore(Arc<Mutex<MemStore>>);
+
+impl SharedStore {
+    fn with<R>(&self, f: impl FnOnce(&mut MemStore) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl ConfigStore for SharedStore {
+    fn load(&mut self) -> Result<Option<Config>, StoreError> {
+        self.with(|s| s.load())
+    }
+    fn save(&mut self, c: &Config) -> Result<(), StoreError> {
+        self.with(|s| s.save(c))
+    }
+    fn quarantine(&mut self, stamp: &str) -> Result<Option<String>, StoreError> {
+        self.with(|s| s.quarantine(stamp))
+    }
+    fn power_lost(&mut self) {
+        self.with(MemStore::power_loss)
+    }
+}
 
 /// An in-process virtual Smart Connect.
 #[derive(Debug)]
@@ -35,6 +63,10 @@ pub struct VirtualTarget {
     clock: VirtualClock,
     variant: Variant,
     identity: Identity,
+    /// The store behind the host, for power losses inside a save.
+    store: SharedStore,
+    /// From the identity (and so from the scenario's seed): picks where a save is cut.
+    seed: u64,
     modbus: ModbusServer,
     client: ModbusClient,
     http: HttpServer,
@@ -55,7 +87,8 @@ impl VirtualTarget {
         let clock = VirtualClock::new(start);
         let variant = hw.variant;
         let identity = hw.identity.clone();
-        let host = Host::new(hw, Some(Box::new(MemStore::new())), Arc::new(clock.clone()));
+        let store = SharedStore::default();
+        let host = Host::new(hw, Some(Box::new(store.clone())), Arc::new(clock.clone()));
         let modbus = ModbusServer::start(Arc::clone(&host), bind_local()?).map_err(io)?;
         let client = ModbusClient::new(modbus.local_addr());
         let pki =
@@ -105,6 +138,8 @@ impl VirtualTarget {
             clock,
             variant,
             identity,
+            store,
+            seed,
             modbus,
             client,
             http,
@@ -185,6 +220,22 @@ impl Target for VirtualTarget {
             p1_supply: meter_supply,
         }));
         Ok(())
+    }
+
+    /// The save is cut after step `seed % (STEPS + 1)` of the store's atomic replace (0:
+    /// before the temp file is written … `STEPS`: after the folder's fsync, before the save
+    /// returns), so the scenario's seed picks the step and replays it.
+    async fn lose_power_while_saving(&mut self, patch: Value) -> Result<(), TargetError> {
+        let steps = u64::try_from(MemStore::STEPS)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let step = usize::try_from(self.seed % steps).unwrap_or(0);
+        self.store.with(|s| {
+            s.fail_after(step);
+        });
+        // The simulated power loss makes the save fail (500); a real device would be dead.
+        let _ = self.patch_config(patch).await;
+        self.set_power(false, false).await
     }
 
     async fn button_down(&mut self) -> Result<(), TargetError> {

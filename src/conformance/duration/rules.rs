@@ -107,6 +107,12 @@ static RULES: LazyLock<Vec<(Regex, Rule)>> = LazyLock::new(|| {
             r"^the power is switched off for (\d+) seconds and on again$",
             PowerCycle,
         ),
+        // persistence.rs: the change and the cut are instant; the power's return is a boot
+        (
+            r"^the power fails while the setting \S+ is being set to ",
+            Latency,
+        ),
+        (r"^the power comes back$", Boot),
         (
             r"^the button is (?:pressed|held) for (\d+) seconds?$",
             PassSeconds,

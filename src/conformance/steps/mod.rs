@@ -13,6 +13,7 @@ pub mod mqtt;
 pub mod mqtt_commands;
 pub mod network;
 pub mod own_broker;
+pub mod persistence;
 pub mod power;
 pub mod registers;
 pub mod setup;

@@ -306,3 +306,48 @@ async fn configuration_survives_power_cycles_resets_and_a_new_host() {
     assert_eq!(again.config().await, want, "read back from the store");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Every boot reads the store (the device's flash), not what the device remembered: a file
+/// changed while the device was off is what it comes back with, and a file made unreadable
+/// meanwhile is moved aside and the device comes back on factory settings, saying why.
+#[tokio::test]
+async fn every_boot_reads_the_settings_from_the_store() {
+    let dir = std::env::temp_dir().join(format!("sc-http-boot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.json");
+    let _ = std::fs::remove_file(&path);
+    let dev = Dev::with_store(Some(Box::new(FileStore::new(&path)))).await;
+    let (s, _) = dev.patch(&json!({"MQTT": {"Site": "before"}})).await;
+    assert_eq!(s, StatusCode::OK);
+
+    dev.host.handle(Event::Power(OFF));
+    let mut elsewhere = FileStore::new(&path);
+    let mut changed = smart_connect_sim::device::store::ConfigStore::load(&mut elsewhere)
+        .unwrap()
+        .unwrap();
+    changed.mqtt.site = "written-while-off".into();
+    smart_connect_sim::device::store::ConfigStore::save(&mut elsewhere, &changed).unwrap();
+    dev.run_for(2_000);
+    dev.host.handle(Event::Power(USB));
+    dev.run_for(6_000);
+    assert_eq!(dev.config().await["MQTT"]["Site"], "written-while-off");
+
+    dev.host.handle(Event::Power(OFF));
+    std::fs::write(&path, b"{ torn").unwrap();
+    dev.run_for(2_000);
+    dev.host.handle(Event::Power(USB));
+    dev.run_for(6_000);
+    assert_eq!(
+        dev.config().await,
+        Config::default().to_json(),
+        "factory settings"
+    );
+    let (_, status) = dev.get("/api/v1/status").await;
+    let kept = status["Config"]["Recovered"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(kept.starts_with("config.json.corrupt-"), "{status}");
+    assert_eq!(std::fs::read(dir.join(&kept)).unwrap(), b"{ torn");
+    std::fs::remove_dir_all(dir).unwrap();
+}
