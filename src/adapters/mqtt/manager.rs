@@ -6,7 +6,7 @@ use super::backoff::Backoff;
 use super::connection::describe;
 use super::payload;
 use super::queue::DropOldest;
-use super::{tls, Active, BrokerUrl, Conn, Kind, Manager, Out, Plan};
+use super::{tls, Active, BrokerUrl, Conn, Kind, Manager, Out, Plan, PlanError};
 use crate::device::measurement::{
     command_filter, measurements_topic, payload as measurement_payload,
 };
@@ -159,7 +159,7 @@ impl Manager {
                 .generation
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         Some(Active {
-            error: plan.as_ref().err().cloned(),
+            error: plan.as_ref().err().map(ToString::to_string),
             serial,
             site: cfg.site.clone(),
             model,
@@ -182,30 +182,21 @@ impl Manager {
         })
     }
 
-    fn plan(&self, cfg: &crate::device::config::Mqtt) -> Result<Plan, String> {
-        let url = BrokerUrl::parse(self.opts.broker.as_deref().unwrap_or(&cfg.broker))
-            .map_err(|e| e.to_string())?;
-        let addr = self.opts.address_for(&url).map_err(|e| e.to_string())?;
+    fn plan(&self, cfg: &crate::device::config::Mqtt) -> Result<Plan, PlanError> {
+        let url = BrokerUrl::parse(self.opts.broker.as_deref().unwrap_or(&cfg.broker))?;
+        let addr = self.opts.address_for(&url)?;
         let tls = if url.tls {
-            let ca = self.opts.ca_pem.as_deref().ok_or(
-                "mqtts:// needs a CA certificate to check the broker with; none is configured",
-            )?;
+            let ca = self.opts.ca_pem.as_deref().ok_or(PlanError::NoCa)?;
             let identity = if cfg.username.is_empty() {
-                let id = self
-                    .opts
-                    .identity
-                    .as_ref()
-                    .ok_or("mTLS needs the device certificate; none is configured")?;
+                let id = self.opts.identity.as_ref().ok_or(PlanError::NoIdentity)?;
                 Some((id.cert_pem.as_str(), id.key_pem.as_str()))
             } else {
                 None
             };
-            Some(Arc::new(tls::client_config(
-                Arc::clone(&self.host),
-                ca,
-                &url.host,
-                identity,
-            )?))
+            Some(Arc::new(
+                tls::client_config(Arc::clone(&self.host), ca, &url.host, identity)
+                    .map_err(PlanError::Tls)?,
+            ))
         } else {
             None
         };

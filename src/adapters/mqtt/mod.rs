@@ -58,7 +58,7 @@ mod manager;
 mod options;
 mod stats;
 
-pub use self::options::{BrokerUrl, DeviceIdentity, MqttOptions};
+pub use self::options::{BrokerAddressError, BrokerUrl, DeviceIdentity, MqttOptions};
 pub use self::stats::MqttStats;
 
 use self::backoff::Backoff;
@@ -193,7 +193,7 @@ struct Active {
     site: String,
     model: String,
     firmware: String,
-    plan: Result<Plan, String>,
+    plan: Result<Plan, PlanError>,
     backoff: Backoff,
     queue: DropOldest<Out>,
     control: VecDeque<Out>,
@@ -228,4 +228,18 @@ struct Manager {
     now: Millis,
     /// Overload warnings at a readable rate.
     missed_log: crate::adapters::rate_log::RateLog,
+}
+
+/// Why the device cannot plan a connection with its MQTT settings (shown in the status as
+/// `MQTT.Error`; the client then does not try).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Address(#[from] BrokerAddressError),
+    #[error("mqtts:// needs a CA certificate to check the broker with; none is configured")]
+    NoCa,
+    #[error("mTLS needs the device certificate; none is configured")]
+    NoIdentity,
+    #[error(transparent)]
+    Tls(#[from] tls::TlsSetupError),
 }

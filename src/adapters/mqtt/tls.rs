@@ -79,25 +79,28 @@ pub fn client_config(
     ca_pem: &str,
     server_name: &str,
     identity: Option<(&str, &str)>,
-) -> Result<rustls::ClientConfig, String> {
+) -> Result<rustls::ClientConfig, TlsSetupError> {
+    use TlsSetupError as E;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots
-            .add(c.map_err(|e| format!("CA certificate: {e}"))?)
-            .map_err(|e| format!("CA certificate: {e}"))?;
+            .add(c.map_err(|e| E::CaPem(e.to_string()))?)
+            .map_err(|e| E::CaPem(e.to_string()))?;
     }
     if roots.is_empty() {
-        return Err("no CA certificate to trust the broker with".into());
+        return Err(E::NoCa);
     }
-    let name = ServerName::try_from(server_name.to_string())
-        .map_err(|e| format!("broker host {server_name:?}: {e}"))?;
+    let name = ServerName::try_from(server_name.to_string()).map_err(|e| E::ServerName {
+        name: server_name.to_string(),
+        message: e.to_string(),
+    })?;
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
         .build()
-        .map_err(|e| format!("broker certificate verifier: {e}"))?;
+        .map_err(|e| E::Verifier(e.to_string()))?;
     let builder = rustls::ClientConfig::builder_with_details(provider, Arc::new(DeviceTime(host)))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(E::Rustls)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedName { inner, name }));
     match identity {
@@ -105,17 +108,38 @@ pub fn client_config(
         Some((cert_pem, key_pem)) => {
             let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("device certificate: {e}"))?;
+                .map_err(|e| E::DeviceCert(e.to_string()))?;
             if chain.is_empty() {
-                return Err("the device certificate PEM holds no certificate".into());
+                return Err(E::NoDeviceCert);
             }
             let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-                .map_err(|e| format!("device key: {e}"))?;
+                .map_err(|e| E::DeviceKey(e.to_string()))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("device certificate: {e}"))
+                .map_err(|e| E::DeviceCert(e.to_string()))
         }
     }
+}
+
+/// Why the device's TLS client could not be set up from its CA, certificate and key.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("CA certificate: {0}")]
+    CaPem(String),
+    #[error("no CA certificate to trust the broker with")]
+    NoCa,
+    #[error("broker host {name:?}: {message}")]
+    ServerName { name: String, message: String },
+    #[error("broker certificate verifier: {0}")]
+    Verifier(String),
+    #[error("{0}")]
+    Rustls(#[source] rustls::Error),
+    #[error("device certificate: {0}")]
+    DeviceCert(String),
+    #[error("the device certificate PEM holds no certificate")]
+    NoDeviceCert,
+    #[error("device key: {0}")]
+    DeviceKey(String),
 }
 
 fn when(t: &UnixTime) -> String {

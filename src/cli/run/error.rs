@@ -6,6 +6,7 @@ use crate::adapters::broker::BrokerError;
 use crate::adapters::certs::PkiError;
 use crate::adapters::control::ControlError;
 use crate::adapters::mdns::MdnsError;
+use crate::adapters::mqtt::BrokerAddressError;
 use crate::adapters::p1_stream::P1StreamError;
 use crate::device::network::WifiError;
 use crate::device::store::StoreError;
@@ -16,9 +17,6 @@ use crate::sim::scenario::ScenarioError;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-
-/// An error from a module that does not name its type publicly (yet), kept as the source.
-pub type Foreign = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -44,7 +42,7 @@ pub enum RunError {
         flag: &'static str,
         url: String,
         #[source]
-        source: Foreign,
+        source: BrokerAddressError,
     },
     #[error(
         "--summary: the KPIs are the live house's, which needs the synthetic meter (drop --feed)"
@@ -121,7 +119,7 @@ pub enum RunError {
     Resolve {
         entry: String,
         #[source]
-        source: Foreign,
+        source: BrokerAddressError,
     },
     #[error("embedded MQTT broker: {0}")]
     Broker(#[source] BrokerError),

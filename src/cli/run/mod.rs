@@ -190,7 +190,7 @@ fn plan(args: &RunArgs) -> Result<Plan, RunError> {
         crate::adapters::mqtt::BrokerUrl::parse(&mqtt).map_err(|e| RunError::BrokerUrl {
             flag: from,
             url: mqtt.clone(),
-            source: e.into(),
+            source: e,
         })?;
     }
     let mqtt_off = matches!(scenario_mqtt, Some(scenario::Mqtt::Off));

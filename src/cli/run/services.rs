@@ -48,7 +48,7 @@ pub(super) fn start_mqtt(
         .map(|r| {
             MqttOptions::parse_resolve(r).map_err(|e| RunError::Resolve {
                 entry: r.clone(),
-                source: e.into(),
+                source: e,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
