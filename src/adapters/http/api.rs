@@ -16,8 +16,8 @@
 //! password: missing, malformed or wrong credentials get 401 with
 //! `WWW-Authenticate: Basic realm="smart-connect"`; after 5 wrong ones from one source IP
 //! address, 429 with `Retry-After` (1 s, doubling to 60 s; `throttle.rs`), while correct
-//! credentials are always accepted; then the session rule of `session.rs` applies (409 for
-//! a second client). Every route answers 503 while the device does not
+//! credentials are always accepted; then the session rule applies (`device::session`
+//! through `session.rs`: 409 for a second client). Every route answers 503 while the device does not
 //! serve. Errors are `application/problem+json` (`problem.rs`). API responses carry
 //! `Cache-Control: no-store` (the configuration holds secrets).
 
