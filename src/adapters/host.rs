@@ -182,6 +182,9 @@ pub struct Host {
     effects: broadcast::Sender<Arc<Effect>>,
     /// The device's real-time clock minus simulation time (a wrong clock, MQ-06).
     rtc_offset: std::sync::atomic::AtomicI64,
+    /// The HTTP API's one user session (`device::session`, API-02/08), shared by every HTTP
+    /// server of this host (`adapters::http::session`).
+    pub(crate) http_session: Mutex<crate::device::session::Session>,
 }
 
 impl std::fmt::Debug for Host {
@@ -229,6 +232,7 @@ impl Host {
             measurements: broadcast::channel(256).0,
             effects: broadcast::channel(1024).0,
             rtc_offset: std::sync::atomic::AtomicI64::new(0),
+            http_session: Mutex::default(),
         })
     }
 

@@ -17,9 +17,11 @@ mod lifecycle;
 pub use lifecycle::net_settings;
 pub mod measurement;
 pub mod meter;
+pub mod modbus_slot;
 pub mod network;
 pub mod power;
 pub mod registers;
+pub mod session;
 pub mod status;
 pub mod store;
 

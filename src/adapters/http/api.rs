@@ -16,13 +16,13 @@
 //! password: missing, malformed or wrong credentials get 401 with
 //! `WWW-Authenticate: Basic realm="smart-connect"`; after 5 wrong ones from one source IP
 //! address, 429 with `Retry-After` (1 s, doubling to 60 s; `throttle.rs`), while correct
-//! credentials are always accepted; then the session rule of `session.rs` applies (409 for
-//! a second client). Every route answers 503 while the device does not
+//! credentials are always accepted; then the session rule applies (`device::session`
+//! through `session.rs`: 409 for a second client). Every route answers 503 while the device does not
 //! serve. Errors are `application/problem+json` (`problem.rs`). API responses carry
 //! `Cache-Control: no-store` (the configuration holds secrets).
 
 use super::problem::{self, Problem};
-use super::session::{Slot, SESSION_IDLE_MS};
+use super::session::{self, SESSION_IDLE_MS};
 use super::throttle::{Throttle, Verdict};
 use super::{sim_api, web, HttpOptions};
 use crate::adapters::host::Host;
@@ -57,7 +57,6 @@ const OPENAPI: &str = "/api/v1/openapi.json";
 #[derive(Clone)]
 pub(super) struct AppState {
     pub host: Arc<Host>,
-    pub slot: Arc<Slot>,
     /// Wrong passwords per source (brute-force protection).
     pub throttle: Arc<Throttle>,
     pub tls: bool,
@@ -104,7 +103,6 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
 /// The whole application: API, web interface, 404 fallback, the serving gate.
 pub(super) fn router(host: Arc<Host>, tls: bool, options: HttpOptions) -> Router {
     let state = AppState {
-        slot: Slot::for_host(&host),
         throttle: Throttle::for_host(&host),
         host,
         tls,
@@ -194,13 +192,12 @@ async fn authenticate(
             .into_response();
     };
     s.throttle.succeeded(peer.ip());
-    let generation = s.host.served().generation;
     let admitted = match s.options.single_session {
-        true => s.slot.admit(&user, peer.ip(), s.host.now(), generation),
+        true => session::admit(&s.host, &user, peer.ip()),
         false => Ok(()),
     };
     if let Err(busy) = admitted {
-        let secs = (busy.retry_after_ms + 999) / 1000;
+        let secs = (busy.retry_after.as_ms() + 999) / 1000;
         let detail = format!(
             "only one session at a time: another client holds it; it ends after {} minutes without requests from that client (try again in {secs} s)",
             SESSION_IDLE_MS / 60_000

@@ -2,14 +2,15 @@
 //! WEB-01..06) on axum, over plain HTTP and over HTTPS (rustls, WEB-06).
 //!
 //! - `api.rs`: the routes, Basic authentication and the single session; `session.rs`: the
-//!   session rule; `throttle.rs`: the wrong-password limit per source (429);
+//!   thin wrapper around the session rule (the pure machine `device::session`, kept per
+//!   `Host`); `throttle.rs`: the wrong-password limit per source (429);
 //!   `problem.rs`: RFC 9457 error bodies; `sim_api.rs`: the simulator's additions (logout,
 //!   meter values); `web.rs` + `assets/`: the page.
 //! - Every request is answered 503 while the device does not serve (off, booting, no
 //!   address). A real device would not answer at all then; the simulator's socket stays
 //!   open so tests and tools see why.
 //! - One session per device, shared by every server started for the same `Host` (the plain
-//!   and the HTTPS server see the same holder): see `session.rs`.
+//!   and the HTTPS server see the same holder): the `Host` keeps it, see `session.rs`.
 //! - The server task and every connection stop when the `HttpServer` is dropped.
 //!
 //! ```no_run

@@ -28,7 +28,7 @@ pub(super) async fn post_logout(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    let ended = s.slot.release(USER, peer.ip());
+    let ended = super::session::release(&s.host, USER, peer.ip());
     tracing::info!(
         "[{}] http API: {} logged out{}",
         crate::sim::clock::rfc3339(s.host.now()),

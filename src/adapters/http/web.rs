@@ -6,7 +6,7 @@
 //! (`credentials: "omit"`, so the browser never pops up its own prompt, which would also
 //! fight with the explicit header). The password is kept in the tab's `sessionStorage` so a
 //! reload stays logged in; closing the tab forgets it. The page polls the status every 5 s,
-//! which keeps the session alive while it is open (see `session.rs`); a second browser gets
+//! which keeps the session alive while it is open (see `device::session`); a second browser gets
 //! the API's 409 text on the login form. "Log out" ends the session on the device
 //! (`POST /api/v1/logout`), so another client can sign in at once.
 //!

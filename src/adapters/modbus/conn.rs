@@ -68,7 +68,9 @@ async fn run(
                             Ok(None) => break,
                             Err(e) => return End::Stopped(format!("not Modbus TCP: {e}")),
                         };
-                        held.active(host.now());
+                        if !held.active(host.now()) {
+                            return End::Stopped("another client took the idle slot".into());
+                        }
                         let pdu = match answer(host, service, frame.unit, &frame.pdu) {
                             Ok(pdu) => pdu,
                             Err(e) => return End::Stopped(format!("malformed request: {e}")),
@@ -98,7 +100,7 @@ fn expired(host: &Host, held: &Held, frames: &Mbap, generation: u64) -> Option<S
     if held.idle(now) {
         return Some(format!(
             "{} s without a request (MB-10)",
-            held.idle_ms() / 1000
+            held.idle_limit().as_secs()
         ));
     }
     if frames.stalled(now) {

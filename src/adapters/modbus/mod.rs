@@ -11,8 +11,9 @@
 //! a charger can still connect when other listeners have used up the process's descriptors.
 //!
 //! Files: `mbap.rs` (framing, pure), `service.rs` (request → response PDU), `slot.rs` (the
-//! single client slot), `conn.rs` (one connection), this file (the listener).
-//! `ModbusOptions` says how: which service answers, the idle timeout, one client or many.
+//! single client slot: the tokio side of the pure rule in `device::modbus_slot`), `conn.rs`
+//! (one connection), this file (the listener). `ModbusOptions` says how: which service
+//! answers, the idle timeout, one client or many (both handed to the rule as `SlotRules`).
 
 mod conn;
 pub mod mbap;
@@ -33,7 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// A client that sends no complete request for this long is disconnected (MB-10).
-pub const IDLE_MS: Millis = 60_000;
+pub const IDLE_MS: Millis = crate::device::modbus_slot::IDLE_LIMIT.as_ms();
 
 /// How a Modbus server serves; `Default` is the device's way (MB-02, MB-10).
 #[derive(Clone)]
@@ -89,7 +90,7 @@ impl ModbusServer {
         options: ModbusOptions,
     ) -> io::Result<Self> {
         let addr = listener.local_addr()?;
-        let slot = Arc::new(Slot::new(options.idle_ms));
+        let slot = Arc::new(Slot::new(options.single_client, options.idle_ms));
         let task = tokio::spawn(accept_loop(listener, host, Arc::new(options), slot));
         Ok(ModbusServer { addr, task })
     }
@@ -134,11 +135,6 @@ async fn admit(
         tracing::info!("modbus: {peer} refused, device not serving");
         return None;
     }
-    // Several clients at once: every connection gets a slot of its own.
-    let slot = match options.single_client {
-        true => Arc::clone(slot),
-        false => Arc::new(Slot::new(slot.idle_ms)),
-    };
     // A client that has just closed may not have been seen yet by its connection task:
     // give it a few turns before calling the slot busy.
     for _ in 0..8 {
