@@ -47,6 +47,8 @@ pub const INIT_CYCLE_MS: Duration = Duration::from_ms(2_000);
 const CYCLE: [Color; 4] = [Color::Red, Color::Orange, Color::Blue, Color::Green];
 /// How long each colour of the initialising cycle shows.
 const CYCLE_STEP_MS: i64 = INIT_CYCLE_MS.as_ms() / CYCLE.len() as i64;
+/// `HALF_PERIOD_MS` as a number, to divide by.
+const HALF_MS: i64 = HALF_PERIOD_MS.as_ms();
 
 impl LedPattern {
     /// The requirement ID that defines this pattern.
@@ -87,7 +89,7 @@ impl LedPattern {
             return CYCLE[k.min(CYCLE.len().saturating_sub(1))];
         }
         let (a, b) = self.colours();
-        if (elapsed / HALF_PERIOD_MS.as_ms()) % 2 == 0 {
+        if (elapsed / HALF_MS) % 2 == 0 {
             a
         } else {
             b
@@ -203,13 +205,12 @@ impl LedTimeline {
                 if k >= CYCLE.len() as i64 {
                     Instant::MAX
                 } else {
-                    since + Duration::from_ms(k.saturating_mul(CYCLE_STEP_MS))
+                    since.saturating_add(Duration::from_ms(k.saturating_mul(CYCLE_STEP_MS)))
                 }
             }
             Some(&(since, p)) if p.colours().0 != p.colours().1 => {
-                let half = HALF_PERIOD_MS.as_ms();
-                let halves = (t.elapsed_since(since).as_ms() / half).saturating_add(1);
-                since + HALF_PERIOD_MS.saturating_mul(halves)
+                let halves = (t.elapsed_since(since).as_ms() / HALF_MS).saturating_add(1);
+                since.saturating_add(HALF_PERIOD_MS.saturating_mul(halves))
             }
             _ => Instant::MAX,
         };
