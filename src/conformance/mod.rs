@@ -1,9 +1,11 @@
 //! The conformance suite: the Gherkin steps (`steps/`), the built-in feature files, which
-//! scenarios apply to a target (`applicability`), the runner (`suite`), and the reports read
+//! scenarios apply to a target (`applicability`), the runner (`suite`), its own register
+//! decoding (`decode`, never the product's), and the reports read
 //! from its results: the requirement-coverage table, JUnit XML and the product owners' report.
 
 pub mod applicability;
 pub mod coverage;
+pub mod decode;
 pub mod device_identity;
 pub mod duration;
 pub mod features;

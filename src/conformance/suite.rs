@@ -182,10 +182,15 @@ async fn ask_device(
     outcome.lock().unwrap_or_else(|p| p.into_inner()).device = seen;
 }
 
-/// Rewrite the results file from the run's records.
-fn rewrite(path: &Path, results: &[RunResult]) -> Result<(), String> {
+/// Rewrite the results file from the run's records, in feature-file order (file, line,
+/// scenario), not in the order the concurrent scenarios happened to finish: two runs with
+/// the same seed give the same file apart from `duration_ms`.
+fn rewrite(path: &Path, results: &mut [RunResult]) -> Result<(), String> {
+    results.sort_by(|a, b| {
+        (&a.file, a.line, &a.scenario, &a.feature).cmp(&(&b.file, b.line, &b.scenario, &b.feature))
+    });
     let mut text = String::new();
-    for r in results {
+    for r in results.iter() {
         text.push_str(&serde_json::to_string(r).map_err(|e| e.to_string())?);
         text.push('\n');
     }
@@ -366,6 +371,6 @@ pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
     out.broken = writer.parsing_errors() > 0 || writer.hook_errors() > 0;
     let mut all = std::mem::take(&mut *records.lock().unwrap_or_else(|p| p.into_inner()));
     locate(&mut all, &failed_steps);
-    rewrite(&opts.results, &all)?;
+    rewrite(&opts.results, &mut all)?;
     Ok(out)
 }

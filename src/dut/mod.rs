@@ -4,6 +4,7 @@
 //! scenario can judge the virtual device or real firmware.
 
 pub mod api_client;
+mod mqtt_tap;
 pub mod remote;
 pub mod rig_client;
 mod virtual_target;
@@ -293,7 +294,7 @@ impl TargetSpec {
                 if let TargetSpec::Virtual { defects } = self {
                     hw.defects = defects.clone();
                 }
-                Ok(Box::new(VirtualTarget::new(hw, VIRTUAL_START)?))
+                Ok(Box::new(VirtualTarget::new(hw, VIRTUAL_START).await?))
             }
             TargetSpec::Remote(bench) => Ok(Box::new(
                 remote::RemoteTarget::open(std::sync::Arc::clone(bench), variant).await?,
@@ -342,6 +343,19 @@ pub trait Target: Send + std::fmt::Debug {
     async fn send_meter_bytes(&mut self, bytes: &[u8]) -> Result<(), TargetError>;
     /// Let time pass until `t` (virtual: advance the clock; real device: sleep).
     async fn wait_until(&mut self, t: Millis) -> Result<(), TargetError>;
+    /// Whether `settle` is a barrier on the device's own adapters (the harness runs them, on
+    /// a clock it drives: the virtual target). Then steps wait on device time and on
+    /// `settle`, never on real time; otherwise (a real device) they can only wait real time.
+    fn settles_exactly(&self) -> bool {
+        false
+    }
+    /// Wait until the device has carried out what it was given and what it sent has arrived
+    /// (virtual: its MQTT client is idle and caught up, the broker has delivered everything
+    /// the client wrote to the suite's subscriptions). Real time bounds it only as a hang
+    /// guard, reported as a bench fault. A real device offers no such barrier: nothing.
+    async fn settle(&mut self) -> Result<(), TargetError> {
+        Ok(())
+    }
     /// USB-C supply on/off, and whether the meter's P1 port supplies power.
     async fn set_power(&mut self, usb: bool, meter_supply: bool) -> Result<(), TargetError>;
     async fn button_down(&mut self) -> Result<(), TargetError>;

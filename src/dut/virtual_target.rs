@@ -2,8 +2,16 @@
 //! server on an ephemeral loopback port. Time advances only when a step says so; the device
 //! runs every transition due on the way at its own instant, so timeouts and LED changes
 //! happen at the exact virtual time. Modbus is read over the real socket.
+//!
+//! The adapters (the device's MQTT client, the embedded broker) do real I/O on loopback
+//! sockets, so a step that looks at what they did first calls `settle`: a barrier on their
+//! own progress — the client has taken in every device effect and the current time, is not
+//! in the middle of a connection attempt or a write, has received the commands sent to it,
+//! and everything it wrote has reached the suite's subscriptions (through `MqttTap`). Real
+//! time only bounds that wait as a hang guard (`SETTLE_CEILING`), never decides a verdict.
 
 use super::api_client::ApiClient;
+use super::mqtt_tap::{matches, MqttTap};
 use super::{Capabilities, OwnBroker, Target, TargetError};
 use crate::adapters::broker::{
     BrokerOptions, EmbeddedBroker, Message, TlsClient, OWN_BROKER_HOST, OWN_BROKER_PASSWORD,
@@ -28,7 +36,13 @@ use async_trait::async_trait;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The longest real time `settle` waits for the adapters before it reports a hang (a bench
+/// fault naming what they were doing). Loopback I/O takes milliseconds; this is only a guard.
+const SETTLE_CEILING: Duration = Duration::from_secs(60);
 
 /// The device's flash: the in-memory disk model, shared with the target so a step can make
 /// it lose power in the middle of a save.
@@ -75,7 +89,16 @@ pub struct VirtualTarget {
     /// The test CA that signed the HTTPS server's certificate (WEB-06).
     ca_pem: String,
     broker: EmbeddedBroker,
-    _mqtt: MqttClient,
+    mqtt: MqttClient,
+    /// Everything on the broker, fanned out to the suite's subscriptions (counted).
+    tap: MqttTap,
+    /// The device's effects, counted to know when the MQTT client has taken them all in.
+    effects: broadcast::Receiver<Arc<Effect>>,
+    effects_made: u64,
+    /// Messages the target published on the broker itself (commands): the tap sees them too.
+    published: u64,
+    /// Commands the device's client was subscribed to when they were published.
+    commands_due: u64,
     /// Bench abilities used so far (`capabilities_used`).
     used: std::sync::Mutex<Capabilities>,
 }
@@ -83,7 +106,7 @@ pub struct VirtualTarget {
 impl VirtualTarget {
     /// An unpowered device of `hw` whose clock starts at `start`, with an empty store and its
     /// Modbus server on 127.0.0.1, port chosen by the OS. Call inside a tokio runtime.
-    pub fn new(hw: DeviceConfig, start: Millis) -> Result<Self, TargetError> {
+    pub async fn new(hw: DeviceConfig, start: Millis) -> Result<Self, TargetError> {
         let clock = VirtualClock::new(start);
         let variant = hw.variant;
         let identity = hw.identity.clone();
@@ -132,7 +155,13 @@ impl VirtualTarget {
         options
             .resolve
             .push((OWN_BROKER_HOST.into(), broker.plain_addr()));
+        let tap = MqttTap::start(&broker)
+            .await
+            .map_err(|e| TargetError(format!("embedded broker: {e}")))?;
+        // Taken right after the client's own receiver, before the device does anything: both
+        // see the same effects from here on.
         let mqtt = MqttClient::start(Arc::clone(&host), options);
+        let effects = host.effects();
         Ok(VirtualTarget {
             host,
             clock,
@@ -147,7 +176,12 @@ impl VirtualTarget {
             api,
             ca_pem,
             broker,
-            _mqtt: mqtt,
+            mqtt,
+            tap,
+            effects,
+            effects_made: 0,
+            published: 0,
+            commands_due: 0,
             used: Default::default(),
         })
     }
@@ -159,6 +193,42 @@ impl VirtualTarget {
 
     fn event(&mut self, ev: Event) -> Vec<Effect> {
         self.host.handle(ev)
+    }
+
+    /// What the adapters are still doing, or `None` when they have caught up with the device
+    /// and the clock and the suite's subscriptions hold everything the device wrote.
+    fn pending(&mut self) -> Option<String> {
+        loop {
+            match self.effects.try_recv() {
+                Ok(_) => self.effects_made += 1,
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.effects_made += n,
+                Err(_) => break,
+            }
+        }
+        let st = self.mqtt.stats();
+        let due = st.written_total + self.published;
+        if st.effects_seen < self.effects_made {
+            Some(format!(
+                "the MQTT client has taken in {} of {} device effects",
+                st.effects_seen, self.effects_made
+            ))
+        } else if st.device_time != self.host.now() {
+            Some("the MQTT client has not seen the current device time".into())
+        } else if let Some(busy) = st.busy {
+            Some(format!("the MQTT client is {busy}"))
+        } else if st.received_total < self.commands_due {
+            Some(format!(
+                "the MQTT client received {} of {} commands",
+                st.received_total, self.commands_due
+            ))
+        } else if self.tap.seen() < due {
+            Some(format!(
+                "the broker delivered {} of {due} messages to the subscriptions",
+                self.tap.seen()
+            ))
+        } else {
+            None
+        }
     }
 
     /// Note that the scenario used a bench ability.
@@ -255,6 +325,28 @@ impl Target for VirtualTarget {
         Ok(self.host.led_colour_at(now))
     }
 
+    fn settles_exactly(&self) -> bool {
+        true
+    }
+
+    async fn settle(&mut self) -> Result<(), TargetError> {
+        let started = std::time::Instant::now();
+        let mut stats = self.mqtt.watch();
+        loop {
+            let Some(what) = self.pending() else {
+                return Ok(());
+            };
+            if started.elapsed() >= SETTLE_CEILING {
+                return Err(TargetError::bench(format!(
+                    "the virtual device's adapters did not settle within {} s of real time: {what}",
+                    SETTLE_CEILING.as_secs()
+                )));
+            }
+            // Woken by the client's own progress; the short sleep covers the tap and effects.
+            let _ = tokio::time::timeout(Duration::from_millis(2), stats.changed()).await;
+        }
+    }
+
     async fn set_lan(&mut self, lan: Lan) -> Result<(), TargetError> {
         self.uses(|c| c.network |= lan != Lan::default());
         self.event(Event::Lan(lan));
@@ -297,6 +389,15 @@ impl Target for VirtualTarget {
         filter: &str,
     ) -> Result<UnboundedReceiver<Message>, TargetError> {
         self.uses(|c| c.mqtt = true);
+        self.settle().await?;
+        if filter.starts_with("devices/") {
+            // Through the tap, so `settle` knows when the subscription has what the device
+            // wrote (the device's own topics carry no retained messages).
+            return Ok(self.tap.subscribe(filter));
+        }
+        // Other topics (Home Assistant discovery) are about retained messages, which the
+        // broker replays only to a subscription of its own (it clears the retain flag of
+        // what it forwards live, so the tap cannot keep them).
         self.broker
             .subscribe(filter)
             .await
@@ -305,6 +406,19 @@ impl Target for VirtualTarget {
 
     async fn mqtt_publish(&mut self, topic: &str, payload: &[u8]) -> Result<(), TargetError> {
         self.uses(|c| c.mqtt = true);
+        // The command reaches the device's client only while it is subscribed to its topic.
+        self.settle().await?;
+        let st = self.mqtt.stats();
+        let filter = self.host.with_device(|d| {
+            crate::device::measurement::command_filter(
+                &d.active_config().mqtt.site,
+                &d.identity().serial,
+            )
+        });
+        if st.connected && st.subscribed && matches(&filter, topic) {
+            self.commands_due += 1;
+        }
+        self.published += 1;
         self.broker
             .publish(topic, payload.to_vec())
             .map_err(|e| TargetError(format!("MQTT publish {topic}: {e}")))
@@ -312,7 +426,27 @@ impl Target for VirtualTarget {
 
     async fn set_broker_reachable(&mut self, reachable: bool) -> Result<(), TargetError> {
         self.uses(|c| c.broker = true);
+        // Nothing in flight when the connection is cut, and the device has noticed the cut
+        // when this returns: what was delivered before and after is exact.
+        self.settle().await?;
+        let was_connected = self.mqtt.stats().connected;
         self.broker.set_reachable(reachable);
+        if !reachable && was_connected {
+            let mut stats = self.mqtt.watch();
+            let noticed = tokio::time::timeout(
+                SETTLE_CEILING,
+                stats.wait_for(|s| !s.connected || s.busy.is_some()),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok());
+            if !noticed {
+                return Err(TargetError::bench(format!(
+                    "the device's MQTT client did not notice the broker going down within {} s of real time",
+                    SETTLE_CEILING.as_secs()
+                )));
+            }
+            self.settle().await?;
+        }
         Ok(())
     }
 

@@ -66,15 +66,19 @@ impl Manager {
                         self.on_conn(Some(ev));
                     }
                 }
-                Step::Effect(Ok(e)) => match &*e {
-                    Effect::Measurement(r) => self.on_reading(r),
-                    Effect::Rebooted | Effect::PoweredOff => self.new_boot(),
-                    _ => {}
-                },
+                Step::Effect(Ok(e)) => {
+                    self.effects_seen += 1;
+                    match &*e {
+                        Effect::Measurement(r) => self.on_reading(r),
+                        Effect::Rebooted | Effect::PoweredOff => self.new_boot(),
+                        _ => {}
+                    }
+                }
                 Step::Effect(Err(broadcast::error::RecvError::Lagged(n))) => {
                     // Overload: effects were skipped (some of them measurements, perhaps a
                     // reboot). Count them all as dropped (an upper bound) and follow the
                     // host's generation from here.
+                    self.effects_seen += n;
                     if let Some(total) = self.missed_log.note(n) {
                         tracing::warn!("mqtt: {total} device effects missed since the last such line (at most one per 10 s); the client cannot keep up (e.g. at --speed max), so those telegrams were not published");
                     }
@@ -296,6 +300,7 @@ impl Manager {
                 }
             }
             Some(Ok(rumqttc::Event::Outgoing(Outgoing::Publish(_)))) => {
+                self.written_total += 1;
                 let Some(m) = a.handed.pop_front() else {
                     return;
                 };
@@ -317,6 +322,7 @@ impl Manager {
                 }
             }
             Some(Ok(rumqttc::Event::Incoming(Packet::Publish(p)))) => {
+                self.received_total += 1;
                 self.on_command(&p.topic, &p.payload)
             }
             Some(Ok(_)) => {}

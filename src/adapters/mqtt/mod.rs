@@ -123,6 +123,9 @@ impl MqttClient {
             reported: None,
             now: 0,
             missed_log: crate::adapters::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
+            effects_seen: 0,
+            written_total: 0,
+            received_total: 0,
         };
         let task = tokio::spawn(manager.run(time, effects));
         MqttClient { task, stats }
@@ -228,6 +231,10 @@ struct Manager {
     now: Millis,
     /// Overload warnings at a readable rate.
     missed_log: crate::adapters::rate_log::RateLog,
+    /// Since start: effects taken in, messages written, messages received (`MqttStats`).
+    effects_seen: u64,
+    written_total: u64,
+    received_total: u64,
 }
 
 /// Why the device cannot plan a connection with its MQTT settings (shown in the status as

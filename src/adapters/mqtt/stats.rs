@@ -1,7 +1,7 @@
 //! What the client reports: `MqttStats` for tests and the demo, and the `MqttLink` (status
 //! `MQTT`, network indicator) sent to the device when it changes.
 
-use super::Manager;
+use super::{Active, Manager};
 use crate::device::status::MqttLink;
 use crate::device::Event;
 use crate::sim::clock::Millis;
@@ -35,6 +35,17 @@ pub struct MqttStats {
     pub error: Option<String>,
     /// The device time when these numbers were taken.
     pub device_time: Millis,
+    /// Since start (never reset at a boot): device effects the client has taken in, messages
+    /// it has written to a broker connection, and messages it received there. A harness
+    /// driving a virtual clock compares them with what it did, to wait on the client's own
+    /// progress instead of on real time.
+    pub effects_seen: u64,
+    pub written_total: u64,
+    pub received_total: u64,
+    /// What the client is in the middle of (a connection attempt, the command subscription,
+    /// messages handed to the connection but not yet written); `None`: it waits for the
+    /// device, the clock or the broker.
+    pub busy: Option<&'static str>,
 }
 
 impl Manager {
@@ -53,10 +64,17 @@ impl Manager {
             self.host.handle(Event::Mqtt(link.clone()));
             self.reported = Some(link);
         }
+        let busy = self.active.as_ref().and_then(Active::busy);
+        let (effects_seen, written_total, received_total) =
+            (self.effects_seen, self.written_total, self.received_total);
         let stats = match &self.active {
             None => MqttStats {
                 generation: self.generation.unwrap_or(0),
                 device_time: self.now,
+                effects_seen,
+                written_total,
+                received_total,
+                busy,
                 ..MqttStats::default()
             },
             Some(a) => MqttStats {
@@ -75,6 +93,10 @@ impl Manager {
                 dropped: a.queue.dropped(),
                 error: a.error.clone(),
                 device_time: self.now,
+                effects_seen,
+                written_total,
+                received_total,
+                busy,
             },
         };
         self.stats.send_if_modified(|s| {
@@ -84,5 +106,21 @@ impl Manager {
             }
             changed
         });
+    }
+}
+
+impl Active {
+    /// What this boot's client is in the middle of, if anything (`MqttStats::busy`).
+    fn busy(&self) -> Option<&'static str> {
+        let conn = self.conn.as_ref()?;
+        if !conn.connected {
+            Some("connecting to the broker")
+        } else if !conn.subscribed {
+            Some("subscribing to commands")
+        } else if !self.handed.is_empty() || !self.control.is_empty() || !self.queue.is_empty() {
+            Some("writing messages to the broker")
+        } else {
+            None
+        }
     }
 }

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Real time the broker is given to deliver anything still in flight before a step concludes
-/// that nothing (more) arrives (`steps::mqtt::QUIET`).
+/// that nothing (more) arrives on a real-time target (`steps::mqtt_wait::QUIET`).
 const QUIET_MS: Millis = 200;
 
 /// A request to a device that must not answer waits this long (the Modbus client's timeout).

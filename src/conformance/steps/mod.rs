@@ -11,6 +11,7 @@ pub mod led;
 pub mod meter;
 pub mod mqtt;
 pub mod mqtt_commands;
+pub mod mqtt_wait;
 pub mod network;
 pub mod own_broker;
 pub mod persistence;

@@ -3,13 +3,11 @@
 //! set wrong — all through the `Target`. Commands and broker reachability are in
 //! `mqtt_commands.rs`.
 //!
-//! MQTT delivery is real I/O: after virtual time has passed, a step waits (real time, bounded
-//! by `WAIT`) for the message it expects. To say that NO (further) message arrives, a step
-//! gives the broker `QUIET` of real time to deliver anything still in flight, then looks at
-//! what has arrived. Neither moves virtual time; only a wait for the MQTT status lets a
-//! second of device time pass every `NUDGE_AFTER`, so a failed attempt gets its retry.
+//! How the steps wait for the broker (device time and the adapters' own events on the
+//! virtual device, real time on a real one) is in `mqtt_wait.rs`.
 
 use super::bench::status;
+pub(super) use super::mqtt_wait::{drain, exact, mqtt_status_until, next_where, Feed};
 use super::world::DeviceWorld;
 use crate::adapters::broker::Message;
 use crate::sim::clock::Millis;
@@ -17,15 +15,6 @@ use cucumber::{given, then, when};
 use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-/// The longest real-time wait for a message, a connection or a status change.
-pub(super) const WAIT: Duration = Duration::from_secs(10);
-/// Real time a status wait gives the device before letting a second of its time pass (its
-/// MQTT back-off runs on device time).
-const NUDGE_AFTER: Duration = Duration::from_millis(500);
-/// Real time given to the broker to deliver what may still be in flight before concluding
-/// that nothing (more) arrives. Loopback delivery takes milliseconds.
-pub(super) const QUIET: Duration = Duration::from_millis(200);
 
 /// What the MQTT steps remember.
 #[derive(Debug, Default)]
@@ -83,73 +72,6 @@ pub(super) async fn watch(w: &mut DeviceWorld) {
     w.mqtt.data = Some(data);
     w.mqtt.events = Some(events);
     w.mqtt.ok_at_watch = telegrams_ok(w).await;
-}
-
-pub(super) fn data(w: &mut DeviceWorld) -> &mut UnboundedReceiver<Message> {
-    w.mqtt.data.as_mut().expect(
-        "nobody watches the broker: add 'an installer's MQTT client is subscribed to devices/#'",
-    )
-}
-
-/// The next message satisfying `keep` within `limit` of real time (others are skipped).
-pub(super) async fn next_where(
-    rx: &mut UnboundedReceiver<Message>,
-    limit: Duration,
-    keep: fn(&Message) -> bool,
-) -> Option<Message> {
-    let end = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(end, rx.recv()).await {
-            Ok(Some(m)) if keep(&m) => return Some(m),
-            Ok(Some(_)) => continue,
-            Ok(None) => panic!("the broker closed the subscription"),
-            Err(_) => return None,
-        }
-    }
-}
-
-/// Everything satisfying `keep` that arrives until the broker has been quiet for `QUIET`.
-pub(super) async fn drain(
-    rx: &mut UnboundedReceiver<Message>,
-    keep: fn(&Message) -> bool,
-) -> Vec<Message> {
-    let mut got = Vec::new();
-    while let Ok(m) = tokio::time::timeout(QUIET, rx.recv()).await {
-        let m = m.expect("the broker closed the subscription");
-        if keep(&m) {
-            got.push(m);
-        }
-    }
-    got
-}
-
-/// Poll the status (real time, bounded) until `ok` holds for its `MQTT` section.
-pub(super) async fn mqtt_status_until(
-    w: &mut DeviceWorld,
-    what: &str,
-    ok: fn(&Value) -> bool,
-) -> Value {
-    let end = tokio::time::Instant::now() + WAIT;
-    let mut nudge = tokio::time::Instant::now() + NUDGE_AFTER;
-    loop {
-        if let Ok(s) = w.target().status().await {
-            if ok(&s["MQTT"]) {
-                return s["MQTT"].clone();
-            }
-            if tokio::time::Instant::now() >= end {
-                panic!("timed out waiting for {what}; MQTT status: {}", s["MQTT"]);
-            }
-        } else if tokio::time::Instant::now() >= end {
-            panic!("timed out waiting for {what}; the status API does not answer");
-        }
-        // A connection attempt that failed is retried after the device's back-off, in device
-        // time: let a second of it pass now and then, as it would while a person watches.
-        if tokio::time::Instant::now() >= nudge {
-            w.pass(1_000).await;
-            nudge = tokio::time::Instant::now() + NUDGE_AFTER;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 pub(super) fn last(w: &DeviceWorld) -> Value {
@@ -221,7 +143,7 @@ async fn sends_next(w: &mut DeviceWorld) {
         })
         .await;
     }
-    drain(data(w), is_measurement).await;
+    drain(w, Feed::Data, is_measurement).await;
     let bytes = w
         .next_telegram(None)
         .await
@@ -240,10 +162,10 @@ async fn publishing(w: &mut DeviceWorld) {
 
 #[then(regex = r"^one measurement is published for it$")]
 async fn one_published(w: &mut DeviceWorld) {
-    let m = next_where(data(w), WAIT, is_measurement)
+    let m = next_where(w, Feed::Data, is_measurement)
         .await
         .expect("no measurement was published for the telegram");
-    let more = drain(data(w), is_measurement).await;
+    let more = drain(w, Feed::Data, is_measurement).await;
     assert!(
         more.is_empty(),
         "one telegram gave {} measurements: {:?}",
@@ -256,7 +178,7 @@ async fn one_published(w: &mut DeviceWorld) {
 #[then(regex = r"^no measurement is published$")]
 async fn none_published(w: &mut DeviceWorld) {
     watch(w).await;
-    let got = drain(data(w), is_measurement).await;
+    let got = drain(w, Feed::Data, is_measurement).await;
     assert!(
         got.is_empty(),
         "{} measurements were published, e.g. {:?}",
@@ -271,12 +193,12 @@ async fn one_per_accepted(w: &mut DeviceWorld) {
     assert!(accepted > 0, "the device accepted no telegram");
     let mut got = 0u64;
     while got < accepted {
-        match next_where(data(w), WAIT, is_measurement).await {
+        match next_where(w, Feed::Data, is_measurement).await {
             Some(_) => got += 1,
             None => panic!("{got} measurements for {accepted} accepted telegrams"),
         }
     }
-    let more = drain(data(w), is_measurement).await.len() as u64;
+    let more = drain(w, Feed::Data, is_measurement).await.len() as u64;
     assert_eq!(
         got + more,
         accepted,
@@ -322,10 +244,15 @@ async fn clock_error(w: &mut DeviceWorld) {
 )]
 async fn mtls_identity(w: &mut DeviceWorld) {
     let sn = serial(w);
-    let end = tokio::time::Instant::now() + WAIT;
+    if exact(w) {
+        // The client's connection attempts have ended: the broker's log is complete.
+        w.settle().await;
+    }
+    let end = tokio::time::Instant::now() + super::mqtt_wait::WAIT;
     let clients = loop {
         let c = clients(w).await;
-        if c.iter().any(|c| c.client_id.is_some()) || tokio::time::Instant::now() >= end {
+        if c.iter().any(|c| c.client_id.is_some()) || exact(w) || tokio::time::Instant::now() >= end
+        {
             break c;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -347,8 +274,13 @@ async fn mtls_identity(w: &mut DeviceWorld) {
 
 #[then(regex = r"^the broker has seen no new connection from the device$")]
 async fn no_new_connection(w: &mut DeviceWorld) {
-    // Give a connection that might be on its way the same chance as a message.
-    tokio::time::sleep(QUIET).await;
+    // Give a connection that might be on its way the same chance as a message: on the
+    // virtual device, until its client has no attempt under way.
+    if exact(w) {
+        w.settle().await;
+    } else {
+        tokio::time::sleep(super::mqtt_wait::QUIET).await;
+    }
     let now = clients(w).await;
     assert_eq!(
         now.len(),

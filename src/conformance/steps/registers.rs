@@ -7,7 +7,7 @@
 use super::setup::phase_index;
 use super::world::DeviceWorld;
 use crate::adapters::modbus_client::{describe, exception_text};
-use crate::device::registers::{f32_abcd, f32_cdab};
+use crate::conformance::decode::{first_pair, float_ab_cd, float_cd_ab};
 use cucumber::gherkin::Step;
 use cucumber::then;
 
@@ -82,8 +82,8 @@ pub async fn expect_words(
 
 /// What a float register pair says, read both ways, for a message.
 fn float_hint(words: [u16; 2], want: f64) -> String {
-    let cdab = f32_cdab(words);
-    let abcd = f32_abcd(words);
+    let cdab = float_cd_ab(words);
+    let abcd = float_ab_cd(words);
     if cdab.is_nan() {
         return " — NaN: a value the telegram lacks must read 0 (MB-13)".into();
     }
@@ -98,8 +98,8 @@ fn float_hint(words: [u16; 2], want: f64) -> String {
 
 /// Check a CD-AB float register pair against `want`.
 fn float_is(words: &[u16], want: f64, what: &str) -> Result<(), String> {
-    let pair = [words[0], words[1]];
-    let got = f32_cdab(pair);
+    let pair = first_pair(words).map_err(|e| format!("{what}: {e}"))?;
+    let got = float_cd_ab(pair);
     if (f64::from(got) - want).abs() < 0.05 {
         return Ok(());
     }
@@ -179,8 +179,8 @@ async fn float_at(w: &mut DeviceWorld, addr: String, fc: String, order: String, 
     let fc = if fc.is_empty() { 3 } else { hex(&fc) as u8 };
     let abcd = order == "AB-CD";
     expect_words(w, fc, hex(&addr), 2, |r| {
-        let pair = [r[0], r[1]];
-        let got = if abcd { f32_abcd(pair) } else { f32_cdab(pair) };
+        let pair = first_pair(r).map_err(|e| format!("{order} float at {addr}: {e}"))?;
+        let got = if abcd { float_ab_cd(pair) } else { float_cd_ab(pair) };
         if (f64::from(got) - want).abs() < 0.05 {
             Ok(())
         } else {

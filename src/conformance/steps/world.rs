@@ -136,6 +136,14 @@ impl DeviceWorld {
         self.target().now()
     }
 
+    /// Wait until the device's adapters have settled (`Target::settle`: a barrier on the
+    /// virtual device, nothing on a real one); a hang is a bench fault.
+    pub async fn settle(&mut self) {
+        if let Err(e) = self.target().settle().await {
+            panic!("{e}");
+        }
+    }
+
     /// Switch the supplies: USB-C, and the meter's P1 power (SMR 5 meters supply it).
     pub async fn supply(&mut self, usb: bool) {
         self.usb = usb;
