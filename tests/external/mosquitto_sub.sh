@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v mosquitto_sub > /dev/null || { echo "mosquitto_sub not found: apt-get install mosquitto-clients" >&2; exit 1; }
 
-cargo build --quiet --example mqtt_demo
+cargo build --quiet --features defects --example mqtt_demo
 TARGET=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 DEMO="$TARGET/debug/examples/mqtt_demo"
 

@@ -10,13 +10,13 @@ cd "$(dirname "$0")/../.."
 out=target/conformance/replay
 mkdir -p "$out"
 seed="${SC_SEED:-42}"
-cargo test --locked --quiet --test conformance --no-run
+cargo test --locked --quiet --features defects --test conformance --no-run
 
 status=0
 run() {
   local name=$1 started=$SECONDS
   if SC_SEED="$seed" SC_RESULTS="$out/$name.jsonl" SC_TARGET=virtual \
-       cargo test --locked --quiet --test conformance >"$out/$name.log" 2>&1; then
+       cargo test --locked --quiet --features defects --test conformance >"$out/$name.log" 2>&1; then
     echo "run $name: suite passed in $((SECONDS - started)) s"
   else
     echo "run $name: the suite FAILED (log: $out/$name.log)"
