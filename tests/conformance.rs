@@ -12,7 +12,8 @@ use std::path::Path;
 
 fn options() -> Result<SuiteOptions, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut target = TargetSpec::parse(&std::env::var("SC_TARGET").unwrap_or("virtual".into()))?;
+    let mut target = TargetSpec::parse(&std::env::var("SC_TARGET").unwrap_or("virtual".into()))
+        .map_err(|e| e.to_string())?;
     if let Ok(names) = std::env::var("SC_DEFECT") {
         plant(&mut target, &names)?;
     }
@@ -58,7 +59,7 @@ fn plant(_: &mut TargetSpec, names: &str) -> Result<(), String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let outcome = match options() {
-        Ok(o) => suite::run(o).await,
+        Ok(o) => suite::run(o).await.map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
     match outcome {

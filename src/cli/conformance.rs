@@ -213,7 +213,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     if let Some(expr) = &args.tags {
         check_tags(args, expr)?;
     }
-    let mut target = TargetSpec::parse(&args.target)?;
+    let mut target = TargetSpec::parse(&args.target).map_err(|e| e.to_string())?;
     match &mut target {
         #[cfg(feature = "defects")]
         TargetSpec::Virtual { defects } => defects.extend(args.defects.iter().copied()),
@@ -229,7 +229,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
         ),
         TargetSpec::Remote(_) => {}
     }
-    let statement = target.statement().await?;
+    let statement = target.statement().await.map_err(|e| e.to_string())?;
     let description = statement.description.clone();
     eprintln!("conformance: {description}");
     let features_dir = features_dir(args)?;
@@ -245,7 +245,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
         super::conformance_estimate::announce(&opts, &statement, args.tags.as_deref());
     }
     let target = opts.target.clone();
-    let outcome = suite::run(opts).await?;
+    let outcome = suite::run(opts).await.map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&results_file)
         .map_err(|e| format!("{}: {e}", results_file.display()))?;
     let mut results = parse_results(&text)?;

@@ -74,10 +74,40 @@ impl Outcome {
     }
 }
 
+/// Why the suite could not run (a verdict about the device is never one of these).
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("tag expression {expr:?}: {message}")]
+    Tags { expr: String, message: String },
+    #[error("no features folder at {}", .0.display())]
+    NoFeatures(std::path::PathBuf),
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("results: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spec(#[from] crate::dut::SpecTaken),
+    #[error(transparent)]
+    Bench(#[from] crate::dut::remote::BenchError),
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> SuiteError + '_ {
+    move |source| SuiteError::Io {
+        path: path.into(),
+        source,
+    }
+}
+
 /// Parse a tag expression, or say what is wrong with it.
-pub fn parse_tags(expr: &str) -> Result<TagOperation, String> {
-    expr.parse::<TagOperation>()
-        .map_err(|e| format!("tag expression {expr:?}: {e}"))
+pub fn parse_tags(expr: &str) -> Result<TagOperation, SuiteError> {
+    expr.parse::<TagOperation>().map_err(|e| SuiteError::Tags {
+        expr: expr.into(),
+        message: e.to_string(),
+    })
 }
 
 fn tags_with_at(feature: &Feature, scenario: &Scenario) -> Vec<String> {
@@ -185,28 +215,28 @@ async fn ask_device(
 /// Rewrite the results file from the run's records, in feature-file order (file, line,
 /// scenario), not in the order the concurrent scenarios happened to finish: two runs with
 /// the same seed give the same file apart from `duration_ms`.
-fn rewrite(path: &Path, results: &mut [RunResult]) -> Result<(), String> {
+fn rewrite(path: &Path, results: &mut [RunResult]) -> Result<(), SuiteError> {
     results.sort_by(|a, b| {
         (&a.file, a.line, &a.scenario, &a.feature).cmp(&(&b.file, b.line, &b.scenario, &b.feature))
     });
     let mut text = String::new();
     for r in results.iter() {
-        text.push_str(&serde_json::to_string(r).map_err(|e| e.to_string())?);
+        text.push_str(&serde_json::to_string(r)?);
         text.push('\n');
     }
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, text).map_err(io_at(path))
 }
 
 /// Run the suite. Must be called inside a tokio runtime.
-pub async fn run(opts: SuiteOptions) -> Result<Outcome, String> {
+pub async fn run(opts: SuiteOptions) -> Result<Outcome, SuiteError> {
     let tags = opts.tags.as_deref().map(parse_tags).transpose()?;
     if !opts.features.is_dir() {
-        return Err(format!("no features folder at {}", opts.features.display()));
+        return Err(SuiteError::NoFeatures(opts.features.clone()));
     }
     if let Some(dir) = opts.results.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     }
-    std::fs::write(&opts.results, b"").map_err(|e| format!("{}: {e}", opts.results.display()))?;
+    std::fs::write(&opts.results, b"").map_err(io_at(&opts.results))?;
     crate::dut::set_spec(opts.target.clone())?;
     let statement = opts.target.statement().await?;
     // Pre-flight: a bench that cannot work blocks the whole run before a long wait.

@@ -211,11 +211,11 @@ pub enum TargetSpec {
 
 impl TargetSpec {
     /// `virtual` or the path of a target file (YAML).
-    pub fn parse(s: &str) -> Result<TargetSpec, String> {
+    pub fn parse(s: &str) -> Result<TargetSpec, remote::TargetFileError> {
         if s == "virtual" {
             return Ok(TargetSpec::correct_virtual());
         }
-        let cfg = remote::RemoteConfig::load(std::path::Path::new(s)).map_err(|e| e.to_string())?;
+        let cfg = remote::RemoteConfig::load(std::path::Path::new(s))?;
         Ok(TargetSpec::Remote(std::sync::Arc::new(
             remote::RemoteBench::new(cfg),
         )))
@@ -256,7 +256,7 @@ impl TargetSpec {
     }
 
     /// The conformance statement of the target.
-    pub async fn statement(&self) -> Result<Statement, String> {
+    pub async fn statement(&self) -> Result<Statement, remote::BenchError> {
         match self {
             TargetSpec::Virtual { .. } => Ok(Statement {
                 description: self.virtual_description(),
@@ -265,17 +265,15 @@ impl TargetSpec {
                 capabilities: Capabilities::ALL,
                 firmware: Some(format!("{} (simulated)", crate::device::FACTORY_FIRMWARE)),
             }),
-            TargetSpec::Remote(bench) => bench.statement().await.map_err(|e| e.to_string()),
+            TargetSpec::Remote(bench) => bench.statement().await,
         }
     }
 
     /// Check the bench before the first scenario (`Err`: the cause that blocks the run).
-    pub async fn preflight(&self, statement: &Statement) -> Result<(), String> {
+    pub async fn preflight(&self, statement: &Statement) -> Result<(), remote::BenchError> {
         match self {
             TargetSpec::Virtual { .. } => Ok(()),
-            TargetSpec::Remote(bench) => {
-                bench.preflight(statement).await.map_err(|e| e.to_string())
-            }
+            TargetSpec::Remote(bench) => bench.preflight(statement).await,
         }
     }
 
@@ -309,7 +307,7 @@ pub const VIRTUAL_START: Millis = 1_781_517_600_000;
 static SPEC: std::sync::OnceLock<TargetSpec> = std::sync::OnceLock::new();
 
 /// Choose the target of this process's suite run (once).
-pub fn set_spec(spec: TargetSpec) -> Result<(), String> {
+pub fn set_spec(spec: TargetSpec) -> Result<(), SpecTaken> {
     // Two runs starting at once (tests in one binary) may race to set it: the same virtual
     // target is fine either way.
     let _ = SPEC.set(spec.clone());
@@ -318,9 +316,14 @@ pub fn set_spec(spec: TargetSpec) -> Result<(), String> {
         (Some(TargetSpec::Remote(a)), TargetSpec::Remote(b)) if std::sync::Arc::ptr_eq(a, b) => {
             Ok(())
         }
-        _ => Err("the suite's target is already chosen for this process".into()),
+        _ => Err(SpecTaken),
     }
 }
+
+/// `set_spec` was called with another target than the one this process already runs.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the suite's target is already chosen for this process")]
+pub struct SpecTaken;
 
 /// The target chosen with `set_spec` (default: the virtual device).
 pub fn spec() -> &'static TargetSpec {
