@@ -10,6 +10,7 @@ use crate::device::meter::{MeterState, NoDataReason};
 use crate::device::network::Lan;
 use crate::device::power::PowerInputs;
 use crate::device::registers::MeterValues;
+use crate::device::tests::reading;
 use crate::device::{Device, DeviceConfig, Effect, Event, Reply, Variant};
 use crate::protocol::dsmr::{self, DsmrKind};
 use crate::protocol::fault::{apply, FrameFault};
@@ -77,27 +78,6 @@ fn running(variant: Variant, defects: &[Defect]) -> (Faulty, Instant) {
     d.handle(Event::Power(USB), at(0));
     let t0 = d.run_until_running(at(0));
     (d, t0)
-}
-
-/// A DSMR reading drawing `watts` on L1.
-fn reading(kind: DsmrKind, watts: f32) -> Reading {
-    let mut r = Reading::empty(Protocol::Dsmr);
-    r.version = Some(
-        if kind == DsmrKind::Dsmr42 {
-            "4.2"
-        } else {
-            "5.0"
-        }
-        .into(),
-    );
-    r.power_import_w = Some(watts.max(0.0));
-    r.power_export_w = Some((-watts).max(0.0));
-    r.active_power_phase_w[0] = Some(watts);
-    r.current_a[0] = Some(6.0);
-    if kind.has_voltage() {
-        r.voltage_v[0] = Some(230.0);
-    }
-    r
 }
 
 fn telegram(kind: DsmrKind, watts: f32) -> Vec<u8> {

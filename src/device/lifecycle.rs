@@ -101,6 +101,11 @@ impl Device {
         }
         self.update_led(now, &mut fx);
         self.update_problem(&mut fx);
+        debug_assert!(
+            self.internal_deadline().is_none_or(|d| d >= now),
+            "the device left a transition due in the past: {:?} < {now}",
+            self.internal_deadline()
+        );
         fx
     }
 
@@ -133,6 +138,12 @@ impl Device {
             self.step(t, fx);
             self.update_led(t, fx);
             self.update_problem(fx);
+            // Each step moves its own deadline on, or the loop would spin at `t` for ever.
+            debug_assert!(
+                self.internal_deadline().is_none_or(|d| d > t),
+                "a step at {t} left its deadline at {:?}",
+                self.internal_deadline()
+            );
         }
     }
 

@@ -343,7 +343,7 @@ impl Device {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 mod wire_limits_tests;
 

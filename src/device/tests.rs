@@ -44,8 +44,8 @@ fn smr5(watts: f32) -> Vec<u8> {
     )
 }
 
-/// A DSMR reading drawing `watts` on L1.
-pub(super) fn reading(kind: DsmrKind, watts: f32) -> Reading {
+/// A DSMR reading drawing `watts` on L1 (shared with `defects::device_tests`).
+pub(crate) fn reading(kind: DsmrKind, watts: f32) -> Reading {
     let mut r = Reading::empty(Protocol::Dsmr);
     r.version = Some(
         if kind == DsmrKind::Dsmr42 {
