@@ -5,6 +5,7 @@
 
 use super::{dsmr, tic, ErrorKind, ParseError, ParseOptions, Quirk, Telegram};
 use memchr::{memchr, memchr2, memchr3};
+use std::collections::VecDeque;
 
 /// Largest frame kept (Belgian telegrams reach ~1.4 kB, TIC standard three-phase ~1.5 kB).
 pub const MAX_FRAME: usize = 4096;
@@ -87,7 +88,9 @@ pub struct Framer {
     state: State,
     cur: Vec<u8>,
     cur_start: usize,
-    cur_parity: bool,
+    /// Stream offsets of the bytes that carried a parity bit and may belong to a frame not yet
+    /// emitted (ascending; those before the current frame are dropped as it starts).
+    parity_at: VecDeque<usize>,
     /// Stream offset of the next byte pushed.
     pos: usize,
     garbage_start: usize,
@@ -104,7 +107,7 @@ impl Framer {
             state: State::Hunting,
             cur: Vec::new(),
             cur_start: 0,
-            cur_parity: false,
+            parity_at: VecDeque::new(),
             pos: 0,
             garbage_start: 0,
             garbage_len: 0,
@@ -125,11 +128,29 @@ impl Framer {
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.clear();
             scratch.extend(chunk.iter().map(|&b| b & 0x7F));
-            self.cur_parity = true;
-            self.push_clean(&scratch, out, true);
+            let base = self.pos;
+            self.parity_at.extend(
+                (0..chunk.len())
+                    .filter(|&i| chunk[i] & 0x80 != 0)
+                    .map(|i| base.saturating_add(i)),
+            );
+            self.push_clean(&scratch, out);
             self.scratch = scratch;
+            // Bounded: what lies before the open frame (or everything, between frames) goes.
+            let keep_from = if self.in_frame() {
+                self.cur_start
+            } else {
+                self.pos
+            };
+            self.forget_parity_before(keep_from);
         } else {
-            self.push_clean(chunk, out, false);
+            self.push_clean(chunk, out);
+        }
+    }
+
+    fn forget_parity_before(&mut self, at: usize) {
+        while self.parity_at.front().is_some_and(|&p| p < at) {
+            self.parity_at.pop_front();
         }
     }
 
@@ -153,10 +174,10 @@ impl Framer {
         self.flush_garbage(out);
     }
 
-    fn push_clean(&mut self, mut chunk: &[u8], out: &mut Vec<Event>, parity: bool) {
+    fn push_clean(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) {
         while !chunk.is_empty() {
             let used = match self.state {
-                State::Hunting => self.hunt(chunk, out, parity),
+                State::Hunting => self.hunt(chunk, out),
                 State::Dsmr => self.in_dsmr(chunk, out),
                 State::DsmrTail => self.in_dsmr_tail(chunk, out),
                 State::Tic => self.in_tic(chunk, out),
@@ -167,7 +188,7 @@ impl Framer {
         }
     }
 
-    fn hunt(&mut self, chunk: &[u8], out: &mut Vec<Event>, parity: bool) -> usize {
+    fn hunt(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
         let start = match self.mode {
             FramerMode::P1 => memchr(b'/', chunk),
             FramerMode::Tic => memchr(STX, chunk),
@@ -187,7 +208,7 @@ impl Framer {
         self.dropping = false;
         self.cur.clear();
         self.cur_start = self.pos.saturating_add(i);
-        self.cur_parity = parity;
+        self.forget_parity_before(self.cur_start);
         self.cur.push(chunk[i]);
         self.state = if chunk[i] == STX {
             State::Tic
@@ -300,11 +321,15 @@ impl Framer {
 
     fn emit(&mut self, kind: FrameKind, out: &mut Vec<Event>) {
         let bytes = std::mem::replace(&mut self.cur, Vec::with_capacity(1024));
+        // The frame is the stream's bytes `cur_start .. end`.
+        let end = self.cur_start.saturating_add(bytes.len());
+        let parity_stripped = self.parity_at.front().is_some_and(|&p| p < end);
+        self.forget_parity_before(end);
         out.push(Event::Frame(Frame {
             kind,
             offset: self.cur_start,
             bytes,
-            parity_stripped: self.cur_parity,
+            parity_stripped,
         }));
         self.state = State::Hunting;
     }

@@ -39,6 +39,10 @@ pub enum Quirk {
     ClockDegraded,
     /// TIC horodate without a season letter (space).
     NoSeason,
+    /// DSMR timestamp with its DST flag in lower case (`s`/`w`), read as `S`/`W`.
+    SeasonLowercase,
+    /// NUL bytes after the DSMR CRC line, ignored.
+    TrailingNul,
 }
 
 /// Options for the parsers.

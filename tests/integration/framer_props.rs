@@ -69,6 +69,28 @@ proptest! {
         prop_assert_eq!(frames, vec![one.clone(), one]);
     }
 
+    /// `parity_stripped` belongs to a frame, not to a read: only the frames whose own bytes
+    /// carried a parity bit are marked, wherever the reads split the stream and whatever
+    /// noisy bytes lie between the frames.
+    #[test]
+    fn parity_is_flagged_per_frame(
+        noisy in prop::collection::vec(any::<bool>(), 1..6),
+        garbage_with_parity in any::<bool>(),
+        sizes in prop::collection::vec(1usize..900, 1..10),
+    ) {
+        let one = sample_stream(1);
+        let mut stream = Vec::new();
+        for &n in &noisy {
+            stream.push(if garbage_with_parity { b'a' | 0x80 } else { b'a' });
+            stream.extend(one.iter().enumerate().map(|(i, &b)| if n && i % 7 == 3 { b | 0x80 } else { b }));
+        }
+        let flags: Vec<bool> = chunked(&stream, &sizes).into_iter().filter_map(|e| match e {
+            Event::Frame(f) => { assert_eq!(f.bytes, one); Some(f.parity_stripped) }
+            Event::Error(_) => None,
+        }).collect();
+        prop_assert_eq!(flags, noisy);
+    }
+
     #[test]
     fn random_bytes_never_panic_and_memory_stays_bounded(bytes in prop::collection::vec(any::<u8>(), 0..20_000)) {
         for ev in frame_all(&bytes, FramerMode::Auto) {

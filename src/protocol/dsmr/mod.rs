@@ -59,7 +59,13 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
     let after_bang = bang.saturating_add(1);
     let tail = &b[after_bang..];
     let digits = tail.iter().take_while(|c| c.is_ascii_hexdigit()).count();
-    let rest = &tail[digits..];
+    let mut rest = &tail[digits..];
+    // NULs after the CRC line: some meters pad with one (dsmr_parser accepts it on purpose).
+    let nuls = rest.iter().rev().take_while(|&&c| c == 0).count();
+    if nuls > 0 {
+        rest = &rest[..rest.len().saturating_sub(nuls)];
+        t.quirk(Quirk::TrailingNul);
+    }
     if digits == 0 && matches!(rest, b"" | b"\r\n" | b"\n" | b"\r") {
         return Err(err(
             ErrorKind::Incompatible,
@@ -239,7 +245,7 @@ fn apply_line(
     let mapped = map_obis(obis, &vals, r, st).map_err(|e| describe(obis, e))?;
     match mapped {
         Mapped::Yes => {}
-        Mapped::PlaceholderTime => t.quirk(Quirk::PlaceholderTime),
+        Mapped::Quirk(q) => t.quirk(q),
         Mapped::No => {
             if opts.keep_raw {
                 t.raw.push(String::from_utf8_lossy(line).into_owned());
@@ -259,7 +265,8 @@ fn describe(obis: &[u8], source: ValueError) -> LineError {
 enum Mapped {
     Yes,
     No,
-    PlaceholderTime,
+    /// Read, and unusual in a way the telegram records.
+    Quirk(Quirk),
 }
 
 fn map_obis(
@@ -333,28 +340,47 @@ fn timestamp(v: &Values<'_>, r: &mut Reading) -> Result<Mapped, ValueError> {
     let Some(raw) = v.raw(0)? else {
         return Ok(Mapped::Yes);
     };
-    match parse_dsmr_time(raw)? {
+    let time = parse_dsmr_time(raw)?;
+    match time.utc_s {
         Some(ts) => {
             r.timestamp = Some(ts);
-            Ok(Mapped::Yes)
+            Ok(if time.season_lowercase {
+                Mapped::Quirk(Quirk::SeasonLowercase)
+            } else {
+                Mapped::Yes
+            })
         }
-        None => Ok(Mapped::PlaceholderTime),
+        None => Ok(Mapped::Quirk(Quirk::PlaceholderTime)),
     }
 }
 
-/// `YYMMDDhhmmss[S|W]` → UTC epoch seconds; `Ok(None)` for placeholders and impossible dates.
-pub(crate) fn parse_dsmr_time(raw: &[u8]) -> Result<Option<i64>, ValueError> {
+/// A meter timestamp as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MeterTime {
+    /// UTC epoch seconds; `None` for placeholders and impossible dates.
+    pub utc_s: Option<i64>,
+    /// The DST flag was printed `s`/`w` (seen in real captures): read as `S`/`W`.
+    pub season_lowercase: bool,
+}
+
+/// `YYMMDDhhmmss[S|W]` (the flag in either case) → UTC epoch seconds.
+pub(crate) fn parse_dsmr_time(raw: &[u8]) -> Result<MeterTime, ValueError> {
     let (digits, season) = match raw {
-        [d @ .., b'S'] => (d, Season::Summer),
-        [d @ .., b'W'] => (d, Season::Winter),
+        [d @ .., b'S' | b's'] => (d, Season::Summer),
+        [d @ .., b'W' | b'w'] => (d, Season::Winter),
         d => (d, Season::Unknown),
     };
     if digits.len() != 12 || !digits.iter().all(u8::is_ascii_digit) {
         return Err(ValueError::BadTime);
     }
-    Ok(time::parse_yymmddhhmmss(digits)
+    let utc_s = time::parse_yymmddhhmmss(digits)
         .filter(|dt| !time::is_placeholder(dt))
-        .and_then(|dt| time::local_to_utc(dt, season, METER_TZ)))
+        .and_then(|dt| time::local_to_utc(dt, season, METER_TZ));
+    let season_lowercase = matches!(raw.last(), Some(b's' | b'w'));
+    Ok(MeterTime {
+        utc_s,
+        season_lowercase,
+    })
 }
 
 fn mbus_value(kind: u16, v: &Values<'_>, r: &mut Reading) -> Result<Mapped, ValueError> {

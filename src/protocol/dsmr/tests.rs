@@ -182,6 +182,35 @@ fn parity_bits_are_stripped() {
 }
 
 #[test]
+fn a_lower_case_dst_flag_is_read_and_recorded() {
+    let upper = parse(&telegram("XXX5TEST", &["0-0:1.0.0(260715120000S)"])).unwrap();
+    let lower = parse(&telegram("XXX5TEST", &["0-0:1.0.0(260715120000s)"])).unwrap();
+    assert_eq!(lower.reading.timestamp, upper.reading.timestamp);
+    assert!(upper.reading.timestamp.is_some());
+    assert_eq!(lower.quirks, vec![Quirk::SeasonLowercase]);
+    assert!(upper.quirks.is_empty());
+    let winter = parse(&telegram("XXX5TEST", &["0-0:1.0.0(260115120000w)"])).unwrap();
+    // 12:00 CET is 11:00 UTC.
+    assert_eq!(winter.reading.timestamp, Some(1_768_474_800));
+    assert!(parse(&telegram("XXX5TEST", &["0-0:1.0.0(260115120000x)"])).is_err());
+}
+
+#[test]
+fn nul_bytes_after_the_crc_line_are_ignored_and_recorded() {
+    let mut bytes = telegram("XXX5TEST", &["1-0:1.7.0(00.100*kW)"]);
+    let clean = parse(&bytes).unwrap();
+    bytes.push(0);
+    let padded = parse(&bytes).unwrap();
+    assert_eq!(padded.reading, clean.reading);
+    assert_eq!(padded.quirks, vec![Quirk::TrailingNul]);
+    // Anything else after the CRC line is still refused, with the offset of the CRC field.
+    bytes.pop();
+    bytes.push(b'x');
+    let e = parse(&bytes).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Malformed);
+}
+
+#[test]
 fn emucs_version_and_water_channel() {
     let t = parse(&telegram(
         "FLU5\\253769484_A",
