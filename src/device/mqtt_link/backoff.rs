@@ -13,7 +13,8 @@
 //! longer gap overflowed the queue). One attempt every 8 s is one TCP (+ TLS) handshake
 //! per device — negligible for a broker, even for a fleet (the jitter spreads them).
 
-use crate::sim::clock::Millis;
+/// Device milliseconds (the same unit as `crate::time::Duration::as_ms`).
+pub type Millis = i64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
