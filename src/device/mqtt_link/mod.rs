@@ -38,7 +38,8 @@ use self::payload::{parse_command, Command, CommandResult};
 use self::queue::DropOldest;
 use super::measurement::{command_filter, events_topic, measurements_topic, topic_root};
 use super::status::MqttLink;
-use super::Event;
+use super::{Effect, Event, Reply};
+use crate::protocol::Reading;
 use crate::time::{Duration, Instant};
 use std::collections::VecDeque;
 
@@ -100,43 +101,34 @@ impl MqttLinkMachine {
         let mut out = Vec::new();
         match input {
             Input::Boot(b) => self.boot(*b, &mut out),
-            Input::Off => {
-                self.active = None;
-                self.running = false;
-            }
             Input::Network { up, running } => {
                 self.network = up;
                 self.running = running;
             }
-            Input::Reading(r) => {
-                if let Some(a) = self.active.as_ref() {
-                    let topic = measurements_topic(&a.boot.settings.site, &a.boot.serial);
-                    let payload = super::measurement::payload(
-                        &r,
-                        &a.boot.serial,
-                        &a.boot.settings.site,
-                        now,
-                    );
-                    self.queue_measurement(topic, payload);
+            Input::Measurement { topic, payload } => self.queue_measurement(topic, payload),
+            Input::Missed(n) => {
+                if let Some(a) = self.active.as_mut() {
+                    a.queue.add_dropped(n);
                 }
             }
-            Input::Measurement { topic, payload } => self.queue_measurement(topic, payload),
             Input::Tick => {}
             Input::Connected => self.on_connected(&mut out),
             Input::ConnectFailed(reason) | Input::Dropped(reason) => {
                 self.lost(reason, now, &mut out)
             }
-            Input::HandRefused => {
+            Input::Refused(count) => {
                 if let Some(a) = self.active.as_mut() {
-                    if let Some(m) = a.handed.pop_back() {
-                        a.requeue_one(m);
+                    for _ in 0..count {
+                        if let Some(m) = a.handed.pop_back() {
+                            a.requeue_one(m);
+                        }
                     }
                     a.full = true;
                 }
             }
             Input::Written => self.written(now, &mut out),
             Input::Command { topic, body } => self.command(&topic, &body, now, &mut out),
-            Input::DeviceAnswer(outcome) => self.answer(outcome, now),
+            Input::DeviceAnswer(fx) => self.answer(firmware_outcome(&fx), now),
         }
         self.sync(now, &mut out);
         self.pump(&mut out);
@@ -151,6 +143,28 @@ impl MqttLinkMachine {
             return None;
         }
         a.next_attempt_at
+    }
+
+    /// The topic and payload of a valid reading (MQ-08..MQ-12, MQ-14) at this boot, stamped
+    /// with the device's clock `clock` when the reading has no time of its own; `None` while
+    /// MQTT is disabled. Feed it back as `Input::Measurement`.
+    pub fn measurement(&self, r: &Reading, clock: Instant) -> Option<(String, Vec<u8>)> {
+        let a = self.active.as_ref()?;
+        let (site, serial) = (&a.boot.settings.site, &a.boot.serial);
+        Some((
+            measurements_topic(site, serial),
+            super::measurement::payload(r, serial, site, clock),
+        ))
+    }
+
+    /// Messages not yet written: waiting in either queue or handed to the transport.
+    pub fn outgoing(&self) -> usize {
+        self.active.as_ref().map_or(0, |a| {
+            a.queue
+                .len()
+                .saturating_add(a.control.len())
+                .saturating_add(a.handed.len())
+        })
     }
 
     /// Measurements waiting (not handed to the transport).
@@ -249,9 +263,7 @@ impl MqttLinkMachine {
                 a.requeue();
             }
             a.next_attempt_at = None;
-            if running {
-                a.error = Some("no network address: MQTT waits for the network".into());
-            }
+            a.error = running.then(|| "no network address: MQTT waits for the network".into());
             return;
         }
         let plan = match a.boot.plan.as_ref() {
@@ -337,10 +349,7 @@ impl MqttLinkMachine {
         let Some(a) = self.active.as_mut() else {
             return;
         };
-        let prefix = format!(
-            "{}/cmd/",
-            topic_root(&a.boot.settings.site, &a.boot.serial)
-        );
+        let prefix = format!("{}/cmd/", topic_root(&a.boot.settings.site, &a.boot.serial));
         let Some(name) = topic.strip_prefix(&prefix) else {
             return;
         };
@@ -348,7 +357,7 @@ impl MqttLinkMachine {
         match parse_command(name, body) {
             Err(reason) => a.result(name, Err(reason.to_string()), None, false, now),
             Ok(Command::FirmwareUpdate { version }) => {
-                out.push(Action::Device(Event::FirmwareUpdate {
+                out.push(Action::Ask(Event::FirmwareUpdate {
                     version: version.clone(),
                 }));
                 a.asked.push_back(version);
@@ -398,6 +407,17 @@ impl MqttLinkMachine {
             self.reported = Some(link);
         }
     }
+}
+
+/// What the device answered to a firmware update (FW-01), for the command's result.
+fn firmware_outcome(fx: &[Effect]) -> Result<(), String> {
+    fx.iter()
+        .find_map(|e| match e {
+            Effect::Reply(Reply::Firmware(r)) => Some(r.clone().map_err(|e| e.to_string())),
+            Effect::Reply(Reply::NotRunning) => Some(Err(NOT_RUNNING.to_string())),
+            _ => None,
+        })
+        .unwrap_or_else(|| Err("no answer from the device".into()))
 }
 
 impl Active {

@@ -4,8 +4,7 @@
 use super::backoff::BackoffPolicy;
 use crate::device::config::Mqtt;
 use crate::device::status::MqttLink;
-use crate::device::Event;
-use crate::protocol::Reading;
+use crate::device::{Effect, Event};
 
 /// How the connection is secured, from the broker URL scheme and the username (MQ-02,
 /// MQ-05, MQ-07).
@@ -23,7 +22,7 @@ pub enum TlsMode {
 /// builds that from `tls`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectPlan {
-    /// The broker URL as configured (or overridden).
+    /// The broker's `host:port`, from the URL configured (or overridden).
     pub url: String,
     /// Where the URL's host resolves to (`ip:port`), as the adapter worked it out.
     pub address: String,
@@ -35,9 +34,9 @@ pub struct ConnectPlan {
 }
 
 impl ConnectPlan {
-    /// The TLS mode for a broker URL and username.
-    pub fn tls_mode(url: &str, username: &str) -> TlsMode {
-        match (url.starts_with("mqtts://"), username.is_empty()) {
+    /// The TLS mode for a broker URL (`mqtts://`: `tls`) and username (MQ-05, MQ-07).
+    pub fn tls_mode(tls: bool, username: &str) -> TlsMode {
+        match (tls, username.is_empty()) {
             (false, _) => TlsMode::None,
             (true, false) => TlsMode::ServerOnly,
             (true, true) => TlsMode::Mutual,
@@ -66,16 +65,17 @@ pub struct Boot {
 /// Something that happened, for `MqttLinkMachine::handle`.
 #[derive(Debug, Clone)]
 pub enum Input {
-    /// The device (re)booted with these settings: all RAM state is gone.
+    /// The device (re)booted or lost power; these are the settings in force now: all RAM
+    /// state is gone.
     Boot(Box<Boot>),
-    /// The device lost power.
-    Off,
     /// The device has a network address (`up`) and runs its firmware (`running`).
     Network { up: bool, running: bool },
-    /// A valid reading to publish on `…/data/measurements`.
-    Reading(Box<Reading>),
-    /// A measurement made outside (e.g. changed by an `MqttLayer`) to publish.
+    /// A measurement to publish on `…/data/measurements` (see
+    /// `MqttLinkMachine::measurement`; a test harness's layer may have changed it).
     Measurement { topic: String, payload: Vec<u8> },
+    /// Measurements the caller could not take in (it fell behind the device): counted as
+    /// dropped.
+    Missed(u64),
     /// Time passed (see `next_deadline`).
     Tick,
     /// The outstanding connection attempt succeeded (CONNACK).
@@ -84,14 +84,15 @@ pub enum Input {
     ConnectFailed(String),
     /// The connection was lost, in words.
     Dropped(String),
-    /// The transport refused the latest `Publish` (full): it goes back to its queue.
-    HandRefused,
+    /// The transport refused the latest `count` `Publish` actions (full): they go back to
+    /// the front of their queues, and nothing more is handed until a write.
+    Refused(usize),
     /// The transport wrote the oldest handed publish.
     Written,
     /// A message on the command subscription.
     Command { topic: String, body: Vec<u8> },
-    /// The device's answer to the oldest `Action::Device(FirmwareUpdate)`.
-    DeviceAnswer(Result<(), String>),
+    /// The device's effects for the oldest `Action::Ask` (a firmware update).
+    DeviceAnswer(Vec<Effect>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,9 @@ pub enum Action {
     Publish(Outgoing),
     /// Tell the device about its link (`Event::Mqtt`).
     Link(MqttLink),
-    /// Give the device this event (`SoftReset`, `FirmwareUpdate`).
+    /// Give the device this event (`SoftReset` after a `cmd/reset`).
     Device(Event),
+    /// Give the device this event (`FirmwareUpdate`) and feed its effects back as
+    /// `Input::DeviceAnswer`.
+    Ask(Event),
 }
