@@ -12,7 +12,7 @@ fn input(code: u8, i: usize) -> Input {
     match code % 12 {
         0 => boot(1 + i % 7, i as u64),
         1 => Input::Network {
-            up: i % 3 != 0,
+            up: !i.is_multiple_of(3),
             running: true,
         },
         2 | 3 => measurement(i),
