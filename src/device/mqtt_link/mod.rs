@@ -12,8 +12,10 @@
 //!   counted); command results and discovery configs in a small control queue that goes
 //!   first. At most `window` messages are handed to the transport unwritten; on a drop they
 //!   go back to the front of their queue (discovery configs are sent afresh at each connect).
+//!   A transport that refuses a publish (`Input::Refused`) gets them back the same way, and
+//!   nothing more until it writes one.
 //! - Commands (MQ-13, FW-01): `cmd/reset` soft-resets the device once its result is written
-//!   (or the connection drops); `cmd/firmware-update` asks the device (`Action::Device`) and
+//!   (or the connection drops); `cmd/firmware-update` asks the device (`Action::Ask`) and
 //!   publishes the answer (`Input::DeviceAnswer`) on `…/data/events`, QoS 1.
 //! - Every change of the link (connected, last publish, drops, error) is an `Action::Link`.
 //!
@@ -92,6 +94,7 @@ pub struct MqttLinkMachine {
 }
 
 impl MqttLinkMachine {
+    /// A machine before its first boot.
     pub fn new() -> Self {
         Self::default()
     }
@@ -177,14 +180,17 @@ impl MqttLinkMachine {
         self.active.as_ref().map_or(0, |a| a.handed.len())
     }
 
+    /// How many measurements the queue holds at most (this boot's setting).
     pub fn queue_capacity(&self) -> usize {
         self.active.as_ref().map_or(0, |a| a.queue.capacity())
     }
 
+    /// Measurements dropped this boot (queue full, or missed by the caller).
     pub fn dropped(&self) -> u64 {
         self.active.as_ref().map_or(0, |a| a.queue.dropped())
     }
 
+    /// MQTT is enabled in the settings in force.
     pub fn enabled(&self) -> bool {
         self.active.is_some()
     }
