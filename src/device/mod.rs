@@ -18,6 +18,7 @@ pub use lifecycle::net_settings;
 pub mod measurement;
 pub mod meter;
 pub mod modbus_slot;
+pub mod mqtt_link;
 pub mod network;
 pub mod power;
 pub mod registers;

@@ -1,11 +1,8 @@
-//! One connection attempt: the rumqttc options and event loop task, putting back what a lost
-//! connection had not written, and a connection failure in words a user can act on.
+//! One connection attempt: the rumqttc options and event loop task, and a connection failure
+//! in words a user can act on.
 
-use super::{
-    tls, Active, Conn, Kind, MqttOptions, Plan, ATTEMPTS_KEPT, CLIENT_CHANNEL, CONTROL_QUEUE,
-    MAX_PACKET,
-};
-use crate::sim::clock::Millis;
+use super::{tls, Conn, MqttOptions, Plan, CLIENT_CHANNEL, MAX_PACKET};
+use crate::device::mqtt_link::ConnectPlan;
 use rumqttc::{
     AsyncClient, ConnectionError, EventLoop, NetworkOptions, TlsConfiguration, Transport,
 };
@@ -13,68 +10,38 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-impl Active {
-    /// Start a connection attempt now.
-    pub(super) fn connect(&mut self, opts: &MqttOptions, now: Millis) {
-        let Ok(plan) = self.plan.as_ref() else { return };
-        self.attempts += 1;
-        self.attempt_times.push_back(now);
-        if self.attempt_times.len() > ATTEMPTS_KEPT {
-            self.attempt_times.pop_front();
-        }
-        self.next_attempt_at = None;
-        let mut o = rumqttc::MqttOptions::new(
-            self.serial.clone(),
-            plan.addr.ip().to_string(),
-            plan.addr.port(),
-        );
-        o.set_keep_alive(Duration::from_secs(u64::from(opts.keep_alive_s.max(1))));
-        o.set_clean_session(true);
-        o.set_max_packet_size(MAX_PACKET, MAX_PACKET);
-        if !plan.username.is_empty() {
-            o.set_credentials(plan.username.clone(), plan.password.clone());
-        }
-        if let Some(tls) = &plan.tls {
-            o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
-                Arc::clone(tls),
-            )));
-        }
-        let (client, mut eventloop) = AsyncClient::new(o, CLIENT_CHANNEL);
-        let mut net = NetworkOptions::new();
-        net.set_tcp_nodelay(true);
-        net.set_connection_timeout(opts.connect_timeout_s.max(1));
-        eventloop.set_network_options(net);
-        let (tx, events) = mpsc::channel(256);
-        let task = tokio::spawn(drive(eventloop, tx));
-        tracing::info!(
-            "mqtt: connecting to {}:{} at {} as {}",
-            plan.url.host,
-            plan.url.port,
-            plan.addr,
-            self.serial
-        );
-        self.conn = Some(Conn {
-            client,
-            events,
-            task,
-            connected: false,
-            subscribed: false,
-        });
+/// Start a connection attempt now: the machine's plan (client id, credentials) over this
+/// boot's transport (address, TLS configuration).
+pub(super) fn connect(plan: &Plan, cp: &ConnectPlan, opts: &MqttOptions) -> Conn {
+    let mut o = rumqttc::MqttOptions::new(
+        cp.client_id.clone(),
+        plan.addr.ip().to_string(),
+        plan.addr.port(),
+    );
+    o.set_keep_alive(Duration::from_secs(u64::from(opts.keep_alive_s.max(1))));
+    o.set_clean_session(true);
+    o.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    if !cp.username.is_empty() {
+        o.set_credentials(cp.username.clone(), cp.password.clone());
     }
-
-    /// Messages handed to a connection that is gone go back to the queues, oldest first
-    /// (discovery configs are sent afresh at every connect).
-    pub(super) fn requeue(&mut self) {
-        while let Some(m) = self.handed.pop_back() {
-            match m.kind {
-                Kind::Measurement => {
-                    self.queue.push_front(m);
-                }
-                Kind::Event if self.control.len() < CONTROL_QUEUE => self.control.push_front(m),
-                Kind::Event | Kind::Discovery => {}
-            }
-        }
-        self.control.retain(|m| m.kind != Kind::Discovery);
+    if let Some(tls) = &plan.tls {
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+            Arc::clone(tls),
+        )));
+    }
+    let (client, mut eventloop) = AsyncClient::new(o, CLIENT_CHANNEL);
+    let mut net = NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(opts.connect_timeout_s.max(1));
+    eventloop.set_network_options(net);
+    let (tx, events) = mpsc::channel(256);
+    let task = tokio::spawn(drive(eventloop, tx));
+    Conn {
+        client,
+        events,
+        task,
+        connected: false,
+        subscribed: false,
     }
 }
 

@@ -1,19 +1,16 @@
-//! The manager loop: follows the device's effects and clock, re-reads the settings at every
-//! boot, plans and starts connections, hands queued messages to rumqttc and reacts to what the
-//! connection task forwards.
+//! The manager loop: follows the device's effects and clock, turns them and the connection
+//! task's rumqttc events into `Input`s for the link machine (`device::mqtt_link`) at device
+//! time, and carries out the `Action`s it returns. No policy here: when to connect, what to
+//! queue, publish or drop and how commands are answered are the machine's decisions.
 
-use super::backoff::Backoff;
 use super::connection::describe;
-use super::payload;
-use super::queue::DropOldest;
-use super::{tls, Active, BrokerUrl, Conn, Kind, Manager, Out, Plan, PlanError};
-use crate::device::measurement::{
-    command_filter, measurements_topic, payload as measurement_payload,
-};
+use super::{tls, BrokerUrl, Conn, Manager, Plan, PlanError, ATTEMPTS_KEPT, CLIENT_CHANNEL};
+use crate::device::mqtt_link::{Action, Boot, ConnectPlan, Input, Outgoing, Qos, TlsMode};
 use crate::device::{Effect, Event};
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;
-use rumqttc::{ConnectionError, Outgoing, Packet, QoS};
+use crate::time::Instant;
+use rumqttc::{ConnectionError, Packet, QoS};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
@@ -43,10 +40,9 @@ impl Manager {
     ) {
         loop {
             self.sync();
-            self.pump();
             self.report();
             let step = tokio::select! {
-                ev = next_conn_event(self.active.as_mut().and_then(|a| a.conn.as_mut())) => Step::Conn(ev),
+                ev = next_conn_event(self.conn.as_mut()) => Step::Conn(ev),
                 e = effects.recv() => Step::Effect(e),
                 c = time.changed() => Step::Time(c.is_ok()),
             };
@@ -55,12 +51,7 @@ impl Manager {
                     self.on_conn(ev);
                     // Take what else is ready before reporting once.
                     for _ in 0..64 {
-                        let Some(Ok(ev)) = self
-                            .active
-                            .as_mut()
-                            .and_then(|a| a.conn.as_mut())
-                            .map(|c| c.events.try_recv())
-                        else {
+                        let Some(Ok(ev)) = self.conn.as_mut().map(|c| c.events.try_recv()) else {
                             break;
                         };
                         self.on_conn(Some(ev));
@@ -82,9 +73,7 @@ impl Manager {
                     if let Some(total) = self.missed_log.note(n) {
                         tracing::warn!("mqtt: {total} device effects missed since the last such line (at most one per 10 s); the client cannot keep up (e.g. at --speed max), so those telegrams were not published");
                     }
-                    if let Some(a) = self.active.as_mut() {
-                        a.queue.add_dropped(n);
-                    }
+                    self.feed(Input::Missed(n));
                     self.resync = true;
                 }
                 Step::Effect(Err(broadcast::error::RecvError::Closed)) | Step::Time(false) => {
@@ -95,51 +84,64 @@ impl Manager {
         }
     }
 
-    /// Follow the device: a new boot re-reads the settings; no network drops the connection;
-    /// a due attempt is made.
+    /// Follow the device: a missed boot is caught up with, a change of its network or
+    /// running state goes to the machine, and so does a deadline that has come.
     fn sync(&mut self) {
-        let mut served = self.host.served();
-        self.now = self.host.now();
+        self.now = self.now.max(self.host.now());
         if self.resync {
-            if self.generation == Some(served.generation) {
+            if self.generation == Some(self.host.served().generation) {
                 self.resync = false; // caught up: no boot was missed
             } else {
                 self.new_boot();
-                served = self.host.served();
             }
         }
-        let now = self.now;
-        let Some(a) = self.active.as_mut() else {
-            return;
-        };
-        if !served.serving {
-            if a.conn.take().is_some() {
-                a.requeue();
-            }
-            a.next_attempt_at = None;
-            a.error = self
-                .host
-                .with_device(|d| d.running())
-                .then(|| "no network address: MQTT waits for the network".to_string());
-            return;
+        self.refresh_network();
+        let now = Instant::from_epoch_ms(self.now);
+        if self.link.next_deadline().is_some_and(|t| t <= now) {
+            self.feed(Input::Tick);
         }
-        if a.conn.is_none() && a.plan.is_ok() && a.next_attempt_at.is_none_or(|t| now >= t) {
-            a.connect(&self.opts, now);
+    }
+
+    /// Tell the machine when the device's network or running state changed.
+    fn refresh_network(&mut self) {
+        let network = self.network_state();
+        if self.network != Some(network) {
+            self.network = Some(network);
+            self.feed(Input::Network {
+                up: network.0,
+                running: network.1,
+            });
         }
+    }
+
+    /// The device serves (runs its firmware and has a network address), and it runs.
+    fn network_state(&self) -> (bool, bool) {
+        let serving = self.host.served().serving;
+        (serving, serving || self.host.with_device(|d| d.running()))
     }
 
     /// The device (re)booted or lost power: RAM is gone, the settings in force are re-read.
     fn new_boot(&mut self) {
         // `with_device` waits for the host to finish the event that rebooted the device, so
         // the settings and `served()` read after it belong to the new boot.
-        self.active = self.boot();
+        let (boot, plan) = self.boot();
         self.generation = Some(self.host.served().generation);
         self.resync = false;
         self.reported = None;
+        self.link_out = None;
+        // The machine learns the network state first, so the new boot's first attempt waits
+        // for an address. The old boot has no transport plan meanwhile: an attempt it would
+        // start now is not made (and the boot after it forgets it).
+        self.plan = None;
+        self.network = None;
+        self.refresh_network();
+        self.plan = plan;
+        self.attempt_times.clear();
+        self.feed(Input::Boot(Box::new(boot)));
     }
 
-    /// The settings in force at this boot.
-    fn boot(&self) -> Option<Active> {
+    /// The settings in force at this boot, and the transport's plan for them.
+    fn boot(&self) -> (Boot, Option<Plan>) {
         let (serial, cfg, model, firmware) = self.host.with_device(|d| {
             (
                 d.identity().serial.clone(),
@@ -152,201 +154,204 @@ impl Manager {
             Some(l) => l.settings(cfg),
             None => cfg,
         };
-        if !cfg.enabled {
-            return None;
-        }
-        let plan = self.plan(&cfg);
+        let plan = cfg.enabled.then(|| self.plan(&cfg));
         let seed = self.opts.seed
             ^ self
                 .host
                 .served()
                 .generation
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Some(Active {
-            error: plan.as_ref().err().map(ToString::to_string),
+        let connect = match &plan {
+            Some(Ok(p)) => Ok(ConnectPlan {
+                url: format!("{}:{}", p.url.host, p.url.port),
+                address: p.addr.to_string(),
+                client_id: serial.clone(),
+                username: cfg.username.clone(),
+                password: cfg.password.clone(),
+                tls: ConnectPlan::tls_mode(p.url.tls, &cfg.username),
+            }),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("MQTT is disabled".into()),
+        };
+        let boot = Boot {
+            settings: cfg,
             serial,
-            site: cfg.site.clone(),
             model,
             firmware,
-            plan,
-            backoff: Backoff::new(self.opts.backoff, seed),
-            queue: DropOldest::new(self.opts.queue_capacity),
-            control: VecDeque::new(),
-            handed: VecDeque::new(),
-            conn: None,
-            next_attempt_at: None,
-            attempts: 0,
-            attempt_times: VecDeque::new(),
-            connects: 0,
-            published: 0,
-            events_published: 0,
-            commands: 0,
-            last_publish: None,
-            reset_pending: false,
-        })
+            plan: connect,
+            ha_discovery: self.opts.ha_discovery,
+            backoff: self.opts.backoff,
+            seed,
+            queue_capacity: self.opts.queue_capacity,
+            window: CLIENT_CHANNEL,
+        };
+        (boot, plan.and_then(Result::ok))
     }
 
     fn plan(&self, cfg: &crate::device::config::Mqtt) -> Result<Plan, PlanError> {
         let url = BrokerUrl::parse(self.opts.broker.as_deref().unwrap_or(&cfg.broker))?;
         let addr = self.opts.address_for(&url)?;
-        let tls = if url.tls {
-            let ca = self.opts.ca_pem.as_deref().ok_or(PlanError::NoCa)?;
-            let identity = if cfg.username.is_empty() {
-                let id = self.opts.identity.as_ref().ok_or(PlanError::NoIdentity)?;
-                Some((id.cert_pem.as_str(), id.key_pem.as_str()))
-            } else {
-                None
-            };
-            Some(Arc::new(
-                tls::client_config(Arc::clone(&self.host), ca, &url.host, identity)
-                    .map_err(PlanError::Tls)?,
-            ))
-        } else {
-            None
+        let tls = match ConnectPlan::tls_mode(url.tls, &cfg.username) {
+            TlsMode::None => None,
+            mode => {
+                let ca = self.opts.ca_pem.as_deref().ok_or(PlanError::NoCa)?;
+                let identity = if mode == TlsMode::Mutual {
+                    let id = self.opts.identity.as_ref().ok_or(PlanError::NoIdentity)?;
+                    Some((id.cert_pem.as_str(), id.key_pem.as_str()))
+                } else {
+                    None
+                };
+                Some(Arc::new(
+                    tls::client_config(Arc::clone(&self.host), ca, &url.host, identity)
+                        .map_err(PlanError::Tls)?,
+                ))
+            }
         };
         Ok(Plan {
             url,
             addr,
             username: cfg.username.clone(),
-            password: cfg.password.clone(),
             tls,
         })
     }
 
-    /// Hand queued messages to rumqttc while connected and it has room.
-    fn pump(&mut self) {
-        let Some(a) = self.active.as_mut() else {
-            return;
-        };
-        let Some(conn) = a.conn.as_ref().filter(|c| c.connected) else {
-            return;
-        };
-        loop {
-            let (m, control) = match a.control.pop_front() {
-                Some(m) => (m, true),
-                None => match a.queue.pop() {
-                    Some(m) => (m, false),
-                    None => break,
-                },
-            };
-            match conn
-                .client
-                .try_publish(m.topic.clone(), m.qos, m.retain, m.payload.clone())
-            {
-                Ok(()) => a.handed.push_back(m),
-                Err(_) => {
-                    if control {
-                        a.control.push_front(m);
-                    } else {
-                        a.queue.push_front(m);
+    /// Give the machine `input` at device time and carry out what it returns, with the
+    /// inputs that follows from that (the device's answers, refused publishes).
+    pub(super) fn feed(&mut self, input: Input) {
+        self.now = self.now.max(self.host.now());
+        let now = Instant::from_epoch_ms(self.now);
+        let mut inputs = VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let mut refused = 0usize;
+            for action in self.link.handle(input, now) {
+                match action {
+                    Action::Publish(m) => {
+                        if refused > 0 || !self.hand(m) {
+                            refused += 1;
+                        }
                     }
-                    break;
+                    Action::Connect(plan) => self.connect(&plan),
+                    Action::Disconnect => self.conn = None,
+                    Action::Subscribe(filter) => {
+                        let sent = self.conn.as_ref().map(|c| {
+                            c.client
+                                .try_subscribe(filter, QoS::AtLeastOnce)
+                                .map_err(|e| e.to_string())
+                        });
+                        if let Some(Err(e)) = sent {
+                            tracing::warn!("mqtt: cannot subscribe to commands: {e}");
+                        }
+                    }
+                    Action::Link(link) => self.link_out = Some(link),
+                    Action::Device(event) => {
+                        self.host.handle(event);
+                    }
+                    Action::Ask(event) => {
+                        inputs.push_back(Input::DeviceAnswer(self.host.handle(event)));
+                    }
                 }
+            }
+            // Before anything else: the machine puts exactly those back.
+            if refused > 0 {
+                inputs.push_front(Input::Refused(refused));
             }
         }
     }
 
-    fn on_conn(&mut self, ev: Option<Result<rumqttc::Event, ConnectionError>>) {
-        let now = self.now.max(self.host.now());
-        let Some(a) = self.active.as_mut() else {
+    /// Hand one message to rumqttc; `false`: refused (full, or no connection).
+    fn hand(&self, m: Outgoing) -> bool {
+        let Some(conn) = self.conn.as_ref().filter(|c| c.connected) else {
+            return false;
+        };
+        let qos = match m.qos {
+            Qos::AtMostOnce => QoS::AtMostOnce,
+            Qos::AtLeastOnce => QoS::AtLeastOnce,
+        };
+        conn.client
+            .try_publish(m.topic, qos, m.retain, m.payload)
+            .is_ok()
+    }
+
+    fn connect(&mut self, cp: &ConnectPlan) {
+        let Some(plan) = self.plan.as_ref() else {
             return;
         };
+        self.attempt_times.push_back(self.now);
+        if self.attempt_times.len() > ATTEMPTS_KEPT {
+            self.attempt_times.pop_front();
+        }
+        tracing::info!(
+            "mqtt: connecting to {} at {} as {}",
+            cp.url,
+            cp.address,
+            cp.client_id
+        );
+        self.conn = Some(super::connection::connect(plan, cp, &self.opts));
+    }
+
+    fn on_conn(&mut self, ev: Option<Result<rumqttc::Event, ConnectionError>>) {
         match ev {
             None | Some(Err(_)) => {
+                let was_connected = self.conn.as_ref().is_some_and(|c| c.connected);
                 let reason = match &ev {
-                    Some(Err(e)) => describe(
-                        e,
-                        a.plan.as_ref().ok(),
-                        a.conn.as_ref().is_some_and(|c| c.connected),
-                    ),
+                    Some(Err(e)) => describe(e, self.plan.as_ref(), was_connected),
                     _ => "the connection task ended".into(),
                 };
                 tracing::info!("mqtt: {reason}");
-                a.conn = None;
-                a.requeue();
-                a.error = Some(reason);
-                a.next_attempt_at = Some(now + a.backoff.next_delay());
-                if std::mem::take(&mut a.reset_pending) {
-                    self.host.handle(Event::SoftReset);
-                }
+                self.conn = None;
+                self.feed(if was_connected {
+                    Input::Dropped(reason)
+                } else {
+                    Input::ConnectFailed(reason)
+                });
             }
             Some(Ok(rumqttc::Event::Incoming(Packet::ConnAck(_)))) => {
-                a.connects += 1;
-                a.backoff.reset();
-                a.error = None;
-                let filter = command_filter(&a.site, &a.serial);
-                if let Some(c) = a.conn.as_mut() {
+                if let Some(c) = self.conn.as_mut() {
                     c.connected = true;
-                    if let Err(e) = c.client.try_subscribe(filter, QoS::AtLeastOnce) {
-                        tracing::warn!("mqtt: cannot subscribe to commands: {e}");
-                    }
                 }
-                if self.opts.ha_discovery {
-                    let state = measurements_topic(&a.site, &a.serial);
-                    for (topic, payload) in
-                        payload::ha_discovery(&a.serial, &state, &a.model, &a.firmware)
-                            .into_iter()
-                            .rev()
-                    {
-                        a.control.push_front(Out {
-                            topic,
-                            payload,
-                            qos: QoS::AtLeastOnce,
-                            retain: true,
-                            kind: Kind::Discovery,
-                            then_reset: false,
-                        });
-                    }
-                }
+                self.feed(Input::Connected);
             }
-            Some(Ok(rumqttc::Event::Outgoing(Outgoing::Publish(_)))) => {
+            Some(Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Publish(_)))) => {
                 self.written_total += 1;
-                let Some(m) = a.handed.pop_front() else {
-                    return;
-                };
-                match m.kind {
-                    Kind::Measurement => {
-                        a.published += 1;
-                        a.last_publish = Some(now);
-                    }
-                    Kind::Event => a.events_published += 1,
-                    Kind::Discovery => {}
-                }
-                if m.then_reset && std::mem::take(&mut a.reset_pending) {
-                    self.host.handle(Event::SoftReset);
-                }
+                self.feed(Input::Written);
             }
             Some(Ok(rumqttc::Event::Incoming(Packet::SubAck(_)))) => {
-                if let Some(c) = a.conn.as_mut() {
+                if let Some(c) = self.conn.as_mut() {
                     c.subscribed = true;
                 }
             }
             Some(Ok(rumqttc::Event::Incoming(Packet::Publish(p)))) => {
                 self.received_total += 1;
-                self.on_command(&p.topic, &p.payload)
+                tracing::info!("mqtt: command on {}", p.topic);
+                self.refresh_network();
+                self.feed(Input::Command {
+                    topic: p.topic,
+                    body: p.payload.to_vec(),
+                });
             }
             Some(Ok(_)) => {}
         }
     }
 
     fn on_reading(&mut self, r: &Reading) {
-        let now = self.host.device_time();
-        let Some(a) = self.active.as_mut() else {
+        let clock = Instant::from_epoch_ms(self.host.device_time());
+        let Some((mut topic, mut payload)) = self.link.measurement(r, clock) else {
             return;
         };
-        let now = crate::time::Instant::from_epoch_ms(now);
-        let mut payload = measurement_payload(r, &a.serial, &a.site, now);
-        let mut topic = measurements_topic(&a.site, &a.serial);
         if let Some(l) = self.layer.as_ref() {
             l.measurement(&mut topic, &mut payload, r);
         }
-        a.queue.push(Out {
-            topic,
-            payload,
-            qos: QoS::AtMostOnce,
-            retain: false,
-            kind: Kind::Measurement,
-            then_reset: false,
-        });
+        self.feed(Input::Measurement { topic, payload });
+    }
+
+    /// Tell the device about a changed link (once per step), and publish the numbers.
+    fn report(&mut self) {
+        if let Some(link) = self.link_out.take() {
+            if self.reported.as_ref() != Some(&link) {
+                self.host.handle(Event::Mqtt(link.clone()));
+                self.reported = Some(link);
+            }
+        }
+        self.publish_stats();
     }
 }

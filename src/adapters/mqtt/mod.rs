@@ -18,13 +18,14 @@
 //! - One `Measurement` JSON per valid telegram on `…/data/measurements` (MQ-08..MQ-12, MQ-14),
 //!   QoS 0: live values, at most once — a lost value is superseded a second later, and QoS 0
 //!   never delivers one telegram twice. Command results on `…/data/events` use QoS 1.
-//! - Commands on `…/cmd/+` (MQ-13, FW-01): see `payload.rs`.
+//! - Commands on `…/cmd/+` (MQ-13, FW-01): see `device::mqtt_link::payload`.
 //! - Broker unreachable (MQ-16): the host is never blocked (telegrams arrive on a broadcast
 //!   channel; publishing is `try_publish`); reconnects are spaced by a bounded exponential
-//!   back-off with seeded jitter in DEVICE time (`backoff.rs`; tests move a virtual clock
-//!   instead of sleeping); messages wait in a bounded queue that drops the oldest and counts
-//!   the drops (`queue.rs`). Messages handed to rumqttc but not yet written when a connection
-//!   drops go back to the queue. The queue is RAM: a reboot empties it.
+//!   back-off with seeded jitter in DEVICE time (`device::mqtt_link::backoff`; tests move a
+//!   virtual clock instead of sleeping); messages wait in a bounded queue that drops the oldest
+//!   and counts the drops (`device::mqtt_link::queue`). Messages handed to rumqttc but not yet
+//!   written when a connection drops go back to the queue. The queue is RAM: a reboot empties
+//!   it.
 //!   Sizing: the back-off is capped at 8 s (jitter included), so a broker that comes back is
 //!   found within 8 s plus one attempt; the queue holds `DEFAULT_QUEUE` = 100 messages, 100 s
 //!   of SMR5 telegrams (1 s) or 1000 s of DSMR 4.2 ones (10 s). A 60 s outage therefore loses
@@ -38,21 +39,28 @@
 //!   `defects` feature's faulty firmware has one) may change the settings acted on and the
 //!   measurements published.
 //!
-//! Each connection attempt gets a fresh rumqttc `EventLoop` in its own task; that task only
-//! polls and forwards events, and everything else (queue, back-off, commands, reports) runs in
-//! one manager task, which never awaits a client call.
+//! All of that policy — when to connect and retry, what to queue, hand over, requeue or drop,
+//! how commands are answered and when a `cmd/reset` resets — is the pure link machine
+//! `device::mqtt_link::MqttLinkMachine` (events in, actions out, device time passed in). This
+//! adapter only moves bytes: it turns the device's effects and clock and rumqttc's events into
+//! the machine's `Input`s and carries out its `Action`s (connect with rumqttc and the boot's
+//! TLS configuration, publish, subscribe, disconnect, tell the device).
 //!
-//! Files: `options.rs` (options, broker URL, resolve map), `manager.rs` (the manager loop),
-//! `connection.rs` (one connection attempt and its failures), `commands.rs` (remote commands),
-//! `stats.rs` (the numbers and the link reported to the device). This file holds the client
-//! handle and the state the manager keeps.
+//! Each connection attempt gets a fresh rumqttc `EventLoop` in its own task; that task only
+//! polls and forwards events, and everything else runs in one manager task, which never awaits
+//! a client call.
+//!
+//! Files: `options.rs` (options, broker URL, resolve map), `manager.rs` (the manager loop:
+//! inputs to the machine, its actions carried out), `connection.rs` (one connection attempt and
+//! its failures), `stats.rs` (the numbers for tests and the demo), `tls.rs` (the rustls
+//! configuration checked against the device clock). This file holds the client handle and the
+//! state the manager keeps.
 
-pub mod backoff;
-pub mod payload;
-pub mod queue;
 pub mod tls;
+/// The pure parts live in the device core (`device::mqtt_link`); re-exported for the adapter
+/// and the tests that reach them by these paths.
+pub use crate::device::mqtt_link::{backoff, payload, queue};
 
-mod commands;
 mod connection;
 mod manager;
 mod options;
@@ -61,13 +69,12 @@ mod stats;
 pub use self::options::{BrokerAddressError, BrokerUrl, DeviceIdentity, MqttOptions};
 pub use self::stats::MqttStats;
 
-use self::backoff::Backoff;
-use self::queue::DropOldest;
 use super::host::Host;
+use crate::device::mqtt_link::MqttLinkMachine;
 use crate::device::status::MqttLink;
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;
-use rumqttc::{AsyncClient, ConnectionError, QoS};
+use rumqttc::{AsyncClient, ConnectionError};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,11 +83,10 @@ use tokio::task::JoinHandle;
 
 /// Messages kept while the broker is unreachable, by default: 100 s of 1 s telegrams, more
 /// than a 60 s outage plus the 8 s back-off cap (see the module docs).
-pub const DEFAULT_QUEUE: usize = 100;
-/// Requests rumqttc may hold before `try_publish` reports "full".
+pub use crate::device::mqtt_link::DEFAULT_QUEUE;
+/// Requests rumqttc may hold before `try_publish` reports "full"; also the machine's window
+/// of messages handed and not yet written.
 const CLIENT_CHANNEL: usize = 64;
-/// Command results and discovery configs waiting to be sent, at most.
-const CONTROL_QUEUE: usize = 64;
 /// The largest packet sent or accepted.
 const MAX_PACKET: usize = 256 * 1024;
 /// Connection attempt times kept in `MqttStats::attempt_times`.
@@ -117,10 +123,15 @@ impl MqttClient {
             host,
             opts,
             stats: tx,
+            link: MqttLinkMachine::new(),
+            plan: None,
+            conn: None,
             generation: None,
             resync: true,
-            active: None,
+            network: None,
+            link_out: None,
             reported: None,
+            attempt_times: VecDeque::new(),
             now: 0,
             missed_log: crate::adapters::rate_log::RateLog::new(std::time::Duration::from_secs(10)),
             effects_seen: 0,
@@ -148,30 +159,12 @@ impl Drop for MqttClient {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Measurement,
-    Event,
-    Discovery,
-}
-
-#[derive(Debug, Clone)]
-struct Out {
-    topic: String,
-    payload: Vec<u8>,
-    qos: QoS,
-    retain: bool,
-    kind: Kind,
-    /// Soft-reset the device once this is written (the result of `cmd/reset`).
-    then_reset: bool,
-}
-
-/// How to connect, worked out at boot from the settings in force.
+/// How to reach the broker this boot, worked out at boot from the settings in force: the
+/// transport's side of the machine's `ConnectPlan` (the address and TLS configuration).
 struct Plan {
     url: BrokerUrl,
     addr: SocketAddr,
     username: String,
-    password: String,
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -190,44 +183,30 @@ impl Drop for Conn {
     }
 }
 
-/// The state of one boot with MQTT enabled (RAM: gone at the next boot).
-struct Active {
-    serial: String,
-    site: String,
-    model: String,
-    firmware: String,
-    plan: Result<Plan, PlanError>,
-    backoff: Backoff,
-    queue: DropOldest<Out>,
-    control: VecDeque<Out>,
-    /// Given to rumqttc, not yet written.
-    handed: VecDeque<Out>,
-    conn: Option<Conn>,
-    next_attempt_at: Option<Millis>,
-    attempts: u64,
-    attempt_times: VecDeque<Millis>,
-    connects: u64,
-    published: u64,
-    events_published: u64,
-    commands: u64,
-    last_publish: Option<Millis>,
-    error: Option<String>,
-    reset_pending: bool,
-}
-
 struct Manager {
     host: Arc<Host>,
     /// What changes the settings acted on and the measurements (none for the device).
     layer: Option<Arc<dyn MqttLayer>>,
     opts: MqttOptions,
     stats: watch::Sender<MqttStats>,
+    /// The link policy: every decision is the machine's.
+    link: MqttLinkMachine,
+    /// This boot's transport plan (`None`: disabled, or the plan failed).
+    plan: Option<Plan>,
+    conn: Option<Conn>,
     /// The boot generation the current settings were read at.
     generation: Option<u64>,
     /// Boot boundaries may have been missed (start, or the effect stream lagged): follow
     /// `served().generation` instead.
     resync: bool,
-    active: Option<Active>,
+    /// The device's network and running state as last told to the machine.
+    network: Option<(bool, bool)>,
+    /// The latest link the machine reported, delivered to the device once per step.
+    link_out: Option<MqttLink>,
+    /// The link the device was last told about (`None`: nothing yet this boot).
     reported: Option<MqttLink>,
+    /// Device times of this boot's latest connection attempts (`MqttStats::attempt_times`).
+    attempt_times: VecDeque<Millis>,
     now: Millis,
     /// Overload warnings at a readable rate.
     missed_log: crate::adapters::rate_log::RateLog,

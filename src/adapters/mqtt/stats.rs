@@ -1,9 +1,8 @@
-//! What the client reports: `MqttStats` for tests and the demo, and the `MqttLink` (status
-//! `MQTT`, network indicator) sent to the device when it changes.
+//! What the client reports for tests and the demo: `MqttStats`, taken from the link machine's
+//! counters and the transport's connection. (The `MqttLink` for the device comes from the
+//! machine as `Action::Link`.)
 
-use super::{Active, Manager};
-use crate::device::status::MqttLink;
-use crate::device::Event;
+use super::Manager;
 use crate::sim::clock::Millis;
 
 /// What the client is doing, for tests and the demo.
@@ -49,55 +48,31 @@ pub struct MqttStats {
 }
 
 impl Manager {
-    /// Tell the device about a changed link, and publish the numbers.
-    pub(super) fn report(&mut self) {
-        let link = match &self.active {
-            None => MqttLink::default(),
-            Some(a) => MqttLink {
-                connected: a.conn.as_ref().is_some_and(|c| c.connected),
-                last_publish: a.last_publish.map(crate::time::Instant::from_epoch_ms),
-                dropped: a.queue.dropped(),
-                error: a.error.clone(),
-            },
-        };
-        if self.reported.as_ref() != Some(&link) {
-            self.host.handle(Event::Mqtt(link.clone()));
-            self.reported = Some(link);
-        }
-        let busy = self.active.as_ref().and_then(Active::busy);
-        let (effects_seen, written_total, received_total) =
-            (self.effects_seen, self.written_total, self.received_total);
-        let stats = match &self.active {
-            None => MqttStats {
-                generation: self.generation.unwrap_or(0),
-                device_time: self.now,
-                effects_seen,
-                written_total,
-                received_total,
-                busy,
-                ..MqttStats::default()
-            },
-            Some(a) => MqttStats {
-                generation: self.generation.unwrap_or(0),
-                enabled: true,
-                connected: a.conn.as_ref().is_some_and(|c| c.connected),
-                subscribed: a.conn.as_ref().is_some_and(|c| c.subscribed),
-                attempts: a.attempts,
-                attempt_times: a.attempt_times.iter().copied().collect(),
-                next_attempt_at: a.next_attempt_at,
-                connects: a.connects,
-                published: a.published,
-                events_published: a.events_published,
-                commands: a.commands,
-                queued: a.queue.len(),
-                dropped: a.queue.dropped(),
-                error: a.error.clone(),
-                device_time: self.now,
-                effects_seen,
-                written_total,
-                received_total,
-                busy,
-            },
+    /// Publish the numbers (to watchers, when they changed).
+    pub(super) fn publish_stats(&mut self) {
+        let link = &self.link;
+        let c = link.counters();
+        let conn = self.conn.as_ref();
+        let stats = MqttStats {
+            generation: self.generation.unwrap_or(0),
+            enabled: link.enabled(),
+            connected: link.connected(),
+            subscribed: conn.is_some_and(|c| c.subscribed),
+            attempts: c.attempts,
+            attempt_times: self.attempt_times.iter().copied().collect(),
+            next_attempt_at: link.next_deadline().map(crate::time::Instant::epoch_ms),
+            connects: c.connects,
+            published: c.published,
+            events_published: c.events_published,
+            commands: c.commands,
+            queued: link.queued(),
+            dropped: link.dropped(),
+            error: link.link().error,
+            device_time: self.now,
+            effects_seen: self.effects_seen,
+            written_total: self.written_total,
+            received_total: self.received_total,
+            busy: self.busy(),
         };
         self.stats.send_if_modified(|s| {
             let changed = *s != stats;
@@ -107,9 +82,7 @@ impl Manager {
             changed
         });
     }
-}
 
-impl Active {
     /// What this boot's client is in the middle of, if anything (`MqttStats::busy`).
     fn busy(&self) -> Option<&'static str> {
         let conn = self.conn.as_ref()?;
@@ -117,7 +90,7 @@ impl Active {
             Some("connecting to the broker")
         } else if !conn.subscribed {
             Some("subscribing to commands")
-        } else if !self.handed.is_empty() || !self.control.is_empty() || !self.queue.is_empty() {
+        } else if self.link.outgoing() > 0 {
             Some("writing messages to the broker")
         } else {
             None

@@ -25,11 +25,11 @@ impl<T> DropOldest<T> {
     /// Add the newest item; returns the item dropped to make room, if any.
     pub fn push(&mut self, item: T) -> Option<T> {
         if self.capacity == 0 {
-            self.dropped += 1;
+            self.dropped = self.dropped.saturating_add(1);
             return Some(item);
         }
         let out = if self.items.len() >= self.capacity {
-            self.dropped += 1;
+            self.dropped = self.dropped.saturating_add(1);
             self.items.pop_front()
         } else {
             None
@@ -42,7 +42,7 @@ impl<T> DropOldest<T> {
     /// a full queue it is the oldest, so it is the one dropped; returns it then.
     pub fn push_front(&mut self, item: T) -> Option<T> {
         if self.items.len() >= self.capacity {
-            self.dropped += 1;
+            self.dropped = self.dropped.saturating_add(1);
             return Some(item);
         }
         self.items.push_front(item);

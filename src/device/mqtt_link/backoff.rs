@@ -13,7 +13,8 @@
 //! longer gap overflowed the queue). One attempt every 8 s is one TCP (+ TLS) handshake
 //! per device — negligible for a broker, even for a fleet (the jitter spreads them).
 
-use crate::sim::clock::Millis;
+/// Device milliseconds (the same unit as `crate::time::Duration::as_ms`).
+pub type Millis = i64;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -53,11 +54,11 @@ impl BackoffPolicy {
     /// The range every delay for failure `n` falls in: `[base − jitter, base]`.
     pub fn bounds(&self, n: u32) -> (Millis, Millis) {
         let base = self.base(n);
-        (base - self.spread(base), base)
+        (base.saturating_sub(self.spread(base)), base)
     }
 
     fn spread(&self, base: Millis) -> Millis {
-        base * Millis::from(self.jitter_pct.min(100)) / 100
+        base.saturating_mul(Millis::from(self.jitter_pct.min(100))) / 100
     }
 }
 
@@ -92,11 +93,11 @@ impl Backoff {
         let base = self.policy.base(self.failures);
         self.failures = self.failures.saturating_add(1);
         let spread = self.policy.spread(base);
-        base - if spread > 0 {
+        base.saturating_sub(if spread > 0 {
             self.rng.random_range(0..=spread)
         } else {
             0
-        }
+        })
     }
 
     /// A connection succeeded: the next failure waits the initial delay again. The random
