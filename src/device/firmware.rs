@@ -308,6 +308,18 @@ mod tests {
     }
 
     #[test]
+    fn an_image_declared_without_good_is_a_good_one() {
+        let img: FirmwareImage = serde_json::from_str(r#"{"version": "1.5.0"}"#).unwrap();
+        assert!(
+            img.good,
+            "a scenario's offer without `good` is a signed, working image"
+        );
+        let bad: FirmwareImage =
+            serde_json::from_str(r#"{"version": "1.5.0", "good": false}"#).unwrap();
+        assert!(!bad.good);
+    }
+
+    #[test]
     fn an_offered_image_can_be_installed() {
         let mut f = Firmware::new("1.4.2", Vec::new());
         f.offer_image(FirmwareImage {

@@ -51,21 +51,6 @@ const CYCLE_STEP_MS: i64 = INIT_CYCLE_MS.as_ms() / CYCLE.len() as i64;
 const HALF_MS: i64 = HALF_PERIOD_MS.as_ms();
 
 impl LedPattern {
-    /// The requirement ID that defines this pattern.
-    pub fn requirement(self) -> &'static str {
-        match self {
-            LedPattern::Off => "LED-01",
-            LedPattern::Booting => "LED-02",
-            LedPattern::Normal => "LED-03",
-            LedPattern::AccessPoint => "LED-04",
-            LedPattern::NoIp => "LED-05",
-            LedPattern::NoMeterData => "LED-06",
-            LedPattern::AccessPointNoMeterData => "LED-07",
-            LedPattern::NoMeterDataNoIp => "LED-08",
-            LedPattern::Initialising => "LED-09",
-        }
-    }
-
     /// The two colours shown in turn (the same twice for a steady light).
     pub fn colours(self) -> (Color, Color) {
         match self {

@@ -31,10 +31,7 @@ pub trait ConfigStore: Send {
     /// Move an unreadable saved configuration aside (after `load` reported it `Corrupt` or
     /// `Invalid`) as `<name>.corrupt-<stamp>`, so that the next save does not destroy it.
     /// Returns the new file name; `Ok(None)` when there was nothing to move.
-    fn quarantine(&mut self, stamp: &str) -> Result<Option<String>, StoreError> {
-        let _ = stamp;
-        Ok(None)
-    }
+    fn quarantine(&mut self, stamp: &str) -> Result<Option<String>, StoreError>;
     /// The device lost power: what was not yet durable is gone (a model of a disk does
     /// something; a real file system already did it).
     fn power_lost(&mut self) {}

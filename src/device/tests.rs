@@ -2,7 +2,7 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 use super::*;
-use crate::device::config::Config;
+use crate::device::config::{Config, NetIf};
 use crate::device::led::LedPattern;
 use crate::device::power::PowerInputs;
 use crate::protocol::dsmr::{self, DsmrKind};
@@ -134,6 +134,42 @@ fn dsmr42_times_out_after_30_s_and_reads_zero_voltage() {
     );
     assert_eq!(d.next_deadline(), Some(T0 + ms(30_000)));
     assert_eq!(d.values().voltage_v, [0.0; 3]);
+}
+
+/// A meter that stops sending after a telegram the device cannot read: the reason shown is
+/// what the last rejected telegram said — an old DSMR version is "incompatible", anything
+/// else (a bad CRC) is just silence.
+#[test]
+fn silence_after_a_rejected_telegram_is_named_by_that_telegram() {
+    let old = crate::protocol::dsmr::encode_dsmr22(&reading(DsmrKind::Dsmr42, 100.0));
+    let bad_crc = apply(&smr5(100.0), &FrameFault::BadIntegrity);
+    for (last, want) in [
+        (old, NoDataReason::Incompatible),
+        (bad_crc, NoDataReason::Timeout),
+    ] {
+        let mut d = running(Variant::P1);
+        feed(&mut d, smr5(500.0), 0);
+        feed(&mut d, last, 1000);
+        assert_eq!(d.meter_status().state, MeterState::Receiving);
+        let deadline = d.next_deadline().unwrap();
+        d.handle(Event::Tick, deadline);
+        assert_eq!(d.meter_status().state, MeterState::NoData(want));
+    }
+}
+
+#[test]
+fn the_status_of_a_device_without_network_names_its_default_interface() {
+    for (iface, shown) in [(NetIf::WiFi, "WiFi"), (NetIf::Ethernet, "Ethernet")] {
+        let cfg = Config {
+            default_net_if: iface,
+            ..Config::default()
+        };
+        // Off: no network machine yet.
+        let d = Device::new(DeviceConfig::new(Variant::P1), cfg);
+        let s = d.status(at(0));
+        assert_eq!(s.network.active_interface, shown);
+        assert!(!s.network.link);
+    }
 }
 
 #[test]

@@ -144,6 +144,14 @@ fn unplugging_the_cable_drops_the_address_and_replugging_restarts_dhcp() {
 }
 
 #[test]
+fn a_wifi_network_declared_without_dhcp_has_a_dhcp_server() {
+    let w: WifiNetwork =
+        serde_json::from_str(r#"{"ssid": "Home", "password": "secret123", "band_ghz": 2.4}"#)
+            .unwrap();
+    assert!(w.dhcp, "a LAN serves addresses unless told otherwise");
+}
+
+#[test]
 fn link_local_addresses_stay_in_range() {
     for i in 0..=255u8 {
         let a = link_local(&[2, 0, 0, 0, i, i.wrapping_mul(7)]).octets();
