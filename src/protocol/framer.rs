@@ -392,3 +392,7 @@ pub fn frame_all(bytes: &[u8], mode: FramerMode) -> Vec<Event> {
     f.finish(&mut out);
     out
 }
+
+#[cfg(test)]
+#[path = "framer_tests.rs"]
+mod tests;

@@ -224,6 +224,7 @@ fn broker_rule() {
         "mqtt://localhost",
         "mqtts://10.0.0.1:1883",
         "mqtts://b.example.com:8883",
+        "mqtts://my-broker.example.com",
     ] {
         assert!(patch(json!({"MQTT": {"Broker": good}})).is_ok(), "{good}");
     }
@@ -233,6 +234,11 @@ fn broker_rule() {
         "mqtts://b:0",
         "mqtts://b/x",
         "mqtts://",
+        // RFC 1123 labels: letters, digits and inner hyphens, 1..63 bytes each.
+        "mqtts://-b.example.com",
+        "mqtts://b-.example.com",
+        "mqtts://b_x.example.com",
+        "mqtts://b..example.com",
     ] {
         assert_eq!(
             refused(json!({"MQTT": {"Broker": bad}})),

@@ -211,6 +211,52 @@ fn nul_bytes_after_the_crc_line_are_ignored_and_recorded() {
 }
 
 #[test]
+fn the_meter_id_falls_back_to_the_older_equipment_ids() {
+    for obis in ["0-0:96.1.0", "0-0:42.0.0"] {
+        let line = format!("{obis}(4530303331303033)");
+        let t = parse(&telegram("XXX5TEST", &[&line])).unwrap();
+        assert_eq!(t.reading.meter_id.as_deref(), Some("E0031003"), "{obis}");
+    }
+    // The DSMR 4+ equipment identifier wins, whatever the order.
+    let t = parse(&telegram(
+        "XXX5TEST",
+        &["0-0:96.1.0(4141)", "0-0:96.1.1(4242)", "0-0:42.0.0(4343)"],
+    ))
+    .unwrap();
+    assert_eq!(t.reading.meter_id.as_deref(), Some("BB"));
+}
+
+#[test]
+fn energy_in_wh_is_read_as_kwh() {
+    let t = parse(&telegram(
+        "XXX5TEST",
+        &["1-0:1.8.1(001234567*Wh)", "1-0:2.8.2(000000500*Wh)"],
+    ))
+    .unwrap();
+    assert_eq!(t.reading.energy.import_t1_kwh, Some(1234.567));
+    assert_eq!(t.reading.energy.export_t2_kwh, Some(0.5));
+}
+
+#[test]
+fn a_version_that_is_not_two_digits_is_kept_as_printed() {
+    assert_eq!(version_name("50"), "5.0");
+    assert_eq!(version_name("4A"), "4A");
+    assert_eq!(version_name("A4"), "A4");
+    assert_eq!(version_name("502"), "502");
+}
+
+#[test]
+fn a_heat_meter_in_gj_is_heat() {
+    let t = parse(&telegram(
+        "XXX5TEST",
+        &["0-1:24.1.0(004)", "0-1:24.2.1(230421165102S)(00012.345*GJ)"],
+    ))
+    .unwrap();
+    assert_eq!(t.reading.energy.heat_gj, Some(12.345));
+    assert_eq!(t.reading.energy.gas_m3, None);
+}
+
+#[test]
 fn emucs_version_and_water_channel() {
     let t = parse(&telegram(
         "FLU5\\253769484_A",
