@@ -66,7 +66,7 @@ pub(super) struct Acc {
 
 /// A whole number made of ASCII digits only (at most 18, so it always fits a u64; checked
 /// anyway: a number that did not fit would be "not a number", never a wrapped one).
-fn uint(data: &[u8]) -> Option<u64> {
+pub(super) fn uint(data: &[u8]) -> Option<u64> {
     if data.is_empty() || data.len() > 18 {
         return None;
     }

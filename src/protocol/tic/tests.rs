@@ -421,3 +421,53 @@ fn encoded_frames_have_the_captured_shape() {
     let t = parse(&encode(&r, TicKind::StandardMono)).unwrap();
     assert_eq!(t.reading.timestamp, None);
 }
+
+/// The encoder never sends what a meter cannot show: an unusable meter id becomes the
+/// all-zero one, an infinite or negative energy index becomes 0.
+#[test]
+fn the_encoder_sends_only_printable_ids_and_finite_indexes() {
+    let field = |f: &[u8], label: &str| -> String {
+        let t = String::from_utf8_lossy(f).into_owned();
+        let at = t.find(&format!("\n{label}\t")).unwrap() + label.len() + 2;
+        t[at..].split('\t').next().unwrap().to_string()
+    };
+    for (id, sent) in [
+        (Some(""), "000000000000"),
+        (Some("0212 345678"), "000000000000"),
+        (None, "000000000000"),
+        (Some("021234567890"), "021234567890"),
+    ] {
+        let mut r = sample();
+        r.meter_id = id.map(str::to_string);
+        assert_eq!(
+            field(&encode(&r, TicKind::StandardTri), "ADSC"),
+            sent,
+            "{id:?}"
+        );
+    }
+    for (kwh, sent) in [
+        (f64::INFINITY, "000000000"),
+        (f64::NAN, "000000000"),
+        (-5.0, "000000000"),
+        (1.2345, "000001235"),
+    ] {
+        let mut r = sample();
+        r.energy.import_kwh = Some(kwh);
+        assert_eq!(
+            field(&encode(&r, TicKind::StandardTri), "EAST"),
+            sent,
+            "{kwh}"
+        );
+    }
+}
+
+#[test]
+fn whole_numbers_take_up_to_18_digits() {
+    assert_eq!(
+        map::uint(b"999999999999999999"),
+        Some(999_999_999_999_999_999)
+    );
+    assert_eq!(map::uint(b"1234567890123456789"), None);
+    assert_eq!(map::uint(b""), None);
+    assert_eq!(map::uint(b"12a"), None);
+}
