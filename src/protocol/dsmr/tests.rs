@@ -230,11 +230,23 @@ fn the_meter_id_falls_back_to_the_older_equipment_ids() {
 fn energy_in_wh_is_read_as_kwh() {
     let t = parse(&telegram(
         "XXX5TEST",
-        &["1-0:1.8.1(001234567*Wh)", "1-0:2.8.2(000000500*Wh)"],
+        &[
+            "1-0:1.8.0(000000001*Wh)",
+            "1-0:1.8.1(001234567*Wh)",
+            "1-0:1.8.2(000000002*Wh)",
+            "1-0:2.8.0(000000003*Wh)",
+            "1-0:2.8.1(000000004*Wh)",
+            "1-0:2.8.2(000000500*Wh)",
+        ],
     ))
     .unwrap();
-    assert_eq!(t.reading.energy.import_t1_kwh, Some(1234.567));
-    assert_eq!(t.reading.energy.export_t2_kwh, Some(0.5));
+    let e = &t.reading.energy;
+    assert_eq!(e.import_kwh, Some(0.001));
+    assert_eq!(e.import_t1_kwh, Some(1234.567));
+    assert_eq!(e.import_t2_kwh, Some(0.002));
+    assert_eq!(e.export_kwh, Some(0.003));
+    assert_eq!(e.export_t1_kwh, Some(0.004));
+    assert_eq!(e.export_t2_kwh, Some(0.5));
 }
 
 #[test]
