@@ -33,7 +33,7 @@ args=()
 while IFS= read -r re; do args+=(--re "$re"); done <"$out/sample.re"
 start=$(date +%s)
 cargo mutants --in-place --profile mutants --output "$out" "${files[@]}" "${args[@]}" \
-  --timeout-multiplier 3 --cap-lints true -- --lib --test conformance || true
+  --timeout-multiplier 3 -C --lib -C --test=conformance || true
 end=$(date +%s)
 n=$(wc -l <"$out/sample.txt")
 echo "$n mutants in $((end - start)) s: $(((end - start) / n)) s per mutant (target ≤ 25 s)"
