@@ -47,8 +47,9 @@ fn household() -> impl Strategy<Value = Load> {
             |(watts, noise, peak, (rise, set), (start, amps, phases, minutes), f)| {
                 Load::Household(vec![
                     LoadComponent::Base { watts, noise },
-                    LoadComponent::Pv {
-                        peak_watts: peak,
+                    LoadComponent::Pv { peak_watts: peak },
+                    LoadComponent::PvWindow {
+                        peak_watts: peak / 2.0,
                         sunrise_min: rise,
                         sunset_min: set,
                     },
@@ -151,11 +152,7 @@ fn same_seed_same_bytes_over_120_s_other_seed_other_bytes() {
                 watts: 350.0,
                 noise: 0.1,
             },
-            LoadComponent::Pv {
-                peak_watts: 4200.0,
-                sunrise_min: 430,
-                sunset_min: 1180,
-            },
+            LoadComponent::Pv { peak_watts: 4200.0 },
         ])
     };
     for kind in kinds() {

@@ -12,7 +12,9 @@
 //! (what a meter's register does between two samples), split over tariff 1/2 by local time.
 //!
 //! Layout: this file holds the public types and the `SyntheticMeter` API (construction,
-//! telegram schedule); `load.rs` is the physical load model, `counters.rs` the energy and
+//! telegram schedule); `load.rs` is the physical load model, `solar.rs` the sun and clouds
+//! behind PV, `tariff.rs` the tariff schedules and site, `registers.rs` the M-Bus capture
+//! and e-MUCS demand registers, `counters.rs` the energy and
 //! gas registers with their tariff and flow schedules, `local_time.rs` the local-time
 //! helper, `quantise.rs` the reduction to wire resolution, `tests.rs` the unit tests.
 
@@ -20,11 +22,15 @@ mod counters;
 mod load;
 mod local_time;
 mod quantise;
+#[cfg(test)]
+mod realism_tests;
 mod registers;
+mod solar;
 mod tariff;
 #[cfg(test)]
 mod tests;
 
+pub use solar::{clear_sky_fraction, solar_elevation_deg, STREAM_CLOUDS};
 pub use tariff::{easter_sunday, nl_holiday, Site, TariffRegion};
 
 use crate::protocol::dsmr::DsmrRegisters;
@@ -54,9 +60,14 @@ const TIC_JITTER_MS: i64 = 25;
 pub enum LoadComponent {
     /// Constant consumption with multiplicative noise: `watts · (1 ± noise)`, uniform.
     Base { watts: f64, noise: f64 },
-    /// PV export: a half-sine between sunrise and sunset (minutes after local midnight),
-    /// peaking at `peak_watts`; split evenly over the meter's phases.
-    Pv {
+    /// PV export of a system of `peak_watts`, following the sun at the meter's site (date,
+    /// latitude, longitude) under a seeded cloud process (`solar.rs`); nothing between
+    /// sunset and sunrise. Split evenly over the meter's phases.
+    Pv { peak_watts: f64 },
+    /// PV export on a fixed half-sine between sunrise and sunset (minutes after local
+    /// midnight), peaking at `peak_watts` (the live house when its control API sets the sun
+    /// times); split evenly over the meter's phases.
+    PvWindow {
         peak_watts: f64,
         sunrise_min: u32,
         sunset_min: u32,

@@ -67,7 +67,7 @@ fn base_file_loads_with_every_field() {
                 watts: 350.0,
                 noise: 0.1
             },
-            LoadComponent::Pv {
+            LoadComponent::PvWindow {
                 peak_watts: 4200.0,
                 sunrise_min: 430,
                 sunset_min: 1180

@@ -76,6 +76,8 @@ pub enum SpecError {
     EventAtMissing,
     #[error("sunrise {} must be before sunset {}", hhmm(*.sunrise_min), hhmm(*.sunset_min))]
     SunriseAfterSunset { sunrise_min: u32, sunset_min: u32 },
+    #[error("give sunrise and sunset together (a fixed sun window), or neither (PV follows the sun at the site)")]
+    SunTimesAlone,
     #[error(
         "the charging window {} + {minutes} min ends after midnight; it must lie within a day",
         hhmm(*.start_min)
