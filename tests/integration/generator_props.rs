@@ -184,4 +184,4 @@ fn smr5_stream_is_pinned() {
     assert_eq!(fnv1a(&bytes), PINNED_SMR5_120S, "{}", fnv1a(&bytes));
 }
 
-const PINNED_SMR5_120S: u64 = 9_630_839_328_202_023_050;
+const PINNED_SMR5_120S: u64 = 10_624_307_949_962_094_444;
