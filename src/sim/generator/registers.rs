@@ -153,15 +153,19 @@ impl SyntheticMeter {
     /// The registers a telegram at `t` carries, with the registers `c` as of `t`.
     pub(super) fn registers_at(&mut self, t: Millis, c: &Counters, mbus: Capture) -> DsmrRegisters {
         let tariff = u8::try_from(self.tariff(t)).unwrap_or(0) + 1;
-        let demand = self
-            .demand
-            .as_ref()
-            .map_or_else(Demand::default, |d| Demand {
+        // The history changes once a month: reuse the last telegram's copy.
+        let mut history = std::mem::take(&mut self.registers.demand.history);
+        let demand = self.demand.as_ref().map_or_else(Demand::default, |d| {
+            if history != d.history {
+                history.clone_from(&d.history);
+            }
+            Demand {
                 average_w: ((import_total(c) - d.quarter_import_wh) * 4.0).max(0.0),
                 month_peak: d.peak.map(|(at, w)| (at.div_euclid(1000), w)),
                 month_start: Some(d.month_start.div_euclid(1000)),
-                history: d.history.clone(),
-            });
+                history,
+            }
+        });
         DsmrRegisters {
             tariff,
             mbus_capture: Some((mbus.at + self.skew_ms).div_euclid(1000)),
