@@ -157,6 +157,8 @@ pub struct SyntheticMeter {
     demand: Option<DemandState>,
     /// The registers of the last telegram beyond its reading.
     registers: DsmrRegisters,
+    /// The cloud draws of the current 10-minute slot.
+    clouds: Option<solar::Clouds>,
 }
 
 impl SyntheticMeter {
@@ -218,6 +220,7 @@ impl SyntheticMeter {
             mbus: Capture { at: start, m3: 0.0 },
             demand: None,
             registers: DsmrRegisters::default(),
+            clouds: None,
         };
         m.mbus = m.initial_capture(start, counters.gas_m3);
         m.demand = m.initial_demand(start, &counters);

@@ -63,7 +63,34 @@ pub fn clear_sky_fraction(elevation_deg: f64) -> f64 {
     (1353.0 * 0.7f64.powf(air_mass.powf(0.678)) * s / 1000.0).min(1.0)
 }
 
+/// The cloud draws of one 10-minute slot (memoised: they are a function of the time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Clouds {
+    day: i64,
+    slot: i64,
+    cloudiness: f64,
+    level: f64,
+    next_level: f64,
+}
+
 impl SyntheticMeter {
+    /// The cloud draws of UTC day `day` and 10-minute slot `slot`.
+    fn draw_clouds(&mut self, day: i64, slot: i64) -> Clouds {
+        self.rng.set_stream(STREAM_CLOUDS);
+        let mut draw = |pos: i64| -> f64 {
+            // Days at even, slots at odd word positions (×4: a draw takes two words).
+            self.rng.set_word_pos(u128::from(pos as u64) * 4);
+            self.rng.random::<f64>()
+        };
+        Clouds {
+            day,
+            slot,
+            cloudiness: draw(day.saturating_mul(2)),
+            level: draw(slot.saturating_mul(2).saturating_add(1)),
+            next_level: draw(slot.saturating_add(1).saturating_mul(2).saturating_add(1)),
+        }
+    }
+
     /// The fraction of the PV peak produced at `t`: sun position at the site × clouds.
     pub(super) fn pv_fraction(&mut self, t: Millis) -> f64 {
         let sun = clear_sky_fraction(solar_elevation_deg(
@@ -77,17 +104,16 @@ impl SyntheticMeter {
         let day = t.div_euclid(86_400_000);
         let slot = t.div_euclid(CLOUD_SLOT_MS);
         let frac = (t.rem_euclid(CLOUD_SLOT_MS)) as f64 / CLOUD_SLOT_MS as f64;
-        self.rng.set_stream(STREAM_CLOUDS);
-        let mut draw = |pos: i64| -> f64 {
-            // Days and slots in disjoint word ranges: days at even, slots at odd positions.
-            self.rng.set_word_pos(u128::from(pos as u64) * 4);
-            self.rng.random::<f64>()
+        let clouds = match self.clouds {
+            Some(c) if c.slot == slot && c.day == day => c,
+            _ => {
+                let c = self.draw_clouds(day, slot);
+                self.clouds = Some(c);
+                c
+            }
         };
-        let cloudiness = draw(day.saturating_mul(2));
-        let (a, b) = (
-            draw(slot.saturating_mul(2).saturating_add(1)),
-            draw(slot.saturating_add(1).saturating_mul(2).saturating_add(1)),
-        );
+        let (a, b) = (clouds.level, clouds.next_level);
+        let cloudiness = clouds.cloudiness;
         let w = 0.5 - 0.5 * (std::f64::consts::PI * frac).cos();
         let level = a + (b - a) * w;
         sun * (1.0 - 0.8 * cloudiness * level)
