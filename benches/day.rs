@@ -113,7 +113,7 @@ fn household() -> Load {
             watts: 400.0,
             noise: 0.15,
         },
-        LoadComponent::Pv {
+        LoadComponent::PvWindow {
             peak_watts: 4200.0,
             sunrise_min: 6 * 60 + 45,
             sunset_min: 20 * 60 + 30,

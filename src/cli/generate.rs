@@ -99,11 +99,7 @@ pub fn default_load() -> Vec<LoadComponent> {
             watts: 450.0,
             noise: 0.15,
         },
-        LoadComponent::Pv {
-            peak_watts: 3500.0,
-            sunrise_min: 6 * 60 + 45,
-            sunset_min: 20 * 60 + 30,
-        },
+        LoadComponent::Pv { peak_watts: 3500.0 },
         LoadComponent::Imbalance {
             l1: 1.3,
             l2: 1.0,

@@ -11,6 +11,7 @@
 //! phases: 3              # 1 | 3 (default: the meter's); picks the 1-/3-phase model
 //! duration: 2h
 //! start: 2026-03-29T00:30:00+01:00   # RFC 3339 with offset
+//! site: {tariff_region: nl, latitude: 52.1, longitude: 5.2}   # defaults: from the meter
 //! load:
 //!   - base: {watts: 350, noise: 0.1}
 //!   - pv:   {peak_watts: 4200, sunrise: "07:10", sunset: "19:40"}
@@ -35,13 +36,15 @@
 
 mod de;
 #[cfg(test)]
+mod site_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::device::network::{Lan, WifiNetwork};
 use crate::protocol::MeterKind;
 use crate::sim::clock::Millis;
 use crate::sim::faults::{Fault, FaultError, FaultyMeter};
-use crate::sim::generator::{Load, LoadComponent, SyntheticMeter};
+use crate::sim::generator::{Load, LoadComponent, Site, SyntheticMeter};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -130,6 +133,8 @@ pub struct Scenario {
     pub duration_ms: i64,
     /// First telegram, UTC epoch ms.
     pub start: Millis,
+    /// Tariff region and location of the meter.
+    pub site: Site,
     pub load: Vec<LoadComponent>,
     pub faults: Vec<Fault>,
     pub device: DeviceSettings,
@@ -159,11 +164,12 @@ impl Scenario {
 
     /// The scenario's meter without faults.
     pub fn synthetic_meter(&self) -> SyntheticMeter {
-        SyntheticMeter::new(
+        SyntheticMeter::at_site(
             self.meter_kind,
             Load::Household(self.load.clone()),
             self.seed,
             self.start,
+            self.site,
         )
     }
 
@@ -262,6 +268,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         phases: meter_kind.phases() as u8,
         duration_ms: file.duration.0,
         start: file.start.0,
+        site: file.site.site(meter_kind),
         load: file.load.into_iter().map(|l| l.0).collect(),
         faults: file.faults.into_iter().map(|f| f.0).collect(),
         device: file.device.into(),

@@ -1,7 +1,8 @@
 //! Property tests of the synthetic meters: for every meter kind, random seeds, start times and
 //! loads (household or fixed values), the generated reading is exactly what parsing its own
 //! telegram gives; the same seed gives the same bytes, another seed other bytes; the number
-//! of telegrams in a duration follows the kind's interval. Kept small: well under 2 s.
+//! of telegrams in a duration follows the kind's interval; the tariff indicator matches the
+//! registers that count and the gas value keeps its capture time. Kept small: well under 2 s.
 
 use proptest::prelude::*;
 use smart_connect_sim::protocol::{dsmr, tic, MeterKind, Reading};
@@ -47,8 +48,9 @@ fn household() -> impl Strategy<Value = Load> {
             |(watts, noise, peak, (rise, set), (start, amps, phases, minutes), f)| {
                 Load::Household(vec![
                     LoadComponent::Base { watts, noise },
-                    LoadComponent::Pv {
-                        peak_watts: peak,
+                    LoadComponent::Pv { peak_watts: peak },
+                    LoadComponent::PvWindow {
+                        peak_watts: peak / 2.0,
                         sunrise_min: rise,
                         sunset_min: set,
                     },
@@ -151,11 +153,7 @@ fn same_seed_same_bytes_over_120_s_other_seed_other_bytes() {
                 watts: 350.0,
                 noise: 0.1,
             },
-            LoadComponent::Pv {
-                peak_watts: 4200.0,
-                sunrise_min: 430,
-                sunset_min: 1180,
-            },
+            LoadComponent::Pv { peak_watts: 4200.0 },
         ])
     };
     for kind in kinds() {
@@ -187,4 +185,50 @@ fn smr5_stream_is_pinned() {
     assert_eq!(fnv1a(&bytes), PINNED_SMR5_120S, "{}", fnv1a(&bytes));
 }
 
-const PINNED_SMR5_120S: u64 = 9_630_839_328_202_023_050;
+const PINNED_SMR5_120S: u64 = 10_624_307_949_962_094_444;
+
+/// The P1 kinds with two tariffs.
+fn p1_kind() -> impl Strategy<Value = MeterKind> {
+    prop::sample::select(vec![
+        MeterKind::from_name("smr5").unwrap(),
+        MeterKind::from_name("dsmr42").unwrap(),
+        MeterKind::from_name("emucs").unwrap(),
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// 20 minutes from 05:50 UTC on a random day of 2026 (06:50–07:10 local in winter time,
+    /// across the 07:00 switch on weekdays): a register grows only in the tariff the earlier
+    /// telegram's `0-0:96.14.0` shows; the gas value keeps its capture time, at or before
+    /// the telegram.
+    #[test]
+    fn indicator_matches_the_counting_registers_and_gas_keeps_its_capture(
+        kind in p1_kind(), load in household(), seed in any::<u64>(), day in 0i64..365
+    ) {
+        // 2026-01-01T05:50:00Z plus whole days.
+        let start = 1_767_246_600_000 + day * 86_400_000;
+        let mut m = SyntheticMeter::new(kind, load, seed, start);
+        let first = m.next();
+        let mut prev = (first.reading, m.registers().clone());
+        while m.next_at() < start + 1_200_000 {
+            let t = m.next();
+            let regs = m.registers().clone();
+            let (e, p) = (&t.reading.energy, &prev.0.energy);
+            let t1 = e.import_t1_kwh != p.import_t1_kwh || e.export_t1_kwh != p.export_t1_kwh;
+            let t2 = e.import_t2_kwh != p.import_t2_kwh || e.export_t2_kwh != p.export_t2_kwh;
+            prop_assert!(!(t1 && prev.1.tariff != 1), "{} t1 grew at {}", kind.name(), t.at);
+            prop_assert!(!(t2 && prev.1.tariff != 2), "{} t2 grew at {}", kind.name(), t.at);
+            let text = String::from_utf8_lossy(&t.bytes).into_owned();
+            let shown = format!("0-0:96.14.0({:04})", regs.tariff);
+            prop_assert!(text.contains(&shown));
+            let cap = regs.mbus_capture.unwrap();
+            prop_assert!(cap <= t.at / 1000);
+            if prev.1.mbus_capture == Some(cap) {
+                prop_assert_eq!(e.gas_m3, p.gas_m3);
+            }
+            prev = (t.reading, regs);
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::super::time::{format_yymmddhhmmss, utc_to_local, Season, METER_TZ};
 use super::super::Reading;
+use super::registers::{demand_lines, DsmrRegisters};
 use super::CRC;
 use std::fmt::Write;
 
@@ -85,9 +86,16 @@ impl DsmrKind {
 
 const DEFAULT_ID: &str = "E0000000000000000";
 
-/// Encode `r` as a telegram of `kind`. Values the reading lacks are written as empty `()`
-/// (as real meters do), so parsing gives them back as `None`.
+/// Encode `r` as a telegram of `kind` with default registers (tariff 1, no demand yet, the
+/// M-Bus value captured at the telegram time). Values the reading lacks are written as empty
+/// `()` (as real meters do), so parsing gives them back as `None`.
 pub fn encode(r: &Reading, kind: DsmrKind) -> Vec<u8> {
+    encode_with(r, kind, &DsmrRegisters::default())
+}
+
+/// Encode `r` as a telegram of `kind` carrying `regs` (tariff indicator, M-Bus capture time,
+/// e-MUCS demand).
+pub fn encode_with(r: &Reading, kind: DsmrKind, regs: &DsmrRegisters) -> Vec<u8> {
     let mut s = String::with_capacity(1100);
     let ts = time_field(r.timestamp);
     s.push_str(kind.header());
@@ -123,13 +131,10 @@ pub fn encode(r: &Reading, kind: DsmrKind) -> Vec<u8> {
             line(&mut s, obis, &format!("{v:010.3}*kWh"));
         }
     }
-    line(&mut s, "0-0:96.14.0", "0001");
+    line(&mut s, "0-0:96.14.0", &format!("{:04}", regs.tariff));
     let (import, export) = totals(r);
     if kind == DsmrKind::Emucs {
-        line(&mut s, "1-0:1.4.0", &kw(import));
-        s.push_str("1-0:1.6.0(");
-        s.push_str(&ts);
-        s.push_str(")(04.509*kW)\r\n0-0:98.1.0(0)(1-0:1.6.0)(1-0:1.6.0)()\r\n");
+        demand_lines(&mut s, &regs.demand, &ts, |t| time_field(Some(t)));
     }
     line(&mut s, "1-0:1.7.0", &kw(import));
     line(&mut s, "1-0:2.7.0", &kw(export));
@@ -188,7 +193,10 @@ pub fn encode(r: &Reading, kind: DsmrKind) -> Vec<u8> {
     } else {
         per_phase_power(&mut s, r, phases);
     }
-    mbus(&mut s, r, kind, &ts);
+    let capture = regs
+        .mbus_capture
+        .map_or_else(|| ts.clone(), |t| time_field(Some(t)));
+    mbus(&mut s, r, kind, &capture);
     s.push('!');
     let crc = CRC.checksum(s.as_bytes());
     let _ = write!(s, "{crc:04X}\r\n");

@@ -5,12 +5,14 @@
 
 mod encode;
 mod legacy;
+mod registers;
 #[cfg(test)]
 mod tests;
 mod values;
 
-pub use encode::{encode, with_version, DsmrKind};
+pub use encode::{encode, encode_with, with_version, DsmrKind};
 pub use legacy::encode_dsmr22;
+pub use registers::{Demand, DsmrRegisters, MonthPeak};
 
 use super::error::line_of;
 use super::time::{self, Season, METER_TZ};

@@ -32,18 +32,12 @@ impl Counters {
 }
 
 impl SyntheticMeter {
-    /// Tariff register (0 = tariff 1, 1 = tariff 2) counting at `t`. NL: tariff 1 is the low
-    /// tariff (23:00–07:00 and weekends); BE (e-MUCS): tariff 1 is day (07:00–22:00 weekdays);
-    /// TIC: one index (BASE/EAST).
+    /// Tariff register (0 = tariff 1, 1 = tariff 2) counting at `t`, by the site's tariff
+    /// region (`tariff.rs`); TIC meters have one index (BASE/EAST).
     pub(super) fn tariff(&mut self, t: Millis) -> usize {
-        let (min, wd) = minute_and_weekday(self.local.local_ms(t));
-        let hour = (min / 60.0) as u32;
         match self.kind {
             MeterKind::Tic(_) => 0,
-            MeterKind::Dsmr(crate::protocol::dsmr::DsmrKind::Emucs) => {
-                usize::from(!(wd < 5 && (7..22).contains(&hour)))
-            }
-            MeterKind::Dsmr(_) => usize::from(wd < 5 && (7..23).contains(&hour)),
+            MeterKind::Dsmr(_) => self.site.tariff_region.register(self.local.local_ms(t)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The physical load model: the true (unquantised) voltage, current and power per phase at
 //! an instant, from fixed values or a household (base load with noise, PV half-sine, EV
-//! charging window, three-phase imbalance; the live house's per-phase loads, charger
+//! charging window, three-phase imbalance, PV from the sun (`solar.rs`); the live house's per-phase loads, charger
 //! current, battery and PV now), drawn from the values stream at `t`. Active power adds per
 //! phase; only base loads are reactive, so the current is √(P² + Q²) / U.
 
@@ -44,6 +44,11 @@ impl SyntheticMeter {
                 }
             }
             Load::Household(parts) => {
+                let has_pv = parts.iter().any(|c| matches!(c, LoadComponent::Pv { .. }));
+                let sun = if has_pv { self.pv_fraction(t) } else { 0.0 };
+                let Load::Household(parts) = &self.load else {
+                    return p;
+                };
                 self.rng.set_stream(STREAM_VALUES);
                 self.rng.set_word_pos(u128::from(t as u64) * 64);
                 let noise: [f64; 3] = std::array::from_fn(|_| self.rng.random::<f64>());
@@ -64,11 +69,12 @@ impl SyntheticMeter {
                             let u: f64 = self.rng.random();
                             base += watts * (1.0 + noise * (2.0 * u - 1.0));
                         }
-                        LoadComponent::Pv {
+                        LoadComponent::Pv { peak_watts } => even -= peak_watts * sun,
+                        LoadComponent::PvWindow {
                             peak_watts,
                             sunrise_min,
                             sunset_min,
-                        } => even -= pv_power(peak_watts, sunrise_min, sunset_min, minute),
+                        } => even -= pv_window(peak_watts, sunrise_min, sunset_min, minute),
                         LoadComponent::PvNow { watts } => even -= watts.max(0.0),
                         LoadComponent::Battery { watts } => even += watts,
                         LoadComponent::Ev {
@@ -140,8 +146,8 @@ fn tan_phi(cos_phi: f64) -> f64 {
     }
 }
 
-/// PV output (W, ≥ 0) at `minute` of the local day.
-fn pv_power(peak: f64, sunrise: u32, sunset: u32, minute: f64) -> f64 {
+/// PV output (W, ≥ 0) at `minute` of the local day on a half-sine between sunrise and sunset.
+fn pv_window(peak: f64, sunrise: u32, sunset: u32, minute: f64) -> f64 {
     let (rise, set) = (f64::from(sunrise), f64::from(sunset));
     if set <= rise || minute <= rise || minute >= set {
         return 0.0;

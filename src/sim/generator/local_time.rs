@@ -47,3 +47,29 @@ pub(super) fn minute_and_weekday(local_ms: i64) -> (f64, u32) {
     let ms = local_ms.rem_euclid(86_400_000);
     (ms as f64 / 60_000.0, (day + 3).rem_euclid(7) as u32)
 }
+
+impl LocalTime {
+    /// Start of the local calendar month holding `t` and of the next one, UTC epoch ms.
+    pub(super) fn month_bounds(&mut self, t: Millis) -> (Millis, Millis) {
+        use chrono::{Datelike, NaiveDate};
+        let local = self.local_ms(t);
+        let day = DateTime::from_timestamp_millis(local).map_or_else(
+            || NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+            |d| d.date_naive(),
+        );
+        let first = day.with_day(1).unwrap_or(day);
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(first);
+        let utc = |d: NaiveDate| -> Millis {
+            let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+            self.tz
+                .from_local_datetime(&midnight)
+                .earliest()
+                .map_or(midnight.and_utc().timestamp_millis(), |z| {
+                    z.timestamp_millis()
+                })
+        };
+        (utc(first), utc(next))
+    }
+}

@@ -12,7 +12,9 @@
 //! (what a meter's register does between two samples), split over tariff 1/2 by local time.
 //!
 //! Layout: this file holds the public types and the `SyntheticMeter` API (construction,
-//! telegram schedule); `load.rs` is the physical load model, `counters.rs` the energy and
+//! telegram schedule); `load.rs` is the physical load model, `solar.rs` the sun and clouds
+//! behind PV, `tariff.rs` the tariff schedules and site, `registers.rs` the M-Bus capture
+//! and e-MUCS demand registers, `counters.rs` the energy and
 //! gas registers with their tariff and flow schedules, `local_time.rs` the local-time
 //! helper, `quantise.rs` the reduction to wire resolution, `tests.rs` the unit tests.
 
@@ -21,14 +23,24 @@ mod load;
 mod local_time;
 mod quantise;
 #[cfg(test)]
+mod realism_tests;
+mod registers;
+mod solar;
+mod tariff;
+#[cfg(test)]
 mod tests;
 
+pub use solar::{clear_sky_fraction, solar_elevation_deg, STREAM_CLOUDS};
+pub use tariff::{easter_sunday, nl_holiday, Site, TariffRegion};
+
+use crate::protocol::dsmr::DsmrRegisters;
 use crate::protocol::{MeterKind, Reading};
 use crate::sim::clock::Millis;
 use counters::Counters;
 use local_time::LocalTime;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use registers::{Capture, DemandState, Flow};
 
 /// RNG stream of the meter id and initial counters.
 pub const STREAM_META: u64 = 0;
@@ -48,9 +60,14 @@ const TIC_JITTER_MS: i64 = 25;
 pub enum LoadComponent {
     /// Constant consumption with multiplicative noise: `watts · (1 ± noise)`, uniform.
     Base { watts: f64, noise: f64 },
-    /// PV export: a half-sine between sunrise and sunset (minutes after local midnight),
-    /// peaking at `peak_watts`; split evenly over the meter's phases.
-    Pv {
+    /// PV export of a system of `peak_watts`, following the sun at the meter's site (date,
+    /// latitude, longitude) under a seeded cloud process (`solar.rs`); nothing between
+    /// sunset and sunrise. Split evenly over the meter's phases.
+    Pv { peak_watts: f64 },
+    /// PV export on a fixed half-sine between sunrise and sunset (minutes after local
+    /// midnight), peaking at `peak_watts` (the live house when its control API sets the sun
+    /// times); split evenly over the meter's phases.
+    PvWindow {
         peak_watts: f64,
         sunrise_min: u32,
         sunset_min: u32,
@@ -130,11 +147,29 @@ pub struct SyntheticMeter {
     counters: Counters,
     counted_at: Millis,
     flow_w: f64,
+    /// Tariff schedule and location.
+    site: Site,
+    /// Offset of the M-Bus capture instants within their period (e-MUCS), ms.
+    mbus_offset_ms: i64,
+    /// The M-Bus value as last captured.
+    mbus: Capture,
+    /// e-MUCS demand registers (`None` on other meters).
+    demand: Option<DemandState>,
+    /// The registers of the last telegram beyond its reading.
+    registers: DsmrRegisters,
+    /// The cloud draws of the current 10-minute slot.
+    clouds: Option<solar::Clouds>,
 }
 
 impl SyntheticMeter {
-    /// A meter of `kind` measuring `load`, whose first telegram is at `start`.
+    /// A meter of `kind` measuring `load`, whose first telegram is at `start`, at the
+    /// default site of its kind ([`Site::of`]).
     pub fn new(kind: MeterKind, load: Load, seed: u64, start: Millis) -> Self {
+        Self::at_site(kind, load, seed, start, Site::of(kind))
+    }
+
+    /// A meter of `kind` at `site` measuring `load`, whose first telegram is at `start`.
+    pub fn at_site(kind: MeterKind, load: Load, seed: u64, start: Millis, site: Site) -> Self {
         let mut meta = ChaCha8Rng::seed_from_u64(seed);
         meta.set_stream(STREAM_META);
         let meter_id = match kind {
@@ -159,6 +194,7 @@ impl SyntheticMeter {
             ],
             gas_m3: meta.random_range(500.0..5_000.0_f64),
         };
+        let mbus_offset_ms = meta.random_range(0..300) * 1000;
         let tz = match kind {
             MeterKind::Dsmr(_) => crate::protocol::time::METER_TZ,
             MeterKind::Tic(_) => crate::protocol::time::TIC_TZ,
@@ -179,9 +215,28 @@ impl SyntheticMeter {
             counters,
             counted_at: start,
             flow_w: 0.0,
+            site,
+            mbus_offset_ms,
+            mbus: Capture { at: start, m3: 0.0 },
+            demand: None,
+            registers: DsmrRegisters::default(),
+            clouds: None,
         };
+        m.mbus = m.initial_capture(start, counters.gas_m3);
+        m.demand = m.initial_demand(start, &counters);
         m.flow_w = m.physical(start).net_power();
         m
+    }
+
+    /// Where the meter stands (tariff schedule, location).
+    pub fn site(&self) -> Site {
+        self.site
+    }
+
+    /// What the last telegram carried beyond its reading (tariff indicator, M-Bus capture
+    /// time, e-MUCS demand).
+    pub fn registers(&self) -> &DsmrRegisters {
+        &self.registers
     }
 
     pub fn kind(&self) -> MeterKind {
@@ -230,7 +285,7 @@ impl SyntheticMeter {
     #[allow(clippy::should_implement_trait)] // never ends: not an iterator
     pub fn next(&mut self) -> MeterTelegram {
         let (at, reading) = self.next_reading();
-        let bytes = self.kind.encode(&reading);
+        let bytes = self.kind.encode_with(&reading, &self.registers);
         MeterTelegram { at, reading, bytes }
     }
 
@@ -239,16 +294,16 @@ impl SyntheticMeter {
     /// [`next`]: Self::next
     pub fn next_reading(&mut self) -> (Millis, Reading) {
         let at = self.next_at;
-        let tariff = self.tariff(self.counted_at);
-        let gas = self.gas_rate(self.counted_at);
-        self.counters = self
-            .counters
-            .advanced(self.flow_w, at - self.counted_at, tariff, gas);
+        let flow = self.flow();
+        self.counters = flow.at(at);
+        self.mbus = self.capture_until(self.mbus, &flow, at);
+        self.advance_demand(&flow, at);
         self.counted_at = self.counted_at.max(at);
         let phys = self.physical(at);
         self.flow_w = phys.net_power();
         let counters = self.counters;
-        let reading = self.quantise(at, &phys, &counters);
+        let reading = self.quantise(at, &phys, &counters, self.mbus.m3);
+        self.registers = self.registers_at(at, &counters, self.mbus);
         self.index += 1;
         self.next_at = self.scheduled(self.index);
         (at, reading)
@@ -257,13 +312,22 @@ impl SyntheticMeter {
     /// The (quantised) values at `t`, with the registers as they would read then. Does not
     /// change the telegram stream: the values at `t` depend only on the seed, load and `t`.
     pub fn reading_at(&mut self, t: Millis) -> Reading {
-        let tariff = self.tariff(self.counted_at);
-        let gas = self.gas_rate(self.counted_at);
-        let counters = self
-            .counters
-            .advanced(self.flow_w, t - self.counted_at, tariff, gas);
+        let flow = self.flow();
+        let counters = flow.at(t);
+        let mbus = self.capture_until(self.mbus, &flow, t);
         let phys = self.physical(t);
-        self.quantise(t, &phys, &counters)
+        self.quantise(t, &phys, &counters, mbus.m3)
+    }
+
+    /// How the registers run from the last telegram on.
+    fn flow(&mut self) -> Flow {
+        Flow {
+            from: self.counters,
+            from_ms: self.counted_at,
+            watts: self.flow_w,
+            tariff: self.tariff(self.counted_at),
+            gas_m3h: self.gas_rate(self.counted_at),
+        }
     }
 
     /// Time of telegram number `i`: exact for DSMR, ±25 ms jitter for TIC.

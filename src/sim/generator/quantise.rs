@@ -12,7 +12,14 @@ use chrono::{DateTime, Datelike};
 
 impl SyntheticMeter {
     /// The reading at wire resolution for this kind.
-    pub(super) fn quantise(&mut self, t: Millis, p: &Physical, c: &Counters) -> Reading {
+    /// `gas_m3` is the M-Bus value as last captured.
+    pub(super) fn quantise(
+        &mut self,
+        t: Millis,
+        p: &Physical,
+        c: &Counters,
+        gas_m3: f64,
+    ) -> Reading {
         let n = self.kind.phases();
         let mut r = Reading::empty(self.kind.protocol());
         r.meter_id = Some(self.meter_id.clone());
@@ -44,20 +51,18 @@ impl SyntheticMeter {
                 r.power_import_w = Some(import);
                 r.power_export_w = Some(export);
                 r.active_power_w = Some(import - export);
-                let kwh = |wh: f64| wh.floor() / 1000.0;
+                let kwh = |wh: f64| rolled(wh, ENERGY_WRAP) / 1000.0;
                 r.energy.import_t1_kwh = Some(kwh(c.import_wh[0]));
                 r.energy.import_t2_kwh = Some(kwh(c.import_wh[1]));
                 r.energy.export_t1_kwh = Some(kwh(c.export_wh[0]));
                 r.energy.export_t2_kwh = Some(kwh(c.export_wh[1]));
-                if k != DsmrKind::Dsmr42 {
-                    r.energy.gas_m3 = Some((c.gas_m3 * 1000.0).floor() / 1000.0);
-                }
+                r.energy.gas_m3 = Some(rolled(gas_m3 * 1000.0, GAS_WRAP) / 1000.0);
             }
             MeterKind::Tic(k) => {
                 let whole = |v: Option<f64>, max: f64| -> f32 {
                     v.map_or(0.0, |x| x.round().clamp(0.0, max) as f32)
                 };
-                let wh = |x: f64| x.floor().clamp(0.0, 999_999_999.0) / 1000.0;
+                let wh = |x: f64| rolled(x, ENERGY_WRAP) / 1000.0;
                 let signed: Vec<f64> = (0..n)
                     .map(|i| {
                         p.apparent[i]
@@ -116,6 +121,18 @@ impl SyntheticMeter {
         let dt = DateTime::from_timestamp(local, 0)?.naive_utc();
         ((2000..=2099).contains(&dt.year()) && !is_placeholder(&dt)).then_some(ts)
     }
+}
+
+/// Energy registers wrap here (Wh): DSMR prints `000000.000` kWh (10 characters, so
+/// 999 999.999 kWh at most), TIC nine digits of Wh.
+const ENERGY_WRAP: f64 = 1e9;
+/// The gas register wraps here (litres): `00000.000` m³, 99 999.999 m³ at most.
+const GAS_WRAP: f64 = 1e8;
+
+/// A register of `units` (Wh, litres) as a meter of `wrap` units shows it: whole units,
+/// rolled over to zero at the register width.
+fn rolled(units: f64, wrap: f64) -> f64 {
+    units.floor().rem_euclid(wrap)
 }
 
 /// `v` rounded to `1/scale` and converted as the parser converts the printed decimal.

@@ -22,7 +22,7 @@ fn household() -> Load {
             watts: 400.0,
             noise: 0.2,
         },
-        LoadComponent::Pv {
+        LoadComponent::PvWindow {
             peak_watts: 4000.0,
             sunrise_min: 7 * 60,
             sunset_min: 20 * 60,
@@ -75,7 +75,7 @@ fn wire_resolution_and_versions() {
         .reading;
     assert_eq!(r.voltage_v, [None; 3]);
     assert_eq!(r.version.as_deref(), Some("4.2"));
-    assert_eq!(r.energy.gas_m3, None);
+    assert!(r.energy.gas_m3.is_some(), "gas on M-Bus, captured hourly");
     assert!(r.current_a.iter().flatten().all(|a| a.fract() == 0.0));
     let r = SyntheticMeter::new(kind("emucs"), household(), 1, noon)
         .next()
@@ -147,7 +147,7 @@ fn household_is_physically_consistent() {
 #[test]
 fn tic_consumer_exporting_and_producer() {
     let noon = at("2026-06-21T13:30:00+02:00");
-    let pv = Load::Household(vec![LoadComponent::Pv {
+    let pv = Load::Household(vec![LoadComponent::PvWindow {
         peak_watts: 6000.0,
         sunrise_min: 360,
         sunset_min: 1260,

@@ -27,8 +27,6 @@ use serde::Serialize;
 const NOMINAL_V: f64 = 230.0;
 /// Noise on a per-phase base load set by hand (±5 %): a real house is never flat.
 const PHASE_BASE_NOISE: f64 = 0.05;
-/// Sun window when PV is set on a scenario that has none.
-const DEFAULT_SUN_MIN: (u32, u32) = (7 * 60, 20 * 60);
 
 /// One phase's base load as set by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -78,14 +76,15 @@ impl House {
         }
     }
 
-    /// The scenario's PV peak and window, if it has PV.
-    fn scenario_pv(&self) -> Option<(f64, u32, u32)> {
+    /// The scenario's PV peak and, for a fixed window, its sun times, if it has PV.
+    fn scenario_pv(&self) -> Option<(f64, Option<(u32, u32)>)> {
         self.scenario.iter().find_map(|c| match *c {
-            LoadComponent::Pv {
+            LoadComponent::Pv { peak_watts } => Some((peak_watts, None)),
+            LoadComponent::PvWindow {
                 peak_watts,
                 sunrise_min,
                 sunset_min,
-            } => Some((peak_watts, sunrise_min, sunset_min)),
+            } => Some((peak_watts, Some((sunrise_min, sunset_min)))),
             _ => None,
         })
     }
@@ -179,21 +178,19 @@ impl House {
             });
         }
         let peak = self.pv_peak_w();
-        let (rise, set) = self
-            .pv
-            .window_min
-            .or(self.scenario_pv().map(|p| (p.1, p.2)))
-            .unwrap_or(DEFAULT_SUN_MIN);
-        match self.pv.irradiance_w_m2 {
-            Some(irr) => out.push(LoadComponent::PvNow {
+        let window = self.pv.window_min.or(self.scenario_pv().and_then(|p| p.1));
+        match (self.pv.irradiance_w_m2, window) {
+            (Some(irr), _) => out.push(LoadComponent::PvNow {
                 watts: peak * irr / 1000.0,
             }),
-            None if peak > 0.0 => out.push(LoadComponent::Pv {
+            (None, Some((rise, set))) if peak > 0.0 => out.push(LoadComponent::PvWindow {
                 peak_watts: peak,
                 sunrise_min: rise,
                 sunset_min: set,
             }),
-            None => {}
+            // No sun times set: PV follows the sun at the meter's site.
+            (None, None) if peak > 0.0 => out.push(LoadComponent::Pv { peak_watts: peak }),
+            _ => {}
         }
         if self.battery_w != 0.0 {
             out.push(LoadComponent::Battery {

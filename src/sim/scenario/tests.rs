@@ -24,7 +24,7 @@ device: {usb_power: true, network: dhcp, mqtt: embedded}
 ";
 
 /// BASE with line `n` (1-based) replaced.
-fn with_line(n: usize, text: &str) -> String {
+pub(super) fn with_line(n: usize, text: &str) -> String {
     let mut lines: Vec<&str> = BASE.lines().collect();
     lines[n - 1] = text;
     lines.join("\n") + "\n"
@@ -35,7 +35,7 @@ fn err(text: &str) -> ScenarioError {
 }
 
 /// The error is on `line` and its message contains every one of `parts`.
-fn assert_err(text: &str, line: usize, parts: &[&str]) -> ScenarioError {
+pub(super) fn assert_err(text: &str, line: usize, parts: &[&str]) -> ScenarioError {
     let e = err(text);
     assert_eq!(e.line, Some(line), "{e}");
     let shown = e.to_string();
@@ -67,7 +67,7 @@ fn base_file_loads_with_every_field() {
                 watts: 350.0,
                 noise: 0.1
             },
-            LoadComponent::Pv {
+            LoadComponent::PvWindow {
                 peak_watts: 4200.0,
                 sunrise_min: 430,
                 sunset_min: 1180

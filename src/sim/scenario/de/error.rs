@@ -35,6 +35,16 @@ pub enum SpecError {
         /// The meters of `variant`, comma-separated.
         names: String,
     },
+    #[error("unknown tariff region `{name}`; valid regions: nl, be, fr")]
+    UnknownRegion { name: String },
+    #[error(
+        "tariff region {} does not fit meter {}: nl and be need a P1 meter (two tariffs), fr a TIC meter",
+        .region.name(), .meter.name()
+    )]
+    RegionMeter {
+        region: crate::sim::generator::TariffRegion,
+        meter: MeterKind,
+    },
     #[error(transparent)]
     Duration(#[from] DurationError),
     #[error("`{text}` is not a time of day HH:MM (00:00 to 23:59)")]
@@ -66,6 +76,8 @@ pub enum SpecError {
     EventAtMissing,
     #[error("sunrise {} must be before sunset {}", hhmm(*.sunrise_min), hhmm(*.sunset_min))]
     SunriseAfterSunset { sunrise_min: u32, sunset_min: u32 },
+    #[error("give sunrise and sunset together (a fixed sun window), or neither (PV follows the sun at the site)")]
+    SunTimesAlone,
     #[error(
         "the charging window {} + {minutes} min ends after midnight; it must lie within a day",
         hhmm(*.start_min)

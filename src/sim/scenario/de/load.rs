@@ -1,5 +1,5 @@
 //! The `load:` list: one component per item (`base`, `pv`, `ev`, `imbalance`), each map
-//! checked as a whole (sunrise before sunset, a charging window within a day and within
+//! checked as a whole (sunrise and sunset together and in order, a charging window within a day and within
 //! the meter's phases) into a `LoadComponent`.
 
 use super::checked_map;
@@ -27,8 +27,10 @@ fn no_noise() -> Noise {
 #[serde(deny_unknown_fields)]
 pub struct PvRaw {
     peak_watts: Watts,
-    sunrise: ClockTime,
-    sunset: ClockTime,
+    #[serde(default)]
+    sunrise: Option<ClockTime>,
+    #[serde(default)]
+    sunset: Option<ClockTime>,
 }
 
 pub struct PvSpec(LoadComponent);
@@ -36,20 +38,23 @@ pub struct PvSpec(LoadComponent);
 impl TryFrom<PvRaw> for PvSpec {
     type Error = SpecError;
     fn try_from(r: PvRaw) -> Result<Self, SpecError> {
-        if r.sunrise.0 >= r.sunset.0 {
-            return Err(SpecError::SunriseAfterSunset {
-                sunrise_min: r.sunrise.0,
-                sunset_min: r.sunset.0,
-            });
+        let peak_watts = r.peak_watts.0;
+        match (r.sunrise, r.sunset) {
+            (None, None) => Ok(PvSpec(LoadComponent::Pv { peak_watts })),
+            (Some(rise), Some(set)) if rise.0 >= set.0 => Err(SpecError::SunriseAfterSunset {
+                sunrise_min: rise.0,
+                sunset_min: set.0,
+            }),
+            (Some(rise), Some(set)) => Ok(PvSpec(LoadComponent::PvWindow {
+                peak_watts,
+                sunrise_min: rise.0,
+                sunset_min: set.0,
+            })),
+            _ => Err(SpecError::SunTimesAlone),
         }
-        Ok(PvSpec(LoadComponent::Pv {
-            peak_watts: r.peak_watts.0,
-            sunrise_min: r.sunrise.0,
-            sunset_min: r.sunset.0,
-        }))
     }
 }
-checked_map!(PvSpec from PvRaw, "a pv map {peak_watts, sunrise, sunset}");
+checked_map!(PvSpec from PvRaw, "a pv map {peak_watts[, sunrise, sunset]}");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@
 //! Layout: this file holds the document structure (the first-pass `Head`, the device
 //! settings, the whole `ScenarioFile`) and the `checked_map!` helper; `context.rs` the
 //! first-pass context; `values.rs` the checked scalar newtypes; `load.rs` the `load:`
-//! items; `faults.rs` the `faults:` items; `wifi.rs` the `device.wifi:` list; `error.rs`
+//! items; `faults.rs` the `faults:` items; `wifi.rs` the `device.wifi:` list; `site.rs` the `site:` map; `error.rs`
 //! the `SpecError` every check raises.
 
 mod context;
@@ -16,6 +16,7 @@ mod error;
 mod faults;
 mod house;
 mod load;
+mod site;
 mod values;
 mod wifi;
 
@@ -25,6 +26,7 @@ pub use house::SetPointSource;
 use house::{EventSpec, HouseSpec};
 use load::LoadItem;
 use serde::Deserialize;
+use site::SiteSpec;
 use values::{MeterName, MqttSetting, Name, Phases, PositiveDur, Start};
 use wifi::WifiList;
 
@@ -122,6 +124,8 @@ pub struct ScenarioFile {
     pub phases: Option<Phases>,
     pub duration: PositiveDur,
     pub start: Start,
+    #[serde(default)]
+    pub site: SiteSpec,
     pub load: Vec<LoadItem>,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,

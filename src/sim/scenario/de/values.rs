@@ -6,6 +6,7 @@ use super::context::{context, names_of, variant_of, with_phases};
 use super::error::SpecError;
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Millis};
+use crate::sim::generator::TariffRegion;
 use crate::sim::scenario::Mqtt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -176,6 +177,34 @@ number!(
     }
 );
 
+number!(
+    /// Site latitude, degrees north, −90..=90.
+    Latitude(f64), "a latitude in degrees", |v| if (-90.0..=90.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(SpecError::OutOfRange { rule: "must be between -90 and 90 degrees", got: v })
+    }
+);
+number!(
+    /// Site longitude, degrees east, −180..=180.
+    Longitude(f64), "a longitude in degrees", |v| if (-180.0..=180.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(SpecError::OutOfRange { rule: "must be between -180 and 180 degrees", got: v })
+    }
+);
+
+text!(
+    /// A tariff region `nl`, `be` or `fr` that the file's meter can run.
+    RegionName(TariffRegion), "a tariff region", |s| {
+        let r = TariffRegion::from_name(s)
+            .ok_or_else(|| SpecError::UnknownRegion { name: s.to_string() })?;
+        match context().kind {
+            Some(meter) if !r.fits(meter) => Err(SpecError::RegionMeter { region: r, meter }),
+            _ => Ok(r),
+        }
+    }
+);
 text!(
     /// A scenario name: non-empty.
     Name(String), "a name", |s| if s.trim().is_empty() {
