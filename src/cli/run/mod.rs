@@ -396,7 +396,8 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), RunError> {
         println!("  P1 stream    tcp://{}  (raw telegrams, P1 ext copy; Home Assistant DSMR \"network\", evcc, dsmr-reader)", p1.local_addr());
     }
     let effects = host.effects();
-    tokio::spawn(log_effects(Arc::clone(&host), effects));
+    let (stop_log, log_stop) = tokio::sync::oneshot::channel();
+    let log = tokio::spawn(log_effects(Arc::clone(&host), effects, log_stop));
     host.handle(Event::Power(PowerInputs {
         usb: plan.usb,
         p1_supply: plan.kind.supplies_p1_power(),
@@ -461,6 +462,9 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), RunError> {
             }
         }
     }
+    // Every effect the device made so far is logged before the process ends.
+    let _ = stop_log.send(());
+    let _ = log.await;
     if let (Some(h), Some(path)) = (&house, &args.summary) {
         house::write_summary(h, path)?;
     }

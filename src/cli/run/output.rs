@@ -82,15 +82,39 @@ pub(super) fn banner(
 /// Log what the device does, with device time: a telegram line at most once a second (with
 /// how many were read and rejected since the last one), rejections, meter state, LED,
 /// reboots, power.
+///
+/// When `stop` fires, what the device did before is still logged (the effects already sent
+/// are drained), then the task ends: at `--speed max` a short run is over before this task
+/// first runs, and its lines must not be lost.
 pub(super) async fn log_effects(
     host: Arc<Host>,
     mut rx: tokio::sync::broadcast::Receiver<Arc<Effect>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut lines = crate::adapters::rate_log::RateLog::new(std::time::Duration::from_secs(1));
     let mut rejected = 0u64;
     let at = |host: &Host| crate::sim::clock::rfc3339(host.now());
+    let mut stopping = false;
     loop {
-        match rx.recv().await {
+        let next = if stopping {
+            match rx.try_recv() {
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n))
+                }
+                Err(_) => return,
+                Ok(e) => Ok(e),
+            }
+        } else {
+            tokio::select! {
+                biased;
+                e = rx.recv() => e,
+                _ = &mut stop => {
+                    stopping = true;
+                    continue;
+                }
+            }
+        };
+        match next {
             Ok(e) => match &*e {
                 Effect::Measurement(r) => {
                     if let Some(n) = lines.note(1) {
