@@ -176,11 +176,7 @@ fn report(index: usize, stage: &Stage) -> Result<bool, String> {
         let theirs = per_iteration(index, stage, Side::Reference)?;
         let ratio = theirs / ours;
         ok &= ratio >= r.min_ratio;
-        line.push_str(&format!(
-            " ({} {}: {ratio:.2}×)",
-            r.name,
-            grouped(theirs)
-        ));
+        line.push_str(&format!(" ({} {}: {ratio:.2}×)", r.name, grouped(theirs)));
         target.push_str(&format!(" and ≥ {}×", r.min_ratio));
     }
     let verdict = if ok { "OK" } else { "** MISSES TARGET **" };
@@ -224,7 +220,10 @@ fn instructions(index: usize, stage: &Stage, side: Side, iters: u64) -> Result<u
         .status()
         .map_err(|e| format!("valgrind: {e}"))?;
     if !status.success() {
-        return Err(format!("valgrind run of {} failed: {status}", side.as_str()));
+        return Err(format!(
+            "valgrind run of {} failed: {status}",
+            side.as_str()
+        ));
     }
     let total = read_total(&out);
     if keep.is_none() {

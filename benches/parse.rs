@@ -27,8 +27,8 @@ mod common;
 
 use common::{dsmr5_readout, dsmr5_values, Dsmr5Values, Pipeline, SMR5};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use smart_connect_sim::protocol::framer::{Event, FramerMode};
 use smart_connect_sim::protocol::dsmr;
+use smart_connect_sim::protocol::framer::{Event, FramerMode};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
