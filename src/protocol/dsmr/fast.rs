@@ -21,10 +21,11 @@ pub(super) enum Step {
 /// longer ones are never mapped).
 pub(super) const fn obis_key(obis: &[u8]) -> u128 {
     let mut k: u128 = 0;
-    let mut i = 0;
-    while i < obis.len() && i < 16 {
-        k |= (obis[i] as u128) << (i * 8);
-        i += 1;
+    // i < 16: the shift stays below 128 and nothing wraps.
+    let mut i: u32 = 0;
+    while (i as usize) < obis.len() && i < 16 {
+        k |= (obis[i as usize] as u128).wrapping_shl(i.wrapping_mul(8));
+        i = i.wrapping_add(1);
     }
     k
 }
@@ -36,7 +37,7 @@ const fn obis_table() -> [bool; 256] {
     while c < 256 {
         let b = c as u8;
         t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b':' | b'.' | b'*');
-        c += 1;
+        c = c.wrapping_add(1);
     }
     t
 }
@@ -103,7 +104,10 @@ pub(super) fn line(
     if n == 0 || n >= 16 {
         return Step::Slow(s);
     }
-    let key = w & ((1u128 << (n * 8)) - 1);
+    // 1 ≤ n < 16: the mask keeps the n bytes before '(' (no wrap).
+    let key = w & 1u128
+        .wrapping_shl((n as u32).wrapping_mul(8))
+        .wrapping_sub(1);
     // The values: '(' … ')' groups, then CRLF or LF (or the end of the body).
     let (mut first, mut second): (&[u8], &[u8]) = (&[], &[]);
     let mut count: usize = 0;
