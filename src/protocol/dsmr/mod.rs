@@ -4,6 +4,7 @@
 //! `Incompatible` (P1-02). The encoder lives in `encode.rs`.
 
 mod encode;
+mod fast;
 mod legacy;
 mod registers;
 #[cfg(test)]
@@ -149,6 +150,14 @@ fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
     let mut st = State::default();
     let mut pos = header_end;
     while pos < body.len() {
+        // Clean lines take the fast path; the rest (and every error) the generic code below.
+        pos = match fast::line(body, pos, &mut t, &mut st, opts) {
+            fast::Step::Next(next) => {
+                pos = next;
+                continue;
+            }
+            fast::Step::Slow(start) => start,
+        };
         let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
         let line = trim_line(&body[pos..end]);
         pos = end.saturating_add(1);
@@ -244,7 +253,7 @@ fn apply_line(
         });
     }
     let r = &mut t.reading;
-    let mapped = map_obis(obis, &vals, r, st).map_err(|e| describe(obis, e))?;
+    let mapped = map_obis(key_of(obis), &vals, r, st).map_err(|e| describe(obis, e))?;
     match mapped {
         Mapped::Yes => {}
         Mapped::Quirk(q) => t.quirk(q),
@@ -271,59 +280,113 @@ enum Mapped {
     Quirk(Quirk),
 }
 
+/// OBIS keys (see [`fast::obis_key`]) of the lines mapped into the reading.
+mod key {
+    use super::fast::obis_key as k;
+    pub const VERSION: u128 = k(b"1-3:0.2.8");
+    pub const EMUCS_VERSION: u128 = k(b"0-0:96.1.4");
+    pub const TIME: u128 = k(b"0-0:1.0.0");
+    pub const ID: u128 = k(b"0-0:96.1.1");
+    pub const ID_ALT: u128 = k(b"0-0:96.1.0");
+    pub const ID_LOGICAL: u128 = k(b"0-0:42.0.0");
+    pub const POWER_IMPORT: u128 = k(b"1-0:1.7.0");
+    pub const POWER_EXPORT: u128 = k(b"1-0:2.7.0");
+    pub const VOLTAGE: [u128; 3] = [k(b"1-0:32.7.0"), k(b"1-0:52.7.0"), k(b"1-0:72.7.0")];
+    pub const CURRENT: [u128; 3] = [k(b"1-0:31.7.0"), k(b"1-0:51.7.0"), k(b"1-0:71.7.0")];
+    pub const DELIVERED: [u128; 3] = [k(b"1-0:21.7.0"), k(b"1-0:41.7.0"), k(b"1-0:61.7.0")];
+    pub const RECEIVED: [u128; 3] = [k(b"1-0:22.7.0"), k(b"1-0:42.7.0"), k(b"1-0:62.7.0")];
+    pub const IMPORT: u128 = k(b"1-0:1.8.0");
+    pub const IMPORT_T1: u128 = k(b"1-0:1.8.1");
+    pub const IMPORT_T2: u128 = k(b"1-0:1.8.2");
+    pub const EXPORT: u128 = k(b"1-0:2.8.0");
+    pub const EXPORT_T1: u128 = k(b"1-0:2.8.1");
+    pub const EXPORT_T2: u128 = k(b"1-0:2.8.2");
+    /// M-Bus lines with the channel digit (byte 2) zeroed.
+    pub const MBUS_TYPE: u128 = k(b"0-\0:24.1.0");
+    pub const MBUS_VALUE: u128 = k(b"0-\0:24.2.1");
+    pub const MBUS_VALUE_EMUCS: u128 = k(b"0-\0:24.2.3");
+    /// The channel digit's bits.
+    pub const CHANNEL: u128 = 0xFF << 16;
+}
+
+/// The key of an OBIS reference as the generic line code finds it (longer than 15 bytes:
+/// never mapped).
+fn key_of(obis: &[u8]) -> u128 {
+    if obis.len() <= 15 {
+        fast::obis_key(obis)
+    } else {
+        u128::MAX
+    }
+}
+
 fn map_obis(
-    obis: &[u8],
+    obis: u128,
     v: &Values<'_>,
     r: &mut Reading,
     st: &mut State,
 ) -> Result<Mapped, ValueError> {
-    let phase = |c: u8| usize::from(c.saturating_sub(b'3') / 2); // '3'→0, '5'→1, '7'→2
+    const KW: &[(&str, i32)] = &[("kW", 3), ("W", 0)];
+    const KWH: &[(&str, i32)] = &[("kWh", 0), ("Wh", -3)];
     match obis {
-        b"1-3:0.2.8" => r.version = v.text(0)?.map(version_name),
-        b"0-0:96.1.4" => r.version = v.text(0)?.map(|s| format!("e-MUCS {s}")),
-        b"0-0:1.0.0" => return timestamp(v, r),
-        b"0-0:96.1.1" => r.meter_id = v.text(0)?.map(decode_id),
-        b"0-0:96.1.0" | b"0-0:42.0.0" => {
+        key::VERSION => r.version = v.text(0)?.map(version_name),
+        key::EMUCS_VERSION => r.version = v.text(0)?.map(|s| format!("e-MUCS {s}")),
+        key::TIME => return timestamp(v, r),
+        key::ID => r.meter_id = v.printable(0)?.map(decode_id),
+        key::ID_ALT | key::ID_LOGICAL => {
             if st.id_fallback.is_none() {
-                st.id_fallback = v.text(0)?.map(decode_id);
+                st.id_fallback = v.printable(0)?.map(decode_id);
             }
             return Ok(Mapped::No);
         }
-        b"1-0:1.7.0" => r.power_import_w = v.quantity(0, &[("kW", 3), ("W", 0)])?.map(|x| x as f32),
-        b"1-0:2.7.0" => r.power_export_w = v.quantity(0, &[("kW", 3), ("W", 0)])?.map(|x| x as f32),
-        [b'1', b'-', b'0', b':', p @ (b'3' | b'5' | b'7'), b'2', b'.', b'7', b'.', b'0'] => {
-            r.voltage_v[phase(*p)] = v.quantity(0, &[("V", 0)])?.map(|x| x as f32)
-        }
-        [b'1', b'-', b'0', b':', p @ (b'3' | b'5' | b'7'), b'1', b'.', b'7', b'.', b'0'] => {
-            r.current_a[phase(*p)] = v.quantity(0, &[("A", 0)])?.map(|x| x.abs() as f32)
-        }
-        [b'1', b'-', b'0', b':', p @ (b'2' | b'4' | b'6'), d @ (b'1' | b'2'), b'.', b'7', b'.', b'0'] =>
-        {
-            let i = usize::from(p.saturating_sub(b'2') / 2);
-            let w = v.quantity(0, &[("kW", 3), ("W", 0)])?;
-            if *d == b'1' {
-                st.delivered[i] = w;
-            } else {
-                st.received[i] = w;
-            }
-        }
-        b"1-0:1.8.0" => r.energy.import_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
-        b"1-0:1.8.1" => r.energy.import_t1_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
-        b"1-0:1.8.2" => r.energy.import_t2_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
-        b"1-0:2.8.0" => r.energy.export_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
-        b"1-0:2.8.1" => r.energy.export_t1_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
-        b"1-0:2.8.2" => r.energy.export_t2_kwh = v.quantity(0, &[("kWh", 0), ("Wh", -3)])?,
-        [b'0', b'-', ch @ b'1'..=b'8', b':', b'2', b'4', b'.', b'1', b'.', b'0'] => {
-            // A device type that does not fit a u16 is unknown (0), not wrapped into a known
-            // one (65539 used to read as 3, gas).
-            let kind = v.integer(0)?.unwrap_or(0);
-            st.mbus_type[usize::from(ch.saturating_sub(b'1'))] = u16::try_from(kind).unwrap_or(0);
+        key::POWER_IMPORT => r.power_import_w = v.quantity(0, KW)?.map(|x| x as f32),
+        key::POWER_EXPORT => r.power_export_w = v.quantity(0, KW)?.map(|x| x as f32),
+        key::IMPORT => r.energy.import_kwh = v.quantity(0, KWH)?,
+        key::IMPORT_T1 => r.energy.import_t1_kwh = v.quantity(0, KWH)?,
+        key::IMPORT_T2 => r.energy.import_t2_kwh = v.quantity(0, KWH)?,
+        key::EXPORT => r.energy.export_kwh = v.quantity(0, KWH)?,
+        key::EXPORT_T1 => r.energy.export_t1_kwh = v.quantity(0, KWH)?,
+        key::EXPORT_T2 => r.energy.export_t2_kwh = v.quantity(0, KWH)?,
+        _ => return map_phase_or_mbus(obis, v, r, st),
+    }
+    Ok(Mapped::Yes)
+}
+
+/// The per-phase and M-Bus lines (keys in arrays and channel families).
+fn map_phase_or_mbus(
+    obis: u128,
+    v: &Values<'_>,
+    r: &mut Reading,
+    st: &mut State,
+) -> Result<Mapped, ValueError> {
+    let phase = |keys: &[u128; 3]| keys.iter().position(|&k| k == obis);
+    if let Some(p) = phase(&key::VOLTAGE) {
+        r.voltage_v[p] = v.quantity(0, &[("V", 0)])?.map(|x| x as f32);
+    } else if let Some(p) = phase(&key::CURRENT) {
+        r.current_a[p] = v.quantity(0, &[("A", 0)])?.map(|x| x.abs() as f32);
+    } else if let Some(p) = phase(&key::DELIVERED) {
+        st.delivered[p] = v.quantity(0, &[("kW", 3), ("W", 0)])?;
+    } else if let Some(p) = phase(&key::RECEIVED) {
+        st.received[p] = v.quantity(0, &[("kW", 3), ("W", 0)])?;
+    } else {
+        // M-Bus channels 1–8: the digit at byte 2.
+        let ch = ((obis >> 16) & 0xFF) as u8;
+        if !(b'1'..=b'8').contains(&ch) {
             return Ok(Mapped::No);
         }
-        [b'0', b'-', ch @ b'1'..=b'8', b':', b'2', b'4', b'.', b'2', b'.', b'1' | b'3'] => {
-            return mbus_value(st.mbus_type[usize::from(ch.saturating_sub(b'1'))], v, r);
+        let slot = usize::from(ch.saturating_sub(b'1'));
+        match obis & !key::CHANNEL {
+            key::MBUS_TYPE => {
+                // A device type that does not fit a u16 is unknown (0), not wrapped into a
+                // known one (65539 used to read as 3, gas).
+                let kind = v.integer(0)?.unwrap_or(0);
+                st.mbus_type[slot] = u16::try_from(kind).unwrap_or(0);
+                return Ok(Mapped::No);
+            }
+            key::MBUS_VALUE | key::MBUS_VALUE_EMUCS => {
+                return mbus_value(st.mbus_type[slot], v, r);
+            }
+            _ => return Ok(Mapped::No),
         }
-        _ => return Ok(Mapped::No),
     }
     Ok(Mapped::Yes)
 }

@@ -75,12 +75,29 @@ impl<'a> Values<'a> {
         })
     }
 
+    /// The values of a line split elsewhere (the parser's fast path): the first two groups'
+    /// contents and how many groups there are.
+    pub fn from_spans(first: &'a [u8], second: &'a [u8], count: usize) -> Self {
+        Values {
+            spans: [first, second],
+            count,
+        }
+    }
+
     /// Value `i` as bytes; `None` when it is empty (`()`).
     pub fn raw(&self, i: usize) -> Result<Option<&'a [u8]>, ValueError> {
         if i >= self.count || i >= 2 {
             return Err(ValueError::Missing(i));
         }
         Ok(Some(self.spans[i]).filter(|s| !s.is_empty()))
+    }
+
+    /// Value `i` as printable ASCII bytes (the same checks as [`Values::text`]).
+    pub fn printable(&self, i: usize) -> Result<Option<&'a [u8]>, ValueError> {
+        match self.raw(i)? {
+            Some(s) if !s.iter().all(|c| (0x20..0x7F).contains(c)) => Err(ValueError::NotText),
+            s => Ok(s),
+        }
     }
 
     /// Value `i` as printable ASCII text.
@@ -100,6 +117,9 @@ impl<'a> Values<'a> {
         let Some(raw) = self.raw(i)? else {
             return Ok(None);
         };
+        if let Some(x) = quick_quantity(raw, units) {
+            return Ok(Some(x));
+        }
         let (num, unit) = split_unit(raw);
         let exp = match unit {
             None => units[0].1,
@@ -141,6 +161,47 @@ impl<'a> Values<'a> {
         let unit = std::str::from_utf8(unit.unwrap_or(b"")).map_err(|_| ValueError::NotText)?;
         Ok(Some((scaled(m, s, 0), unit)))
     }
+}
+
+/// [`Values::quantity`] of a plain `[-]digits[.digits][*unit]` of at most 18 characters before
+/// the unit (no overflow possible) with a listed unit, in one pass; `None` for anything else,
+/// which the general code then reads (and names what is wrong). Same result: the same mantissa,
+/// scale and exponent go through [`scaled`].
+fn quick_quantity(raw: &[u8], units: &[(&str, i32)]) -> Option<f64> {
+    let (neg, body) = match raw {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, raw),
+    };
+    let mut m: i64 = 0;
+    let (mut scale, mut digits, mut seen_dot) = (0u32, 0u32, false);
+    let mut i = 0usize;
+    while let Some(&c) = body.get(i) {
+        match c {
+            b'0'..=b'9' => {
+                // At most 18 digits (checked below before the value is used): no overflow.
+                m = m
+                    .wrapping_mul(10)
+                    .wrapping_add(i64::from(c.wrapping_sub(b'0')));
+                digits = digits.wrapping_add(1);
+                scale = scale.wrapping_add(u32::from(seen_dot));
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            b'*' => break,
+            _ => return None,
+        }
+        i = i.wrapping_add(1);
+        if i > 18 {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let exp = match body.get(i.wrapping_add(1)..) {
+        None => units.first()?.1,
+        Some(u) => units.iter().find(|(n, _)| n.as_bytes() == u)?.1,
+    };
+    Some(scaled(if neg { m.wrapping_neg() } else { m }, scale, exp))
 }
 
 fn bad_number(s: &[u8]) -> ValueError {
@@ -214,22 +275,34 @@ fn pow10(k: u32) -> f64 {
 }
 
 /// Equipment identifiers are hex-encoded ASCII in DSMR 4+; decode when that gives printable
-/// text, else keep the value as printed.
-pub fn decode_id(s: &str) -> String {
-    let b = s.as_bytes();
-    if b.len().is_multiple_of(2) && b.iter().all(u8::is_ascii_hexdigit) {
-        let decoded: Option<String> = b
-            .chunks(2)
-            .map(|p| {
-                let v = u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()?;
-                (0x20..0x7F).contains(&v).then_some(v as char)
-            })
-            .collect();
-        if let Some(d) = decoded {
-            return d;
+/// text, else keep the value as printed (`s` is printable ASCII: see [`Values::printable`]).
+pub fn decode_id(s: &[u8]) -> String {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
+            b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
+            b'A'..=b'F' => Some(c.wrapping_sub(b'A').wrapping_add(10)),
+            _ => None,
         }
     }
-    s.to_string()
+    if s.len().is_multiple_of(2) {
+        let mut out = String::with_capacity(s.len() / 2);
+        let decoded = s.chunks_exact(2).all(|p| {
+            // Two nibbles: at most 0xFF, no overflow.
+            let v = nibble(p[0]).zip(nibble(p[1])).map(|(h, l)| (h << 4) | l);
+            match v {
+                Some(v) if (0x20..0x7F).contains(&v) => {
+                    out.push(char::from(v));
+                    true
+                }
+                _ => false,
+            }
+        });
+        if decoded {
+            return out;
+        }
+    }
+    String::from_utf8_lossy(s).into_owned()
 }
 
 #[cfg(test)]
@@ -288,10 +361,12 @@ mod tests {
     #[test]
     fn ids_decode_from_hex() {
         assert_eq!(
-            decode_id("4530303236303030303234313533363135"),
+            decode_id(b"4530303236303030303234313533363135"),
             "E0026000024153615"
         );
-        assert_eq!(decode_id("ADC3100000158491"), "ADC3100000158491");
-        assert_eq!(decode_id("12345"), "12345");
+        assert_eq!(decode_id(b"ADC3100000158491"), "ADC3100000158491");
+        assert_eq!(decode_id(b"12345"), "12345");
+        // Hex, but a pair decodes to a control character: kept as printed.
+        assert_eq!(decode_id(b"4507"), "4507");
     }
 }
