@@ -541,3 +541,32 @@ fn a_network_loss_closes_the_connection_and_waits_without_deadline() {
         "at once when it is back"
     );
 }
+
+/// A command result handed to the transport but not written when the connection drops is
+/// sent again after the reconnect: an answer is never lost with the link.
+#[test]
+fn an_unwritten_command_result_is_sent_again_after_a_drop() {
+    let mut m = booted(10, 0);
+    m.handle(Input::Connected, at(0));
+    assert_eq!(m.next_deadline(), None, "connected: nothing to retry");
+    let cmd = Input::Command {
+        topic: format!("{}/cmd/firmware-update", topic_root(SITE, SERIAL)),
+        body: br#"{"Version":"1.5.0"}"#.to_vec(),
+    };
+    m.handle(cmd, at(1_000));
+    let fx = m.handle(
+        Input::DeviceAnswer(vec![Effect::Reply(Reply::NotRunning)]),
+        at(1_000),
+    );
+    assert_eq!(event_payload(&fx)["version"], "1.5.0");
+    m.handle(Input::Dropped("gone".into()), at(1_500));
+    let due = m.next_deadline().expect("a retry after the drop");
+    m.handle(Input::Tick, due);
+    assert_eq!(m.next_deadline(), None, "an attempt is outstanding");
+    let fx = m.handle(Input::Connected, due);
+    let again = event_payload(&fx);
+    assert_eq!(
+        (again["version"].as_str(), again["accepted"].as_bool()),
+        (Some("1.5.0"), Some(false))
+    );
+}
