@@ -570,3 +570,22 @@ fn an_unwritten_command_result_is_sent_again_after_a_drop() {
         (Some("1.5.0"), Some(false))
     );
 }
+
+/// Without a network there is nothing to wait for: no deadline, before or after a drop.
+#[test]
+fn no_deadline_without_a_network() {
+    let mut m = MqttLinkMachine::new();
+    m.handle(boot(10, 0), at(0));
+    assert_eq!(m.next_deadline(), None, "booted, no address yet");
+    let mut m = booted(10, 0);
+    m.handle(Input::ConnectFailed("refused".into()), at(0));
+    assert!(m.next_deadline().is_some(), "a retry is due");
+    m.handle(
+        Input::Network {
+            up: false,
+            running: true,
+        },
+        at(10),
+    );
+    assert_eq!(m.next_deadline(), None, "the address is gone: no retry");
+}
