@@ -2,19 +2,10 @@
 //! winter and a summer week per region, the public holidays, M-Bus capture cadence, e-MUCS
 //! demand recomputed from the telegrams, register roll-over.
 
+use super::tests::{at, kind};
 use super::*;
 use crate::protocol::dsmr;
-use chrono::{DateTime, NaiveDate};
-
-fn kind(name: &str) -> MeterKind {
-    MeterKind::from_name(name).unwrap()
-}
-
-fn at(rfc3339: &str) -> Millis {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .unwrap()
-        .timestamp_millis()
-}
+use chrono::NaiveDate;
 
 /// A house that imports at night and exports at midday in summer.
 fn house() -> Load {

@@ -6,11 +6,11 @@ use super::*;
 use crate::protocol::{dsmr, tic};
 use chrono::DateTime;
 
-fn kind(name: &str) -> MeterKind {
+pub(super) fn kind(name: &str) -> MeterKind {
     MeterKind::from_name(name).unwrap()
 }
 
-fn at(rfc3339: &str) -> Millis {
+pub(super) fn at(rfc3339: &str) -> Millis {
     DateTime::parse_from_rfc3339(rfc3339)
         .unwrap()
         .timestamp_millis()
