@@ -35,6 +35,14 @@ fn yes() -> bool {
 /// firmware's (1.4.2) next patch and next minor release.
 pub const DEFAULT_OFFERED: [&str; 2] = ["1.4.3", "1.5.0"];
 
+/// A version as an update request may name it: 1..32 characters `A-Z a-z 0-9 . - + _`
+/// (the rule of `POST /api/v1/firmware` and of the MQTT `cmd/firmware-update`).
+pub fn is_version_text(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-+_".contains(&b))
+}
+
 /// `DEFAULT_OFFERED` as good images.
 pub fn default_images() -> Vec<FirmwareImage> {
     DEFAULT_OFFERED

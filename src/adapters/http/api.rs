@@ -449,14 +449,7 @@ fn firmware_version(v: &Value) -> Result<String, Problem> {
     }
     match map.get("Version") {
         None => Err(bad("/Version", "missing", Value::Null)),
-        Some(Value::String(s))
-            if !s.is_empty()
-                && s.len() <= 32
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-+_".contains(&b)) =>
-        {
-            Ok(s.clone())
-        }
+        Some(Value::String(s)) if crate::device::firmware::is_version_text(s) => Ok(s.clone()),
         Some(other) => Err(bad(
             "/Version",
             "must be a version string of 1..32 characters A-Z a-z 0-9 . - + _ (e.g. \"1.5.0\")",

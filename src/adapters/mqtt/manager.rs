@@ -129,15 +129,13 @@ impl Manager {
         self.resync = false;
         self.reported = None;
         self.link_out = None;
-        // The machine learns the network state first, so the new boot's first attempt waits
-        // for an address. The old boot has no transport plan meanwhile: an attempt it would
-        // start now is not made (and the boot after it forgets it).
-        self.plan = None;
-        self.network = None;
-        self.refresh_network();
         self.plan = plan;
         self.attempt_times.clear();
+        // A boot starts without a network (the machine forgets it); the state the device is
+        // in now follows, so the first attempt waits for an address.
         self.feed(Input::Boot(Box::new(boot)));
+        self.network = None;
+        self.refresh_network();
     }
 
     /// The settings in force at this boot, and the transport's plan for them.

@@ -5,7 +5,8 @@
 //! `adapters::mqtt`, or a test).
 //!
 //! - `Boot` carries the settings in force at this boot (MQ-01): everything held before —
-//!   queue, back-off, counters — is gone; disabled settings give a machine that does nothing.
+//!   queue, back-off, counters, the network state — is gone; disabled settings give a machine
+//!   that does nothing. The network is down until an `Input::Network` says otherwise.
 //! - Connection attempts: one at a time, spaced by `Backoff` (capped at 8 s, seeded jitter,
 //!   device time); `next_deadline` says when the next one is due.
 //! - Outgoing messages: measurements wait in a `DropOldest` queue (100 by default, drops
@@ -228,6 +229,9 @@ impl MqttLinkMachine {
             out.push(Action::Disconnect);
         }
         self.reported = None;
+        // RAM is gone: the booting device has no address and does not run until told so.
+        self.network = false;
+        self.running = false;
         self.active = b.settings.enabled.then(|| Active {
             backoff: Backoff::new(b.backoff, b.seed),
             queue: DropOldest::new(b.queue_capacity),

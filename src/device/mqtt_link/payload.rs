@@ -71,14 +71,7 @@ fn firmware_version(payload: &[u8]) -> Result<String, CommandError> {
     }
     match map.get("Version") {
         None => Err(CommandError::MissingVersion),
-        Some(Value::String(s))
-            if !s.is_empty()
-                && s.len() <= 32
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-+_".contains(&b)) =>
-        {
-            Ok(s.clone())
-        }
+        Some(Value::String(s)) if crate::device::firmware::is_version_text(s) => Ok(s.clone()),
         Some(_) => Err(CommandError::BadVersion),
     }
 }

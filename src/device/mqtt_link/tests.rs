@@ -225,6 +225,8 @@ fn a_reboot_empties_the_queue_and_rereads_the_settings() {
     let fx = m.handle(boot(2, 9), at(3));
     assert_eq!(m.queued(), 0, "RAM is gone");
     assert_eq!(m.queue_capacity(), 2, "the new settings");
+    assert_eq!(connects(&fx), 0, "the booting device has no address yet");
+    let fx = m.handle(UP, at(3));
     assert_eq!(
         m.counters(),
         Counters {
@@ -233,7 +235,11 @@ fn a_reboot_empties_the_queue_and_rereads_the_settings() {
         },
         "counted afresh"
     );
-    assert_eq!(connects(&fx), 1, "a new boot connects at once");
+    assert_eq!(
+        connects(&fx),
+        1,
+        "a new boot connects as soon as it has an address"
+    );
     // Disabled at the next boot: a connection is closed and nothing more happens.
     m.handle(Input::Connected, at(4));
     let Input::Boot(mut b) = boot(2, 9) else {
@@ -588,4 +594,21 @@ fn no_deadline_without_a_network() {
         at(10),
     );
     assert_eq!(m.next_deadline(), None, "the address is gone: no retry");
+}
+
+/// A reboot forgets the network: the new boot's first attempt waits until the device says it
+/// has an address again, and the old boot starts nothing meanwhile.
+#[test]
+fn a_boot_waits_for_the_network_before_its_first_attempt() {
+    let mut m = booted(10, 0);
+    m.handle(Input::Connected, at(0));
+    let fx = m.handle(boot(10, 1), at(5_000));
+    assert_eq!(connects(&fx), 0, "no address yet after the reboot: {fx:?}");
+    assert!(
+        fx.contains(&Action::Disconnect),
+        "the old boot's connection goes"
+    );
+    assert_eq!(m.next_deadline(), None);
+    let fx = m.handle(UP, at(9_000));
+    assert_eq!(connects(&fx), 1, "the address came: {fx:?}");
 }

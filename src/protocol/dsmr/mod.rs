@@ -85,9 +85,9 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
         ));
     }
     let printed_txt = &tail[..digits];
-    let printed = printed_txt
-        .iter()
-        .fold(0u16, |acc, &c| (acc << 4) | hex_val(c));
+    let printed = printed_txt.iter().fold(0u16, |acc, &c| {
+        (acc << 4) | u16::from(values::nibble(c).unwrap_or(0))
+    });
     let computed = CRC.checksum(&b[..=bang]);
     if printed != computed {
         return Err(err(
@@ -106,15 +106,6 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
         t.quirk(Quirk::CrcUnpadded);
     }
     Ok(bang)
-}
-
-fn hex_val(c: u8) -> u16 {
-    match c {
-        // Only hex digits reach here (checked by the caller): 0..=15, no wrap.
-        b'0'..=b'9' => u16::from(c.saturating_sub(b'0')),
-        b'a'..=b'f' => u16::from(c.saturating_sub(b'a').saturating_add(10)),
-        _ => u16::from(c.saturating_sub(b'A').saturating_add(10)),
-    }
 }
 
 fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
@@ -319,14 +310,16 @@ fn key_of(obis: &[u8]) -> u128 {
     }
 }
 
+/// Power and energy units with their power of ten to W and kWh.
+const KW: &[(&str, i32)] = &[("kW", 3), ("W", 0)];
+const KWH: &[(&str, i32)] = &[("kWh", 0), ("Wh", -3)];
+
 fn map_obis(
     obis: u128,
     v: &Values<'_>,
     r: &mut Reading,
     st: &mut State,
 ) -> Result<Mapped, ValueError> {
-    const KW: &[(&str, i32)] = &[("kW", 3), ("W", 0)];
-    const KWH: &[(&str, i32)] = &[("kWh", 0), ("Wh", -3)];
     match obis {
         key::VERSION => r.version = v.text(0)?.map(version_name),
         key::EMUCS_VERSION => r.version = v.text(0)?.map(|s| format!("e-MUCS {s}")),
@@ -364,9 +357,9 @@ fn map_phase_or_mbus(
     } else if let Some(p) = phase(&key::CURRENT) {
         r.current_a[p] = v.quantity(0, &[("A", 0)])?.map(|x| x.abs() as f32);
     } else if let Some(p) = phase(&key::DELIVERED) {
-        st.delivered[p] = v.quantity(0, &[("kW", 3), ("W", 0)])?;
+        st.delivered[p] = v.quantity(0, KW)?;
     } else if let Some(p) = phase(&key::RECEIVED) {
-        st.received[p] = v.quantity(0, &[("kW", 3), ("W", 0)])?;
+        st.received[p] = v.quantity(0, KW)?;
     } else {
         // M-Bus channels 1–8: the digit at byte 2.
         let ch = ((obis >> 16) & 0xFF) as u8;

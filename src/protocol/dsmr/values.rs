@@ -102,13 +102,9 @@ impl<'a> Values<'a> {
 
     /// Value `i` as printable ASCII text.
     pub fn text(&self, i: usize) -> Result<Option<&'a str>, ValueError> {
-        match self.raw(i)? {
-            None => Ok(None),
-            Some(s) if s.iter().all(|c| (0x20..0x7F).contains(c)) => Ok(Some(
-                std::str::from_utf8(s).map_err(|_| ValueError::NotText)?,
-            )),
-            Some(_) => Err(ValueError::NotText),
-        }
+        self.printable(i)?
+            .map(|s| std::str::from_utf8(s).map_err(|_| ValueError::NotText))
+            .transpose()
     }
 
     /// Value `i` as `number*unit`, with the unit looked up in `units` (name, power of ten to
@@ -274,17 +270,19 @@ fn pow10(k: u32) -> f64 {
     }
 }
 
+/// The value of one hex digit (either case); `None` for any other byte.
+pub(super) fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
+        b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
+        b'A'..=b'F' => Some(c.wrapping_sub(b'A').wrapping_add(10)),
+        _ => None,
+    }
+}
+
 /// Equipment identifiers are hex-encoded ASCII in DSMR 4+; decode when that gives printable
 /// text, else keep the value as printed (`s` is printable ASCII: see [`Values::printable`]).
 pub fn decode_id(s: &[u8]) -> String {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
-            b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
-            b'A'..=b'F' => Some(c.wrapping_sub(b'A').wrapping_add(10)),
-            _ => None,
-        }
-    }
     if s.len().is_multiple_of(2) {
         let mut out = String::with_capacity(s.len() / 2);
         let decoded = s.chunks_exact(2).all(|p| {
