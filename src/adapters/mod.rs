@@ -15,6 +15,7 @@ pub mod mdns;
 pub mod modbus;
 pub mod modbus_client;
 pub mod mqtt;
+pub mod net;
 pub mod p1_stream;
 pub mod rate_log;
 pub mod rig;
