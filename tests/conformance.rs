@@ -1,5 +1,6 @@
 //! The Gherkin conformance suite under `cargo test`: runs `features/*.feature` against the
-//! target chosen by `SC_TARGET` (`virtual`, the default, or a target file) — the same runner
+//! target chosen by `SC_TARGET` (`virtual`, the default; `memory`, the same device on in-memory
+//! pipes; or a target file) — the same runner
 //! as `smart-connect-sim conformance`. `SC_TAGS` or `-- --tags EXPR` narrow the run;
 //! `SC_DEFECT=name,…` plants defects in the virtual device (to see the suite catch them;
 //! needs `--features defects`).
@@ -38,7 +39,7 @@ fn options() -> Result<SuiteOptions, String> {
 /// `SC_DEFECT`: plant the defects `names` in the virtual target.
 #[cfg(feature = "defects")]
 fn plant(target: &mut TargetSpec, names: &str) -> Result<(), String> {
-    let TargetSpec::Virtual { defects } = target else {
+    let TargetSpec::Virtual { defects, .. } = target else {
         return Err("SC_DEFECT plants defects in the virtual target only".into());
     };
     let more =

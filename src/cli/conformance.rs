@@ -19,7 +19,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ConformanceArgs {
-    /// `virtual` (the in-process device) or a target file describing a remote device.
+    /// `virtual` (the in-process device on loopback sockets), `memory` (the same device on
+    /// in-memory pipes: no socket) or a target file describing a remote device.
     #[arg(long, default_value = "virtual", env = "SC_TARGET")]
     pub target: String,
     /// Only scenarios matching this tag expression, e.g. `@modbus and not @needs-led`.
@@ -216,7 +217,7 @@ async fn conformance(args: &ConformanceArgs) -> Result<u8, String> {
     let mut target = TargetSpec::parse(&args.target).map_err(|e| e.to_string())?;
     match &mut target {
         #[cfg(feature = "defects")]
-        TargetSpec::Virtual { defects } => defects.extend(args.defects.iter().copied()),
+        TargetSpec::Virtual { defects, .. } => defects.extend(args.defects.iter().copied()),
         #[cfg(not(feature = "defects"))]
         TargetSpec::Virtual { .. } => {}
         TargetSpec::Remote(bench) if args.interactive => {

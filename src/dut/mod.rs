@@ -203,6 +203,9 @@ pub struct Statement {
 #[derive(Debug, Clone)]
 pub enum TargetSpec {
     Virtual {
+        /// Where the device's interfaces and the suite's clients meet: loopback sockets
+        /// (`virtual`) or in-memory pipes with no socket at all (`memory`).
+        wire: Wire,
         #[cfg(feature = "defects")]
         defects: crate::defects::Defects,
     },
@@ -210,10 +213,12 @@ pub enum TargetSpec {
 }
 
 impl TargetSpec {
-    /// `virtual` or the path of a target file (YAML).
+    /// `virtual`, `memory` or the path of a target file (YAML).
     pub fn parse(s: &str) -> Result<TargetSpec, remote::TargetFileError> {
-        if s == "virtual" {
-            return Ok(TargetSpec::correct_virtual());
+        match s {
+            "virtual" => return Ok(TargetSpec::correct_virtual()),
+            "memory" => return Ok(TargetSpec::in_memory()),
+            _ => {}
         }
         let cfg = remote::RemoteConfig::load(std::path::Path::new(s))?;
         Ok(TargetSpec::Remote(std::sync::Arc::new(
@@ -221,9 +226,19 @@ impl TargetSpec {
         )))
     }
 
-    /// The virtual device as the manual describes it.
+    /// The virtual device as the manual describes it, on loopback sockets.
     pub fn correct_virtual() -> TargetSpec {
         TargetSpec::Virtual {
+            wire: Wire::Loopback,
+            #[cfg(feature = "defects")]
+            defects: Default::default(),
+        }
+    }
+
+    /// The virtual device as the manual describes it, on in-memory pipes (no socket).
+    pub fn in_memory() -> TargetSpec {
+        TargetSpec::Virtual {
+            wire: Wire::Memory,
             #[cfg(feature = "defects")]
             defects: Default::default(),
         }
@@ -231,26 +246,41 @@ impl TargetSpec {
 
     /// The virtual target in words.
     fn virtual_description(&self) -> String {
+        let wire = match self {
+            TargetSpec::Virtual {
+                wire: Wire::Memory, ..
+            } => "in-process, virtual clock, in-memory pipes: no sockets",
+            _ => "in-process, virtual clock, loopback sockets",
+        };
         #[cfg(feature = "defects")]
-        if let TargetSpec::Virtual { defects } = self {
+        if let TargetSpec::Virtual { defects, .. } = self {
             if !defects.is_empty() {
                 let names: Vec<&str> = defects.iter().map(|d| d.name()).collect();
                 return format!(
-                    "virtual Smart Connect with planted defects: {}",
+                    "virtual Smart Connect ({wire}) with planted defects: {}",
                     names.join(", ")
                 );
             }
         }
-        "virtual Smart Connect (in-process, virtual clock)".into()
+        format!("virtual Smart Connect ({wire})")
     }
 
     /// Whether both are the same virtual target.
     fn same_virtual(&self, other: &TargetSpec) -> bool {
         match (self, other) {
             #[cfg(feature = "defects")]
-            (TargetSpec::Virtual { defects: a }, TargetSpec::Virtual { defects: b }) => a == b,
+            (
+                TargetSpec::Virtual {
+                    wire: w,
+                    defects: a,
+                },
+                TargetSpec::Virtual {
+                    wire: v,
+                    defects: b,
+                },
+            ) => a == b && w == v,
             #[cfg(not(feature = "defects"))]
-            (TargetSpec::Virtual {}, TargetSpec::Virtual {}) => true,
+            (TargetSpec::Virtual { wire: w }, TargetSpec::Virtual { wire: v }) => w == v,
             _ => false,
         }
     }
@@ -285,18 +315,39 @@ impl TargetSpec {
         seed: u64,
     ) -> Result<Box<dyn Target>, TargetError> {
         match self {
-            TargetSpec::Virtual { .. } => {
+            TargetSpec::Virtual { wire, .. } => {
                 let mut hw = crate::device::DeviceConfig::new(variant);
                 hw.identity = Identity::from_seed(seed);
                 #[cfg(feature = "defects")]
-                if let TargetSpec::Virtual { defects } = self {
+                if let TargetSpec::Virtual { defects, .. } = self {
                     hw.defects = defects.clone();
                 }
-                Ok(Box::new(VirtualTarget::new(hw, VIRTUAL_START).await?))
+                Ok(Box::new(
+                    VirtualTarget::new_on(hw, VIRTUAL_START, wire.net()).await?,
+                ))
             }
             TargetSpec::Remote(bench) => Ok(Box::new(
                 remote::RemoteTarget::open(std::sync::Arc::clone(bench), variant).await?,
             )),
+        }
+    }
+}
+
+/// How the virtual target's interfaces are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Real sockets on 127.0.0.1, ports chosen by the OS.
+    Loopback,
+    /// In-memory pipes (`adapters::net::MemNet`), one network per scenario: no socket.
+    Memory,
+}
+
+impl Wire {
+    /// A network of this kind for one scenario.
+    pub fn net(self) -> crate::adapters::net::Net {
+        match self {
+            Wire::Loopback => crate::adapters::net::Net::Tcp,
+            Wire::Memory => crate::adapters::net::Net::memory(),
         }
     }
 }

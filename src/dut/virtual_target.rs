@@ -23,6 +23,7 @@ use crate::adapters::http::{HttpOptions, HttpServer};
 use crate::adapters::modbus::ModbusServer;
 use crate::adapters::modbus_client::ModbusClient;
 use crate::adapters::mqtt::{MqttClient, MqttOptions};
+use crate::adapters::net::{Listener, Net};
 use crate::device::config::Config;
 use crate::device::firmware::FirmwareImage;
 use crate::device::identity::Identity;
@@ -101,18 +102,27 @@ pub struct VirtualTarget {
     commands_due: u64,
     /// Bench abilities used so far (`capabilities_used`).
     used: std::sync::Mutex<Capabilities>,
+    /// Where the interfaces listen and the suite's clients dial.
+    net: Net,
 }
 
 impl VirtualTarget {
     /// An unpowered device of `hw` whose clock starts at `start`, with an empty store and its
     /// Modbus server on 127.0.0.1, port chosen by the OS. Call inside a tokio runtime.
     pub async fn new(hw: DeviceConfig, start: Millis) -> Result<Self, TargetError> {
+        Self::new_on(hw, start, Net::Tcp).await
+    }
+
+    /// The same on `net`: with `Net::Mem` every interface (Modbus, HTTP, HTTPS, the broker's
+    /// listeners) listens on the in-memory network and the suite's clients and the device's
+    /// MQTT client dial it, so no socket is opened.
+    pub async fn new_on(hw: DeviceConfig, start: Millis, net: Net) -> Result<Self, TargetError> {
         let clock = VirtualClock::new(start);
         let variant = hw.variant;
         let identity = hw.identity.clone();
         let store = SharedStore::default();
         let host = Host::new(hw, Some(Box::new(store.clone())), Arc::new(clock.clone()));
-        let modbus = ModbusServer::start(Arc::clone(&host), bind_local()?).map_err(io)?;
+        let modbus = ModbusServer::start(Arc::clone(&host), bind_local(&net)?).map_err(io)?;
         let client = ModbusClient::new(modbus.local_addr());
         let pki =
             TestPki::new(&identity.serial).map_err(|e| TargetError(format!("test PKI: {e}")))?;
@@ -120,13 +130,13 @@ impl VirtualTarget {
             .server_config()
             .map_err(|e| TargetError(format!("test PKI: {e}")))?;
         let ca_pem = pki.ca_pem().to_string();
-        let https = HttpServer::start_tls(Arc::clone(&host), bind_local()?, tls).map_err(io)?;
+        let https = HttpServer::start_tls(Arc::clone(&host), bind_local(&net)?, tls).map_err(io)?;
         let options = HttpOptions {
             https_port: Some(https.local_addr().port()),
             ..HttpOptions::default()
         };
         let http =
-            HttpServer::start_with(Arc::clone(&host), bind_local()?, None, options).map_err(io)?;
+            HttpServer::start_with(Arc::clone(&host), bind_local(&net)?, None, options).map_err(io)?;
         let api = ApiClient::new(
             &format!("http://{}", http.local_addr()),
             "user",
@@ -183,6 +193,7 @@ impl VirtualTarget {
             published: 0,
             commands_due: 0,
             used: Default::default(),
+            net,
         })
     }
 
@@ -237,11 +248,11 @@ impl VirtualTarget {
     }
 }
 
-/// A listener on 127.0.0.1 with a port chosen by the OS (tests run in parallel).
-fn bind_local() -> Result<tokio::net::TcpListener, TargetError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
-    listener.set_nonblocking(true).map_err(io)?;
-    tokio::net::TcpListener::from_std(listener).map_err(io)
+/// A listener on 127.0.0.1 of `net` with a port chosen by the network (tests run in
+/// parallel).
+fn bind_local(net: &Net) -> Result<Listener, TargetError> {
+    net.listen_now(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(io)
 }
 
 fn io(e: std::io::Error) -> TargetError {
@@ -489,6 +500,10 @@ impl Target for VirtualTarget {
             self.http.local_addr()
         };
         format!("{}://{addr}", if https { "https" } else { "http" })
+    }
+
+    fn net(&self) -> Net {
+        self.net.clone()
     }
 
     fn capabilities_used(&self) -> Capabilities {
