@@ -24,7 +24,7 @@
 use super::super::net::Stream;
 use super::MAX_PAYLOAD;
 use bytes::BytesMut;
-use rumqttd::local::{LinkError, LinkRx, LinkTx};
+use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, LastWill, Login, Packet,
@@ -49,9 +49,9 @@ pub(super) struct LinkSpec {
     pub(super) clean_session: bool,
 }
 
-/// Makes a link to the router (blocks until the router answers).
+/// Makes a link to the router (blocks until the router answers); `Err`: why not.
 pub(super) type BuildLink =
-    Arc<dyn Fn(LinkSpec) -> Result<(LinkTx, LinkRx, Notification), LinkError> + Send + Sync>;
+    Arc<dyn Fn(LinkSpec) -> Result<(LinkTx, LinkRx, Notification), String> + Send + Sync>;
 
 /// One of rumqttd's listeners, served in memory: the accounts it takes, its CONNECT deadline
 /// and how links to the router are made.
@@ -104,6 +104,16 @@ pub(super) enum Backend {
 }
 
 impl Backend {
+    /// In memory: the connections bridged into the router right now; 0 over TCP.
+    pub(super) fn live(&self) -> usize {
+        match self {
+            Backend::Mem { internal, public } => {
+                internal.live.load(Ordering::SeqCst) + public.live.load(Ordering::SeqCst)
+            }
+            Backend::Tcp { .. } => 0,
+        }
+    }
+
     /// A connection to rumqttd's `side` listener (in memory: a pipe to a fresh bridge).
     pub(super) async fn connect(&self, side: Side) -> io::Result<Stream> {
         match self {
@@ -211,7 +221,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let (mut tx, mut rx, ack) = tokio::task::spawn_blocking(move || build(spec))
         .await
         .map_err(|e| BridgeError::Link(e.to_string()))?
-        .map_err(|e| BridgeError::Link(e.to_string()))?;
+        .map_err(BridgeError::Link)?;
     door.live.fetch_add(1, Ordering::SeqCst);
     let keep_alive = Duration::from_secs(u64::from(connect.keep_alive)).mul_f32(1.5);
     let end = match Option::<Packet>::from(ack) {

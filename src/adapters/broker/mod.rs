@@ -37,7 +37,7 @@
 //!   test CA (it may connect and read) has its connection cut at its first PUBLISH to a
 //!   command topic — checked packet by packet, nothing of it reaches rumqttd.
 //! - Budgets. Each front takes at most `max_connections` (default 64) connections at once;
-//!   more are closed right after the TCP accept (`turned_away`). From the accept to a
+//!   more are closed right after the accept (`turned_away`). From the accept to a
 //!   complete CONNECT (TLS handshake included) a client has `connect_timeout` (default 5 s),
 //!   else it is closed; rumqttd's own CONNECT timeout is the same. The router takes 1000.
 //! - The log of what the TLS front let through and what the fronts refused keeps the newest
@@ -57,7 +57,8 @@
 //! Ports: the fronts bind the requested ports (0 = any) themselves, once. rumqttd binds its
 //! listeners from a configured address, so free loopback ports are picked first (bind :0,
 //! read, close) and rumqttd binds them a moment later; a lost race is detected and retried
-//! with other ports. `start` returns once each listener has answered an MQTT CONNECT with a
+//! with other ports (in memory none of this: the fronts listen on the `Net`, rumqttd nowhere).
+//! `start` returns once each listener has answered an MQTT CONNECT with a
 //! CONNACK.
 //!
 //! Files: `tls_front.rs` (the TLS front), `plain_front.rs` (the plain front), `guard.rs` (the
@@ -231,38 +232,6 @@ impl EmbeddedBroker {
         }
     }
 
-    /// Over TCP: the fronts bind the requested ports themselves, once (a taken port is final).
-    /// Only rumqttd's two loopback ports are picked and can lose a race (then retried).
-    fn start_tcp(
-        opts: &BrokerOptions,
-        pki: &Arc<TestPki>,
-        tls_cfg: Arc<rustls::ServerConfig>,
-    ) -> Result<EmbeddedBroker, BrokerError> {
-        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let bind = |port: u16, what: &'static str| {
-            let addr = std::net::SocketAddr::new(lo, port);
-            std::net::TcpListener::bind(addr)
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|source| BrokerError::Bind { addr, what, source })
-        };
-        let tls_listener = bind(opts.tls_port, TLS_WHAT)?;
-        let plain_listener = bind(opts.plain_port, PLAIN_WHAT)?;
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            let listeners = tls_listener
-                .try_clone()
-                .and_then(|t| Ok(FrontListeners::Tcp(t, plain_listener.try_clone()?)));
-            let started = listeners
-                .map_err(BrokerError::from)
-                .and_then(|l| Self::try_start(opts, pki, Arc::clone(&tls_cfg), l));
-            match started {
-                Ok(b) => return Ok(b),
-                Err(e) => last_err = e.to_string(),
-            }
-        }
-        Err(BrokerError::Start(last_err))
-    }
-
     fn try_start(
         opts: &BrokerOptions,
         pki: &Arc<TestPki>,
@@ -288,6 +257,7 @@ impl EmbeddedBroker {
                     .clean_session(spec.clean_session)
                     .dynamic_filters(true)
                     .build()
+                    .map_err(|e| e.to_string())
             });
             let door = |name, accounts| {
                 Arc::new(Door {
@@ -483,12 +453,7 @@ impl EmbeddedBroker {
     /// In memory: the MQTT connections bridged into the router right now (a closed one counts
     /// until the router was told); 0 over TCP.
     pub fn bridged(&self) -> usize {
-        match &*self.backend {
-            Backend::Mem { internal, public } => {
-                internal.live.load(Ordering::SeqCst) + public.live.load(Ordering::SeqCst)
-            }
-            Backend::Tcp { .. } => 0,
-        }
+        self.backend.live()
     }
 
     /// The installer account on the plain listener: (username, password) — the first of
@@ -582,7 +547,7 @@ impl EmbeddedBroker {
     }
 
     /// Make the TLS front unreachable (`false`: every connection through it is cut and new
-    /// ones are closed right after the TCP accept, as a broker that is down behind a load
+    /// ones are closed right after the accept — TCP or in memory — as a broker that is down behind a load
     /// balancer) or reachable again. The port stays bound, so nothing else can take it while
     /// a test has the broker "down" (MQ-16); rumqttd, its sessions and retained messages stay.
     /// The plain listener is not affected.
