@@ -339,3 +339,56 @@ async fn a_silent_client_is_closed_after_one_and_a_half_keep_alives() {
         "{waited:?}"
     );
 }
+
+#[tokio::test]
+async fn the_will_is_published_when_a_connection_is_lost_not_after_a_disconnect() {
+    let b = start();
+    let mut wills = b.subscribe("status/#").await.unwrap();
+    let login = Some(rumqttd::protocol::Login {
+        username: OWN_BROKER_USER.into(),
+        password: OWN_BROKER_PASSWORD.into(),
+    });
+    for (id, disconnect) in [("clean", true), ("lost", false)] {
+        let mut c = plain(&b).await;
+        let connect = rumqttd::protocol::Connect {
+            keep_alive: 30,
+            client_id: id.into(),
+            clean_session: true,
+        };
+        let will = rumqttd::protocol::LastWill {
+            topic: format!("status/{id}").into(),
+            message: "offline".into(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+        };
+        c.send(Packet::Connect(
+            connect,
+            None,
+            Some(will),
+            None,
+            login.clone(),
+        ))
+        .await;
+        assert!(matches!(c.recv().await, Some(Packet::ConnAck(..))));
+        if disconnect {
+            c.send(Packet::Disconnect(
+                rumqttd::protocol::Disconnect {
+                    reason_code: rumqttd::protocol::DisconnectReasonCode::NormalDisconnection,
+                },
+                None,
+            ))
+            .await;
+        }
+        drop(c);
+        until("the router told", || b.bridged() == 0).await;
+    }
+    let m = tokio::time::timeout(WAIT, wills.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (m.topic.as_str(), &m.payload[..]),
+        ("status/lost", &b"offline"[..])
+    );
+    assert!(wills.try_recv().is_err(), "no will after a DISCONNECT");
+}
