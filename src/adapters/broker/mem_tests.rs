@@ -222,6 +222,12 @@ async fn the_plain_listener_checks_accounts_and_connect_rules_like_rumqttd() {
     );
     let mut c = plain(&b).await;
     assert_eq!(
+        c.connect("a/b", login, 30, true).await,
+        None,
+        "a client id the router refuses (it holds a topic separator)"
+    );
+    let mut c = plain(&b).await;
+    assert_eq!(
         c.connect("", login, 30, false).await,
         Some(ConnectReturnCode::ClientIdentifierNotValid)
     );
