@@ -9,7 +9,6 @@ use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -233,20 +232,23 @@ pub(super) async fn refuse<S: AsyncWrite + Unpin>(s: &mut S) {
     .await;
 }
 
-/// Relay `client` to rumqttd at `upstream`, `first` (the CONNECT, perhaps rewritten, and what
+/// Relay `client` to rumqttd (`upstream`: its listener, or a bridge in memory), `first` (the CONNECT, perhaps rewritten, and what
 /// came with it) sent ahead, until either side closes (then both are closed: a client cannot
 /// hold a budget slot on a half-closed connection). `filter`: cut the connection at its first
 /// PUBLISH to a command topic (returned as `Ok(Some(topic))`) — checked packet by packet, so
 /// nothing of it reaches rumqttd.
-pub(super) async fn relay<S: AsyncRead + AsyncWrite + Unpin>(
+pub(super) async fn relay<S, U>(
     client: S,
-    upstream: TcpStream,
+    upstream: U,
     first: Vec<u8>,
     filter: bool,
-) -> io::Result<Option<String>> {
-    upstream.set_nodelay(true)?;
+) -> io::Result<Option<String>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
     let (mut cr, mut cw) = tokio::io::split(client);
-    let (mut ur, mut uw) = upstream.into_split();
+    let (mut ur, mut uw) = tokio::io::split(upstream);
     let down = async {
         tokio::io::copy(&mut ur, &mut cw).await?;
         let _ = cw.shutdown().await;
@@ -346,7 +348,7 @@ mod tests {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let upstream = TcpStream::connect(addr).await.unwrap();
+        let upstream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (mut broker_side, _) = listener.accept().await.unwrap();
         let (client, mut attacker) = tokio::io::duplex(4096);
         let first = connect_packet("stranger", None);

@@ -1,14 +1,51 @@
-//! rumqttd's side: the router and listener settings, picking a free port, and the probe that
+//! rumqttd's side: the router and listener settings, starting over TCP (the fronts' ports
+//! bound once, rumqttd's picked free and retried), picking a free port, and the probe that
 //! waits until a listener answers an MQTT CONNECT with a CONNACK.
 
-use super::connect_packet;
-use super::MAX_PAYLOAD;
+use super::{connect_packet, BrokerError, BrokerOptions, EmbeddedBroker, FrontListeners};
+use super::{MAX_PAYLOAD, PLAIN_WHAT, TLS_WHAT};
+use crate::adapters::certs::TestPki;
 use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+impl EmbeddedBroker {
+    /// Over TCP: the fronts bind the requested ports themselves, once (a taken port is final).
+    /// Only rumqttd's two loopback ports are picked and can lose a race (then retried).
+    pub(super) fn start_tcp(
+        opts: &BrokerOptions,
+        pki: &Arc<TestPki>,
+        tls_cfg: Arc<rustls::ServerConfig>,
+    ) -> Result<EmbeddedBroker, BrokerError> {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let bind = |port: u16, what: &'static str| {
+            let addr = std::net::SocketAddr::new(lo, port);
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| BrokerError::Bind { addr, what, source })
+        };
+        let tls_listener = bind(opts.tls_port, TLS_WHAT)?;
+        let plain_listener = bind(opts.plain_port, PLAIN_WHAT)?;
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let listeners = tls_listener
+                .try_clone()
+                .and_then(|t| Ok(FrontListeners::Tcp(t, plain_listener.try_clone()?)));
+            let started = listeners
+                .map_err(BrokerError::from)
+                .and_then(|l| Self::try_start(opts, pki, Arc::clone(&tls_cfg), l));
+            match started {
+                Ok(b) => return Ok(b),
+                Err(e) => last_err = e.to_string(),
+            }
+        }
+        Err(BrokerError::Start(last_err))
+    }
+}
 
 pub(super) fn router_config() -> RouterConfig {
     RouterConfig {

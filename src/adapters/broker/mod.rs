@@ -10,6 +10,12 @@
 //!  tests ──▶ `subscribe` / `publish`: in-process links to the router (no socket)
 //! ```
 //!
+//! In memory (`BrokerOptions::net` = `Net::Mem`, the in-memory target): the fronts listen on
+//! the in-memory network, rumqttd opens no listener, and where a front would dial rumqttd's
+//! internal or public listener it gets a pipe to a bridge of ours (`bridge.rs`) that plays
+//! that listener (same account check, CONNECT rules, keep alive) and feeds the router through
+//! a local link. The fronts' guard, filter and log run unchanged; no socket is opened.
+//!
 //! Why fronts: rumqttd never reads the client certificate's CN (MQ-05 needs it), turns an O
 //! field into a tenant prefix, has no ACLs and no connection limit. The fronts parse the
 //! CONNECT (`connect_parse.rs`) and apply `guard.rs`:
@@ -31,7 +37,7 @@
 //!   test CA (it may connect and read) has its connection cut at its first PUBLISH to a
 //!   command topic — checked packet by packet, nothing of it reaches rumqttd.
 //! - Budgets. Each front takes at most `max_connections` (default 64) connections at once;
-//!   more are closed right after the TCP accept (`turned_away`). From the accept to a
+//!   more are closed right after the accept (`turned_away`). From the accept to a
 //!   complete CONNECT (TLS handshake included) a client has `connect_timeout` (default 5 s),
 //!   else it is closed; rumqttd's own CONNECT timeout is the same. The router takes 1000.
 //! - The log of what the TLS front let through and what the fronts refused keeps the newest
@@ -51,18 +57,23 @@
 //! Ports: the fronts bind the requested ports (0 = any) themselves, once. rumqttd binds its
 //! listeners from a configured address, so free loopback ports are picked first (bind :0,
 //! read, close) and rumqttd binds them a moment later; a lost race is detected and retried
-//! with other ports. `start` returns once each listener has answered an MQTT CONNECT with a
+//! with other ports (in memory none of this: the fronts listen on the `Net`, rumqttd nowhere).
+//! `start` returns once each listener has answered an MQTT CONNECT with a
 //! CONNACK.
 //!
 //! Files: `tls_front.rs` (the TLS front), `plain_front.rs` (the plain front), `guard.rs` (the
-//! rules both apply, their log and the relay), `connect_parse.rs` (the MQTT CONNECT parser
+//! rules both apply, their log and the relay), `bridge.rs` (where the fronts relay to: TCP, or
+//! the in-memory bridge into the router), `connect_parse.rs` (the MQTT CONNECT parser
 //! and rewriter, packet boundaries, the certificate CN), `subscribe.rs` (in-process subscribe
 //! and publish), `listeners.rs` (rumqttd's router and listener settings, free ports, the
 //! readiness probe). `options.rs` holds the options and the errors; this file the broker's lifetime.
 
+mod bridge;
 mod connect_parse;
 mod guard;
 mod listeners;
+#[cfg(test)]
+mod mem_tests;
 mod options;
 mod plain_front;
 mod subscribe;
@@ -76,19 +87,21 @@ pub use self::options::{
     OWN_BROKER_HOST, OWN_BROKER_PASSWORD, OWN_BROKER_USER,
 };
 
+use self::bridge::{Backend, BuildLink, Door, LinkSpec};
 use self::guard::{FrontLog, Guard};
 use self::listeners::{free_port, probe, router_config, server_settings};
 use self::options::{random_password, FRONT_USER};
 use self::plain_front::plain_front;
 use self::tls_front::{front, front_config, Upstreams};
 use super::certs::{PkiPaths, TestPki};
+use super::net::{Listener, Net};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::{LinkType, Router, Server};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -122,12 +135,24 @@ impl Message {
 
 type MakeLink = Box<dyn Fn(&str) -> Result<(LinkTx, LinkRx), String> + Send + Sync>;
 
+/// The fronts' listeners: bound TCP sockets (cloned for each start attempt) or listeners on
+/// the in-memory network.
+enum FrontListeners {
+    Tcp(std::net::TcpListener, std::net::TcpListener),
+    Mem(Listener, Listener),
+}
+
+const TLS_WHAT: &str = "mTLS listener, --mqtt-tls-port";
+const PLAIN_WHAT: &str = "plain listener, --mqtt-plain-port";
+
 /// A running broker; stops when dropped (see the module docs for what cannot be stopped).
 pub struct EmbeddedBroker {
     plain: SocketAddr,
     tls: SocketAddr,
-    internal: SocketAddr,
-    public: SocketAddr,
+    internal: Option<SocketAddr>,
+    public: Option<SocketAddr>,
+    net: Net,
+    backend: Arc<Backend>,
     pki: Arc<TestPki>,
     paths: PkiPaths,
     cert_dir: PathBuf,
@@ -175,85 +200,98 @@ impl EmbeddedBroker {
         if opts.credentials.is_empty() {
             opts.credentials = vec![(OWN_BROKER_USER.to_string(), random_password())];
         }
-        // The fronts bind the requested ports themselves, once: a taken port is final. Only
-        // rumqttd's two loopback ports are picked and can lose a race (then retried).
-        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let bind = |port: u16, what: &'static str| {
-            let addr = std::net::SocketAddr::new(lo, port);
-            std::net::TcpListener::bind(addr)
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|source| BrokerError::Bind { addr, what, source })
+        let started = if opts.net.is_memory() {
+            let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            let listen = |port: u16, what: &'static str| {
+                let addr = SocketAddr::new(lo, port);
+                (opts.net.listen_now(addr)).map_err(|source| BrokerError::Bind {
+                    addr,
+                    what,
+                    source,
+                })
+            };
+            listen(opts.tls_port, TLS_WHAT)
+                .and_then(|t| Ok(FrontListeners::Mem(t, listen(opts.plain_port, PLAIN_WHAT)?)))
+                .and_then(|l| Self::try_start(&opts, &pki, tls_cfg, l))
+        } else {
+            Self::start_tcp(&opts, &pki, tls_cfg)
         };
-        let bound = bind(opts.tls_port, "mTLS listener, --mqtt-tls-port").and_then(|t| {
-            Ok((
-                t,
-                bind(opts.plain_port, "plain listener, --mqtt-plain-port")?,
-            ))
-        });
-        let (tls_listener, plain_listener) = match bound {
-            Ok(l) => l,
+        match started {
+            Ok(mut b) => {
+                b.paths = paths;
+                b.cert_dir = cert_dir;
+                b.remove_dir = remove_dir;
+                Ok(b)
+            }
             Err(e) => {
                 if remove_dir {
                     let _ = std::fs::remove_dir_all(&cert_dir);
                 }
-                return Err(e);
-            }
-        };
-        let mut last_err = String::new();
-        for _ in 0..5 {
-            let listeners = tls_listener
-                .try_clone()
-                .and_then(|t| Ok((t, plain_listener.try_clone()?)));
-            let started = listeners
-                .map_err(BrokerError::from)
-                .and_then(|l| Self::try_start(&opts, &pki, Arc::clone(&tls_cfg), l));
-            match started {
-                Ok(mut b) => {
-                    b.paths = paths;
-                    b.cert_dir = cert_dir;
-                    b.remove_dir = remove_dir;
-                    return Ok(b);
-                }
-                Err(e) => last_err = e.to_string(),
+                Err(e)
             }
         }
-        if remove_dir {
-            let _ = std::fs::remove_dir_all(&cert_dir);
-        }
-        Err(BrokerError::Start(last_err))
     }
 
     fn try_start(
         opts: &BrokerOptions,
         pki: &Arc<TestPki>,
         tls_cfg: Arc<rustls::ServerConfig>,
-        (tls_listener, plain_listener): (std::net::TcpListener, std::net::TcpListener),
+        fronts: FrontListeners,
     ) -> Result<EmbeddedBroker, BrokerError> {
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let tls = tls_listener.local_addr()?;
-        let plain = plain_listener.local_addr()?;
-        let internal = SocketAddr::new(lo, free_port()?);
-        let public = SocketAddr::new(lo, free_port()?);
+        let (tls, plain) = match &fronts {
+            FrontListeners::Tcp(t, p) => (t.local_addr()?, p.local_addr()?),
+            FrontListeners::Mem(t, p) => (t.local_addr()?, p.local_addr()?),
+        };
         let front_login = (FRONT_USER.to_string(), random_password());
 
         let router = Router::new(0, router_config());
         let router_tx = router.spawn();
         let auth = opts.credentials.iter().cloned().collect::<HashMap<_, _>>();
-        let mut internal_srv = Server::new(
-            server_settings(
-                "internal",
-                internal,
-                HashMap::from([front_login.clone()]),
-                opts.connect_timeout,
-            ),
-            router_tx.clone(),
-            V4,
-        );
-        let mut public_srv = Server::new(
-            server_settings("public", public, auth, opts.connect_timeout),
-            router_tx.clone(),
-            V4,
-        );
+        let front_accounts = HashMap::from([front_login.clone()]);
+        let (backend, servers) = if let FrontListeners::Mem(..) = fronts {
+            // No rumqttd listener: bridges feed the router through local links.
+            let links = router_tx.clone();
+            let build: BuildLink = Arc::new(move |spec: LinkSpec| {
+                rumqttd::local::LinkBuilder::new(&spec.client_id, links.clone())
+                    .clean_session(spec.clean_session)
+                    .dynamic_filters(true)
+                    .build()
+                    .map_err(|e| e.to_string())
+            });
+            let door = |name, accounts| {
+                Arc::new(Door {
+                    name,
+                    accounts,
+                    connect_timeout: opts.connect_timeout,
+                    build: Arc::clone(&build),
+                    live: AtomicUsize::new(0),
+                })
+            };
+            let internal = door("internal", front_accounts);
+            let public = door("public", auth);
+            (Backend::Mem { internal, public }, None)
+        } else {
+            let internal = SocketAddr::new(lo, free_port()?);
+            let public = SocketAddr::new(lo, free_port()?);
+            let settings =
+                |name, addr, accounts| server_settings(name, addr, accounts, opts.connect_timeout);
+            let internal_srv = Server::new(
+                settings("internal", internal, front_accounts),
+                router_tx.clone(),
+                V4,
+            );
+            let public_srv = Server::new(settings("public", public, auth), router_tx.clone(), V4);
+            (
+                Backend::Tcp { internal, public },
+                Some((internal_srv, public_srv)),
+            )
+        };
+        let backend = Arc::new(backend);
+        let (internal, public) = match *backend {
+            Backend::Tcp { internal, public } => (Some(internal), Some(public)),
+            Backend::Mem { .. } => (None, None),
+        };
         let make_link: MakeLink = Box::new(move |id: &str| {
             rumqttd::local::LinkBuilder::new(id, router_tx.clone())
                 .build()
@@ -270,10 +308,10 @@ impl EmbeddedBroker {
             Arc::clone(&log),
         ));
         let upstreams = Arc::new(Upstreams {
-            internal,
-            public,
+            backend: Arc::clone(&backend),
             front_login: front_login.clone(),
         });
+        let plain_backend = Arc::clone(&backend);
         let max = opts.max_connections.max(1);
         let (tls_budget, plain_budget) =
             (Arc::new(Semaphore::new(max)), Arc::new(Semaphore::new(max)));
@@ -290,8 +328,12 @@ impl EmbeddedBroker {
             };
             let _ = handle_tx.send(rt.handle().clone());
             rt.block_on(async move {
-                let listeners = TcpListener::from_std(tls_listener)
-                    .and_then(|t| Ok((t, TcpListener::from_std(plain_listener)?)));
+                let listeners = match fronts {
+                    FrontListeners::Tcp(t, p) => TcpListener::from_std(t).and_then(|t| {
+                        Ok((Listener::from(t), Listener::from(TcpListener::from_std(p)?)))
+                    }),
+                    FrontListeners::Mem(t, p) => Ok((t, p)),
+                };
                 let (tls_l, plain_l) = match listeners {
                     Ok(l) => l,
                     Err(e) => {
@@ -300,11 +342,19 @@ impl EmbeddedBroker {
                     }
                 };
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls_cfg);
+                let rumqttd = async {
+                    let Some((mut i, mut p)) = servers else {
+                        return std::future::pending::<String>().await;
+                    };
+                    tokio::select! {
+                        r = i.start(LinkType::Remote) => format!("internal listener {internal:?}: {r:?}"),
+                        r = p.start(LinkType::Remote) => format!("public listener {public:?}: {r:?}"),
+                    }
+                };
                 tokio::select! {
-                    r = internal_srv.start(LinkType::Remote) => { let _ = failed_tx.send(format!("internal listener {internal}: {r:?}")); }
-                    r = public_srv.start(LinkType::Remote) => { let _ = failed_tx.send(format!("public listener {public}: {r:?}")); }
+                    why = rumqttd => { let _ = failed_tx.send(why); }
                     () = front(tls_l, acceptor, upstreams, Arc::clone(&guard), tls_budget) => {}
-                    () = plain_front(plain_l, public, guard, plain_budget) => {}
+                    () = plain_front(plain_l, plain_backend, guard, plain_budget) => {}
                     _ = stop_rx => {}
                 }
             });
@@ -320,6 +370,8 @@ impl EmbeddedBroker {
             tls,
             internal,
             public,
+            net: opts.net.clone(),
+            backend,
             pki: Arc::clone(pki),
             paths: PkiPaths {
                 ca: PathBuf::new(),
@@ -343,7 +395,12 @@ impl EmbeddedBroker {
             .first()
             .map(|(u, p)| (u.clone(), p.clone()));
         let deadline = Instant::now() + Duration::from_secs(10);
-        for (addr, creds) in [(internal, Some(front_login)), (plain, creds)] {
+        // In memory nothing can lose a race: the listeners exist and the router answers below.
+        let probes = match internal {
+            Some(internal) => vec![(internal, Some(front_login)), (plain, creds)],
+            None => Vec::new(),
+        };
+        for (addr, creds) in probes {
             loop {
                 if let Ok(e) = failed_rx.try_recv() {
                     return Err(BrokerError::Start(e));
@@ -377,14 +434,26 @@ impl EmbeddedBroker {
     }
 
     /// rumqttd's listener behind the TLS front (only the front's own account, random per
-    /// start, gets in; loopback only).
-    pub fn internal_addr(&self) -> SocketAddr {
+    /// start, gets in; loopback only). `None` in memory: rumqttd listens nowhere.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
         self.internal
     }
 
     /// rumqttd's listener behind the plain front (the installer accounts; loopback only).
-    pub fn public_internal_addr(&self) -> SocketAddr {
+    /// `None` in memory.
+    pub fn public_internal_addr(&self) -> Option<SocketAddr> {
         self.public
+    }
+
+    /// The network the fronts listen on (`tls_addr` and `plain_addr` are addresses on it).
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
+    /// In memory: the MQTT connections bridged into the router right now (a closed one counts
+    /// until the router was told); 0 over TCP.
+    pub fn bridged(&self) -> usize {
+        self.backend.live()
     }
 
     /// The installer account on the plain listener: (username, password) — the first of
@@ -478,7 +547,7 @@ impl EmbeddedBroker {
     }
 
     /// Make the TLS front unreachable (`false`: every connection through it is cut and new
-    /// ones are closed right after the TCP accept, as a broker that is down behind a load
+    /// ones are closed right after the accept — TCP or in memory — as a broker that is down behind a load
     /// balancer) or reachable again. The port stays bound, so nothing else can take it while
     /// a test has the broker "down" (MQ-16); rumqttd, its sessions and retained messages stay.
     /// The plain listener is not affected.

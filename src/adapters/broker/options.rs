@@ -2,6 +2,7 @@
 //! installer's own-broker account, and what can go wrong (`BrokerError`).
 
 use super::super::certs::{PkiError, PkiOptions, TestPki};
+use super::super::net::Net;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +62,11 @@ pub struct BrokerOptions {
     /// Where to write `ca.pem`, `server.pem`/`.key`, `device.pem`/`.key`; kept after the broker
     /// stops. `None`: a fresh temporary folder, removed when the broker is dropped.
     pub cert_dir: Option<PathBuf>,
+    /// Where the fronts listen (`tls_port`/`plain_port` on 127.0.0.1) and how admitted
+    /// connections reach rumqttd: `Net::Tcp` (rumqttd's two loopback listeners) or `Net::Mem`
+    /// (the fronts listen on the in-memory network and rumqttd opens no listener: a bridge
+    /// feeds each connection to its router, no socket at all).
+    pub net: Net,
 }
 
 impl std::fmt::Debug for BrokerOptions {
@@ -77,6 +83,7 @@ impl std::fmt::Debug for BrokerOptions {
             .field("cert_dir", &self.cert_dir)
             .field("max_connections", &self.max_connections)
             .field("connect_timeout", &self.connect_timeout)
+            .field("net", &self.net)
             .finish()
     }
 }
@@ -92,6 +99,7 @@ impl Default for BrokerOptions {
             cert_dir: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            net: Net::Tcp,
         }
     }
 }

@@ -1,19 +1,21 @@
-//! The plain front: the public `mqtt://` listener. It applies the guard (budget, CONNECT
-//! deadline, the device's client id) and relays to rumqttd's public listener, which checks the
-//! account (username/password). Password clients may publish commands (they are the
+//! The plain front: the public `mqtt://` listener (on the broker's `Net`). It applies the
+//! guard (budget, CONNECT deadline, the device's client id) and relays to rumqttd's public
+//! listener (in memory: a bridge playing it, `bridge.rs`), which checks the account
+//! (username/password). Password clients may publish commands (they are the
 //! installer's accounts), so no `cmd/#` filter runs here.
 
+use super::bridge::{Backend, Side};
 use super::guard::{read_connect, refuse, relay, Guard, Who};
+use crate::adapters::net::{Listener, Stream};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 pub(super) async fn plain_front(
-    listener: TcpListener,
-    public: SocketAddr,
+    listener: Listener,
+    backend: Arc<Backend>,
     guard: Arc<Guard>,
     budget: Arc<Semaphore>,
 ) {
@@ -36,11 +38,10 @@ pub(super) async fn plain_front(
             drop(tcp);
             continue;
         };
-        let _ = tcp.set_nodelay(true);
-        let guard = Arc::clone(&guard);
+        let (guard, backend) = (Arc::clone(&guard), Arc::clone(&backend));
         tokio::spawn(async move {
             let _permit = permit;
-            if let Err(e) = forward(tcp, peer, public, &guard).await {
+            if let Err(e) = forward(tcp, peer, &backend, &guard).await {
                 tracing::debug!("mqtt plain front: {peer}: {e}");
             }
         });
@@ -48,9 +49,9 @@ pub(super) async fn plain_front(
 }
 
 async fn forward(
-    mut tcp: TcpStream,
+    mut tcp: Stream,
     peer: SocketAddr,
-    public: SocketAddr,
+    backend: &Backend,
     guard: &Guard,
 ) -> std::io::Result<()> {
     let deadline = Instant::now() + guard.connect_timeout;
@@ -66,7 +67,7 @@ async fn forward(
         refuse(&mut tcp).await;
         return Ok(());
     }
-    let upstream = TcpStream::connect(public).await?;
+    let upstream = backend.connect(Side::Public).await?;
     relay(tcp, upstream, buf, false).await?;
     Ok(())
 }

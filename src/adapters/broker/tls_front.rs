@@ -2,25 +2,26 @@
 //! (budget, CONNECT deadline, the device's client id, `cmd/#` from other certificates), logs
 //! the CN with the client id and username of the CONNECT it forwards, and relays the
 //! connection to rumqttd's internal (certificate: logged in with the front's own account) or
-//! public (password) listener.
+//! public (password) listener — or, in memory, to a bridge that plays that listener
+//! (`bridge.rs`). It listens on the broker's `Net`.
 
+use super::bridge::{Backend, Side};
 use super::connect_parse::{cert_cn, with_credentials};
 use super::guard::{read_connect, refuse, relay, Guard, Who};
 use super::TlsClient;
 use crate::adapters::certs::{PkiError, TestPki};
+use crate::adapters::net::{Listener, Stream};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Where the TLS front relays to, and how it logs in to the internal listener.
 pub(super) struct Upstreams {
-    /// rumqttd's listener for certificate clients (accepts only the front's account).
-    pub(super) internal: SocketAddr,
-    /// rumqttd's listener for password clients (accepts the configured accounts).
-    pub(super) public: SocketAddr,
+    /// rumqttd's listeners: internal for certificate clients (accepts only the front's
+    /// account), public for password clients (accepts the configured accounts).
+    pub(super) backend: Arc<Backend>,
     /// The front's account on `internal`: (username, password), random per broker start.
     pub(super) front_login: (String, String),
 }
@@ -49,7 +50,7 @@ pub(super) fn front_config(
 }
 
 pub(super) async fn front(
-    listener: TcpListener,
+    listener: Listener,
     acceptor: tokio_rustls::TlsAcceptor,
     up: Arc<Upstreams>,
     guard: Arc<Guard>,
@@ -80,7 +81,6 @@ pub(super) async fn front(
             drop(tcp);
             continue;
         };
-        let _ = tcp.set_nodelay(true);
         let (acceptor, up, guard) = (acceptor.clone(), Arc::clone(&up), Arc::clone(&guard));
         tokio::spawn(async move {
             let _permit = permit;
@@ -99,7 +99,7 @@ pub(super) async fn front(
 
 /// One TLS connection: handshake and CONNECT within the deadline, the guard's rules, then relay.
 async fn forward(
-    tcp: TcpStream,
+    tcp: Stream,
     peer: SocketAddr,
     acceptor: tokio_rustls::TlsAcceptor,
     up: &Upstreams,
@@ -152,9 +152,9 @@ async fn forward(
             return Ok(());
         };
         login.extend_from_slice(&buf[used..]);
-        (login, up.internal)
+        (login, Side::Internal)
     } else {
-        (buf, up.public)
+        (buf, Side::Public)
     };
     let _live =
         (who == Who::Device && client_id == guard.device_cn).then(|| guard.device_connected());
@@ -164,7 +164,7 @@ async fn forward(
         client_id: Some(client_id),
         username,
     });
-    let upstream = TcpStream::connect(upstream).await?;
+    let upstream = up.backend.connect(upstream).await?;
     if let Some(topic) = relay(tls, upstream, first, filter).await? {
         log.refused(format!(
             "{peer}: PUBLISH to {topic} cut: commands are not accepted from certificate {}",
