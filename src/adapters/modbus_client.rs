@@ -1,10 +1,15 @@
 //! A Modbus TCP client (tokio-modbus) as a charger uses it: one connection, reconnected when
 //! the device dropped it; any function code (unknown ones are sent raw so the device's
-//! exception can be seen). Used by the conformance steps and the benchmarks.
+//! exception can be seen). Used by the conformance steps and the benchmarks. It dials over
+//! a `Net`: real TCP (`new`) or the in-memory network (`over`).
 
+use crate::adapters::net::{Net, Stream};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_modbus::client::{tcp, Client, Context, Reader};
 use tokio_modbus::prelude::{Request, Slave, SlaveContext};
 
@@ -58,7 +63,45 @@ pub fn describe(fc: u8, unit: u8, addr: u16, qty: u16) -> String {
 /// How long to wait for a connection or an answer before calling the device unresponsive.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connected stream as tokio-modbus wants its transport (it asks for `Debug`).
+struct Transport(Stream);
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transport")
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
 pub struct ModbusClient {
+    net: Net,
     addr: SocketAddr,
     ctx: Option<Context>,
     /// A connection was made at least once.
@@ -69,14 +112,22 @@ impl std::fmt::Debug for ModbusClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModbusClient")
             .field("addr", &self.addr)
+            .field("in_memory", &self.net.is_memory())
             .field("connected", &self.ctx.is_some())
             .finish()
     }
 }
 
 impl ModbusClient {
+    /// A client for the device at `addr` over TCP.
     pub fn new(addr: SocketAddr) -> Self {
+        ModbusClient::over(Net::Tcp, addr)
+    }
+
+    /// A client for the device at `addr` on `net`.
+    pub fn over(net: Net, addr: SocketAddr) -> Self {
         ModbusClient {
+            net,
             addr,
             ctx: None,
             used: false,
@@ -122,7 +173,7 @@ impl ModbusClient {
         let at = self.addr;
         let what = move || what_now(fc, unit, addr, qty, at);
         if self.ctx.is_none() {
-            let ctx = tokio::time::timeout(TIMEOUT, tcp::connect(self.addr))
+            let stream = tokio::time::timeout(TIMEOUT, self.net.connect(self.addr))
                 .await
                 .map_err(|_| {
                     io::Error::new(
@@ -133,7 +184,7 @@ impl ModbusClient {
                 .map_err(|e| {
                     io::Error::new(e.kind(), format!("{}: cannot connect: {e}", what()))
                 })?;
-            self.ctx = Some(ctx);
+            self.ctx = Some(tcp::attach(Transport(stream)));
             self.used = true;
         }
         let ctx = self.ctx.as_mut().expect("connected above");
