@@ -138,6 +138,11 @@ impl ModbusClient {
         self.addr
     }
 
+    /// A new client for the same device on the same network, not connected yet.
+    pub fn fresh(&self) -> Self {
+        ModbusClient::over(self.net.clone(), self.addr)
+    }
+
     /// Drop the connection (the next read reconnects).
     pub async fn disconnect(&mut self) {
         if let Some(mut c) = self.ctx.take() {

@@ -270,9 +270,11 @@ impl RequestBuilder<'_> {
         let tls = match (&self.client.trust, https) {
             (_, false) => None,
             (Trust::Config(c), true) => Some((Arc::clone(c), tls::server_name(host)?)),
-            (Trust::Nothing, true) => return Err(HttpError::Setup(format!(
+            (Trust::Nothing, true) => {
+                return Err(HttpError::Setup(format!(
                 "{url}: no CA to check the server's certificate against (the client trusts none)"
-            ))),
+            )))
+            }
         };
         let addr = self.client.address(url, host, port).await?;
         let dialled = match self.client.from {
