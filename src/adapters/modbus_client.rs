@@ -226,6 +226,7 @@ impl ModbusClient {
             Err(e) => {
                 self.ctx = None;
                 let kind = match &e {
+                    tokio_modbus::Error::Transport(t) if ended(t) => io::ErrorKind::UnexpectedEof,
                     tokio_modbus::Error::Transport(t) => t.kind(),
                     _ => io::ErrorKind::InvalidData,
                 };
@@ -246,10 +247,19 @@ fn what_now(fc: u8, unit: u8, addr: u16, qty: u16, at: SocketAddr) -> String {
     format!("Modbus read ({}) at {at}", describe(fc, unit, addr, qty))
 }
 
+/// The stream ended before an answer: tokio-modbus reports that as the thread's last OS
+/// error, which is "no error" (0) when nothing failed, e.g. on an in-memory pipe.
+fn ended(t: &io::Error) -> bool {
+    t.raw_os_error() == Some(0)
+}
+
 /// A transport or protocol error in words (tokio-modbus's own messages carry `Debug` output
 /// of its types, e.g. a response to another function code).
 fn plain_error(e: &tokio_modbus::Error) -> String {
     match e {
+        tokio_modbus::Error::Transport(t) if ended(t) => {
+            "the device closed the connection without an answer".into()
+        }
         tokio_modbus::Error::Transport(t) => match t.kind() {
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
                 "the device closed the connection without an answer".into()
@@ -262,5 +272,80 @@ fn plain_error(e: &tokio_modbus::Error) -> String {
         tokio_modbus::Error::Protocol(_) => {
             "the answer does not match the request (wrong transaction id, unit id or function code, or a malformed frame)".into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::host::Host;
+    use crate::adapters::modbus::{ModbusOptions, ModbusServer};
+    use crate::device::registers::f32_cdab;
+    use crate::device::{DeviceConfig, Event, Variant};
+    use crate::protocol::dsmr::{self, DsmrKind};
+    use crate::protocol::{Protocol, Reading};
+    use std::sync::Arc;
+
+    const AT: ([u8; 4], u16) = ([127, 0, 0, 1], 502);
+
+    /// A booted device importing 1234 W, its Modbus server on the in-memory network.
+    async fn device(net: &Net) -> (Arc<Host>, crate::sim::clock::VirtualClock, ModbusServer) {
+        let (host, clock) = Host::running_virtual(DeviceConfig::new(Variant::P1), 0);
+        let mut r = Reading::empty(Protocol::Dsmr);
+        r.power_import_w = Some(1234.0);
+        r.power_export_w = Some(0.0);
+        host.handle(Event::SerialBytes(dsmr::encode(
+            &r,
+            DsmrKind::Smr5ThreePhase,
+        )));
+        let listener = net.listen(SocketAddr::from(AT)).await.unwrap();
+        let server =
+            ModbusServer::start_with(Arc::clone(&host), listener, ModbusOptions::default())
+                .unwrap();
+        (host, clock, server)
+    }
+
+    #[tokio::test]
+    async fn reads_and_exceptions_travel_over_the_memory_network() {
+        let net = Net::memory();
+        let (_host, _clock, server) = device(&net).await;
+        let mut c = ModbusClient::over(net.clone(), server.local_addr());
+        for fc in [3, 4] {
+            let w = c.read(fc, 1, 0x8016, 2).await.unwrap().unwrap();
+            assert_eq!(f32_cdab([w[0], w[1]]), 1234.0, "function {fc}");
+        }
+        assert_eq!(c.read(0x06, 1, 0x8016, 1).await.unwrap(), Err(0x01));
+        assert_eq!(c.read(3, 1, 0x0000, 2).await.unwrap(), Err(0x02));
+    }
+
+    #[tokio::test]
+    async fn a_second_client_is_closed_while_the_first_holds_the_slot() {
+        let net = Net::memory();
+        let (_host, _clock, server) = device(&net).await;
+        let mut first = ModbusClient::over(net.clone(), server.local_addr());
+        assert!(first.read(3, 1, 0x8016, 2).await.unwrap().is_ok());
+        let mut second = first.fresh();
+        let err = second.read_once(3, 1, 0x8016, 2).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("the device closed the connection without an answer"),
+            "{err}"
+        );
+        assert!(first.read_once(3, 1, 0x8016, 2).await.unwrap().is_ok());
+        first.disconnect().await;
+        let mut third = second.fresh();
+        assert!(third.read(3, 1, 0x8016, 2).await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_a_clear_connect_error() {
+        let mut c = ModbusClient::over(Net::memory(), SocketAddr::from(AT));
+        let err = c.read(3, 1, 0x8016, 2).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            err.to_string(),
+            "Modbus read (unit id 1, function 0x03, address 0x8016, quantity 2) at \
+             127.0.0.1:502: cannot connect: nothing listens on 127.0.0.1:502 (in-memory network)"
+        );
     }
 }

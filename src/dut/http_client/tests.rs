@@ -81,15 +81,19 @@ async fn a_second_client_is_seen_from_its_own_address() {
         HttpServer::start(Arc::clone(&dev.host), net.listen(at(80)).await.unwrap()).unwrap();
     let first = HttpClient::new(net.clone());
     let second = HttpClient::new(net.clone()).from(IpAddr::from([127, 0, 0, 2]));
-    let get = |c: &HttpClient| {
+    let password = dev.password.as_str();
+    let status = |c: HttpClient| async move {
         c.get("http://127.0.0.1/api/v1/status")
-            .basic_auth("user", Some(&dev.password))
+            .basic_auth("user", Some(password))
             .send()
+            .await
+            .unwrap()
+            .status()
     };
-    assert_eq!(get(&first).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(status(first.clone()).await, StatusCode::OK);
     // API-02: the session belongs to the first client's address.
-    assert_eq!(get(&second).await.unwrap().status(), StatusCode::CONFLICT);
-    assert_eq!(get(&first).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(status(second).await, StatusCode::CONFLICT);
+    assert_eq!(status(first).await, StatusCode::OK);
 }
 
 #[tokio::test]
