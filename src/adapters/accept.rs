@@ -1,16 +1,16 @@
-//! The accept loop every TCP listener of the simulator shares (`accept_forever`: the device's
-//! Modbus, the P1 stream, the control Modbus), and what it does when `accept` fails (e.g. out
+//! The accept loop every listener of the simulator shares (`accept_forever`: the device's
+//! Modbus, the P1 stream, the control Modbus; over TCP or the in-memory network), and what it does when `accept` fails (e.g. out
 //! of descriptors): log once per kind of error, back off (10 ms doubling to 1 s of wall time:
 //! it waits for the OS, not the device) and keep listening (`AcceptErrors`, also used by the
 //! HTTP listeners).
 
+use super::net::{Listener, Stream};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 /// Accept on `listener` until the calling task is aborted. Each accepted stream goes to
@@ -20,14 +20,20 @@ use tokio::task::JoinSet;
 /// `Spare::Held` a spare descriptor is held so that, when the process runs out, it can be
 /// given up to accept the pending client (and is taken again later): for the device's Modbus,
 /// which a charger must reach; the other listeners hold none, so they take no descriptor
-/// from the rest under exhaustion.
-pub async fn accept_forever<A, F, C>(listener: TcpListener, name: &str, spare: Spare, mut admit: A)
-where
-    A: FnMut(TcpStream, SocketAddr) -> F,
+/// from the rest under exhaustion. The spare matters only for TCP: an in-memory listener
+/// holds none, whatever `spare` says.
+pub async fn accept_forever<A, F, C>(
+    listener: impl Into<Listener>,
+    name: &str,
+    spare: Spare,
+    mut admit: A,
+) where
+    A: FnMut(Stream, SocketAddr) -> F,
     F: Future<Output = Option<C>>,
     C: Future<Output = ()> + Send + 'static,
 {
-    let held = spare == Spare::Held;
+    let listener: Listener = listener.into();
+    let held = spare == Spare::Held && matches!(listener, Listener::Tcp(_));
     let open_spare = || if held { open_spare() } else { None };
     let mut spare = open_spare();
     let mut errors = AcceptErrors::default();

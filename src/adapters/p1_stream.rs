@@ -16,6 +16,7 @@
 
 use super::accept::{accept_forever, Seat, Spare};
 use super::host::Host;
+use super::net::{Listener, Stream};
 use crate::device::Effect;
 use std::collections::VecDeque;
 use std::io;
@@ -23,7 +24,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
 
@@ -67,7 +67,8 @@ pub struct P1Stream {
 impl P1Stream {
     /// Serve the P1 ext bytes of `host` to every reader connecting to `listener` (bind port
     /// 0 in tests).
-    pub fn start(host: Arc<Host>, listener: TcpListener) -> Result<Self, P1StreamError> {
+    pub fn start(host: Arc<Host>, listener: impl Into<Listener>) -> Result<Self, P1StreamError> {
+        let listener: Listener = listener.into();
         let addr = listener.local_addr().map_err(P1StreamError::LocalAddr)?;
         let readers = Arc::new(AtomicUsize::new(0));
         let task = tokio::spawn(accept_loop(listener, host, Arc::clone(&readers)));
@@ -95,7 +96,7 @@ impl Drop for P1Stream {
 }
 
 /// Accept until aborted (`accept_forever`); the readers' tasks end with it.
-async fn accept_loop(listener: TcpListener, host: Arc<Host>, readers: Arc<AtomicUsize>) {
+async fn accept_loop(listener: Listener, host: Arc<Host>, readers: Arc<AtomicUsize>) {
     accept_forever(listener, "p1 stream", Spare::None, |stream, peer| {
         // Subscribe before anything else: the reader gets every byte from now on.
         let effects = host.effects();
@@ -138,9 +139,8 @@ fn p1_bytes(e: &Effect) -> Option<&[u8]> {
 /// Copy P1 ext bytes to `stream` until the reader goes away or falls behind. One task, three
 /// cancel-safe events: a new effect (queued at once, never waiting on the socket), bytes
 /// from the reader (discarded), room in the socket (the queue's front is written).
-async fn serve(mut stream: TcpStream, mut effects: broadcast::Receiver<Arc<Effect>>) -> Disconnect {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.split();
+async fn serve(stream: Stream, mut effects: broadcast::Receiver<Arc<Effect>>) -> Disconnect {
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut queue: VecDeque<Arc<Effect>> = VecDeque::new();
     let mut queued = 0usize; // bytes in `queue` not yet written
     let mut front_written = 0usize; // bytes of the queue's front already written
@@ -195,6 +195,7 @@ mod tests {
     use crate::protocol::dsmr::{self, DsmrKind};
     use crate::protocol::{Protocol, Reading};
     use std::time::Duration;
+    use tokio::net::{TcpListener, TcpStream};
 
     const LIMIT: Duration = Duration::from_secs(20);
 

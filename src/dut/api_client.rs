@@ -1,11 +1,12 @@
-//! The harness's HTTP client for a device's configuration API (reqwest): Basic auth with the
-//! label password, JSON in and out, problem+json errors kept as documents. Used by every
-//! target so a scenario talks to the virtual device exactly as to real firmware.
+//! The harness's HTTP client for a device's configuration API (`http_client`, over a `Net`):
+//! Basic auth with the label password, JSON in and out, problem+json errors kept as
+//! documents. Used by every target so a scenario talks to the virtual device exactly as to
+//! real firmware.
 
+use super::http_client::{HttpClient, Method, StatusCode};
 use super::TargetError;
-use reqwest::{Client, Method, StatusCode};
+use crate::adapters::net::Net;
 use serde_json::Value;
-use std::time::Duration;
 
 /// An HTTP answer: status and body (JSON, or the text wrapped in `{"text": …}`).
 #[derive(Debug, Clone, PartialEq)]
@@ -19,27 +20,34 @@ pub struct ApiClient {
     base: String,
     user: String,
     password: String,
-    client: Client,
+    client: HttpClient,
 }
 
 impl ApiClient {
-    /// A client for `base` (e.g. `http://127.0.0.1:8080`) logging in as `user`/`password`;
-    /// `local` binds the source address (to act as a second client from another host).
+    /// A client for `base` (e.g. `http://127.0.0.1:8080`) over TCP, logging in as
+    /// `user`/`password`; `local` binds the source address (to act as a second client from
+    /// another host).
     pub fn new(
         base: &str,
         user: &str,
         password: &str,
         local: Option<std::net::IpAddr>,
     ) -> Result<Self, TargetError> {
-        let mut b = Client::builder()
-            .timeout(Duration::from_secs(10))
-            .no_proxy();
+        ApiClient::over(Net::Tcp, base, user, password, local)
+    }
+
+    /// Like `new`, over `net`.
+    pub fn over(
+        net: Net,
+        base: &str,
+        user: &str,
+        password: &str,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<Self, TargetError> {
+        let mut client = HttpClient::new(net);
         if let Some(ip) = local {
-            b = b.local_address(ip);
+            client = client.from(ip);
         }
-        let client = b
-            .build()
-            .map_err(|e| TargetError(format!("HTTP client: {e}")))?;
         Ok(ApiClient {
             base: base.trim_end_matches('/').to_string(),
             user: user.into(),
@@ -61,22 +69,17 @@ impl ApiClient {
     ) -> Result<Answer, TargetError> {
         let mut req = self
             .client
-            .request(method.clone(), format!("{}{path}", self.base))
+            .request(method.clone(), &format!("{}{path}", self.base))
             .basic_auth(&self.user, Some(&self.password));
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
+            req = req.json(b);
         }
         let resp = req
             .send()
             .await
             .map_err(|e| TargetError(format!("HTTP {method} {path}: no answer ({e})")))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| TargetError(format!("HTTP {method} {path}: {e}")))?;
+        let text = resp.text();
         let body =
             serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "text": text }));
         Ok(Answer { status, body })

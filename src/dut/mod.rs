@@ -4,6 +4,7 @@
 //! scenario can judge the virtual device or real firmware.
 
 pub mod api_client;
+pub mod http_client;
 mod mqtt_tap;
 pub mod remote;
 pub mod rig_client;
@@ -391,6 +392,11 @@ pub trait Target: Send + std::fmt::Debug {
     fn now(&self) -> Millis;
     /// Where the device's Modbus TCP server listens (for extra client connections).
     fn modbus_addr(&self) -> std::net::SocketAddr;
+    /// The network the suite's own clients (HTTP, Modbus) reach the device over: real
+    /// sockets, or the in-memory network of an in-memory target.
+    fn net(&self) -> crate::adapters::net::Net {
+        crate::adapters::net::Net::Tcp
+    }
 
     // ---- bench rig -------------------------------------------------------------------
     /// Put bytes on the device's meter input (P1 RJ12 or TIC terminals).

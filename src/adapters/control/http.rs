@@ -45,7 +45,10 @@ pub fn router(ctl: Shared) -> Router {
 }
 
 /// Serve the control surface on `listener` until the handle is aborted.
-pub fn serve(ctl: Shared, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+pub fn serve(
+    ctl: Shared,
+    listener: impl Into<crate::adapters::net::Listener>,
+) -> tokio::task::JoinHandle<()> {
     crate::adapters::http::serve_plain(listener, router(ctl), MAX_CONNECTIONS)
 }
 

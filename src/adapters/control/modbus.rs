@@ -21,12 +21,12 @@
 use super::Control;
 use crate::adapters::accept::{accept_forever, Seat, Spare};
 use crate::adapters::modbus::mbap::{self, Mbap};
+use crate::adapters::net::{Listener, Stream};
 use serde_json::json;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// Registers 0..=LAST exist.
 const LAST: u16 = 6;
@@ -35,7 +35,8 @@ const MAX_CLIENTS: usize = 8;
 
 /// Serve the set-point registers on `listener` until the handle is aborted (the
 /// connections end with it).
-pub fn serve(ctl: Arc<Control>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+pub fn serve(ctl: Arc<Control>, listener: impl Into<Listener>) -> tokio::task::JoinHandle<()> {
+    let listener: Listener = listener.into();
     let clients = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
         accept_forever(listener, "control modbus", Spare::None, |stream, peer| {
@@ -62,8 +63,7 @@ pub fn serve(ctl: Arc<Control>, listener: TcpListener) -> tokio::task::JoinHandl
     })
 }
 
-async fn connection(ctl: &Control, mut stream: TcpStream) -> std::io::Result<()> {
-    let _ = stream.set_nodelay(true);
+async fn connection(ctl: &Control, mut stream: Stream) -> std::io::Result<()> {
     let start = Instant::now();
     let ms = || start.elapsed().as_millis() as i64;
     let mut frames = Mbap::default();

@@ -1,5 +1,6 @@
 //! The HTTP configuration API (`/api/v1`, API-01..11, FW-01) and the web interface (`/`,
-//! WEB-01..06) on axum, over plain HTTP and over HTTPS (rustls, WEB-06).
+//! WEB-01..06) on axum, over plain HTTP and over HTTPS (rustls, WEB-06), on a TCP or an
+//! in-memory listener (`adapters::net`).
 //!
 //! - `api.rs`: the routes, Basic authentication and the single session; `session.rs`: the
 //!   thin wrapper around the session rule (the pure machine `device::session`, kept per
@@ -37,6 +38,7 @@ pub use session::SESSION_IDLE_MS;
 pub use throttle::{FIRST_BLOCK_MS, FREE_FAILURES, MAX_BLOCK_MS, MAX_SOURCES};
 
 use super::host::Host;
+use super::net::Listener;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -46,7 +48,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
@@ -101,7 +102,7 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Plain HTTP on `listener` (bind port 0 in tests); pages link to HTTPS on port 443.
-    pub fn start(host: Arc<Host>, listener: TcpListener) -> io::Result<Self> {
+    pub fn start(host: Arc<Host>, listener: impl Into<Listener>) -> io::Result<Self> {
         HttpServer::start_with(host, listener, None, HttpOptions::default())
     }
 
@@ -109,7 +110,7 @@ impl HttpServer {
     /// `http/1.1`.
     pub fn start_tls(
         host: Arc<Host>,
-        listener: TcpListener,
+        listener: impl Into<Listener>,
         config: rustls::ServerConfig,
     ) -> io::Result<Self> {
         HttpServer::start_with(host, listener, Some(config), HttpOptions::default())
@@ -118,10 +119,11 @@ impl HttpServer {
     /// Either kind with explicit options.
     pub fn start_with(
         host: Arc<Host>,
-        listener: TcpListener,
+        listener: impl Into<Listener>,
         tls: Option<rustls::ServerConfig>,
         options: HttpOptions,
     ) -> io::Result<Self> {
+        let listener: Listener = listener.into();
         let addr = listener.local_addr()?;
         let is_tls = tls.is_some();
         let acceptor = tls.map(|mut c| {
@@ -172,11 +174,11 @@ impl Drop for HttpServer {
 /// Serve `router` over plain HTTP on `listener` with the same head timeout and connection
 /// budget as the API (the bench rig uses it); stops when the handle is aborted.
 pub(crate) fn serve_plain(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     router: axum::Router,
     max_connections: usize,
 ) -> JoinHandle<()> {
-    tokio::spawn(accept_loop(listener, router, None, max_connections))
+    tokio::spawn(accept_loop(listener.into(), router, None, max_connections))
 }
 
 /// Middleware: the whole request body must arrive within `BODY_TIMEOUT` (408) and fit in
@@ -212,7 +214,7 @@ pub(crate) async fn whole_body(
 /// Accept connections until aborted; the connections live in a `JoinSet` owned by this task,
 /// so aborting it ends them too.
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Listener,
     router: axum::Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     max_connections: usize,
@@ -233,7 +235,6 @@ async fn accept_loop(
                 }
                 Ok((stream, peer)) => {
                     errors.accepted("http");
-                    let _ = stream.set_nodelay(true);
                     let router = router.clone();
                     let tls = tls.clone();
                     conns.spawn(async move {

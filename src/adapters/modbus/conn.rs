@@ -7,10 +7,10 @@ use super::service::answer;
 use super::service::Service;
 use super::slot::Held;
 use crate::adapters::host::Host;
+use crate::adapters::net::Stream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Why a connection ended (logged).
 enum End {
@@ -23,7 +23,7 @@ pub(super) async fn serve(
     host: Arc<Host>,
     service: Arc<dyn Service>,
     held: Held,
-    mut stream: TcpStream,
+    mut stream: Stream,
     peer: SocketAddr,
     generation: u64,
 ) {
@@ -41,7 +41,7 @@ async fn run(
     host: &Host,
     service: &dyn Service,
     held: &Held,
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     generation: u64,
 ) -> End {
     let mut frames = Mbap::default();

@@ -25,12 +25,12 @@ pub use service::{exception, response, DeviceService, MalformedPdu, Service};
 
 use super::accept::{accept_forever, Spare};
 use super::host::Host;
+use super::net::{Listener, Stream};
 use crate::sim::clock::Millis;
 use slot::Slot;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// A client that sends no complete request for this long is disconnected (MB-10).
@@ -76,7 +76,7 @@ pub struct ModbusServer {
 impl ModbusServer {
     /// Serve `host` on `listener` (bind port 0 in tests) the device's way (with the
     /// `defects` feature: as the device's planted defects say).
-    pub fn start(host: Arc<Host>, listener: TcpListener) -> io::Result<Self> {
+    pub fn start(host: Arc<Host>, listener: impl Into<Listener>) -> io::Result<Self> {
         let options = ModbusOptions::default();
         #[cfg(feature = "defects")]
         let options = crate::defects::modbus::options(&host, options);
@@ -86,9 +86,10 @@ impl ModbusServer {
     /// Serve `host` on `listener` as `options` say.
     pub fn start_with(
         host: Arc<Host>,
-        listener: TcpListener,
+        listener: impl Into<Listener>,
         options: ModbusOptions,
     ) -> io::Result<Self> {
+        let listener: Listener = listener.into();
         let addr = listener.local_addr()?;
         let slot = Arc::new(Slot::new(options.single_client, options.idle_ms));
         let task = tokio::spawn(accept_loop(listener, host, Arc::new(options), slot));
@@ -109,7 +110,7 @@ impl Drop for ModbusServer {
 /// Accept until aborted (`accept_forever`: errors backed off, a spare descriptor for when
 /// the process runs out); each client is admitted or closed at once.
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Listener,
     host: Arc<Host>,
     options: Arc<ModbusOptions>,
     slot: Arc<Slot>,
@@ -127,7 +128,7 @@ async fn admit(
     host: &Arc<Host>,
     options: &ModbusOptions,
     slot: &Arc<Slot>,
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
 ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
     let served = host.served();
@@ -148,7 +149,6 @@ async fn admit(
         return None;
     };
     tracing::info!("modbus: {peer} connected");
-    let _ = stream.set_nodelay(true);
     Some(conn::serve(
         Arc::clone(host),
         Arc::clone(&options.service),

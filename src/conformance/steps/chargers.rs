@@ -24,18 +24,14 @@ async fn total_power(client: &mut ModbusClient, unit: u8) -> std::io::Result<f32
 /// A new charger: the harness's own register reads step aside first (one client at a time).
 async fn new_charger(w: &mut DeviceWorld) -> ModbusClient {
     w.target().modbus_disconnect().await.expect("disconnect");
-    ModbusClient::new(w.target().modbus_addr())
+    ModbusClient::over(w.target().net(), w.target().modbus_addr())
 }
 
 /// Until when a new client may retry while a real-time device lets go of the previous
 /// client (its `max_latency_ms`; at once when the harness drives the clock).
-fn handover_deadline(w: &mut DeviceWorld) -> (std::net::SocketAddr, std::time::Instant) {
+fn handover_deadline(w: &mut DeviceWorld) -> std::time::Instant {
     let budget = w.target().max_latency_ms().max(0) as u64;
-    let addr = w.target().modbus_addr();
-    (
-        addr,
-        std::time::Instant::now() + std::time::Duration::from_millis(budget),
-    )
+    std::time::Instant::now() + std::time::Duration::from_millis(budget)
 }
 
 #[given(regex = r"^a charger connected over Modbus$")]
@@ -50,7 +46,7 @@ async fn first_charger(w: &mut DeviceWorld) {
 
 #[when(regex = r"^a second charger connects over Modbus$")]
 async fn second_charger(w: &mut DeviceWorld) {
-    let c = ModbusClient::new(w.target().modbus_addr());
+    let c = ModbusClient::over(w.target().net(), w.target().modbus_addr());
     w.second = Some(c);
 }
 
@@ -71,7 +67,7 @@ async fn second_refused(w: &mut DeviceWorld) {
     regex = r"^the (first|second) charger (?:still )?reads a total active power of ([\d.\-]+) W$"
 )]
 async fn charger_reads(w: &mut DeviceWorld, which: String, want: f32) {
-    let (addr, end) = handover_deadline(w);
+    let end = handover_deadline(w);
     let got = loop {
         let c = if which == "first" {
             w.chargers.first_mut().expect("no first charger")
@@ -82,7 +78,7 @@ async fn charger_reads(w: &mut DeviceWorld, which: String, want: f32) {
             Ok(got) => break got,
             // A real device may still be closing the previous client's connection.
             Err(_) if which == "second" && std::time::Instant::now() < end => {
-                *c = ModbusClient::new(addr);
+                *c = c.fresh();
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             Err(e) => panic!("the {which} charger cannot read: {e}"),
@@ -139,13 +135,13 @@ async fn unit_id(w: &mut DeviceWorld, unit: u8, want: f32) {
 )]
 async fn port_502(w: &mut DeviceWorld, want: f32) {
     let mut c = new_charger(w).await;
-    let (addr, end) = handover_deadline(w);
+    let end = handover_deadline(w);
     let got = loop {
         match total_power(&mut c, 1).await {
             Ok(got) => break got,
             // A real device may still be closing the harness's own connection.
             Err(_) if std::time::Instant::now() < end => {
-                c = ModbusClient::new(addr);
+                c = c.fresh();
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
             Err(e) => panic!("no Modbus answer on the device's address: {e}"),

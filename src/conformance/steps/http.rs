@@ -8,18 +8,19 @@
 //!   reaches a device on 127.0.0.1 from another address). On a bench with a real device, set
 //!   it to a second address of the harness host on the device's LAN.
 //! - `ApiClient` keeps no response headers, and the 401 challenge is a header: these steps
-//!   use reqwest directly, one fresh client (one new connection) per request. The session is
-//!   held by the credentials and the source address, not by a connection.
+//!   use `dut::http_client` directly, over the target's network (`Target::net`), one new
+//!   connection per request. The session is held by the credentials and the source address,
+//!   not by a connection.
 //! - Time passes only through `w.pass(ms)`.
 
 use super::world::DeviceWorld;
+use crate::adapters::net::Net;
+use crate::dut::http_client::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use crate::dut::http_client::{HeaderMap, HttpClient, Method};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use reqwest::header::{HeaderMap, CONTENT_TYPE, WWW_AUTHENTICATE};
-use reqwest::{Method, Url};
 use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 /// What the HTTP and web steps remember between steps.
 #[derive(Debug, Default)]
@@ -31,7 +32,7 @@ pub struct HttpBench {
     /// The part of the page a "form" step looks at (web steps).
     pub form: Option<String>,
     /// The secure page the plain page links to (web steps).
-    pub secure_link: Option<Url>,
+    pub secure_link: Option<url::Url>,
 }
 
 /// An HTTP answer with its headers.
@@ -82,8 +83,10 @@ pub enum Login {
 }
 
 /// How a client reaches the device.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Reach {
+    /// The target's network (`Target::net`).
+    pub net: Net,
     /// Bind the source address.
     pub from: Option<IpAddr>,
     /// Trust exactly this CA (PEM) for HTTPS.
@@ -95,36 +98,36 @@ pub struct Reach {
     pub resolve: Option<(String, SocketAddr)>,
 }
 
-pub fn http_client(reach: &Reach) -> reqwest::Client {
-    let mut b = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(ip) = reach.from {
-        b = b.local_address(ip);
+impl Reach {
+    /// The harness's own way to the target's device: its network, the harness's own
+    /// address, no HTTPS trust, no extra names.
+    pub fn of(w: &mut DeviceWorld) -> Reach {
+        Reach {
+            net: w.target().net(),
+            from: None,
+            ca_pem: None,
+            any_certificate: false,
+            resolve: None,
+        }
     }
-    if let Some(pem) = &reach.ca_pem {
-        let ca = reqwest::Certificate::from_pem(pem.as_bytes()).expect("the device CA (PEM)");
-        b = b.tls_certs_only([ca]);
-    }
-    if reach.any_certificate {
-        b = b.tls_danger_accept_invalid_certs(true);
-    }
-    if let Some((name, addr)) = &reach.resolve {
-        b = b.resolve(name, *addr);
-    }
-    b.build().expect("HTTP client")
 }
 
-/// An error with its causes (a TLS failure is a few levels down).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(&format!(": {c}"));
-        cause = c.source();
+/// A client that reaches the device as `reach` says (no redirects followed, 10 s timeout).
+pub fn http_client(reach: &Reach) -> Result<HttpClient, String> {
+    let mut c = HttpClient::new(reach.net.clone());
+    if let Some(ip) = reach.from {
+        c = c.from(ip);
     }
-    out
+    if let Some(pem) = &reach.ca_pem {
+        c = c.trust_ca_pem(pem).map_err(|e| e.to_string())?;
+    }
+    if reach.any_certificate {
+        c = c.accept_any_certificate().map_err(|e| e.to_string())?;
+    }
+    if let Some((name, addr)) = &reach.resolve {
+        c = c.resolve(name, addr.ip());
+    }
+    Ok(c)
 }
 
 /// One request; no answer at all (no connection, a refused certificate) is the error.
@@ -135,17 +138,18 @@ pub async fn try_request(
     login: &Login,
     body: Option<(&str, &Value)>,
 ) -> Result<Reply, String> {
-    let mut req = http_client(reach).request(method.clone(), url);
+    let client = http_client(reach)?;
+    let mut req = client.request(method.clone(), url);
     if let Login::As(user, password) = login {
         req = req.basic_auth(user, Some(password));
     }
     if let Some((content_type, b)) = body {
         req = req.header(CONTENT_TYPE, content_type).body(b.to_string());
     }
-    let resp = req.send().await.map_err(|e| error_chain(&e))?;
+    let resp = req.send().await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let text = resp.text().await.map_err(|e| error_chain(&e))?;
+    let text = resp.text();
     Ok(Reply {
         what: format!("{method} {url}"),
         status,
@@ -196,7 +200,7 @@ pub fn api_url(w: &mut DeviceWorld, path: &str) -> String {
 pub async fn first_client(w: &mut DeviceWorld, method: Method, path: &str) -> Reply {
     let url = api_url(w, path);
     let login = label_login(w);
-    request(&Reach::default(), method, &url, &login, None).await
+    request(&Reach::of(w), method, &url, &login, None).await
 }
 
 async fn second_client(w: &mut DeviceWorld, path: &str) -> Reply {
@@ -204,7 +208,7 @@ async fn second_client(w: &mut DeviceWorld, path: &str) -> Reply {
     let login = label_login(w);
     let reach = Reach {
         from: Some(second_address(w)),
-        ..Reach::default()
+        ..Reach::of(w)
     };
     request(&reach, Method::GET, &url, &login, None).await
 }
@@ -269,7 +273,7 @@ async fn client_asks(w: &mut DeviceWorld, what: String, how: String, user: Strin
         Login::As(user, String::new())
     };
     let url = api_url(w, &resource_path(&what));
-    let r = request(&Reach::default(), Method::GET, &url, &login, None).await;
+    let r = request(&Reach::of(w), Method::GET, &url, &login, None).await;
     w.http.last = Some(r);
 }
 
@@ -403,7 +407,7 @@ async fn post_firmware(w: &mut DeviceWorld, version: String) {
     let login = label_login(w);
     let body = json!({ "Version": version });
     let r = request(
-        &Reach::default(),
+        &Reach::of(w),
         Method::POST,
         &url,
         &login,
@@ -430,7 +434,7 @@ async fn firmware_eventually(w: &mut DeviceWorld, minutes: i64, version: String,
     let login = label_login(w);
     let mut seen = Vec::new();
     for _ in 0..=minutes * 12 {
-        let r = try_request(&Reach::default(), Method::GET, &url, &login, None).await;
+        let r = try_request(&Reach::of(w), Method::GET, &url, &login, None).await;
         if let Some(fw) = r.ok().filter(|r| r.status == 200).and_then(|r| r.json()) {
             if fw["Version"].as_str() == Some(version.as_str()) && update_state(&fw) == state {
                 return;

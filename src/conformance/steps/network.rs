@@ -6,8 +6,8 @@ use super::bench::{apply_lan, config, must_patch, send_patch, status};
 use super::world::DeviceWorld;
 use crate::device::network::WifiNetwork;
 use crate::device::Variant;
+use crate::dut::http_client::Method;
 use cucumber::{given, then, when};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 /// A device on a LAN that differs from the default one from power-on, booted.

@@ -6,7 +6,7 @@
 
 use super::registers::hex_bytes;
 use super::world::DeviceWorld;
-use crate::adapters::modbus_client::{describe, exception_text, ModbusClient};
+use crate::adapters::modbus_client::{describe, exception_text};
 use crate::conformance::decode::float_cd_ab_at;
 use crate::protocol::Reading;
 use crate::sim::generator::{FixedValues, Load};
@@ -128,8 +128,8 @@ async fn hammer(w: &mut DeviceWorld) {
     }
 
     // The charger's reads go on in a task of their own on the harness's connection.
-    let addr = w.target().modbus_addr();
-    let mut client = std::mem::replace(w.target().modbus(), ModbusClient::new(addr));
+    let fresh = w.target().modbus().fresh();
+    let mut client = std::mem::replace(w.target().modbus(), fresh);
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<Vec<u16>, String>>();
     let reader = tokio::spawn({

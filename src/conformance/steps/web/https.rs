@@ -5,8 +5,9 @@ use super::super::http::{assert_basic_challenge, label_login, request, try_reque
 use super::super::world::DeviceWorld;
 use super::open::{assert_config_page, device_addr, page};
 use super::{attr, elements, text_of};
+use crate::dut::http_client::Method;
 use cucumber::then;
-use reqwest::{Method, Url};
+use url::Url;
 
 #[then(regex = r#"^over HTTPS the status answers for user "user" with the label password$"#)]
 async fn https_status(w: &mut DeviceWorld) {
@@ -82,7 +83,7 @@ async fn follow_secure(w: &mut DeviceWorld, name: String) {
     let reach = Reach {
         ca_pem: Some(pem),
         resolve: Some((name, https_addr)),
-        ..Reach::default()
+        ..Reach::of(w)
     };
     let r = try_request(&reach, Method::GET, link.as_str(), &Login::Nobody, None)
         .await

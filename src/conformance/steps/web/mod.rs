@@ -18,7 +18,7 @@ mod status_panel;
 pub use self::html::{attr, elements, fragments, text_of};
 
 use super::http::{Reach, Reply};
-use reqwest::Url;
+use url::Url;
 
 /// A page as a browser loaded it.
 #[derive(Debug, Clone)]

@@ -5,9 +5,10 @@ use super::super::http::{label_login, request, try_request, Login, Reach, Reply}
 use super::super::world::DeviceWorld;
 use super::Page;
 use super::{attr, elements, text_of};
+use crate::dut::http_client::Method;
 use cucumber::{then, when};
-use reqwest::{Method, Url};
 use std::net::SocketAddr;
+use url::Url;
 
 pub(super) fn device_addr(url: &str) -> (Url, SocketAddr) {
     let u = Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
@@ -85,7 +86,8 @@ pub(super) fn form(w: &DeviceWorld) -> &str {
 async fn open_at_ip(w: &mut DeviceWorld) {
     let (base, _) = device_addr(&w.target().web_url(false));
     let url = base.join("/").expect("URL");
-    open(w, url, Reach::default()).await;
+    let reach = Reach::of(w);
+    open(w, url, reach).await;
 }
 
 /// The name resolves to the device's address as mDNS would (the test LAN has no responder).
@@ -96,7 +98,7 @@ async fn open_mdns(w: &mut DeviceWorld) {
     let url = Url::parse(&format!("http://smart-connect.local:{port}/")).expect("URL");
     let reach = Reach {
         resolve: Some(("smart-connect.local".into(), addr)),
-        ..Reach::default()
+        ..Reach::of(w)
     };
     open(w, url, reach).await;
 }
@@ -113,11 +115,11 @@ async fn open_https(w: &mut DeviceWorld) {
     let reach = match w.target().https_ca_pem() {
         Some(pem) => Reach {
             ca_pem: Some(pem),
-            ..Reach::default()
+            ..Reach::of(w)
         },
         None => Reach {
             any_certificate: true,
-            ..Reach::default()
+            ..Reach::of(w)
         },
     };
     open(w, base.join("/").expect("URL"), reach).await;
@@ -156,7 +158,7 @@ async fn answers_by_name(w: &mut DeviceWorld, name: String) {
     let port = base.port_or_known_default().expect("port");
     let reach = Reach {
         resolve: Some((name.clone(), addr)),
-        ..Reach::default()
+        ..Reach::of(w)
     };
     let url = format!("http://{name}:{port}/");
     let r = request(&reach, Method::GET, &url, &Login::Nobody, None).await;

@@ -2,15 +2,15 @@
 
 use super::super::http::{first_client, label_login, request, Reach};
 use super::super::world::DeviceWorld;
+use crate::dut::http_client::Method;
 use cucumber::{then, when};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn patch_as_page(w: &mut DeviceWorld, patch: Value) {
     let url = super::super::http::api_url(w, "/api/v1/config");
     let login = label_login(w);
     let r = request(
-        &Reach::default(),
+        &Reach::of(w),
         Method::PATCH,
         &url,
         &login,

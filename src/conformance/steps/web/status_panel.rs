@@ -6,8 +6,8 @@ use super::super::world::DeviceWorld;
 use super::html::{headings, quoted_list};
 use super::open::page;
 use super::{fragments, text_of};
+use crate::dut::http_client::Method;
 use cucumber::then;
-use reqwest::Method;
 
 #[then(regex = r"^every file the page loads is served$")]
 fn files_served(w: &mut DeviceWorld) {
