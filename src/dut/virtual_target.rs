@@ -123,7 +123,7 @@ impl VirtualTarget {
         let store = SharedStore::default();
         let host = Host::new(hw, Some(Box::new(store.clone())), Arc::new(clock.clone()));
         let modbus = ModbusServer::start(Arc::clone(&host), bind_local(&net)?).map_err(io)?;
-        let client = ModbusClient::new(modbus.local_addr());
+        let client = ModbusClient::over(net.clone(), modbus.local_addr());
         let pki =
             TestPki::new(&identity.serial).map_err(|e| TargetError(format!("test PKI: {e}")))?;
         let tls = pki
@@ -135,9 +135,10 @@ impl VirtualTarget {
             https_port: Some(https.local_addr().port()),
             ..HttpOptions::default()
         };
-        let http =
-            HttpServer::start_with(Arc::clone(&host), bind_local(&net)?, None, options).map_err(io)?;
-        let api = ApiClient::new(
+        let http = HttpServer::start_with(Arc::clone(&host), bind_local(&net)?, None, options)
+            .map_err(io)?;
+        let api = ApiClient::over(
+            net.clone(),
             &format!("http://{}", http.local_addr()),
             "user",
             &identity.label_password,
@@ -146,6 +147,7 @@ impl VirtualTarget {
         let opts = BrokerOptions {
             tls_port: 0,
             plain_port: 0,
+            net: net.clone(),
             credentials: vec![(OWN_BROKER_USER.into(), OWN_BROKER_PASSWORD.into())],
             ..BrokerOptions::for_device(&identity.serial)
         };
