@@ -224,15 +224,15 @@ async fn write_packet<W: AsyncWrite + Unpin>(
     wr.flush().await.map_err(io_error)
 }
 
-/// The next whole packet from `buf`, if there is one.
-fn parse(buf: &mut BytesMut) -> Result<Option<Packet>, ConnectionError> {
+/// The next whole packet from `buf`, if there is one (errors as rumqttc's codec gives them).
+fn parse(buf: &mut BytesMut) -> Result<Option<Packet>, mqttbytes::Error> {
     match Packet::read(buf, MAX_PACKET) {
         Ok(p) => Ok(Some(p)),
         Err(mqttbytes::Error::InsufficientBytes(n)) => {
             buf.reserve(n);
             Ok(None)
         }
-        Err(e) => Err(codec_error(e)),
+        Err(e) => Err(e),
     }
 }
 
@@ -251,7 +251,7 @@ async fn read_packet<R: AsyncRead + Unpin>(
     buf: &mut BytesMut,
 ) -> Result<Packet, ConnectionError> {
     loop {
-        if let Some(p) = parse(buf)? {
+        if let Some(p) = parse(buf).map_err(codec_error)? {
             return Ok(p);
         }
         fill(rd, buf).await?;
@@ -324,7 +324,7 @@ impl Session {
 
     /// Every whole packet read so far, handled in order.
     async fn incoming(&mut self) -> Result<Result<(), Gone>, ConnectionError> {
-        while let Some(packet) = parse(&mut self.inbuf)? {
+        while let Some(packet) = parse(&mut self.inbuf).map_err(codec_error)? {
             let answer = match &packet {
                 Packet::Publish(p) => match p.qos {
                     QoS::AtMostOnce => None,

@@ -66,6 +66,8 @@ pub use crate::device::mqtt_link::{backoff, payload, queue};
 mod connection;
 mod manager;
 mod mem_client;
+#[cfg(test)]
+mod mem_client_tests;
 mod options;
 mod stats;
 
