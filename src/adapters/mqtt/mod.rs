@@ -54,9 +54,10 @@
 //!
 //! Files: `options.rs` (options, broker URL, resolve map), `manager.rs` (the manager loop:
 //! inputs to the machine, its actions carried out), `connection.rs` (one connection attempt,
-//! its client handle and its failures), `mem_client.rs` (the client for `Net::Mem`), `stats.rs` (the numbers for tests and the demo), `tls.rs` (the rustls
-//! configuration checked against the device clock). This file holds the client handle and the
-//! state the manager keeps.
+//! its client handle and its failures), `mem_client.rs` (the MQTT client for `Net::Mem`;
+//! tested in `mem_client_tests.rs`), `stats.rs` (the numbers for tests and the demo), `tls.rs`
+//! (the rustls configuration checked against the device clock). This file holds the client
+//! handle and the state the manager keeps.
 
 pub mod tls;
 /// The pure parts live in the device core (`device::mqtt_link`); re-exported for the adapter
