@@ -280,7 +280,9 @@ impl Session {
         &mut self,
         mut requests: mpsc::Receiver<Request>,
     ) -> Result<(), ConnectionError> {
-        let keep_alive = Duration::from_secs(u64::from(self.settings.keep_alive_s));
+        // Keep-alive 0 means no pings (MQTT 3.1.1 §3.1.2.10); the timer then never fires.
+        let pinging = self.settings.keep_alive_s > 0;
+        let keep_alive = Duration::from_secs(u64::from(self.settings.keep_alive_s.max(1)));
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -297,7 +299,7 @@ impl Session {
                         return Ok(());
                     }
                 },
-                _ = ping.tick() => self.ping().await,
+                _ = ping.tick(), if pinging => self.ping().await,
             };
             match step {
                 Ok(Ok(())) => {}

@@ -328,13 +328,12 @@ async fn over_a_memory_pipe_a_cut_an_untrusted_broker_and_nothing_listening_are_
     assert!(words.ends_with("connection refused"), "{words}");
 }
 
-/// A scripted broker on a pipe: reads `n` packets, answering each with what `answer` says.
+/// A scripted broker on a pipe: takes one connection and reads its packets until it closes,
+/// answering the `i`th with what `answer` says.
 async fn script(
-    net: &MemNet,
-    addr: SocketAddr,
+    listener: crate::adapters::net::MemListener,
     answer: impl Fn(&Packet, usize) -> Option<Packet>,
 ) -> Vec<Packet> {
-    let listener = net.listen(addr).unwrap();
     let (mut pipe, _) = listener.accept().await.unwrap();
     let mut buf = BytesMut::new();
     let mut got = Vec::new();
@@ -363,21 +362,15 @@ async fn script(
 async fn pings_every_keep_alive_and_fails_when_a_ping_goes_unanswered() {
     let mem = MemNet::default();
     let addr = SocketAddr::from(([127, 0, 0, 1], 1883));
-    let broker = tokio::spawn({
-        let mem = mem.clone();
-        async move {
-            script(&mem, addr, |p, i| match (p, i) {
-                (Packet::Connect(_), _) => Some(Packet::ConnAck(ConnAck::new(
-                    ConnectReturnCode::Success,
-                    false,
-                ))),
-                (Packet::PingReq, 1) => Some(Packet::PingResp),
-                _ => None, // the second ping goes unanswered
-            })
-            .await
-        }
-    });
-    tokio::task::yield_now().await;
+    let listener = mem.listen(addr).unwrap();
+    let broker = tokio::spawn(script(listener, |p, i| match (p, i) {
+        (Packet::Connect(_), _) => Some(Packet::ConnAck(ConnAck::new(
+            ConnectReturnCode::Success,
+            false,
+        ))),
+        (Packet::PingReq, 1) => Some(Packet::PingResp),
+        _ => None, // the second ping goes unanswered
+    }));
     let mut s = settings("pinger", Some(("u", "p")), None);
     s.keep_alive_s = 1;
     let (client, mut events, task) = start(dial(&Net::Mem(mem), addr), s);
@@ -427,19 +420,15 @@ async fn pings_every_keep_alive_and_fails_when_a_ping_goes_unanswered() {
 async fn letting_go_of_the_handle_sends_disconnect_and_ends_the_task() {
     let mem = MemNet::default();
     let addr = SocketAddr::from(([127, 0, 0, 1], 1883));
-    let broker = tokio::spawn({
-        let mem = mem.clone();
-        async move {
-            script(&mem, addr, |p, _| {
-                matches!(p, Packet::Connect(_))
-                    .then(|| Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)))
-            })
-            .await
-        }
-    });
-    tokio::task::yield_now().await;
-    let (client, mut events, task): (MemClient, Events, _) =
-        start(dial(&Net::Mem(mem), addr), settings("leaver", None, None));
+    let listener = mem.listen(addr).unwrap();
+    let broker = tokio::spawn(script(listener, |p, _| {
+        matches!(p, Packet::Connect(_))
+            .then(|| Packet::ConnAck(ConnAck::new(ConnectReturnCode::Success, false)))
+    }));
+    // Keep-alive 0: no pings (and no zero-period timer).
+    let mut s = settings("leaver", None, None);
+    s.keep_alive_s = 0;
+    let (client, mut events, task): (MemClient, Events, _) = start(dial(&Net::Mem(mem), addr), s);
     connected(&mut events).await;
     client
         .try_publish("a/b", QoS::AtMostOnce, true, b"x".to_vec())
