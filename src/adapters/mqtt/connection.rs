@@ -1,18 +1,67 @@
-//! One connection attempt: the rumqttc options and event loop task, and a connection failure
-//! in words a user can act on.
+//! One connection attempt: the rumqttc options and event loop task (`Net::Tcp`) or the
+//! in-memory client's task (`Net::Mem`, `mem_client.rs`), the handle the manager sends
+//! requests through, and a connection failure in words a user can act on.
 
+use super::mem_client::{self, MemClient};
 use super::{tls, Conn, MqttOptions, Plan, CLIENT_CHANNEL, MAX_PACKET};
+use crate::adapters::net::Net;
 use crate::device::mqtt_link::ConnectPlan;
 use rumqttc::{
-    AsyncClient, ConnectionError, EventLoop, NetworkOptions, TlsConfiguration, Transport,
+    AsyncClient, ClientError, ConnectionError, EventLoop, NetworkOptions, QoS, TlsConfiguration,
+    Transport,
 };
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The manager's handle on one connection: rumqttc's client, or the in-memory client's.
+#[derive(Debug, Clone)]
+pub(super) enum Client {
+    Rumqttc(AsyncClient),
+    Mem(MemClient),
+}
+
+impl Client {
+    /// Queue a PUBLISH without waiting; `Err` when full or the connection has ended.
+    pub(super) fn try_publish(
+        &self,
+        topic: String,
+        qos: QoS,
+        retain: bool,
+        payload: Vec<u8>,
+    ) -> Result<(), ClientError> {
+        match self {
+            Client::Rumqttc(c) => c.try_publish(topic, qos, retain, payload),
+            Client::Mem(c) => c.try_publish(topic, qos, retain, payload),
+        }
+    }
+
+    /// Queue a SUBSCRIBE without waiting; `Err` when full or the connection has ended.
+    pub(super) fn try_subscribe(&self, filter: String, qos: QoS) -> Result<(), ClientError> {
+        match self {
+            Client::Rumqttc(c) => c.try_subscribe(filter, qos),
+            Client::Mem(c) => c.try_subscribe(filter, qos),
+        }
+    }
+}
+
 /// Start a connection attempt now: the machine's plan (client id, credentials) over this
-/// boot's transport (address, TLS configuration).
+/// boot's transport (address, TLS configuration), on the options' network.
 pub(super) fn connect(plan: &Plan, cp: &ConnectPlan, opts: &MqttOptions) -> Conn {
+    if let Net::Mem(_) = &opts.net {
+        let net = opts.net.clone();
+        let addr = plan.addr;
+        let dial: mem_client::Dial = Box::pin(async move { net.connect(addr).await });
+        let (client, events, task) =
+            mem_client::start(dial, mem_client::Settings::new(plan, cp, opts));
+        return Conn {
+            client: Client::Mem(client),
+            events,
+            task,
+            connected: false,
+            subscribed: false,
+        };
+    }
     let mut o = rumqttc::MqttOptions::new(
         cp.client_id.clone(),
         plan.addr.ip().to_string(),
@@ -37,7 +86,7 @@ pub(super) fn connect(plan: &Plan, cp: &ConnectPlan, opts: &MqttOptions) -> Conn
     let (tx, events) = mpsc::channel(256);
     let task = tokio::spawn(drive(eventloop, tx));
     Conn {
-        client,
+        client: Client::Rumqttc(client),
         events,
         task,
         connected: false,

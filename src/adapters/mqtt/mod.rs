@@ -48,13 +48,16 @@
 //!
 //! Each connection attempt gets a fresh rumqttc `EventLoop` in its own task; that task only
 //! polls and forwards events, and everything else runs in one manager task, which never awaits
-//! a client call.
+//! a client call. On the in-memory network (`MqttOptions::net` = `Net::Mem`, where rumqttc
+//! cannot dial) the attempt's task is our own MQTT 3.1.1 client (`mem_client.rs`) instead: the
+//! same TLS and packets over a pipe, the same events for the manager.
 //!
 //! Files: `options.rs` (options, broker URL, resolve map), `manager.rs` (the manager loop:
-//! inputs to the machine, its actions carried out), `connection.rs` (one connection attempt and
-//! its failures), `stats.rs` (the numbers for tests and the demo), `tls.rs` (the rustls
-//! configuration checked against the device clock). This file holds the client handle and the
-//! state the manager keeps.
+//! inputs to the machine, its actions carried out), `connection.rs` (one connection attempt,
+//! its client handle and its failures), `mem_client.rs` (the MQTT client for `Net::Mem`;
+//! tested in `mem_client_tests.rs`), `stats.rs` (the numbers for tests and the demo), `tls.rs`
+//! (the rustls configuration checked against the device clock). This file holds the client
+//! handle and the state the manager keeps.
 
 pub mod tls;
 /// The pure parts live in the device core (`device::mqtt_link`); re-exported for the adapter
@@ -63,6 +66,9 @@ pub use crate::device::mqtt_link::{backoff, payload, queue};
 
 mod connection;
 mod manager;
+mod mem_client;
+#[cfg(test)]
+mod mem_client_tests;
 mod options;
 mod stats;
 
@@ -74,7 +80,7 @@ use crate::device::mqtt_link::MqttLinkMachine;
 use crate::device::status::MqttLink;
 use crate::protocol::Reading;
 use crate::sim::clock::Millis;
-use rumqttc::{AsyncClient, ConnectionError};
+use rumqttc::ConnectionError;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -168,9 +174,9 @@ struct Plan {
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
-/// One connection attempt or connection: a rumqttc client and the task polling its loop.
+/// One connection attempt or connection: a client handle and the task polling its loop.
 struct Conn {
-    client: AsyncClient,
+    client: connection::Client,
     events: mpsc::Receiver<Result<rumqttc::Event, ConnectionError>>,
     task: JoinHandle<()>,
     connected: bool,
@@ -179,7 +185,11 @@ struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.task.abort();
+        // rumqttc's loop is stopped here; the in-memory client's task sees its handle and
+        // event channel go, sends DISCONNECT (bounded by the write limit) and ends by itself.
+        if let connection::Client::Rumqttc(_) = self.client {
+            self.task.abort();
+        }
     }
 }
 

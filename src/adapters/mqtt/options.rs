@@ -5,6 +5,7 @@
 use super::backoff::BackoffPolicy;
 use super::DEFAULT_QUEUE;
 use crate::adapters::broker::EmbeddedBroker;
+use crate::adapters::net::Net;
 use crate::device::config::DEFAULT_BROKER;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -43,6 +44,9 @@ pub struct MqttOptions {
     pub connect_timeout_s: u64,
     /// Publish retained Home Assistant discovery configs at every connect.
     pub ha_discovery: bool,
+    /// The network to reach the broker over: `Net::Tcp` connects with rumqttc; `Net::Mem`
+    /// with the in-memory client (`mem_client.rs`: the same MQTT 3.1.1 and TLS over a pipe).
+    pub net: Net,
 }
 
 impl Default for MqttOptions {
@@ -58,6 +62,7 @@ impl Default for MqttOptions {
             keep_alive_s: 30,
             connect_timeout_s: 5,
             ha_discovery: false,
+            net: Net::Tcp,
         }
     }
 }
