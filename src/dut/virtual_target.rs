@@ -161,6 +161,7 @@ impl VirtualTarget {
         let mut options = MqttOptions {
             seed,
             ha_discovery: true,
+            net: net.clone(),
             ..MqttOptions::embedded(&broker)
         };
         // The installer's own broker (MQ-07) is the embedded broker's password-checked listener.

@@ -21,6 +21,8 @@ mod http_api;
 mod interactive_bench;
 mod layering;
 mod led_timelines;
+#[cfg(feature = "defects")]
+mod memory_target;
 mod modbus_server;
 mod mqtt_device;
 mod mqtt_payload;
