@@ -185,6 +185,9 @@ pub struct Host {
     /// The HTTP API's one user session (`device::session`, API-02/08), shared by every HTTP
     /// server of this host (`adapters::http::session`).
     pub(crate) http_session: Mutex<crate::device::session::Session>,
+    /// The HTTP API's wrong-password table (`device::login_throttle`), shared the same way
+    /// (`adapters::http::throttle`).
+    pub(crate) http_throttle: Mutex<crate::device::login_throttle::LoginThrottle>,
 }
 
 impl std::fmt::Debug for Host {
@@ -233,6 +236,7 @@ impl Host {
             effects: broadcast::channel(1024).0,
             rtc_offset: std::sync::atomic::AtomicI64::new(0),
             http_session: Mutex::default(),
+            http_throttle: Mutex::default(),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod firmware;
 pub mod identity;
 pub mod led;
 mod lifecycle;
+pub mod login_throttle;
 pub use lifecycle::net_settings;
 pub mod measurement;
 pub mod meter;

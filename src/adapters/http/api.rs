@@ -15,7 +15,7 @@
 //! Every route but `openapi.json` needs Basic authentication as user `user` with the label
 //! password: missing, malformed or wrong credentials get 401 with
 //! `WWW-Authenticate: Basic realm="smart-connect"`; after 5 wrong ones from one source IP
-//! address, 429 with `Retry-After` (1 s, doubling to 60 s; `throttle.rs`), while correct
+//! address, 429 with `Retry-After` (1 s, doubling to 60 s; `device::login_throttle` through `throttle.rs`), while correct
 //! credentials are always accepted; then the session rule applies (`device::session`
 //! through `session.rs`: 409 for a second client). Every route answers 503 while the device does not
 //! serve. Errors are `application/problem+json` (`problem.rs`). API responses carry
@@ -23,7 +23,7 @@
 
 use super::problem::{self, Problem};
 use super::session::{self, SESSION_IDLE_MS};
-use super::throttle::{Throttle, Verdict};
+use super::throttle::{self, Verdict};
 use super::{sim_api, web, HttpOptions};
 use crate::adapters::host::Host;
 use crate::device::{Effect, Event, Reply};
@@ -57,8 +57,6 @@ const OPENAPI: &str = "/api/v1/openapi.json";
 #[derive(Clone)]
 pub(super) struct AppState {
     pub host: Arc<Host>,
-    /// Wrong passwords per source (brute-force protection).
-    pub throttle: Arc<Throttle>,
     pub tls: bool,
     pub options: HttpOptions,
 }
@@ -102,12 +100,7 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
 
 /// The whole application: API, web interface, 404 fallback, the serving gate.
 pub(super) fn router(host: Arc<Host>, tls: bool, options: HttpOptions) -> Router {
-    let state = AppState {
-        throttle: Throttle::for_host(&host),
-        host,
-        tls,
-        options,
-    };
+    let state = AppState { host, tls, options };
     let api = add(Router::new(), protected())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     add(Router::new(), public())
@@ -158,10 +151,9 @@ async fn authenticate(
     let Some(user) = basic_user(auth, &password) else {
         let tried = req.headers().contains_key(header::AUTHORIZATION);
         if tried {
-            let generation = s.host.served().generation;
-            let verdict = s.throttle.failed(peer.ip(), s.host.now(), generation);
-            if let Verdict::Blocked { retry_after_ms } = verdict {
-                let secs = (retry_after_ms.saturating_add(999) / 1000).max(1);
+            let verdict = throttle::failed(&s.host, peer.ip());
+            if let Verdict::Blocked { retry_after } = verdict {
+                let secs = (retry_after.as_ms().saturating_add(999) / 1000).max(1);
                 tracing::debug!("http: {peer}: wrong credentials, blocked for {secs} s");
                 let detail = format!(
                     "too many wrong passwords from {}: try again in {secs} s",
@@ -191,7 +183,7 @@ async fn authenticate(
             .at(&path)
             .into_response();
     };
-    s.throttle.succeeded(peer.ip());
+    throttle::succeeded(&s.host, peer.ip());
     let admitted = match s.options.single_session {
         true => session::admit(&s.host, &user, peer.ip()),
         false => Ok(()),
