@@ -472,7 +472,7 @@ impl Host {
                     if let Some(store) = inner.store.as_mut() {
                         match store.save(c) {
                             Ok(()) => {
-                                inner.saved = c.clone();
+                                inner.saved = (**c).clone();
                                 inner.store_error = None;
                                 inner.report.save_error = None;
                             }
@@ -497,7 +497,7 @@ impl Host {
                     let c = load_or_recover(store.as_mut(), report, error, now_ms);
                     inner.saved = c.clone();
                     let now = Instant::from_epoch_ms(now_ms);
-                    let more = inner.machine.handle(Event::ConfigLoaded(c), now);
+                    let more = inner.machine.handle(Event::ConfigLoaded(Box::new(c)), now);
                     debug_assert!(
                         !more.iter().any(|e| matches!(e, Effect::LoadConfig)),
                         "loading the configuration asks for it again"

@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the virtual device on real ports (Modbus TCP) with a synthetic or captured meter.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Decode P1 telegrams and TIC frames to JSON lines (one object per telegram).
     Parse(parse::ParseArgs),
     /// Run the Gherkin conformance suite against the virtual device or a remote one; JUnit

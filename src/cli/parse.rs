@@ -37,7 +37,7 @@ pub enum Line<'a> {
         file: &'a str,
         offset: usize,
         #[serde(flatten)]
-        telegram: Telegram,
+        telegram: Box<Telegram>,
     },
     Err {
         file: &'a str,
@@ -58,7 +58,7 @@ pub fn decode<'a>(
             Ok((offset, telegram)) => Line::Ok {
                 file,
                 offset,
-                telegram,
+                telegram: Box::new(telegram),
             },
             Err(error) => Line::Err { file, error },
         })

@@ -113,7 +113,7 @@ impl FaultyDevice {
         let (real, event) = match event {
             Event::ConfigLoaded(c) if hide => {
                 let shown = without_static(&c);
-                (c, Event::ConfigLoaded(shown))
+                (*c, Event::ConfigLoaded(Box::new(shown)))
             }
             e => (device.config().clone(), e),
         };
@@ -206,7 +206,7 @@ impl FaultyDevice {
                 if partial != *before {
                     device.restore_stored(partial);
                 }
-                Reply::Config(res)
+                Reply::Config(res.map(Box::new))
             }
             // `firmware-second-update-restarts`: a request while one runs is taken.
             (
@@ -253,7 +253,7 @@ impl DeviceLayer for FaultyDevice {
         if partial && *device.config() != before && !self.has(Defect::ConfigNotPersisted) {
             let saved = fx.iter().any(|e| matches!(e, Effect::PersistConfig(_)));
             if !saved {
-                fx.push(Effect::PersistConfig(device.config().clone()));
+                fx.push(Effect::PersistConfig(Box::new(device.config().clone())));
             }
         }
         if self.led_defects() {

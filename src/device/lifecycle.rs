@@ -64,7 +64,7 @@ impl Device {
                     Some(ButtonAction::Nothing) | None => {}
                 }
             }
-            Event::ConfigLoaded(c) => self.config_loaded(c),
+            Event::ConfigLoaded(c) => self.config_loaded(*c),
             Event::Lan(lan) => {
                 self.lan = lan.clone();
                 if let Some(n) = self.network.as_mut() {
@@ -80,7 +80,7 @@ impl Device {
                         self.stored = c.clone();
                         self.persist(&mut fx);
                     }
-                    Reply::Config(res)
+                    Reply::Config(res.map(Box::new))
                 };
                 fx.push(Effect::Reply(reply));
             }
@@ -201,7 +201,7 @@ impl Device {
 
     /// Write the stored settings to flash.
     fn persist(&mut self, fx: &mut Vec<Effect>) {
-        fx.push(Effect::PersistConfig(self.stored.clone()));
+        fx.push(Effect::PersistConfig(Box::new(self.stored.clone())));
     }
 
     fn meter_effects(&mut self, m: &mut Vec<MeterEffect>, fx: &mut Vec<Effect>) {

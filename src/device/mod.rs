@@ -148,14 +148,14 @@ pub enum Event {
     /// The store's answer to `Effect::LoadConfig`: the configuration it holds (factory
     /// settings when it holds none or an unreadable one). Taken while booting; ignored
     /// otherwise (the running device's settings come only from itself).
-    ConfigLoaded(Config),
+    ConfigLoaded(Box<Config>),
 }
 
 /// The answer to a request event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// The new configuration, or every refused field (nothing changed).
-    Config(Result<Config, ConfigErrors>),
+    Config(Result<Box<Config>, ConfigErrors>),
     Firmware(Result<(), UpdateRefused>),
     /// The device is not running (off or booting) and cannot take requests.
     NotRunning,
@@ -179,7 +179,7 @@ pub enum Effect {
     /// last one is gone. Not repeated while it stays the same; a boot starts afresh.
     NetworkProblem(Option<String>),
     /// Write this configuration to the store (atomically).
-    PersistConfig(Config),
+    PersistConfig(Box<Config>),
     /// Read the configuration from the store (at every boot: RAM is gone); answered with
     /// `Event::ConfigLoaded`. Without an answer the device boots on its last copy.
     LoadConfig,

@@ -325,10 +325,10 @@ fn a_boot_asks_the_store_and_takes_its_answer_only_while_booting() {
     assert!(fx.contains(&Effect::LoadConfig), "{fx:?}");
     let mut flash = Config::default();
     flash.mqtt.site = "from-flash".into();
-    d.handle(Event::ConfigLoaded(flash.clone()), at(1));
+    d.handle(Event::ConfigLoaded(Box::new(flash.clone())), at(1));
     assert_eq!(d.config(), &flash);
     assert_eq!(d.active_config(), &flash);
     let t = d.run_until_running(at(1));
-    d.handle(Event::ConfigLoaded(Config::default()), t);
+    d.handle(Event::ConfigLoaded(Box::default()), t);
     assert_eq!(d.config(), &flash, "stale answer ignored while running");
 }

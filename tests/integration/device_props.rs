@@ -90,7 +90,7 @@ proptest! {
             };
             for e in &fx {
                 if let Effect::PersistConfig(c) = e {
-                    persisted = c.clone();
+                    persisted = (**c).clone();
                 }
             }
             let c = d.config();

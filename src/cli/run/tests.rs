@@ -11,7 +11,7 @@ fn args(extra: &[&str]) -> RunArgs {
         .expect("parses")
         .command
     {
-        crate::cli::Command::Run(a) => a,
+        crate::cli::Command::Run(a) => *a,
         _ => unreachable!(),
     }
 }
