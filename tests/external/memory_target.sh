@@ -59,14 +59,7 @@ else
 fi
 
 strip() {
-  python3 - "$1" <<'PY'
-import json, sys
-with open(sys.argv[1], encoding="utf-8") as f:
-    rows = [json.loads(line) for line in f]
-for r in sorted(rows, key=lambda r: (r["file"], r["line"])):
-    r.pop("duration_ms", None)
-    print(json.dumps(r, sort_keys=True, ensure_ascii=False))
-PY
+  python3 tests/external/strip_results.py "$1"
 }
 strip "$out/memory.jsonl" >"$out/memory.stripped"
 strip "$out/loopback.jsonl" >"$out/loopback.stripped"

@@ -42,14 +42,7 @@ stop_burners
 trap - EXIT
 
 strip() {
-  python3 - "$1" <<'PY'
-import json, sys
-with open(sys.argv[1], encoding="utf-8") as f:
-    for line in f:
-        r = json.loads(line)
-        r.pop("duration_ms", None)
-        print(json.dumps(r, sort_keys=True, ensure_ascii=False))
-PY
+  python3 tests/external/strip_results.py "$1"
 }
 strip "$out/idle.jsonl" >"$out/idle.stripped"
 strip "$out/loaded.jsonl" >"$out/loaded.stripped"
