@@ -12,6 +12,7 @@ use super::power::PowerInputs;
 use super::registers::Template;
 use super::status::{LedReport, MeterReport, MqttReport, NetworkReport, Status, SystemStatus};
 use super::{Device, Effect, Event, Phase, Reply, BOOT_MS};
+use crate::protocol::Telegram;
 use crate::time::Instant;
 use std::net::Ipv4Addr;
 
@@ -20,24 +21,23 @@ impl Device {
     /// Device time never goes backwards: an earlier `now` than the last one is a caller's
     /// bug (asserted in debug builds) and is taken as the last one.
     pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Effect> {
-        debug_assert!(
-            now >= self.last_now_ms,
-            "device time went backwards: {now} ms after {} ms",
-            self.last_now_ms
-        );
-        let now = now.max(self.last_now_ms);
-        self.last_now_ms = now;
         let mut fx = Vec::new();
-        self.advance(now, &mut fx);
+        self.handle_into(event, now, &mut fx);
+        fx
+    }
+
+    /// [`Device::handle`] appending its effects to `fx` (a caller's reused buffer).
+    pub fn handle_into(&mut self, event: Event, now: Instant, fx: &mut Vec<Effect>) {
+        let now = self.begin(now, fx);
         match event {
             Event::Tick => {}
-            Event::SerialBytes(bytes) => self.serial(bytes, now, &mut fx),
+            Event::SerialBytes(bytes) => self.serial(bytes, now, fx),
             Event::Power(p) => {
                 let was = self.powered();
                 self.power = p;
                 match (was, self.powered_by(p)) {
-                    (false, true) => self.boot(now, &mut fx),
-                    (true, false) => self.power_off(&mut fx),
+                    (false, true) => self.boot(now, fx),
+                    (true, false) => self.power_off(fx),
                     _ => {}
                 }
             }
@@ -49,7 +49,7 @@ impl Device {
             Event::ButtonUp => {
                 let factory = self.stored.is_factory() || !self.hw.access_point_factory_only;
                 match self.button.up(now, factory).filter(|_| self.running()) {
-                    Some(ButtonAction::SoftReset) => self.reboot(now, &mut fx),
+                    Some(ButtonAction::SoftReset) => self.reboot(now, fx),
                     Some(ButtonAction::AccessPoint) => {
                         let ssid = self.hw.identity.ap_ssid();
                         if let Some(n) = self.network.as_mut() {
@@ -58,8 +58,8 @@ impl Device {
                     }
                     Some(ButtonAction::FactoryReset) => {
                         self.stored = Config::default();
-                        self.persist(&mut fx);
-                        self.reboot(now, &mut fx);
+                        self.persist(fx);
+                        self.reboot(now, fx);
                     }
                     Some(ButtonAction::Nothing) | None => {}
                 }
@@ -78,7 +78,7 @@ impl Device {
                     let res = apply_patch(&self.stored, &patch);
                     if let Ok(c) = &res {
                         self.stored = c.clone();
-                        self.persist(&mut fx);
+                        self.persist(fx);
                     }
                     Reply::Config(res.map(Box::new))
                 };
@@ -86,7 +86,7 @@ impl Device {
             }
             Event::SoftReset => {
                 if self.running() {
-                    self.reboot(now, &mut fx);
+                    self.reboot(now, fx);
                 }
             }
             Event::FirmwareUpdate { version } => {
@@ -99,14 +99,51 @@ impl Device {
             }
             Event::Mqtt(link) => self.mqtt = link,
         }
-        self.update_led(now, &mut fx);
-        self.update_problem(&mut fx);
+        self.finish(now, fx);
+    }
+
+    /// The device path after the parser: one telegram the framer and parser already produced
+    /// from bytes received at `now`, through the acceptance rules, the register snapshot, the
+    /// meter state, LED and timers, its effects appended to `fx` — exactly what
+    /// `Event::SerialBytes` does with each parsed frame (both go through
+    /// `MeterInput::on_parsed`), without the framer, the parser and the P1 ext copy of the
+    /// bytes. For the instruction-count bench (`benches/instructions.rs`) and the simulator
+    /// pipeline that already holds a parsed telegram.
+    #[doc(hidden)]
+    pub fn handle_telegram_into(&mut self, t: Telegram, now: Instant, fx: &mut Vec<Effect>) {
+        let now = self.begin(now, fx);
+        if self.meter_listening() {
+            let mut m = std::mem::take(&mut self.scratch);
+            self.meter.on_telegram(t, now, &mut m);
+            self.meter_effects(&mut m, fx);
+            self.scratch = m;
+        }
+        self.finish(now, fx);
+    }
+
+    /// Every event's start: device time moves forward to `now` (returned), running the
+    /// internal transitions due on the way.
+    fn begin(&mut self, now: Instant, fx: &mut Vec<Effect>) -> Instant {
+        debug_assert!(
+            now >= self.last_now_ms,
+            "device time went backwards: {now} ms after {} ms",
+            self.last_now_ms
+        );
+        let now = now.max(self.last_now_ms);
+        self.last_now_ms = now;
+        self.advance(now, fx);
+        now
+    }
+
+    /// Every event's end: the LED and the network problem follow the new state.
+    fn finish(&mut self, now: Instant, fx: &mut Vec<Effect>) {
+        self.update_led(now, fx);
+        self.update_problem(fx);
         debug_assert!(
             self.internal_deadline().is_none_or(|d| d >= now),
             "the device left a transition due in the past: {:?} < {now}",
             self.internal_deadline()
         );
-        fx
     }
 
     /// The earliest instant at which something changes by itself.

@@ -8,7 +8,7 @@
 use super::registers::MeterValues;
 use super::Variant;
 use crate::protocol::framer::{Event as FrameEvent, Frame, Framer, FramerMode};
-use crate::protocol::{ErrorKind, ParseError, ParseOptions, Protocol, Reading};
+use crate::protocol::{ErrorKind, ParseError, ParseOptions, Protocol, Reading, Telegram};
 use crate::time::{Duration, Instant};
 use serde::Serialize;
 
@@ -155,15 +155,34 @@ impl MeterInput {
         out: &mut Vec<MeterEffect>,
     ) {
         for ev in frames.drain(..) {
-            let result = match ev {
-                FrameEvent::Frame(f) => self.parse(&f).and_then(|t| self.accept(t.reading)),
+            let parsed = match ev {
+                FrameEvent::Frame(f) => self.parse(&f),
                 FrameEvent::Error(e) if e.kind == ErrorKind::Garbage => continue,
                 FrameEvent::Error(e) => Err(e),
             };
-            match result {
-                Ok(reading) => self.on_valid(reading, now, out),
-                Err(e) => self.on_rejected(e, out),
-            }
+            self.on_parsed(parsed, now, out);
+        }
+    }
+
+    /// A telegram the framer and parser already produced from bytes received at `now` (the
+    /// device path after parsing, `Device::handle_telegram_into`): what `on_bytes` does with
+    /// each parsed frame.
+    pub fn on_telegram(&mut self, t: Telegram, now: Instant, out: &mut Vec<MeterEffect>) {
+        self.last_byte_at = now;
+        self.on_parsed(Ok(t), now, out);
+        self.on_tick(now, out);
+    }
+
+    /// Where parsing ends: one frame's telegram or error through the acceptance rules.
+    fn on_parsed(
+        &mut self,
+        parsed: Result<Telegram, ParseError>,
+        now: Instant,
+        out: &mut Vec<MeterEffect>,
+    ) {
+        match parsed.and_then(|t| self.accept(t.reading)) {
+            Ok(reading) => self.on_valid(reading, now, out),
+            Err(e) => self.on_rejected(e, out),
         }
     }
 
@@ -206,7 +225,7 @@ impl MeterInput {
     }
 
     /// Parse a frame (framing and checksum).
-    fn parse(&self, f: &Frame) -> Result<crate::protocol::Telegram, ParseError> {
+    fn parse(&self, f: &Frame) -> Result<Telegram, ParseError> {
         f.parse(ParseOptions::default())
     }
 
