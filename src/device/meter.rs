@@ -91,6 +91,9 @@ pub struct MeterInput {
     /// Device time of the last byte received, for the inter-byte timeout.
     last_byte_at: Instant,
     params: MeterParams,
+    /// The last version field seen and its `numeric_version`, so a meter repeating its
+    /// version (every telegram) is not re-parsed.
+    version_seen: Option<(String, Option<u32>)>,
 }
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
@@ -127,6 +130,7 @@ impl MeterInput {
             frames: Vec::new(),
             last_byte_at: Instant::EPOCH,
             params,
+            version_seen: None,
         }
     }
 
@@ -230,10 +234,10 @@ impl MeterInput {
     }
 
     /// Device-level acceptance beyond framing and checksums.
-    fn accept(&self, r: Reading) -> Result<Reading, ParseError> {
+    fn accept(&mut self, r: Reading) -> Result<Reading, ParseError> {
         match (self.variant, r.protocol) {
             (Variant::P1, Protocol::Dsmr) => {
-                if let Some(v) = r.version.as_deref().and_then(numeric_version) {
+                if let Some(v) = self.version_number(r.version.as_deref()) {
                     if v < self.params.min_dsmr_version {
                         let msg = format!(
                             "DSMR {} meter: older than DSMR 4.2 is not supported",
@@ -258,15 +262,31 @@ impl MeterInput {
         }
     }
 
+    /// `numeric_version` of a version field, remembered for the next telegram's same field.
+    fn version_number(&mut self, v: Option<&str>) -> Option<u32> {
+        let v = v?;
+        match &self.version_seen {
+            Some((seen, n)) if seen == v => *n,
+            _ => {
+                let n = numeric_version(v);
+                self.version_seen = Some((v.to_string(), n));
+                n
+            }
+        }
+    }
+
     fn on_valid(&mut self, r: Reading, now: Instant, out: &mut Vec<MeterEffect>) {
         // Counters saturate at u64::MAX (never wrap back to "no telegram yet").
         let seq = self.values.telegram_seq.saturating_add(1);
         self.values = to_values(&r, self.variant, seq);
-        self.timeout_ms = timeout_for(&r, self.variant, &self.params);
+        let version = self.version_number(r.version.as_deref());
+        self.timeout_ms = timeout_for(version, self.variant, &self.params);
         self.status.telegrams_ok = self.status.telegrams_ok.saturating_add(1);
         self.status.last_telegram_at = Some(now);
         self.status.protocol = Some(r.protocol);
-        self.status.version = r.version.clone();
+        if self.status.version != r.version {
+            self.status.version.clone_from(&r.version);
+        }
         self.status.exporting = r.exporting;
         out.push(MeterEffect::Accepted(self.values, Box::new(r)));
         self.set_state(MeterState::Receiving, out);
@@ -313,9 +333,9 @@ fn default_timeout(variant: Variant) -> Duration {
 }
 
 /// P1-07: three telegram intervals (30 s for DSMR 4.x by default, 3 s for SMR5/e-MUCS),
-/// 10 s on TIC.
-fn timeout_for(r: &Reading, variant: Variant, params: &MeterParams) -> Duration {
-    match (variant, r.version.as_deref().and_then(numeric_version)) {
+/// 10 s on TIC. `version` is the telegram's `numeric_version`.
+fn timeout_for(version: Option<u32>, variant: Variant, params: &MeterParams) -> Duration {
+    match (variant, version) {
         (Variant::Tic, _) => Duration::from_secs(10),
         (Variant::P1, Some(v)) if v < 50 => params.dsmr4_silence_timeout_ms,
         (Variant::P1, _) => Duration::from_secs(3),
