@@ -120,7 +120,11 @@ impl Encoder {
             }
         }
         let dec = kind.current_decimals() as u32;
-        let width = if dec == 0 { 3 } else { dec as usize + 4 };
+        let width = if dec == 0 {
+            3
+        } else {
+            (dec as usize).saturating_add(4)
+        };
         for (p, obis) in [b"1-0:31.7.0(", b"1-0:51.7.0(", b"1-0:71.7.0("]
             .iter()
             .enumerate()
@@ -274,7 +278,12 @@ fn kw(b: &mut Vec<u8>, w: f32) {
 
 fn two_digits(n: i64) -> [u8; 2] {
     // `n` is 0..60 here: both digits are ASCII.
-    [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]
+    [digit(n / 10), digit(n % 10)]
+}
+
+/// The ASCII digit of `d` (0..=9).
+fn digit(d: i64) -> u8 {
+    b'0'.wrapping_add(d as u8)
 }
 
 const POW10: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
@@ -324,19 +333,20 @@ fn fixed(b: &mut Vec<u8>, mut n: u64, dec: u32, width: usize) {
     let mut at = digits.len();
     let mut written = 0u32;
     loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
+        // At most 20 digits and a '.' in 24 places: `at` stays above 0.
+        at = at.wrapping_sub(1);
+        digits[at] = digit((n % 10) as i64);
         n /= 10;
-        written += 1;
+        written = written.wrapping_add(1);
         if written == dec {
-            at -= 1;
+            at = at.wrapping_sub(1);
             digits[at] = b'.';
         }
         if n == 0 && written > dec {
             break;
         }
     }
-    let len = digits.len() - at;
+    let len = digits.len().saturating_sub(at);
     for _ in len..width {
         b.push(b'0');
     }
