@@ -7,7 +7,7 @@ use super::registers::DsmrRegisters;
 use super::CRC;
 
 #[cfg(test)]
-mod oracle;
+pub mod oracle;
 #[cfg(test)]
 mod tests;
 mod writer;

@@ -11,6 +11,8 @@ mod registers;
 mod tests;
 mod values;
 
+#[cfg(test)]
+pub use encode::oracle as encode_oracle;
 pub use encode::{encode, encode_with, with_version, DsmrKind, Encoder};
 pub use legacy::encode_dsmr22;
 pub use registers::{Demand, DsmrRegisters, MonthPeak};

@@ -19,6 +19,8 @@
 //! helper, `quantise.rs` the reduction to wire resolution, `tests.rs` the unit tests.
 
 mod counters;
+#[cfg(test)]
+mod encode_tests;
 mod load;
 mod local_time;
 mod quantise;
