@@ -327,7 +327,7 @@ fn scaled(v: f64, dec: u32) -> Option<u64> {
     }
 }
 
-/// `n / 10^dec` with `dec` decimals, zero-padded on the left to `width` characters.
+/// `n / 10^dec` with `dec` decimals, zero-padded on the left to `width` (≤ 24) characters.
 fn fixed(b: &mut Vec<u8>, mut n: u64, dec: u32, width: usize) {
     let mut digits = [b'0'; 24];
     let mut at = digits.len();
@@ -346,9 +346,7 @@ fn fixed(b: &mut Vec<u8>, mut n: u64, dec: u32, width: usize) {
             break;
         }
     }
-    let len = digits.len().saturating_sub(at);
-    for _ in len..width {
-        b.push(b'0');
-    }
-    b.extend_from_slice(&digits[at..]);
+    // The places left of the digits are '0' already: the padding is part of the one copy.
+    let start = at.min(digits.len().saturating_sub(width));
+    b.extend_from_slice(&digits[start..]);
 }
