@@ -25,8 +25,10 @@ use common::{dsmr5_readout, dsmr5_values, Pipeline, SMR5};
 use smart_connect_sim::device::config::Config;
 use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event as DevEvent, Variant};
+use smart_connect_sim::protocol::dsmr::{DsmrKind, Encoder};
 use smart_connect_sim::protocol::framer::FramerMode;
-use smart_connect_sim::protocol::Telegram;
+use smart_connect_sim::protocol::{MeterKind, Telegram};
+use smart_connect_sim::sim::generator::{Load, SyntheticMeter};
 use smart_connect_sim::time::{at, Duration};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -58,7 +60,7 @@ struct Reference {
     min_ratio: f64,
 }
 
-/// Every stage, in the order printed. Add encode / device-path stages here.
+/// Every stage, in the order printed.
 const STAGES: &[Stage] = &[
     Stage {
         name: "parse SMR5",
@@ -71,12 +73,38 @@ const STAGES: &[Stage] = &[
         }),
     },
     Stage {
+        name: "encode SMR5",
+        ours: encode_smr5,
+        max_instr: 3_000,
+        reference: None,
+    },
+    Stage {
         name: "device path SMR5",
         ours: device_path_smr5,
         max_instr: 3_000,
         reference: None,
     },
 ];
+
+/// The synthetic meter's encode step: generated SMR 5.0 values (generated before the loop,
+/// a household meter's consecutive seconds) → the telegram bytes with CRC, in the meter's
+/// reusable [`Encoder`].
+fn encode_smr5(n: u64) {
+    let kind = MeterKind::from_name("smr5").expect("smr5");
+    let load = Load::Household(smart_connect_sim::cli::generate::default_load());
+    let mut meter = SyntheticMeter::new(kind, load, 42, 1_776_254_400_000);
+    let telegrams: Vec<_> = (0..64)
+        .map(|_| {
+            let (_, r) = meter.next_reading();
+            (r, meter.registers().clone())
+        })
+        .collect();
+    let mut enc = Encoder::new(DsmrKind::Smr5ThreePhase);
+    for i in 0..n {
+        let (r, regs) = &telegrams[i as usize % telegrams.len()];
+        black_box(enc.encode(black_box(r), regs));
+    }
+}
 
 /// The device path's first half: a long-lived P1 framer fed the 778-byte SMR 5.0 telegram in
 /// one read, the frame CRC-checked and parsed into a `Telegram`.

@@ -11,7 +11,9 @@ mod registers;
 mod tests;
 mod values;
 
-pub use encode::{encode, encode_with, with_version, DsmrKind};
+#[cfg(test)]
+pub use encode::oracle as encode_oracle;
+pub use encode::{encode, encode_with, with_version, DsmrKind, Encoder};
 pub use legacy::encode_dsmr22;
 pub use registers::{Demand, DsmrRegisters, MonthPeak};
 

@@ -19,6 +19,8 @@
 //! helper, `quantise.rs` the reduction to wire resolution, `tests.rs` the unit tests.
 
 mod counters;
+#[cfg(test)]
+mod encode_tests;
 mod load;
 mod local_time;
 mod quantise;
@@ -33,7 +35,7 @@ mod tests;
 pub use solar::{clear_sky_fraction, solar_elevation_deg, STREAM_CLOUDS};
 pub use tariff::{easter_sunday, nl_holiday, Site, TariffRegion};
 
-use crate::protocol::dsmr::DsmrRegisters;
+use crate::protocol::dsmr::{DsmrRegisters, Encoder};
 use crate::protocol::{MeterKind, Reading};
 use crate::sim::clock::Millis;
 use counters::Counters;
@@ -159,6 +161,8 @@ pub struct SyntheticMeter {
     registers: DsmrRegisters,
     /// The cloud draws of the current 10-minute slot.
     clouds: Option<solar::Clouds>,
+    /// The reusable telegram writer of a DSMR meter (TIC frames are encoded per frame).
+    encoder: Option<Encoder>,
 }
 
 impl SyntheticMeter {
@@ -221,6 +225,10 @@ impl SyntheticMeter {
             demand: None,
             registers: DsmrRegisters::default(),
             clouds: None,
+            encoder: match kind {
+                MeterKind::Dsmr(k) => Some(Encoder::new(k)),
+                MeterKind::Tic(_) => None,
+            },
         };
         m.mbus = m.initial_capture(start, counters.gas_m3);
         m.demand = m.initial_demand(start, &counters);
@@ -285,7 +293,10 @@ impl SyntheticMeter {
     #[allow(clippy::should_implement_trait)] // never ends: not an iterator
     pub fn next(&mut self) -> MeterTelegram {
         let (at, reading) = self.next_reading();
-        let bytes = self.kind.encode_with(&reading, &self.registers);
+        let bytes = match &mut self.encoder {
+            Some(enc) => enc.encode(&reading, &self.registers).to_vec(),
+            None => self.kind.encode_with(&reading, &self.registers),
+        };
         MeterTelegram { at, reading, bytes }
     }
 
