@@ -80,6 +80,17 @@ impl SyntheticMeter {
                     r.current_a[i] = Some(whole(p.current[i], 999.0));
                 }
                 r.energy.import_kwh = Some(wh(import_wh));
+                if self.site.tariff_region == super::TariffRegion::FrHc {
+                    // HC (index 1) and HP (index 2), each rolling over at its own width;
+                    // historic frames have no total, so BASE is their sum as parsed.
+                    let hc_wh = rolled(c.import_wh[0], ENERGY_WRAP);
+                    let hp_wh = rolled(c.import_wh[1], ENERGY_WRAP);
+                    r.energy.import_t1_kwh = Some(hc_wh / 1000.0);
+                    r.energy.import_t2_kwh = Some(hp_wh / 1000.0);
+                    if !k.is_standard() {
+                        r.energy.import_kwh = Some((hc_wh + hp_wh) / 1000.0);
+                    }
+                }
                 if !k.is_standard() {
                     r.version = Some("TIC historic".to_string());
                     r.power_import_w = Some(drawn);
