@@ -47,6 +47,10 @@ fn hc_hp_period_is_the_index_that_counts() {
                 cur = m.next();
             }
             assert_eq!(tic::parse(&cur.bytes).unwrap().reading, cur.reading);
+            if name != "tic-historic" {
+                let n = |l: &str| group(&cur.bytes, l).parse::<u64>().unwrap();
+                assert_eq!(n("EAST"), n("EASF01") + n("EASF02"), "{name}");
+            }
             let (e0, e1) = (prev.reading.energy, cur.reading.energy);
             let hc_grew = e1.import_t1_kwh > e0.import_t1_kwh;
             let hp_grew = e1.import_t2_kwh > e0.import_t2_kwh;
