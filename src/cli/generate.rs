@@ -10,7 +10,7 @@
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, DurationError, Millis};
 use crate::sim::faults::{FaultError, FaultyMeter};
-use crate::sim::generator::{Load, LoadComponent, SyntheticMeter};
+use crate::sim::generator::{Load, LoadComponent, Site, SyntheticMeter};
 use crate::sim::scenario::{self, ScenarioError};
 use clap::Args;
 use std::io::Write;
@@ -132,8 +132,15 @@ pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), GenerateError>
         (None, None) => parse_start(DEFAULT_START)?,
     };
     let load = sc.as_ref().map_or_else(default_load, |s| s.load.clone());
+    // The scenario's site (tariff schedule, location) unless `--meter` picked a meter it
+    // does not fit.
+    let site = sc
+        .as_ref()
+        .map(|s| s.site)
+        .filter(|site| site.tariff_region.fits(kind))
+        .unwrap_or_else(|| Site::of(kind));
     let faults = sc.map(|s| s.faults).unwrap_or_default();
-    let meter = SyntheticMeter::new(kind, Load::Household(load), seed, start);
+    let meter = SyntheticMeter::at_site(kind, Load::Household(load), seed, start, site);
     let meter = FaultyMeter::new(meter, faults)?;
     Ok((meter, start.saturating_add(duration)))
 }

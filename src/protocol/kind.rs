@@ -90,7 +90,7 @@ impl MeterKind {
     pub fn encode_with(self, r: &Reading, regs: &dsmr::DsmrRegisters) -> Vec<u8> {
         match self {
             MeterKind::Dsmr(k) => dsmr::encode_with(r, k, regs),
-            MeterKind::Tic(k) => tic::encode(r, k),
+            MeterKind::Tic(k) => tic::encode_with(r, k, regs.tariff),
         }
     }
 }

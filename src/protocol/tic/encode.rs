@@ -5,6 +5,7 @@
 //! parsing gives back every value the kind carries.
 
 use super::checksum::group_checksum;
+use super::map::NGTF_HC_HP;
 use super::{Stge, CR, ETX, HT, LF, SP, STX};
 use crate::protocol::time::{format_yymmddhhmmss, utc_to_local, Season, TIC_TZ};
 use crate::protocol::Reading;
@@ -79,17 +80,26 @@ const PRM: &str = "12345678901234";
 /// Horodate sent when the reading has no time (recognised as a placeholder when parsed).
 const NO_TIME: &[u8; 13] = b"H000101000000";
 
-/// Encode `reading` as one frame of a `kind` meter.
+/// Encode `reading` as one frame of a `kind` meter, index 1 counting.
 pub fn encode(reading: &Reading, kind: TicKind) -> Vec<u8> {
+    encode_with(reading, kind, 1)
+}
+
+/// Encode `reading` as one frame of a `kind` meter whose index `tariff` (1 = HC, 2 = HP)
+/// counts now. A reading with both `import_t1_kwh` (HC) and `import_t2_kwh` (HP) is an
+/// HC/HP contract (historic `OPTARIF HC..`, `HCHC`, `HCHP`, `PTEC HC..`/`HP..`; standard
+/// `NGTF H PLEINE/CREUSE`, `LTARF`, `EASF01`/`EASF02`, `NTARF`); otherwise BASE.
+pub fn encode_with(reading: &Reading, kind: TicKind, tariff: u8) -> Vec<u8> {
+    let hp = tariff == 2;
     let mut w = Writer {
         out: Vec::with_capacity(1600),
         standard: kind.is_standard(),
     };
     w.out.push(STX);
     if kind.is_standard() {
-        standard(&mut w, reading, kind);
+        standard(&mut w, reading, kind, hp);
     } else {
-        historic(&mut w, reading, kind.three_phase());
+        historic(&mut w, reading, kind.three_phase(), hp);
     }
     w.out.push(ETX);
     w.out
@@ -182,13 +192,26 @@ fn injected(r: &Reading) -> u64 {
     whole(r.power_export_w.or(r.active_power_w.map(|p| (-p).max(0.0))))
 }
 
-fn historic(w: &mut Writer, r: &Reading, tri: bool) {
+/// The HC and HP indexes (Wh) of an HC/HP reading, `None` for BASE.
+fn hc_hp(r: &Reading) -> Option<(u64, u64)> {
+    let (hc, hp) = (r.energy.import_t1_kwh?, r.energy.import_t2_kwh?);
+    Some((wh(Some(hc)), wh(Some(hp))))
+}
+
+fn historic(w: &mut Writer, r: &Reading, tri: bool, hp: bool) {
     let papp = drawn(r);
     w.text("ADCO", meter_id(r));
-    w.text("OPTARIF", "BASE");
+    let indexes = hc_hp(r);
+    w.text("OPTARIF", if indexes.is_some() { "HC.." } else { "BASE" });
     w.text("ISOUSC", if tri { "20" } else { "30" });
-    w.num("BASE", wh(r.energy.import_kwh), 9);
-    w.text("PTEC", "TH..");
+    if let Some((hc_wh, hp_wh)) = indexes {
+        w.num("HCHC", hc_wh, 9);
+        w.num("HCHP", hp_wh, 9);
+        w.text("PTEC", if hp { "HP.." } else { "HC.." });
+    } else {
+        w.num("BASE", wh(r.energy.import_kwh), 9);
+        w.text("PTEC", "TH..");
+    }
     if tri {
         for (label, i) in [("IINST1", 0), ("IINST2", 1), ("IINST3", 2)] {
             w.num(label, whole(r.current_a[i]), 3);
@@ -251,7 +274,7 @@ impl Clock {
     }
 }
 
-fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
+fn standard(w: &mut Writer, r: &Reading, kind: TicKind, hp: bool) {
     let tri = kind.three_phase();
     let producer = kind.producer();
     let phases: usize = if tri { 3 } else { 1 };
@@ -268,11 +291,34 @@ fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
     w.text("ADSC", meter_id(r));
     w.text("VTIC", "02");
     w.group("DATE", Some(&now), b"");
-    w.text("NGTF", "      BASE      ");
-    w.text("LTARF", "      BASE      ");
+    let indexes = hc_hp(r);
+    let easf: [u64; 2] = match indexes {
+        Some((hc_wh, hp_wh)) => {
+            w.text("NGTF", NGTF_HC_HP);
+            w.text(
+                "LTARF",
+                if hp {
+                    " HEURE  PLEINE  "
+                } else {
+                    " HEURE  CREUSE  "
+                },
+            );
+            [hc_wh, hp_wh]
+        }
+        None => {
+            w.text("NGTF", "      BASE      ");
+            w.text("LTARF", "      BASE      ");
+            [east, 0]
+        }
+    };
     w.num("EAST", east, 9);
     for i in 1..=10 {
-        w.num(&format!("EASF{i:02}"), if i == 1 { east } else { 0 }, 9);
+        let v = match i {
+            1 => easf[0],
+            2 => easf[1],
+            _ => 0,
+        };
+        w.num(&format!("EASF{i:02}"), v, 9);
     }
     for i in 1..=4 {
         w.num(&format!("EASD{i:02}"), if i == 1 { east } else { 0 }, 9);
@@ -338,7 +384,8 @@ fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
             3,
         );
     }
-    let mut stge = STGE_BASE;
+    // Bits 10–13: the supplier's index counting now, minus one.
+    let mut stge = STGE_BASE | if hp && indexes.is_some() { 1 << 10 } else { 0 };
     if producer {
         stge |= Stge::PRODUCER;
     }
@@ -349,7 +396,7 @@ fn standard(w: &mut Writer, r: &Reading, kind: TicKind) {
     w.text("MSG1", "PAS DE          MESSAGE         ");
     w.text("PRM", PRM);
     w.text("RELAIS", "000");
-    w.text("NTARF", "01");
+    w.text("NTARF", if hp && indexes.is_some() { "02" } else { "01" });
     w.text("NJOURF", "00");
     w.text("NJOURF+1", "00");
     w.text("PJOURF+1", &format!("00008001{}", " NONUTILE".repeat(10)));

@@ -47,6 +47,9 @@ impl Stge {
 }
 
 /// Values gathered over the groups, combined into the reading at the end.
+/// `NGTF` of the HC/HP option (16 characters).
+pub(super) const NGTF_HC_HP: &str = "H PLEINE/CREUSE ";
+
 #[derive(Default)]
 pub(super) struct Acc {
     papp: Option<u32>,
@@ -62,6 +65,10 @@ pub(super) struct Acc {
     hchp_wh: Option<u64>,
     east_wh: Option<u64>,
     eait_wh: Option<u64>,
+    /// Standard: the supplier's calendar is HC/HP (`NGTF H PLEINE/CREUSE`), so `EASF01`
+    /// is the HC index and `EASF02` the HP one.
+    hc_hp: bool,
+    easf_wh: [Option<u64>; 2],
 }
 
 /// A whole number made of ASCII digits only (at most 18, so it always fits a u64; checked
@@ -145,6 +152,12 @@ impl Acc {
             }
             (Mode::Standard, b"EAST") => self.east_wh = Some(num()?),
             (Mode::Standard, b"EAIT") => self.eait_wh = Some(num()?),
+            (Mode::Standard, b"NGTF") => {
+                self.hc_hp = String::from_utf8_lossy(d).trim() == NGTF_HC_HP.trim();
+                return Ok(false);
+            }
+            (Mode::Standard, b"EASF01") if self.hc_hp => self.easf_wh[0] = Some(num()?),
+            (Mode::Standard, b"EASF02") if self.hc_hp => self.easf_wh[1] = Some(num()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -194,6 +207,8 @@ impl Acc {
                 r.exporting = self.stge.map(Stge::exporting);
                 r.energy.import_kwh = kwh(self.east_wh);
                 r.energy.export_kwh = kwh(self.eait_wh);
+                r.energy.import_t1_kwh = kwh(self.easf_wh[0]);
+                r.energy.import_t2_kwh = kwh(self.easf_wh[1]);
             }
         }
     }

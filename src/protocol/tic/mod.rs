@@ -16,7 +16,7 @@ mod map;
 mod tests;
 
 pub use checksum::group_checksum;
-pub use encode::{encode, TicKind};
+pub use encode::{encode, encode_with, TicKind};
 pub use map::Stge;
 
 use super::error::line_of;

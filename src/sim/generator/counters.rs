@@ -4,7 +4,6 @@
 
 use super::local_time::minute_and_weekday;
 use super::SyntheticMeter;
-use crate::protocol::MeterKind;
 use crate::sim::clock::Millis;
 
 /// Cumulative registers, in Wh and m³, unquantised.
@@ -33,12 +32,9 @@ impl Counters {
 
 impl SyntheticMeter {
     /// Tariff register (0 = tariff 1, 1 = tariff 2) counting at `t`, by the site's tariff
-    /// region (`tariff.rs`); TIC meters have one index (BASE/EAST).
+    /// region (`tariff.rs`): NL/BE tariff 1/2, FR-HC HC/HP; BASE has one index.
     pub(super) fn tariff(&mut self, t: Millis) -> usize {
-        match self.kind {
-            MeterKind::Tic(_) => 0,
-            MeterKind::Dsmr(_) => self.site.tariff_region.register(self.local.local_ms(t)),
-        }
+        self.site.tariff_region.register(self.local.local_ms(t))
     }
 
     /// Gas flow at `t`, m³/h: more in the morning and evening, less at night.

@@ -31,6 +31,8 @@ mod solar;
 mod tariff;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tic_realism_tests;
 
 pub use solar::{clear_sky_fraction, solar_elevation_deg, STREAM_CLOUDS};
 pub use tariff::{easter_sunday, nl_holiday, Site, TariffRegion};

@@ -80,6 +80,21 @@ impl SyntheticMeter {
                     r.current_a[i] = Some(whole(p.current[i], 999.0));
                 }
                 r.energy.import_kwh = Some(wh(import_wh));
+                if self.site.tariff_region == super::TariffRegion::FrHc {
+                    // HC (index 1) and HP (index 2), each rolling over at its own width;
+                    // historic frames have no total: the parser gives their sum.
+                    let hc_wh = rolled(c.import_wh[0], ENERGY_WRAP);
+                    let hp_wh = rolled(c.import_wh[1], ENERGY_WRAP);
+                    r.energy.import_t1_kwh = Some(hc_wh / 1000.0);
+                    r.energy.import_t2_kwh = Some(hp_wh / 1000.0);
+                    // EAST is the sum of the whole indexes (rolling over on its own).
+                    let total_wh = if k.is_standard() {
+                        (hc_wh + hp_wh).rem_euclid(ENERGY_WRAP)
+                    } else {
+                        hc_wh + hp_wh
+                    };
+                    r.energy.import_kwh = Some(total_wh / 1000.0);
+                }
                 if !k.is_standard() {
                     r.version = Some("TIC historic".to_string());
                     r.power_import_w = Some(drawn);

@@ -11,6 +11,10 @@
 //!   tariff 2 (night) 22:00–07:00 and all weekend. Belgian public holidays are day-tariff
 //!   days (as on most Flemish night meters).
 //! - FR (Linky, option BASE): one index, always register 0.
+//! - FR-HC (Linky, option Heures Creuses): register 0 is HC (off-peak), 22:00–06:00 every
+//!   day (8 h, Enedis' most common schedule); register 1 is HP (peak) otherwise. Historic
+//!   frames show `OPTARIF HC..`, `HCHC`/`HCHP` and `PTEC HC..`/`HP..`; standard frames
+//!   `LTARF`/`NTARF` 01 (HC) or 02 (HP) with `EASF01`/`EASF02`.
 
 use crate::protocol::dsmr::DsmrKind;
 use crate::protocol::MeterKind;
@@ -22,17 +26,24 @@ pub enum TariffRegion {
     Nl,
     Be,
     Fr,
+    FrHc,
 }
 
 impl TariffRegion {
-    pub const ALL: [TariffRegion; 3] = [TariffRegion::Nl, TariffRegion::Be, TariffRegion::Fr];
+    pub const ALL: [TariffRegion; 4] = [
+        TariffRegion::Nl,
+        TariffRegion::Be,
+        TariffRegion::Fr,
+        TariffRegion::FrHc,
+    ];
 
-    /// Scenario name: `nl`, `be`, `fr`.
+    /// Scenario name: `nl`, `be`, `fr`, `fr-hc`.
     pub fn name(self) -> &'static str {
         match self {
             TariffRegion::Nl => "nl",
             TariffRegion::Be => "be",
             TariffRegion::Fr => "fr",
+            TariffRegion::FrHc => "fr-hc",
         }
     }
 
@@ -52,7 +63,12 @@ impl TariffRegion {
     /// Whether a meter of `kind` can run this schedule: two registers (NL, BE) need a P1
     /// meter, the single index (FR) a TIC one.
     pub fn fits(self, kind: MeterKind) -> bool {
-        matches!(kind, MeterKind::Tic(_)) == (self == TariffRegion::Fr)
+        matches!(kind, MeterKind::Tic(_)) == self.is_french()
+    }
+
+    /// A Linky schedule (BASE or HC/HP).
+    pub fn is_french(self) -> bool {
+        matches!(self, TariffRegion::Fr | TariffRegion::FrHc)
     }
 
     /// Default site (latitude, longitude in degrees): the middle of the country.
@@ -60,7 +76,7 @@ impl TariffRegion {
         match self {
             TariffRegion::Nl => (52.1, 5.2),
             TariffRegion::Be => (50.8, 4.4),
-            TariffRegion::Fr => (46.6, 2.2),
+            TariffRegion::Fr | TariffRegion::FrHc => (46.6, 2.2),
         }
     }
 
@@ -77,6 +93,7 @@ impl TariffRegion {
         let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
         match self {
             TariffRegion::Fr => 0,
+            TariffRegion::FrHc => usize::from((6..22).contains(&hour)),
             TariffRegion::Nl => {
                 let low = weekend || nl_holiday(date) || !(7..23).contains(&hour);
                 usize::from(!low)

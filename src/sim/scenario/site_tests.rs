@@ -22,6 +22,9 @@ fn site_defaults_follow_the_meter() {
     let s = parse(&fr, Path::new("t.yaml")).unwrap();
     assert_eq!((s.site.latitude_deg, s.site.longitude_deg), (46.6, 2.2));
     assert_eq!(s.site.tariff_region, TariffRegion::Fr);
+    let hc = fr.replace("load: []", "site: {tariff_region: fr-hc}\nload: []");
+    let s = parse(&hc, Path::new("t.yaml")).unwrap();
+    assert_eq!(s.site.tariff_region, TariffRegion::FrHc);
 }
 
 #[test]
@@ -49,12 +52,17 @@ fn site_values_are_checked_where_they_stand() {
         &[
             "site.tariff_region: ",
             "unknown tariff region `de`",
-            "nl, be, fr",
+            "nl, be, fr, fr-hc",
         ],
     );
     assert_eq!(e.column, Some(23), "{e}");
     assert_err(
         &line("{tariff_region: fr}"),
+        8,
+        &["site.tariff_region: ", "does not fit meter smr5"],
+    );
+    assert_err(
+        &line("{tariff_region: fr-hc}"),
         8,
         &["site.tariff_region: ", "does not fit meter smr5"],
     );

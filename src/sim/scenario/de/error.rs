@@ -35,7 +35,7 @@ pub enum SpecError {
         /// The meters of `variant`, comma-separated.
         names: String,
     },
-    #[error("unknown tariff region `{name}`; valid regions: nl, be, fr")]
+    #[error("unknown tariff region `{name}`; valid regions: nl, be, fr, fr-hc")]
     UnknownRegion { name: String },
     #[error(
         "tariff region {} does not fit meter {}: nl and be need a P1 meter (two tariffs), fr a TIC meter",
