@@ -395,6 +395,10 @@ impl Target for VirtualTarget {
 
     async fn status(&mut self) -> Result<serde_json::Value, TargetError> {
         self.uses(|c| c.status = true);
+        // The status shows what the adapters reported to the device (the MQTT link: drops,
+        // errors, last publish): they must have caught up with the device and the clock, or
+        // a loaded machine would read an older link than an idle one.
+        self.settle().await?;
         self.api.status().await
     }
 
@@ -446,13 +450,13 @@ impl Target for VirtualTarget {
         let was_connected = self.mqtt.stats().connected;
         self.broker.set_reachable(reachable);
         if !reachable && was_connected {
+            // Wait for the cut itself: `busy` alone is no sign of it (a client still connected
+            // is busy while it writes), and messages it writes before it notices are lost
+            // on the dead connection instead of queued — a verdict that would hang on load.
             let mut stats = self.mqtt.watch();
-            let noticed = tokio::time::timeout(
-                SETTLE_CEILING,
-                stats.wait_for(|s| !s.connected || s.busy.is_some()),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok());
+            let noticed = tokio::time::timeout(SETTLE_CEILING, stats.wait_for(|s| !s.connected))
+                .await
+                .is_ok_and(|r| r.is_ok());
             if !noticed {
                 return Err(TargetError::bench(format!(
                     "the device's MQTT client did not notice the broker going down within {} s of real time",
