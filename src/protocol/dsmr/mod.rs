@@ -49,6 +49,12 @@ pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
     }
 }
 
+/// Parse one telegram whose bytes the framer already masked to 7 bits: the same as
+/// [`parse_with`] without its second ASCII scan.
+pub(crate) fn parse_framed(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    parse_clean(bytes, opts)
+}
+
 /// Checks the end marker and CRC; returns the position of `!`.
 fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
     let err = |kind, at: usize, msg: String| ParseError::new(kind, at, line_of(b, at), msg);
