@@ -40,6 +40,7 @@ pub struct Frame {
     pub kind: FrameKind,
     /// Stream offset of the frame's first byte.
     pub offset: usize,
+    /// The frame with every bit 7 already cleared (the DSMR parser does not scan it again).
     pub bytes: Vec<u8>,
     /// Some byte of the frame carried a parity bit that was stripped.
     pub parity_stripped: bool,
@@ -49,7 +50,7 @@ impl Frame {
     /// Parse the frame with the matching protocol parser; error offsets are stream offsets.
     pub fn parse(&self, opts: ParseOptions) -> Result<Telegram, ParseError> {
         let res = match self.kind {
-            FrameKind::Dsmr => dsmr::parse_with(&self.bytes, opts),
+            FrameKind::Dsmr => dsmr::parse_framed(&self.bytes, opts),
             FrameKind::Tic => tic::parse_with(&self.bytes, opts),
         };
         match res {

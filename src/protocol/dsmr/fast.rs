@@ -43,13 +43,73 @@ const fn obis_table() -> [bool; 256] {
 }
 static OBIS_BYTE: [bool; 256] = obis_table();
 
-const ONES: u128 = u128::from_le_bytes([0x01; 16]);
-const HIGHS: u128 = u128::from_le_bytes([0x80; 16]);
+/// Index of the first `(` in a 16-byte block.
+fn find_open16(c: &[u8; 16]) -> Option<usize> {
+    first_set(simd::open_mask(c))
+}
 
-/// Bit 7 of each byte of `w` that equals `c` (exact: no false positives).
-fn bytes_equal(w: u128, c: u8) -> u128 {
-    let x = w ^ (ONES.wrapping_mul(u128::from(c)));
-    !(((x & !HIGHS).wrapping_add(!HIGHS)) | x) & HIGHS
+/// Index of the first `(`, `)` or LF in a 16-byte block.
+fn find_stop16(c: &[u8; 16]) -> Option<usize> {
+    first_set(simd::stop_mask(c))
+}
+
+/// The lowest set bit of a byte mask (bit `i` = byte `i`).
+fn first_set(m: u32) -> Option<usize> {
+    (m != 0).then_some(m.trailing_zeros() as usize)
+}
+
+/// Byte masks of 16-byte blocks: SSE2 compares (part of every x86-64).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod simd {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+
+    fn load(c: &[u8; 16]) -> __m128i {
+        // SAFETY: `c` is 16 readable bytes; `loadu` has no alignment requirement.
+        unsafe { _mm_loadu_si128(c.as_ptr().cast::<__m128i>()) }
+    }
+
+    /// Bit `i` set when byte `i` is `(`.
+    pub(super) fn open_mask(c: &[u8; 16]) -> u32 {
+        // SAFETY: sse2 is enabled in this build (the module's cfg).
+        unsafe {
+            let eq = _mm_cmpeq_epi8(load(c), _mm_set1_epi8(b'(' as i8));
+            _mm_movemask_epi8(eq) as u32
+        }
+    }
+
+    /// Bit `i` set when byte `i` is `(`, `)` or LF.
+    pub(super) fn stop_mask(c: &[u8; 16]) -> u32 {
+        let v = load(c);
+        // SAFETY: sse2 is enabled in this build (the module's cfg).
+        unsafe {
+            // '(' is 0x28 and ')' 0x29: with bit 0 set both are ')', and no other byte is.
+            let one = _mm_set1_epi8(1);
+            let paren = _mm_cmpeq_epi8(_mm_or_si128(v, one), _mm_set1_epi8(b')' as i8));
+            let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+            _mm_movemask_epi8(_mm_or_si128(paren, lf)) as u32
+        }
+    }
+}
+
+/// Byte masks of 16-byte blocks, one byte at a time.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+mod simd {
+    fn mask(c: &[u8; 16], hit: impl Fn(u8) -> bool) -> u32 {
+        c.iter()
+            .enumerate()
+            .filter(|(_, &b)| hit(b))
+            .fold(0, |m, (i, _)| m | (1u32 << i))
+    }
+
+    pub(super) fn open_mask(c: &[u8; 16]) -> u32 {
+        mask(c, |b| b == b'(')
+    }
+
+    pub(super) fn stop_mask(c: &[u8; 16]) -> u32 {
+        mask(c, |b| matches!(b, b'(' | b')' | b'\n'))
+    }
 }
 
 /// Index of the first byte of `b[from..]` that is `(`, `)` or LF, scanning 16 bytes at a time.
@@ -57,14 +117,10 @@ fn next_stop(b: &[u8], mut from: usize) -> Option<usize> {
     while let Some(chunk) = from
         .checked_add(16)
         .and_then(|end| b.get(from..end))
-        .and_then(|c| <[u8; 16]>::try_from(c).ok())
+        .and_then(|c| <&[u8; 16]>::try_from(c).ok())
     {
-        let w = u128::from_le_bytes(chunk);
-        // '(' is 0x28 and ')' 0x29: with bit 0 set both are ')', and no other byte is.
-        let m = bytes_equal(w | ONES, b')') | bytes_equal(w, b'\n');
-        if m != 0 {
-            // `trailing_zeros` / 8 < 16: no overflow.
-            return from.checked_add((m.trailing_zeros() / 8) as usize);
+        if let Some(i) = find_stop16(chunk) {
+            return from.checked_add(i);
         }
         from = from.checked_add(16)?;
     }
@@ -98,16 +154,15 @@ pub(super) fn line(
     else {
         return Step::Slow(s);
     };
-    let w = u128::from_le_bytes(word);
-    let open_bits = bytes_equal(w, b'(');
-    let n = (open_bits.trailing_zeros() / 8) as usize;
-    if n == 0 || n >= 16 {
-        return Step::Slow(s);
-    }
+    let n = match find_open16(&word) {
+        Some(n) if n > 0 => n,
+        _ => return Step::Slow(s),
+    };
     // 1 ≤ n < 16: the mask keeps the n bytes before '(' (no wrap).
-    let key = w & 1u128
-        .wrapping_shl((n as u32).wrapping_mul(8))
-        .wrapping_sub(1);
+    let key = u128::from_le_bytes(word)
+        & 1u128
+            .wrapping_shl((n as u32).wrapping_mul(8))
+            .wrapping_sub(1);
     // The values: '(' … ')' groups, then CRLF or LF (or the end of the body).
     let (mut first, mut second): (&[u8], &[u8]) = (&[], &[]);
     let mut count: usize = 0;

@@ -3,6 +3,7 @@
 //! and keeps the rest as raw lines. Telegrams without a CRC (DSMR 2.2/3.0) are refused as
 //! `Incompatible` (P1-02). The encoder lives in `encode.rs`.
 
+mod crc16;
 mod encode;
 mod fast;
 mod legacy;
@@ -50,6 +51,12 @@ pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
     }
 }
 
+/// Parse one telegram whose bytes the framer already masked to 7 bits: the same as
+/// [`parse_with`] without its second ASCII scan.
+pub(crate) fn parse_framed(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    parse_clean(bytes, opts)
+}
+
 /// Checks the end marker and CRC; returns the position of `!`.
 fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
     let err = |kind, at: usize, msg: String| ParseError::new(kind, at, line_of(b, at), msg);
@@ -90,7 +97,7 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
     let printed = printed_txt.iter().fold(0u16, |acc, &c| {
         (acc << 4) | u16::from(values::nibble(c).unwrap_or(0))
     });
-    let computed = CRC.checksum(&b[..=bang]);
+    let computed = crc16::checksum(&b[..=bang]);
     if printed != computed {
         return Err(err(
             ErrorKind::BadCrc,
@@ -389,8 +396,13 @@ fn map_phase_or_mbus(
 /// `1-3:0.2.8(50)` → `5.0`; anything else is kept as printed.
 fn version_name(s: &str) -> String {
     match s.as_bytes() {
+        // Built directly: `format!` cost more than the rest of the line.
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
-            format!("{}.{}", *a as char, *b as char)
+            let mut v = String::with_capacity(3);
+            v.push(char::from(*a));
+            v.push('.');
+            v.push(char::from(*b));
+            v
         }
         _ => s.to_string(),
     }
