@@ -148,7 +148,7 @@ fn device_path_smr5(n: u64) {
     let mut reading = Some(Box::new(reading));
     let mut fx = Vec::with_capacity(8);
     for _ in 0..n {
-        now = now + Duration::from_secs(1);
+        now += Duration::from_secs(1);
         let t = Telegram {
             reading: *reading
                 .take()

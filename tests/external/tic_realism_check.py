@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 from zoneinfo import ZoneInfo
+from solar import sun_elevation  # noqa: E402 (tests/external/solar.py)
 
 TZ = ZoneInfo("Europe/Paris")
 WRAP = 10**9
@@ -47,24 +48,6 @@ def fail(msg):
     failures.append(msg)
     if len(failures) <= 20:
         print("FAIL:", msg)
-
-
-def sun_elevation(t, lat, lon):
-    """NOAA low-precision solar elevation, degrees."""
-    t = t.astimezone(dt.timezone.utc)
-    n = t.timetuple().tm_yday
-    minute = t.hour * 60 + t.minute + t.second / 60
-    year_len = 366 if t.year % 4 == 0 else 365
-    g = 2 * math.pi / year_len * (n - 1 + (minute / 60 - 12) / 24)
-    decl = (0.006918 - 0.399912 * math.cos(g) + 0.070257 * math.sin(g)
-            - 0.006758 * math.cos(2 * g) + 0.000907 * math.sin(2 * g)
-            - 0.002697 * math.cos(3 * g) + 0.00148 * math.sin(3 * g))
-    eqt = 229.18 * (0.000075 + 0.001868 * math.cos(g) - 0.032077 * math.sin(g)
-                    - 0.014615 * math.cos(2 * g) - 0.040849 * math.sin(2 * g))
-    ha = math.radians((minute + eqt + 4 * lon) / 4 - 180)
-    la = math.radians(lat)
-    cz = math.sin(la) * math.sin(decl) + math.cos(la) * math.cos(decl) * math.cos(ha)
-    return 90 - math.degrees(math.acos(max(-1.0, min(1.0, cz))))
 
 
 def decode(frame, standard):

@@ -9,6 +9,16 @@ use smart_connect_sim::protocol::{Energy, ErrorKind, Protocol, Quirk, Reading};
 /// 2001-01-01T00:00:00Z .. 2099-12-30T00:00:00Z.
 const TS_RANGE: std::ops::Range<i64> = 978_307_200..4_102_272_000;
 
+/// Whether the local (Paris) date of `ts` is 1 January 2000 or 2070: meters print those
+/// dates when they have no time (`000101…`, `700101…`), so the parser reads them as the
+/// placeholder (`Quirk::PlaceholderTime`) by design, and a reading on those two days
+/// cannot round-trip.
+fn placeholder_day(ts: i64) -> bool {
+    use chrono::{Datelike, TimeZone};
+    let local = chrono_tz::Europe::Paris.timestamp_opt(ts, 0).unwrap();
+    local.month() == 1 && local.day() == 1 && matches!(local.year(), 2000 | 2070)
+}
+
 fn whole(max: u32) -> impl Strategy<Value = f32> {
     (0..=max).prop_map(|v| v as f32)
 }
@@ -19,7 +29,7 @@ fn wh_as_kwh() -> impl Strategy<Value = f64> {
 
 prop_compose! {
     fn reading()(
-        timestamp in TS_RANGE,
+        timestamp in TS_RANGE.prop_filter("a placeholder day", |t| !placeholder_day(*t)),
         meter_id in "[0-9]{12}",
         voltage in [whole(999), whole(999), whole(999)],
         current in [whole(999), whole(999), whole(999)],

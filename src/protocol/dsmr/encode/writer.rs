@@ -8,8 +8,8 @@
 
 use super::super::super::time::{format_yymmddhhmmss, utc_to_local, Season, METER_TZ};
 use super::super::super::Reading;
+use super::super::crc16;
 use super::super::registers::{demand_lines, DsmrRegisters};
-use super::super::CRC;
 use super::{time_field, DsmrKind, DEFAULT_ID};
 use std::io::Write;
 
@@ -164,7 +164,7 @@ impl Encoder {
         }
         let b = &mut self.buf;
         b.push(b'!');
-        let crc = CRC.checksum(b);
+        let crc = crc16::checksum(b);
         for shift in [12, 8, 4, 0] {
             b.push(HEX[usize::from((crc >> shift) & 0xF)]);
         }
