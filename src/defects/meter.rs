@@ -135,7 +135,7 @@ impl CrcFixer {
             self.frame.push(b);
             out.push(b);
             if b == b'!' {
-                let crc = crate::protocol::dsmr::CRC.checksum(&self.frame);
+                let crc = crate::protocol::dsmr::crc16::checksum(&self.frame);
                 let mut digits = [0u8; 4];
                 digits.copy_from_slice(format!("{crc:04X}").as_bytes());
                 self.pending = Some((digits, 0));

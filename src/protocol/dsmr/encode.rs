@@ -4,7 +4,7 @@
 use super::super::time::{format_yymmddhhmmss, utc_to_local, Season, METER_TZ};
 use super::super::Reading;
 use super::registers::DsmrRegisters;
-use super::CRC;
+use super::crc16;
 
 #[cfg(test)]
 pub mod oracle;
@@ -144,6 +144,6 @@ pub fn with_version(telegram: &[u8], version: &str) -> Vec<u8> {
         &text[..start],
         &text[start.saturating_add(len)..=bang]
     );
-    let crc = CRC.checksum(body.as_bytes());
+    let crc = crc16::checksum(body.as_bytes());
     format!("{body}{crc:04X}\r\n").into_bytes()
 }

@@ -3,7 +3,7 @@
 //! and keeps the rest as raw lines. Telegrams without a CRC (DSMR 2.2/3.0) are refused as
 //! `Incompatible` (P1-02). The encoder lives in `encode.rs`.
 
-mod crc16;
+pub mod crc16;
 mod encode;
 mod fast;
 mod legacy;
@@ -26,8 +26,9 @@ use super::{
 use memchr::memchr;
 use values::{decode_id, ValueError, Values};
 
-/// CRC-16/ARC, slice-by-16 table: the P1 telegram checksum.
-pub static CRC: crc::Crc<u16, crc::Table<16>> =
+/// CRC-16/ARC, slice-by-16 table: `crc16::checksum`'s fallback and test oracle; everything
+/// else computes the P1 checksum with `crc16::checksum`.
+static CRC: crc::Crc<u16, crc::Table<16>> =
     crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
 
 /// Parse one telegram (`/` … `!CRC` CRLF) with default options.
