@@ -28,6 +28,8 @@ pub mod backoff;
 pub mod payload;
 pub mod queue;
 
+#[cfg(test)]
+mod command_tests;
 mod plan;
 #[cfg(test)]
 mod prop_tests;

@@ -3,8 +3,8 @@
 
 use super::super::time::{format_yymmddhhmmss, utc_to_local, Season, METER_TZ};
 use super::super::Reading;
-use super::registers::DsmrRegisters;
 use super::crc16;
+use super::registers::DsmrRegisters;
 
 #[cfg(test)]
 pub mod oracle;

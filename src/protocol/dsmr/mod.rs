@@ -28,8 +28,7 @@ use values::{decode_id, ValueError, Values};
 
 /// CRC-16/ARC, slice-by-16 table: `crc16::checksum`'s fallback and test oracle; everything
 /// else computes the P1 checksum with `crc16::checksum`.
-static CRC: crc::Crc<u16, crc::Table<16>> =
-    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
+static CRC: crc::Crc<u16, crc::Table<16>> = crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_ARC);
 
 /// Parse one telegram (`/` … `!CRC` CRLF) with default options.
 pub fn parse(bytes: &[u8]) -> Result<Telegram, ParseError> {
