@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod generate;
 pub mod house;
 pub mod parse;
+pub mod progress;
 pub mod replay;
 pub mod rig;
 pub mod run;

@@ -93,6 +93,40 @@ impl MeterKind {
             MeterKind::Tic(k) => tic::encode_with(r, k, regs.tariff),
         }
     }
+
+    /// An encoder for telegram after telegram of this kind.
+    pub fn encoder(self) -> KindEncoder {
+        match self {
+            MeterKind::Dsmr(k) => KindEncoder::Dsmr(dsmr::Encoder::new(k)),
+            MeterKind::Tic(k) => KindEncoder::Tic(k),
+        }
+    }
+}
+
+/// Telegram after telegram of one meter kind: DSMR through the reusable [`dsmr::Encoder`]
+/// (which rewrites only what changed), TIC frame by frame. The bytes are those of
+/// [`MeterKind::encode_with`].
+#[derive(Debug, Clone)]
+pub enum KindEncoder {
+    Dsmr(dsmr::Encoder),
+    Tic(TicKind),
+}
+
+impl KindEncoder {
+    /// Append the telegram of `r` carrying `regs` to `out`.
+    pub fn encode_into(&mut self, r: &Reading, regs: &dsmr::DsmrRegisters, out: &mut Vec<u8>) {
+        match self {
+            KindEncoder::Dsmr(e) => out.extend_from_slice(e.encode(r, regs)),
+            KindEncoder::Tic(k) => out.extend_from_slice(&tic::encode_with(r, *k, regs.tariff)),
+        }
+    }
+
+    /// The telegram of `r` carrying `regs`.
+    pub fn encode(&mut self, r: &Reading, regs: &dsmr::DsmrRegisters) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(r, regs, &mut out);
+        out
+    }
 }
 
 #[cfg(test)]

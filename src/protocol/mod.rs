@@ -16,7 +16,7 @@ pub mod tic;
 pub mod time;
 
 pub use error::{ErrorKind, ParseError};
-pub use kind::MeterKind;
+pub use kind::{KindEncoder, MeterKind};
 pub use reading::{Energy, Protocol, Reading};
 
 use serde::Serialize;

@@ -12,10 +12,13 @@
 use super::clock::Millis;
 use super::generator::{Load, SyntheticMeter, STREAM_FAULTS};
 pub use crate::protocol::dsmr::encode_dsmr22;
-use crate::protocol::fault::{apply, FrameFault};
-use crate::protocol::{dsmr, tic, MeterKind, Reading};
-use rand::{Rng, SeedableRng};
+use crate::protocol::dsmr::DsmrRegisters;
+use crate::protocol::{MeterKind, Reading};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+mod corrupt;
+pub use corrupt::Corrupter;
 
 /// What goes wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +98,17 @@ impl FaultyTelegram {
     }
 }
 
-/// A synthetic meter with scheduled faults.
+/// A synthetic meter with scheduled faults: the [`Schedule`] makes the slots, the
+/// [`Corrupter`] applies the byte faults.
 #[derive(Debug, Clone)]
 pub struct FaultyMeter {
+    schedule: Schedule,
+    corrupter: Corrupter,
+}
+
+/// The meter and its fault schedule: telegram slots in order, before encoding.
+#[derive(Debug, Clone)]
+pub struct Schedule {
     meter: SyntheticMeter,
     /// Sorted by time (stable: same-time faults keep their order).
     faults: Vec<Fault>,
@@ -105,7 +116,19 @@ pub struct FaultyMeter {
     fired: usize,
     dropout_until: Millis,
     dropout: Option<FaultKind>,
-    rng: ChaCha8Rng,
+}
+
+/// A telegram slot whose bytes are still to be written: the reading and registers to encode,
+/// and the faults that will change the bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub at: Millis,
+    pub reading: Reading,
+    pub registers: DsmrRegisters,
+    /// The one-shot faults in the order they apply, or the dropout silencing the slot.
+    pub faults: Vec<FaultKind>,
+    /// Nothing is sent (a dropout).
+    pub dropped: bool,
 }
 
 impl FaultyMeter {
@@ -119,56 +142,84 @@ impl FaultyMeter {
         let mut rng = ChaCha8Rng::seed_from_u64(meter.seed());
         rng.set_stream(STREAM_FAULTS);
         Ok(FaultyMeter {
-            meter,
-            faults,
-            fired: 0,
-            dropout_until: i64::MIN,
-            dropout: None,
-            rng,
+            corrupter: Corrupter::new(meter.kind(), rng),
+            schedule: Schedule {
+                meter,
+                faults,
+                fired: 0,
+                dropout_until: i64::MIN,
+                dropout: None,
+            },
         })
     }
 
     pub fn kind(&self) -> MeterKind {
-        self.meter.kind()
+        self.schedule.meter.kind()
     }
 
     /// Add a fault now: it takes effect on the next telegram (the live house's "fault now").
     /// Checked as in [`FaultyMeter::new`].
     pub fn inject(&mut self, kind: FaultKind, now: Millis) -> Result<(), FaultError> {
-        let at_ms = now.saturating_sub(self.meter.start()).max(0);
+        let s = &mut self.schedule;
+        let at_ms = now.saturating_sub(s.meter.start()).max(0);
         let f = Fault { at_ms, kind };
-        check(&f, self.kind())?;
-        let pos = self.faults[self.fired..].partition_point(|g| g.at_ms <= at_ms);
-        self.faults.insert(self.fired + pos, f);
+        check(&f, s.meter.kind())?;
+        let pos = s.faults[s.fired..].partition_point(|g| g.at_ms <= at_ms);
+        s.faults.insert(s.fired + pos, f);
         Ok(())
     }
 
     pub fn meter(&self) -> &SyntheticMeter {
-        &self.meter
+        &self.schedule.meter
     }
 
     pub fn meter_mut(&mut self) -> &mut SyntheticMeter {
-        &mut self.meter
+        &mut self.schedule.meter
     }
 
     pub fn faults(&self) -> &[Fault] {
-        &self.faults
+        &self.schedule.faults
     }
 
     /// Change what the meter measures from the next telegram on.
     pub fn set_load(&mut self, load: Load) {
-        self.meter.set_load(load);
+        self.schedule.meter.set_load(load);
     }
 
     /// Time of the next telegram slot.
     pub fn next_at(&self) -> Millis {
-        self.meter.next_at()
+        self.schedule.next_at()
     }
 
     /// The next telegram slot: its bytes with the faults due applied, or no bytes during a
     /// dropout.
     #[allow(clippy::should_implement_trait)] // never ends: not an iterator
     pub fn next(&mut self) -> FaultyTelegram {
+        let p = self.schedule.next_pending();
+        let bytes = if p.dropped {
+            Vec::new()
+        } else {
+            self.schedule.meter.encode(&p.reading, &p.registers)
+        };
+        self.corrupter.finish(p, bytes)
+    }
+
+    /// The slot maker and the byte faults apart (a parallel writer makes slots on one
+    /// thread and corrupts on another; see `sim::parallel`).
+    pub fn parts_mut(&mut self) -> (&mut Schedule, &mut Corrupter) {
+        (&mut self.schedule, &mut self.corrupter)
+    }
+}
+
+impl Schedule {
+    /// Time of the next telegram slot.
+    pub fn next_at(&self) -> Millis {
+        self.meter.next_at()
+    }
+
+    /// The next slot before encoding: the faults due take effect (a clock skew on the
+    /// reading, a dropout on this and later slots, one-shot faults listed for the bytes).
+    pub fn next_pending(&mut self) -> Pending {
         let at = self.meter.next_at();
         let mut one_shot = Vec::new();
         while let Some(f) = self.faults.get(self.fired) {
@@ -191,76 +242,26 @@ impl FaultyMeter {
                 ref k => one_shot.push(k.clone()),
             }
         }
-        let t = self.meter.next();
+        let (_, reading) = self.meter.next_reading();
+        let registers = self.meter.registers().clone();
         if at < self.dropout_until {
-            return FaultyTelegram {
+            return Pending {
                 at,
-                reading: t.reading,
-                bytes: Vec::new(),
+                reading,
+                registers,
                 faults: self.dropout.clone().into_iter().collect(),
+                dropped: true,
             };
         }
         // The replacement telegram first, then the byte faults in their scheduled order.
         one_shot.sort_by_key(|k| *k != FaultKind::Incompatible);
-        let mut bytes = t.bytes;
-        for k in &one_shot {
-            bytes = self.corrupt(bytes, k, &t.reading);
-        }
-        FaultyTelegram {
+        Pending {
             at,
-            reading: t.reading,
-            bytes,
+            reading,
+            registers,
             faults: one_shot,
+            dropped: false,
         }
-    }
-
-    fn corrupt(&mut self, bytes: Vec<u8>, kind: &FaultKind, reading: &Reading) -> Vec<u8> {
-        match *kind {
-            FaultKind::BadCrc => apply(&bytes, &FrameFault::BadIntegrity),
-            FaultKind::Truncate => {
-                let keep = self.rng.random_range(bytes.len() / 4..bytes.len().max(1));
-                apply(&bytes, &FrameFault::Truncate { keep })
-            }
-            FaultKind::Noise { bytes: n } => self.noise(bytes, n),
-            FaultKind::Garbage { bytes: n } => {
-                let garbage: Vec<u8> = (0..n)
-                    .map(|_| match self.rng.random::<u8>() {
-                        b'/' | 0x02 | 0x03 | 0x04 => 0x00,
-                        b => b,
-                    })
-                    .collect();
-                apply(&bytes, &FrameFault::GarbagePrefix(garbage))
-            }
-            FaultKind::Incompatible => encode_dsmr22(reading),
-            FaultKind::Dropout { .. } | FaultKind::ClockSkew { .. } => bytes,
-        }
-    }
-
-    /// Corrupt `n` distinct bytes (low six bits flipped: never undetectable by a TIC checksum,
-    /// never a parity bit); if the telegram still happens to parse, break its integrity too.
-    fn noise(&mut self, mut bytes: Vec<u8>, n: usize) -> Vec<u8> {
-        let len = bytes.len();
-        if len == 0 {
-            return bytes;
-        }
-        let mut hit = vec![false; len];
-        for _ in 0..n.min(len) {
-            let mut at = self.rng.random_range(0..len);
-            while hit[at] {
-                at = (at + 1) % len;
-            }
-            hit[at] = true;
-            let mask = self.rng.random_range(1..0x40u8);
-            bytes = apply(&bytes, &FrameFault::FlipByte { at, mask });
-        }
-        let still_valid = match self.meter.kind() {
-            MeterKind::Dsmr(_) => dsmr::parse(&bytes).is_ok(),
-            MeterKind::Tic(_) => tic::parse(&bytes).is_ok(),
-        };
-        if still_valid {
-            bytes = apply(&bytes, &FrameFault::BadIntegrity);
-        }
-        bytes
     }
 }
 
@@ -291,7 +292,7 @@ fn check(f: &Fault, kind: MeterKind) -> Result<(), FaultError> {
 mod tests {
     use super::*;
     use crate::protocol::framer::{decode_all, FramerMode};
-    use crate::protocol::{ErrorKind, ParseOptions};
+    use crate::protocol::{dsmr, ErrorKind, ParseOptions};
     use crate::sim::generator::LoadComponent;
 
     const T0: Millis = 1_774_744_200_000; // 2026-03-29T00:30:00Z

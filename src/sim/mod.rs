@@ -6,4 +6,5 @@ pub mod drive;
 pub mod faults;
 pub mod generator;
 pub mod house;
+pub mod parallel;
 pub mod scenario;

@@ -6,6 +6,8 @@ use super::super::Reading;
 use super::crc16;
 use super::registers::DsmrRegisters;
 
+mod fields;
+mod layout;
 #[cfg(test)]
 pub mod oracle;
 #[cfg(test)]

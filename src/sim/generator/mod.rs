@@ -37,7 +37,8 @@ mod tic_realism_tests;
 pub use solar::{clear_sky_fraction, solar_elevation_deg, STREAM_CLOUDS};
 pub use tariff::{easter_sunday, nl_holiday, Site, TariffRegion};
 
-use crate::protocol::dsmr::{DsmrRegisters, Encoder};
+use crate::protocol::dsmr::DsmrRegisters;
+use crate::protocol::KindEncoder;
 use crate::protocol::{MeterKind, Reading};
 use crate::sim::clock::Millis;
 use counters::Counters;
@@ -163,8 +164,8 @@ pub struct SyntheticMeter {
     registers: DsmrRegisters,
     /// The cloud draws of the current 10-minute slot.
     clouds: Option<solar::Clouds>,
-    /// The reusable telegram writer of a DSMR meter (TIC frames are encoded per frame).
-    encoder: Option<Encoder>,
+    /// The reusable telegram writer.
+    encoder: KindEncoder,
 }
 
 impl SyntheticMeter {
@@ -227,10 +228,7 @@ impl SyntheticMeter {
             demand: None,
             registers: DsmrRegisters::default(),
             clouds: None,
-            encoder: match kind {
-                MeterKind::Dsmr(k) => Some(Encoder::new(k)),
-                MeterKind::Tic(_) => None,
-            },
+            encoder: kind.encoder(),
         };
         m.mbus = m.initial_capture(start, counters.gas_m3);
         m.demand = m.initial_demand(start, &counters);
@@ -295,11 +293,14 @@ impl SyntheticMeter {
     #[allow(clippy::should_implement_trait)] // never ends: not an iterator
     pub fn next(&mut self) -> MeterTelegram {
         let (at, reading) = self.next_reading();
-        let bytes = match &mut self.encoder {
-            Some(enc) => enc.encode(&reading, &self.registers).to_vec(),
-            None => self.kind.encode_with(&reading, &self.registers),
-        };
+        let bytes = self.encoder.encode(&reading, &self.registers);
         MeterTelegram { at, reading, bytes }
+    }
+
+    /// The telegram of `reading` carrying `regs`, with this meter's encoder (what
+    /// [`next`](Self::next) sends for a reading of [`next_reading`](Self::next_reading)).
+    pub fn encode(&mut self, reading: &Reading, regs: &DsmrRegisters) -> Vec<u8> {
+        self.encoder.encode(reading, regs)
     }
 
     /// The next telegram's time and reading without encoding it (advances like [`next`]).

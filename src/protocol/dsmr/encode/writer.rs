@@ -1,17 +1,18 @@
 //! The allocation-free DSMR / e-MUCS telegram writer behind [`encode_with`](super::encode_with):
-//! one reusable buffer, constant parts pushed as byte strings, fixed-point numbers written
-//! with integer arithmetic, the local time prefix (`YYMMDDhh` + season) cached per UTC hour,
-//! the hex equipment identifier cached per meter id. The bytes are those of the `format!`
-//! encoder it replaced (kept as the test oracle in `oracle.rs`); any value whose decimal
-//! rounding is not certain from integers (a tie, a negative zero, NaN, a huge value) is written
-//! with `std::fmt`, as before.
+//! one reusable buffer, constant parts pushed as byte strings, the numbers listed once per
+//! telegram ([`fields`](super::fields)) and written with integer arithmetic, the local time
+//! prefix (`YYMMDDhh` + season) cached per UTC hour, the hex equipment identifier cached per
+//! meter id. A telegram of the same shape as the last one only overwrites the last one's
+//! digits ([`layout`](super::layout)). The bytes are those of the `format!` encoder it
+//! replaced (kept as the test oracle in `oracle.rs`).
 
 use super::super::super::time::{format_yymmddhhmmss, utc_to_local, Season, METER_TZ};
 use super::super::super::Reading;
 use super::super::crc16;
 use super::super::registers::{demand_lines, DsmrRegisters};
+use super::fields::{fill, Fields};
+use super::layout::{Layout, Recorder};
 use super::{time_field, DsmrKind, DEFAULT_ID};
-use std::io::Write;
 
 /// A telegram encoder for one meter kind, reused telegram after telegram.
 #[derive(Debug, Clone)]
@@ -20,8 +21,16 @@ pub struct Encoder {
     buf: Vec<u8>,
     /// UTC hour (epoch s / 3600) → local `YYMMDDhh` and the season flag during it.
     hour: Option<(i64, [u8; 8], u8)>,
+    /// The last M-Bus capture time (it changes every 5 minutes or hour) and its field.
+    capture: Option<(i64, TimeField)>,
     /// The meter id and its hex form as last sent.
     id: Option<(String, Vec<u8>)>,
+    /// Bumped whenever the meter id changes (a layout is only reused for the same id).
+    id_generation: u64,
+    /// The numbers of the telegram being written.
+    fields: Fields,
+    /// Where the last telegram's numbers are (not kept for e-MUCS, whose demand lines vary).
+    layout: Option<Layout>,
     /// e-MUCS demand lines are built here (`registers::demand_lines` writes a `String`).
     scratch: String,
 }
@@ -37,7 +46,11 @@ impl Encoder {
             kind,
             buf: Vec::with_capacity(1100),
             hour: None,
+            capture: None,
             id: None,
+            id_generation: 0,
+            fields: Fields::new(),
+            layout: None,
             scratch: String::new(),
         }
     }
@@ -48,9 +61,62 @@ impl Encoder {
 
     /// The telegram of `r` carrying `regs`, valid until the next call.
     pub fn encode(&mut self, r: &Reading, regs: &DsmrRegisters) -> &[u8] {
-        let kind = self.kind;
         let ts = self.time(r.timestamp);
         self.hex_id(r.meter_id.as_deref().unwrap_or(DEFAULT_ID));
+        fill(&mut self.fields, self.kind, r, regs);
+        let capture = match (r.energy.gas_m3, regs.mbus_capture) {
+            (None, _) => None,
+            (Some(_), Some(t)) => Some(match self.capture {
+                Some((last, field)) if last == t => field,
+                _ => {
+                    let field = self.time(Some(t));
+                    self.capture = Some((t, field));
+                    field
+                }
+            }),
+            (Some(_), None) => Some(ts),
+        };
+        let reused = match &mut self.layout {
+            Some(l) => l
+                .update(
+                    &mut self.buf,
+                    self.id_generation,
+                    &self.fields,
+                    &ts,
+                    capture.as_ref(),
+                )
+                .then_some(l.bang_at),
+            _ => None,
+        };
+        let bang = match reused {
+            Some(bang) => bang,
+            None => {
+                let f = self.fields;
+                self.write(regs, &f, &ts, capture.as_ref())
+            }
+        };
+        let b = &mut self.buf;
+        b.truncate(bang);
+        b.push(b'!');
+        let crc = crc16::checksum(b);
+        for shift in [12, 8, 4, 0] {
+            b.push(HEX[usize::from((crc >> shift) & 0xF)]);
+        }
+        b.extend_from_slice(b"\r\n");
+        b
+    }
+
+    /// Write the telegram's body anew (up to the `!`, whose offset is returned) and record
+    /// where its numbers are.
+    fn write(
+        &mut self,
+        regs: &DsmrRegisters,
+        f: &Fields,
+        ts: &TimeField,
+        capture: Option<&TimeField>,
+    ) -> usize {
+        let kind = self.kind;
+        let mut rec = Recorder::new(self.id_generation, f);
         let b = &mut self.buf;
         b.clear();
         b.extend_from_slice(kind.header().as_bytes());
@@ -61,95 +127,76 @@ impl Encoder {
             _ => b"1-3:0.2.8(50)\r\n",
         });
         let id: &[u8] = self.id.as_ref().map_or(&[], |(_, h)| h);
+        let time_line = |b: &mut Vec<u8>, rec: &mut Recorder| {
+            b.extend_from_slice(b"0-0:1.0.0(");
+            rec.time(b.len());
+            b.extend_from_slice(ts);
+            b.extend_from_slice(b")\r\n");
+        };
         if kind == DsmrKind::Emucs {
             push_line(b, b"0-0:96.1.1(", id);
-            push_line(b, b"0-0:1.0.0(", &ts);
+            time_line(b, &mut rec);
         } else {
-            push_line(b, b"0-0:1.0.0(", &ts);
+            time_line(b, &mut rec);
             push_line(b, b"0-0:96.1.1(", id);
         }
-        let e = &r.energy;
-        for (obis, v) in [
-            (b"1-0:1.8.1(", e.import_t1_kwh),
-            (b"1-0:1.8.2(", e.import_t2_kwh),
-            (b"1-0:2.8.1(", e.export_t1_kwh),
-            (b"1-0:2.8.2(", e.export_t2_kwh),
-        ] {
-            if let Some(v) = v {
-                b.extend_from_slice(obis);
-                fixed_f64(b, v, 3, 10);
-                b.extend_from_slice(b"*kWh)\r\n");
+        let mut put = Put { f, rec: &mut rec };
+        for (i, obis) in [b"1-0:1.8.1(", b"1-0:1.8.2(", b"1-0:2.8.1(", b"1-0:2.8.2("]
+            .iter()
+            .enumerate()
+        {
+            if put.present(i) {
+                b.extend_from_slice(*obis);
+                put.num(b, i, b"*kWh)\r\n");
             }
         }
         b.extend_from_slice(b"0-0:96.14.0(");
-        fixed(b, u64::from(regs.tariff), 0, 4);
-        b.extend_from_slice(b")\r\n");
-        let (import, export) = super::totals(r);
+        put.num(b, 4, b")\r\n");
         if kind == DsmrKind::Emucs {
             self.scratch.clear();
-            let now = std::str::from_utf8(&ts).unwrap_or_default();
+            let now = std::str::from_utf8(ts).unwrap_or_default();
             demand_lines(&mut self.scratch, &regs.demand, now, |t| {
                 time_field(Some(t))
             });
             b.extend_from_slice(self.scratch.as_bytes());
         }
         b.extend_from_slice(b"1-0:1.7.0(");
-        kw(b, import);
-        b.extend_from_slice(b")\r\n1-0:2.7.0(");
-        kw(b, export);
-        b.extend_from_slice(b")\r\n");
+        put.num(b, 5, b"*kW)\r\n1-0:2.7.0(");
+        put.num(b, 6, b"*kW)\r\n");
         let phases = kind.phases();
+        let mut i = 7;
         match kind {
             DsmrKind::Smr5ThreePhase => b.extend_from_slice(SMR5_3PH_EVENTS),
             DsmrKind::Smr5OnePhase => b.extend_from_slice(SMR5_1PH_EVENTS),
             DsmrKind::Dsmr42 => b.extend_from_slice(DSMR42_EVENTS),
-            DsmrKind::Emucs => per_phase_power(b, r, phases),
+            DsmrKind::Emucs => i = put.phase_powers(b, i, phases),
         }
         if kind.has_voltage() {
-            for (p, obis) in [b"1-0:32.7.0(", b"1-0:52.7.0(", b"1-0:72.7.0("]
+            for obis in [b"1-0:32.7.0(", b"1-0:52.7.0(", b"1-0:72.7.0("]
                 .iter()
-                .enumerate()
                 .take(phases)
             {
                 b.extend_from_slice(*obis);
-                if let Some(v) = r.voltage_v[p] {
-                    fixed_f32(b, v, 1, 5);
-                    b.extend_from_slice(b"*V");
-                }
-                b.extend_from_slice(b")\r\n");
+                put.optional(b, i, b"*V");
+                i += 1;
             }
         }
-        let dec = kind.current_decimals() as u32;
-        let width = if dec == 0 {
-            3
-        } else {
-            (dec as usize).saturating_add(4)
-        };
-        for (p, obis) in [b"1-0:31.7.0(", b"1-0:51.7.0(", b"1-0:71.7.0("]
+        for obis in [b"1-0:31.7.0(", b"1-0:51.7.0(", b"1-0:71.7.0("]
             .iter()
-            .enumerate()
             .take(phases)
         {
             b.extend_from_slice(*obis);
-            if let Some(a) = r.current_a[p] {
-                fixed_f32(b, a.abs(), dec, width);
-                b.extend_from_slice(b"*A");
-            }
-            b.extend_from_slice(b")\r\n");
+            put.optional(b, i, b"*A");
+            i += 1;
         }
         if kind == DsmrKind::Emucs {
             b.extend_from_slice(
                 b"0-0:96.3.10(1)\r\n0-0:17.0.0(999.9*kW)\r\n1-0:31.4.0(999*A)\r\n0-0:96.13.0()\r\n",
             );
         } else {
-            per_phase_power(b, r, phases);
+            i = put.phase_powers(b, i, phases);
         }
-        if let Some(gas) = r.energy.gas_m3 {
-            let capture = match regs.mbus_capture {
-                Some(t) => self.time(Some(t)),
-                None => ts,
-            };
-            let b = &mut self.buf;
+        if let Some(capture) = capture {
             if kind == DsmrKind::Emucs {
                 b.extend_from_slice(MBUS_EMUCS);
                 b.extend_from_slice(b"0-1:24.2.3(");
@@ -157,19 +204,15 @@ impl Encoder {
                 b.extend_from_slice(MBUS_NL);
                 b.extend_from_slice(b"0-1:24.2.1(");
             }
-            b.extend_from_slice(&capture);
+            put.rec.capture(b.len());
+            b.extend_from_slice(capture);
             b.extend_from_slice(b")(");
-            fixed_f64(b, gas, 3, 9);
-            b.extend_from_slice(b"*m3)\r\n");
+            put.num(b, i, b"*m3)\r\n");
         }
-        let b = &mut self.buf;
-        b.push(b'!');
-        let crc = crc16::checksum(b);
-        for shift in [12, 8, 4, 0] {
-            b.push(HEX[usize::from((crc >> shift) & 0xF)]);
-        }
-        b.extend_from_slice(b"\r\n");
-        b
+        let bang = b.len();
+        // e-MUCS demand lines change length and content: its telegrams are always written anew.
+        self.layout = rec.finish(bang).filter(|_| kind != DsmrKind::Emucs);
+        bang
     }
 
     /// The time field of `ts`, the local hour from the cache when it is this UTC hour's.
@@ -205,6 +248,48 @@ impl Encoder {
             .bytes()
             .flat_map(|c| [HEX[usize::from(c >> 4)], HEX[usize::from(c & 0xF)]]);
         self.id = Some((id.to_string(), hex.collect()));
+        self.id_generation = self.id_generation.wrapping_add(1);
+    }
+}
+
+/// Writes the numbers of a telegram being written anew, recording their places.
+struct Put<'a> {
+    f: &'a Fields,
+    rec: &'a mut Recorder,
+}
+
+impl Put<'_> {
+    fn present(&self, i: usize) -> bool {
+        self.f.absent & 1u32.wrapping_shl(i as u32) == 0
+    }
+
+    /// Field `i` then `after`.
+    fn num(&mut self, b: &mut Vec<u8>, i: usize, after: &[u8]) {
+        let at = b.len();
+        let field = self.f.get(i);
+        let shown = field.write(b);
+        self.rec.field(i, at, shown, field.num.bits());
+        b.extend_from_slice(after);
+    }
+
+    /// Field `i` and its unit when present (nothing when absent), then `)` CRLF.
+    fn optional(&mut self, b: &mut Vec<u8>, i: usize, unit: &[u8]) {
+        if self.present(i) {
+            self.num(b, i, unit);
+        }
+        b.extend_from_slice(b")\r\n");
+    }
+
+    /// The delivered then received power lines per phase from field `i` on; the next field.
+    fn phase_powers(&mut self, b: &mut Vec<u8>, mut i: usize, phases: usize) -> usize {
+        let del = [b"1-0:21.7.0(", b"1-0:41.7.0(", b"1-0:61.7.0("];
+        let rec = [b"1-0:22.7.0(", b"1-0:42.7.0(", b"1-0:62.7.0("];
+        for obis in del.iter().take(phases).chain(rec.iter().take(phases)) {
+            b.extend_from_slice(*obis);
+            self.optional(b, i, b"*kW");
+            i += 1;
+        }
+        i
     }
 }
 
@@ -251,102 +336,10 @@ fn push_line(b: &mut Vec<u8>, obis_open: &[u8], value: &[u8]) {
     b.extend_from_slice(b")\r\n");
 }
 
-fn per_phase_power(b: &mut Vec<u8>, r: &Reading, phases: usize) {
-    let del = [b"1-0:21.7.0(", b"1-0:41.7.0(", b"1-0:61.7.0("];
-    let rec = [b"1-0:22.7.0(", b"1-0:42.7.0(", b"1-0:62.7.0("];
-    for (p, obis) in del.iter().enumerate().take(phases) {
-        b.extend_from_slice(*obis);
-        if let Some(w) = r.active_power_phase_w[p] {
-            kw(b, w.max(0.0));
-        }
-        b.extend_from_slice(b")\r\n");
-    }
-    for (p, obis) in rec.iter().enumerate().take(phases) {
-        b.extend_from_slice(*obis);
-        if let Some(w) = r.active_power_phase_w[p] {
-            kw(b, (-w).max(0.0));
-        }
-        b.extend_from_slice(b")\r\n");
-    }
-}
-
-/// Watts as DSMR kW with three decimals, `00.335*kW`.
-fn kw(b: &mut Vec<u8>, w: f32) {
-    fixed_f64(b, f64::from(w) / 1000.0, 3, 6);
-    b.extend_from_slice(b"*kW");
-}
-
 fn two_digits(n: i64) -> [u8; 2] {
     // `n` is 0..60 here: both digits are ASCII.
-    [digit(n / 10), digit(n % 10)]
-}
-
-/// The ASCII digit of `d` (0..=9).
-fn digit(d: i64) -> u8 {
-    b'0'.wrapping_add(d as u8)
-}
-
-const POW10: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
-
-/// `format!("{v:0width$.dec$}")` for `v` exactly (`dec` ≤ 3): integer digits when the nearest
-/// `dec`-decimal number is certain (no tie, not negative, not huge), `std::fmt` otherwise.
-fn fixed_f64(b: &mut Vec<u8>, v: f64, dec: u32, width: usize) {
-    match scaled(v, dec) {
-        Some(n) => fixed(b, n, dec, width),
-        None => {
-            let d = dec as usize;
-            let _ = write!(b, "{v:0width$.d$}");
-        }
-    }
-}
-
-/// As [`fixed_f64`] for an `f32` (formatted from its own exact value, as `std::fmt` does).
-fn fixed_f32(b: &mut Vec<u8>, v: f32, dec: u32, width: usize) {
-    match scaled(f64::from(v), dec) {
-        Some(n) => fixed(b, n, dec, width),
-        None => {
-            let d = dec as usize;
-            let _ = write!(b, "{v:0width$.d$}");
-        }
-    }
-}
-
-/// `v · 10^dec` rounded, when `v`'s exact value is within 0.4 units of the last decimal from
-/// it (so rounding it to `dec` decimals certainly gives those digits): positive, finite,
-/// below 10⁹ (where the f64 arithmetic of the check is exact to far better than 0.1 unit).
-fn scaled(v: f64, dec: u32) -> Option<u64> {
-    let scale = POW10[dec as usize];
-    if !(v.is_sign_positive() && v < 1e9) {
-        return None;
-    }
-    let n = (v * scale).round();
-    if ((v - n / scale) * scale).abs() < 0.4 {
-        Some(n as u64)
-    } else {
-        None
-    }
-}
-
-/// `n / 10^dec` with `dec` decimals, zero-padded on the left to `width` (≤ 24) characters.
-fn fixed(b: &mut Vec<u8>, mut n: u64, dec: u32, width: usize) {
-    let mut digits = [b'0'; 24];
-    let mut at = digits.len();
-    let mut written = 0u32;
-    loop {
-        // At most 20 digits and a '.' in 24 places: `at` stays above 0.
-        at = at.wrapping_sub(1);
-        digits[at] = digit((n % 10) as i64);
-        n /= 10;
-        written = written.wrapping_add(1);
-        if written == dec {
-            at = at.wrapping_sub(1);
-            digits[at] = b'.';
-        }
-        if n == 0 && written > dec {
-            break;
-        }
-    }
-    // The places left of the digits are '0' already: the padding is part of the one copy.
-    let start = at.min(digits.len().saturating_sub(width));
-    b.extend_from_slice(&digits[start..]);
+    [
+        b'0'.wrapping_add((n / 10) as u8),
+        b'0'.wrapping_add((n % 10) as u8),
+    ]
 }

@@ -1,0 +1,113 @@
+//! Progress of long jobs in meter time (`generate` of a day or more, `replay` of big
+//! captures): an indicatif bar on standard error showing where in meter time the job is and
+//! how many times faster than real time it runs. Only when standard error is a terminal and
+//! the job is long enough to watch; otherwise nothing is drawn and nothing is printed, so
+//! pipes, files and CI logs stay clean.
+
+use crate::sim::clock::Millis;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// Jobs shorter than this much meter time get no bar (they are over in a blink).
+pub const MIN_SPAN_MS: i64 = 3_600_000;
+
+/// A progress bar over a span of meter time (hidden when not wanted).
+pub struct Progress {
+    bar: ProgressBar,
+    from_ms: Millis,
+    started: Instant,
+}
+
+impl Progress {
+    /// A bar for `what` from `from_ms` to `to_ms` of meter time, drawn on standard error when
+    /// it is a terminal and the span is at least [`MIN_SPAN_MS`].
+    pub fn meter_time(what: &str, from_ms: Millis, to_ms: Millis) -> Self {
+        let span_ms = to_ms.saturating_sub(from_ms).max(0);
+        let wanted = std::io::stderr().is_terminal() && span_ms >= MIN_SPAN_MS;
+        Self::with_target(what, from_ms, to_ms, wanted)
+    }
+
+    /// A bar that is drawn only when `drawn` (tests use a hidden one).
+    pub fn with_target(what: &str, from_ms: Millis, to_ms: Millis, drawn: bool) -> Self {
+        let span_s = to_ms.saturating_sub(from_ms).max(0) / 1000;
+        let bar = ProgressBar::with_draw_target(
+            Some(span_s.unsigned_abs()),
+            if drawn {
+                ProgressDrawTarget::stderr_with_hz(4)
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {percent:>3}% of meter time · {msg} · eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(what.to_string());
+        Progress {
+            bar,
+            from_ms,
+            started: Instant::now(),
+        }
+    }
+
+    /// The job has reached `at_ms` of meter time.
+    pub fn at(&self, at_ms: Millis) {
+        let done_ms = at_ms.saturating_sub(self.from_ms).max(0);
+        self.bar.set_position((done_ms / 1000).unsigned_abs());
+        self.bar
+            .set_message(rate(done_ms, self.started.elapsed().as_secs_f64()));
+    }
+
+    /// Remove the bar (the job prints its own summary, if any).
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// The bar's position in meter seconds (for tests).
+    pub fn position_s(&self) -> u64 {
+        self.bar.position()
+    }
+}
+
+/// `1.9 d meter time at 412 000× real time`: how far and how fast.
+pub fn rate(done_ms: i64, wall_s: f64) -> String {
+    let done_s = done_ms as f64 / 1000.0;
+    let far = if done_s >= 86_400.0 {
+        format!("{:.1} d", done_s / 86_400.0)
+    } else {
+        format!("{:.1} h", done_s / 3600.0)
+    };
+    if wall_s <= 0.0 {
+        return format!("{far} meter time");
+    }
+    format!("{far} meter time at {:.0}× real time", done_s / wall_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn says_how_far_and_how_fast() {
+        assert_eq!(rate(0, 0.0), "0.0 h meter time");
+        assert_eq!(
+            rate(2 * 86_400_000, 0.5),
+            "2.0 d meter time at 345600× real time"
+        );
+        assert_eq!(rate(5_400_000, 2.0), "1.5 h meter time at 2700× real time");
+    }
+
+    #[test]
+    fn a_hidden_bar_still_tracks_meter_time() {
+        let p = Progress::with_target("generate", 1_000_000, 1_000_000 + 86_400_000, false);
+        p.at(1_000_000 + 3_600_000);
+        assert_eq!(p.position_s(), 3600);
+        p.at(0);
+        assert_eq!(p.position_s(), 0, "before the start counts as the start");
+        p.finish();
+    }
+}
