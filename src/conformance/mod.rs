@@ -11,6 +11,7 @@ pub mod duration;
 pub mod features;
 pub mod junit;
 pub mod report;
+pub mod schema;
 pub mod step_tap;
 pub mod steps;
 pub mod suite;

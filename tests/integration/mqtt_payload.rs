@@ -7,13 +7,13 @@ use smart_connect_sim::device::power::PowerInputs;
 use smart_connect_sim::device::{Device, DeviceConfig, Effect, Event, Variant};
 use smart_connect_sim::time::at;
 
-fn schema() -> jsonschema::Validator {
+fn schema() -> smart_connect_sim::conformance::schema::Validator {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/schemas/measurements.schema.json"
     ))
     .unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap())
+    smart_connect_sim::conformance::schema::Validator::new(&serde_json::from_str(&text).unwrap())
         .expect("the schema is valid JSON Schema")
 }
 

@@ -10,6 +10,7 @@ use super::bench::status;
 pub(super) use super::mqtt_wait::{drain, exact, mqtt_status_until, next_where, Feed};
 use super::world::DeviceWorld;
 use crate::adapters::broker::Message;
+use crate::conformance::schema::Validator;
 use crate::sim::clock::Millis;
 use cucumber::{given, then, when};
 use serde_json::Value;
@@ -306,10 +307,10 @@ fn names(w: &mut DeviceWorld, site: String) {
     assert_eq!(v["site"].as_str(), Some(site.as_str()), "{v}");
 }
 
-fn schema() -> (Value, jsonschema::Validator) {
+fn schema() -> (Value, Validator) {
     let text = include_str!("../../../schemas/measurements.schema.json");
     let s: Value = serde_json::from_str(text).expect("the schema is JSON");
-    let v = jsonschema::validator_for(&s).expect("a valid JSON Schema");
+    let v = Validator::new(&s).expect("a valid JSON Schema");
     (s, v)
 }
 

@@ -102,11 +102,12 @@ async fn firmware_update_and_reset_commands_answer_on_events() {
 }
 
 /// The published JSON Schema of command results (MQ-14).
-fn events_schema() -> jsonschema::Validator {
+fn events_schema() -> smart_connect_sim::conformance::schema::Validator {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/schemas/events.schema.json"
     ))
     .unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("valid JSON Schema")
+    smart_connect_sim::conformance::schema::Validator::new(&serde_json::from_str(&text).unwrap())
+        .expect("valid JSON Schema")
 }

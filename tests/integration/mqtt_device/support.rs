@@ -109,13 +109,14 @@ pub async fn next(rx: &mut UnboundedReceiver<Message>) -> Message {
         .expect("the subscription is open")
 }
 
-pub fn schema() -> jsonschema::Validator {
+pub fn schema() -> smart_connect_sim::conformance::schema::Validator {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/schemas/measurements.schema.json"
     ))
     .unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    smart_connect_sim::conformance::schema::Validator::new(&serde_json::from_str(&text).unwrap())
+        .unwrap()
 }
 
 pub fn status(host: &Host) -> serde_json::Value {
