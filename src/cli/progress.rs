@@ -1,6 +1,6 @@
-//! Progress of long jobs in meter time (`generate` of a day or more, `replay` of big
-//! captures): an indicatif bar on standard error showing where in meter time the job is and
-//! how many times faster than real time it runs. Only when standard error is a terminal and
+//! Progress of long jobs (`generate` of an hour or more, `replay` of big captures): an
+//! indicatif bar on standard error showing how far the job is (meter time, or bytes of the
+//! capture) and how many times faster than real time the meter time goes by. Only when standard error is a terminal and
 //! the job is long enough to watch; otherwise nothing is drawn and nothing is printed, so
 //! pipes, files and CI logs stay clean.
 
@@ -12,7 +12,11 @@ use std::time::Instant;
 /// Jobs shorter than this much meter time get no bar (they are over in a blink).
 pub const MIN_SPAN_MS: i64 = 3_600_000;
 
-/// A progress bar over a span of meter time (hidden when not wanted).
+/// Captures smaller than this get no bar.
+pub const MIN_BYTES: usize = 16 << 20;
+
+/// A progress bar over a span of meter time or over the bytes of a capture (hidden when not
+/// wanted).
 pub struct Progress {
     bar: ProgressBar,
     from_ms: Millis,
@@ -54,6 +58,40 @@ impl Progress {
         }
     }
 
+    /// A bar for `what` feeding a capture of `total` bytes, drawn on standard error when it
+    /// is a terminal and the capture has at least [`MIN_BYTES`].
+    pub fn bytes(what: &str, total: usize) -> Self {
+        let drawn = std::io::stderr().is_terminal() && total >= MIN_BYTES;
+        let bar = ProgressBar::with_draw_target(
+            Some(total as u64),
+            if drawn {
+                ProgressDrawTarget::stderr_with_hz(4)
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {bytes}/{total_bytes} · {msg} · eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(what.to_string());
+        Progress {
+            bar,
+            from_ms: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// `fed` bytes of the capture are in; its telegrams have covered `covered_ms` of meter time.
+    pub fn fed(&self, fed: usize, covered_ms: i64) {
+        self.bar.set_position(fed as u64);
+        self.bar
+            .set_message(rate(covered_ms, self.started.elapsed().as_secs_f64()));
+    }
+
     /// The job has reached `at_ms` of meter time.
     pub fn at(&self, at_ms: Millis) {
         let done_ms = at_ms.saturating_sub(self.from_ms).max(0);
@@ -67,9 +105,16 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 
-    /// The bar's position in meter seconds (for tests).
+    /// The bar's position: meter seconds, or bytes fed (for tests).
     pub fn position_s(&self) -> u64 {
         self.bar.position()
+    }
+}
+
+impl Drop for Progress {
+    /// A bar never stays on the screen after its job (also when the job is cancelled).
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -109,5 +154,8 @@ mod tests {
         p.at(0);
         assert_eq!(p.position_s(), 0, "before the start counts as the start");
         p.finish();
+        let b = Progress::bytes("replay", 1000);
+        b.fed(600, 7_200_000);
+        assert_eq!(b.position_s(), 600);
     }
 }

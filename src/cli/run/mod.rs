@@ -14,6 +14,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use super::progress::Progress;
 use crate::adapters::file_store::FileStore;
 use crate::adapters::host::Host;
 use crate::adapters::modbus::ModbusServer;
@@ -406,6 +407,11 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), RunError> {
         tokio::spawn(tick_loop(Arc::clone(&host), pace.clone()));
     }
     let until = args.duration.map(|d| start + d);
+    // At `--speed max` with a duration: a progress bar in device time (on a terminal only).
+    let progress = match (&pace, until) {
+        (Pace::Max(_), Some(to)) => Some(tokio::spawn(show_progress(Arc::clone(&host), start, to))),
+        _ => None,
+    };
     let fed = FeedCounter::default();
     let feed = match &house {
         Some(h) => house::feed(h, &plan, pace.clone(), until),
@@ -461,6 +467,9 @@ async fn serve(args: &RunArgs, plan: Plan) -> Result<(), RunError> {
                 }
             }
         }
+    }
+    if let Some(p) = progress {
+        p.abort();
     }
     // Every effect the device made so far is logged before the process ends.
     let _ = stop_log.send(());
@@ -558,4 +567,19 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     opts.open(path)?.write_all(bytes)
+}
+
+/// Show how far `--speed max` is in device time, four times a second of wall time (the bar
+/// is for the person watching; the device's time is not affected).
+async fn show_progress(host: Arc<Host>, from: Millis, to: Millis) {
+    let bar = Progress::meter_time("run --speed max", from, to);
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        every.tick().await;
+        let now = host.now();
+        bar.at(now);
+        if now >= to {
+            return;
+        }
+    }
 }
