@@ -97,7 +97,7 @@ impl MeterKind {
     /// An encoder for telegram after telegram of this kind.
     pub fn encoder(self) -> KindEncoder {
         match self {
-            MeterKind::Dsmr(k) => KindEncoder::Dsmr(dsmr::Encoder::new(k)),
+            MeterKind::Dsmr(k) => KindEncoder::Dsmr(Box::new(dsmr::Encoder::new(k))),
             MeterKind::Tic(k) => KindEncoder::Tic(k),
         }
     }
@@ -108,7 +108,7 @@ impl MeterKind {
 /// [`MeterKind::encode_with`].
 #[derive(Debug, Clone)]
 pub enum KindEncoder {
-    Dsmr(dsmr::Encoder),
+    Dsmr(Box<dsmr::Encoder>),
     Tic(TicKind),
 }
 

@@ -252,7 +252,7 @@ pub(super) fn overwrite(slot: &mut [u8], mut n: u64, mut old: u64, dec: u8) -> b
     let point = slot.len().wrapping_sub(usize::from(dec)).wrapping_sub(1);
     let mut i = slot.len();
     while n != old && i > 0 {
-        i -= 1;
+        i = i.wrapping_sub(1);
         if dec != 0 && i == point {
             continue;
         }

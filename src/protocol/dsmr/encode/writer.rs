@@ -178,7 +178,7 @@ impl Encoder {
             {
                 b.extend_from_slice(*obis);
                 put.optional(b, i, b"*V");
-                i += 1;
+                i = i.wrapping_add(1);
             }
         }
         for obis in [b"1-0:31.7.0(", b"1-0:51.7.0(", b"1-0:71.7.0("]
@@ -187,7 +187,7 @@ impl Encoder {
         {
             b.extend_from_slice(*obis);
             put.optional(b, i, b"*A");
-            i += 1;
+            i = i.wrapping_add(1);
         }
         if kind == DsmrKind::Emucs {
             b.extend_from_slice(
@@ -287,7 +287,7 @@ impl Put<'_> {
         for obis in del.iter().take(phases).chain(rec.iter().take(phases)) {
             b.extend_from_slice(*obis);
             self.optional(b, i, b"*kW");
-            i += 1;
+            i = i.wrapping_add(1);
         }
         i
     }
