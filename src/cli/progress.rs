@@ -35,22 +35,12 @@ impl Progress {
     /// A bar that is drawn only when `drawn` (tests use a hidden one).
     pub fn with_target(what: &str, from_ms: Millis, to_ms: Millis, drawn: bool) -> Self {
         let span_s = to_ms.saturating_sub(from_ms).max(0) / 1000;
-        let bar = ProgressBar::with_draw_target(
-            Some(span_s.unsigned_abs()),
-            if drawn {
-                ProgressDrawTarget::stderr_with_hz(4)
-            } else {
-                ProgressDrawTarget::hidden()
-            },
+        let bar = bar(
+            what,
+            span_s.unsigned_abs(),
+            drawn,
+            "{prefix} [{bar:30}] {percent:>3}% of meter time · {msg} · eta {eta}",
         );
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {percent:>3}% of meter time · {msg} · eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(what.to_string());
         Progress {
             bar,
             from_ms,
@@ -62,22 +52,12 @@ impl Progress {
     /// is a terminal and the capture has at least [`MIN_BYTES`].
     pub fn bytes(what: &str, total: usize) -> Self {
         let drawn = std::io::stderr().is_terminal() && total >= MIN_BYTES;
-        let bar = ProgressBar::with_draw_target(
-            Some(total as u64),
-            if drawn {
-                ProgressDrawTarget::stderr_with_hz(4)
-            } else {
-                ProgressDrawTarget::hidden()
-            },
+        let bar = bar(
+            what,
+            total as u64,
+            drawn,
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} · {msg} · eta {eta}",
         );
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {bytes}/{total_bytes} · {msg} · eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(what.to_string());
         Progress {
             bar,
             from_ms: 0,
@@ -116,6 +96,23 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// A bar of `len` steps in `template`, on standard error when `drawn`, hidden otherwise.
+fn bar(what: &str, len: u64, drawn: bool, template: &str) -> ProgressBar {
+    let target = if drawn {
+        ProgressDrawTarget::stderr_with_hz(4)
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
 }
 
 /// `1.9 d meter time at 412 000× real time`: how far and how fast.
