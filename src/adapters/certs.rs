@@ -218,7 +218,14 @@ fn cn_only(cn: &str) -> DistinguishedName {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Make `ring` the process's default rustls provider, once: reqwest builds its TLS settings
+/// from the process default (every other TLS configuration here names its provider).
+pub fn install_crypto_provider() {
+    // An error means a default is installed already: nothing to do.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 impl TestPki {

@@ -192,6 +192,7 @@ pub fn run(args: &HouseArgs) -> ExitCode {
     };
     let url = format!("{}{path}", args.at.trim_end_matches('/'));
     let result = rt.block_on(async {
+        crate::adapters::certs::install_crypto_provider();
         let client = reqwest::Client::new();
         let mut req = client.request(method.parse().unwrap_or(reqwest::Method::GET), &url);
         if let Some(b) = &body {

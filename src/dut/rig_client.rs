@@ -105,6 +105,7 @@ pub struct RigClient {
 impl RigClient {
     /// A client of the rig at `base`; `token` is the one `run --rig` printed.
     pub fn new(base: &str, token: Option<String>) -> Result<Self, TargetError> {
+        crate::adapters::certs::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .no_proxy()

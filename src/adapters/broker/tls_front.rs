@@ -35,7 +35,7 @@ pub(super) fn front_config(
     if !allow_no_cert {
         return pki.server_config_with_client_auth();
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(pki.root_store()?),
         Arc::clone(&provider),

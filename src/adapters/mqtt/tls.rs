@@ -81,7 +81,7 @@ pub fn client_config(
     identity: Option<(&str, &str)>,
 ) -> Result<rustls::ClientConfig, TlsSetupError> {
     use TlsSetupError as E;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots

@@ -89,7 +89,7 @@ impl Watch {
                 .add(c.map_err(|e| err("CA", &e))?)
                 .map_err(|e| err("CA", &e))?;
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| err("TLS", &e))?

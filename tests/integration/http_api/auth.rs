@@ -107,6 +107,7 @@ async fn plain_and_https_servers_of_one_device_share_the_session() {
     assert!(https.is_tls());
     assert_eq!(dev.get("/api/v1/status").await.0, StatusCode::OK);
     let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();
+    smart_connect_sim::adapters::certs::install_crypto_provider();
     let tls_client = Client::builder()
         .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
         .no_proxy()

@@ -135,6 +135,7 @@ async fn every_curl_example_in_the_doc_works() {
     let list = examples(&doc, &vars);
     let mut seen = std::collections::BTreeSet::new();
     let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();
+    smart_connect_sim::adapters::certs::install_crypto_provider();
     let tls_client = Client::builder()
         .local_address("127.0.0.1".parse::<IpAddr>().unwrap())
         .no_proxy()

@@ -10,6 +10,7 @@ async fn https_answers_with_the_test_ca_as_the_only_root() {
     let (https, pki) = dev.https().await;
     let port = https.local_addr().port();
     let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();
+    smart_connect_sim::adapters::certs::install_crypto_provider();
     let c = Client::builder()
         .no_proxy()
         .tls_certs_only([ca])
@@ -41,6 +42,7 @@ async fn https_answers_with_the_test_ca_as_the_only_root() {
 
     // A client that trusts another CA refuses the device.
     let other = TestPki::new("000000000000").unwrap();
+    smart_connect_sim::adapters::certs::install_crypto_provider();
     let wrong = Client::builder()
         .no_proxy()
         .tls_certs_only([reqwest::Certificate::from_pem(other.ca_pem().as_bytes()).unwrap()])

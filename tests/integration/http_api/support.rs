@@ -124,6 +124,7 @@ impl Dev {
 
 /// A client whose connections come from `ip` (any 127/8 address reaches lo on Linux).
 pub fn client(ip: &str) -> Client {
+    smart_connect_sim::adapters::certs::install_crypto_provider();
     Client::builder()
         .local_address(ip.parse::<IpAddr>().unwrap())
         .no_proxy()

@@ -111,7 +111,7 @@ async fn anonymous_commands_and_client_id_takeovers_are_refused_the_installer_ac
         .issue_client("STRANGER0001", pki.client().validity())
         .unwrap();
     let tls_cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
+        rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()

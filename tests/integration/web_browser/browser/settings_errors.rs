@@ -85,6 +85,7 @@ async fn every_field_error_is_marked_and_a_good_save_clears_them() {
     save(&browser).await;
     let patch = json!({"DefaultNetIf": "Ethernet", "Ethernet": {"IpMode": "Static", "StaticIPv4":
         {"IpAddress": bad[0], "Netmask": bad[1], "Gateway": bad[2], "DNS": bad[3]}}});
+    smart_connect_sim::adapters::certs::install_crypto_provider();
     let answer: Value = reqwest::Client::new()
         .patch(format!("{}/api/v1/config", page.http.url()))
         .basic_auth("user", Some(&page.password))

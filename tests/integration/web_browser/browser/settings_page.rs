@@ -72,6 +72,7 @@ impl Page {
 
     /// GET `path` as `user` from `ip` (any 127/8 address): the status code.
     pub async fn get_from(&self, ip: &str, path: &str) -> u16 {
+        smart_connect_sim::adapters::certs::install_crypto_provider();
         reqwest::Client::builder()
             .local_address(ip.parse::<IpAddr>().unwrap())
             .no_proxy()
