@@ -7,7 +7,7 @@
 //! every value, error message and offset; this path only decides faster what that code would
 //! decide for a clean line.
 
-use super::lanes::{self, first_bits, load16, number16, unit_word};
+use super::lanes::{self, first_bits, load16, number_at, unit_word};
 use super::values::{scaled, Values};
 use super::{key, map_obis, Mapped, State, AMP, KW, KWH, VOLT};
 use crate::protocol::{ParseOptions, Reading, Telegram};
@@ -146,9 +146,9 @@ const KWH_WORDS: [(u32, i32); 2] = unit_words(KWH);
 const VOLT_WORDS: [(u32, i32); 2] = unit_words(VOLT);
 const AMP_WORDS: [(u32, i32); 2] = unit_words(AMP);
 
-/// The quantity of a line whose first value is the first `len` bytes of `w`, read as
+/// The quantity of a line whose first value is the `len` bytes of `body` from `at`, read as
 /// `Values::quantity` reads it for `act`'s units; `None` when the generic code must read it.
-fn quantity(act: Act, w: &[u8; 16], len: usize) -> Option<f64> {
+fn quantity(act: Act, body: &[u8], at: usize, len: usize) -> Option<f64> {
     let units = match act {
         Act::PowerImport | Act::PowerExport | Act::Delivered(_) | Act::Received(_) => &KW_WORDS,
         Act::Energy(_) => &KWH_WORDS,
@@ -156,7 +156,7 @@ fn quantity(act: Act, w: &[u8; 16], len: usize) -> Option<f64> {
         Act::Current(_) => &AMP_WORDS,
         Act::Other | Act::Generic => return None,
     };
-    let n = number16(w, len)?;
+    let n = number_at(body, at, len)?;
     let exp = match n.unit {
         None => units[0].1,
         Some(u) => units.iter().find(|(word, _)| *word == u)?.1,
@@ -208,115 +208,256 @@ fn close_of(b: &[u8], inner: usize) -> Option<usize> {
     next_stop(b, inner).filter(|&c| b.get(c) == Some(&b')'))
 }
 
-/// Read the line at `pos` of `body` (after skipping CR/LF) if it is clean.
-pub(super) fn line(
+/// Read clean lines from `pos` on; returns where the generic code must take over: the start of
+/// a line it must read, or the end of the body. Not inlined: its loop keeps its own registers.
+#[inline(never)]
+pub(super) fn lines(
     body: &[u8],
     mut pos: usize,
     t: &mut Telegram,
     st: &mut State,
     opts: ParseOptions,
-) -> Step {
-    while matches!(body.get(pos), Some(b'\r' | b'\n')) {
-        pos = pos.saturating_add(1);
+) -> usize {
+    loop {
+        let step = match short_line(body, pos) {
+            Some(l) => {
+                if apply(body, &l, t, st, opts) {
+                    Step::Next(l.next)
+                } else {
+                    Step::Slow(l.start)
+                }
+            }
+            None => line(body, pos, t, st, opts),
+        };
+        match step {
+            Step::Next(next) if next < body.len() => pos = next,
+            Step::Next(_) => return body.len(),
+            Step::Slow(start) => return start,
+        }
     }
-    if pos >= body.len() {
+}
+
+/// A clean line, located: `start` … `(` at `start + n` … the first value `inner..close`, the
+/// second one, how many there are, the CR/LF at `end` and the next line at `next`.
+struct Line<'a> {
+    start: usize,
+    n: usize,
+    word: [u8; 16],
+    inner: usize,
+    close: usize,
+    second: &'a [u8],
+    count: usize,
+    end: usize,
+    next: usize,
+}
+
+/// The line at `s` when it is shorter than 32 bytes with its LF and of the clean shape
+/// `OBIS(v)…(v)` CRLF or LF, with the OBIS reference below 16 bytes: located with the masks of
+/// `(`, `)` and LF of its 32 bytes. `None` for anything else (blank lines, longer lines, the
+/// end of the body), which [`line`] then reads.
+#[inline(always)]
+fn short_line(body: &[u8], s: usize) -> Option<Line<'_>> {
+    let both = body.get(s..)?.first_chunk::<32>()?;
+    let (a, b) = both.split_at(16);
+    let word: [u8; 16] = a.try_into().ok()?;
+    let tail: &[u8; 16] = b.try_into().ok()?;
+    let (oa, ca, la) = lanes::line_masks(&word);
+    let (ob, cb, lb) = lanes::line_masks(tail);
+    let lf = la | lb.wrapping_shl(16);
+    // e < 32: the LF ending the line; `in_line` its bytes before.
+    let e = lf.trailing_zeros();
+    let in_line = 1u32.checked_shl(e)?.wrapping_sub(1);
+    let open = (oa | ob.wrapping_shl(16)) & in_line;
+    let close = (ca | cb.wrapping_shl(16)) & in_line;
+    let n = open.trailing_zeros();
+    if n == 0 || n >= 16 || close == 0 || close & first_bits(n as usize) != 0 {
+        return None;
+    }
+    // Groups: every ')' but the last is followed by the next '(', every '(' but the first
+    // follows a ')', and there is no other '(' or ')': (a)(b)…(z).
+    let last = 31u32.wrapping_sub(close.leading_zeros());
+    let last_bit = 1u32.wrapping_shl(last);
+    if (close ^ last_bit).wrapping_shl(1) != open ^ 1u32.wrapping_shl(n) {
+        return None;
+    }
+    // The last ')' ends the line: CRLF or LF after it.
+    let end = match e.wrapping_sub(last) {
+        1 => e,
+        2 if both.get(e.wrapping_sub(1) as usize) == Some(&b'\r') => e.wrapping_sub(1),
+        _ => return None,
+    } as usize;
+    let first_close = close.trailing_zeros() as usize;
+    let count = open.count_ones() as usize;
+    let second = if count >= 2 {
+        let from = first_close.wrapping_add(2);
+        let to = (close & close.wrapping_sub(1)).trailing_zeros() as usize;
+        both.get(from..to)?
+    } else {
+        &[]
+    };
+    Some(Line {
+        start: s,
+        n: n as usize,
+        word,
+        inner: s.wrapping_add(n as usize).wrapping_add(1),
+        close: s.wrapping_add(first_close),
+        second,
+        count,
+        end: s.wrapping_add(end),
+        next: s.wrapping_add(e as usize).wrapping_add(1),
+    })
+}
+
+/// Read the line at `pos` of `body` (after skipping CR/LF) if it is clean, 16 bytes at a time
+/// (any length). Positions are below `body.len()` + 32, far from overflowing: plain wrapping
+/// arithmetic.
+fn line(body: &[u8], pos: usize, t: &mut Telegram, st: &mut State, opts: ParseOptions) -> Step {
+    let mut s = pos;
+    while let Some(b'\r' | b'\n') = body.get(s) {
+        s = s.wrapping_add(1);
+    }
+    if s >= body.len() {
         return Step::Next(body.len());
     }
-    let s = pos;
     // The OBIS reference: up to the first '(' within 16 bytes.
     let word = load16(body, s);
     let n = lanes::open_mask(&word).trailing_zeros() as usize;
-    if n == 0 || n >= 16 {
+    if n.wrapping_sub(1) >= 15 {
         return Step::Slow(s);
     }
-    // 1 ≤ n < 16: the mask keeps the n bytes before '(' (no wrap).
-    let key = u128::from_le_bytes(word)
-        & 1u128
-            .wrapping_shl((n as u32).wrapping_mul(8))
-            .wrapping_sub(1);
     // The first value: usually inside the next 16 bytes.
-    let inner = s.saturating_add(n).saturating_add(1);
+    let inner = s.wrapping_add(n).wrapping_add(1);
     let w1 = load16(body, inner);
     let stop = lanes::stop_mask(&w1);
-    let close = if stop != 0 {
-        let j = stop.trailing_zeros() as usize;
-        if w1[j] != b')' {
-            return Step::Slow(s);
-        }
-        inner.saturating_add(j)
-    } else {
-        match close_of(body, inner.saturating_add(16)) {
+    let j = stop.trailing_zeros() as usize;
+    let close = match w1.get(j) {
+        Some(b')') => inner.wrapping_add(j),
+        Some(_) => return Step::Slow(s),
+        None => match close_of(body, inner.wrapping_add(16)) {
             Some(c) => c,
             None => return Step::Slow(s),
-        }
+        },
     };
-    let first_len = close.saturating_sub(inner);
     // More '(' … ')' groups, then CRLF or LF (or the end of the body).
     let mut second: &[u8] = &[];
     let mut count: usize = 1;
-    let mut i = close.saturating_add(1);
-    let (line_end, next) = loop {
+    let mut i = close.wrapping_add(1);
+    let (end, next) = loop {
         match body.get(i) {
+            Some(b'\r') if body.get(i.wrapping_add(1)) == Some(&b'\n') => {
+                break (i, i.wrapping_add(2))
+            }
             Some(b'(') => {
-                let from = i.saturating_add(1);
+                let from = i.wrapping_add(1);
                 let Some(c) = close_of(body, from) else {
                     return Step::Slow(s);
                 };
                 if count == 1 {
-                    second = &body[from..c];
+                    second = body.get(from..c).unwrap_or(&[]);
                 }
-                count = count.saturating_add(1);
-                i = c.saturating_add(1);
+                count = count.wrapping_add(1);
+                i = c.wrapping_add(1);
             }
+            Some(b'\n') => break (i, i.wrapping_add(1)),
             None => break (i, i),
-            Some(b'\n') => break (i, i.saturating_add(1)),
-            Some(b'\r') if body.get(i.saturating_add(1)) == Some(&b'\n') => {
-                break (i, i.saturating_add(2))
-            }
             Some(_) => return Step::Slow(s),
         }
     };
-    let obis_ok = || lanes::obis_mask(&word) & first_bits(n) == first_bits(n);
+    let l = Line {
+        start: s,
+        n,
+        word,
+        inner,
+        close,
+        second,
+        count,
+        end,
+        next,
+    };
+    if apply(body, &l, t, st, opts) {
+        Step::Next(next)
+    } else {
+        Step::Slow(s)
+    }
+}
+
+/// Apply a located line to the telegram as the generic code would; `false` (nothing applied)
+/// when the generic code must read it.
+#[inline(always)]
+fn apply(body: &[u8], l: &Line<'_>, t: &mut Telegram, st: &mut State, opts: ParseOptions) -> bool {
+    // 1 ≤ n < 16: the mask keeps the n bytes before '(' (no wrap).
+    let key = u128::from_le_bytes(l.word)
+        & 1u128
+            .wrapping_shl((l.n as u32).wrapping_mul(8))
+            .wrapping_sub(1);
     let act = act_of(key);
+    let line = body.get(l.start..l.end);
     match act {
-        Act::Other if !is_mbus(key) => {
-            // Not mapped: nothing of it reaches the reading, only its bytes are checked.
-            if !obis_ok() {
-                return Step::Slow(s);
-            }
-            if opts.keep_raw {
-                t.raw
-                    .push(String::from_utf8_lossy(&body[s..line_end]).into_owned());
-            }
-            return Step::Next(next);
-        }
+        // Not mapped: nothing of it reaches the reading, only its bytes are checked.
+        Act::Other if !is_mbus(key) => return unmapped(line, &l.word, l.n, t, opts),
         Act::Other | Act::Generic => {}
         _ => {
-            if let Some(x) = quantity(act, &w1, first_len) {
+            if let Some(x) = quantity(act, body, l.inner, l.close.wrapping_sub(l.inner)) {
                 store(act, x, &mut t.reading, st);
-                return Step::Next(next);
+                return true;
             }
         }
     }
-    let vals = Values::from_spans(&body[inner..close], second, count);
+    let first = body.get(l.inner..l.close).unwrap_or(&[]);
+    let vals = Values::from_spans(first, l.second, l.count);
+    generic(key, &vals, line, &l.word, l.n, t, st, opts)
+}
+
+/// The OBIS reference (the first `n` bytes of `word`) is made of OBIS characters.
+fn obis_ok(word: &[u8; 16], n: usize) -> bool {
+    lanes::obis_mask(word) & first_bits(n) == first_bits(n)
+}
+
+/// A line `map_obis` does not map: kept as raw text on request; `false` when its OBIS
+/// reference has a byte the generic code refuses.
+fn unmapped(
+    line: Option<&[u8]>,
+    word: &[u8; 16],
+    n: usize,
+    t: &mut Telegram,
+    opts: ParseOptions,
+) -> bool {
+    if !obis_ok(word, n) {
+        return false;
+    }
+    if opts.keep_raw {
+        t.raw
+            .push(String::from_utf8_lossy(line.unwrap_or(&[])).into_owned());
+    }
+    true
+}
+
+/// A line read by `map_obis` on its split values; `false` when the generic line code must
+/// read it (it reports the error).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn generic(
+    key: u128,
+    vals: &Values<'_>,
+    line: Option<&[u8]>,
+    word: &[u8; 16],
+    n: usize,
+    t: &mut Telegram,
+    st: &mut State,
+    opts: ParseOptions,
+) -> bool {
     // A mapped key is a valid OBIS reference by construction: only the lines `map_obis` does
     // not map (it leaves nothing of them in the reading) need their bytes checked.
-    match map_obis(key, &vals, &mut t.reading, st) {
-        Ok(Mapped::Yes) => {}
-        Ok(Mapped::Quirk(q)) => t.quirk(q),
-        Ok(Mapped::No) => {
-            if !obis_ok() {
-                return Step::Slow(s);
-            }
-            if opts.keep_raw {
-                t.raw
-                    .push(String::from_utf8_lossy(&body[s..line_end]).into_owned());
-            }
+    match map_obis(key, vals, &mut t.reading, st) {
+        Ok(Mapped::Yes) => true,
+        Ok(Mapped::Quirk(q)) => {
+            t.quirk(q);
+            true
         }
+        Ok(Mapped::No) => unmapped(line, word, n, t, opts),
         // The generic code reports it (with the same outcome: the telegram is refused).
-        Err(_) => return Step::Slow(s),
+        Err(_) => false,
     }
-    Step::Next(next)
 }
 
 #[cfg(test)]

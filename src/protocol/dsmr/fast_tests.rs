@@ -5,7 +5,7 @@
 //! error.
 #![allow(clippy::arithmetic_side_effects)]
 
-use super::super::lanes::{self, digits8, first_bits, load16, number16, unit_word};
+use super::super::lanes::{self, digits_before, first_bits, load16, number_at, unit_word};
 use super::super::values::decimal;
 use super::super::{parse_clean, parse_generic, CRC};
 use super::*;
@@ -105,16 +105,25 @@ fn unit_words_follow_the_unit_lists() {
 }
 
 #[test]
-fn digits8_reads_every_length() {
-    let digits = b"9876543210123456";
-    for start in 0..8 {
-        for len in 0..=8 {
-            let s = &digits[start..start + 8];
-            let w = u64::from_le_bytes(s.try_into().unwrap());
-            let want: u64 = s[..len]
-                .iter()
-                .fold(0, |a, &c| a * 10 + u64::from(c - b'0'));
-            assert_eq!(digits8(w, len), want, "{:?} len {len}", &s[..len]);
+fn digits_before_reads_every_length_and_only_digits() {
+    let digits = b"xx9876543210123456";
+    for end in 8..digits.len() {
+        for n in 0..=8 {
+            let s = &digits[end - n..end];
+            let want = s.iter().try_fold(0u64, |a, &c| {
+                c.is_ascii_digit().then(|| a * 10 + u64::from(c - b'0'))
+            });
+            assert_eq!(digits_before(digits, end, n), want, "{:?}", s);
+        }
+    }
+    for bad in [b'/', b':', b'.', b'-', 0xB0, 0xFA, 0xFF, 0x3A, 0x2F] {
+        let mut b = *b"12345678";
+        for i in 0..8 {
+            let saved = b[i];
+            b[i] = bad;
+            assert_eq!(digits_before(&b, 8, 8), None, "{b:?}");
+            assert_eq!(digits_before(&b, 8, 7).is_some(), i == 0, "{b:?}");
+            b[i] = saved;
         }
     }
 }
@@ -148,25 +157,32 @@ proptest! {
     }
 
     #[test]
-    fn number16_agrees_with_decimal(w in window(), len in 0usize..16) {
+    fn number_at_agrees_with_decimal(w in window(), len in 0usize..16, pad in 0usize..12) {
+        // The value somewhere inside a line, as the parser finds it.
+        let mut line = vec![b'0'; pad];
+        line.extend_from_slice(&w[..len]);
+        line.extend_from_slice(b")\r\n");
         let raw = &w[..len];
         let star = raw.iter().position(|&c| c == b'*');
         let (num, unit) = match star {
             Some(i) => (&raw[..i], Some(&raw[i + 1..])),
             None => (raw, None),
         };
-        if let Some(n) = number16(&w, len) {
+        if let Some(n) = number_at(&line, pad, len) {
             prop_assert_eq!(decimal(num), Some((n.mantissa, n.scale)), "{:?}", raw);
             prop_assert_eq!(n.unit, unit.map(unit_word), "{:?}", raw);
         } else if decimal(num).is_some() {
-            // Only long numbers or units are left to the generic code.
+            // Only long numbers or units, or numbers too near the start, are left to the
+            // generic code.
             let digits = num.strip_prefix(b"-").unwrap_or(num);
             let (int_len, frac_len) = match digits.iter().position(|&c| c == b'.') {
                 Some(i) => (i, digits.len() - i - 1),
                 None => (digits.len(), 0),
             };
+            let point = num.len() - digits.len() + int_len;
             prop_assert!(
-                int_len > 8 || frac_len > 8 || unit.is_some_and(|u| u.len() > 3),
+                int_len > 8 || frac_len > 8 || unit.is_some_and(|u| u.len() > 3)
+                    || (int_len > 0 && pad + point < 8) || (frac_len > 0 && pad + num.len() < 8),
                 "{:?} not read", raw
             );
         }

@@ -25,8 +25,11 @@ pub(super) fn load16(b: &[u8], at: usize) -> [u8; 16] {
 
 /// The low `n` bits set (all of them from 32 on): the bytes `0..n` of a window's mask.
 pub(super) fn first_bits(n: usize) -> u32 {
-    1u32.checked_shl(n as u32)
-        .map_or(u32::MAX, |b| b.wrapping_sub(1))
+    if n >= 32 {
+        u32::MAX
+    } else {
+        1u32.wrapping_shl(n as u32).wrapping_sub(1)
+    }
 }
 
 /// Byte masks of 16-byte windows: SSE2 compares.
@@ -98,13 +101,16 @@ mod imp {
     }
 
     /// Masks of the digits, `.` and `*` bytes.
-    pub(in super::super) fn number_masks(c: &[u8; 16]) -> (u32, u32, u32) {
+    /// Masks of the `.` and `*` bytes.
+    pub(in super::super) fn dot_star_masks(c: &[u8; 16]) -> (u32, u32) {
         let v = load(c);
-        (
-            bits(within(v, b'0', b'9')),
-            bits(eq(v, b'.')),
-            bits(eq(v, b'*')),
-        )
+        (bits(eq(v, b'.')), bits(eq(v, b'*')))
+    }
+
+    /// Masks of the `(`, `)` and LF bytes.
+    pub(in super::super) fn line_masks(c: &[u8; 16]) -> (u32, u32, u32) {
+        let v = load(c);
+        (bits(eq(v, b'(')), bits(eq(v, b')')), bits(eq(v, b'\n')))
     }
 }
 
@@ -132,16 +138,20 @@ mod imp {
         })
     }
 
-    pub(in super::super) fn number_masks(c: &[u8; 16]) -> (u32, u32, u32) {
+    pub(in super::super) fn dot_star_masks(c: &[u8; 16]) -> (u32, u32) {
+        (mask(c, |b| b == b'.'), mask(c, |b| b == b'*'))
+    }
+
+    pub(in super::super) fn line_masks(c: &[u8; 16]) -> (u32, u32, u32) {
         (
-            mask(c, |b| b.is_ascii_digit()),
-            mask(c, |b| b == b'.'),
-            mask(c, |b| b == b'*'),
+            mask(c, |b| b == b'('),
+            mask(c, |b| b == b')'),
+            mask(c, |b| b == b'\n'),
         )
     }
 }
 
-pub(super) use imp::{obis_mask, open_mask, stop_mask};
+pub(super) use imp::{line_masks, obis_mask, open_mask, stop_mask};
 
 /// A unit of at most 3 bytes as one word: the bytes little-endian, the length in the top byte
 /// (so `kW` and `kW\0` differ). Longer units get a word no window gives.
@@ -158,24 +168,37 @@ pub(super) const fn unit_word(u: &[u8]) -> u32 {
     w
 }
 
-/// The value of up to 8 ASCII digits, the first at the low byte of `w` (little-endian);
-/// the bytes from `len` on are ignored.
-pub(super) fn digits8(w: u64, len: usize) -> u64 {
-    if len == 0 {
-        return 0;
-    }
-    // The digits moved to the top bytes: the free low bytes read as leading zeros.
-    let v = w
-        .checked_shl(64u32.saturating_sub((len as u32).wrapping_mul(8)))
-        .unwrap_or(0);
-    let v = v & 0x0F0F_0F0F_0F0F_0F0F;
-    // Pairs, then quads, then all eight: no lane overflows into the next (99, 9999).
+/// Eight digit values (0–9, one per byte, the most significant at the low byte) as a number:
+/// pairs, then quads, then all eight; no lane overflows into the next (99, 9999).
+#[inline(always)]
+fn swar8(v: u64) -> u64 {
     let v = v.wrapping_mul(10).wrapping_add(v >> 8) & 0x00FF_00FF_00FF_00FF;
     let v = v.wrapping_mul(100).wrapping_add(v >> 16) & 0x0000_FFFF_0000_FFFF;
     v.wrapping_mul(10_000).wrapping_add(v >> 32) & 0xFFFF_FFFF
 }
 
-/// A number read from a window: mantissa and decimal places as [`super::values::decimal`]
+/// The value of the `n` (≤ 8) bytes of `b` before `end` when they are all ASCII digits.
+#[inline(always)]
+pub(super) fn digits_before(b: &[u8], end: usize, n: usize) -> Option<u64> {
+    if n == 0 {
+        return Some(0);
+    }
+    let from = end.checked_sub(8)?;
+    let word = u64::from_le_bytes(*b.get(from..end)?.first_chunk::<8>()?);
+    // The n digits are the top bytes (little-endian): the others read as leading zeros.
+    let keep = u64::MAX.checked_shl(64u32.saturating_sub((n as u32).wrapping_mul(8)))?;
+    let x = word & keep;
+    let threes = 0x3030_3030_3030_3030 & keep;
+    let high = 0xF0F0_F0F0_F0F0_F0F0 & keep;
+    // High nibble 3, and low nibble ≤ 9 (adding 6 keeps the high nibble 3). A byte whose
+    // addition carries (≥ 0xFA) already fails the first test.
+    if x & high != threes || x.wrapping_add(0x0606_0606_0606_0606) & high != threes {
+        return None;
+    }
+    Some(swar8(x & 0x0F0F_0F0F_0F0F_0F0F))
+}
+
+/// A number read from the body: mantissa and decimal places as [`super::values::decimal`]
 /// gives them, and the unit's [`unit_word`] (`None` without `*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Number {
@@ -184,45 +207,29 @@ pub(super) struct Number {
     pub unit: Option<u32>,
 }
 
-/// `[-]digits[.digits][*unit]`, the first `len` bytes of `w` (len ≤ 15), with at most 8 digits
-/// on either side of the point and a unit of at most 3 bytes; `None` for anything else (the
-/// generic code then reads it and names what is wrong).
-pub(super) fn number16(w: &[u8; 16], len: usize) -> Option<Number> {
+/// `[-]digits[.digits][*unit]`, the `len` bytes of `b` from `at` (len ≤ 15), with at most 8
+/// digits on either side of the point and a unit of at most 3 bytes; `None` for anything else
+/// (the generic code then reads it and names what is wrong) and near the ends of `b`.
+#[inline(always)]
+pub(super) fn number_at(b: &[u8], at: usize, len: usize) -> Option<Number> {
     if len >= 16 {
         return None;
     }
-    let (digit, dot, star) = imp::number_masks(w);
-    let valid = first_bits(len);
-    let star = star & valid;
-    let end = if star != 0 {
-        star.trailing_zeros() as usize
-    } else {
-        len
-    };
+    let w = load16(b, at);
+    let (dot, star) = imp::dot_star_masks(&w);
+    // The number ends at the first '*' or at the end of the value; its point is the first '.'.
+    let end = ((star & first_bits(len)) | 1u32.wrapping_shl(len as u32)).trailing_zeros() as usize;
+    let point = ((dot & first_bits(end)) | 1u32.wrapping_shl(end as u32)).trailing_zeros() as usize;
     let start = usize::from(w[0] == b'-');
-    let region = first_bits(end) & !first_bits(start);
-    let dot = dot & region;
-    let digit = digit & region;
-    // Only digits and at most one '.', and at least one digit.
-    if (digit | dot) != region || dot & dot.wrapping_sub(1) != 0 || digit == 0 {
+    // start ≤ point ≤ end ≤ len < 16 (a '-' at 0 is not a '.'): no wrap.
+    let int_len = point.wrapping_sub(start);
+    let frac_len = end.wrapping_sub(point).saturating_sub(1);
+    if int_len > 8 || frac_len > 8 || int_len.wrapping_add(frac_len) == 0 {
         return None;
     }
-    let point = if dot != 0 {
-        dot.trailing_zeros() as usize
-    } else {
-        end
-    };
-    let int_len = point.saturating_sub(start);
-    let frac_len = end.saturating_sub(point).saturating_sub(1);
-    if int_len > 8 || frac_len > 8 {
-        return None;
-    }
-    let all = u128::from_le_bytes(*w);
-    // Shifts below 128: `start` ≤ 1 and `point` < 15.
-    let at = |i: usize| all.checked_shr((i as u32).wrapping_mul(8)).unwrap_or(0) as u64;
-    let int = digits8(at(start), int_len);
-    let frac = digits8(at(point.saturating_add(1)), frac_len);
-    // At most 16 digits: below 10^16, no overflow.
+    // Any byte of either part that is not a digit (a second '.', a '-') refuses the number.
+    let int = digits_before(b, at.wrapping_add(point), int_len)?;
+    let frac = digits_before(b, at.wrapping_add(end), frac_len)?;
     const POW10: [u64; 9] = [
         1,
         10,
@@ -234,15 +241,17 @@ pub(super) fn number16(w: &[u8; 16], len: usize) -> Option<Number> {
         10_000_000,
         100_000_000,
     ];
-    let m = int.wrapping_mul(POW10[frac_len]).wrapping_add(frac) as i64;
-    let unit = if star != 0 {
-        let from = end.saturating_add(1);
-        let ulen = len.saturating_sub(from);
+    // At most 16 digits: below 10^16, no overflow.
+    let m = int.wrapping_mul(*POW10.get(frac_len)?).wrapping_add(frac) as i64;
+    let unit = if end < len {
+        let from = end.wrapping_add(1);
+        let ulen = len.wrapping_sub(from);
         if ulen > 3 {
             return None;
         }
-        let bytes = (at(from) as u32) & first_bits(ulen.wrapping_mul(8));
-        Some(bytes | (ulen as u32).wrapping_shl(24))
+        // from < 16: the shift stays below 128.
+        let word = u128::from_le_bytes(w).wrapping_shr((from as u32).wrapping_mul(8)) as u32;
+        Some(word & first_bits(ulen.wrapping_mul(8)) | (ulen as u32).wrapping_shl(24))
     } else {
         None
     };

@@ -164,13 +164,10 @@ fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegra
     while pos < body.len() {
         // Clean lines take the fast path; the rest (and every error) the generic code below.
         if FAST {
-            pos = match fast::line(body, pos, &mut t, &mut st, opts) {
-                fast::Step::Next(next) => {
-                    pos = next;
-                    continue;
-                }
-                fast::Step::Slow(start) => start,
-            };
+            pos = fast::lines(body, pos, &mut t, &mut st, opts);
+            if pos >= body.len() {
+                break;
+            }
         }
         let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
         let line = trim_line(&body[pos..end]);
