@@ -7,7 +7,7 @@
 //! every value, error message and offset; this path only decides faster what that code would
 //! decide for a clean line.
 
-use super::lanes::{self, first_bits, load16, number_at, unit_word};
+use super::lanes::{self, first_bits, load16, number_in, unit_word};
 use super::values::{scaled, Values};
 use super::{key, map_obis, Mapped, State, AMP, KW, KWH, VOLT};
 use crate::protocol::{ParseOptions, Reading, Telegram};
@@ -146,9 +146,9 @@ const KWH_WORDS: [(u32, i32); 2] = unit_words(KWH);
 const VOLT_WORDS: [(u32, i32); 2] = unit_words(VOLT);
 const AMP_WORDS: [(u32, i32); 2] = unit_words(AMP);
 
-/// The quantity of a line whose first value is the `len` bytes of `body` from `at`, read as
-/// `Values::quantity` reads it for `act`'s units; `None` when the generic code must read it.
-fn quantity(act: Act, body: &[u8], at: usize, len: usize) -> Option<f64> {
+/// The quantity of a line whose first value is `v`, read as `Values::quantity` reads it for
+/// `act`'s units; `None` when the generic code must read it.
+fn quantity(act: Act, v: &[u8]) -> Option<f64> {
     let units = match act {
         Act::PowerImport | Act::PowerExport | Act::Delivered(_) | Act::Received(_) => &KW_WORDS,
         Act::Energy(_) => &KWH_WORDS,
@@ -156,7 +156,7 @@ fn quantity(act: Act, body: &[u8], at: usize, len: usize) -> Option<f64> {
         Act::Current(_) => &AMP_WORDS,
         Act::Other | Act::Generic => return None,
     };
-    let n = number_at(body, at, len)?;
+    let n = number_in(v)?;
     let exp = match n.unit {
         None => units[0].1,
         Some(u) => units.iter().find(|(word, _)| *word == u)?.1,
@@ -397,7 +397,8 @@ fn apply(body: &[u8], l: &Line<'_>, t: &mut Telegram, st: &mut State, opts: Pars
         Act::Other if !is_mbus(key) => return unmapped(line, &l.word, l.n, t, opts),
         Act::Other | Act::Generic => {}
         _ => {
-            if let Some(x) = quantity(act, body, l.inner, l.close.wrapping_sub(l.inner)) {
+            let v = body.get(l.inner..l.close).unwrap_or(&[]);
+            if let Some(x) = quantity(act, v) {
                 store(act, x, &mut t.reading, st);
                 return true;
             }

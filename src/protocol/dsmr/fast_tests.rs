@@ -5,7 +5,7 @@
 //! error.
 #![allow(clippy::arithmetic_side_effects)]
 
-use super::super::lanes::{self, digits_before, first_bits, load16, number_at, unit_word};
+use super::super::lanes::{self, first_bits, load16, number_in, unit_word};
 use super::super::values::decimal;
 use super::super::{parse_clean, parse_generic, CRC};
 use super::*;
@@ -104,30 +104,6 @@ fn unit_words_follow_the_unit_lists() {
     assert_ne!(unit_word(b"kW"), unit_word(b"kW\0"));
 }
 
-#[test]
-fn digits_before_reads_every_length_and_only_digits() {
-    let digits = b"xx9876543210123456";
-    for end in 8..digits.len() {
-        for n in 0..=8 {
-            let s = &digits[end - n..end];
-            let want = s.iter().try_fold(0u64, |a, &c| {
-                c.is_ascii_digit().then(|| a * 10 + u64::from(c - b'0'))
-            });
-            assert_eq!(digits_before(digits, end, n), want, "{:?}", s);
-        }
-    }
-    for bad in [b'/', b':', b'.', b'-', 0xB0, 0xFA, 0xFF, 0x3A, 0x2F] {
-        let mut b = *b"12345678";
-        for i in 0..8 {
-            let saved = b[i];
-            b[i] = bad;
-            assert_eq!(digits_before(&b, 8, 8), None, "{b:?}");
-            assert_eq!(digits_before(&b, 8, 7).is_some(), i == 0, "{b:?}");
-            b[i] = saved;
-        }
-    }
-}
-
 /// Bytes that make numbers, units and line structure, and a few that break them.
 fn edit_byte() -> impl Strategy<Value = u8> {
     prop_oneof![
@@ -157,34 +133,33 @@ proptest! {
     }
 
     #[test]
-    fn number_at_agrees_with_decimal(w in window(), len in 0usize..16, pad in 0usize..12) {
-        // The value somewhere inside a line, as the parser finds it.
-        let mut line = vec![b'0'; pad];
-        line.extend_from_slice(&w[..len]);
-        line.extend_from_slice(b")\r\n");
+    fn number_in_agrees_with_decimal(w in window(), len in 0usize..16) {
         let raw = &w[..len];
         let star = raw.iter().position(|&c| c == b'*');
         let (num, unit) = match star {
             Some(i) => (&raw[..i], Some(&raw[i + 1..])),
             None => (raw, None),
         };
-        if let Some(n) = number_at(&line, pad, len) {
+        let read = number_in(raw);
+        if let Some(n) = read {
             prop_assert_eq!(decimal(num), Some((n.mantissa, n.scale)), "{:?}", raw);
-            prop_assert_eq!(n.unit, unit.map(unit_word), "{:?}", raw);
-        } else if decimal(num).is_some() {
-            // Only long numbers or units, or numbers too near the start, are left to the
-            // generic code.
-            let digits = num.strip_prefix(b"-").unwrap_or(num);
-            let (int_len, frac_len) = match digits.iter().position(|&c| c == b'.') {
-                Some(i) => (i, digits.len() - i - 1),
-                None => (digits.len(), 0),
-            };
-            let point = num.len() - digits.len() + int_len;
-            prop_assert!(
-                int_len > 8 || frac_len > 8 || unit.is_some_and(|u| u.len() > 3)
-                    || (int_len > 0 && pad + point < 8) || (frac_len > 0 && pad + num.len() < 8),
-                "{:?} not read", raw
-            );
+            let word = unit.map(|u| if u.len() > 3 { u32::MAX } else { unit_word(u) });
+            prop_assert_eq!(n.unit, word, "{:?}", raw);
+        } else {
+            // Every number `decimal` reads is read (up to 18 digits).
+            prop_assert!(decimal(num).is_none(), "{:?} not read", raw);
+        }
+    }
+
+    #[test]
+    fn long_numbers_are_left_to_the_generic_code(digits in "[0-9]{17,19}", point in 0usize..20) {
+        let mut s = digits.clone();
+        s.insert(point.min(s.len()), '.');
+        let n = number_in(s.as_bytes());
+        if digits.len() > 18 {
+            prop_assert_eq!(n, None);
+        } else {
+            prop_assert_eq!(n.map(|n| (n.mantissa, n.scale)), decimal(s.as_bytes()));
         }
     }
 

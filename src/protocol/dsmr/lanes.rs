@@ -101,12 +101,6 @@ mod imp {
     }
 
     /// Masks of the digits, `.` and `*` bytes.
-    /// Masks of the `.` and `*` bytes.
-    pub(in super::super) fn dot_star_masks(c: &[u8; 16]) -> (u32, u32) {
-        let v = load(c);
-        (bits(eq(v, b'.')), bits(eq(v, b'*')))
-    }
-
     /// Masks of the `(`, `)` and LF bytes.
     pub(in super::super) fn line_masks(c: &[u8; 16]) -> (u32, u32, u32) {
         let v = load(c);
@@ -138,10 +132,6 @@ mod imp {
         })
     }
 
-    pub(in super::super) fn dot_star_masks(c: &[u8; 16]) -> (u32, u32) {
-        (mask(c, |b| b == b'.'), mask(c, |b| b == b'*'))
-    }
-
     pub(in super::super) fn line_masks(c: &[u8; 16]) -> (u32, u32, u32) {
         (
             mask(c, |b| b == b'('),
@@ -168,37 +158,7 @@ pub(super) const fn unit_word(u: &[u8]) -> u32 {
     w
 }
 
-/// Eight digit values (0–9, one per byte, the most significant at the low byte) as a number:
-/// pairs, then quads, then all eight; no lane overflows into the next (99, 9999).
-#[inline(always)]
-fn swar8(v: u64) -> u64 {
-    let v = v.wrapping_mul(10).wrapping_add(v >> 8) & 0x00FF_00FF_00FF_00FF;
-    let v = v.wrapping_mul(100).wrapping_add(v >> 16) & 0x0000_FFFF_0000_FFFF;
-    v.wrapping_mul(10_000).wrapping_add(v >> 32) & 0xFFFF_FFFF
-}
-
-/// The value of the `n` (≤ 8) bytes of `b` before `end` when they are all ASCII digits.
-#[inline(always)]
-pub(super) fn digits_before(b: &[u8], end: usize, n: usize) -> Option<u64> {
-    if n == 0 {
-        return Some(0);
-    }
-    let from = end.checked_sub(8)?;
-    let word = u64::from_le_bytes(*b.get(from..end)?.first_chunk::<8>()?);
-    // The n digits are the top bytes (little-endian): the others read as leading zeros.
-    let keep = u64::MAX.checked_shl(64u32.saturating_sub((n as u32).wrapping_mul(8)))?;
-    let x = word & keep;
-    let threes = 0x3030_3030_3030_3030 & keep;
-    let high = 0xF0F0_F0F0_F0F0_F0F0 & keep;
-    // High nibble 3, and low nibble ≤ 9 (adding 6 keeps the high nibble 3). A byte whose
-    // addition carries (≥ 0xFA) already fails the first test.
-    if x & high != threes || x.wrapping_add(0x0606_0606_0606_0606) & high != threes {
-        return None;
-    }
-    Some(swar8(x & 0x0F0F_0F0F_0F0F_0F0F))
-}
-
-/// A number read from the body: mantissa and decimal places as [`super::values::decimal`]
+/// A number read by the fast path: mantissa and decimal places as [`super::values::decimal`]
 /// gives them, and the unit's [`unit_word`] (`None` without `*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Number {
@@ -207,57 +167,59 @@ pub(super) struct Number {
     pub unit: Option<u32>,
 }
 
-/// `[-]digits[.digits][*unit]`, the `len` bytes of `b` from `at` (len ≤ 15), with at most 8
-/// digits on either side of the point and a unit of at most 3 bytes; `None` for anything else
-/// (the generic code then reads it and names what is wrong) and near the ends of `b`.
+/// The [`unit_word`] of the bytes after `*` (a word no unit list holds when longer than 3).
 #[inline(always)]
-pub(super) fn number_at(b: &[u8], at: usize, len: usize) -> Option<Number> {
-    if len >= 16 {
-        return None;
+fn word_of(u: &[u8]) -> u32 {
+    match *u {
+        [] => 0,
+        [a] => u32::from(a) | 1 << 24,
+        [a, b] => u32::from(a) | u32::from(b) << 8 | 2 << 24,
+        [a, b, c] => u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16 | 3 << 24,
+        _ => u32::MAX,
     }
-    let w = load16(b, at);
-    let (dot, star) = imp::dot_star_masks(&w);
-    // The number ends at the first '*' or at the end of the value; its point is the first '.'.
-    let end = ((star & first_bits(len)) | 1u32.wrapping_shl(len as u32)).trailing_zeros() as usize;
-    let point = ((dot & first_bits(end)) | 1u32.wrapping_shl(end as u32)).trailing_zeros() as usize;
-    let start = usize::from(w[0] == b'-');
-    // start ≤ point ≤ end ≤ len < 16 (a '-' at 0 is not a '.'): no wrap.
-    let int_len = point.wrapping_sub(start);
-    let frac_len = end.wrapping_sub(point).saturating_sub(1);
-    if int_len > 8 || frac_len > 8 || int_len.wrapping_add(frac_len) == 0 {
-        return None;
-    }
-    // Any byte of either part that is not a digit (a second '.', a '-') refuses the number.
-    let int = digits_before(b, at.wrapping_add(point), int_len)?;
-    let frac = digits_before(b, at.wrapping_add(end), frac_len)?;
-    const POW10: [u64; 9] = [
-        1,
-        10,
-        100,
-        1_000,
-        10_000,
-        100_000,
-        1_000_000,
-        10_000_000,
-        100_000_000,
-    ];
-    // At most 16 digits: below 10^16, no overflow.
-    let m = int.wrapping_mul(*POW10.get(frac_len)?).wrapping_add(frac) as i64;
-    let unit = if end < len {
-        let from = end.wrapping_add(1);
-        let ulen = len.wrapping_sub(from);
-        if ulen > 3 {
+}
+
+/// `[-]digits[.digits][*unit]` with at most 18 digits, in one pass; `None` for anything else
+/// (the generic code then reads it and names what is wrong). A short loop: the values meters
+/// print are 3 to 10 characters.
+#[inline(always)]
+pub(super) fn number_in(v: &[u8]) -> Option<Number> {
+    let (neg, body) = match v {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, v),
+    };
+    const NO_POINT: u32 = u32::MAX;
+    let mut m: u64 = 0;
+    let (mut digits, mut point) = (0u32, NO_POINT);
+    let mut i = 0usize;
+    while let Some(&c) = body.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d < 10 {
+            // At most 18 digits (checked below before the value is used): no overflow.
+            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+            digits = digits.wrapping_add(1);
+        } else if c == b'.' && point == NO_POINT {
+            point = digits;
+        } else if c == b'*' {
+            break;
+        } else {
             return None;
         }
-        // from < 16: the shift stays below 128.
-        let word = u128::from_le_bytes(w).wrapping_shr((from as u32).wrapping_mul(8)) as u32;
-        Some(word & first_bits(ulen.wrapping_mul(8)) | (ulen as u32).wrapping_shl(24))
-    } else {
-        None
-    };
+        i = i.wrapping_add(1);
+    }
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    let unit = body.get(i.wrapping_add(1)..).map(word_of);
+    // m < 10^18 fits an i64.
+    let m = m as i64;
     Some(Number {
-        mantissa: if start == 1 { m.wrapping_neg() } else { m },
-        scale: frac_len as u32,
+        mantissa: if neg { m.wrapping_neg() } else { m },
+        scale: if point == NO_POINT {
+            0
+        } else {
+            digits.wrapping_sub(point)
+        },
         unit,
     })
 }
