@@ -104,7 +104,7 @@ const fn table() -> [(u128, Act); 1 << SLOTS_LOG2] {
             "two mapped OBIS keys share a slot: pick another HASH_MUL"
         );
         t[s] = (k, act);
-        i += 1;
+        i = i.wrapping_add(1);
     }
     t
 }
@@ -129,15 +129,17 @@ fn is_mbus(k: u128) -> bool {
         )
 }
 
-/// A unit list (at most two units) as [`unit_word`]s; a missing second unit gets a word no
-/// window gives.
+/// A unit list (at most two units of at most 3 bytes) as [`unit_word`]s; a missing second
+/// unit gets `u32::MAX`, a word no unit has.
 const fn unit_words(units: &[(&str, i32)]) -> [(u32, i32); 2] {
     assert!(!units.is_empty() && units.len() <= 2, "one or two units");
     let mut out = [(u32::MAX, 0); 2];
     let mut i = 0;
     while i < units.len() {
-        out[i] = (unit_word(units[i].0.as_bytes()), units[i].1);
-        i += 1;
+        let word = unit_word(units[i].0.as_bytes());
+        assert!(word != u32::MAX, "units of at most 3 bytes");
+        out[i] = (word, units[i].1);
+        i = i.wrapping_add(1);
     }
     out
 }
@@ -161,7 +163,24 @@ fn quantity(act: Act, v: &[u8]) -> Option<f64> {
         None => units[0].1,
         Some(u) => units.iter().find(|(word, _)| *word == u)?.1,
     };
-    Some(scaled(n.mantissa, n.scale, exp))
+    Some(scaled_small(n.mantissa, n.scale, exp))
+}
+
+/// [`scaled`] for a scale of at most 18 and a unit's power of ten (−3 to 3): the same table
+/// and operation without the general case's saturation.
+#[inline(always)]
+fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    // |k| ≤ 21 here; anything else takes the general code.
+    let k = exp.wrapping_sub(scale as i32);
+    match POW10.get(k.unsigned_abs() as usize) {
+        Some(&p) if scale <= 18 && k >= 0 => m as f64 * p,
+        Some(&p) if scale <= 18 => m as f64 / p,
+        _ => scaled(m, scale, exp),
+    }
 }
 
 /// Store a quantity as `map_obis` does for `act`.
@@ -416,6 +435,7 @@ fn obis_ok(word: &[u8; 16], n: usize) -> bool {
 
 /// A line `map_obis` does not map: kept as raw text on request; `false` when its OBIS
 /// reference has a byte the generic code refuses.
+#[inline(always)]
 fn unmapped(
     line: Option<&[u8]>,
     word: &[u8; 16],

@@ -6,7 +6,7 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 use super::super::lanes::{self, first_bits, load16, number_in, unit_word};
-use super::super::values::decimal;
+use super::super::values::{decimal, scaled};
 use super::super::{parse_clean, parse_generic, CRC};
 use super::*;
 use crate::protocol::framer::{frame_all, Event, FramerMode};
@@ -143,11 +143,11 @@ proptest! {
         let read = number_in(raw);
         if let Some(n) = read {
             prop_assert_eq!(decimal(num), Some((n.mantissa, n.scale)), "{:?}", raw);
-            let word = unit.map(|u| if u.len() > 3 { u32::MAX } else { unit_word(u) });
-            prop_assert_eq!(n.unit, word, "{:?}", raw);
+            prop_assert_eq!(n.unit, unit.map(unit_word), "{:?}", raw);
+            prop_assert!(unit.is_none_or(|u| u.len() <= 3));
         } else {
-            // Every number `decimal` reads is read (up to 18 digits).
-            prop_assert!(decimal(num).is_none(), "{:?} not read", raw);
+            // Every number `decimal` reads is read (up to 18 digits), unless its unit is long.
+            prop_assert!(decimal(num).is_none() || unit.is_some_and(|u| u.len() > 3), "{:?} not read", raw);
         }
     }
 
@@ -272,4 +272,92 @@ proptest! {
 
 thread_local! {
     static CAPTURES: std::rc::Rc<Vec<Vec<u8>>> = std::rc::Rc::new(captures());
+}
+
+#[test]
+fn scaled_small_is_scaled() {
+    for m in [0i64, 1, -1, 7, 12_345, -98_765_432, 999_999_999_999_999_999] {
+        for scale in 0..=20 {
+            for exp in -3..=3 {
+                let (a, b) = (scaled_small(m, scale, exp), scaled(m, scale, exp));
+                assert_eq!(a.to_bits(), b.to_bits(), "{m} {scale} {exp}");
+            }
+        }
+    }
+}
+
+/// `decode_id` as it was before the table: a pair at a time, pushing chars.
+fn decode_id_by_pairs(s: &[u8]) -> String {
+    use super::super::values::nibble;
+    if s.len() % 2 == 0 {
+        let mut out = String::new();
+        let decoded = s.chunks_exact(2).all(|p| {
+            match nibble(p[0]).zip(nibble(p[1])).map(|(h, l)| (h << 4) | l) {
+                Some(v) if (0x20..0x7F).contains(&v) => {
+                    out.push(char::from(v));
+                    true
+                }
+                _ => false,
+            }
+        });
+        if decoded {
+            return out;
+        }
+    }
+    String::from_utf8_lossy(s).into_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decode_id_agrees_with_pair_by_pair_decoding(
+        s in prop_oneof!["[0-9A-Fa-f]{0,40}", "[2-7][0-9A-Fa-f]([2-7][0-9A-Fa-f]){0,20}", "[ -~]{0,40}"]
+    ) {
+        prop_assert_eq!(super::super::values::decode_id(s.as_bytes()), decode_id_by_pairs(s.as_bytes()));
+    }
+}
+
+#[test]
+fn tricky_lines_parse_the_same_both_ways() {
+    for line in [
+        "1-0:72.7.0(2*6.0*V)",
+        "1-0:72.7.0(236.0*VV)",
+        "1-0:72.7.0(236.0*V\0)",
+        "1-0:72.7.0(236.0*)",
+        "1-0:72.7.0(236.0)",
+        "1-0:72.7.0(-.5*V)",
+        "1-0:72.7.0(5.*V)",
+        "1-0:72.7.0(.*V)",
+        "1-0:72.7.0(1.2.3*V)",
+        "1-0:72.7.0(1234567890123456789*V)",
+        "1-0:72.7.0(123456789012345678*V)",
+        "1-0:72.7.0(236.0*V)(1)",
+        "1-0:72.7.0(236.0*V))",
+        "1-0:72.7.0((236.0*V)",
+        "1-0:72.7.0(236.0*V)x",
+        "1-0:72.7.0(236.0*V)\r\r",
+        "1-0:31.7.0(-005*A)",
+        "1-0:1.8.1(003432.829*Wh)",
+        "1-0:1.8.1(003432.829*kwh)",
+        "0-1:24.2.1(190324150000W)(00123.456*m3)",
+        "0-1:24.1.0(003)",
+        "0-0:96.1.1(4530303434303037313331363530363138)",
+        "0-0:96.1.1(453030343430303731333136353036313)",
+        "1-0:99.97.0(1)(0-0:96.7.19)(180417201458S)(0000000236*s)",
+        "1-0:9?.97.0(1)",
+        "1-0:32.7.0(236.7*V)\n1-0:52.7.0(234.5*V)",
+        "(236.7*V)",
+        "1-0:32.7.0",
+        "1-0:32.7.0(",
+    ] {
+        let b = resign(
+            format!("/ISK5\\2M550T-1012\r\n\r\n{line}\r\n1-0:52.7.0(234.5*V)\r\n!0000\r\n")
+                .into_bytes(),
+        );
+        same_outcome(&b).unwrap();
+        // The same line last, where the 32-byte window runs past the body.
+        let b = resign(format!("/ISK5\\2M550T-1012\r\n\r\n{line}\r\n!0000\r\n").into_bytes());
+        same_outcome(&b).unwrap();
+    }
 }

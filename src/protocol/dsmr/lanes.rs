@@ -144,7 +144,7 @@ mod imp {
 pub(super) use imp::{line_masks, obis_mask, open_mask, stop_mask};
 
 /// A unit of at most 3 bytes as one word: the bytes little-endian, the length in the top byte
-/// (so `kW` and `kW\0` differ). Longer units get a word no window gives.
+/// (so `kW` and `kW\0` differ; every word is below 2^26). Longer units get `u32::MAX`.
 pub(super) const fn unit_word(u: &[u8]) -> u32 {
     if u.len() > 3 {
         return u32::MAX;
@@ -167,19 +167,20 @@ pub(super) struct Number {
     pub unit: Option<u32>,
 }
 
-/// The [`unit_word`] of the bytes after `*` (a word no unit list holds when longer than 3).
+/// The [`unit_word`] of the bytes after `*`; `None` when longer than 3 bytes.
 #[inline(always)]
-fn word_of(u: &[u8]) -> u32 {
+fn word_of(u: &[u8]) -> Option<u32> {
     match *u {
-        [] => 0,
-        [a] => u32::from(a) | 1 << 24,
-        [a, b] => u32::from(a) | u32::from(b) << 8 | 2 << 24,
-        [a, b, c] => u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16 | 3 << 24,
-        _ => u32::MAX,
+        [] => Some(0),
+        [a] => Some(u32::from(a) | 1 << 24),
+        [a, b] => Some(u32::from(a) | u32::from(b) << 8 | 2 << 24),
+        [a, b, c] => Some(u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16 | 3 << 24),
+        _ => None,
     }
 }
 
-/// `[-]digits[.digits][*unit]` with at most 18 digits, in one pass; `None` for anything else
+/// `[-]digits[.digits][*unit]` with at most 18 digits and a unit of at most 3 bytes, in one
+/// pass; `None` for anything else
 /// (the generic code then reads it and names what is wrong). A short loop: the values meters
 /// print are 3 to 10 characters.
 #[inline(always)]
@@ -210,7 +211,10 @@ pub(super) fn number_in(v: &[u8]) -> Option<Number> {
     if digits == 0 || digits > 18 {
         return None;
     }
-    let unit = body.get(i.wrapping_add(1)..).map(word_of);
+    let unit = match body.get(i.wrapping_add(1)..) {
+        Some(u) => Some(word_of(u)?),
+        None => None,
+    };
     // m < 10^18 fits an i64.
     let m = m as i64;
     Some(Number {

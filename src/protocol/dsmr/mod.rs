@@ -24,7 +24,7 @@ use super::time::{self, Season, METER_TZ};
 use super::{
     strip_parity, ErrorKind, ParseError, ParseOptions, Protocol, Quirk, Reading, Telegram,
 };
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 use values::{decode_id, ValueError, Values};
 
 /// CRC-16/ARC, slice-by-16 table: `crc16::checksum`'s fallback and test oracle; everything
@@ -144,10 +144,7 @@ fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegra
     let mut t = Telegram::new(Reading::empty(Protocol::Dsmr));
     let bang = check_crc(b, &mut t)?;
     let body = &b[..bang];
-    let header_end = body
-        .iter()
-        .position(|&c| c == b'\r' || c == b'\n')
-        .unwrap_or(body.len());
+    let header_end = memchr2(b'\r', b'\n', body).unwrap_or(body.len());
     let header = &body[1..header_end];
     if header.len() < 4 || !header.iter().all(|c| (0x20..0x7F).contains(c)) {
         return Err(ParseError::new(
@@ -157,7 +154,11 @@ fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegra
             "header must be '/' + 3-letter manufacturer, baud digit and identification",
         ));
     }
-    t.header = Some(String::from_utf8_lossy(header).into_owned());
+    // Printable ASCII (checked above): valid UTF-8.
+    t.header = Some(match std::str::from_utf8(header) {
+        Ok(h) => h.to_owned(),
+        Err(_) => String::from_utf8_lossy(header).into_owned(),
+    });
 
     let mut st = State::default();
     let mut pos = header_end;
