@@ -276,12 +276,11 @@ struct Line<'a> {
 /// end of the body), which [`line`] then reads.
 #[inline(always)]
 fn short_line(body: &[u8], s: usize) -> Option<Line<'_>> {
-    let both = body.get(s..)?.first_chunk::<32>()?;
-    let (a, b) = both.split_at(16);
-    let word: [u8; 16] = a.try_into().ok()?;
-    let tail: &[u8; 16] = b.try_into().ok()?;
+    // Past the end of the body the windows read NUL: the line's LF is inside the body.
+    let word = load16(body, s);
+    let tail = load16(body, s.wrapping_add(16));
     let (oa, ca, la) = lanes::line_masks(&word);
-    let (ob, cb, lb) = lanes::line_masks(tail);
+    let (ob, cb, lb) = lanes::line_masks(&tail);
     let lf = la | lb.wrapping_shl(16);
     // e < 32: the LF ending the line; `in_line` its bytes before.
     let e = lf.trailing_zeros();
@@ -302,7 +301,9 @@ fn short_line(body: &[u8], s: usize) -> Option<Line<'_>> {
     // The last ')' ends the line: CRLF or LF after it.
     let end = match e.wrapping_sub(last) {
         1 => e,
-        2 if both.get(e.wrapping_sub(1) as usize) == Some(&b'\r') => e.wrapping_sub(1),
+        2 if body.get(s.wrapping_add(e as usize).wrapping_sub(1)) == Some(&b'\r') => {
+            e.wrapping_sub(1)
+        }
         _ => return None,
     } as usize;
     let first_close = close.trailing_zeros() as usize;
@@ -310,7 +311,7 @@ fn short_line(body: &[u8], s: usize) -> Option<Line<'_>> {
     let second = if count >= 2 {
         let from = first_close.wrapping_add(2);
         let to = (close & close.wrapping_sub(1)).trailing_zeros() as usize;
-        both.get(from..to)?
+        body.get(s.wrapping_add(from)..s.wrapping_add(to))?
     } else {
         &[]
     };

@@ -309,9 +309,8 @@ pub fn decode_id(s: &[u8]) -> String {
             ok
         });
         if decoded {
-            if let Ok(text) = String::from_utf8(out) {
-                return text;
-            }
+            // SAFETY: every byte of `out` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
+            return unsafe { String::from_utf8_unchecked(out) };
         }
     }
     String::from_utf8_lossy(s).into_owned()
