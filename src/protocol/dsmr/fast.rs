@@ -276,11 +276,12 @@ struct Line<'a> {
 /// end of the body), which [`line`] then reads.
 #[inline(always)]
 fn short_line(body: &[u8], s: usize) -> Option<Line<'_>> {
-    // Past the end of the body the windows read NUL: the line's LF is inside the body.
-    let word = load16(body, s);
-    let tail = load16(body, s.wrapping_add(16));
+    let both = body.get(s..)?.first_chunk::<32>()?;
+    let (a, b) = both.split_at(16);
+    let word: [u8; 16] = a.try_into().ok()?;
+    let tail: &[u8; 16] = b.try_into().ok()?;
     let (oa, ca, la) = lanes::line_masks(&word);
-    let (ob, cb, lb) = lanes::line_masks(&tail);
+    let (ob, cb, lb) = lanes::line_masks(tail);
     let lf = la | lb.wrapping_shl(16);
     // e < 32: the LF ending the line; `in_line` its bytes before.
     let e = lf.trailing_zeros();
