@@ -150,6 +150,7 @@ const AMP_WORDS: [(u32, i32); 2] = unit_words(AMP);
 
 /// The quantity of a line whose first value is `v`, read as `Values::quantity` reads it for
 /// `act`'s units; `None` when the generic code must read it.
+#[inline(always)]
 fn quantity(act: Act, v: &[u8]) -> Option<f64> {
     let units = match act {
         Act::PowerImport | Act::PowerExport | Act::Delivered(_) | Act::Received(_) => &KW_WORDS,
