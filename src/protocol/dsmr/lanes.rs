@@ -1,7 +1,8 @@
 //! 16-byte windows of a telegram for the parser's fast path: byte masks (bit `i` = byte `i`)
-//! of the bytes that matter — `(`, `)`, LF, OBIS characters, digits, `.` and `*` — with SSE2
-//! (part of every x86-64) or one byte at a time elsewhere, and numbers read from a window with
-//! SWAR arithmetic (eight digits in three multiplications) instead of a loop per digit.
+//! of the bytes that matter — `(`, `)`, LF and OBIS characters — with SSE2 (part of every
+//! x86-64) or one byte at a time elsewhere; and the fast path's number reader with its unit as
+//! one word. (Numbers are one short loop: on the 3–10 characters meters print, SWAR digit
+//! conversion with its masks and checks cost more instructions than it saved.)
 
 /// The 16 bytes of `b` from `at`; bytes past the end of `b` read as NUL (which no mask here
 /// selects), so a window near the end needs no special case.
