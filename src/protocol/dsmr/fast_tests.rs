@@ -289,7 +289,7 @@ fn scaled_small_is_scaled() {
 /// `decode_id` as it was before the table: a pair at a time, pushing chars.
 fn decode_id_by_pairs(s: &[u8]) -> String {
     use super::super::values::nibble;
-    if s.len() % 2 == 0 {
+    if s.len().is_multiple_of(2) {
         let mut out = String::new();
         let decoded = s.chunks_exact(2).all(|p| {
             match nibble(p[0]).zip(nibble(p[1])).map(|(h, l)| (h << 4) | l) {
