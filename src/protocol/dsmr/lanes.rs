@@ -183,8 +183,8 @@ fn word_of(u: &[u8]) -> Option<u32> {
 /// `[-]digits[.digits][*unit]` with at most 18 digits and a unit of at most 3 bytes, in one
 /// pass; `None` for anything else
 /// (the generic code then reads it and names what is wrong). A short loop: the values meters
-/// print are 3 to 10 characters.
-#[inline(always)]
+/// print are 3 to 10 characters. Not inlined: in the line loop its registers spilled.
+#[inline(never)]
 pub(super) fn number_in(v: &[u8]) -> Option<Number> {
     let (neg, body) = match v {
         [b'-', rest @ ..] => (true, rest),
