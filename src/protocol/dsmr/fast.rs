@@ -1,8 +1,9 @@
 //! The parser's fast path for well-formed lines (`OBIS(v)(v)…` CRLF), the shape of every line a
-//! real meter prints: the OBIS code is found and keyed with 16-byte masks (see `lanes.rs`), the
-//! key looked up in a perfect-hash table of the mapped lines, the values split in one scan and
-//! the usual quantities (`003432.829*kWh`) read as fixed-point words with the unit compared as
-//! one word. Anything else — an error, an odd byte, a text or time value, an unusual number —
+//! real meter prints: the line is located with byte masks of 16- or 32-byte windows (see
+//! `lanes.rs`; `OBIS(value)` CRLF from two windows, other lines under 32 bytes from the masks of
+//! `(`, `)` and LF, longer ones 16 bytes at a time), its OBIS key looked up in a perfect-hash
+//! table of the mapped lines, and the usual quantities (`003432.829*kWh`) read in one short loop
+//! with the unit compared as one word. Anything else — an error, an odd byte, a text or time value, an unusual number —
 //! goes to the generic code (`map_obis` on the line, or the line code in `mod.rs`), which gives
 //! every value, error message and offset; this path only decides faster what that code would
 //! decide for a clean line.
