@@ -240,6 +240,13 @@ pub(super) fn lines(
     opts: ParseOptions,
 ) -> usize {
     loop {
+        // Blank lines (the one after the header) and the CR/LF left before a line.
+        while let Some(b'\r' | b'\n') = body.get(pos) {
+            pos = pos.wrapping_add(1);
+        }
+        if pos >= body.len() {
+            return body.len();
+        }
         let step = match single_line(body, pos).or_else(|| short_line(body, pos)) {
             Some(l) => {
                 if apply(body, &l, t, st, opts) {
