@@ -98,6 +98,8 @@ pub struct Framer {
     garbage_len: usize,
     /// Skipping the tail of a dropped oversized frame: not reported as garbage.
     dropping: bool,
+    /// Index in `cur` of the DSMR frame's `!` (its first: the body holds none), once seen.
+    bang_at: usize,
     scratch: Vec<u8>,
 }
 
@@ -113,6 +115,7 @@ impl Framer {
             garbage_start: 0,
             garbage_len: 0,
             dropping: false,
+            bang_at: 0,
             scratch: Vec::new(),
         }
     }
@@ -227,6 +230,7 @@ impl Framer {
                 let n = self.append(&chunk[..=i], out);
                 if self.state == State::Dsmr {
                     self.state = State::DsmrTail;
+                    self.bang_at = self.cur.len().saturating_sub(1);
                 }
                 n
             }
@@ -244,8 +248,8 @@ impl Framer {
 
     fn in_dsmr_tail(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> usize {
         // The tail starts at the frame's first '!' (the body cannot contain one), wherever
-        // the reads were split.
-        let bang = memchr(b'!', &self.cur).unwrap_or(0);
+        // the reads were split: the last byte appended when the state became `DsmrTail`.
+        let bang = self.bang_at;
         let tail_len = self.cur.len().saturating_sub(bang).saturating_sub(1);
         let room = MAX_CRC_TAIL.saturating_sub(tail_len);
         let window = &chunk[..chunk.len().min(room)];

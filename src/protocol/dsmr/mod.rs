@@ -6,6 +6,7 @@
 pub mod crc16;
 mod encode;
 mod fast;
+mod lanes;
 mod legacy;
 mod registers;
 #[cfg(test)]
@@ -23,7 +24,7 @@ use super::time::{self, Season, METER_TZ};
 use super::{
     strip_parity, ErrorKind, ParseError, ParseOptions, Protocol, Quirk, Reading, Telegram,
 };
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 use values::{decode_id, ValueError, Values};
 
 /// CRC-16/ARC, slice-by-16 table: `crc16::checksum`'s fallback and test oracle; everything
@@ -118,6 +119,17 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
 }
 
 fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    parse_lines::<true>(b, opts)
+}
+
+/// The generic line code alone, without the fast path: what the fast path is tested against.
+#[cfg(test)]
+fn parse_generic(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+    parse_lines::<false>(b, opts)
+}
+
+/// [`parse_clean`], with (`FAST`) or without the fast path for clean lines.
+fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
     if b.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty, 0, 1, "no bytes"));
     }
@@ -132,10 +144,7 @@ fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
     let mut t = Telegram::new(Reading::empty(Protocol::Dsmr));
     let bang = check_crc(b, &mut t)?;
     let body = &b[..bang];
-    let header_end = body
-        .iter()
-        .position(|&c| c == b'\r' || c == b'\n')
-        .unwrap_or(body.len());
+    let header_end = memchr2(b'\r', b'\n', body).unwrap_or(body.len());
     let header = &body[1..header_end];
     if header.len() < 4 || !header.iter().all(|c| (0x20..0x7F).contains(c)) {
         return Err(ParseError::new(
@@ -145,19 +154,19 @@ fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
             "header must be '/' + 3-letter manufacturer, baud digit and identification",
         ));
     }
-    t.header = Some(String::from_utf8_lossy(header).into_owned());
+    // SAFETY: every byte of `header` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
+    t.header = Some(unsafe { String::from_utf8_unchecked(header.to_vec()) });
 
     let mut st = State::default();
     let mut pos = header_end;
     while pos < body.len() {
         // Clean lines take the fast path; the rest (and every error) the generic code below.
-        pos = match fast::line(body, pos, &mut t, &mut st, opts) {
-            fast::Step::Next(next) => {
-                pos = next;
-                continue;
+        if FAST {
+            pos = fast::lines(body, pos, &mut t, &mut st, opts);
+            if pos >= body.len() {
+                break;
             }
-            fast::Step::Slow(start) => start,
-        };
+        }
         let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
         let line = trim_line(&body[pos..end]);
         pos = end.saturating_add(1);
@@ -319,9 +328,11 @@ fn key_of(obis: &[u8]) -> u128 {
     }
 }
 
-/// Power and energy units with their power of ten to W and kWh.
+/// Power, energy, voltage and current units with their power of ten to W, kWh, V and A.
 const KW: &[(&str, i32)] = &[("kW", 3), ("W", 0)];
 const KWH: &[(&str, i32)] = &[("kWh", 0), ("Wh", -3)];
+const VOLT: &[(&str, i32)] = &[("V", 0)];
+const AMP: &[(&str, i32)] = &[("A", 0)];
 
 fn map_obis(
     obis: u128,
@@ -362,9 +373,9 @@ fn map_phase_or_mbus(
 ) -> Result<Mapped, ValueError> {
     let phase = |keys: &[u128; 3]| keys.iter().position(|&k| k == obis);
     if let Some(p) = phase(&key::VOLTAGE) {
-        r.voltage_v[p] = v.quantity(0, &[("V", 0)])?.map(|x| x as f32);
+        r.voltage_v[p] = v.quantity(0, VOLT)?.map(|x| x as f32);
     } else if let Some(p) = phase(&key::CURRENT) {
-        r.current_a[p] = v.quantity(0, &[("A", 0)])?.map(|x| x.abs() as f32);
+        r.current_a[p] = v.quantity(0, AMP)?.map(|x| x.abs() as f32);
     } else if let Some(p) = phase(&key::DELIVERED) {
         st.delivered[p] = v.quantity(0, KW)?;
     } else if let Some(p) = phase(&key::RECEIVED) {

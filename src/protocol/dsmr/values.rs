@@ -271,7 +271,7 @@ fn pow10(k: u32) -> f64 {
 }
 
 /// The value of one hex digit (either case); `None` for any other byte.
-pub(super) fn nibble(c: u8) -> Option<u8> {
+pub(super) const fn nibble(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c.wrapping_sub(b'0')),
         b'a'..=b'f' => Some(c.wrapping_sub(b'a').wrapping_add(10)),
@@ -280,24 +280,37 @@ pub(super) fn nibble(c: u8) -> Option<u8> {
     }
 }
 
+/// The value of every byte as a hex digit (either case); `NOT_HEX` for any other byte.
+const NOT_HEX: u8 = 0xFF;
+static HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut c = 0;
+    while c < 256 {
+        if let Some(v) = nibble(c as u8) {
+            t[c] = v;
+        }
+        c = c.wrapping_add(1);
+    }
+    t
+};
+
 /// Equipment identifiers are hex-encoded ASCII in DSMR 4+; decode when that gives printable
 /// text, else keep the value as printed (`s` is printable ASCII: see [`Values::printable`]).
+/// A table lookup per digit, the bytes collected before one UTF-8 check (they are ASCII).
 pub fn decode_id(s: &[u8]) -> String {
     if s.len().is_multiple_of(2) {
-        let mut out = String::with_capacity(s.len() / 2);
+        let mut out = Vec::with_capacity(s.len() / 2);
         let decoded = s.chunks_exact(2).all(|p| {
-            // Two nibbles: at most 0xFF, no overflow.
-            let v = nibble(p[0]).zip(nibble(p[1])).map(|(h, l)| (h << 4) | l);
-            match v {
-                Some(v) if (0x20..0x7F).contains(&v) => {
-                    out.push(char::from(v));
-                    true
-                }
-                _ => false,
-            }
+            let (h, l) = (HEX[usize::from(p[0])], HEX[usize::from(p[1])]);
+            // Two nibbles (each ≤ 15 when both are hex digits): at most 0xFF, no overflow.
+            let v = (h << 4) | l;
+            let ok = h | l <= 15 && (0x20..0x7F).contains(&v);
+            out.push(v);
+            ok
         });
         if decoded {
-            return out;
+            // SAFETY: every byte of `out` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
+            return unsafe { String::from_utf8_unchecked(out) };
         }
     }
     String::from_utf8_lossy(s).into_owned()
