@@ -111,7 +111,7 @@ pub fn resign_dsmr(t: Vec<u8>) -> Vec<u8> {
     let Some(bang) = t.iter().position(|&b| b == b'!') else {
         return t;
     };
-    let crc = format!("{:04X}", dsmr::CRC.checksum(&t[..=bang]));
+    let crc = format!("{:04X}", dsmr::crc16::checksum(&t[..=bang]));
     let tail = t[bang + 1..]
         .iter()
         .position(|b| !b.is_ascii_hexdigit())
