@@ -88,10 +88,7 @@ impl MeterKind {
     /// Encode one telegram/frame of this kind carrying `regs` (TIC frames carry none of
     /// them: one index, no M-Bus, no demand registers).
     pub fn encode_with(self, r: &Reading, regs: &dsmr::DsmrRegisters) -> Vec<u8> {
-        match self {
-            MeterKind::Dsmr(k) => dsmr::encode_with(r, k, regs),
-            MeterKind::Tic(k) => tic::encode_with(r, k, regs.tariff),
-        }
+        self.encoder().encode(r, regs)
     }
 
     /// An encoder for telegram after telegram of this kind.

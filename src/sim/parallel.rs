@@ -140,7 +140,7 @@ fn write_in_order(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::generate::default_load;
+    use crate::cli::generate::{default_load, write_until};
     use crate::sim::faults::{Fault, FaultKind};
     use crate::sim::generator::{Load, SyntheticMeter};
 
@@ -176,11 +176,8 @@ mod tests {
     }
 
     fn one_thread(meter: &mut FaultyMeter, end: Millis) -> (Vec<u8>, usize) {
-        let (mut out, mut n) = (Vec::new(), 0);
-        while meter.next_at() < end {
-            out.extend_from_slice(&meter.next().bytes);
-            n += 1;
-        }
+        let mut out = Vec::new();
+        let n = write_until(meter, end, &mut out).unwrap();
         (out, n)
     }
 
