@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod defects;
 pub mod device;
 pub mod dut;
+pub mod fleet;
 pub mod protocol;
 pub mod sim;
 pub mod time;

@@ -12,8 +12,10 @@
 //!   clock.
 //! - Every certificate is signed by the same CA: `issue_server` / `issue_client` make more
 //!   (e.g. an expired device certificate) after the fact.
-//! - `rustls` configurations use the aws-lc-rs provider explicitly, so they work whichever
+//! - `rustls` configurations use the ring provider explicitly, so they work whichever
 //!   other rustls crypto providers the dependency tree enables.
+//! - `with_keys` takes the keys instead (the fleet's PKI: keys derived from the fleet seed, so
+//!   every shard makes the same CA and certificates).
 //!
 //! ```no_run
 //! use smart_connect_sim::adapters::certs::{PkiOptions, TestPki};
@@ -238,7 +240,16 @@ impl TestPki {
     }
 
     pub fn with_options(o: &PkiOptions) -> Result<Self, PkiError> {
-        let key = KeyPair::generate()?;
+        Self::with_keys(o, &|_| Ok(KeyPair::generate()?))
+    }
+
+    /// The PKI of `o` with the keys `key(role)` gives for the roles `ca`, `server` and
+    /// `client` (fixed keys make the same certificates every time: the fleet PKI).
+    pub fn with_keys(
+        o: &PkiOptions,
+        key: &dyn Fn(&str) -> Result<KeyPair, PkiError>,
+    ) -> Result<Self, PkiError> {
+        let ca_key = key("ca")?;
         let mut p = CertificateParams::default();
         p.distinguished_name = cn_only(&o.ca_name);
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -248,23 +259,23 @@ impl TestPki {
             KeyUsagePurpose::DigitalSignature,
         ];
         o.ca_validity.apply(&mut p)?;
-        let cert = p.self_signed(&key)?;
+        let cert = p.self_signed(&ca_key)?;
         let ca = IssuedCert {
             cert_pem: cert.pem(),
             cert_der: cert.der().clone(),
-            key_pem: key.serialize_pem(),
-            key_der: key.serialize_der(),
+            key_pem: ca_key.serialize_pem(),
+            key_der: ca_key.serialize_der(),
             validity: o.ca_validity,
         };
-        let issuer = Issuer::new(p, key);
+        let issuer = Issuer::new(p, ca_key);
         let mut pki = TestPki {
             server: ca.clone(),
             client: ca.clone(),
             ca,
             issuer,
         };
-        pki.server = pki.issue_server(&o.server_names, o.server_validity)?;
-        pki.client = pki.issue_client(&o.client_cn, o.client_validity)?;
+        pki.server = pki.issue_server_with(&o.server_names, o.server_validity, key("server")?)?;
+        pki.client = pki.issue_client_with(&o.client_cn, o.client_validity, key("client")?)?;
         Ok(pki)
     }
 
@@ -274,6 +285,16 @@ impl TestPki {
         &self,
         names: &[S],
         validity: Validity,
+    ) -> Result<IssuedCert, PkiError> {
+        self.issue_server_with(names, validity, KeyPair::generate()?)
+    }
+
+    /// [`issue_server`](Self::issue_server) for the given key.
+    pub fn issue_server_with<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        validity: Validity,
+        key: KeyPair,
     ) -> Result<IssuedCert, PkiError> {
         let names: Vec<String> = names.iter().map(|s| s.as_ref().to_string()).collect();
         let mut p = CertificateParams::new(names.clone())?;
@@ -285,22 +306,36 @@ impl TestPki {
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
         validity.apply(&mut p)?;
-        self.sign(p, validity)
+        self.sign(p, validity, key)
     }
 
     /// A new client certificate from this CA with `cn` as its only name (the device serial).
     pub fn issue_client(&self, cn: &str, validity: Validity) -> Result<IssuedCert, PkiError> {
+        self.issue_client_with(cn, validity, KeyPair::generate()?)
+    }
+
+    /// [`issue_client`](Self::issue_client) for the given key.
+    pub fn issue_client_with(
+        &self,
+        cn: &str,
+        validity: Validity,
+        key: KeyPair,
+    ) -> Result<IssuedCert, PkiError> {
         let mut p = CertificateParams::default();
         p.distinguished_name = cn_only(cn);
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         p.use_authority_key_identifier_extension = true;
         validity.apply(&mut p)?;
-        self.sign(p, validity)
+        self.sign(p, validity, key)
     }
 
-    fn sign(&self, p: CertificateParams, validity: Validity) -> Result<IssuedCert, PkiError> {
-        let key = KeyPair::generate()?;
+    fn sign(
+        &self,
+        p: CertificateParams,
+        validity: Validity,
+        key: KeyPair,
+    ) -> Result<IssuedCert, PkiError> {
         let cert = p.signed_by(&key, &self.issuer)?;
         Ok(IssuedCert {
             cert_pem: cert.pem(),

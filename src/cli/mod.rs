@@ -4,6 +4,7 @@ pub mod conformance;
 mod conformance_device;
 mod conformance_estimate;
 pub mod coverage;
+pub mod fleet;
 pub mod generate;
 pub mod house;
 pub mod parse;
@@ -65,6 +66,9 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Synthetic meter telegrams (raw bytes as on the wire), optionally from a scenario file.
     Generate(generate::GenerateArgs),
+    /// Many virtual devices in one process against an MQTT broker (load tests; shards for
+    /// Kubernetes): own identities and client certificates, one message per telegram.
+    Fleet(Box<fleet::FleetArgs>),
 }
 
 /// Run the command line; the exit code says whether everything went well.
@@ -79,5 +83,6 @@ pub fn main() -> ExitCode {
         Command::House(args) => house::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Fleet(args) => fleet::run(&args),
     }
 }

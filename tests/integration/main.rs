@@ -15,6 +15,7 @@ mod defect_catalogue;
 mod device_props;
 mod dsmr_props;
 mod fixtures;
+mod fleet;
 mod framer_props;
 mod generator_props;
 mod http_api;
