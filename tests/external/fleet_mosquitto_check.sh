@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fleet_mosquitto.conf.in + fleet_mosquitto.acl, checked with the real Mosquitto and
 # mosquitto_pub/mosquitto_sub (Debian packages mosquitto, mosquitto-clients) and a throwaway
-# P-256 PKI made with openssl (no `fleet` needed):
+# Ed25519 PKI made with openssl, the fleet's key type (no `fleet` needed):
 #  1. the filled-in config loads and both listeners (mTLS, plain) accept connections;
 #  2. device 02584D000001 (certificate CN = serial) publishes to its own measurements topic:
 #     the fleet-tap subscriber gets it;
@@ -35,7 +35,12 @@ trap cleanup EXIT
 # --- the throwaway PKI: the layout `fleet --pki DIR` writes, plus client certificates ------
 pki=$work/pki
 mkdir -p "$pki"
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2> /dev/null; }
+# Ed25519 like the fleet's own PKI (src/fleet/pki.rs); KEY_ALG=p256 for ECDSA P-256.
+case "${KEY_ALG:-ed25519}" in
+  ed25519) key() { openssl genpkey -algorithm ED25519 -out "$1" 2> /dev/null; } ;;
+  p256) key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2> /dev/null; } ;;
+  *) echo "KEY_ALG=${KEY_ALG}: expected ed25519 or p256" >&2; exit 2 ;;
+esac
 ca() { # ca NAME: self-signed CA NAME.pem / NAME.key
   key "$pki/$1.key"
   openssl req -x509 -new -key "$pki/$1.key" -subj "/CN=$1" -days 2 -out "$pki/$1.pem" \
@@ -81,7 +86,7 @@ for _ in $(seq 1 50); do
   kill -0 "$broker_pid" 2> /dev/null || break
   sleep 0.1
 done
-result "$up" "1. mosquitto $("$MOSQUITTO" -h 2>&1 | sed -n 's/^mosquitto version //p') loads the config, listens on $tls_port (mTLS) and $plain_port (plain)"
+result "$up" "1. ${KEY_ALG:-ed25519} PKI; mosquitto $("$MOSQUITTO" -h 2>&1 | sed -n 's/^mosquitto version //p') loads the config, listens on $tls_port (mTLS) and $plain_port (plain)"
 if [ "$up" != 0 ]; then cat "$work/broker.log"; echo "$passed passed, $failed failed"; exit 1; fi
 
 topic() { echo "devices/home/smart-connect/$1/$2"; }
