@@ -26,6 +26,7 @@ done
 work=$(mktemp -d)
 broker_pid=
 cleanup() {
+  for f in "$work"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2> /dev/null; done
   if [ -n "$broker_pid" ]; then kill "$broker_pid" 2> /dev/null || true; wait "$broker_pid" 2> /dev/null || true; fi
   if [ -n "${KEEP_LOG:-}" ]; then cp "$work/broker.log" "$KEEP_LOG"; fi
   rm -rf "$work"
@@ -77,7 +78,8 @@ passed=0; failed=0
 result() { # result OK WHAT
   if [ "$1" = 0 ]; then echo "ok: $2"; passed=$((passed + 1)); else echo "FAILED: $2"; failed=$((failed + 1)); fi
 }
-tls() { echo --cafile "$pki/fleet-ca.pem" --cert "$pki/$1.pem" --key "$pki/$1.key" -h 127.0.0.1 -p "$tls_port"; }
+# as WHO CLIENT ARGS...: mosquitto_pub/_sub on the mTLS listener with WHO's certificate.
+as() { local who=$1 client=$2; shift 2; "$client" --cafile "$pki/fleet-ca.pem" --cert "$pki/$who.pem" --key "$pki/$who.key" -h 127.0.0.1 -p "$tls_port" "$@"; }
 listening() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1" 2> /dev/null; }
 
 up=1
@@ -90,12 +92,11 @@ result "$up" "1. ${KEY_ALG:-ed25519} PKI; mosquitto $("$MOSQUITTO" -h 2>&1 | sed
 if [ "$up" != 0 ]; then cat "$work/broker.log"; echo "$passed passed, $failed failed"; exit 1; fi
 
 topic() { echo "devices/home/smart-connect/$1/$2"; }
-# watch NAME AUTH... -t FILTER: a background subscriber writing "topic payload" lines to
-# $work/NAME.out; returns once a probe published by `probe` has reached it (so it is subscribed).
+# watch NAME WHO -t FILTER...: a background subscriber with WHO's certificate writing
+# "topic payload" lines to $work/NAME.out (`ready` tells when it is subscribed).
 watch() {
-  local name=$1; shift
-  # shellcheck disable=SC2068 # the client options are words on purpose
-  mosquitto_sub $@ -v -W 30 > "$work/$name.out" 2> "$work/$name.err" &
+  local name=$1 who=$2; shift 2
+  as "$who" mosquitto_sub "$@" -v -W 30 > "$work/$name.out" 2> "$work/$name.err" &
   echo $! > "$work/$name.pid"
 }
 stop_watch() { kill "$(cat "$work/$1.pid")" 2> /dev/null || true; wait "$(cat "$work/$1.pid")" 2> /dev/null || true; }
@@ -108,7 +109,7 @@ until_seen() {
 ready() {
   local name=$1; shift
   for _ in $(seq 1 50); do
-    "$@" -m probe-$name -q 1 2> /dev/null || true
+    "$@" -m "probe-$name" -q 1 2> /dev/null || true
     grep -q "probe-$name" "$work/$name.out" && return 0
     sleep 0.1
   done
@@ -116,29 +117,29 @@ ready() {
 }
 
 # 2 + 3: the tap sees device 1's own topic, not its publish to device 2's topic.
-watch tap $(tls tap) -t 'devices/#' -t 'homeassistant/#'
-ready tap mosquitto_pub $(tls dev1) -t "$(topic 02584D000001 data/measurements)" || true
-mosquitto_pub $(tls dev1) -q 1 -t "$(topic 02584D000001 data/measurements)" -m own-1
+watch tap tap -t 'devices/#' -t 'homeassistant/#'
+ready tap as dev1 mosquitto_pub -t "$(topic 02584D000001 data/measurements)" || true
+as dev1 mosquitto_pub -q 1 -t "$(topic 02584D000001 data/measurements)" -m own-1
 result "$(until_seen tap "data/measurements own-1"; echo $?)" "2. device 1 publishes to $(topic 02584D000001 data/measurements): the tap gets it"
-mosquitto_pub $(tls dev1) -q 1 -t "$(topic 02584D000002 data/measurements)" -m forged-by-1
-mosquitto_pub $(tls dev1) -q 1 -t "$(topic 02584D000001 data/events)" -m marker-1
+as dev1 mosquitto_pub -q 1 -t "$(topic 02584D000002 data/measurements)" -m forged-by-1
+as dev1 mosquitto_pub -q 1 -t "$(topic 02584D000001 data/events)" -m marker-1
 until_seen tap marker-1 || true
 ok=1; grep -q marker-1 "$work/tap.out" && ! grep -q forged-by-1 "$work/tap.out" && ok=0
 result "$ok" "3. device 1's publish to device 2's topic is dropped (the tap got the marker after it, not it)"
 ha=homeassistant/sensor/smart_connect_
-mosquitto_pub $(tls dev1) -q 1 -t "${ha}02584D000002/active_power_w/config" -m ha-forged-by-1
-mosquitto_pub $(tls dev1) -q 1 -t "${ha}02584D000001/active_power_w/config" -m ha-own-1
+as dev1 mosquitto_pub -q 1 -t "${ha}02584D000002/active_power_w/config" -m ha-forged-by-1
+as dev1 mosquitto_pub -q 1 -t "${ha}02584D000001/active_power_w/config" -m ha-own-1
 until_seen tap ha-own-1 || true
 ok=1; grep -q ha-own-1 "$work/tap.out" && ! grep -q ha-forged-by-1 "$work/tap.out" && ok=0
 result "$ok" "3b. Home Assistant discovery: device 1's ${ha}02584D000001/... delivered, ${ha}02584D000002/... dropped"
 
 # 4: commands: device 2 gets its own; device 1 subscribed to device 2's commands gets nothing.
-watch dev2 $(tls dev2) -t "$(topic 02584D000002 'cmd/+')"
-ready dev2 mosquitto_pub $(tls tap) -t "$(topic 02584D000002 cmd/probe)" || true
-watch dev1 $(tls dev1) -t "$(topic 02584D000002 'cmd/+')" -t "$(topic 02584D000001 'cmd/+')"
-ready dev1 mosquitto_pub $(tls tap) -t "$(topic 02584D000001 cmd/probe)" || true
-mosquitto_pub $(tls tap) -q 1 -t "$(topic 02584D000002 cmd/reset)" -m reset-2
-mosquitto_pub $(tls tap) -q 1 -t "$(topic 02584D000001 cmd/reset)" -m marker-cmd-1
+watch dev2 dev2 -t "$(topic 02584D000002 'cmd/+')"
+ready dev2 as tap mosquitto_pub -t "$(topic 02584D000002 cmd/probe)" || true
+watch dev1 dev1 -t "$(topic 02584D000002 'cmd/+')" -t "$(topic 02584D000001 'cmd/+')"
+ready dev1 as tap mosquitto_pub -t "$(topic 02584D000001 cmd/probe)" || true
+as tap mosquitto_pub -q 1 -t "$(topic 02584D000002 cmd/reset)" -m reset-2
+as tap mosquitto_pub -q 1 -t "$(topic 02584D000001 cmd/reset)" -m marker-cmd-1
 until_seen dev2 reset-2 || true
 until_seen dev1 marker-cmd-1 || true
 ok=1
@@ -155,9 +156,9 @@ rc=0; mosquitto_pub --cafile "$pki/fleet-ca.pem" -h 127.0.0.1 -p "$tls_port" -q 
 result "$([ "$rc" -ne 0 ] && ! grep -q no-cert "$work/tap.out"; echo $?)" "5b. a TLS client without a certificate is refused (mosquitto_pub exit $rc)"
 
 # 6: plain listener, username = serial, same ACL.
-plain="-h 127.0.0.1 -p $plain_port -u 02584D000001"
-mosquitto_pub $plain -q 1 -t "$(topic 02584D000002 data/measurements)" -m plain-forged
-mosquitto_pub $plain -q 1 -t "$(topic 02584D000001 data/measurements)" -m plain-own
+plain=(-h 127.0.0.1 -p "$plain_port" -u 02584D000001)
+mosquitto_pub "${plain[@]}" -q 1 -t "$(topic 02584D000002 data/measurements)" -m plain-forged
+mosquitto_pub "${plain[@]}" -q 1 -t "$(topic 02584D000001 data/measurements)" -m plain-own
 until_seen tap plain-own || true
 ok=1; grep -q plain-own "$work/tap.out" && ! grep -q plain-forged "$work/tap.out" && ok=0
 result "$ok" "6. plain listener: username 02584D000001 delivered on its own topic, dropped on device 2's"
