@@ -26,7 +26,7 @@ done
 work=$(mktemp -d)
 broker_pid=
 cleanup() {
-  for f in "$work"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2> /dev/null; done
+  for f in "$work"/*.pid; do if [ -e "$f" ]; then kill "$(cat "$f")" 2> /dev/null || true; fi; done
   if [ -n "$broker_pid" ]; then kill "$broker_pid" 2> /dev/null || true; wait "$broker_pid" 2> /dev/null || true; fi
   if [ -n "${KEEP_LOG:-}" ]; then cp "$work/broker.log" "$KEEP_LOG"; fi
   rm -rf "$work"
@@ -96,7 +96,9 @@ topic() { echo "devices/home/smart-connect/$1/$2"; }
 # "topic payload" lines to $work/NAME.out (`ready` tells when it is subscribed).
 watch() {
   local name=$1 who=$2; shift 2
-  as "$who" mosquitto_sub "$@" -v -W 30 > "$work/$name.out" 2> "$work/$name.err" &
+  # Not through `as`: $! must be mosquitto_sub itself, not a subshell, for `stop_watch`.
+  mosquitto_sub --cafile "$pki/fleet-ca.pem" --cert "$pki/$who.pem" --key "$pki/$who.key" \
+    -h 127.0.0.1 -p "$tls_port" "$@" -v -W 30 > "$work/$name.out" 2> "$work/$name.err" &
   echo $! > "$work/$name.pid"
 }
 stop_watch() { kill "$(cat "$work/$1.pid")" 2> /dev/null || true; wait "$(cat "$work/$1.pid")" 2> /dev/null || true; }
