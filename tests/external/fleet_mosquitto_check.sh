@@ -13,7 +13,8 @@
 #     SUBACK and checks read access per message);
 #  5. a certificate from another CA and a TLS client without a certificate are refused;
 #  6. on the plain listener the username 02584D000001 is under the same ACL (own topic
-#     delivered, another device's dropped).
+#     delivered, another device's dropped); a client without a username (`fleet --tap` over
+#     plain TCP) reads measurements and cannot publish.
 # ACL_FILE=... runs it with another ACL (with `pattern readwrite #` checks 3, 3b, 4 and 6 fail,
 # which is how the checks themselves were tried). Called by .ci/run; about 1 s.
 set -euo pipefail
@@ -159,12 +160,28 @@ result "$([ "$rc" -ne 0 ] && ! grep -q no-cert "$work/tap.out"; echo $?)" "5b. a
 
 # 6: plain listener, username = serial, same ACL.
 plain=(-h 127.0.0.1 -p "$plain_port" -u 02584D000001)
+# an anonymous subscriber (the tap over plain TCP) reads measurements
+mosquitto_sub -h 127.0.0.1 -p "$plain_port" -t 'devices/#' -v -W 30 > "$work/anon.out" 2> "$work/anon.err" &
+echo $! > "$work/anon.pid"
+for _ in $(seq 1 50); do
+  mosquitto_pub "${plain[@]}" -q 1 -t "$(topic 02584D000001 data/measurements)" -m probe-anon
+  grep -q probe-anon "$work/anon.out" && break
+  sleep 0.1
+done
 mosquitto_pub "${plain[@]}" -q 1 -t "$(topic 02584D000002 data/measurements)" -m plain-forged
 mosquitto_pub "${plain[@]}" -q 1 -t "$(topic 02584D000001 data/measurements)" -m plain-own
 until_seen tap plain-own || true
 ok=1; grep -q plain-own "$work/tap.out" && ! grep -q plain-forged "$work/tap.out" && ok=0
 result "$ok" "6. plain listener: username 02584D000001 delivered on its own topic, dropped on device 2's"
-stop_watch tap
+until_seen anon plain-own || true
+ok=1; grep -q plain-own "$work/anon.out" && ! grep -q plain-forged "$work/anon.out" && ok=0
+result "$ok" "6b. plain listener: a client without a username (the tap over plain TCP) reads measurements"
+rc=0; mosquitto_pub -h 127.0.0.1 -p "$plain_port" -q 1 -t "$(topic 02584D000001 data/measurements)" -m anon-write > /dev/null 2>&1 || rc=$?
+mosquitto_pub "${plain[@]}" -q 1 -t "$(topic 02584D000001 data/events)" -m marker-anon
+until_seen tap marker-anon || true
+ok=1; grep -q marker-anon "$work/tap.out" && ! grep -q anon-write "$work/tap.out" && ok=0
+result "$ok" "6c. ... and cannot publish (dropped)"
+stop_watch anon; stop_watch tap
 
 if [ "$failed" -ne 0 ]; then
   echo "--- the tap got:"; cat "$work/tap.out"
