@@ -118,6 +118,8 @@ enum CliError {
     Fleet(#[from] launch::FleetError),
     #[error(transparent)]
     Pki(#[from] crate::adapters::certs::PkiError),
+    #[error(transparent)]
+    Fds(#[from] crate::fleet::limits::FdLimitError),
     #[error("tokio runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -177,6 +179,9 @@ fn run_inner(args: &FleetArgs) -> Result<(), CliError> {
     if embedded && range.end - range.start > EMBEDDED_MAX_DEVICES {
         return Err(CliError::EmbeddedTooMany(range.end - range.start));
     }
+    // The embedded broker's fronts hold two descriptors per device in this process too.
+    let per_device = if embedded { 3 } else { 1 };
+    crate::fleet::limits::ensure_fds((range.end - range.start) * per_device)?;
     let broker_ca_pem = match &args.broker_ca {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| CliError::BrokerCa(p.clone(), e))?),
         None => None,

@@ -36,7 +36,7 @@ enum Outcome {
     /// The run is over (DISCONNECT sent).
     End,
     /// The connection broke.
-    Lost,
+    Lost(WireError),
     /// The device reboots (reset command or new firmware): offline for the boot time.
     Reboot,
 }
@@ -95,10 +95,10 @@ impl FleetDevice {
             if !self.idle_until(&sh, sh.real_at(attempt_at)).await {
                 return;
             }
-            let slot = sh.ramp.reserve();
-            if !self.idle_until(&sh, slot).await {
+            if !self.wait_turn(&sh).await {
                 return;
             }
+            sh.stats.attempt();
             let result = tokio::time::timeout(CONNECT_TIMEOUT, wire::connect(&self.dialer)).await;
             let result = result.unwrap_or(Err(WireError::Timeout(CONNECT_TIMEOUT)));
             match result {
@@ -110,8 +110,9 @@ impl FleetDevice {
                     sh.stats.connected.fetch_sub(1, Relaxed);
                     match outcome {
                         Outcome::End => return,
-                        Outcome::Lost => {
+                        Outcome::Lost(e) => {
                             sh.stats.lost.fetch_add(1, Relaxed);
+                            sh.stats.error(&format!("connection lost: {}", e.kind()));
                             attempt_at = sh.now_ms() + self.backoff.next_delay();
                         }
                         Outcome::Reboot => {
@@ -127,6 +128,7 @@ impl FleetDevice {
                 }
                 Err(e) => {
                     sh.stats.failed.fetch_add(1, Relaxed);
+                    sh.stats.error(&e.kind());
                     if e.is_clock() {
                         sh.stats.clock_refused.fetch_add(1, Relaxed);
                     }
@@ -149,15 +151,39 @@ impl FleetDevice {
             if now >= sh.end_real {
                 return false;
             }
-            while sh.real_at(self.meter.next_at()) <= now {
-                if let Some(p) = self.telegram(sh) {
-                    if self.queue.push(p).is_some() {
-                        sh.stats.dropped.fetch_add(1, Relaxed);
-                    }
-                }
-            }
+            self.read_due(sh, now);
             if now >= until {
                 return true;
+            }
+        }
+    }
+
+    /// Wait for the ramp's permit, reading telegrams meanwhile; `false` when the run ended.
+    async fn wait_turn(&mut self, sh: &Shared) -> bool {
+        let admit = sh.ramp.admit();
+        tokio::pin!(admit);
+        loop {
+            let due = sh.real_at(self.meter.next_at());
+            tokio::select! {
+                _ = &mut admit => return true,
+                _ = tokio::time::sleep_until(due.min(sh.end_real)) => {}
+                _ = sh.stop.cancelled() => return false,
+            }
+            let now = Instant::now();
+            if now >= sh.end_real {
+                return false;
+            }
+            self.read_due(sh, now);
+        }
+    }
+
+    /// Queue the measurements of the telegrams due by `now`.
+    fn read_due(&mut self, sh: &Shared, now: Instant) {
+        while sh.real_at(self.meter.next_at()) <= now {
+            if let Some(p) = self.telegram(sh) {
+                if self.queue.push(p).is_some() {
+                    sh.stats.dropped.fetch_add(1, Relaxed);
+                }
             }
         }
     }
@@ -180,40 +206,38 @@ impl FleetDevice {
         Some(measurement::payload(&reading, &self.serial, &sh.site, now))
     }
 
-    async fn publish(
-        &mut self,
-        stream: &mut Stream,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: QoS,
-        pkid: u16,
-    ) -> Result<(), WireError> {
-        let mut p = Publish::new(topic, qos, payload);
-        p.pkid = pkid;
-        wire::write(stream, &Packet::Publish(p)).await
+    /// One connection, until it ends.
+    async fn session(&mut self, sh: &Shared, mut stream: Stream, buf: BytesMut) -> Outcome {
+        match self.connected(sh, &mut stream, buf).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Lost(e),
+        }
     }
 
-    /// One connection, until it ends.
-    async fn session(&mut self, sh: &Shared, mut stream: Stream, mut buf: BytesMut) -> Outcome {
+    async fn connected(
+        &mut self,
+        sh: &Shared,
+        stream: &mut Stream,
+        mut buf: BytesMut,
+    ) -> Result<Outcome, WireError> {
         let mut pkid: u16 = 1;
         let mut sub = Subscribe::new(&self.command_filter, QoS::AtLeastOnce);
         sub.pkid = pkid;
-        if wire::write(&mut stream, &Packet::Subscribe(sub))
-            .await
-            .is_err()
-        {
-            return Outcome::Lost;
-        }
+        wire::write(stream, &Packet::Subscribe(sub)).await?;
         while let Some(p) = self.queue.pop() {
-            let topic = self.measurements_topic.clone();
-            if let Err(_e) = self
-                .publish(&mut stream, &topic, p.clone(), QoS::AtMostOnce, 0)
-                .await
-            {
+            sh.stats.publishing(self.slot);
+            let sent = publish(
+                stream,
+                &self.measurements_topic,
+                p.clone(),
+                QoS::AtMostOnce,
+                0,
+            );
+            if let Err(e) = sent.await {
                 self.queue.push_front(p);
-                return Outcome::Lost;
+                return Err(e);
             }
-            sh.stats.published(self.slot);
+            sh.stats.published();
         }
         let keep_alive = std::time::Duration::from_secs(u64::from(self.dialer.keep_alive_s.max(1)));
         let mut last_write = Instant::now();
@@ -222,63 +246,45 @@ impl FleetDevice {
             let ping_at = last_write + keep_alive / 2;
             let wake = due.min(ping_at).min(sh.end_real);
             let read = tokio::select! {
-                r = wire::fill(&mut stream, &mut buf) => Some(r),
+                r = wire::fill(stream, &mut buf) => Some(r),
                 _ = tokio::time::sleep_until(wake) => None,
                 _ = sh.stop.cancelled() => {
-                    let _ = wire::write(&mut stream, &Packet::Disconnect).await;
-                    return Outcome::End;
+                    let _ = wire::write(stream, &Packet::Disconnect).await;
+                    return Ok(Outcome::End);
                 }
             };
             let now = Instant::now();
             if let Some(r) = read {
-                if r.is_err() {
-                    return Outcome::Lost;
-                }
-                loop {
-                    let packet = match wire::take(&mut buf) {
-                        Ok(Some(p)) => p,
-                        Ok(None) => break,
-                        Err(_) => return Outcome::Lost,
-                    };
+                r?;
+                while let Some(packet) = wire::take(&mut buf)? {
                     if let Packet::Publish(p) = packet {
-                        match self.command(sh, &mut stream, &p, &mut pkid).await {
-                            Ok(true) => {
-                                let _ = wire::write(&mut stream, &Packet::Disconnect).await;
-                                return Outcome::Reboot;
-                            }
-                            Ok(false) => last_write = Instant::now(),
-                            Err(_) => return Outcome::Lost,
+                        if self.command(sh, stream, &p, &mut pkid).await? {
+                            let _ = wire::write(stream, &Packet::Disconnect).await;
+                            return Ok(Outcome::Reboot);
                         }
+                        last_write = Instant::now();
                     }
                 }
                 continue;
             }
             if now >= sh.end_real {
-                let _ = wire::write(&mut stream, &Packet::Disconnect).await;
-                return Outcome::End;
+                let _ = wire::write(stream, &Packet::Disconnect).await;
+                return Ok(Outcome::End);
             }
             while sh.real_at(self.meter.next_at()) <= now {
                 if let Some(p) = self.telegram(sh) {
-                    let topic = self.measurements_topic.clone();
-                    if self
-                        .publish(&mut stream, &topic, p, QoS::AtMostOnce, 0)
-                        .await
-                        .is_err()
-                    {
-                        return Outcome::Lost;
-                    }
-                    sh.stats.published(self.slot);
+                    sh.stats.publishing(self.slot);
+                    publish(stream, &self.measurements_topic, p, QoS::AtMostOnce, 0).await?;
+                    sh.stats.published();
                     last_write = Instant::now();
                 }
             }
             if self.firmware.tick(DevInstant::from_epoch_ms(sh.now_ms())) {
-                let _ = wire::write(&mut stream, &Packet::Disconnect).await;
-                return Outcome::Reboot;
+                let _ = wire::write(stream, &Packet::Disconnect).await;
+                return Ok(Outcome::Reboot);
             }
             if Instant::now() >= ping_at {
-                if wire::write(&mut stream, &Packet::PingReq).await.is_err() {
-                    return Outcome::Lost;
-                }
+                wire::write(stream, &Packet::PingReq).await?;
                 last_write = Instant::now();
             }
         }
@@ -321,9 +327,27 @@ impl FleetDevice {
             now.epoch_secs(),
         );
         *pkid = pkid.checked_add(1).filter(|n| *n != 0).unwrap_or(1);
-        let topic = self.events_topic.clone();
-        self.publish(stream, &topic, result.to_json(), QoS::AtLeastOnce, *pkid)
-            .await?;
+        publish(
+            stream,
+            &self.events_topic,
+            result.to_json(),
+            QoS::AtLeastOnce,
+            *pkid,
+        )
+        .await?;
         Ok(reset)
     }
+}
+
+/// Write one PUBLISH.
+async fn publish(
+    stream: &mut Stream,
+    topic: &str,
+    payload: Vec<u8>,
+    qos: QoS,
+    pkid: u16,
+) -> Result<(), WireError> {
+    let mut p = Publish::new(topic, qos, payload);
+    p.pkid = pkid;
+    wire::write(stream, &Packet::Publish(p)).await
 }

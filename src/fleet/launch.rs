@@ -98,10 +98,20 @@ const SALT_CLOCK: u64 = 0xC10C_0000;
 const SALT_SILENT: u64 = 0x5113_0000;
 
 /// Run the shard's devices until the duration is over or `stop`; the final numbers.
-pub async fn run(
-    o: FleetOptions,
-    mut progress: impl FnMut(&Snapshot),
-) -> Result<Snapshot, FleetError> {
+pub async fn run(o: FleetOptions, progress: impl FnMut(&Snapshot)) -> Result<Snapshot, FleetError> {
+    Ok(prepare(o)?.run(progress).await)
+}
+
+/// A shard's devices, built and not yet running.
+pub struct Fleet {
+    shared: Arc<Shared>,
+    devices: Vec<FleetDevice>,
+    tap: Option<(Dialer, HashMap<String, usize>)>,
+    progress_every: std::time::Duration,
+}
+
+/// Build the shard's devices (identities, certificates, meters, faults) and the tap.
+pub fn prepare(o: FleetOptions) -> Result<Fleet, FleetError> {
     if o.auth == Auth::Mtls && !o.tls {
         return Err(FleetError::MtlsWithoutTls);
     }
@@ -216,10 +226,11 @@ pub async fn run(
         t0_ms,
         speed: o.speed.max(1),
         end_real,
-        stop: o.stop.clone(),
+        // A child: the end of the run stops the tap without cancelling the caller's token.
+        stop: o.stop.child_token(),
         expected_connected: expected,
     });
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tap = None;
     if o.tap {
         let tls = if o.tls {
             let id = o.pki.tap()?;
@@ -241,17 +252,72 @@ pub async fn run(
             login: None,
             keep_alive_s: o.keep_alive_s,
         };
-        tasks.spawn(super::tap::run(Arc::clone(&shared), dialer, slots));
+        tap = Some((dialer, slots));
     }
-    for d in devices {
-        tasks.spawn(d.run(Arc::clone(&shared)));
+    Ok(Fleet {
+        shared,
+        devices,
+        tap,
+        progress_every: o.progress_every,
+    })
+}
+
+impl Fleet {
+    /// The counters the devices update (live).
+    pub fn stats(&self) -> Arc<FleetStats> {
+        Arc::clone(&self.shared.stats)
     }
-    let mut tick = tokio::time::interval_at(epoch + o.progress_every, o.progress_every);
-    loop {
-        tokio::select! {
-            done = tasks.join_next() => if done.is_none() { break },
-            _ = tick.tick() => progress(&stats.snapshot()),
+
+    /// Run every device until the end; `progress` gets a snapshot every `progress_every`
+    /// with the latency of the samples since the previous one (`recent_*`). The final numbers.
+    pub async fn run(self, mut progress: impl FnMut(&Snapshot)) -> Snapshot {
+        let Fleet {
+            shared,
+            devices,
+            tap,
+            progress_every,
+        } = self;
+        // The tap on a thread and runtime of its own: a subscriber that waits behind ten
+        // thousand device tasks in the run queue would measure our scheduler, not the broker.
+        let tap = tap.map(|(dialer, slots)| {
+            let sh = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("fleet-tap".into())
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(rt) = rt {
+                        rt.block_on(super::tap::run(sh, dialer, slots));
+                    }
+                })
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        let pacer = {
+            let sh = Arc::clone(&shared);
+            tokio::spawn(async move { sh.ramp.pace(sh.stop.clone()).await })
+        };
+        for d in devices {
+            tasks.spawn(d.run(Arc::clone(&shared)));
         }
+        let stats = &shared.stats;
+        let start = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval_at(start + progress_every, progress_every);
+        loop {
+            tokio::select! {
+                done = tasks.join_next() => if done.is_none() { break },
+                _ = tick.tick() => {
+                    let mut s = stats.snapshot();
+                    (s.recent_p50_ms, s.recent_p99_ms, _) = stats.take_window();
+                    progress(&s);
+                }
+            }
+        }
+        shared.stop.cancel();
+        let _ = pacer.await;
+        if let Some(Ok(t)) = tap {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        stats.snapshot()
     }
-    Ok(stats.snapshot())
 }

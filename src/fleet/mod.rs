@@ -24,6 +24,7 @@
 
 pub mod device;
 pub mod launch;
+pub mod limits;
 pub mod pki;
 pub mod plan;
 pub mod stats;
@@ -32,7 +33,6 @@ pub mod wire;
 
 use crate::device::mqtt_link::backoff::BackoffPolicy;
 use crate::sim::clock::Millis;
-use std::sync::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -44,27 +44,57 @@ pub const BACKOFF: BackoffPolicy = BackoffPolicy {
     jitter_pct: 90,
 };
 
-/// Connection attempts paced over the whole process: slot k is `k / rate` after the first.
+/// Connection attempts paced over the whole process: a pacer adds `rate / 100` permits every
+/// 10 ms (fractions carried over) without letting unused ones pile up, and each attempt takes
+/// one, first come first served. So no second ever sees more than the rate plus one tick's
+/// worth, however late a task wakes, and a device waiting for its turn keeps its place.
 #[derive(Debug)]
 pub struct Ramp {
-    gap: std::time::Duration,
-    next: Mutex<Instant>,
+    rate_per_s: u32,
+    permits: tokio::sync::Semaphore,
 }
 
+/// The pacer's period.
+const RAMP_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl Ramp {
-    pub fn per_second(rate: u32) -> Ramp {
+    pub fn per_second(rate_per_s: u32) -> Ramp {
         Ramp {
-            gap: std::time::Duration::from_secs(1) / rate.max(1),
-            next: Mutex::new(Instant::now()),
+            rate_per_s: rate_per_s.max(1),
+            permits: tokio::sync::Semaphore::new(0),
         }
     }
 
-    /// The real instant of the next free slot (taken).
-    pub fn reserve(&self) -> Instant {
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = (*next).max(Instant::now());
-        *next = slot + self.gap;
-        slot
+    /// Most permits one tick adds.
+    fn per_tick_max(&self) -> usize {
+        (self.rate_per_s as usize).div_ceil(100)
+    }
+
+    /// Hand out permits until `stop`.
+    pub async fn pace(&self, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(RAMP_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut carry_hundredths = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            carry_hundredths += u64::from(self.rate_per_s);
+            let due = usize::try_from(carry_hundredths / 100).unwrap_or(usize::MAX);
+            carry_hundredths %= 100;
+            let room = self
+                .per_tick_max()
+                .saturating_sub(self.permits.available_permits());
+            self.permits.add_permits(due.min(room));
+        }
+    }
+
+    /// Wait for this attempt's turn.
+    pub async fn admit(&self) {
+        if let Ok(p) = self.permits.acquire().await {
+            p.forget();
+        }
     }
 }
 

@@ -11,6 +11,9 @@ use std::time::Instant;
 /// Latency samples kept at most (a reservoir beyond that: every k-th sample).
 const MAX_SAMPLES: usize = 2_000_000;
 
+/// Seconds of connection-attempt counts kept (a day; later attempts count in the last).
+const ATTEMPT_SECONDS: usize = 86_400;
+
 /// Counters shared by every device of this process.
 #[derive(Debug)]
 pub struct FleetStats {
@@ -39,16 +42,25 @@ pub struct FleetStats {
     /// after start; 0: not yet).
     pub ever_connected: AtomicU64,
     pub all_connected_ms: AtomicU64,
+    /// Connection attempts started in each second after the start (the ramp's check).
+    attempts_by_s: Vec<std::sync::atomic::AtomicU32>,
     /// When each device last wrote a measurement: µs after start (for the tap).
     last_publish_us: Vec<AtomicU64>,
     latency_us: Mutex<Samples>,
+    /// Why connections failed or were lost: text → count.
+    errors: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Default)]
 struct Samples {
     kept: Vec<u32>,
     seen: u64,
+    /// Since the last [`FleetStats::take_window`]: the latency now, not since the start.
+    window: Vec<u32>,
 }
+
+/// Distinct failure texts counted at most (more are counted under "other").
+const MAX_ERROR_KINDS: usize = 16;
 
 impl FleetStats {
     pub fn new(devices: u64) -> Self {
@@ -68,8 +80,12 @@ impl FleetStats {
             reboots: AtomicU64::new(0),
             ever_connected: AtomicU64::new(0),
             all_connected_ms: AtomicU64::new(0),
+            attempts_by_s: (0..ATTEMPT_SECONDS)
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
             last_publish_us: (0..devices).map(|_| AtomicU64::new(0)).collect(),
             latency_us: Mutex::new(Samples::default()),
+            errors: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -92,12 +108,36 @@ impl FleetStats {
         }
     }
 
-    /// Device `slot` wrote a measurement now.
-    pub fn published(&self, slot: usize) {
-        self.sent.fetch_add(1, Relaxed);
+    /// A connection attempt starts now.
+    pub fn attempt(&self) {
+        let s = usize::try_from(self.started.elapsed().as_secs()).unwrap_or(usize::MAX);
+        if let Some(b) = self.attempts_by_s.get(s.min(ATTEMPT_SECONDS - 1)) {
+            b.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The most connection attempts started within one second (from second `from_s` on).
+    pub fn max_attempts_per_s(&self, from_s: u64) -> u32 {
+        let from = usize::try_from(from_s).unwrap_or(usize::MAX);
+        self.attempts_by_s
+            .iter()
+            .skip(from)
+            .map(|b| b.load(Relaxed))
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Device `slot` hands a measurement to its connection now (noted before the write, so
+    /// the tap never sees a message before its time is here).
+    pub fn publishing(&self, slot: usize) {
         if let Some(t) = self.last_publish_us.get(slot) {
             t.store(self.since_start_us(), Relaxed);
         }
+    }
+
+    /// A measurement was written.
+    pub fn published(&self) {
+        self.sent.fetch_add(1, Relaxed);
     }
 
     /// The tap received device `slot`'s measurement now.
@@ -118,6 +158,31 @@ impl FleetStats {
             let i = (s.seen % MAX_SAMPLES as u64) as usize;
             s.kept[i] = v;
         }
+        if s.window.len() < MAX_SAMPLES {
+            s.window.push(v);
+        }
+    }
+
+    /// A connection failed or broke because of `why` (counted by its text).
+    pub fn error(&self, why: &str) {
+        let mut e = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        let key = if e.len() < MAX_ERROR_KINDS || e.contains_key(why) {
+            why.to_string()
+        } else {
+            "other".to_string()
+        };
+        *e.entry(key).or_default() += 1;
+    }
+
+    /// Latency p50 and p99 (ms) of the samples since the last call, and how many there were;
+    /// starts the next window.
+    pub fn take_window(&self) -> (Option<f64>, Option<f64>, usize) {
+        let mut v = {
+            let mut s = self.latency_us.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut s.window)
+        };
+        v.sort_unstable();
+        (quantile(&v, 0.5), quantile(&v, 0.99), v.len())
     }
 
     /// The numbers now.
@@ -126,13 +191,7 @@ impl FleetStats {
             let s = self.latency_us.lock().unwrap_or_else(|p| p.into_inner());
             let mut v = s.kept.clone();
             v.sort_unstable();
-            let q = |f: f64| {
-                (!v.is_empty()).then(|| {
-                    let i = ((v.len() as f64 - 1.0) * f).round() as usize;
-                    f64::from(v[i]) / 1000.0
-                })
-            };
-            (q(0.50), q(0.99), s.seen)
+            (quantile(&v, 0.50), quantile(&v, 0.99), s.seen)
         };
         let all = self.all_connected_ms.load(Relaxed);
         let (cpu_s, rss_kb) = proc_self();
@@ -152,13 +211,29 @@ impl FleetStats {
             commands: self.commands.load(Relaxed),
             reboots: self.reboots.load(Relaxed),
             all_connected_s: (all > 0).then(|| all as f64 / 1000.0),
+            max_attempts_per_s: self.max_attempts_per_s(0),
             latency_samples: samples,
             latency_p50_ms: p50,
             latency_p99_ms: p99,
+            recent_p50_ms: None,
+            recent_p99_ms: None,
             cpu_s,
             rss_kb,
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
+}
+
+/// The `f` quantile of sorted µs samples, in ms.
+fn quantile(sorted_us: &[u32], f: f64) -> Option<f64> {
+    (!sorted_us.is_empty()).then(|| {
+        let i = ((sorted_us.len() as f64 - 1.0) * f).round() as usize;
+        f64::from(sorted_us[i]) / 1000.0
+    })
 }
 
 /// What `--summary` writes and the progress line shows.
@@ -179,14 +254,23 @@ pub struct Snapshot {
     pub reboots: u64,
     /// Seconds from start until every device (but the bad-clock ones) had connected.
     pub all_connected_s: Option<f64>,
+    /// The most connection attempts (first connects and reconnects) started in one second.
+    pub max_attempts_per_s: u32,
     pub latency_samples: u64,
     /// Publish → tap delivery, ms (with `--tap`).
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
+    /// The same since the previous progress line (progress lines only).
+    #[serde(skip)]
+    pub recent_p50_ms: Option<f64>,
+    #[serde(skip)]
+    pub recent_p99_ms: Option<f64>,
     /// This process's CPU time so far (user + system), s.
     pub cpu_s: Option<f64>,
     /// Resident memory now, KiB.
     pub rss_kb: Option<u64>,
+    /// Why connection attempts failed or connections broke: message → count.
+    pub errors: std::collections::BTreeMap<String, u64>,
 }
 
 impl Snapshot {
@@ -206,7 +290,10 @@ impl Snapshot {
             (Some(a), Some(b)) => format!("{:.2} cores", (a - b) / dt),
             _ => "cpu ?".into(),
         };
-        let lat = match (self.latency_p50_ms, self.latency_p99_ms) {
+        let lat = match (
+            self.recent_p50_ms.or(self.latency_p50_ms),
+            self.recent_p99_ms.or(self.latency_p99_ms),
+        ) {
             (Some(a), Some(b)) => format!(" latency p50 {a:.1} ms p99 {b:.1} ms"),
             _ => String::new(),
         };

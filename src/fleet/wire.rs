@@ -47,6 +47,14 @@ pub enum WireError {
 }
 
 impl WireError {
+    /// The failure without what varies per device (addresses), for counting.
+    pub fn kind(&self) -> String {
+        match self {
+            WireError::Dial { source, .. } => format!("TCP connect: {source}"),
+            other => other.to_string(),
+        }
+    }
+
     /// The TLS failure was the device rejecting the broker certificate's validity by its
     /// own clock (MQ-06).
     pub fn is_clock(&self) -> bool {
