@@ -146,8 +146,12 @@ pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), GenerateError>
         .map(|s| s.site)
         .filter(|site| site.tariff_region.fits(kind))
         .unwrap_or_else(|| Site::of(kind));
+    // The scenario's water and heat meters (those the meter can carry: `--meter` may have
+    // picked one without them).
+    let mbus = sc.as_ref().map(|s| s.mbus).unwrap_or_default();
     let faults = sc.map(|s| s.faults).unwrap_or_default();
-    let meter = SyntheticMeter::at_site(kind, Load::Household(load), seed, start, site);
+    let meter =
+        SyntheticMeter::at_site(kind, Load::Household(load), seed, start, site).with_mbus(mbus);
     let meter = FaultyMeter::new(meter, faults)?;
     Ok((meter, start.saturating_add(duration)))
 }

@@ -1,0 +1,1 @@
+//! Water and heat meters on the M-Bus (tests).
