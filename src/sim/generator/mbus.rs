@@ -200,7 +200,7 @@ impl SyntheticMeter {
         let water = meters.water.filter(|&w| {
             fits(MbusMeters {
                 water: Some(w),
-                ..meters
+                heat: None,
             })
         });
         let heat = meters.heat.filter(|&h| {
