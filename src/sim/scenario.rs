@@ -39,6 +39,8 @@
 
 mod de;
 #[cfg(test)]
+mod mbus_tests;
+#[cfg(test)]
 mod site_tests;
 #[cfg(test)]
 mod tests;
