@@ -132,8 +132,11 @@ impl Medium {
 pub(crate) type Extra = (Medium, MbusDevice, f64);
 
 /// The water and heat meters of the telegram (those the reading has a value of), in channel
-/// order (water first on the same channel).
+/// order (water first on the same channel). Most telegrams have neither: that is checked first.
 fn extra_mbus(r: &Reading, regs: &DsmrRegisters) -> [Option<Extra>; 2] {
+    if r.energy.water_m3.is_none() && r.energy.heat_gj.is_none() {
+        return [None, None];
+    }
     let water = r.energy.water_m3.map(|v| (Medium::Water, regs.water, v));
     let heat = r.energy.heat_gj.map(|v| (Medium::Heat, regs.heat, v));
     if regs.heat.channel < regs.water.channel {

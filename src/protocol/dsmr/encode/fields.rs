@@ -119,8 +119,10 @@ pub(super) fn fill(f: &mut Fields, kind: DsmrKind, r: &Reading, regs: &DsmrRegis
         phase_powers(f, r, phases);
     }
     f.push(opt64(r.energy.gas_m3), 3, 9);
-    for (_, _, v) in super::extra_mbus(r, regs).into_iter().flatten() {
-        f.push(Num::F64(v), 3, 9);
+    if r.energy.water_m3.is_some() || r.energy.heat_gj.is_some() {
+        for (_, _, v) in super::extra_mbus(r, regs).into_iter().flatten() {
+            f.push(Num::F64(v), 3, 9);
+        }
     }
 }
 

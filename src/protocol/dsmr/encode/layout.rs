@@ -153,11 +153,12 @@ impl Layout {
                 (Some(at), Some(c)) => put(at, c),
                 _ => true,
             }
-            && self
-                .extra_at
-                .iter()
-                .zip(&extra.times)
-                .take(extra.len)
-                .all(|(&at, c)| put(at, c))
+            && (extra.len == 0
+                || self
+                    .extra_at
+                    .iter()
+                    .zip(&extra.times)
+                    .take(extra.len)
+                    .all(|(&at, c)| put(at, c)))
     }
 }

@@ -39,6 +39,13 @@ pub struct Encoder {
 
 const NO_CLOCK: TimeField = *b"000101010000W";
 
+/// A telegram without water or heat meters (the usual one).
+const NO_EXTRA: ExtraCaptures = ExtraCaptures {
+    shape: 0,
+    times: [NO_CLOCK; 2],
+    len: 0,
+};
+
 impl Encoder {
     pub fn new(kind: DsmrKind) -> Self {
         Encoder {
@@ -77,7 +84,14 @@ impl Encoder {
             (Some(_), None) => Some(ts),
         };
         let extras = extra_mbus(r, regs);
-        let extra = self.extra_captures(&extras, ts);
+        let owned;
+        let extra = match extras {
+            [None, None] => &NO_EXTRA,
+            _ => {
+                owned = self.extra_captures(&extras, ts);
+                &owned
+            }
+        };
         let reused = match &mut self.layout {
             Some(l) => l
                 .update(
@@ -86,7 +100,7 @@ impl Encoder {
                     &self.fields,
                     &ts,
                     capture.as_ref(),
-                    &extra,
+                    extra,
                 )
                 .then_some(l.bang_at),
             _ => None,
@@ -95,7 +109,7 @@ impl Encoder {
             Some(bang) => bang,
             None => {
                 let f = self.fields;
-                self.write(regs, &f, &ts, capture.as_ref(), (&extras, &extra))
+                self.write(regs, &f, &ts, capture.as_ref(), (&extras, extra))
             }
         };
         let b = &mut self.buf;
