@@ -1,8 +1,8 @@
 //! `smart-connect-sim generate --meter <name> --seed N --duration 120s [--scenario F]
 //! [--start RFC3339] [--out FILE] [--jobs N]`: the raw bytes a synthetic meter puts on the
 //! wire in that much meter time (every telegram sent before start + duration), with the
-//! scenario's load and faults when `--scenario` is given (`--meter`, `--seed`, `--duration`,
-//! `--start` override the scenario's). Same arguments, same bytes — whatever `--jobs`: the
+//! scenario's load, water/heat meters and faults when `--scenario` is given (`--meter`,
+//! `--seed`, `--duration`, `--start` override the scenario's). Same arguments, same bytes — whatever `--jobs`: the
 //! telegrams are encoded on N threads an hour of meter time at a time and written in order
 //! (`sim::parallel`). A terminal on standard error shows the progress in meter time.
 //!
@@ -39,7 +39,8 @@ pub struct GenerateArgs {
     /// Meter time to cover, e.g. 120s, 10m, 1h30m, 1d [required without --scenario].
     #[arg(long, value_parser = parse_duration_arg)]
     pub duration: Option<i64>,
-    /// Scenario file (scenarios/*.yaml): load, faults, seed, meter, start and duration.
+    /// Scenario file (scenarios/*.yaml): load, water/heat meters, faults, seed, meter, start
+    /// and duration.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
     /// First telegram time, RFC 3339 with offset [default: 2026-04-15T12:00:00+02:00, or the
@@ -146,8 +147,12 @@ pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), GenerateError>
         .map(|s| s.site)
         .filter(|site| site.tariff_region.fits(kind))
         .unwrap_or_else(|| Site::of(kind));
+    // The scenario's water and heat meters (those the meter can carry: `--meter` may have
+    // picked one without them).
+    let mbus = sc.as_ref().map(|s| s.mbus).unwrap_or_default();
     let faults = sc.map(|s| s.faults).unwrap_or_default();
-    let meter = SyntheticMeter::at_site(kind, Load::Household(load), seed, start, site);
+    let meter =
+        SyntheticMeter::at_site(kind, Load::Household(load), seed, start, site).with_mbus(mbus);
     let meter = FaultyMeter::new(meter, faults)?;
     Ok((meter, start.saturating_add(duration)))
 }

@@ -17,6 +17,9 @@
 //!   - pv:   {peak_watts: 4200, sunrise: "07:10", sunset: "19:40"}
 //!   - ev:   {start: "18:00", amps: 16, phases: 3, minutes: 90}
 //!   - imbalance: {l1: 1.2, l2: 1.0, l3: 0.8}
+//! mbus:                  # water/heat meters besides gas (channel 1); P1 meters only
+//!   water: {channel: 2, persons: 3}     # device type 7, m³
+//!   heat: {channel: 3, annual_gj: 25}   # district heating, GJ (not on emucs)
 //! faults:                # bad_crc | truncate | noise (bytes) | garbage (bytes)
 //!   - {at: 10m, kind: bad_crc}          # | dropout (duration) | incompatible
 //!   - {at: 20m, kind: dropout, duration: 45s}   # | clock_skew (seconds)
@@ -36,6 +39,8 @@
 
 mod de;
 #[cfg(test)]
+mod mbus_tests;
+#[cfg(test)]
 mod site_tests;
 #[cfg(test)]
 mod tests;
@@ -44,7 +49,7 @@ use crate::device::network::{Lan, WifiNetwork};
 use crate::protocol::MeterKind;
 use crate::sim::clock::Millis;
 use crate::sim::faults::{Fault, FaultError, FaultyMeter};
-use crate::sim::generator::{Load, LoadComponent, Site, SyntheticMeter};
+use crate::sim::generator::{Load, LoadComponent, MbusMeters, Site, SyntheticMeter};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -136,6 +141,8 @@ pub struct Scenario {
     /// Tariff region and location of the meter.
     pub site: Site,
     pub load: Vec<LoadComponent>,
+    /// Water and heat meters on the meter's other M-Bus channels (none by default).
+    pub mbus: MbusMeters,
     pub faults: Vec<Fault>,
     pub device: DeviceSettings,
     /// The live house's starting point (`house:`, the control API's change vocabulary).
@@ -171,6 +178,7 @@ impl Scenario {
             self.start,
             self.site,
         )
+        .with_mbus(self.mbus)
     }
 
     /// The LAN around the device: the wired LAN `device.network` describes (DHCP, no DHCP
@@ -270,6 +278,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         start: file.start.0,
         site: file.site.site(meter_kind),
         load: file.load.into_iter().map(|l| l.0).collect(),
+        mbus: file.mbus.0,
         faults: file.faults.into_iter().map(|f| f.0).collect(),
         device: file.device.into(),
         house: file.house.map(|h| h.0),

@@ -16,18 +16,27 @@ Rules, each computed here independently of the simulator's code:
    when the capture time does;
 4. e-MUCS demand (a stream across a month boundary, every telegram): `1.4.0` = the import
    of the current quarter hour recomputed from `1.7.0` ÷ 15 min, `1.6.0` = the month's
-   largest recomputed quarter with its end time, `98.1.0` = the closed month's peak.
+   largest recomputed quarter with its end time, `98.1.0` = the closed month's peak;
+5. water and heat (a scenario with `mbus: {water: {persons: 3}, heat: {annual_gj: 25}}`, the
+   winter and summer weeks; e-MUCS carries water only): dsmr_parser finds device type 7 (m³)
+   on channel 2 and 4 (GJ) on channel 3; each capture time lies on the meter's cadence (at
+   the device's own fixed offset), at or before the telegram; the values never go back and
+   change only when their capture time does; each whole local day uses 80–175 L of water a
+   person (100–150 L ± 15 %); the winter week uses more than 5× the summer week's heat.
 
 Every telegram of the DSMR 4.2 weeks and of the demand stream is parsed; of the
-one-second meters every 20th (a week is 604 800 telegrams; dsmr_parser reads ~2 500/s).
+one-second meters every 20th (a week is 604 800 telegrams; dsmr_parser reads ~2 500/s); of
+the water/heat weeks one a minute.
 Usage: realism_check.py BINARY
 """
 
 import datetime as dt
 import math
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from zoneinfo import ZoneInfo
 
 from dsmr_parser import telegram_specifications as specs
@@ -50,7 +59,7 @@ KEEP = {
     "ELECTRICITY_ACTIVE_TARIFF", "CURRENT_ELECTRICITY_USAGE", "CURRENT_ELECTRICITY_DELIVERY",
     "BELGIUM_CURRENT_AVERAGE_DEMAND", "BELGIUM_MAXIMUM_DEMAND_MONTH",
     "BELGIUM_MAXIMUM_DEMAND_13_MONTHS", "MBUS_DEVICE_TYPE", "MBUS_METER_READING",
-    "HOURLY_GAS_METER_READING",
+    "HOURLY_GAS_METER_READING", "DEVICE_TYPE",
 }
 failures = []
 
@@ -68,10 +77,10 @@ def parser(spec):
     return TelegramParser(small)
 
 
-def telegrams(binary, meter, start, duration, every):
+def telegrams(binary, meter, start, duration, every, scenario=None):
     """Every `every`-th telegram `generate` writes, as text, streamed."""
     cmd = [binary, "generate", "--meter", meter, "--seed", "19", "--start", start,
-           "--duration", duration]
+           "--duration", duration] + (["--scenario", scenario] if scenario else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
     buf = b""
     n = 0
@@ -231,6 +240,106 @@ def check_demand(binary):
     return n
 
 
+MBUS_SCENARIO = """name: water-and-heat
+seed: 19
+meter: {meter}
+duration: 7d
+start: {start}
+load:
+  - base: {{watts: 400, noise: 0.2}}
+mbus:
+  water: {{persons: {persons}}}
+{heat}"""
+PERSONS = 3
+
+
+def mbus_of(tel, channel):
+    """(device type, capture time, value, unit) of an M-Bus channel, or None."""
+    dev = tel.get_mbus_device_by_channel(channel)
+    if dev is None:
+        return None
+    kind = getattr(dev, "MBUS_DEVICE_TYPE", None) or getattr(dev, "DEVICE_TYPE")
+    reading = getattr(dev, "MBUS_METER_READING", None) or getattr(dev, "HOURLY_GAS_METER_READING")
+    return int(kind.value), reading.datetime, reading.value, reading.unit
+
+
+def check_mbus_week(binary, meter, spec, interval_s, mbus_s, season, start):
+    """Water (channel 2) and heat (channel 3) of one week; returns (telegrams, heat GJ)."""
+    p = parser(spec)
+    heat = meter != "emucs"
+    text = MBUS_SCENARIO.format(meter=meter, start=start, persons=PERSONS,
+                                heat="  heat: {annual_gj: 25}\n" if heat else "")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    devices = {2: (7, "m3")} | ({3: (4, "GJ")} if heat else {})
+    prev = {}
+    offsets = {ch: set() for ch in devices}
+    first = {ch: None for ch in devices}
+    last = {}
+    day_start = {}
+    n = 0
+    try:
+        for tel_text in telegrams(binary, meter, start, "7d", 60 // interval_s, f.name):
+            tel = p.parse(tel_text)
+            n += 1
+            t = tel.P1_MESSAGE_TIMESTAMP.value
+            if heat is False and tel.get_mbus_device_by_channel(3) is not None:
+                fail(f"mbus {meter} {season} {t}: a heat meter on e-MUCS")
+            for ch, (want_kind, want_unit) in devices.items():
+                got = mbus_of(tel, ch)
+                if got is None:
+                    fail(f"mbus {meter} {season} {t}: nothing on channel {ch}")
+                    continue
+                kind, at, value, unit = got
+                if (kind, unit) != (want_kind, want_unit):
+                    fail(f"mbus {meter} {season} {t}: channel {ch} is type {kind} in {unit}")
+                if not at <= t or (t - at).total_seconds() >= mbus_s:
+                    fail(f"mbus {meter} {season} {t}: channel {ch} captured at {at}")
+                offsets[ch].add(int(at.timestamp()) % mbus_s)
+                if ch in prev:
+                    pat, pvalue = prev[ch]
+                    if value < pvalue:
+                        fail(f"mbus {meter} {season} {t}: channel {ch} went back {pvalue} → {value}")
+                    if pat == at and pvalue != value:
+                        fail(f"mbus {meter} {season} {t}: channel {ch} moved between captures")
+                prev[ch] = (at, value)
+                if first[ch] is None:
+                    first[ch] = value
+                last[ch] = value
+            day = t.astimezone(TZ).date()
+            if day not in day_start:
+                day_start[day] = prev[2][1]
+    finally:
+        os.unlink(f.name)
+    for ch, seen in offsets.items():
+        if len(seen) != 1 or (meter != "emucs" and seen != {0}):
+            fail(f"mbus {meter} {season}: channel {ch} capture offsets {sorted(seen)[:5]}")
+    days = sorted(day_start)
+    for a, b in zip(days, days[1:]):
+        litres = float(day_start[b] - day_start[a]) * 1000
+        if not 80 * PERSONS <= litres <= 175 * PERSONS:
+            fail(f"mbus {meter} {season} {a}: {litres:.0f} L of water for {PERSONS} persons")
+    heat_gj = float(last[3] - first[3]) if heat else 0.0
+    water_m3 = float(last[2] - first[2])
+    print(f"mbus {meter} {season}: {n} telegrams parsed; water {water_m3:.3f} m³ "
+          f"({len(days) - 1} whole days checked)" + (f", heat {heat_gj:.3f} GJ" if heat else ""))
+    return n, heat_gj
+
+
+def check_mbus(binary):
+    """Water and heat meters on their M-Bus channels: winter and summer weeks."""
+    total = 0
+    for meter, spec, _, _, interval_s, mbus_s, _ in METERS:
+        heat = {}
+        for season, start in WEEKS:
+            n, heat[season] = check_mbus_week(binary, meter, spec, interval_s, mbus_s, season,
+                                              start)
+            total += n
+        if meter != "emucs" and not (heat["summer"] > 0 and heat["winter"] > 5 * heat["summer"]):
+            fail(f"mbus {meter}: heat winter {heat['winter']} GJ, summer {heat['summer']} GJ")
+    return total
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/smart-connect-sim"
     total = 0
@@ -239,6 +348,7 @@ def main():
             total += check_week(binary, meter, spec, region, site, interval_s, mbus_s, every,
                                 season, start)
     total += check_demand(binary)
+    total += check_mbus(binary)
     if failures:
         sys.exit(f"{len(failures)} realism failures in {total} telegrams")
     print(f"realism: {total} telegrams parsed by dsmr_parser, every rule holds")

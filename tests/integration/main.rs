@@ -22,6 +22,7 @@ mod http_api;
 mod interactive_bench;
 mod layering;
 mod led_timelines;
+mod mbus_generate;
 #[cfg(feature = "defects")]
 mod memory_target;
 mod modbus_server;

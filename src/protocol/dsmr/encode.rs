@@ -4,7 +4,7 @@
 use super::super::time::{format_yymmddhhmmss, utc_to_local, Season, METER_TZ};
 use super::super::Reading;
 use super::crc16;
-use super::registers::DsmrRegisters;
+use super::registers::{DsmrRegisters, MbusDevice};
 
 mod fields;
 mod layout;
@@ -106,6 +106,44 @@ pub fn encode(r: &Reading, kind: DsmrKind) -> Vec<u8> {
 /// e-MUCS demand). A meter sending telegram after telegram keeps an [`Encoder`] instead.
 pub fn encode_with(r: &Reading, kind: DsmrKind, regs: &DsmrRegisters) -> Vec<u8> {
     Encoder::new(kind).encode(r, regs).to_vec()
+}
+
+/// What a water or heat meter on an M-Bus channel measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Medium {
+    /// Device type 7, m³.
+    Water,
+    /// Device type 4 (EN 13757-3: heat, outlet), GJ.
+    Heat,
+}
+
+impl Medium {
+    /// The `0-n:24.1.0` device type as printed.
+    fn device_type(self) -> &'static str {
+        match self {
+            Medium::Water => "007",
+            Medium::Heat => "004",
+        }
+    }
+}
+
+/// A water or heat meter the telegram carries: what it measures, its channel and capture
+/// time, its value.
+pub(crate) type Extra = (Medium, MbusDevice, f64);
+
+/// The water and heat meters of the telegram (those the reading has a value of), in channel
+/// order (water first on the same channel). Most telegrams have neither: that is checked first.
+fn extra_mbus(r: &Reading, regs: &DsmrRegisters) -> [Option<Extra>; 2] {
+    if r.energy.water_m3.is_none() && r.energy.heat_gj.is_none() {
+        return [None, None];
+    }
+    let water = r.energy.water_m3.map(|v| (Medium::Water, regs.water, v));
+    let heat = r.energy.heat_gj.map(|v| (Medium::Heat, regs.heat, v));
+    if regs.heat.channel < regs.water.channel {
+        [heat, water]
+    } else {
+        [water, heat]
+    }
 }
 
 /// Import and export totals (W, both ≥ 0) from the reading, derived from the signed total

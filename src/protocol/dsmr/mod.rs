@@ -17,7 +17,9 @@ mod values;
 pub use encode::oracle as encode_oracle;
 pub use encode::{encode, encode_with, with_version, DsmrKind, Encoder};
 pub use legacy::encode_dsmr22;
-pub use registers::{Demand, DsmrRegisters, MonthPeak};
+pub use registers::{
+    Demand, DsmrRegisters, MbusChannel, MbusDevice, MonthPeak, HEAT_CHANNEL, WATER_CHANNEL,
+};
 
 use super::error::line_of;
 use super::time::{self, Season, METER_TZ};

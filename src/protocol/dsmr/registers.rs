@@ -2,7 +2,8 @@
 //! device reads: the tariff indicator `0-0:96.14.0`, the M-Bus capture time of the gas value
 //! (`0-1:24.2.1` / `24.2.3`), and the e-MUCS demand registers `1-0:1.4.0` (running
 //! quarter-hour average), `1-0:1.6.0` (this month's peak with its time) and `0-0:98.1.0`
-//! (the last 13 months' peaks). The parser reads none of these into the `Reading`.
+//! (the last 13 months' peaks), and the channel and capture time of the water and heat
+//! meters on other M-Bus channels. The parser reads none of these into the `Reading`.
 
 /// One closed month of `0-0:98.1.0`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +31,35 @@ pub struct Demand {
     pub history: Vec<MonthPeak>,
 }
 
+/// An M-Bus channel number, 1..=9 (one digit in `0-n:24.2.1`); gas is on 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MbusChannel(u8);
+
+impl MbusChannel {
+    /// Channel `n`, when it is 1..=9.
+    pub fn new(n: u8) -> Option<Self> {
+        (1..=9).contains(&n).then_some(MbusChannel(n))
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The ASCII digit of the channel.
+    pub fn digit(self) -> u8 {
+        b'0'.wrapping_add(self.0)
+    }
+}
+
+/// A water or heat meter on an M-Bus channel: where its lines go and when its value was
+/// captured. Its value is the reading's `water_m3` / `heat_gj`; no value, no lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MbusDevice {
+    pub channel: MbusChannel,
+    /// Capture time of the value (UTC epoch s); `None`: the telegram time.
+    pub capture: Option<i64>,
+}
+
 /// The registers of one telegram that are not part of the reading.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DsmrRegisters {
@@ -37,14 +67,31 @@ pub struct DsmrRegisters {
     pub tariff: u8,
     /// Capture time of the M-Bus value (UTC epoch s); `None`: the telegram time.
     pub mbus_capture: Option<i64>,
+    /// The water meter (device type 7, m³); by default on channel 2.
+    pub water: MbusDevice,
+    /// The heat meter (device type 4, GJ); by default on channel 3.
+    pub heat: MbusDevice,
     pub demand: Demand,
 }
+
+/// Water's default channel.
+pub const WATER_CHANNEL: MbusChannel = MbusChannel(2);
+/// Heat's default channel.
+pub const HEAT_CHANNEL: MbusChannel = MbusChannel(3);
 
 impl Default for DsmrRegisters {
     fn default() -> Self {
         DsmrRegisters {
             tariff: 1,
             mbus_capture: None,
+            water: MbusDevice {
+                channel: WATER_CHANNEL,
+                capture: None,
+            },
+            heat: MbusDevice {
+                channel: HEAT_CHANNEL,
+                capture: None,
+            },
             demand: Demand::default(),
         }
     }

@@ -1,4 +1,4 @@
-//! The meter's cumulative registers: energy import/export per tariff and gas volume,
+//! The meter's cumulative registers: energy import/export per tariff, gas, water and heat,
 //! integrated between telegrams, with the tariff schedule (NL, BE, TIC) and the daily gas
 //! flow profile that drive them.
 
@@ -6,17 +6,29 @@ use super::local_time::minute_and_weekday;
 use super::SyntheticMeter;
 use crate::sim::clock::Millis;
 
-/// Cumulative registers, in Wh and m³, unquantised.
+/// Cumulative registers, in Wh, m³ and GJ, unquantised.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Counters {
     pub(super) import_wh: [f64; 2],
     pub(super) export_wh: [f64; 2],
     pub(super) gas_m3: f64,
+    /// The water and heat meters' registers (0 without them).
+    pub(super) water_m3: f64,
+    pub(super) heat_gj: f64,
+}
+
+/// How fast the M-Bus registers run.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct Rates {
+    pub(super) gas_m3h: f64,
+    pub(super) water_m3h: f64,
+    pub(super) heat_gjh: f64,
 }
 
 impl Counters {
-    /// The registers after `dt_ms` at `watts` (net, signed) on `tariff`, gas at `gas_m3h`.
-    pub(super) fn advanced(mut self, watts: f64, dt_ms: i64, tariff: usize, gas_m3h: f64) -> Self {
+    /// The registers after `dt_ms` at `watts` (net, signed) on `tariff`, the M-Bus registers at
+    /// `rates`.
+    pub(super) fn advanced(mut self, watts: f64, dt_ms: i64, tariff: usize, rates: Rates) -> Self {
         if dt_ms > 0 {
             let h = dt_ms as f64 / 3_600_000.0;
             if watts > 0.0 {
@@ -24,7 +36,9 @@ impl Counters {
             } else {
                 self.export_wh[tariff] += -watts * h;
             }
-            self.gas_m3 += gas_m3h * h;
+            self.gas_m3 += rates.gas_m3h * h;
+            self.water_m3 += rates.water_m3h * h;
+            self.heat_gj += rates.heat_gjh * h;
         }
         self
     }

@@ -15,7 +15,8 @@
 //! telegram schedule); `load.rs` is the physical load model, `solar.rs` the sun and clouds
 //! behind PV, `tariff.rs` the tariff schedules and site, `registers.rs` the M-Bus capture
 //! and e-MUCS demand registers, `counters.rs` the energy and
-//! gas registers with their tariff and flow schedules, `local_time.rs` the local-time
+//! gas registers with their tariff and flow schedules, `mbus.rs` the water and heat meters on
+//! the other M-Bus channels, `local_time.rs` the local-time
 //! helper, `quantise.rs` the reduction to wire resolution, `tests.rs` the unit tests.
 
 mod counters;
@@ -23,6 +24,9 @@ mod counters;
 mod encode_tests;
 mod load;
 mod local_time;
+mod mbus;
+#[cfg(test)]
+mod mbus_tests;
 mod quantise;
 #[cfg(test)]
 mod realism_tests;
@@ -34,6 +38,9 @@ mod tests;
 #[cfg(test)]
 mod tic_realism_tests;
 
+pub use mbus::{
+    HeatMeter, MbusError, MbusMeters, WaterMeter, STREAM_HEAT, STREAM_MBUS_META, STREAM_WATER,
+};
 pub use solar::{clear_sky_fraction, solar_elevation_deg, STREAM_CLOUDS};
 pub use tariff::{easter_sunday, nl_holiday, Site, TariffRegion};
 
@@ -41,7 +48,7 @@ use crate::protocol::dsmr::DsmrRegisters;
 use crate::protocol::KindEncoder;
 use crate::protocol::{MeterKind, Reading};
 use crate::sim::clock::Millis;
-use counters::Counters;
+use counters::{Counters, Rates};
 use local_time::LocalTime;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -129,6 +136,14 @@ pub struct MeterTelegram {
     pub bytes: Vec<u8>,
 }
 
+/// The M-Bus values as last captured: gas (m³), water (m³) and heat (GJ) when the meter has
+/// them.
+#[derive(Debug, Clone, Copy)]
+struct MbusValues {
+    gas_m3: f64,
+    other: (Option<f64>, Option<f64>),
+}
+
 /// A synthetic meter of one kind producing telegrams from a seed.
 #[derive(Debug, Clone)]
 pub struct SyntheticMeter {
@@ -158,6 +173,8 @@ pub struct SyntheticMeter {
     mbus_offset_ms: i64,
     /// The M-Bus value as last captured.
     mbus: Capture,
+    /// The water and heat meters on the other M-Bus channels, if any.
+    other: Option<Box<mbus::OtherMbus>>,
     /// e-MUCS demand registers (`None` on other meters).
     demand: Option<DemandState>,
     /// The registers of the last telegram beyond its reading.
@@ -200,6 +217,8 @@ impl SyntheticMeter {
                 meta.random_range(0.0..3_000_000.0_f64).floor(),
             ],
             gas_m3: meta.random_range(500.0..5_000.0_f64),
+            water_m3: 0.0,
+            heat_gj: 0.0,
         };
         let mbus_offset_ms = meta.random_range(0..300) * 1000;
         let tz = match kind {
@@ -225,6 +244,7 @@ impl SyntheticMeter {
             site,
             mbus_offset_ms,
             mbus: Capture { at: start, m3: 0.0 },
+            other: None,
             demand: None,
             registers: DsmrRegisters::default(),
             clouds: None,
@@ -311,12 +331,17 @@ impl SyntheticMeter {
         let flow = self.flow();
         self.counters = flow.at(at);
         self.mbus = self.capture_until(self.mbus, &flow, at);
+        self.advance_other_mbus(&flow, at);
         self.advance_demand(&flow, at);
         self.counted_at = self.counted_at.max(at);
         let phys = self.physical(at);
         self.flow_w = phys.net_power();
         let counters = self.counters;
-        let reading = self.quantise(at, &phys, &counters, self.mbus.m3);
+        let mbus = MbusValues {
+            gas_m3: self.mbus.m3,
+            other: self.other_captured(),
+        };
+        let reading = self.quantise(at, &phys, &counters, mbus);
         self.registers = self.registers_at(at, &counters, self.mbus);
         self.index += 1;
         self.next_at = self.scheduled(self.index);
@@ -328,9 +353,13 @@ impl SyntheticMeter {
     pub fn reading_at(&mut self, t: Millis) -> Reading {
         let flow = self.flow();
         let counters = flow.at(t);
-        let mbus = self.capture_until(self.mbus, &flow, t);
+        let gas = self.capture_until(self.mbus, &flow, t);
+        let mbus = MbusValues {
+            gas_m3: gas.m3,
+            other: self.other_values(&flow, t),
+        };
         let phys = self.physical(t);
-        self.quantise(t, &phys, &counters, mbus.m3)
+        self.quantise(t, &phys, &counters, mbus)
     }
 
     /// How the registers run from the last telegram on.
@@ -340,7 +369,11 @@ impl SyntheticMeter {
             from_ms: self.counted_at,
             watts: self.flow_w,
             tariff: self.tariff(self.counted_at),
-            gas_m3h: self.gas_rate(self.counted_at),
+            rates: Rates {
+                gas_m3h: self.gas_rate(self.counted_at),
+                water_m3h: self.water_rate(self.counted_at),
+                heat_gjh: self.heat_rate(self.counted_at),
+            },
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::counters::Counters;
 use super::load::Physical;
-use super::SyntheticMeter;
+use super::{MbusValues, SyntheticMeter};
 use crate::protocol::time::is_placeholder;
 use crate::protocol::{MeterKind, Reading};
 use crate::sim::clock::Millis;
@@ -12,13 +12,13 @@ use chrono::{DateTime, Datelike};
 
 impl SyntheticMeter {
     /// The reading at wire resolution for this kind.
-    /// `gas_m3` is the M-Bus value as last captured.
+    /// `mbus`: the M-Bus values as last captured.
     pub(super) fn quantise(
         &mut self,
         t: Millis,
         p: &Physical,
         c: &Counters,
-        gas_m3: f64,
+        mbus: MbusValues,
     ) -> Reading {
         let n = self.kind.phases();
         let mut r = Reading::empty(self.kind.protocol());
@@ -56,7 +56,10 @@ impl SyntheticMeter {
                 r.energy.import_t2_kwh = Some(kwh(c.import_wh[1]));
                 r.energy.export_t1_kwh = Some(kwh(c.export_wh[0]));
                 r.energy.export_t2_kwh = Some(kwh(c.export_wh[1]));
-                r.energy.gas_m3 = Some(rolled(gas_m3 * 1000.0, GAS_WRAP) / 1000.0);
+                let mbus_value = |v: f64| rolled(v * 1000.0, GAS_WRAP) / 1000.0;
+                r.energy.gas_m3 = Some(mbus_value(mbus.gas_m3));
+                r.energy.water_m3 = mbus.other.0.map(mbus_value);
+                r.energy.heat_gj = mbus.other.1.map(mbus_value);
             }
             MeterKind::Tic(k) => {
                 let whole = |v: Option<f64>, max: f64| -> f32 {
@@ -141,7 +144,8 @@ impl SyntheticMeter {
 /// Energy registers wrap here (Wh): DSMR prints `000000.000` kWh (10 characters, so
 /// 999 999.999 kWh at most), TIC nine digits of Wh.
 const ENERGY_WRAP: f64 = 1e9;
-/// The gas register wraps here (litres): `00000.000` m³, 99 999.999 m³ at most.
+/// The gas, water and heat registers wrap here (litres, MJ): `00000.000` m³ or GJ, 99 999.999
+/// at most.
 const GAS_WRAP: f64 = 1e8;
 
 /// A register of `units` (Wh, litres) as a meter of `wrap` units shows it: whole units,

@@ -11,7 +11,7 @@
 //!   completed quarter-hour average with the end of that quarter, `98.1.0` = the peaks of the
 //!   closed months since the simulation started (at most 13, oldest first).
 
-use super::counters::Counters;
+use super::counters::{Counters, Rates};
 use super::SyntheticMeter;
 use crate::protocol::dsmr::{Demand, DsmrKind, DsmrRegisters, MonthPeak};
 use crate::protocol::MeterKind;
@@ -22,11 +22,12 @@ pub(super) const QUARTER_MS: i64 = 900_000;
 /// Months `0-0:98.1.0` keeps.
 const HISTORY_MONTHS: usize = 13;
 
-/// The M-Bus value as last captured.
+/// An M-Bus value as last captured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Capture {
     /// Capture instant, UTC epoch ms.
     pub(super) at: Millis,
+    /// m³ (gas, water) or GJ (heat).
     pub(super) m3: f64,
 }
 
@@ -44,23 +45,49 @@ pub(super) struct DemandState {
     history: Vec<MonthPeak>,
 }
 
-/// The register values between two telegrams: flowing at `watts` on register `tariff`, gas
-/// at `gas_m3h`, from the registers `from` at time `from_ms`.
+/// The register values between two telegrams: flowing at `watts` on register `tariff`, the
+/// M-Bus registers at `rates`, from the registers `from` at time `from_ms`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Flow {
     pub(super) from: Counters,
     pub(super) from_ms: Millis,
     pub(super) watts: f64,
     pub(super) tariff: usize,
-    pub(super) gas_m3h: f64,
+    pub(super) rates: Rates,
 }
 
 impl Flow {
     /// The registers at `t` (≥ `from_ms`).
     pub(super) fn at(&self, t: Millis) -> Counters {
         self.from
-            .advanced(self.watts, t - self.from_ms, self.tariff, self.gas_m3h)
+            .advanced(self.watts, t - self.from_ms, self.tariff, self.rates)
     }
+}
+
+/// The capture as of `to` of the register `pick` captured every `period` ms at `offset` ms,
+/// given the last capture `prev` and the flow since `flow.from_ms`.
+pub(super) fn capture_on(
+    (period, offset): (i64, i64),
+    prev: Capture,
+    flow: &Flow,
+    to: Millis,
+    pick: fn(&Counters) -> f64,
+) -> Capture {
+    let last = capture_instant((period, offset), to);
+    if last > prev.at && last >= flow.from_ms {
+        Capture {
+            at: last,
+            m3: pick(&flow.at(last)),
+        }
+    } else {
+        prev
+    }
+}
+
+/// The last capture instant at or before `t` of a device captured every `period` ms at
+/// `offset` ms.
+pub(super) fn capture_instant((period, offset): (i64, i64), t: Millis) -> Millis {
+    (t - offset).div_euclid(period) * period + offset
 }
 
 fn import_total(c: &Counters) -> f64 {
@@ -83,23 +110,15 @@ impl SyntheticMeter {
     pub(super) fn initial_capture(&self, start: Millis, gas_m3: f64) -> Capture {
         let at = self
             .mbus_cadence()
-            .map_or(start, |(p, off)| (start - off).div_euclid(p) * p + off);
+            .map_or(start, |cadence| capture_instant(cadence, start));
         Capture { at, m3: gas_m3 }
     }
 
-    /// The capture as of `to`, given the last one `prev` and the flow since `flow.from_ms`.
+    /// The gas capture as of `to`, given the last one `prev` and the flow since `flow.from_ms`.
     pub(super) fn capture_until(&self, prev: Capture, flow: &Flow, to: Millis) -> Capture {
-        let Some((p, off)) = self.mbus_cadence() else {
-            return prev;
-        };
-        let last = (to - off).div_euclid(p) * p + off;
-        if last > prev.at && last >= flow.from_ms {
-            Capture {
-                at: last,
-                m3: flow.at(last).gas_m3,
-            }
-        } else {
-            prev
+        match self.mbus_cadence() {
+            Some(cadence) => capture_on(cadence, prev, flow, to, |c| c.gas_m3),
+            None => prev,
         }
     }
 
@@ -166,9 +185,12 @@ impl SyntheticMeter {
                 history,
             }
         });
+        let (water, heat) = self.other_mbus_devices();
         DsmrRegisters {
             tariff,
             mbus_capture: Some((mbus.at + self.skew_ms).div_euclid(1000)),
+            water,
+            heat,
             demand,
         }
     }

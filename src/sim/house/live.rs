@@ -115,7 +115,8 @@ impl LiveHouse {
     pub fn apply(&mut self, c: &HouseChange, now: Millis) {
         if let Some(k) = c.meter.filter(|k| *k != self.kind()) {
             let m = self.meter.meter();
-            let next = SyntheticMeter::new(k, m.load().clone(), m.seed(), m.next_at());
+            let next = SyntheticMeter::new(k, m.load().clone(), m.seed(), m.next_at())
+                .with_mbus(m.mbus_meters());
             // A meter with no faults always builds.
             if let Ok(fm) = FaultyMeter::new(next, Vec::new()) {
                 self.meter = fm;

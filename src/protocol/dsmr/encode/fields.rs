@@ -29,7 +29,8 @@ pub(super) struct Field {
     pub width: u8,
 }
 
-/// At most this many numbers in a telegram (SMR 5.0 three-phase has 20).
+/// At most this many numbers in a telegram (SMR 5.0 three-phase has 20, 22 with water and
+/// heat).
 pub(super) const MAX_FIELDS: usize = 24;
 
 /// The numbers of one telegram in the order they are written, and which are absent.
@@ -43,7 +44,7 @@ pub(super) struct Fields {
 
 impl Fields {
     fn push(&mut self, num: Num, dec: u8, width: u8) {
-        // The kinds list at most 20 numbers: `len` stays below MAX_FIELDS.
+        // The kinds list at most 22 numbers: `len` stays below MAX_FIELDS.
         if let Some(slot) = self.items.get_mut(self.len) {
             if num == Num::Absent {
                 self.absent |= 1u32.wrapping_shl(self.len as u32);
@@ -82,7 +83,8 @@ fn opt32(v: Option<f32>) -> Num {
 
 /// The numbers of `r`'s telegram of `kind`, in the order [`Encoder`](super::Encoder) writes
 /// them: the four energy registers, the tariff, the import and export totals, (e-MUCS: the
-/// per-phase powers,) the voltages, the currents, (other kinds: the per-phase powers,) gas.
+/// per-phase powers,) the voltages, the currents, (other kinds: the per-phase powers,) gas,
+/// then the water and heat meters present in channel order.
 pub(super) fn fill(f: &mut Fields, kind: DsmrKind, r: &Reading, regs: &DsmrRegisters) {
     f.len = 0;
     f.absent = 0;
@@ -117,6 +119,11 @@ pub(super) fn fill(f: &mut Fields, kind: DsmrKind, r: &Reading, regs: &DsmrRegis
         phase_powers(f, r, phases);
     }
     f.push(opt64(r.energy.gas_m3), 3, 9);
+    if r.energy.water_m3.is_some() || r.energy.heat_gj.is_some() {
+        for (_, _, v) in super::extra_mbus(r, regs).into_iter().flatten() {
+            f.push(Num::F64(v), 3, 9);
+        }
+    }
 }
 
 /// Delivered then received power per phase (kW, never negative).

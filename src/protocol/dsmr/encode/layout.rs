@@ -1,10 +1,23 @@
 //! Telegram after telegram a meter sends the same lines with other digits. The
 //! [`Encoder`](super::Encoder) remembers where each number, the time and the gas capture time
 //! of its last telegram sit (a [`Layout`]); when the next telegram has the same shape — the
-//! same meter id, the same values present, every number fitting its zero-padded width — only
+//! same meter id, the same values present, the same water/heat channels, every number fitting
+//! its zero-padded width — only
 //! those places are overwritten and the CRC recomputed. Anything else is written anew.
 
 use super::fields::{overwrite, Fields, MAX_FIELDS};
+
+/// A 13-byte time field (`YYMMDDhhmmssX`).
+pub(super) type TimeField = [u8; 13];
+
+/// The water and heat meters of a telegram: their part of its shape (which, on which
+/// channel, in write order) and their capture time fields in that order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct ExtraCaptures {
+    pub shape: u32,
+    pub times: [TimeField; 2],
+    pub len: usize,
+}
 
 /// Where the numbers of the last telegram are, and the shape they belong to.
 #[derive(Debug, Clone)]
@@ -22,6 +35,9 @@ pub(super) struct Layout {
     /// Offsets of the 13-byte time field and the gas capture time (when there is gas).
     pub time_at: usize,
     pub capture_at: Option<usize>,
+    /// [`ExtraCaptures::shape`] of the telegram and the offsets of its capture times.
+    pub extra_shape: u32,
+    pub extra_at: [usize; 2],
     /// Offset of the `!` before the CRC.
     pub bang_at: usize,
 }
@@ -33,7 +49,7 @@ pub(super) struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(id_generation: u64, fields: &Fields) -> Self {
+    pub fn new(id_generation: u64, fields: &Fields, extra_shape: u32) -> Self {
         Recorder {
             layout: Some(Layout {
                 id_generation,
@@ -44,6 +60,8 @@ impl Recorder {
                 bits: [0; MAX_FIELDS],
                 time_at: 0,
                 capture_at: None,
+                extra_shape,
+                extra_at: [0; 2],
                 bang_at: 0,
             }),
         }
@@ -74,6 +92,13 @@ impl Recorder {
         }
     }
 
+    /// The capture time of the `k`-th water/heat meter was written at `at`.
+    pub fn extra_capture(&mut self, k: usize, at: usize) {
+        if let Some(slot) = self.layout.as_mut().and_then(|l| l.extra_at.get_mut(k)) {
+            *slot = at;
+        }
+    }
+
     pub fn finish(self, bang_at: usize) -> Option<Layout> {
         self.layout.map(|l| Layout { bang_at, ..l })
     }
@@ -81,7 +106,7 @@ impl Recorder {
 
 impl Layout {
     /// Rewrite `buf` (the telegram this layout was recorded from, or an update of it) for
-    /// `fields`, `time` and `capture`; `false` when the telegram's shape differs or a number
+    /// `fields`, `time`, `capture` and `extra`; `false` when the telegram's shape differs or a number
     /// does not fit its place (`buf` may then be partly overwritten: write it anew).
     pub fn update(
         &mut self,
@@ -90,11 +115,13 @@ impl Layout {
         fields: &Fields,
         time: &[u8; 13],
         capture: Option<&[u8; 13]>,
+        extra: &ExtraCaptures,
     ) -> bool {
         if id_generation != self.id_generation
             || fields.absent != self.absent
             || fields.len != self.field_count
             || capture.is_some() != self.capture_at.is_some()
+            || extra.shape != self.extra_shape
         {
             return false;
         }
@@ -126,5 +153,12 @@ impl Layout {
                 (Some(at), Some(c)) => put(at, c),
                 _ => true,
             }
+            && (extra.len == 0
+                || self
+                    .extra_at
+                    .iter()
+                    .zip(&extra.times)
+                    .take(extra.len)
+                    .all(|(&at, c)| put(at, c)))
     }
 }

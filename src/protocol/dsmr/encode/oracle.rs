@@ -110,6 +110,7 @@ pub fn encode_with(r: &Reading, kind: DsmrKind, regs: &DsmrRegisters) -> Vec<u8>
         .mbus_capture
         .map_or_else(|| ts.clone(), |t| time_field(Some(t)));
     mbus(&mut s, r, kind, &capture);
+    other_mbus(&mut s, r, kind, regs, &ts);
     s.push('!');
     let crc = CRC.checksum(s.as_bytes());
     let _ = write!(s, "{crc:04X}\r\n");
@@ -141,6 +142,46 @@ fn mbus(s: &mut String, r: &Reading, kind: DsmrKind, ts: &str) {
     } else {
         line(s, "0-1:96.1.0", &hex("G0000000000000000"));
         s.push_str(&format!("0-1:24.2.1({ts})({gas:09.3}*m3)\r\n"));
+    }
+}
+
+/// The water (device type 7, m³) and heat (device type 4, GJ) meters the reading has values
+/// of, in channel order, water first on the same channel.
+fn other_mbus(s: &mut String, r: &Reading, kind: DsmrKind, regs: &DsmrRegisters, ts: &str) {
+    let mut devices = Vec::new();
+    if let Some(v) = r.energy.water_m3 {
+        devices.push((
+            regs.water,
+            "007",
+            "m3",
+            v,
+            "W0000000000000000",
+            "7WAT2123015190",
+        ));
+    }
+    if let Some(v) = r.energy.heat_gj {
+        devices.push((
+            regs.heat,
+            "004",
+            "GJ",
+            v,
+            "H0000000000000000",
+            "7HEA2123015191",
+        ));
+    }
+    devices.sort_by_key(|d| d.0.channel);
+    for (dev, device_type, unit, v, nl_id, be_id) in devices {
+        let n = dev.channel.get();
+        line(s, &format!("0-{n}:24.1.0"), device_type);
+        if kind == DsmrKind::Emucs {
+            line(s, &format!("0-{n}:96.1.1"), &hex(be_id));
+        } else {
+            line(s, &format!("0-{n}:96.1.0"), &hex(nl_id));
+        }
+        let at = dev
+            .capture
+            .map_or_else(|| ts.to_string(), |t| time_field(Some(t)));
+        s.push_str(&format!("0-{n}:24.2.1({at})({v:09.3}*{unit})\r\n"));
     }
 }
 

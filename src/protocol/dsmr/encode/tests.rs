@@ -1,10 +1,11 @@
 //! The allocation-free [`Encoder`](super::Encoder) against the `format!` oracle it replaced on
-//! hand-made edge values (ties, negative zero, NaN, huge values); the same over many generated
+//! hand-made edge values (ties, negative zero, NaN, huge values), with water and heat meters
+//! on any channels (also on one channel); the same over many generated
 //! telegrams is in `sim::generator::encode_tests` (the protocols do not use the simulation).
 #![allow(clippy::arithmetic_side_effects)]
 
 use super::{oracle, DsmrKind, Encoder};
-use crate::protocol::dsmr::DsmrRegisters;
+use crate::protocol::dsmr::{DsmrRegisters, MbusChannel, MbusDevice};
 use crate::protocol::{Protocol, Reading};
 
 #[test]
@@ -42,9 +43,13 @@ fn the_encoder_writes_the_oracles_bytes_for_edge_values() {
             r.energy.import_t1_kwh = Some(e);
             r.energy.export_t2_kwh = Some(f64::from(v));
             r.energy.gas_m3 = (i % 4 != 0).then_some(e);
+            r.energy.water_m3 = (i % 3 != 0).then_some(e);
+            r.energy.heat_gj = (i % 2 == 0).then_some(f64::from(v));
             let regs = DsmrRegisters {
                 tariff: (i % 3) as u8,
                 mbus_capture: (i % 2 == 1).then_some(1_774_745_000),
+                water: device(2 + (i % 3) as u8, (i % 4 < 2).then_some(1_774_745_000)),
+                heat: device(4 - (i % 3) as u8, (i % 5 < 3).then_some(1_774_742_100)),
                 ..DsmrRegisters::default()
             };
             assert_eq!(
@@ -53,6 +58,14 @@ fn the_encoder_writes_the_oracles_bytes_for_edge_values() {
                 "{kind:?} value {v} energy {e}"
             );
         }
+    }
+}
+
+/// A water or heat meter on `channel` captured at `capture`.
+fn device(channel: u8, capture: Option<i64>) -> MbusDevice {
+    MbusDevice {
+        channel: MbusChannel::new(channel).unwrap(),
+        capture,
     }
 }
 
@@ -93,9 +106,13 @@ proptest::proptest! {
             r.energy.import_t2_kwh = (pick[0] % 32 != 1).then_some(e / 3.0);
             r.energy.export_t1_kwh = Some(e / 7.0 + 0.0005);
             r.energy.gas_m3 = (pick[1] % 8 != 3).then_some(e / 100.0);
+            r.energy.water_m3 = (pick[4] % 8 != 5).then_some(e / 300.0);
+            r.energy.heat_gj = value(pick[5], x / 3.0).map(f64::from);
             let regs = DsmrRegisters {
                 tariff: 1 + pick[2] % 2,
                 mbus_capture: (pick[3] % 4 == 0).then_some(1_774_745_100),
+                water: device(2 + pick[0] % 3, (pick[4] % 4 != 0).then_some(1_774_745_100 + dt)),
+                heat: device(2 + pick[1] % 3, (pick[5] % 4 != 0).then_some(1_774_741_200)),
                 ..DsmrRegisters::default()
             };
             let want = oracle::encode_with(&r, kind, &regs);

@@ -11,8 +11,8 @@ use super::super::super::Reading;
 use super::super::crc16;
 use super::super::registers::{demand_lines, DsmrRegisters};
 use super::fields::{fill, Fields};
-use super::layout::{Layout, Recorder};
-use super::{time_field, DsmrKind, DEFAULT_ID};
+use super::layout::{ExtraCaptures, Layout, Recorder, TimeField};
+use super::{extra_mbus, time_field, DsmrKind, Extra, Medium, DEFAULT_ID};
 
 /// A telegram encoder for one meter kind, reused telegram after telegram.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct Encoder {
     hour: Option<(i64, [u8; 8], u8)>,
     /// The last M-Bus capture time (it changes every 5 minutes or hour) and its field.
     capture: Option<(i64, TimeField)>,
+    /// The same for the water and heat meters' capture times that differ from the gas one.
+    extra_capture: Option<(i64, TimeField)>,
     /// The meter id and its hex form as last sent.
     id: Option<(String, Vec<u8>)>,
     /// Bumped whenever the meter id changes (a layout is only reused for the same id).
@@ -35,10 +37,14 @@ pub struct Encoder {
     scratch: String,
 }
 
-/// The telegram time field: 12 digits and S/W.
-type TimeField = [u8; 13];
-
 const NO_CLOCK: TimeField = *b"000101010000W";
+
+/// A telegram without water or heat meters (the usual one).
+const NO_EXTRA: ExtraCaptures = ExtraCaptures {
+    shape: 0,
+    times: [NO_CLOCK; 2],
+    len: 0,
+};
 
 impl Encoder {
     pub fn new(kind: DsmrKind) -> Self {
@@ -47,6 +53,7 @@ impl Encoder {
             buf: Vec::with_capacity(1100),
             hour: None,
             capture: None,
+            extra_capture: None,
             id: None,
             id_generation: 0,
             fields: Fields::new(),
@@ -76,6 +83,15 @@ impl Encoder {
             }),
             (Some(_), None) => Some(ts),
         };
+        let extras = extra_mbus(r, regs);
+        let owned;
+        let extra = match extras {
+            [None, None] => &NO_EXTRA,
+            _ => {
+                owned = self.extra_captures(&extras, ts);
+                &owned
+            }
+        };
         let reused = match &mut self.layout {
             Some(l) => l
                 .update(
@@ -84,6 +100,7 @@ impl Encoder {
                     &self.fields,
                     &ts,
                     capture.as_ref(),
+                    extra,
                 )
                 .then_some(l.bang_at),
             _ => None,
@@ -92,7 +109,7 @@ impl Encoder {
             Some(bang) => bang,
             None => {
                 let f = self.fields;
-                self.write(regs, &f, &ts, capture.as_ref())
+                self.write(regs, &f, &ts, capture.as_ref(), (&extras, extra))
             }
         };
         let b = &mut self.buf;
@@ -114,9 +131,10 @@ impl Encoder {
         f: &Fields,
         ts: &TimeField,
         capture: Option<&TimeField>,
+        (extras, extra): (&[Option<Extra>; 2], &ExtraCaptures),
     ) -> usize {
         let kind = self.kind;
-        let mut rec = Recorder::new(self.id_generation, f);
+        let mut rec = Recorder::new(self.id_generation, f, extra.shape);
         let b = &mut self.buf;
         b.clear();
         b.extend_from_slice(kind.header().as_bytes());
@@ -209,10 +227,70 @@ impl Encoder {
             b.extend_from_slice(b")(");
             put.num(b, i, b"*m3)\r\n");
         }
+        for (k, ((medium, dev, _), time)) in extras.iter().flatten().zip(&extra.times).enumerate() {
+            i = i.wrapping_add(1);
+            let ch = dev.channel.digit();
+            b.extend_from_slice(b"0-");
+            b.push(ch);
+            b.extend_from_slice(b":24.1.0(");
+            b.extend_from_slice(medium.device_type().as_bytes());
+            b.extend_from_slice(b")\r\n0-");
+            b.push(ch);
+            b.extend_from_slice(if kind == DsmrKind::Emucs {
+                b":96.1.1("
+            } else {
+                b":96.1.0("
+            });
+            b.extend_from_slice(extra_id_hex(*medium, kind));
+            b.extend_from_slice(b")\r\n0-");
+            b.push(ch);
+            b.extend_from_slice(b":24.2.1(");
+            put.rec.extra_capture(k, b.len());
+            b.extend_from_slice(time);
+            b.extend_from_slice(b")(");
+            put.num(
+                b,
+                i,
+                match medium {
+                    Medium::Water => b"*m3)\r\n",
+                    Medium::Heat => b"*GJ)\r\n",
+                },
+            );
+        }
         let bang = b.len();
         // e-MUCS demand lines change length and content: its telegrams are always written anew.
         self.layout = rec.finish(bang).filter(|_| kind != DsmrKind::Emucs);
         bang
+    }
+
+    /// The water and heat meters' part of the telegram's shape and their capture time fields
+    /// (`ts` for a device without its own capture time).
+    fn extra_captures(&mut self, extras: &[Option<Extra>; 2], ts: TimeField) -> ExtraCaptures {
+        let mut extra = ExtraCaptures {
+            shape: 0,
+            times: [ts; 2],
+            len: 0,
+        };
+        for (k, (medium, dev, _)) in extras.iter().flatten().enumerate() {
+            if let (Some(t), Some(slot)) = (dev.capture, extra.times.get_mut(k)) {
+                let cached = self.capture.into_iter().chain(self.extra_capture);
+                *slot = match cached.into_iter().find(|(last, _)| *last == t) {
+                    Some((_, field)) => field,
+                    None => {
+                        let field = self.time(Some(t));
+                        self.extra_capture = Some((t, field));
+                        field
+                    }
+                };
+            }
+            // Present, heat or water, the channel: a byte per device.
+            let code = 0x80
+                | u32::from(dev.channel.get()).wrapping_shl(1)
+                | u32::from(*medium == Medium::Heat);
+            extra.shape |= code.wrapping_shl(8u32.wrapping_mul(k as u32));
+            extra.len = k.wrapping_add(1);
+        }
+        extra
     }
 
     /// The time field of `ts`, the local hour from the cache when it is this UTC hour's.
@@ -329,6 +407,16 @@ const DSMR42_EVENTS: &[u8] = b"0-0:96.7.21(00004)\r\n0-0:96.7.9(00002)\r\n\
 const MBUS_EMUCS: &[u8] =
     b"0-1:24.1.0(003)\r\n0-1:96.1.1(37464C4F32313233303135313839)\r\n0-1:24.4.0(1)\r\n";
 const MBUS_NL: &[u8] = b"0-1:24.1.0(003)\r\n0-1:96.1.0(4730303030303030303030303030303030)\r\n";
+
+/// The hex equipment identifier of a water or heat meter (`Medium::equipment_id`).
+fn extra_id_hex(medium: Medium, kind: DsmrKind) -> &'static [u8] {
+    match (medium, kind) {
+        (Medium::Water, DsmrKind::Emucs) => b"3757415432313233303135313930",
+        (Medium::Heat, DsmrKind::Emucs) => b"3748454132313233303135313931",
+        (Medium::Water, _) => b"5730303030303030303030303030303030",
+        (Medium::Heat, _) => b"4830303030303030303030303030303030",
+    }
+}
 
 fn push_line(b: &mut Vec<u8>, obis_open: &[u8], value: &[u8]) {
     b.extend_from_slice(obis_open);

@@ -47,6 +47,8 @@ pub enum SpecError {
     },
     #[error(transparent)]
     Duration(#[from] DurationError),
+    #[error(transparent)]
+    Mbus(#[from] crate::sim::generator::MbusError),
     #[error("`{text}` is not a time of day HH:MM (00:00 to 23:59)")]
     ClockTime { text: String },
     #[error(

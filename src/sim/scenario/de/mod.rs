@@ -16,6 +16,7 @@ mod error;
 mod faults;
 mod house;
 mod load;
+mod mbus;
 mod site;
 mod values;
 mod wifi;
@@ -25,6 +26,7 @@ use faults::FaultSpec;
 pub use house::SetPointSource;
 use house::{EventSpec, HouseSpec};
 use load::LoadItem;
+use mbus::MbusSpec;
 use serde::Deserialize;
 use site::SiteSpec;
 use values::{MeterName, MqttSetting, Name, Phases, PositiveDur, Start};
@@ -127,6 +129,8 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub site: SiteSpec,
     pub load: Vec<LoadItem>,
+    #[serde(default)]
+    pub mbus: MbusSpec,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
     #[serde(default)]

@@ -4,6 +4,7 @@
 
 use super::context::{context, names_of, variant_of, with_phases};
 use super::error::SpecError;
+use crate::protocol::dsmr::{MbusChannel, WATER_CHANNEL};
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, Millis};
 use crate::sim::generator::TariffRegion;
@@ -191,6 +192,28 @@ number!(
         Ok(v)
     } else {
         Err(SpecError::OutOfRange { rule: "must be between -180 and 180 degrees", got: v })
+    }
+);
+
+number!(
+    /// A water or heat meter's M-Bus channel: 2, 3 or 4 (1 is gas's).
+    ChannelNum(MbusChannel), "an M-Bus channel 2, 3 or 4", |v| {
+        whole(v, 2.0, 4.0, "must be channel 2, 3 or 4 (1 is the gas meter's)")
+            .map(|v| MbusChannel::new(v as u8).unwrap_or(WATER_CHANNEL))
+    }
+);
+number!(
+    /// People in the household behind a water meter, 1..=8.
+    Persons(u8), "a number of persons", |v| {
+        whole(v, 1.0, 8.0, "must be a whole number of persons from 1 to 8").map(|v| v as u8)
+    }
+);
+number!(
+    /// Yearly heat use of a district-heated home, 1..=200 GJ.
+    AnnualGj(f64), "a heat use in GJ a year", |v| if (1.0..=200.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(SpecError::OutOfRange { rule: "must be between 1 and 200 GJ a year", got: v })
     }
 );
 
