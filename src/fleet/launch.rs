@@ -159,6 +159,9 @@ pub fn prepare(o: FleetOptions) -> Result<Fleet, FleetError> {
         let plan = DevicePlan::derive(o.seed, index, &o.mix);
         let bad_clock = has_fault(o.seed, SALT_CLOCK, index, o.bad_clock_pct);
         expected += u64::from(!bad_clock);
+        stats
+            .bad_clock_devices
+            .fetch_add(u64::from(bad_clock), std::sync::atomic::Ordering::Relaxed);
         let clock = Arc::new(FleetClock {
             epoch: std_epoch,
             t0_ms,
@@ -212,6 +215,9 @@ pub fn prepare(o: FleetOptions) -> Result<Fleet, FleetError> {
             let from = t0_ms + (r % span as u64) as Millis;
             let len = 30_000 + ((r >> 32) % 270_000) as Millis;
             d.silent = Some((from, from + len));
+            stats
+                .silent_devices
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if o.tap {
             slots.insert(plan.identity.serial, slot);

@@ -41,6 +41,9 @@ pub struct FleetStats {
     /// Devices connected at least once, and when the last of them first connected (ms
     /// after start; 0: not yet).
     pub ever_connected: AtomicU64,
+    /// Devices given an unset clock / a silent meter by the seed (set at start).
+    pub bad_clock_devices: AtomicU64,
+    pub silent_devices: AtomicU64,
     pub all_connected_ms: AtomicU64,
     /// Connection attempts started in each second after the start (the ramp's check).
     attempts_by_s: Vec<std::sync::atomic::AtomicU32>,
@@ -79,6 +82,8 @@ impl FleetStats {
             commands: AtomicU64::new(0),
             reboots: AtomicU64::new(0),
             ever_connected: AtomicU64::new(0),
+            bad_clock_devices: AtomicU64::new(0),
+            silent_devices: AtomicU64::new(0),
             all_connected_ms: AtomicU64::new(0),
             attempts_by_s: (0..ATTEMPT_SECONDS)
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
@@ -211,6 +216,8 @@ impl FleetStats {
             commands: self.commands.load(Relaxed),
             reboots: self.reboots.load(Relaxed),
             all_connected_s: (all > 0).then(|| all as f64 / 1000.0),
+            bad_clock_devices: self.bad_clock_devices.load(Relaxed),
+            silent_devices: self.silent_devices.load(Relaxed),
             max_attempts_per_s: self.max_attempts_per_s(0),
             latency_samples: samples,
             latency_p50_ms: p50,
@@ -254,6 +261,9 @@ pub struct Snapshot {
     pub reboots: u64,
     /// Seconds from start until every device (but the bad-clock ones) had connected.
     pub all_connected_s: Option<f64>,
+    /// Devices with an unset clock (they cannot connect) and meters that go silent once.
+    pub bad_clock_devices: u64,
+    pub silent_devices: u64,
     /// The most connection attempts (first connects and reconnects) started in one second.
     pub max_attempts_per_s: u32,
     pub latency_samples: u64,

@@ -51,6 +51,9 @@ impl WireError {
     pub fn kind(&self) -> String {
         match self {
             WireError::Dial { source, .. } => format!("TCP connect: {source}"),
+            e if e.is_clock() => "TLS handshake: the broker certificate is not valid at the \
+                                  device's clock (MQ-06: set the clock)"
+                .to_string(),
             other => other.to_string(),
         }
     }
