@@ -251,7 +251,7 @@ fn run_inner(args: &FleetArgs) -> Result<(), CliError> {
             let line = s.line(&last);
             if terminal {
                 eprint!("\r\x1b[2K{line}");
-                if every % 10 == 0 {
+                if every.is_multiple_of(10) {
                     eprintln!();
                 }
             } else {

@@ -30,6 +30,7 @@ pub fn ensure_fds(devices: u64) -> Result<u64, FdLimitError> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Ok(u64::MAX);
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
     let (soft, hard) = (lim.rlim_cur as u64, lim.rlim_max as u64);
     if soft < need && hard > soft {
         let raised = libc::rlimit {
