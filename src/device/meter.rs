@@ -94,6 +94,9 @@ pub struct MeterInput {
     /// The last version field seen and its `numeric_version`, so a meter repeating its
     /// version (every telegram) is not re-parsed.
     version_seen: Option<(String, Option<u32>)>,
+    /// The parse target, reused frame after frame (its header string's memory stays; the
+    /// reading leaves with the `Accepted` effect).
+    parsed: Telegram,
 }
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
@@ -131,6 +134,7 @@ impl MeterInput {
             last_byte_at: Instant::EPOCH,
             params,
             version_seen: None,
+            parsed: Telegram::default(),
         }
     }
 
@@ -160,7 +164,11 @@ impl MeterInput {
     ) {
         for ev in frames.drain(..) {
             let parsed = match ev {
-                FrameEvent::Frame(f) => self.parse(&f),
+                FrameEvent::Frame(f) => {
+                    let parsed = self.parse(&f);
+                    self.framer.recycle(f);
+                    parsed
+                }
                 FrameEvent::Error(e) if e.kind == ErrorKind::Garbage => continue,
                 FrameEvent::Error(e) => Err(e),
             };
@@ -173,18 +181,18 @@ impl MeterInput {
     /// each parsed frame.
     pub fn on_telegram(&mut self, t: Telegram, now: Instant, out: &mut Vec<MeterEffect>) {
         self.last_byte_at = now;
-        self.on_parsed(Ok(t), now, out);
+        self.on_parsed(Ok(t.reading), now, out);
         self.on_tick(now, out);
     }
 
     /// Where parsing ends: one frame's telegram or error through the acceptance rules.
     fn on_parsed(
         &mut self,
-        parsed: Result<Telegram, ParseError>,
+        parsed: Result<Reading, ParseError>,
         now: Instant,
         out: &mut Vec<MeterEffect>,
     ) {
-        match parsed.and_then(|t| self.accept(t.reading)) {
+        match parsed.and_then(|r| self.accept(r)) {
             Ok(reading) => self.on_valid(reading, now, out),
             Err(e) => self.on_rejected(e, out),
         }
@@ -228,9 +236,14 @@ impl MeterInput {
         }
     }
 
-    /// Parse a frame (framing and checksum).
-    fn parse(&self, f: &Frame) -> Result<Telegram, ParseError> {
-        f.parse(ParseOptions::default())
+    /// Parse a frame (framing and checksum) into the reused parse target; the reading is
+    /// moved out (it leaves with the `Accepted` effect), the rest stays for the next frame.
+    fn parse(&mut self, f: &Frame) -> Result<Reading, ParseError> {
+        f.parse_into(ParseOptions::default(), &mut self.parsed)?;
+        Ok(std::mem::replace(
+            &mut self.parsed.reading,
+            Reading::empty(Protocol::Dsmr),
+        ))
     }
 
     /// Device-level acceptance beyond framing and checksums.

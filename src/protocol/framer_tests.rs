@@ -31,7 +31,7 @@ fn garbage_before_a_frame_is_one_error_with_its_offset_and_size() {
         "{}",
         e.message
     );
-    assert_eq!((f.offset, &f.bytes[..]), (4, FRAME));
+    assert_eq!((f.offset, f.bytes()), (4, FRAME));
 }
 
 #[test]

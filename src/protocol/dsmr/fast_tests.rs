@@ -25,7 +25,7 @@ fn captures() -> Vec<Vec<u8>> {
         let bytes = std::fs::read(&f).expect("fixture");
         for ev in frame_all(&bytes, FramerMode::P1) {
             if let Event::Frame(fr) = ev {
-                frames.push(fr.bytes);
+                frames.push(fr.into_bytes());
             }
         }
     }

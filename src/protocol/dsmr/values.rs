@@ -298,8 +298,15 @@ static HEX: [u8; 256] = {
 /// text, else keep the value as printed (`s` is printable ASCII: see [`Values::printable`]).
 /// A table lookup per digit, the bytes collected before one UTF-8 check (they are ASCII).
 pub fn decode_id(s: &[u8]) -> String {
+    decode_id_into(None, s)
+}
+
+/// [`decode_id`] in `buf`'s memory (a new string without one).
+pub fn decode_id_into(buf: Option<String>, s: &[u8]) -> String {
+    let mut out = buf.unwrap_or_default().into_bytes();
+    out.clear();
     if s.len().is_multiple_of(2) {
-        let mut out = Vec::with_capacity(s.len() / 2);
+        out.reserve(s.len() / 2);
         let decoded = s.chunks_exact(2).all(|p| {
             let (h, l) = (HEX[usize::from(p[0])], HEX[usize::from(p[1])]);
             // Two nibbles (each ≤ 15 when both are hex digits): at most 0xFF, no overflow.
@@ -312,8 +319,12 @@ pub fn decode_id(s: &[u8]) -> String {
             // SAFETY: every byte of `out` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
             return unsafe { String::from_utf8_unchecked(out) };
         }
+        out.clear();
     }
-    String::from_utf8_lossy(s).into_owned()
+    // `out` is empty: valid UTF-8.
+    let mut text = String::from_utf8(out).unwrap_or_default();
+    text.push_str(&String::from_utf8_lossy(s));
+    text
 }
 
 #[cfg(test)]
