@@ -166,7 +166,7 @@ fn parse_lines<const FAST: bool>(
     let body = &b[..bang];
     let header_end = memchr2(b'\r', b'\n', body).unwrap_or(body.len());
     let header = &body[1..header_end];
-    if header.len() < 4 || !header.iter().all(|c| (0x20..0x7F).contains(c)) {
+    if header.len() < 4 || !values::printable(header) {
         return Err(ParseError::new(
             ErrorKind::Malformed,
             0,

@@ -95,7 +95,7 @@ impl<'a> Values<'a> {
     /// Value `i` as printable ASCII bytes (the same checks as [`Values::text`]).
     pub fn printable(&self, i: usize) -> Result<Option<&'a [u8]>, ValueError> {
         match self.raw(i)? {
-            Some(s) if !s.iter().all(|c| (0x20..0x7F).contains(c)) => Err(ValueError::NotText),
+            Some(s) if !printable(s) => Err(ValueError::NotText),
             s => Ok(s),
         }
     }
@@ -294,6 +294,12 @@ static HEX: [u8; 256] = {
     t
 };
 
+/// Every byte of `s` is printable ASCII (0x20..0x7F); branch-free (no early exit), so it runs
+/// 16 bytes at a time.
+pub fn printable(s: &[u8]) -> bool {
+    s.iter().fold(true, |ok, c| ok & (0x20..0x7F).contains(c))
+}
+
 /// Equipment identifiers are hex-encoded ASCII in DSMR 4+; decode when that gives printable
 /// text, else keep the value as printed (`s` is printable ASCII: see [`Values::printable`]).
 /// A table lookup per digit, the bytes collected before one UTF-8 check (they are ASCII).
@@ -307,15 +313,17 @@ pub fn decode_id_into(buf: Option<String>, s: &[u8]) -> String {
     out.clear();
     if s.len().is_multiple_of(2) {
         out.reserve(s.len() / 2);
-        let decoded = s.chunks_exact(2).all(|p| {
+        // Every pair decoded (no early exit: `extend` of an exact-size iterator checks the
+        // capacity once), the verdict collected on the way.
+        let mut bad = false;
+        out.extend(s.chunks_exact(2).map(|p| {
             let (h, l) = (HEX[usize::from(p[0])], HEX[usize::from(p[1])]);
             // Two nibbles (each ≤ 15 when both are hex digits): at most 0xFF, no overflow.
             let v = (h << 4) | l;
-            let ok = h | l <= 15 && (0x20..0x7F).contains(&v);
-            out.push(v);
-            ok
-        });
-        if decoded {
+            bad |= h | l > 15 || !(0x20..0x7F).contains(&v);
+            v
+        }));
+        if !bad {
             // SAFETY: every byte of `out` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
             return unsafe { String::from_utf8_unchecked(out) };
         }
