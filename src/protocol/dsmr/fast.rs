@@ -473,7 +473,8 @@ fn apply(body: &[u8], l: &Line<'_>, t: &mut Telegram, st: &mut State, opts: Pars
     // 1 ≤ n < 16: the mask keeps the n bytes before '('.
     let key = u128::from_le_bytes(l.word) & KEY_MASKS.get(l.n).copied().unwrap_or(0);
     let act = act_of(key, l.n);
-    let line = body.get(l.start..l.end);
+    // The line's bytes (for `keep_raw`), located only when kept.
+    let line = (body, l.start, l.end);
     match act {
         // Not mapped: nothing of it reaches the reading, only its bytes are checked.
         Act::Other if !is_mbus(key, l.n) => return unmapped(line, &l.word, l.n, t, opts),
@@ -500,7 +501,7 @@ fn obis_ok(word: &[u8; 16], n: usize) -> bool {
 /// reference has a byte the generic code refuses.
 #[inline(always)]
 fn unmapped(
-    line: Option<&[u8]>,
+    (body, start, end): (&[u8], usize, usize),
     word: &[u8; 16],
     n: usize,
     t: &mut Telegram,
@@ -511,7 +512,7 @@ fn unmapped(
     }
     if opts.keep_raw {
         t.raw
-            .push(String::from_utf8_lossy(line.unwrap_or(&[])).into_owned());
+            .push(String::from_utf8_lossy(body.get(start..end).unwrap_or(&[])).into_owned());
     }
     true
 }
@@ -523,7 +524,7 @@ fn unmapped(
 fn generic(
     key: u128,
     vals: &Values<'_>,
-    line: Option<&[u8]>,
+    line: (&[u8], usize, usize),
     word: &[u8; 16],
     n: usize,
     t: &mut Telegram,

@@ -312,17 +312,17 @@ pub fn decode_id_into(buf: Option<String>, s: &[u8]) -> String {
     let mut out = buf.unwrap_or_default().into_bytes();
     out.clear();
     if s.len().is_multiple_of(2) {
-        out.reserve(s.len() / 2);
-        // Every pair decoded (no early exit: `extend` of an exact-size iterator checks the
-        // capacity once), the verdict collected on the way.
+        // Every pair decoded into place (no early exit, no capacity check per byte), the
+        // verdict collected on the way.
+        out.resize(s.len() / 2, 0);
         let mut bad = false;
-        out.extend(s.chunks_exact(2).map(|p| {
+        for (o, p) in out.iter_mut().zip(s.chunks_exact(2)) {
             let (h, l) = (HEX[usize::from(p[0])], HEX[usize::from(p[1])]);
             // Two nibbles (each ≤ 15 when both are hex digits): at most 0xFF, no overflow.
             let v = (h << 4) | l;
-            bad |= h | l > 15 || !(0x20..0x7F).contains(&v);
-            v
-        }));
+            bad |= (h | l > 15) | !(0x20..0x7F).contains(&v);
+            *o = v;
+        }
         if !bad {
             // SAFETY: every byte of `out` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
             return unsafe { String::from_utf8_unchecked(out) };
