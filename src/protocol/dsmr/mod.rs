@@ -459,12 +459,12 @@ fn version_name(s: &str) -> String {
 
 /// [`version_name`] in `buf`'s memory (a new string without one).
 fn version_name_into(buf: Option<String>, s: &str) -> String {
-    let mut v = buf.unwrap_or_default();
+    // A new string of the right size directly (growing an empty one costs twice as much).
+    let mut v = buf.unwrap_or_else(|| String::with_capacity(s.len().saturating_add(1)));
     v.clear();
     match s.as_bytes() {
         // Built directly: `format!` cost more than the rest of the line.
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
-            v.reserve(3);
             v.push(char::from(*a));
             v.push('.');
             v.push(char::from(*b));

@@ -309,7 +309,11 @@ pub fn decode_id(s: &[u8]) -> String {
 
 /// [`decode_id`] in `buf`'s memory (a new string without one).
 pub fn decode_id_into(buf: Option<String>, s: &[u8]) -> String {
-    let mut out = buf.unwrap_or_default().into_bytes();
+    // A new buffer of the right size directly (growing an empty one costs twice as much).
+    let mut out = match buf {
+        Some(b) => b.into_bytes(),
+        None => Vec::with_capacity(s.len() / 2),
+    };
     out.clear();
     if s.len().is_multiple_of(2) {
         // Every pair decoded into place (no early exit, no capacity check per byte), the
