@@ -11,8 +11,9 @@
 //!
 //! Groups:
 //! - `smr5_3ph`: Iskra AM550T SMR 5.0 three-phase (778 bytes).
-//!   - `framer_parse`: the device path, the headline number: `Framer` (P1 mode) + `Frame::parse`
-//!     (CRC check + full parse into a `Reading`).
+//!   - `framer_parse`: the device path, the headline number: `Framer` (P1 mode) +
+//!     `Frame::parse_into` a reused telegram, the frame buffer recycled and the `Reading` moved
+//!     out, as the device's meter input does (CRC check + full parse; see `common::Pipeline`).
 //!   - `dsmr_parse`: `dsmr::parse` alone on the telegram bytes.
 //!   - `dsmr5_crate`: the `dsmr5` crate on the same bytes, for comparison with `dsmr_parse`.
 //!   - `dsmr5_crate_reader`: the `dsmr5` crate's own framer (`Reader`) + the same, for

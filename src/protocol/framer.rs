@@ -55,7 +55,7 @@ impl Frame {
         &self.bytes
     }
 
-    /// The frame's bytes, owned (e.g. to keep them after [`Framer::recycle`] is not wanted).
+    /// The frame's bytes, owned (instead of handing the buffer back with [`Framer::recycle`]).
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
