@@ -3,15 +3,20 @@
 //! (`instructions.rs`) compare exactly the same code.
 
 use smart_connect_sim::protocol::framer::{Event, Framer, FramerMode};
-use smart_connect_sim::protocol::{ParseOptions, Telegram};
+use smart_connect_sim::protocol::{ParseOptions, Protocol, Reading, Telegram};
 
 /// Iskra AM550T SMR 5.0 three-phase (778 bytes): the headline telegram.
 pub const SMR5: &[u8] = include_bytes!("../../fixtures/dsmr/nb-dsmr50-iskra-am550t-3ph.txt");
 
-/// A long-lived framer (as on the device) fed one read at a time; every frame is parsed.
+/// A long-lived framer (as on the device) fed one read at a time; every frame is parsed the way
+/// the device's meter input parses it (`MeterInput::on_bytes`): into one reused telegram
+/// (`Frame::parse_into`), the frame's buffer handed back to the framer (`Framer::recycle`),
+/// and the reading moved out (on the device it leaves with the `Accepted` effect, so its
+/// version and meter id strings are allocated anew for every telegram, here too).
 pub struct Pipeline {
     pub framer: Framer,
     pub events: Vec<Event>,
+    pub telegram: Telegram,
 }
 
 impl Pipeline {
@@ -19,18 +24,22 @@ impl Pipeline {
         Pipeline {
             framer: Framer::new(mode),
             events: Vec::with_capacity(4),
+            telegram: Telegram::default(),
         }
     }
 
     /// Push `bytes` in reads of `chunk` bytes; returns how many telegrams parsed successfully.
-    pub fn run(&mut self, bytes: &[u8], chunk: usize, mut sink: impl FnMut(Telegram)) -> usize {
+    pub fn run(&mut self, bytes: &[u8], chunk: usize, mut sink: impl FnMut(Reading)) -> usize {
         let mut ok = 0;
         for read in bytes.chunks(chunk) {
             self.framer.push(read, &mut self.events);
             for ev in self.events.drain(..) {
                 if let Event::Frame(f) = ev {
-                    if let Ok(t) = f.parse(ParseOptions::default()) {
-                        sink(t);
+                    let parsed = f.parse_into(ParseOptions::default(), &mut self.telegram);
+                    self.framer.recycle(f);
+                    if parsed.is_ok() {
+                        let empty = Reading::empty(Protocol::Dsmr);
+                        sink(std::mem::replace(&mut self.telegram.reading, empty));
                         ok += 1;
                     }
                 }

@@ -133,7 +133,7 @@ pub fn framer(data: &[u8]) {
             Event::Frame(f) => {
                 check_frame(f, stream);
                 assert!(f.offset >= last_end, "frames overlap or go backwards");
-                last_end = f.offset + f.bytes.len();
+                last_end = f.offset + f.bytes().len();
                 match f.parse(ParseOptions::default()) {
                     Ok(t) => assert_eq!(
                         t.reading.protocol == Protocol::Dsmr,
@@ -174,8 +174,8 @@ fn brief(ev: &Event) -> String {
             "Frame {:?} at {} ({} bytes, ends {:?})",
             f.kind,
             f.offset,
-            f.bytes.len(),
-            String::from_utf8_lossy(&f.bytes[f.bytes.len().saturating_sub(8)..])
+            f.bytes().len(),
+            String::from_utf8_lossy(&f.bytes()[f.bytes().len().saturating_sub(8)..])
         ),
         Event::Error(e) => format!("Error {e}"),
     }
@@ -183,14 +183,14 @@ fn brief(ev: &Event) -> String {
 
 fn check_frame(f: &Frame, stream: &[u8]) {
     assert!(
-        f.bytes.len() <= MAX_FRAME,
+        f.bytes().len() <= MAX_FRAME,
         "frame of {} bytes",
-        f.bytes.len()
+        f.bytes().len()
     );
-    assert!(!f.bytes.is_empty());
-    let src = &stream[f.offset..f.offset + f.bytes.len()];
+    assert!(!f.bytes().is_empty());
+    let src = &stream[f.offset..f.offset + f.bytes().len()];
     assert!(
-        src.iter().zip(&f.bytes).all(|(&s, &b)| s & 0x7F == b),
+        src.iter().zip(f.bytes()).all(|(&s, &b)| s & 0x7F == b),
         "frame bytes differ from the stream at offset {}",
         f.offset
     );
@@ -198,7 +198,7 @@ fn check_frame(f: &Frame, stream: &[u8]) {
         FrameKind::Dsmr => b'/',
         FrameKind::Tic => 0x02,
     };
-    assert_eq!(f.bytes[0], start);
+    assert_eq!(f.bytes()[0], start);
 }
 
 fn without_parity_flag(mut events: Vec<Event>) -> Vec<Event> {
@@ -224,7 +224,7 @@ pub fn dsmr_roundtrip(data: &[u8]) {
     assert_eq!(t.reading, r, "{}", String::from_utf8_lossy(&bytes));
     // And through the framer, as the device reads it.
     let events = smart_connect_sim::protocol::framer::frame_all(&bytes, FramerMode::P1);
-    assert!(matches!(&events[..], [Event::Frame(f)] if f.bytes == bytes));
+    assert!(matches!(&events[..], [Event::Frame(f)] if f.bytes() == bytes));
 }
 
 fn opt<T>(

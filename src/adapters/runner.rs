@@ -90,7 +90,7 @@ pub async fn feed_file(host: Arc<Host>, bytes: Vec<u8>, pace: Pace, interval_ms:
     let mut pos = 0;
     for ev in frame_all(&bytes, FramerMode::Auto) {
         let end = match ev {
-            FrameEvent::Frame(f) => f.offset + f.bytes.len(),
+            FrameEvent::Frame(f) => f.offset + f.bytes().len(),
             FrameEvent::Error(e) => e.offset.max(pos),
         }
         .min(bytes.len());

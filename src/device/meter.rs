@@ -94,6 +94,9 @@ pub struct MeterInput {
     /// The last version field seen and its `numeric_version`, so a meter repeating its
     /// version (every telegram) is not re-parsed.
     version_seen: Option<(String, Option<u32>)>,
+    /// The parse target, reused frame after frame (its header string's memory stays; the
+    /// reading leaves with the `Accepted` effect).
+    parsed: Telegram,
 }
 
 /// A frame still open after this long without bytes is truncated (a whole telegram takes
@@ -131,6 +134,7 @@ impl MeterInput {
             last_byte_at: Instant::EPOCH,
             params,
             version_seen: None,
+            parsed: Telegram::default(),
         }
     }
 
@@ -160,7 +164,11 @@ impl MeterInput {
     ) {
         for ev in frames.drain(..) {
             let parsed = match ev {
-                FrameEvent::Frame(f) => self.parse(&f),
+                FrameEvent::Frame(f) => {
+                    let parsed = self.parse(&f);
+                    self.framer.recycle(f);
+                    parsed
+                }
                 FrameEvent::Error(e) if e.kind == ErrorKind::Garbage => continue,
                 FrameEvent::Error(e) => Err(e),
             };
@@ -173,18 +181,19 @@ impl MeterInput {
     /// each parsed frame.
     pub fn on_telegram(&mut self, t: Telegram, now: Instant, out: &mut Vec<MeterEffect>) {
         self.last_byte_at = now;
-        self.on_parsed(Ok(t), now, out);
+        self.on_parsed(Ok(Box::new(t.reading)), now, out);
         self.on_tick(now, out);
     }
 
     /// Where parsing ends: one frame's telegram or error through the acceptance rules.
     fn on_parsed(
         &mut self,
-        parsed: Result<Telegram, ParseError>,
+        parsed: Result<Box<Reading>, ParseError>,
         now: Instant,
         out: &mut Vec<MeterEffect>,
     ) {
-        match parsed.and_then(|t| self.accept(t.reading)) {
+        // The reading stays boxed (the `Accepted` effect's box): no copies on the way.
+        match parsed.and_then(|r| self.accept(&r).map(|()| r)) {
             Ok(reading) => self.on_valid(reading, now, out),
             Err(e) => self.on_rejected(e, out),
         }
@@ -228,13 +237,18 @@ impl MeterInput {
         }
     }
 
-    /// Parse a frame (framing and checksum).
-    fn parse(&self, f: &Frame) -> Result<Telegram, ParseError> {
-        f.parse(ParseOptions::default())
+    /// Parse a frame (framing and checksum) into the reused parse target; the reading is
+    /// moved out (it leaves with the `Accepted` effect), the rest stays for the next frame.
+    fn parse(&mut self, f: &Frame) -> Result<Box<Reading>, ParseError> {
+        f.parse_into(ParseOptions::default(), &mut self.parsed)?;
+        Ok(Box::new(std::mem::replace(
+            &mut self.parsed.reading,
+            Reading::empty(Protocol::Dsmr),
+        )))
     }
 
     /// Device-level acceptance beyond framing and checksums.
-    fn accept(&mut self, r: Reading) -> Result<Reading, ParseError> {
+    fn accept(&mut self, r: &Reading) -> Result<(), ParseError> {
         match (self.variant, r.protocol) {
             (Variant::P1, Protocol::Dsmr) => {
                 if let Some(v) = self.version_number(r.version.as_deref()) {
@@ -246,13 +260,13 @@ impl MeterInput {
                         return Err(ParseError::new(ErrorKind::Incompatible, 0, 1, msg));
                     }
                 }
-                Ok(r)
+                Ok(())
             }
             (Variant::Tic, Protocol::TicHistoric) if !self.params.tic_historic => {
                 let msg = "TIC historic mode is not supported".to_string();
                 Err(ParseError::new(ErrorKind::Incompatible, 0, 1, msg))
             }
-            (Variant::Tic, Protocol::TicHistoric | Protocol::TicStandard) => Ok(r),
+            (Variant::Tic, Protocol::TicHistoric | Protocol::TicStandard) => Ok(()),
             (v, p) => Err(ParseError::new(
                 ErrorKind::Incompatible,
                 0,
@@ -275,7 +289,7 @@ impl MeterInput {
         }
     }
 
-    fn on_valid(&mut self, r: Reading, now: Instant, out: &mut Vec<MeterEffect>) {
+    fn on_valid(&mut self, r: Box<Reading>, now: Instant, out: &mut Vec<MeterEffect>) {
         // Counters saturate at u64::MAX (never wrap back to "no telegram yet").
         let seq = self.values.telegram_seq.saturating_add(1);
         self.values = to_values(&r, self.variant, seq);
@@ -288,7 +302,7 @@ impl MeterInput {
             self.status.version.clone_from(&r.version);
         }
         self.status.exporting = r.exporting;
-        out.push(MeterEffect::Accepted(self.values, Box::new(r)));
+        out.push(MeterEffect::Accepted(self.values, r));
         self.set_state(MeterState::Receiving, out);
     }
 

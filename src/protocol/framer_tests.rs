@@ -31,7 +31,7 @@ fn garbage_before_a_frame_is_one_error_with_its_offset_and_size() {
         "{}",
         e.message
     );
-    assert_eq!((f.offset, &f.bytes[..]), (4, FRAME));
+    assert_eq!((f.offset, f.bytes()), (4, FRAME));
 }
 
 #[test]
@@ -47,4 +47,52 @@ fn idle_line_noise_is_not_garbage_and_trailing_garbage_is_reported_at_the_end() 
     assert_eq!(e.kind, ErrorKind::Garbage);
     assert_eq!(e.offset, 4 + FRAME.len());
     assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn the_ascii_check_agrees_with_the_standard_one_at_every_length_and_position() {
+    let clean: Vec<u8> = (0..300u32).map(|i| (i % 0x7F) as u8).collect();
+    for len in 0..clean.len() {
+        assert!(is_ascii(&clean[..len]), "clean, length {len}");
+        for at in [0, len / 2, len.saturating_sub(1)] {
+            if at < len {
+                let mut b = clean[..len].to_vec();
+                b[at] |= 0x80;
+                assert_eq!(is_ascii(&b), b.is_ascii(), "length {len}, high bit at {at}");
+                assert!(!is_ascii(&b));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_recycled_buffer_carries_the_next_frame_only() {
+    let mut f = Framer::new(FramerMode::P1);
+    let mut out = Vec::new();
+    let long = [FRAME, FRAME].concat();
+    f.push(&long[..FRAME.len()], &mut out);
+    let Some(Event::Frame(first)) = out.pop() else {
+        panic!("one frame");
+    };
+    f.recycle(first);
+    f.push(b"noise", &mut out);
+    f.push(&long[FRAME.len()..], &mut out);
+    f.finish(&mut out);
+    let frames: Vec<_> = out
+        .iter()
+        .filter_map(|e| match e {
+            Event::Frame(fr) => Some(fr.bytes()),
+            Event::Error(_) => None,
+        })
+        .collect();
+    assert_eq!(frames, [FRAME]);
+    let parsed = match &out[1] {
+        Event::Frame(fr) => fr.parse(ParseOptions::default()),
+        other => panic!("{other:?}"),
+    };
+    let reference = dsmr::parse(FRAME);
+    assert_eq!(
+        parsed.map_err(|e| e.message),
+        reference.map_err(|e| e.message)
+    );
 }

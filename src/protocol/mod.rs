@@ -68,6 +68,13 @@ pub struct Telegram {
     pub raw: Vec<String>,
 }
 
+/// An empty DSMR telegram: the parse target [`framer::Frame::parse_into`] fills (and refills).
+impl Default for Telegram {
+    fn default() -> Self {
+        Telegram::new(Reading::empty(Protocol::Dsmr))
+    }
+}
+
 impl Telegram {
     pub(crate) fn new(reading: Reading) -> Self {
         Telegram {

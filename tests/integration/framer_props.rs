@@ -63,7 +63,7 @@ proptest! {
         stream.extend(&noise);
         stream.extend(&one);
         let frames: Vec<_> = chunked(&stream, &sizes).into_iter().filter_map(|e| match e {
-            Event::Frame(f) => Some(f.bytes),
+            Event::Frame(f) => Some(f.into_bytes()),
             Event::Error(e) => { assert_eq!(e.kind, ErrorKind::Garbage); None }
         }).collect();
         prop_assert_eq!(frames, vec![one.clone(), one]);
@@ -85,7 +85,7 @@ proptest! {
             stream.extend(one.iter().enumerate().map(|(i, &b)| if n && i % 7 == 3 { b | 0x80 } else { b }));
         }
         let flags: Vec<bool> = chunked(&stream, &sizes).into_iter().filter_map(|e| match e {
-            Event::Frame(f) => { assert_eq!(f.bytes, one); Some(f.parity_stripped) }
+            Event::Frame(f) => { assert_eq!(f.bytes(), one); Some(f.parity_stripped) }
             Event::Error(_) => None,
         }).collect();
         prop_assert_eq!(flags, noisy);
@@ -95,7 +95,7 @@ proptest! {
     fn random_bytes_never_panic_and_memory_stays_bounded(bytes in prop::collection::vec(any::<u8>(), 0..20_000)) {
         for ev in frame_all(&bytes, FramerMode::Auto) {
             if let Event::Frame(f) = ev {
-                prop_assert!(f.bytes.len() <= MAX_FRAME);
+                prop_assert!(f.bytes().len() <= MAX_FRAME);
                 let _ = f.parse(Default::default());
             }
         }
@@ -113,7 +113,7 @@ fn oversized_frame_is_dropped_and_the_framer_resyncs() {
         matches!(&events[0], Event::Error(e) if e.kind == ErrorKind::TooLarge && e.offset == 0)
     );
     assert_eq!(events.len(), 2, "{events:?}");
-    assert!(matches!(&events[1], Event::Frame(f) if f.bytes == good));
+    assert!(matches!(&events[1], Event::Frame(f) if f.bytes() == good));
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn a_new_telegram_before_the_end_marks_the_old_one_truncated() {
     assert!(
         matches!(&events[0], Event::Error(e) if e.kind == ErrorKind::Truncated && e.offset == 200)
     );
-    assert!(matches!(&events[1], Event::Frame(f) if f.offset == 200 && f.bytes == good));
+    assert!(matches!(&events[1], Event::Frame(f) if f.offset == 200 && f.bytes() == good));
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn parity_bits_are_stripped_across_the_stream() {
     let [Event::Frame(f)] = &events[..] else {
         panic!("{events:?}")
     };
-    assert_eq!(f.bytes, good);
+    assert_eq!(f.bytes(), good);
     assert!(f.parity_stripped);
     let t = f.parse(Default::default()).unwrap();
     assert!(t

@@ -94,8 +94,13 @@ const fn slot(k: u128) -> usize {
     ((lo ^ hi.wrapping_shl(24)).wrapping_mul(HASH_MUL) >> (64 - SLOTS_LOG2)) as usize
 }
 
-const fn table() -> [(u128, Act); 1 << SLOTS_LOG2] {
-    let mut t = [(0u128, Act::Other); 1 << SLOTS_LOG2];
+/// The length in bytes of a key without NUL bytes.
+const fn key_len(k: u128) -> u8 {
+    (128u32.wrapping_sub(k.leading_zeros()).wrapping_add(7) / 8) as u8
+}
+
+const fn table() -> [(u128, Act, u8); 1 << SLOTS_LOG2] {
+    let mut t = [(0u128, Act::Other, 0u8); 1 << SLOTS_LOG2];
     let mut i = 0;
     while i < MAPPED.len() {
         let (k, act) = MAPPED[i];
@@ -104,26 +109,31 @@ const fn table() -> [(u128, Act); 1 << SLOTS_LOG2] {
             matches!(t[s].1, Act::Other),
             "two mapped OBIS keys share a slot: pick another HASH_MUL"
         );
-        t[s] = (k, act);
+        t[s] = (k, act, key_len(k));
         i = i.wrapping_add(1);
     }
     t
 }
 
-/// The mapped keys by slot; empty slots hold key 0 and [`Act::Other`].
-static TABLE: [(u128, Act); 1 << SLOTS_LOG2] = table();
+/// The mapped keys by slot with their lengths; empty slots hold key 0 and [`Act::Other`].
+static TABLE: [(u128, Act, u8); 1 << SLOTS_LOG2] = table();
 
-fn act_of(k: u128) -> Act {
+/// What the OBIS reference of `n` bytes whose key is `k` asks for. The length matters: a NUL
+/// byte adds nothing to a key (`1-0:1.8.1` NUL has the key of `1-0:1.8.1`), and the generic
+/// code refuses it.
+fn act_of(k: u128, n: usize) -> Act {
     match TABLE.get(slot(k)) {
-        Some(&(stored, act)) if stored == k => act,
+        Some(&(stored, act, len)) if stored == k && usize::from(len) == n => act,
         _ => Act::Other,
     }
 }
 
-/// An M-Bus line `map_obis` reads (channels 1–8).
-fn is_mbus(k: u128) -> bool {
+/// An M-Bus line `map_obis` reads (channels 1–8): its `n` bytes are `0-c:24.x.y`, 10 bytes
+/// (without NUL, see [`act_of`]).
+fn is_mbus(k: u128, n: usize) -> bool {
     let ch = ((k >> 16) & 0xFF) as u8;
-    (b'1'..=b'8').contains(&ch)
+    n == 10
+        && (b'1'..=b'8').contains(&ch)
         && matches!(
             k & !key::CHANNEL,
             key::MBUS_TYPE | key::MBUS_VALUE | key::MBUS_VALUE_EMUCS
@@ -445,20 +455,29 @@ fn line(body: &[u8], pos: usize, t: &mut Telegram, st: &mut State, opts: ParseOp
     }
 }
 
+/// `KEY_MASKS[n]` keeps the low `n` bytes of a word (a table load instead of a 128-bit shift).
+static KEY_MASKS: [u128; 16] = {
+    let mut m = [0u128; 16];
+    let mut n = 1;
+    while n < 16 {
+        m[n] = (m[n - 1] << 8) | 0xFF;
+        n += 1;
+    }
+    m
+};
+
 /// Apply a located line to the telegram as the generic code would; `false` (nothing applied)
 /// when the generic code must read it.
 #[inline(always)]
 fn apply(body: &[u8], l: &Line<'_>, t: &mut Telegram, st: &mut State, opts: ParseOptions) -> bool {
-    // 1 ≤ n < 16: the mask keeps the n bytes before '(' (no wrap).
-    let key = u128::from_le_bytes(l.word)
-        & 1u128
-            .wrapping_shl((l.n as u32).wrapping_mul(8))
-            .wrapping_sub(1);
-    let act = act_of(key);
-    let line = body.get(l.start..l.end);
+    // 1 ≤ n < 16: the mask keeps the n bytes before '('.
+    let key = u128::from_le_bytes(l.word) & KEY_MASKS.get(l.n).copied().unwrap_or(0);
+    let act = act_of(key, l.n);
+    // The line's bytes (for `keep_raw`), located only when kept.
+    let line = (body, l.start, l.end);
     match act {
         // Not mapped: nothing of it reaches the reading, only its bytes are checked.
-        Act::Other if !is_mbus(key) => return unmapped(line, &l.word, l.n, t, opts),
+        Act::Other if !is_mbus(key, l.n) => return unmapped(line, &l.word, l.n, t, opts),
         Act::Other | Act::Generic => {}
         _ => {
             let v = body.get(l.inner..l.close).unwrap_or(&[]);
@@ -482,7 +501,7 @@ fn obis_ok(word: &[u8; 16], n: usize) -> bool {
 /// reference has a byte the generic code refuses.
 #[inline(always)]
 fn unmapped(
-    line: Option<&[u8]>,
+    (body, start, end): (&[u8], usize, usize),
     word: &[u8; 16],
     n: usize,
     t: &mut Telegram,
@@ -493,7 +512,7 @@ fn unmapped(
     }
     if opts.keep_raw {
         t.raw
-            .push(String::from_utf8_lossy(line.unwrap_or(&[])).into_owned());
+            .push(String::from_utf8_lossy(body.get(start..end).unwrap_or(&[])).into_owned());
     }
     true
 }
@@ -505,7 +524,7 @@ fn unmapped(
 fn generic(
     key: u128,
     vals: &Values<'_>,
-    line: Option<&[u8]>,
+    line: (&[u8], usize, usize),
     word: &[u8; 16],
     n: usize,
     t: &mut Telegram,

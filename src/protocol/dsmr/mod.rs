@@ -27,7 +27,7 @@ use super::{
     strip_parity, ErrorKind, ParseError, ParseOptions, Protocol, Quirk, Reading, Telegram,
 };
 use memchr::{memchr, memchr2};
-use values::{decode_id, ValueError, Values};
+use values::{decode_id, decode_id_into, ValueError, Values};
 
 /// CRC-16/ARC, slice-by-16 table: `crc16::checksum`'s fallback and test oracle; everything
 /// else computes the P1 checksum with `crc16::checksum`.
@@ -54,22 +54,32 @@ pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
     }
 }
 
-/// Parse one telegram whose bytes the framer already masked to 7 bits: the same as
-/// [`parse_with`] without its second ASCII scan.
-pub(crate) fn parse_framed(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
-    parse_clean(bytes, opts)
+/// Parse one telegram whose bytes the framer already masked to 7 bits, into `t` (its strings'
+/// memory reused): the same as [`parse_with`] without its second ASCII scan, and without
+/// searching for the end marker the framer found at `bang` (the first `!` of `bytes`).
+pub(crate) fn parse_framed_into(
+    bytes: &[u8],
+    bang: usize,
+    opts: ParseOptions,
+    t: &mut Telegram,
+) -> Result<(), ParseError> {
+    parse_lines::<true>(bytes, Some(bang), opts, t)
 }
 
-/// Checks the end marker and CRC; returns the position of `!`.
-fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
+/// Checks the end marker and CRC; returns the position of `!`. `bang`: the first `!`'s
+/// position when the caller already knows it (the framer), else it is searched for.
+fn check_crc(b: &[u8], bang: Option<usize>, t: &mut Telegram) -> Result<usize, ParseError> {
     let err = |kind, at: usize, msg: String| ParseError::new(kind, at, line_of(b, at), msg);
-    let bang = memchr(b'!', b).ok_or_else(|| {
-        err(
-            ErrorKind::Truncated,
-            b.len(),
-            "telegram ends without the '!' end marker".into(),
-        )
-    })?;
+    let bang = match bang {
+        Some(i) if b.get(i) == Some(&b'!') => i,
+        _ => memchr(b'!', b).ok_or_else(|| {
+            err(
+                ErrorKind::Truncated,
+                b.len(),
+                "telegram ends without the '!' end marker".into(),
+            )
+        })?,
+    };
     // `bang` < `b.len()`: the `+ 1`s on it below never saturate.
     let after_bang = bang.saturating_add(1);
     let tail = &b[after_bang..];
@@ -121,17 +131,28 @@ fn check_crc(b: &[u8], t: &mut Telegram) -> Result<usize, ParseError> {
 }
 
 fn parse_clean(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
-    parse_lines::<true>(b, opts)
+    let mut t = Telegram::default();
+    parse_lines::<true>(b, None, opts, &mut t)?;
+    Ok(t)
 }
 
 /// The generic line code alone, without the fast path: what the fast path is tested against.
 #[cfg(test)]
 fn parse_generic(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
-    parse_lines::<false>(b, opts)
+    let mut t = Telegram::default();
+    parse_lines::<false>(b, None, opts, &mut t)?;
+    Ok(t)
 }
 
-/// [`parse_clean`], with (`FAST`) or without the fast path for clean lines.
-fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegram, ParseError> {
+/// [`parse_clean`] into `t`, with (`FAST`) or without the fast path for clean lines; `bang` as
+/// [`check_crc`] takes it.
+fn parse_lines<const FAST: bool>(
+    b: &[u8],
+    bang: Option<usize>,
+    opts: ParseOptions,
+    t: &mut Telegram,
+) -> Result<(), ParseError> {
+    let mut st = State::reusing(t);
     if b.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty, 0, 1, "no bytes"));
     }
@@ -143,12 +164,11 @@ fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegra
             "a P1 telegram starts with '/'",
         ));
     }
-    let mut t = Telegram::new(Reading::empty(Protocol::Dsmr));
-    let bang = check_crc(b, &mut t)?;
+    let bang = check_crc(b, bang, t)?;
     let body = &b[..bang];
     let header_end = memchr2(b'\r', b'\n', body).unwrap_or(body.len());
     let header = &body[1..header_end];
-    if header.len() < 4 || !header.iter().all(|c| (0x20..0x7F).contains(c)) {
+    if header.len() < 4 || !values::printable(header) {
         return Err(ParseError::new(
             ErrorKind::Malformed,
             0,
@@ -157,14 +177,16 @@ fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegra
         ));
     }
     // SAFETY: every byte of `header` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
-    t.header = Some(unsafe { String::from_utf8_unchecked(header.to_vec()) });
+    let header = unsafe { std::str::from_utf8_unchecked(header) };
+    let kept = t.header.get_or_insert_with(String::new);
+    kept.clear();
+    kept.push_str(header);
 
-    let mut st = State::default();
     let mut pos = header_end;
     while pos < body.len() {
         // Clean lines take the fast path; the rest (and every error) the generic code below.
         if FAST {
-            pos = fast::lines(body, pos, &mut t, &mut st, opts);
+            pos = fast::lines(body, pos, t, &mut st, opts);
             if pos >= body.len() {
                 break;
             }
@@ -177,12 +199,12 @@ fn parse_lines<const FAST: bool>(b: &[u8], opts: ParseOptions) -> Result<Telegra
         }
         // `line` is a sub-slice of `b`: its address is at or after `b`'s.
         let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
-        apply_line(line, &mut t, &mut st, opts).map_err(|e| {
+        apply_line(line, t, &mut st, opts).map_err(|e| {
             ParseError::new(ErrorKind::Malformed, at, line_of(b, at), e.to_string())
         })?;
     }
     st.finish(&mut t.reading);
-    Ok(t)
+    Ok(())
 }
 
 /// A line without its CR/LF bytes at either end.
@@ -203,9 +225,26 @@ struct State {
     received: [Option<f64>; 3],
     mbus_type: [u16; 8],
     id_fallback: Option<String>,
+    /// The previous telegram's version and meter id strings, whose memory the new ones reuse.
+    spare_version: Option<String>,
+    spare_id: Option<String>,
 }
 
 impl State {
+    /// A fresh state for parsing into `t`: `t` is emptied (a DSMR telegram with no values),
+    /// its version and meter id strings kept aside for reuse; its header string stays.
+    fn reusing(t: &mut Telegram) -> Self {
+        let st = State {
+            spare_version: t.reading.version.take(),
+            spare_id: t.reading.meter_id.take(),
+            ..State::default()
+        };
+        t.reading = Reading::empty(Protocol::Dsmr);
+        t.quirks.clear();
+        t.raw.clear();
+        st
+    }
+
     fn finish(self, r: &mut Reading) {
         for p in 0..3 {
             r.active_power_phase_w[p] = match (self.delivered[p], self.received[p]) {
@@ -343,10 +382,18 @@ fn map_obis(
     st: &mut State,
 ) -> Result<Mapped, ValueError> {
     match obis {
-        key::VERSION => r.version = v.text(0)?.map(version_name),
+        key::VERSION => {
+            r.version = v
+                .text(0)?
+                .map(|s| version_name_into(st.spare_version.take(), s));
+        }
         key::EMUCS_VERSION => r.version = v.text(0)?.map(|s| format!("e-MUCS {s}")),
         key::TIME => return timestamp(v, r),
-        key::ID => r.meter_id = v.printable(0)?.map(decode_id),
+        key::ID => {
+            r.meter_id = v
+                .printable(0)?
+                .map(|s| decode_id_into(st.spare_id.take(), s));
+        }
         key::ID_ALT | key::ID_LOGICAL => {
             if st.id_fallback.is_none() {
                 st.id_fallback = v.printable(0)?.map(decode_id);
@@ -407,18 +454,26 @@ fn map_phase_or_mbus(
 }
 
 /// `1-3:0.2.8(50)` → `5.0`; anything else is kept as printed.
+#[cfg(test)]
 fn version_name(s: &str) -> String {
+    version_name_into(None, s)
+}
+
+/// [`version_name`] in `buf`'s memory (a new string without one).
+fn version_name_into(buf: Option<String>, s: &str) -> String {
+    // A new string of the right size directly (growing an empty one costs twice as much).
+    let mut v = buf.unwrap_or_else(|| String::with_capacity(s.len().saturating_add(1)));
+    v.clear();
     match s.as_bytes() {
         // Built directly: `format!` cost more than the rest of the line.
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
-            let mut v = String::with_capacity(3);
             v.push(char::from(*a));
             v.push('.');
             v.push(char::from(*b));
-            v
         }
-        _ => s.to_string(),
+        _ => v.push_str(s),
     }
+    v
 }
 
 fn timestamp(v: &Values<'_>, r: &mut Reading) -> Result<Mapped, ValueError> {

@@ -95,7 +95,7 @@ impl<'a> Values<'a> {
     /// Value `i` as printable ASCII bytes (the same checks as [`Values::text`]).
     pub fn printable(&self, i: usize) -> Result<Option<&'a [u8]>, ValueError> {
         match self.raw(i)? {
-            Some(s) if !s.iter().all(|c| (0x20..0x7F).contains(c)) => Err(ValueError::NotText),
+            Some(s) if !printable(s) => Err(ValueError::NotText),
             s => Ok(s),
         }
     }
@@ -294,26 +294,49 @@ static HEX: [u8; 256] = {
     t
 };
 
+/// Every byte of `s` is printable ASCII (0x20..0x7F); branch-free (no early exit), so it runs
+/// 16 bytes at a time.
+pub fn printable(s: &[u8]) -> bool {
+    s.iter().fold(true, |ok, c| ok & (0x20..0x7F).contains(c))
+}
+
 /// Equipment identifiers are hex-encoded ASCII in DSMR 4+; decode when that gives printable
 /// text, else keep the value as printed (`s` is printable ASCII: see [`Values::printable`]).
 /// A table lookup per digit, the bytes collected before one UTF-8 check (they are ASCII).
 pub fn decode_id(s: &[u8]) -> String {
+    decode_id_into(None, s)
+}
+
+/// [`decode_id`] in `buf`'s memory (a new string without one).
+pub fn decode_id_into(buf: Option<String>, s: &[u8]) -> String {
+    // A new buffer of the right size directly (growing an empty one costs twice as much).
+    let mut out = match buf {
+        Some(b) => b.into_bytes(),
+        None => Vec::with_capacity(s.len() / 2),
+    };
+    out.clear();
     if s.len().is_multiple_of(2) {
-        let mut out = Vec::with_capacity(s.len() / 2);
-        let decoded = s.chunks_exact(2).all(|p| {
+        // Every pair decoded into place (no early exit, no capacity check per byte), the
+        // verdict collected on the way.
+        out.resize(s.len() / 2, 0);
+        let mut bad = false;
+        for (o, p) in out.iter_mut().zip(s.chunks_exact(2)) {
             let (h, l) = (HEX[usize::from(p[0])], HEX[usize::from(p[1])]);
             // Two nibbles (each ≤ 15 when both are hex digits): at most 0xFF, no overflow.
             let v = (h << 4) | l;
-            let ok = h | l <= 15 && (0x20..0x7F).contains(&v);
-            out.push(v);
-            ok
-        });
-        if decoded {
+            bad |= (h | l > 15) | !(0x20..0x7F).contains(&v);
+            *o = v;
+        }
+        if !bad {
             // SAFETY: every byte of `out` is in 0x20..0x7F (checked above): ASCII, valid UTF-8.
             return unsafe { String::from_utf8_unchecked(out) };
         }
+        out.clear();
     }
-    String::from_utf8_lossy(s).into_owned()
+    // `out` is empty: valid UTF-8.
+    let mut text = String::from_utf8(out).unwrap_or_default();
+    text.push_str(&String::from_utf8_lossy(s));
+    text
 }
 
 #[cfg(test)]
