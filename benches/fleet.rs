@@ -295,6 +295,7 @@ fn main() {
         stop.cancel();
         let fin = task.await.expect("the fleet ends");
         let peak = fin.max_attempts_per_s;
+        println!("  why attempts failed or connections broke: {:?}", fin.errors);
         // Slots are exact; a task woken a millisecond late can land in the next second.
         r.line(
             "most connection attempts in one second",
