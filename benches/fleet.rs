@@ -56,6 +56,13 @@ impl Report {
     }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// Resident KiB of this process.
 fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -206,10 +213,7 @@ fn plain_phase(port: u16, devices: u64, steady_s: u64) {
             .ok()
             .and_then(|p| p.parse().ok()),
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let mut r = Report { misses: Vec::new() };
     rt.block_on(async {
         let base_kb = rss_kb();
@@ -257,10 +261,7 @@ fn main() {
     let pki = Arc::new(FleetPki::derive(1, &["127.0.0.1".to_string()]).expect("fleet PKI"));
     pki.write_to(&dir).expect("write the PKI");
     let mut m = mosquitto::Mosquitto::start(&dir, &dir);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let mut r = Report { misses: Vec::new() };
     rt.block_on(async {
         let base_kb = rss_kb();
@@ -295,7 +296,10 @@ fn main() {
         stop.cancel();
         let fin = task.await.expect("the fleet ends");
         let peak = fin.max_attempts_per_s;
-        println!("  why attempts failed or connections broke: {:?}", fin.errors);
+        println!(
+            "  why attempts failed or connections broke: {:?}",
+            fin.errors
+        );
         // Slots are exact; a task woken a millisecond late can land in the next second.
         r.line(
             "most connection attempts in one second",

@@ -88,6 +88,32 @@ impl rustls::time_provider::TimeProvider for FleetClock {
     }
 }
 
+/// A device's (or the tap's) TLS settings: the broker checked with `verifier` at `clock`, the
+/// client certificate `id` presented (mTLS) if given, no session resumption (a session of one
+/// device must never be resumed by another, and a cache of 256 sessions per device would cost
+/// more memory than the device itself).
+fn tls_config(
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    clock: Arc<FleetClock>,
+    verifier: &Arc<rustls::client::WebPkiServerVerifier>,
+    id: Option<super::pki::ClientIdentity>,
+) -> Result<Arc<rustls::ClientConfig>, FleetError> {
+    let tls = |e: rustls::Error| FleetError::Tls(e.to_string());
+    let b = rustls::ClientConfig::builder_with_details(Arc::clone(provider), clock)
+        .with_safe_default_protocol_versions()
+        .map_err(tls)?
+        .with_webpki_verifier(Arc::clone(verifier));
+    let mut cfg = match id {
+        Some(id) => {
+            let key = id.key();
+            b.with_client_auth_cert(id.chain, key).map_err(tls)?
+        }
+        None => b.with_no_client_auth(),
+    };
+    cfg.resumption = Resumption::disabled();
+    Ok(Arc::new(cfg))
+}
+
 /// Whether device `index` has fault `salt` at `pct` percent.
 fn has_fault(seed: u64, salt: u64, index: u64, pct: f64) -> bool {
     let u = (mix64(seed ^ salt, index) >> 11) as f64 / (1u64 << 53) as f64;
@@ -169,21 +195,12 @@ pub fn prepare(o: FleetOptions) -> Result<Fleet, FleetError> {
             offset_ms: if bad_clock { -t0_ms } else { 0 },
         });
         let tls = if o.tls {
-            let b = rustls::ClientConfig::builder_with_details(Arc::clone(&provider), clock)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| FleetError::Tls(e.to_string()))?
-                .with_webpki_verifier(Arc::clone(&verifier));
-            let mut cfg = match o.auth {
-                Auth::Mtls => {
-                    let id = o.pki.device(index, &plan.identity.serial)?;
-                    let key = id.key();
-                    b.with_client_auth_cert(id.chain, key)
-                        .map_err(|e| FleetError::Tls(e.to_string()))?
-                }
-                Auth::Password => b.with_no_client_auth(),
+            let id = match o.auth {
+                Auth::Mtls => Some(o.pki.device(index, &plan.identity.serial)?),
+                Auth::Password => None,
             };
-            cfg.resumption = Resumption::disabled();
-            Some((Arc::new(cfg), server_name.clone()))
+            let cfg = tls_config(&provider, clock, &verifier, id)?;
+            Some((cfg, server_name.clone()))
         } else {
             None
         };
@@ -239,15 +256,14 @@ pub fn prepare(o: FleetOptions) -> Result<Fleet, FleetError> {
     let mut tap = None;
     if o.tap {
         let tls = if o.tls {
-            let id = o.pki.tap()?;
-            let key = id.key();
-            let cfg = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| FleetError::Tls(e.to_string()))?
-                .with_webpki_verifier(Arc::clone(&verifier))
-                .with_client_auth_cert(id.chain, key)
-                .map_err(|e| FleetError::Tls(e.to_string()))?;
-            Some((Arc::new(cfg), server_name.clone()))
+            let clock = Arc::new(FleetClock {
+                epoch: std_epoch,
+                t0_ms,
+                speed: o.speed.max(1),
+                offset_ms: 0,
+            });
+            let cfg = tls_config(&provider, clock, &verifier, Some(o.pki.tap()?))?;
+            Some((cfg, server_name.clone()))
         } else {
             None
         };
