@@ -143,6 +143,7 @@ fn device_path_smr5(n: u64) {
         header,
         quirks,
         raw,
+        ..
     } = smart_connect_sim::protocol::dsmr::parse(SMR5).expect("the SMR 5.0 fixture parses");
     let mut reading = Some(Box::new(reading));
     let mut fx = Vec::with_capacity(8);

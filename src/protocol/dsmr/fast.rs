@@ -37,7 +37,7 @@ pub(super) const fn obis_key(obis: &[u8]) -> u128 {
 
 /// What a line's key asks for (the keys `map_obis` maps, by what they hold).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Act {
+pub(super) enum Act {
     /// Not a key of the table: an M-Bus line or a line the reading does not keep.
     Other,
     /// Read by `map_obis` itself (text, time, identifiers).
@@ -121,7 +121,7 @@ static TABLE: [(u128, Act, u8); 1 << SLOTS_LOG2] = table();
 /// What the OBIS reference of `n` bytes whose key is `k` asks for. The length matters: a NUL
 /// byte adds nothing to a key (`1-0:1.8.1` NUL has the key of `1-0:1.8.1`), and the generic
 /// code refuses it.
-fn act_of(k: u128, n: usize) -> Act {
+pub(super) fn act_of(k: u128, n: usize) -> Act {
     match TABLE.get(slot(k)) {
         Some(&(stored, act, len)) if stored == k && usize::from(len) == n => act,
         _ => Act::Other,
@@ -130,7 +130,7 @@ fn act_of(k: u128, n: usize) -> Act {
 
 /// An M-Bus line `map_obis` reads (channels 1–8): its `n` bytes are `0-c:24.x.y`, 10 bytes
 /// (without NUL, see [`act_of`]).
-fn is_mbus(k: u128, n: usize) -> bool {
+pub(super) fn is_mbus(k: u128, n: usize) -> bool {
     let ch = ((k >> 16) & 0xFF) as u8;
     n == 10
         && (b'1'..=b'8').contains(&ch)
@@ -162,7 +162,7 @@ const AMP_WORDS: [(u32, i32); 2] = unit_words(AMP);
 /// The quantity of a line whose first value is `v`, read as `Values::quantity` reads it for
 /// `act`'s units; `None` when the generic code must read it.
 #[inline(always)]
-fn quantity(act: Act, v: &[u8]) -> Option<f64> {
+pub(super) fn quantity(act: Act, v: &[u8]) -> Option<f64> {
     let units = match act {
         Act::PowerImport | Act::PowerExport | Act::Delivered(_) | Act::Received(_) => &KW_WORDS,
         Act::Energy(_) => &KWH_WORDS,
@@ -196,7 +196,7 @@ fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
 }
 
 /// Store a quantity as `map_obis` does for `act`.
-fn store(act: Act, x: f64, r: &mut Reading, st: &mut State) {
+pub(super) fn store(act: Act, x: f64, r: &mut Reading, st: &mut State) {
     let phase = |p: u8| usize::from(p).min(2);
     match act {
         Act::PowerImport => r.power_import_w = Some(x as f32),

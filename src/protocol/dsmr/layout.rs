@@ -1,0 +1,337 @@
+//! The per-meter layout cache: a meter prints the same shape every second, so the reused parse
+//! target ([`Telegram`]) keeps the last frame it parsed together with its layout — where each
+//! value that changes between telegrams sits (the digits of the quantities, of the timestamp,
+//! of the M-Bus capture time and value) and how it was read. A new frame of the same length,
+//! with the same end marker, whose every other byte is identical and whose value fields still
+//! hold digits only, is read from those fields alone: the header, version, meter id and every
+//! other line are taken from last time, the timestamp is recomputed only when its digits
+//! changed, the CRC is checked as always. Anything else — another length, a changed byte
+//! outside the fields, a non-digit inside one, a value the fast reader refuses — takes the
+//! ordinary path, which then records the frame's layout afresh. The result is exactly the
+//! ordinary path's (`layout_tests.rs` checks it on streams, captures and edited frames).
+
+use super::fast::{act_of, is_mbus, quantity, store, Act};
+use super::values::Values;
+use super::{apply_line, check_crc, key, key_of, parse_dsmr_time, trim_line, MeterTime, State};
+use crate::protocol::{ParseOptions, Quirk, Reading, Telegram};
+use memchr::{memchr, memchr2};
+
+/// The layout of the last frame parsed into a telegram, if it has one (telegrams compare
+/// equal whatever their caches hold: the cache is not part of the parse result).
+#[derive(Clone, Default)]
+pub(crate) struct LayoutCache(Option<Box<Layout>>);
+
+impl PartialEq for LayoutCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for LayoutCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LayoutCache")
+    }
+}
+
+/// A parsed frame and where its changing values sit.
+#[derive(Clone)]
+struct Layout {
+    /// The frame, `/` to the end of the CRC line.
+    bytes: Vec<u8>,
+    /// 0xFF on the digits of the value fields (which may change), 0 elsewhere (which may not).
+    mask: Vec<u8>,
+    /// Position of the end marker `!`.
+    bang: usize,
+    header: String,
+    fields: Vec<Field>,
+    /// The frame's reading: what the lines without a field gave.
+    reading: Reading,
+    /// Per-phase delivered and received power as the frame's lines left them.
+    delivered: [Option<f64>; 3],
+    received: [Option<f64>; 3],
+    /// The quirk the timestamp line added, if any.
+    time_quirk: Option<Quirk>,
+}
+
+/// A value field: the value's bytes `start..end` and how they are read.
+#[derive(Clone, Copy)]
+struct Field {
+    start: usize,
+    end: usize,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A quantity read by the fast reader (`fast::quantity`) for this line's key.
+    Quantity(Act),
+    /// The `0-0:1.0.0` timestamp, 12 digits and the season letter.
+    Time,
+    /// The value (second group, `start..end`) of an M-Bus line that filled this energy slot
+    /// (0 gas, 1 water, 2 heat); `first` is the capture time's span.
+    Mbus { slot: u8, first: (usize, usize) },
+}
+
+/// Read `b` (a framed telegram, `!` at `bang`) into `t` from its cached layout; `false`, with
+/// `t` in an unspecified state, when the frame is not a clean same-shape successor (the
+/// ordinary path then reads it).
+pub(super) fn parse_cached(b: &[u8], bang: usize, opts: ParseOptions, t: &mut Telegram) -> bool {
+    if opts.keep_raw {
+        return false;
+    }
+    let Some(mut l) = t.layout.0.take() else {
+        return false;
+    };
+    let ok = read(&mut l, b, bang, t).is_some();
+    t.layout.0 = Some(l);
+    ok
+}
+
+fn read(l: &mut Layout, b: &[u8], bang: usize, t: &mut Telegram) -> Option<()> {
+    if b.len() != l.bytes.len() || bang != l.bang || !same_shape(b, &l.bytes, &l.mask, bang) {
+        return None;
+    }
+    let mut st = State {
+        delivered: l.delivered,
+        received: l.received,
+        ..State::default()
+    };
+    let mut r = l.reading.clone();
+    // The timestamp: unchanged digits keep the last reading's time and quirk.
+    let mut time = (l.reading.timestamp, l.time_quirk);
+    for f in &l.fields {
+        let v = b.get(f.start..f.end)?;
+        match f.kind {
+            Kind::Quantity(act) => store(act, quantity(act, v)?, &mut r, &mut st),
+            Kind::Time => {
+                if v != l.bytes.get(f.start..f.end)? {
+                    time = time_of(parse_dsmr_time(v).ok()?);
+                }
+                r.timestamp = time.0;
+            }
+            Kind::Mbus { slot, first } => {
+                // Two groups at least (the value is the second): all `number_with_unit` reads.
+                let vals = Values::from_spans(b.get(first.0..first.1)?, v, 2);
+                let (x, _) = vals.number_with_unit(1).ok()??;
+                *energy_slot(&mut r, slot) = Some(x);
+            }
+        }
+    }
+    t.quirks.clear();
+    t.raw.clear();
+    check_crc(b, Some(bang), t).ok()?;
+    if let Some(q) = time.1 {
+        t.quirk(q);
+    }
+    st.finish(&mut r);
+    if t.header.as_deref() != Some(l.header.as_str()) {
+        t.header = Some(l.header.clone());
+    }
+    t.reading = r;
+    // The new frame becomes the reference (only digits of fields differ: the mask holds).
+    l.bytes.copy_from_slice(b);
+    l.reading.timestamp = time.0;
+    l.time_quirk = time.1;
+    Some(())
+}
+
+/// Every byte of `b[..=bang]` equals `old`'s, or is a digit where `mask` is set.
+fn same_shape(b: &[u8], old: &[u8], mask: &[u8], bang: usize) -> bool {
+    let n = bang.saturating_add(1).min(b.len());
+    let (b, old, mask) = (
+        &b[..n],
+        &old[..n.min(old.len())],
+        &mask[..n.min(mask.len())],
+    );
+    if old.len() != n || mask.len() != n {
+        return false;
+    }
+    let mut bad = 0u8;
+    let mut chunks = b
+        .chunks_exact(32)
+        .zip(old.chunks_exact(32))
+        .zip(mask.chunks_exact(32));
+    for ((x, y), m) in chunks.by_ref() {
+        bad |= diff(x, y, m);
+    }
+    let done = n.saturating_sub(n % 32);
+    bad |= diff(&b[done..], &old[done..], &mask[done..]);
+    bad == 0
+}
+
+/// OR of the bytes that differ outside the digit positions of `m`: 0 when they all match.
+#[inline(always)]
+fn diff(x: &[u8], y: &[u8], m: &[u8]) -> u8 {
+    let mut bad = 0u8;
+    for ((&a, &o), &k) in x.iter().zip(y).zip(m) {
+        let digit = u8::from(a.wrapping_sub(b'0') < 10).wrapping_neg();
+        bad |= (a ^ o) & !(k & digit);
+    }
+    bad
+}
+
+/// A timestamp as the timestamp line gives it: the time, and the quirk it adds.
+fn time_of(t: MeterTime) -> (Option<i64>, Option<Quirk>) {
+    match t.utc_s {
+        Some(ts) => (
+            Some(ts),
+            t.season_lowercase.then_some(Quirk::SeasonLowercase),
+        ),
+        None => (None, Some(Quirk::PlaceholderTime)),
+    }
+}
+
+fn energy_slot(r: &mut Reading, slot: u8) -> &mut Option<f64> {
+    match slot {
+        0 => &mut r.energy.gas_m3,
+        1 => &mut r.energy.water_m3,
+        _ => &mut r.energy.heat_gj,
+    }
+}
+
+/// After the ordinary path parsed `b` (`!` at `bang`) into `t` without error: record its
+/// layout in `t` (or none, when its shape is one the cache does not handle).
+pub(super) fn record(b: &[u8], bang: usize, opts: ParseOptions, t: &mut Telegram) {
+    let spare = t.layout.0.take();
+    if opts.keep_raw {
+        return;
+    }
+    t.layout.0 = build(b, bang, t, spare);
+}
+
+/// The walk over the lines of a parsed frame that finds its value fields. Lines are split as
+/// the generic line code splits them. A mapped key twice in a frame (which line wins is the
+/// line code's business) leaves the frame without a layout.
+fn build(b: &[u8], bang: usize, t: &Telegram, spare: Option<Box<Layout>>) -> Option<Box<Layout>> {
+    let body = b.get(..bang)?;
+    let header_end = memchr2(b'\r', b'\n', body)?;
+    let mut l = spare.unwrap_or_else(|| {
+        Box::new(Layout {
+            bytes: Vec::new(),
+            mask: Vec::new(),
+            bang,
+            header: String::new(),
+            fields: Vec::new(),
+            reading: t.reading.clone(),
+            delivered: [None; 3],
+            received: [None; 3],
+            time_quirk: None,
+        })
+    });
+    l.bytes.clear();
+    l.bytes.extend_from_slice(b);
+    l.mask.clear();
+    l.mask.resize(b.len(), 0);
+    l.bang = bang;
+    l.header.clear();
+    l.header.push_str(t.header.as_deref()?);
+    l.fields.clear();
+    l.reading.clone_from(&t.reading);
+    l.time_quirk = None;
+    // The per-phase powers and the M-Bus slots, replayed: the reading keeps only their sums.
+    let mut st = State::default();
+    let mut scratch = Telegram::default();
+    let mut seen: Vec<u128> = Vec::new();
+    let mut pos = header_end;
+    while pos < body.len() {
+        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
+        let line = trim_line(&body[pos..end]);
+        pos = end.saturating_add(1);
+        if line.is_empty() {
+            continue;
+        }
+        let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
+        let open = memchr(b'(', line)?;
+        let key = key_of(&line[..open]);
+        let act = act_of(key, open);
+        let mbus = is_mbus(key, open);
+        if act == Act::Other && !mbus {
+            continue;
+        }
+        if seen.contains(&key) {
+            return None;
+        }
+        seen.push(key);
+        let vals = Values::split(&line[open..])?;
+        let first = vals.raw(0).ok()?.unwrap_or(&[]);
+        let first_at = at.saturating_add(open).saturating_add(1);
+        let first_span = (first_at, first_at.saturating_add(first.len()));
+        let before = slots(&scratch.reading);
+        apply_line(line, &mut scratch, &mut st, ParseOptions::default()).ok()?;
+        if mbus {
+            let after = slots(&scratch.reading);
+            let Some(slot) = (0..3u8).find(|&i| before[usize::from(i)] != after[usize::from(i)])
+            else {
+                continue;
+            };
+            let second = vals.raw(1).ok()?.unwrap_or(&[]);
+            let second_at = (second.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
+            let span = (second_at, second_at.saturating_add(second.len()));
+            mark(
+                &mut l,
+                span,
+                Kind::Mbus {
+                    slot,
+                    first: first_span,
+                },
+            );
+            let Layout { bytes, mask, .. } = &mut *l;
+            mask_digits(bytes, mask, first_span);
+        } else if key == key::TIME && act == Act::Generic {
+            if let Some(q) = timestamp_quirk(first)? {
+                l.time_quirk = q;
+                mark(&mut l, first_span, Kind::Time);
+            }
+        } else if act != Act::Generic && quantity(act, first).is_some() {
+            mark(&mut l, first_span, Kind::Quantity(act));
+        }
+    }
+    l.delivered = st.delivered;
+    l.received = st.received;
+    Some(l)
+}
+
+/// A field at `span`, its digits masked.
+fn mark(l: &mut Layout, span: (usize, usize), kind: Kind) {
+    mask_digits(&l.bytes, &mut l.mask, span);
+    l.fields.push(Field {
+        start: span.0,
+        end: span.1,
+        kind,
+    });
+}
+
+/// Mask the digits of `bytes[start..end]` (its other bytes must stay as they are).
+fn mask_digits(bytes: &[u8], mask: &mut [u8], (start, end): (usize, usize)) {
+    let (Some(bytes), Some(mask)) = (bytes.get(start..end), mask.get_mut(start..end)) else {
+        return;
+    };
+    for (m, c) in mask.iter_mut().zip(bytes) {
+        if c.is_ascii_digit() {
+            *m = 0xFF;
+        }
+    }
+}
+
+/// The quirk a 12-digit timestamp (with or without its season letter) adds (`Some(None)`: none);
+/// `Some` of nothing for any other value (the line is then kept as it is), `None` when it
+/// does not parse (not in a parsed frame).
+#[allow(clippy::option_option)]
+fn timestamp_quirk(v: &[u8]) -> Option<Option<Option<Quirk>>> {
+    let digits = v.get(..12).unwrap_or(&[]);
+    let shape = digits.len() == 12
+        && digits.iter().all(u8::is_ascii_digit)
+        && matches!(v.get(12..), Some(b"" | b"S" | b"W" | b"s" | b"w"));
+    if !shape {
+        return Some(None);
+    }
+    Some(Some(time_of(parse_dsmr_time(v).ok()?).1))
+}
+
+fn slots(r: &Reading) -> [Option<f64>; 3] {
+    [r.energy.gas_m3, r.energy.water_m3, r.energy.heat_gj]
+}
+
+#[cfg(test)]
+#[path = "layout_tests.rs"]
+mod tests;
