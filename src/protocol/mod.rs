@@ -90,6 +90,22 @@ impl Telegram {
         }
     }
 
+    /// A telegram of these parts (with no parse state of its own: an empty layout cache).
+    pub fn from_parts(
+        reading: Reading,
+        header: Option<String>,
+        quirks: Vec<Quirk>,
+        raw: Vec<String>,
+    ) -> Self {
+        Telegram {
+            reading,
+            header,
+            quirks,
+            raw,
+            layout: dsmr::LayoutCache::default(),
+        }
+    }
+
     /// Record a quirk once.
     pub(crate) fn quirk(&mut self, q: Quirk) {
         if !self.quirks.contains(&q) {
