@@ -8,7 +8,7 @@
 //! every value, error message and offset; this path only decides faster what that code would
 //! decide for a clean line.
 
-use super::lanes::{self, first_bits, load16, number_in, unit_word};
+use super::lanes::{self, first_bits, load16, number_in, unit_word, Number};
 use super::values::{scaled, Values};
 use super::{key, map_obis, Mapped, State, AMP, KW, KWH, VOLT};
 use crate::protocol::{ParseOptions, Reading, Telegram};
@@ -163,6 +163,13 @@ const AMP_WORDS: [(u32, i32); 2] = unit_words(AMP);
 /// `act`'s units; `None` when the generic code must read it.
 #[inline(always)]
 pub(super) fn quantity(act: Act, v: &[u8]) -> Option<f64> {
+    let (n, exp) = quantity_parts(act, v)?;
+    Some(scaled_small(n.mantissa, n.scale, exp))
+}
+
+/// What [`quantity`] reads of `v`: the number and its unit's power of ten.
+#[inline(always)]
+pub(super) fn quantity_parts(act: Act, v: &[u8]) -> Option<(Number, i32)> {
     let units = match act {
         Act::PowerImport | Act::PowerExport | Act::Delivered(_) | Act::Received(_) => &KW_WORDS,
         Act::Energy(_) => &KWH_WORDS,
@@ -175,13 +182,13 @@ pub(super) fn quantity(act: Act, v: &[u8]) -> Option<f64> {
         None => units[0].1,
         Some(u) => units.iter().find(|(word, _)| *word == u)?.1,
     };
-    Some(scaled_small(n.mantissa, n.scale, exp))
+    Some((n, exp))
 }
 
 /// [`scaled`] for a scale of at most 18 and a unit's power of ten (−3 to 3): the same table
 /// and operation without the general case's saturation.
 #[inline(always)]
-fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
+pub(super) fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,

@@ -10,7 +10,7 @@
 //! ordinary path, which then records the frame's layout afresh. The result is exactly the
 //! ordinary path's (`layout_tests.rs` checks it on streams, captures and edited frames).
 
-use super::fast::{act_of, is_mbus, quantity, store, Act};
+use super::fast::{act_of, is_mbus, quantity_parts, scaled_small, store, Act};
 use super::values::Values;
 use super::{apply_line, check_crc, key, key_of, parse_dsmr_time, trim_line, MeterTime, State};
 use crate::protocol::{ParseOptions, Quirk, Reading, Telegram};
@@ -63,8 +63,17 @@ struct Field {
 
 #[derive(Clone, Copy)]
 enum Kind {
-    /// A quantity read by the fast reader (`fast::quantity`) for this line's key.
-    Quantity(Act),
+    /// A quantity the fast reader (`fast::quantity`) read for this line's key: its digits
+    /// `start..end` with the decimal point at `point` (`end` without one), their sign, the
+    /// number of decimals and the unit's power of ten — all fixed by the bytes that may not
+    /// change, so only the digits are read.
+    Quantity {
+        act: Act,
+        point: usize,
+        neg: bool,
+        scale: u32,
+        exp: i32,
+    },
     /// The `0-0:1.0.0` timestamp, 12 digits and the season letter.
     Time,
     /// The value (second group, `start..end`) of an M-Bus line that filled this energy slot
@@ -99,13 +108,25 @@ fn read(l: &mut Layout, b: &[u8], bang: usize, t: &mut Telegram) -> Option<()> {
     let mut r = l.reading.clone();
     // The timestamp: unchanged digits keep the last reading's time and quirk.
     let mut time = (l.reading.timestamp, l.time_quirk);
+    let mut time_changed = None;
     for f in &l.fields {
         let v = b.get(f.start..f.end)?;
         match f.kind {
-            Kind::Quantity(act) => store(act, quantity(act, v)?, &mut r, &mut st),
+            Kind::Quantity {
+                act,
+                point,
+                neg,
+                scale,
+                exp,
+            } => {
+                let m = mantissa(b, f.start, point, f.end);
+                let m = if neg { m.wrapping_neg() } else { m };
+                store(act, scaled_small(m, scale, exp), &mut r, &mut st);
+            }
             Kind::Time => {
                 if v != l.bytes.get(f.start..f.end)? {
                     time = time_of(parse_dsmr_time(v).ok()?);
+                    time_changed = Some((f.start, f.end));
                 }
                 r.timestamp = time.0;
             }
@@ -128,11 +149,30 @@ fn read(l: &mut Layout, b: &[u8], bang: usize, t: &mut Telegram) -> Option<()> {
         t.header = Some(l.header.clone());
     }
     t.reading = r;
-    // The new frame becomes the reference (only digits of fields differ: the mask holds).
-    l.bytes.copy_from_slice(b);
+    // The new timestamp becomes the reference (the other fields are read every time; the
+    // bytes outside the fields are the same).
+    if let Some((s, e)) = time_changed {
+        if let (Some(new), Some(old)) = (b.get(s..e), l.bytes.get_mut(s..e)) {
+            old.copy_from_slice(new);
+        }
+    }
     l.reading.timestamp = time.0;
     l.time_quirk = time.1;
     Some(())
+}
+
+/// The digits of `b[start..end]` but the point at `point` (or `end`) as an integer: at most 18
+/// (the fast reader read them), no overflow.
+#[inline(always)]
+fn mantissa(b: &[u8], start: usize, point: usize, end: usize) -> i64 {
+    let digits = |from: usize, to: usize, m: u64| {
+        b.get(from..to).unwrap_or(&[]).iter().fold(m, |m, &c| {
+            m.wrapping_mul(10)
+                .wrapping_add(u64::from(c.wrapping_sub(b'0')))
+        })
+    };
+    let m = digits(start, point, 0);
+    digits(point.saturating_add(1), end, m) as i64
 }
 
 /// Every byte of `b[..=bang]` equals `old`'s, or is a digit where `mask` is set.
@@ -282,8 +322,24 @@ fn build(b: &[u8], bang: usize, t: &Telegram, spare: Option<Box<Layout>>) -> Opt
                 l.time_quirk = q;
                 mark(&mut l, first_span, Kind::Time);
             }
-        } else if act != Act::Generic && quantity(act, first).is_some() {
-            mark(&mut l, first_span, Kind::Quantity(act));
+        } else if act != Act::Generic {
+            if let Some((n, exp)) = quantity_parts(act, first) {
+                let neg = first.first() == Some(&b'-');
+                // The digits: after the sign, before the unit.
+                let start = first_span.0.saturating_add(usize::from(neg));
+                let len = memchr(b'*', first).unwrap_or(first.len());
+                let end = first_span.0.saturating_add(len);
+                let point =
+                    memchr(b'.', &first[..len]).map_or(end, |p| first_span.0.saturating_add(p));
+                let kind = Kind::Quantity {
+                    act,
+                    point,
+                    neg,
+                    scale: n.scale,
+                    exp,
+                };
+                mark(&mut l, (start, end), kind);
+            }
         }
     }
     l.delivered = st.delivered;
