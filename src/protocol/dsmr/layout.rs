@@ -11,6 +11,7 @@
 //! ordinary path's (`layout_tests.rs` checks it on streams, captures and edited frames).
 
 use super::fast::{act_of, is_mbus, quantity_parts, scaled_small, store, Act};
+use super::lanes::{self, load16};
 use super::values::Values;
 use super::{apply_line, check_crc, key, key_of, parse_dsmr_time, trim_line, MeterTime, State};
 use crate::protocol::{ParseOptions, Quirk, Reading, Telegram};
@@ -175,39 +176,21 @@ fn mantissa(b: &[u8], start: usize, point: usize, end: usize) -> i64 {
     digits(point.saturating_add(1), end, m) as i64
 }
 
-/// Every byte of `b[..=bang]` equals `old`'s, or is a digit where `mask` is set.
+/// Every byte of `b[..=bang]` equals `old`'s, or is a digit where `mask` is set: 16 bytes at
+/// a time (the last window padded with NULs on all three sides, which compare equal).
 fn same_shape(b: &[u8], old: &[u8], mask: &[u8], bang: usize) -> bool {
-    let n = bang.saturating_add(1).min(b.len());
-    let (b, old, mask) = (
-        &b[..n],
-        &old[..n.min(old.len())],
-        &mask[..n.min(mask.len())],
-    );
-    if old.len() != n || mask.len() != n {
+    let n = bang.saturating_add(1);
+    let (Some(b), Some(old), Some(mask)) = (b.get(..n), old.get(..n), mask.get(..n)) else {
         return false;
+    };
+    let mut at = 0;
+    while at < n {
+        if lanes::same_mask(&load16(b, at), &load16(old, at), &load16(mask, at)) != 0xFFFF {
+            return false;
+        }
+        at = at.saturating_add(16);
     }
-    let mut bad = 0u8;
-    let mut chunks = b
-        .chunks_exact(32)
-        .zip(old.chunks_exact(32))
-        .zip(mask.chunks_exact(32));
-    for ((x, y), m) in chunks.by_ref() {
-        bad |= diff(x, y, m);
-    }
-    let done = n.saturating_sub(n % 32);
-    bad |= diff(&b[done..], &old[done..], &mask[done..]);
-    bad == 0
-}
-
-/// OR of the bytes that differ outside the digit positions of `m`: 0 when they all match.
-#[inline(always)]
-fn diff(x: &[u8], y: &[u8], m: &[u8]) -> u8 {
-    let mut bad = 0u8;
-    for ((&a, &o), &k) in x.iter().zip(y).zip(m) {
-        let digit = u8::from(a.wrapping_sub(b'0') < 10).wrapping_neg();
-        bad |= (a ^ o) & !(k & digit);
-    }
-    bad
+    true
 }
 
 /// A timestamp as the timestamp line gives it: the time, and the quirk it adds.
