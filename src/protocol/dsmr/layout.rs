@@ -183,14 +183,19 @@ fn same_shape(b: &[u8], old: &[u8], mask: &[u8], bang: usize) -> bool {
     let (Some(b), Some(old), Some(mask)) = (b.get(..n), old.get(..n), mask.get(..n)) else {
         return false;
     };
-    let mut at = 0;
-    while at < n {
-        if lanes::same_mask(&load16(b, at), &load16(old, at), &load16(mask, at)) != 0xFFFF {
-            return false;
+    let mut ok = 0xFFFF;
+    let mut windows = b
+        .chunks_exact(16)
+        .zip(old.chunks_exact(16))
+        .zip(mask.chunks_exact(16));
+    for ((x, y), m) in windows.by_ref() {
+        if let (Ok(x), Ok(y), Ok(m)) = (x.try_into(), y.try_into(), m.try_into()) {
+            ok &= lanes::same_mask(x, y, m);
         }
-        at = at.saturating_add(16);
     }
-    true
+    let done = n.saturating_sub(n % 16);
+    ok &= lanes::same_mask(&load16(b, done), &load16(old, done), &load16(mask, done));
+    ok == 0xFFFF
 }
 
 /// A timestamp as the timestamp line gives it: the time, and the quirk it adds.

@@ -5,7 +5,7 @@
 //! cache is actually used for clean successors.
 #![allow(clippy::arithmetic_side_effects)]
 
-use super::super::{parse_framed_into, CRC};
+use super::super::{lanes, parse_framed_into, CRC};
 use super::*;
 use crate::protocol::framer::{frame_all, Event, FramerMode};
 use crate::protocol::{MeterKind, ParseError};
@@ -253,5 +253,24 @@ fn changed_time_gas_and_quantity_digits_are_read_from_the_layout() {
                 "{kind}: a hit at {at}"
             );
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn same_mask_matches_a_byte_at_a_time(
+        new in prop::array::uniform16(edit_byte()),
+        old in prop::array::uniform16(edit_byte()),
+        free in prop::array::uniform16(prop::sample::select(vec![0u8, 0xFF])),
+        any_byte in any::<u8>(),
+    ) {
+        let mut new = new;
+        new[usize::from(any_byte % 16)] = any_byte;
+        let want = (0..16)
+            .filter(|&i| new[i] == old[i] || (free[i] != 0 && new[i].is_ascii_digit()))
+            .fold(0u32, |m, i| m | 1 << i);
+        prop_assert_eq!(lanes::same_mask(&new, &old, &free), want);
     }
 }
