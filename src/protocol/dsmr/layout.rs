@@ -1,11 +1,11 @@
 //! The per-meter layout cache: a meter prints the same shape every second, so the reused parse
 //! target ([`Telegram`]) keeps the last frame it parsed together with its layout — where each
 //! value that changes between telegrams sits (the digits of the quantities, of the timestamp,
-//! of the M-Bus capture time and value) and how it was read. A new frame of the same length,
-//! with the same end marker, whose every other byte is identical and whose value fields still
-//! hold digits only, is read from those fields alone: the header, version, meter id and every
-//! other line are taken from last time, the timestamp is recomputed only when its digits
-//! changed, the CRC is checked as always. Anything else — another length, a changed byte
+//! of the M-Bus capture time and value, and of the values of the lines the reading does not
+//! keep) and how it was read. A new frame of the same length, with the same end marker, whose
+//! every other byte is identical and whose value fields still hold digits only, is read from
+//! those fields alone: the header, version, meter id and every other line are taken from last
+//! time, the timestamp is recomputed only when its digits changed, the CRC is checked as always. Anything else — another length, a changed byte
 //! outside the fields, a non-digit inside one, a value the fast reader refuses — takes the
 //! ordinary path, which then records the frame's layout afresh. The result is exactly the
 //! ordinary path's (`layout_tests.rs` checks it on streams, captures and edited frames).
@@ -274,6 +274,15 @@ fn build(b: &[u8], bang: usize, t: &Telegram, spare: Option<Box<Layout>>) -> Opt
         let act = act_of(key, open);
         let mbus = is_mbus(key, open);
         if act == Act::Other && !mbus {
+            // Not mapped: with `keep_raw` off (the only way the cache is used) only its OBIS
+            // reference and its groups' parentheses are checked, never a value, so the digits
+            // of its values may change too (counters, e-MUCS peak times, message text).
+            let Layout { bytes, mask, .. } = &mut *l;
+            mask_digits(
+                bytes,
+                mask,
+                (at.saturating_add(open), at.saturating_add(line.len())),
+            );
             continue;
         }
         if seen.contains(&key) {
@@ -306,7 +315,7 @@ fn build(b: &[u8], bang: usize, t: &Telegram, spare: Option<Box<Layout>>) -> Opt
             let Layout { bytes, mask, .. } = &mut *l;
             mask_digits(bytes, mask, first_span);
         } else if key == key::TIME && act == Act::Generic {
-            if let Some(q) = timestamp_quirk(first)? {
+            if let Some(q) = timestamp_quirk(first) {
                 l.time_quirk = q;
                 mark(&mut l, first_span, Kind::Time);
             }
@@ -357,19 +366,16 @@ fn mask_digits(bytes: &[u8], mask: &mut [u8], (start, end): (usize, usize)) {
     }
 }
 
-/// The quirk a 12-digit timestamp (with or without its season letter) adds (`Some(None)`: none);
-/// `Some` of nothing for any other value (the line is then kept as it is), `None` when it
-/// does not parse (not in a parsed frame).
-#[allow(clippy::option_option)]
-fn timestamp_quirk(v: &[u8]) -> Option<Option<Option<Quirk>>> {
-    let digits = v.get(..12).unwrap_or(&[]);
-    let shape = digits.len() == 12
-        && digits.iter().all(u8::is_ascii_digit)
+/// The quirk a timestamp of 12 digits (and the season letter, if any) adds (`Some(None)`:
+/// none); `None` for any other value: the line is then not a field (kept as it is).
+fn timestamp_quirk(v: &[u8]) -> Option<Option<Quirk>> {
+    let digits = v.get(..12)?;
+    let shape = digits.iter().all(u8::is_ascii_digit)
         && matches!(v.get(12..), Some(b"" | b"S" | b"W" | b"s" | b"w"));
     if !shape {
-        return Some(None);
+        return None;
     }
-    Some(Some(time_of(parse_dsmr_time(v).ok()?).1))
+    Some(time_of(parse_dsmr_time(v).ok()?).1)
 }
 
 fn slots(r: &Reading) -> [Option<f64>; 3] {

@@ -7,9 +7,9 @@
 
 use super::super::{lanes, parse_framed_into, CRC};
 use super::*;
+use crate::protocol::dsmr::{DsmrKind, DsmrRegisters, Encoder};
 use crate::protocol::framer::{frame_all, Event, FramerMode};
-use crate::protocol::{MeterKind, ParseError};
-use crate::sim::generator::{Load, SyntheticMeter};
+use crate::protocol::{ParseError, Protocol};
 use proptest::prelude::*;
 
 /// `b` parsed the framed way into `t` (the end marker where the framer finds it: the first
@@ -50,12 +50,40 @@ fn resign(mut b: Vec<u8>) -> Vec<u8> {
     b
 }
 
-/// `n` consecutive telegrams of a generated household meter of `kind`.
+/// `n` consecutive telegrams of a meter of `kind` (the protocol's own encoder, as the
+/// generator uses it; `tests/integration/dsmr_layout.rs` runs the generator's streams through
+/// the framer): a second apart, values drifting, the M-Bus capture time following the clock.
 fn stream(kind: &str, n: usize) -> Vec<Vec<u8>> {
-    let kind = MeterKind::from_name(kind).expect("kind");
-    let load = Load::Household(crate::cli::generate::default_load());
-    let mut meter = SyntheticMeter::new(kind, load, 7, 1_776_254_400_000);
-    (0..n).map(|_| meter.next().bytes).collect()
+    let kind = DsmrKind::from_name(kind).expect("kind");
+    let mut enc = Encoder::new(kind);
+    let regs = DsmrRegisters::default();
+    (0..n as u64)
+        .map(|i| enc.encode(&reading(i), &regs).to_vec())
+        .collect()
+}
+
+/// The reading of second `i`: every value the encoders print, most of them changing.
+fn reading(i: u64) -> Reading {
+    let wave = ((i * 7919) % 1000) as f64;
+    let mut r = Reading::empty(Protocol::Dsmr);
+    r.timestamp = Some(1_776_254_400 + i as i64);
+    r.meter_id = Some("E0026000123456789".into());
+    r.voltage_v = [
+        Some(230.0 + (wave / 100.0) as f32),
+        Some(231.5),
+        Some(229.8),
+    ];
+    r.current_a = [Some(1.0 + (wave / 500.0) as f32), Some(0.0), Some(2.0)];
+    r.power_import_w = Some(400.0 + wave as f32);
+    r.power_export_w = Some(0.0);
+    r.active_power_w = Some(400.0 + wave as f32);
+    r.active_power_phase_w = [Some(100.0 + wave as f32), Some(200.0), Some(100.0)];
+    r.energy.import_t1_kwh = Some(1234.567 + i as f64 * 0.001);
+    r.energy.import_t2_kwh = Some(2345.678);
+    r.energy.export_t1_kwh = Some(0.0);
+    r.energy.export_t2_kwh = Some(12.5);
+    r.energy.gas_m3 = Some(4567.891 + i as f64 * 0.001);
+    r
 }
 
 /// Every P1 frame of every capture in `fixtures/dsmr/`, in file order.
