@@ -302,3 +302,35 @@ proptest! {
         prop_assert_eq!(lanes::same_mask(&new, &old, &free), want);
     }
 }
+
+#[test]
+fn a_second_gas_channel_reads_as_without_the_layout() {
+    let frames = stream("smr5", 2);
+    // Channel 2 a second gas meter (its lines those of the first frame's channel 1): its
+    // value does not fill the slot channel 1 filled.
+    let text0 = String::from_utf8(frames[0].clone()).expect("ascii");
+    let from = text0.find("0-1:24.1.0").expect("M-Bus lines");
+    let second = text0[from..text0.find('!').expect("end marker")].replace("0-1:", "0-2:");
+    let two = |f: &[u8]| {
+        let text = String::from_utf8(f.to_vec()).expect("ascii");
+        let to = text.find('!').expect("end marker");
+        resign(format!("{}{second}{}", &text[..to], &text[to..]).into_bytes())
+    };
+    let (prev, next) = (two(&frames[0]), two(&frames[1]));
+    assert!(
+        same_after(&prev, &next).unwrap(),
+        "channel 1 changed: a hit"
+    );
+    let text = String::from_utf8(next.clone()).expect("ascii");
+    let last = text.rfind("*m3)").expect("channel 2 value") - 1;
+    let mut edited = next.clone();
+    edited[last] = if edited[last] == b'9' {
+        b'0'
+    } else {
+        edited[last] + 1
+    };
+    assert!(
+        !same_after(&next, &resign(edited)).unwrap(),
+        "channel 2 changed: a miss"
+    );
+}
