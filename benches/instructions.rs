@@ -143,19 +143,20 @@ fn device_path_smr5(n: u64) {
         header,
         quirks,
         raw,
+        ..
     } = smart_connect_sim::protocol::dsmr::parse(SMR5).expect("the SMR 5.0 fixture parses");
     let mut reading = Some(Box::new(reading));
     let mut fx = Vec::with_capacity(8);
     for _ in 0..n {
         now += Duration::from_secs(1);
-        let t = Telegram {
-            reading: *reading
+        let t = Telegram::from_parts(
+            *reading
                 .take()
                 .expect("the last telegram's reading came back"),
-            header: header.clone(),
-            quirks: quirks.clone(),
-            raw: raw.clone(),
-        };
+            header.clone(),
+            quirks.clone(),
+            raw.clone(),
+        );
         d.handle_telegram_into(black_box(t), now, &mut fx);
         let mut snapshots = 0;
         for e in fx.drain(..) {

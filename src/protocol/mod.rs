@@ -66,6 +66,10 @@ pub struct Telegram {
     /// Lines (DSMR) or groups (TIC) not mapped into the reading, when `keep_raw` is set.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub raw: Vec<String>,
+    /// The last DSMR frame parsed into this telegram and its layout, for the next one
+    /// (`dsmr/layout.rs`); not part of the result: telegrams compare equal whatever it holds.
+    #[serde(skip)]
+    pub(crate) layout: dsmr::LayoutCache,
 }
 
 /// An empty DSMR telegram: the parse target [`framer::Frame::parse_into`] fills (and refills).
@@ -82,6 +86,23 @@ impl Telegram {
             header: None,
             quirks: Vec::new(),
             raw: Vec::new(),
+            layout: dsmr::LayoutCache::default(),
+        }
+    }
+
+    /// A telegram of these parts (with no parse state of its own: an empty layout cache).
+    pub fn from_parts(
+        reading: Reading,
+        header: Option<String>,
+        quirks: Vec<Quirk>,
+        raw: Vec<String>,
+    ) -> Self {
+        Telegram {
+            reading,
+            header,
+            quirks,
+            raw,
+            layout: dsmr::LayoutCache::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod conformance_report;
 #[cfg(feature = "defects")]
 mod defect_catalogue;
 mod device_props;
+mod dsmr_layout;
 mod dsmr_props;
 mod fixtures;
 mod fleet;

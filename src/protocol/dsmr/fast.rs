@@ -8,7 +8,7 @@
 //! every value, error message and offset; this path only decides faster what that code would
 //! decide for a clean line.
 
-use super::lanes::{self, first_bits, load16, number_in, unit_word};
+use super::lanes::{self, first_bits, load16, number_in, unit_word, Number};
 use super::values::{scaled, Values};
 use super::{key, map_obis, Mapped, State, AMP, KW, KWH, VOLT};
 use crate::protocol::{ParseOptions, Reading, Telegram};
@@ -37,7 +37,7 @@ pub(super) const fn obis_key(obis: &[u8]) -> u128 {
 
 /// What a line's key asks for (the keys `map_obis` maps, by what they hold).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Act {
+pub(super) enum Act {
     /// Not a key of the table: an M-Bus line or a line the reading does not keep.
     Other,
     /// Read by `map_obis` itself (text, time, identifiers).
@@ -121,7 +121,7 @@ static TABLE: [(u128, Act, u8); 1 << SLOTS_LOG2] = table();
 /// What the OBIS reference of `n` bytes whose key is `k` asks for. The length matters: a NUL
 /// byte adds nothing to a key (`1-0:1.8.1` NUL has the key of `1-0:1.8.1`), and the generic
 /// code refuses it.
-fn act_of(k: u128, n: usize) -> Act {
+pub(super) fn act_of(k: u128, n: usize) -> Act {
     match TABLE.get(slot(k)) {
         Some(&(stored, act, len)) if stored == k && usize::from(len) == n => act,
         _ => Act::Other,
@@ -130,7 +130,7 @@ fn act_of(k: u128, n: usize) -> Act {
 
 /// An M-Bus line `map_obis` reads (channels 1–8): its `n` bytes are `0-c:24.x.y`, 10 bytes
 /// (without NUL, see [`act_of`]).
-fn is_mbus(k: u128, n: usize) -> bool {
+pub(super) fn is_mbus(k: u128, n: usize) -> bool {
     let ch = ((k >> 16) & 0xFF) as u8;
     n == 10
         && (b'1'..=b'8').contains(&ch)
@@ -162,7 +162,14 @@ const AMP_WORDS: [(u32, i32); 2] = unit_words(AMP);
 /// The quantity of a line whose first value is `v`, read as `Values::quantity` reads it for
 /// `act`'s units; `None` when the generic code must read it.
 #[inline(always)]
-fn quantity(act: Act, v: &[u8]) -> Option<f64> {
+pub(super) fn quantity(act: Act, v: &[u8]) -> Option<f64> {
+    let (n, exp) = quantity_parts(act, v)?;
+    Some(scaled_small(n.mantissa, n.scale, exp))
+}
+
+/// What [`quantity`] reads of `v`: the number and its unit's power of ten.
+#[inline(always)]
+pub(super) fn quantity_parts(act: Act, v: &[u8]) -> Option<(Number, i32)> {
     let units = match act {
         Act::PowerImport | Act::PowerExport | Act::Delivered(_) | Act::Received(_) => &KW_WORDS,
         Act::Energy(_) => &KWH_WORDS,
@@ -175,13 +182,13 @@ fn quantity(act: Act, v: &[u8]) -> Option<f64> {
         None => units[0].1,
         Some(u) => units.iter().find(|(word, _)| *word == u)?.1,
     };
-    Some(scaled_small(n.mantissa, n.scale, exp))
+    Some((n, exp))
 }
 
 /// [`scaled`] for a scale of at most 18 and a unit's power of ten (−3 to 3): the same table
 /// and operation without the general case's saturation.
 #[inline(always)]
-fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
+pub(super) fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
@@ -196,7 +203,7 @@ fn scaled_small(m: i64, scale: u32, exp: i32) -> f64 {
 }
 
 /// Store a quantity as `map_obis` does for `act`.
-fn store(act: Act, x: f64, r: &mut Reading, st: &mut State) {
+pub(super) fn store(act: Act, x: f64, r: &mut Reading, st: &mut State) {
     let phase = |p: u8| usize::from(p).min(2);
     match act {
         Act::PowerImport => r.power_import_w = Some(x as f32),

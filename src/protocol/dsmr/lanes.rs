@@ -101,7 +101,17 @@ mod imp {
         bits(or(or(punct, eq(v, b'*')), letter))
     }
 
-    /// Masks of the digits, `.` and `*` bytes.
+    /// Bit `i` set when byte `i` of `new` equals `old`'s, or is a digit where `free` is
+    /// non-zero (the layout cache's comparison).
+    pub(in super::super) fn same_mask(new: &[u8; 16], old: &[u8; 16], free: &[u8; 16]) -> u32 {
+        let v = load(new);
+        // SAFETY: sse2 is enabled in this build (the module's cfg).
+        let same = unsafe { _mm_cmpeq_epi8(v, load(old)) };
+        // SAFETY: as above.
+        let digit = unsafe { _mm_and_si128(within(v, b'0', b'9'), load(free)) };
+        bits(or(same, digit))
+    }
+
     /// Masks of the `(`, `)` and LF bytes.
     pub(in super::super) fn line_masks(c: &[u8; 16]) -> (u32, u32, u32) {
         let v = load(c);
@@ -133,6 +143,12 @@ mod imp {
         })
     }
 
+    pub(in super::super) fn same_mask(new: &[u8; 16], old: &[u8; 16], free: &[u8; 16]) -> u32 {
+        (0..16)
+            .filter(|&i| new[i] == old[i] || (free[i] != 0 && new[i].is_ascii_digit()))
+            .fold(0, |m, i| m | 1u32.wrapping_shl(i as u32))
+    }
+
     pub(in super::super) fn line_masks(c: &[u8; 16]) -> (u32, u32, u32) {
         (
             mask(c, |b| b == b'('),
@@ -142,7 +158,7 @@ mod imp {
     }
 }
 
-pub(super) use imp::{line_masks, obis_mask, open_mask, stop_mask};
+pub(super) use imp::{line_masks, obis_mask, open_mask, same_mask, stop_mask};
 
 /// A unit of at most 3 bytes as one word: the bytes little-endian, the length in the top byte
 /// (so `kW` and `kW\0` differ; every word is below 2^26). Longer units get `u32::MAX`.

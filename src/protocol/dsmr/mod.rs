@@ -7,6 +7,7 @@ pub mod crc16;
 mod encode;
 mod fast;
 mod lanes;
+mod layout;
 mod legacy;
 mod registers;
 #[cfg(test)]
@@ -16,6 +17,7 @@ mod values;
 #[cfg(test)]
 pub use encode::oracle as encode_oracle;
 pub use encode::{encode, encode_with, with_version, DsmrKind, Encoder};
+pub(crate) use layout::LayoutCache;
 pub use legacy::encode_dsmr22;
 pub use registers::{
     Demand, DsmrRegisters, MbusChannel, MbusDevice, MonthPeak, HEAT_CHANNEL, WATER_CHANNEL,
@@ -56,14 +58,20 @@ pub fn parse_with(bytes: &[u8], opts: ParseOptions) -> Result<Telegram, ParseErr
 
 /// Parse one telegram whose bytes the framer already masked to 7 bits, into `t` (its strings'
 /// memory reused): the same as [`parse_with`] without its second ASCII scan, and without
-/// searching for the end marker the framer found at `bang` (the first `!` of `bytes`).
+/// searching for the end marker the framer found at `bang` (the first `!` of `bytes`). A frame
+/// of the same shape as the last one parsed into `t` is read from its layout (`layout.rs`).
 pub(crate) fn parse_framed_into(
     bytes: &[u8],
     bang: usize,
     opts: ParseOptions,
     t: &mut Telegram,
 ) -> Result<(), ParseError> {
-    parse_lines::<true>(bytes, Some(bang), opts, t)
+    if layout::parse_cached(bytes, bang, opts, t) {
+        return Ok(());
+    }
+    parse_lines::<true>(bytes, Some(bang), opts, t)?;
+    layout::record(bytes, bang, opts, t);
+    Ok(())
 }
 
 /// Checks the end marker and CRC; returns the position of `!`. `bang`: the first `!`'s
