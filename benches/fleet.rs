@@ -65,13 +65,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Resident KiB of this process.
 fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
+    smart_connect_sim::fleet::stats::process_usage("self")
+        .1
         .unwrap_or(0)
 }
 

@@ -118,7 +118,5 @@ impl Drop for Mosquitto {
 
 /// CPU seconds (user + system) of process `pid` so far.
 pub fn cpu_s(pid: u32) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
-    Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+    smart_connect_sim::fleet::stats::process_usage(&pid.to_string()).0
 }

@@ -154,7 +154,8 @@ fn run_inner(args: &FleetArgs) -> Result<(), CliError> {
     let mut names = args.broker_names.clone();
     if names.is_empty() {
         names = vec![url.host.clone(), "localhost".into(), "127.0.0.1".into()];
-        names.dedup();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
     }
     let pki = Arc::new(FleetPki::derive(args.seed, &names)?);
     if let Some(dir) = &args.pki {

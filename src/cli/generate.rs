@@ -13,7 +13,7 @@ use super::progress::Progress;
 use crate::protocol::MeterKind;
 use crate::sim::clock::{parse_duration, DurationError, Millis};
 use crate::sim::faults::{FaultError, FaultyMeter};
-use crate::sim::generator::{Load, LoadComponent, Site, SyntheticMeter};
+use crate::sim::generator::{Load, Site, SyntheticMeter};
 use crate::sim::parallel::{write_parallel, CHUNK_SLOTS};
 use crate::sim::scenario::{self, ScenarioError};
 use clap::Args;
@@ -100,21 +100,7 @@ fn parse_start(s: &str) -> Result<Millis, GenerateError> {
         })
 }
 
-/// The household used without a scenario: base load, a PV roof, some imbalance.
-pub fn default_load() -> Vec<LoadComponent> {
-    vec![
-        LoadComponent::Base {
-            watts: 450.0,
-            noise: 0.15,
-        },
-        LoadComponent::Pv { peak_watts: 3500.0 },
-        LoadComponent::Imbalance {
-            l1: 1.3,
-            l2: 1.0,
-            l3: 0.7,
-        },
-    ]
-}
+pub use crate::sim::generator::default_load;
 
 /// The meter and the end time (exclusive) the arguments describe.
 pub fn plan(args: &GenerateArgs) -> Result<(FaultyMeter, Millis), GenerateError> {

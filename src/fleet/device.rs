@@ -117,10 +117,8 @@ impl FleetDevice {
                         }
                         Outcome::Reboot => {
                             sh.stats.reboots.fetch_add(1, Relaxed);
-                            let n = self.queue.len();
-                            for _ in 0..n {
-                                self.queue.pop();
-                            }
+                            // The queue is RAM: a reboot empties it.
+                            while self.queue.pop().is_some() {}
                             self.booting_until = sh.now_ms() + BOOT_MS.as_ms();
                             attempt_at = self.booting_until;
                         }

@@ -216,7 +216,7 @@ pub fn prepare(o: FleetOptions) -> Result<Fleet, FleetError> {
             }),
             keep_alive_s: o.keep_alive_s,
         };
-        let load = Load::Household(crate::cli::generate::default_load());
+        let load = Load::Household(crate::sim::generator::default_load());
         let meter = SyntheticMeter::new(plan.kind, load, plan.meter_seed, t0_ms + plan.phase_ms);
         let mut d = FleetDevice::new(
             slot,

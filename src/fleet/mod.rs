@@ -132,7 +132,7 @@ impl Shared {
     }
 }
 
-/// Mutex poisoning never matters for these plain values.
+/// An instant no run reaches (a run without `--duration`).
 pub(crate) fn far_future() -> Instant {
     Instant::now() + std::time::Duration::from_secs(100 * 365 * 86_400)
 }

@@ -323,7 +323,14 @@ impl Snapshot {
 
 /// (CPU seconds user+system, resident KiB) of this process, from `/proc/self`.
 fn proc_self() -> (Option<f64>, Option<u64>) {
-    let cpu = std::fs::read_to_string("/proc/self/stat")
+    process_usage("self")
+}
+
+/// (CPU seconds user+system, resident KiB) of process `pid` (`self`: this one), from
+/// `/proc/<pid>/stat` and `/proc/<pid>/status` (Linux; `None` elsewhere). Clock ticks are
+/// taken as 100 a second (`USER_HZ` on Linux).
+pub fn process_usage(pid: &str) -> (Option<f64>, Option<u64>) {
+    let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
             // Fields after the command name's closing parenthesis; utime and stime are the
@@ -333,7 +340,7 @@ fn proc_self() -> (Option<f64>, Option<u64>) {
             let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
             Some(ticks / 100.0)
         });
-    let rss = std::fs::read_to_string("/proc/self/status")
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

@@ -140,8 +140,9 @@ fn write_in_order(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::generate::{default_load, write_until};
+    use crate::cli::generate::write_until;
     use crate::sim::faults::{Fault, FaultKind};
+    use crate::sim::generator::default_load;
     use crate::sim::generator::{Load, SyntheticMeter};
 
     const T0: Millis = 1_774_744_200_000; // 2026-03-29T00:30:00Z, the spring DST night

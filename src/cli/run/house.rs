@@ -61,7 +61,7 @@ pub(super) async fn start(
     let meter = match &plan.scenario {
         Some(s) => s.try_meter()?,
         None => {
-            let load = Load::Household(crate::cli::generate::default_load());
+            let load = Load::Household(crate::sim::generator::default_load());
             FaultyMeter::new(
                 SyntheticMeter::new(plan.kind, load, plan.seed, start),
                 Vec::new(),

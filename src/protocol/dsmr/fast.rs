@@ -554,4 +554,4 @@ fn generic(
 
 #[cfg(test)]
 #[path = "fast_tests.rs"]
-mod tests;
+pub(super) mod tests;

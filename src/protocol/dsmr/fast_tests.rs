@@ -12,8 +12,8 @@ use super::*;
 use crate::protocol::framer::{frame_all, Event, FramerMode};
 use proptest::prelude::*;
 
-/// Every P1 frame of every capture in `fixtures/dsmr/`.
-fn captures() -> Vec<Vec<u8>> {
+/// Every P1 frame of every capture in `fixtures/dsmr/`, in file order.
+pub(in crate::protocol::dsmr) fn captures() -> Vec<Vec<u8>> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dsmr");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures/dsmr")
@@ -34,7 +34,7 @@ fn captures() -> Vec<Vec<u8>> {
 }
 
 /// The telegram with its CRC recomputed over `/` … the first `!` (unchanged without a `!`).
-fn resign(mut b: Vec<u8>) -> Vec<u8> {
+pub(in crate::protocol::dsmr) fn resign(mut b: Vec<u8>) -> Vec<u8> {
     if let Some(bang) = b.iter().position(|&c| c == b'!') {
         b.truncate(bang + 1);
         let crc = CRC.checksum(&b);

@@ -13,7 +13,7 @@
 use super::fast::{act_of, is_mbus, quantity_parts, scaled_small, store, Act};
 use super::lanes::{self, load16};
 use super::values::Values;
-use super::{apply_line, check_crc, key, key_of, parse_dsmr_time, trim_line, MeterTime, State};
+use super::{apply_line, check_crc, key, key_of, next_line, parse_dsmr_time, MeterTime, State};
 use crate::protocol::{ParseOptions, Quirk, Reading, Telegram};
 use memchr::{memchr, memchr2};
 
@@ -262,13 +262,11 @@ fn build(b: &[u8], bang: usize, t: &Telegram, spare: Option<Box<Layout>>) -> Opt
     let mut seen: Vec<u128> = Vec::new();
     let mut pos = header_end;
     while pos < body.len() {
-        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
-        let line = trim_line(&body[pos..end]);
-        pos = end.saturating_add(1);
+        let (line, at, next) = next_line(b, body, pos);
+        pos = next;
         if line.is_empty() {
             continue;
         }
-        let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
         let open = memchr(b'(', line)?;
         let key = key_of(&line[..open]);
         let act = act_of(key, open);

@@ -5,10 +5,10 @@
 //! cache is actually used for clean successors.
 #![allow(clippy::arithmetic_side_effects)]
 
-use super::super::{lanes, parse_framed_into, CRC};
+use super::super::fast::tests::{captures, resign};
+use super::super::{lanes, parse_framed_into};
 use super::*;
 use crate::protocol::dsmr::{DsmrKind, DsmrRegisters, Encoder};
-use crate::protocol::framer::{frame_all, Event, FramerMode};
 use crate::protocol::{ParseError, Protocol};
 use proptest::prelude::*;
 
@@ -38,16 +38,6 @@ fn same_after(prev: &[u8], next: &[u8]) -> Result<bool, TestCaseError> {
         prop_assert_eq!(Ok(probe), fresh);
     }
     Ok(hit)
-}
-
-/// The telegram with its CRC recomputed over `/` … the first `!` (unchanged without a `!`).
-fn resign(mut b: Vec<u8>) -> Vec<u8> {
-    if let Some(bang) = b.iter().position(|&c| c == b'!') {
-        b.truncate(bang + 1);
-        let crc = CRC.checksum(&b);
-        b.extend_from_slice(format!("{crc:04X}\r\n").as_bytes());
-    }
-    b
 }
 
 /// `n` consecutive telegrams of a meter of `kind` (the protocol's own encoder, as the
@@ -84,26 +74,6 @@ fn reading(i: u64) -> Reading {
     r.energy.export_t2_kwh = Some(12.5);
     r.energy.gas_m3 = Some(4567.891 + i as f64 * 0.001);
     r
-}
-
-/// Every P1 frame of every capture in `fixtures/dsmr/`, in file order.
-fn captures() -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dsmr");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures/dsmr")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    let mut frames = Vec::new();
-    for f in files {
-        for ev in frame_all(&std::fs::read(&f).expect("fixture"), FramerMode::P1) {
-            if let Event::Frame(fr) = ev {
-                frames.push(fr.into_bytes());
-            }
-        }
-    }
-    assert!(frames.len() > 30, "captures found: {}", frames.len());
-    frames
 }
 
 #[test]

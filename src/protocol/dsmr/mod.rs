@@ -199,20 +199,27 @@ fn parse_lines<const FAST: bool>(
                 break;
             }
         }
-        let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
-        let line = trim_line(&body[pos..end]);
-        pos = end.saturating_add(1);
+        let (line, at, next) = next_line(b, body, pos);
+        pos = next;
         if line.is_empty() {
             continue;
         }
-        // `line` is a sub-slice of `b`: its address is at or after `b`'s.
-        let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
         apply_line(line, t, &mut st, opts).map_err(|e| {
             ParseError::new(ErrorKind::Malformed, at, line_of(b, at), e.to_string())
         })?;
     }
     st.finish(&mut t.reading);
     Ok(())
+}
+
+/// The line of `body` (a sub-slice of the frame `b`) starting at `pos`, trimmed; its offset
+/// in `b`; and where the next line starts.
+pub(super) fn next_line<'a>(b: &[u8], body: &'a [u8], pos: usize) -> (&'a [u8], usize, usize) {
+    let end = memchr(b'\n', &body[pos..]).map_or(body.len(), |i| pos.saturating_add(i));
+    let line = trim_line(&body[pos..end]);
+    // `line` is a sub-slice of `b`: its address is at or after `b`'s.
+    let at = (line.as_ptr() as usize).saturating_sub(b.as_ptr() as usize);
+    (line, at, end.saturating_add(1))
 }
 
 /// A line without its CR/LF bytes at either end.

@@ -119,6 +119,22 @@ pub struct FixedValues {
     pub power_w: [Option<f64>; 3],
 }
 
+/// The household used without a scenario: base load, a PV roof, some imbalance.
+pub fn default_load() -> Vec<LoadComponent> {
+    vec![
+        LoadComponent::Base {
+            watts: 450.0,
+            noise: 0.15,
+        },
+        LoadComponent::Pv { peak_watts: 3500.0 },
+        LoadComponent::Imbalance {
+            l1: 1.3,
+            l2: 1.0,
+            l3: 0.7,
+        },
+    ]
+}
+
 /// What the meter measures.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Load {
